@@ -1,0 +1,159 @@
+//! What the API asks the store, and what the store answers.
+//!
+//! Filters are already parsed and validated here (the `query` crate turns
+//! URL parameters into them); the store only translates them into SQL.
+//! Answers serialize to the JSON the API documents in `docs/api.md`:
+//! lowerCamelCase keys and nanosecond timestamps as decimal strings, like
+//! OTLP/JSON, because JavaScript numbers cannot hold them exactly.
+
+use serde::{Serialize, Serializer};
+
+use crate::ids::{SpanId, TraceId};
+use crate::time::NanoRange;
+
+/// One condition on an attribute (resource, scope or span attribute).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttrCondition {
+    pub key: String,
+    pub op: AttrOp,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttrOp {
+    Exists,
+    Eq(String),
+    Ne(String),
+    Gt(f64),
+    Ge(f64),
+    Lt(f64),
+    Le(f64),
+}
+
+/// A trace search. Conditions are evaluated per trace: a trace matches when
+/// each condition is met by some span of it (or the span's resource/scope).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceQuery {
+    pub service: Option<String>,
+    pub span_name: Option<String>,
+    pub attrs: Vec<AttrCondition>,
+    pub errors_only: bool,
+    pub min_duration_ns: Option<u64>,
+    pub max_duration_ns: Option<u64>,
+    pub range: NanoRange,
+    pub limit: usize,
+}
+
+impl Default for TraceQuery {
+    fn default() -> Self {
+        TraceQuery {
+            service: None,
+            span_name: None,
+            attrs: Vec::new(),
+            errors_only: false,
+            min_duration_ns: None,
+            max_duration_ns: None,
+            range: NanoRange::default(),
+            limit: 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LogQuery {
+    pub trace_id: Option<TraceId>,
+    pub span_id: Option<SpanId>,
+    pub service: Option<String>,
+    pub min_severity: Option<i32>,
+    pub text: Option<String>,
+    pub range: NanoRange,
+    pub limit: usize,
+}
+
+pub fn ns_string<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&v.to_string())
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TraceSummary {
+    pub trace_id: String,
+    pub root_service: Option<String>,
+    pub root_name: Option<String>,
+    #[serde(serialize_with = "ns_string")]
+    pub start_time_unix_nano: u64,
+    #[serde(serialize_with = "ns_string")]
+    pub duration_nano: u64,
+    pub span_count: u64,
+    pub error_count: u64,
+    pub services: Vec<String>,
+}
+
+/// One span link that joins two traces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkPair {
+    /// The trace and span that carry the link.
+    pub from_trace_id: String,
+    pub from_span_id: String,
+    /// The span context the link points to.
+    pub to_trace_id: String,
+    pub to_span_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum LinkDirection {
+    /// Spans of this trace link to the other trace.
+    Outgoing,
+    /// Spans of the other trace link to this trace.
+    Incoming,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RelatedTrace {
+    pub trace_id: String,
+    pub direction: LinkDirection,
+    /// The other trace's summary, when Loupe has received it.
+    pub summary: Option<TraceSummary>,
+    pub links: Vec<LinkPair>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricInfo {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: MetricKind,
+    pub unit: String,
+    pub description: String,
+    pub series: u64,
+    #[serde(serialize_with = "ns_string")]
+    pub last_point_unix_nano: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MetricKind {
+    Gauge,
+    Sum,
+    Histogram,
+    ExponentialHistogram,
+    Summary,
+}
+
+impl MetricKind {
+    pub fn code(self) -> i64 {
+        self as i64
+    }
+    pub fn from_code(code: i64) -> Option<Self> {
+        Some(match code {
+            0 => MetricKind::Gauge,
+            1 => MetricKind::Sum,
+            2 => MetricKind::Histogram,
+            3 => MetricKind::ExponentialHistogram,
+            4 => MetricKind::Summary,
+            _ => return None,
+        })
+    }
+}

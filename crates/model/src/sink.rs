@@ -1,0 +1,107 @@
+//! The contract between the receiver and whatever keeps the data.
+//!
+//! The receiver decodes and validates; a [`Sink`] accepts a [`Batch`] without
+//! blocking and hands back a [`Ticket`] that resolves once the batch is
+//! durable. A full sink answers [`SinkError::Busy`] at once, which the
+//! receiver turns into a retryable protocol answer: that is the whole
+//! back-pressure story.
+
+use std::time::Duration;
+
+use crate::otlp::{ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest};
+
+/// One decoded, validated export request.
+#[derive(Debug, Clone)]
+pub enum Batch {
+    Traces(ExportTraceServiceRequest),
+    Metrics(ExportMetricsServiceRequest),
+    Logs(ExportLogsServiceRequest),
+}
+
+impl Batch {
+    /// Spans, data points or log records in the batch.
+    pub fn item_count(&self) -> usize {
+        match self {
+            Batch::Traces(r) => r
+                .resource_spans
+                .iter()
+                .flat_map(|rs| &rs.scope_spans)
+                .map(|ss| ss.spans.len())
+                .sum(),
+            Batch::Logs(r) => r
+                .resource_logs
+                .iter()
+                .flat_map(|rl| &rl.scope_logs)
+                .map(|sl| sl.log_records.len())
+                .sum(),
+            Batch::Metrics(r) => r
+                .resource_metrics
+                .iter()
+                .flat_map(|rm| &rm.scope_metrics)
+                .flat_map(|sm| &sm.metrics)
+                .map(crate::otlp_points)
+                .sum(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SinkError {
+    /// The queue is full; the sender should retry after the given delay.
+    #[error("Loupe is busy writing; retry in {}s", retry_after.as_secs().max(1))]
+    Busy { retry_after: Duration },
+    /// Ingest is paused by the user; retryable like `Busy`.
+    #[error("ingest is paused")]
+    Paused { retry_after: Duration },
+    /// The writer has shut down.
+    #[error("the store is shutting down")]
+    Closed,
+    /// The write failed; nothing of the batch was committed.
+    #[error("storing failed: {0}")]
+    Failed(String),
+}
+
+impl SinkError {
+    /// How long the client should wait, for retryable errors.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            SinkError::Busy { retry_after } | SinkError::Paused { retry_after } => {
+                Some(*retry_after)
+            }
+            SinkError::Closed => Some(Duration::from_secs(5)),
+            SinkError::Failed(_) => None,
+        }
+    }
+}
+
+/// Resolves once the batch it stands for is committed (or failed).
+pub struct Ticket(pub tokio::sync::oneshot::Receiver<Result<(), SinkError>>);
+
+impl Ticket {
+    /// A ticket that is already settled, for sinks that do not wait.
+    pub fn ready(result: Result<(), SinkError>) -> Ticket {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let _ = tx.send(result);
+        Ticket(rx)
+    }
+
+    pub async fn wait(self) -> Result<(), SinkError> {
+        self.0.await.unwrap_or(Err(SinkError::Closed))
+    }
+}
+
+pub trait Sink: Send + Sync + 'static {
+    /// Queues a batch without blocking.
+    fn submit(&self, batch: Batch) -> Result<Ticket, SinkError>;
+}
+
+/// Decodes, acknowledges and forgets: the baseline the ingest benchmark
+/// compares the real store against.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DropSink;
+
+impl Sink for DropSink {
+    fn submit(&self, _batch: Batch) -> Result<Ticket, SinkError> {
+        Ok(Ticket::ready(Ok(())))
+    }
+}

@@ -1,0 +1,61 @@
+//! Loupe's storage: the only crate that names rusqlite.
+//!
+//! Data path: [`prepare`] turns a validated OTLP batch into rows (encoding and
+//! compressing on the caller's thread, so the single writer only runs SQL);
+//! [`writer`] applies prepared batches in group-committed transactions on one
+//! thread and acknowledges each only after its commit; [`read`] answers
+//! queries on separate read-only connections (WAL lets them run while the
+//! writer writes); [`retention`] deletes the oldest data in small steps on the
+//! writer thread between commits.
+
+mod codec;
+mod error;
+mod prepare;
+pub mod read;
+mod retention;
+mod schema;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use error::StoreError;
+pub use read::Reader;
+pub use retention::Retention;
+pub use schema::SCHEMA_VERSION;
+pub use writer::{Writer, WriterConfig};
+
+/// The database file's name inside the data directory.
+pub const DB_FILE: &str = "loupe.db";
+
+/// An open store: one writer, many readers.
+#[derive(Clone)]
+pub struct Store {
+    pub writer: Arc<Writer>,
+    pub reader: Arc<Reader>,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database in `dir`, migrates it, and
+    /// starts the writer thread.
+    pub fn open(dir: &Path, config: WriterConfig) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Io {
+            path: dir.to_path_buf(),
+            source: e,
+        })?;
+        let path = dir.join(DB_FILE);
+        let conn = schema::open_writer(&path)?;
+        let writer = Writer::start(conn, config)?;
+        let reader = Reader::new(path.clone());
+        Ok(Store {
+            writer: Arc::new(writer),
+            reader: Arc::new(reader),
+            path,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}

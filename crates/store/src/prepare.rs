@@ -1,0 +1,421 @@
+//! Turns a validated batch into rows, on the submitting thread.
+//!
+//! Everything CPU-heavy (protobuf encoding, compression, hashing, collecting
+//! index pairs) happens here so that the single writer thread only runs SQL.
+//! The prepared form assumes every span is new; the writer re-encodes a chunk
+//! in the rare case that some spans were already stored.
+
+use std::collections::{HashMap, HashSet};
+
+use loupe_model::ids::{SpanId, TraceId};
+use loupe_model::otlp::common::KeyValueList;
+use loupe_model::otlp::logs::ScopeLogs;
+use loupe_model::otlp::metrics::{metric::Data, Metric};
+use loupe_model::otlp::resource::Resource;
+use loupe_model::otlp::trace::{status, ResourceSpans, ScopeSpans, Span};
+use loupe_model::otlp::{self, common::InstrumentationScope};
+use loupe_model::query::MetricKind;
+use loupe_model::sink::Batch;
+use prost::Message;
+
+use crate::codec::{self, IndexRef, IndexValue};
+
+/// A resource or scope, interned by content hash.
+pub(crate) struct Envelope {
+    pub hash: i64,
+    pub body: Vec<u8>,
+    /// Service name for a resource, scope name for a scope.
+    pub label: Option<String>,
+}
+
+pub(crate) enum Prepared {
+    Traces(PreparedTraces),
+    Logs(PreparedLogs),
+    Metrics(PreparedMetrics),
+}
+
+impl Prepared {
+    /// Approximate memory held, for the writer queue's byte budget.
+    pub fn weight(&self) -> usize {
+        match self {
+            Prepared::Traces(t) => t
+                .groups
+                .iter()
+                .map(|g| g.raw.len() + g.chunk.len() + g.spans.len() * 64)
+                .sum(),
+            Prepared::Logs(l) => l.records.iter().map(|r| r.record.len() + 64).sum(),
+            Prepared::Metrics(m) => m
+                .metrics
+                .iter()
+                .map(|x| x.points.iter().map(|p| p.point.len() + 64).sum::<usize>())
+                .sum(),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Interner {
+    envelopes: Vec<Envelope>,
+    by_hash: HashMap<i64, usize>,
+}
+
+impl Interner {
+    fn add(&mut self, body: Vec<u8>, label: Option<String>) -> usize {
+        let hash = codec::hash(&body);
+        *self.by_hash.entry(hash).or_insert_with(|| {
+            self.envelopes.push(Envelope { hash, body, label });
+            self.envelopes.len() - 1
+        })
+    }
+}
+
+fn resource_envelope(ri: &mut Interner, resource: Option<&Resource>, schema_url: &str) -> usize {
+    let body = codec::encode(&ResourceSpans {
+        resource: resource.cloned(),
+        scope_spans: Vec::new(),
+        schema_url: schema_url.to_string(),
+    });
+    ri.add(body, otlp::service_name(resource).map(str::to_string))
+}
+
+fn scope_envelope(si: &mut Interner, scope: Option<&InstrumentationScope>, schema_url: &str) -> usize {
+    let body = codec::encode(&ScopeSpans {
+        scope: scope.cloned(),
+        spans: Vec::new(),
+        schema_url: schema_url.to_string(),
+    });
+    si.add(body, Some(scope.map(|s| s.name.clone()).unwrap_or_default()))
+}
+
+// ---------------------------------------------------------------- traces
+
+pub(crate) struct PreparedSpan {
+    pub span_id: i64,
+    /// Byte range of this span's length-delimited record in `SpanGroup::raw`.
+    pub range: std::ops::Range<usize>,
+    pub start: u64,
+    pub end: u64,
+    pub error: bool,
+    pub root: bool,
+    pub name: String,
+    pub links: Vec<([u8; 16], i64)>,
+}
+
+/// The spans of one trace under one resource and scope.
+pub(crate) struct SpanGroup {
+    pub trace_id: [u8; 16],
+    pub resource: usize,
+    pub scope: usize,
+    pub service: Option<String>,
+    pub spans: Vec<PreparedSpan>,
+    /// Distinct attribute index pairs of the group.
+    pub attrs: Vec<(String, IndexValue)>,
+    /// The spans encoded as `ScopeSpans.spans` fields, uncompressed.
+    pub raw: Vec<u8>,
+    /// `raw`, compressed.
+    pub chunk: Vec<u8>,
+}
+
+pub(crate) struct PreparedTraces {
+    pub resources: Vec<Envelope>,
+    pub scopes: Vec<Envelope>,
+    pub groups: Vec<SpanGroup>,
+}
+
+/// Encodes `span` as field 2 of `ScopeSpans`, so concatenated records form a
+/// valid `ScopeSpans` message.
+fn encode_span_field(span: &Span, out: &mut Vec<u8>) {
+    prost::encoding::message::encode(2, span, out);
+}
+
+pub(crate) fn chunk_of(raw: &[u8]) -> Vec<u8> {
+    codec::compress(raw)
+}
+
+fn prepare_traces(req: otlp::ExportTraceServiceRequest) -> PreparedTraces {
+    let mut ri = Interner::default();
+    let mut si = Interner::default();
+    let mut groups: Vec<SpanGroup> = Vec::new();
+    let mut group_index: HashMap<([u8; 16], usize, usize), usize> = HashMap::new();
+    let mut seen_attrs: Vec<HashSet<u64>> = Vec::new();
+
+    for rs in &req.resource_spans {
+        let r = resource_envelope(&mut ri, rs.resource.as_ref(), &rs.schema_url);
+        let service = otlp::service_name(rs.resource.as_ref()).map(str::to_string);
+        let mut resource_pairs: Vec<(&str, IndexRef)> = Vec::new();
+        if let Some(res) = &rs.resource {
+            for kv in &res.attributes {
+                resource_pairs.push((&kv.key, IndexRef::of(kv.value.as_ref())));
+            }
+        }
+        for ss in &rs.scope_spans {
+            let s = scope_envelope(&mut si, ss.scope.as_ref(), &ss.schema_url);
+            let mut scope_pairs = resource_pairs.clone();
+            if let Some(scope) = &ss.scope {
+                scope_pairs.push((codec::KEY_SCOPE_NAME, IndexRef::Text(&scope.name)));
+                for kv in &scope.attributes {
+                    scope_pairs.push((&kv.key, IndexRef::of(kv.value.as_ref())));
+                }
+            }
+            for sp in &ss.spans {
+                // The receiver validated IDs; skip defensively rather than panic.
+                let (Ok(tid), Ok(sid)) = (
+                    TraceId::from_bytes(&sp.trace_id),
+                    SpanId::from_bytes(&sp.span_id),
+                ) else {
+                    continue;
+                };
+                let gi = *group_index.entry((tid.0, r, s)).or_insert_with(|| {
+                    groups.push(SpanGroup {
+                        trace_id: tid.0,
+                        resource: r,
+                        scope: s,
+                        service: service.clone(),
+                        spans: Vec::new(),
+                        attrs: Vec::new(),
+                        raw: Vec::new(),
+                        chunk: Vec::new(),
+                    });
+                    seen_attrs.push(HashSet::new());
+                    groups.len() - 1
+                });
+                let g = &mut groups[gi];
+                let set = &mut seen_attrs[gi];
+                if set.is_empty() {
+                    for (k, v) in &scope_pairs {
+                        if set.insert(v.pair_hash(k)) {
+                            g.attrs.push((k.to_string(), v.into_value()));
+                        }
+                    }
+                }
+                let name = IndexRef::Text(&sp.name);
+                let span_pairs = std::iter::once((codec::KEY_SPAN_NAME, name)).chain(
+                    sp.attributes
+                        .iter()
+                        .map(|kv| (kv.key.as_str(), IndexRef::of(kv.value.as_ref()))),
+                );
+                for (k, v) in span_pairs {
+                    // Hash before allocating: most pairs repeat within a trace.
+                    if set.insert(v.pair_hash(k)) {
+                        g.attrs.push((k.to_string(), v.into_value()));
+                    }
+                }
+                let startb = g.raw.len();
+                encode_span_field(sp, &mut g.raw);
+                let links = sp
+                    .links
+                    .iter()
+                    .filter_map(|l| {
+                        let t = TraceId::from_bytes(&l.trace_id).ok()?;
+                        let s = SpanId::from_bytes(&l.span_id).ok()?;
+                        Some((t.0, s.to_i64()))
+                    })
+                    .collect();
+                g.spans.push(PreparedSpan {
+                    span_id: sid.to_i64(),
+                    range: startb..g.raw.len(),
+                    start: sp.start_time_unix_nano,
+                    end: sp.end_time_unix_nano.max(sp.start_time_unix_nano),
+                    error: sp
+                        .status
+                        .as_ref()
+                        .is_some_and(|st| st.code == status::StatusCode::Error as i32),
+                    root: sp.parent_span_id.is_empty(),
+                    name: sp.name.clone(),
+                    links,
+                });
+            }
+        }
+    }
+    for g in groups.iter_mut() {
+        g.chunk = chunk_of(&g.raw);
+    }
+    PreparedTraces {
+        resources: ri.envelopes,
+        scopes: si.envelopes,
+        groups,
+    }
+}
+
+/// Decodes a stored chunk back into spans.
+pub(crate) fn decode_chunk(chunk: &[u8]) -> Result<Vec<Span>, crate::StoreError> {
+    let raw = codec::decompress(chunk)?;
+    Ok(ScopeSpans::decode(raw.as_slice())?.spans)
+}
+
+// ---------------------------------------------------------------- logs
+
+pub(crate) struct PreparedLog {
+    pub time: u64,
+    pub hash: i64,
+    pub resource: usize,
+    pub scope: usize,
+    pub severity: i32,
+    pub trace_id: Option<Vec<u8>>,
+    pub span_id: Option<Vec<u8>>,
+    pub body_text: String,
+    pub record: Vec<u8>,
+}
+
+pub(crate) struct PreparedLogs {
+    pub resources: Vec<Envelope>,
+    pub scopes: Vec<Envelope>,
+    pub records: Vec<PreparedLog>,
+}
+
+fn prepare_logs(req: otlp::ExportLogsServiceRequest) -> PreparedLogs {
+    let mut ri = Interner::default();
+    let mut si = Interner::default();
+    let mut records = Vec::new();
+    for rl in &req.resource_logs {
+        let r = resource_envelope(&mut ri, rl.resource.as_ref(), &rl.schema_url);
+        for ScopeLogs {
+            scope,
+            log_records,
+            schema_url,
+        } in &rl.scope_logs
+        {
+            let s = scope_envelope(&mut si, scope.as_ref(), schema_url);
+            for lr in log_records {
+                let record = codec::encode(lr);
+                // Identity of a record: its content and where it came from.
+                let mut keyed = Vec::with_capacity(record.len() + 16);
+                keyed.extend_from_slice(&ri.envelopes[r].hash.to_le_bytes());
+                keyed.extend_from_slice(&si.envelopes[s].hash.to_le_bytes());
+                keyed.extend_from_slice(&record);
+                let time = if lr.time_unix_nano != 0 {
+                    lr.time_unix_nano
+                } else {
+                    lr.observed_time_unix_nano
+                };
+                records.push(PreparedLog {
+                    time,
+                    hash: codec::hash(&keyed),
+                    resource: r,
+                    scope: s,
+                    severity: lr.severity_number,
+                    trace_id: (!lr.trace_id.is_empty()).then(|| lr.trace_id.clone()),
+                    span_id: (!lr.span_id.is_empty()).then(|| lr.span_id.clone()),
+                    body_text: otlp::any_value_text(lr.body.as_ref()),
+                    record,
+                });
+            }
+        }
+    }
+    PreparedLogs {
+        resources: ri.envelopes,
+        scopes: si.envelopes,
+        records,
+    }
+}
+
+// ---------------------------------------------------------------- metrics
+
+pub(crate) struct PreparedPoint {
+    pub series_hash: i64,
+    pub attributes: Vec<u8>,
+    pub time: u64,
+    pub point: Vec<u8>,
+}
+
+pub(crate) struct PreparedMetric {
+    pub name: String,
+    pub kind: MetricKind,
+    pub unit: String,
+    pub description: String,
+    pub resource: usize,
+    pub scope: usize,
+    pub shell: Vec<u8>,
+    pub points: Vec<PreparedPoint>,
+}
+
+pub(crate) struct PreparedMetrics {
+    pub resources: Vec<Envelope>,
+    pub scopes: Vec<Envelope>,
+    pub metrics: Vec<PreparedMetric>,
+}
+
+/// Splits a metric into its shell (everything but the data points) and its
+/// points, each without attributes (those identify the series).
+fn split_metric(m: &Metric) -> Option<(MetricKind, Metric, Vec<(Vec<u8>, u64, Vec<u8>)>)> {
+    let mut shell = m.clone();
+    macro_rules! points {
+        ($dps:expr) => {{
+            let pts = $dps
+                .drain(..)
+                .map(|mut dp| {
+                    let attrs = codec::encode(&KeyValueList {
+                        values: std::mem::take(&mut dp.attributes),
+                    });
+                    let t = dp.time_unix_nano;
+                    (attrs, t, codec::encode(&dp))
+                })
+                .collect::<Vec<_>>();
+            pts
+        }};
+    }
+    let (kind, pts) = match shell.data.as_mut()? {
+        Data::Gauge(g) => (MetricKind::Gauge, points!(g.data_points)),
+        Data::Sum(s) => (MetricKind::Sum, points!(s.data_points)),
+        Data::Histogram(h) => (MetricKind::Histogram, points!(h.data_points)),
+        Data::ExponentialHistogram(h) => {
+            (MetricKind::ExponentialHistogram, points!(h.data_points))
+        }
+        Data::Summary(s) => (MetricKind::Summary, points!(s.data_points)),
+    };
+    Some((kind, shell, pts))
+}
+
+fn prepare_metrics(req: otlp::ExportMetricsServiceRequest) -> PreparedMetrics {
+    let mut ri = Interner::default();
+    let mut si = Interner::default();
+    let mut metrics = Vec::new();
+    for rm in &req.resource_metrics {
+        let r = resource_envelope(&mut ri, rm.resource.as_ref(), &rm.schema_url);
+        for sm in &rm.scope_metrics {
+            let s = scope_envelope(&mut si, sm.scope.as_ref(), &sm.schema_url);
+            for m in &sm.metrics {
+                let Some((kind, shell, pts)) = split_metric(m) else {
+                    continue;
+                };
+                let shell = codec::encode(&shell);
+                let points = pts
+                    .into_iter()
+                    .map(|(attributes, time, point)| {
+                        let mut id = shell.clone();
+                        id.extend_from_slice(&attributes);
+                        PreparedPoint {
+                            series_hash: codec::hash(&id),
+                            attributes,
+                            time,
+                            point,
+                        }
+                    })
+                    .collect();
+                metrics.push(PreparedMetric {
+                    name: m.name.clone(),
+                    kind,
+                    unit: m.unit.clone(),
+                    description: m.description.clone(),
+                    resource: r,
+                    scope: s,
+                    shell,
+                    points,
+                });
+            }
+        }
+    }
+    PreparedMetrics {
+        resources: ri.envelopes,
+        scopes: si.envelopes,
+        metrics,
+    }
+}
+
+pub(crate) fn prepare(batch: Batch) -> Prepared {
+    match batch {
+        Batch::Traces(r) => Prepared::Traces(prepare_traces(r)),
+        Batch::Logs(r) => Prepared::Logs(prepare_logs(r)),
+        Batch::Metrics(r) => Prepared::Metrics(prepare_metrics(r)),
+    }
+}

@@ -1,0 +1,579 @@
+//! Queries, on read-only connections of their own.
+//!
+//! WAL mode lets these run while the writer writes; each query sees the
+//! state as of its last committed transaction, so whatever was acknowledged
+//! is visible.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use loupe_model::ids::{SpanId, TraceId};
+use loupe_model::otlp::common::KeyValueList;
+use loupe_model::otlp::logs::{LogRecord, ResourceLogs, ScopeLogs};
+use loupe_model::otlp::metrics::{metric::Data, Metric, ResourceMetrics, ScopeMetrics};
+use loupe_model::otlp::trace::{ResourceSpans, ScopeSpans};
+use loupe_model::otlp::{ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest};
+use loupe_model::query::{
+    AttrOp, LinkDirection, LinkPair, LogQuery, MetricInfo, MetricKind, RelatedTrace, TraceQuery,
+    TraceSummary,
+};
+use loupe_model::time::{from_sql, to_sql, NanoRange};
+use prost::Message;
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
+
+use crate::codec::KEY_SPAN_NAME;
+use crate::prepare::decode_chunk;
+use crate::{schema, StoreError};
+
+/// Counts of what is stored, for health and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Counts {
+    pub traces: u64,
+    pub spans: u64,
+    pub log_records: u64,
+    pub data_points: u64,
+}
+
+pub struct Reader {
+    path: PathBuf,
+    pool: Mutex<Vec<Connection>>,
+    resources: Mutex<HashMap<i64, ResourceSpans>>,
+    scopes: Mutex<HashMap<i64, ScopeSpans>>,
+}
+
+/// Read connections kept open for reuse.
+const POOL: usize = 4;
+
+impl Reader {
+    pub(crate) fn new(path: PathBuf) -> Reader {
+        Reader {
+            path,
+            pool: Mutex::new(Vec::new()),
+            resources: Mutex::new(HashMap::new()),
+            scopes: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let conn = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => schema::open_reader(&self.path)?,
+        };
+        let out = f(&conn);
+        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < POOL {
+            pool.push(conn);
+        }
+        out
+    }
+
+    fn resource(&self, conn: &Connection, id: i64) -> Result<ResourceSpans, StoreError> {
+        if let Some(r) = self.resources.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
+            return Ok(r.clone());
+        }
+        let body: Vec<u8> = conn
+            .prepare_cached("SELECT body FROM resources WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))?;
+        let r = ResourceSpans::decode(body.as_slice())?;
+        self.resources
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, r.clone());
+        Ok(r)
+    }
+
+    fn scope(&self, conn: &Connection, id: i64) -> Result<ScopeSpans, StoreError> {
+        if let Some(s) = self.scopes.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
+            return Ok(s.clone());
+        }
+        let body: Vec<u8> = conn
+            .prepare_cached("SELECT body FROM scopes WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))?;
+        let s = ScopeSpans::decode(body.as_slice())?;
+        self.scopes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, s.clone());
+        Ok(s)
+    }
+
+    pub fn counts(&self) -> Result<Counts, StoreError> {
+        self.with(|c| {
+            let q = |sql: &str| -> Result<u64, StoreError> {
+                Ok(c.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64)
+            };
+            Ok(Counts {
+                traces: q("SELECT count(*) FROM traces")?,
+                spans: q("SELECT count(*) FROM spans")?,
+                log_records: q("SELECT count(*) FROM logs")?,
+                data_points: q("SELECT count(*) FROM points")?,
+            })
+        })
+    }
+
+    /// Service names of every resource that sent anything.
+    pub fn services(&self) -> Result<Vec<String>, StoreError> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT DISTINCT service FROM resources WHERE service IS NOT NULL ORDER BY service",
+            )?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    pub fn search_traces(&self, q: &TraceQuery) -> Result<Vec<TraceSummary>, StoreError> {
+        self.with(|c| search_traces(c, q))
+    }
+
+    /// Every span of a trace, grouped by resource and scope.
+    pub fn trace(&self, id: TraceId) -> Result<Option<ExportTraceServiceRequest>, StoreError> {
+        self.with(|c| {
+            let Some(trace) = c
+                .prepare_cached("SELECT id FROM traces WHERE trace_id = ?1")?
+                .query_row([&id.0[..]], |r| r.get::<_, i64>(0))
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let mut st = c.prepare_cached(
+                "SELECT resource, scope, body FROM span_chunks WHERE trace = ?1 ORDER BY id",
+            )?;
+            let mut rows = st.query([trace])?;
+            let mut out: Vec<ResourceSpans> = Vec::new();
+            let mut index: HashMap<(i64, i64), (usize, usize)> = HashMap::new();
+            let mut res_index: HashMap<i64, usize> = HashMap::new();
+            while let Some(row) = rows.next()? {
+                let (r, s): (i64, i64) = (row.get(0)?, row.get(1)?);
+                let spans = decode_chunk(row.get_ref(2)?.as_blob()?)?;
+                let (ri, si) = match index.get(&(r, s)) {
+                    Some(x) => *x,
+                    None => {
+                        let ri = match res_index.get(&r) {
+                            Some(i) => *i,
+                            None => {
+                                out.push(self.resource(c, r)?);
+                                res_index.insert(r, out.len() - 1);
+                                out.len() - 1
+                            }
+                        };
+                        out[ri].scope_spans.push(self.scope(c, s)?);
+                        let si = out[ri].scope_spans.len() - 1;
+                        index.insert((r, s), (ri, si));
+                        (ri, si)
+                    }
+                };
+                out[ri].scope_spans[si].spans.extend(spans);
+            }
+            Ok(Some(ExportTraceServiceRequest {
+                resource_spans: out,
+            }))
+        })
+    }
+
+    pub fn trace_summary(&self, id: TraceId) -> Result<Option<TraceSummary>, StoreError> {
+        self.with(|c| summary_of(c, &id.0))
+    }
+
+    /// Traces joined to this one by span links, in both directions.
+    pub fn related(&self, id: TraceId) -> Result<Vec<RelatedTrace>, StoreError> {
+        self.with(|c| {
+            let this = c
+                .prepare_cached("SELECT id FROM traces WHERE trace_id = ?1")?
+                .query_row([&id.0[..]], |r| r.get::<_, i64>(0))
+                .optional()?;
+            let mut by_trace: Vec<(Vec<u8>, LinkDirection, Vec<LinkPair>)> = Vec::new();
+            let mut add = |other: Vec<u8>, dir: LinkDirection, pair: LinkPair| {
+                match by_trace.iter_mut().find(|(t, d, _)| *t == other && *d == dir) {
+                    Some((_, _, pairs)) => pairs.push(pair),
+                    None => by_trace.push((other, dir, vec![pair])),
+                }
+            };
+            let me = id.to_string();
+            if let Some(this) = this {
+                let mut st = c.prepare_cached(
+                    "SELECT span_id, linked_trace, linked_span FROM span_links WHERE trace = ?1 ORDER BY span_id",
+                )?;
+                let rows = st.query_map([this], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, i64>(2)?))
+                })?;
+                for row in rows {
+                    let (span, other, other_span) = row?;
+                    if other == id.0 {
+                        continue;
+                    }
+                    add(
+                        other.clone(),
+                        LinkDirection::Outgoing,
+                        LinkPair {
+                            from_trace_id: me.clone(),
+                            from_span_id: SpanId::from_i64(span).to_string(),
+                            to_trace_id: hex::encode(&other),
+                            to_span_id: SpanId::from_i64(other_span).to_string(),
+                        },
+                    );
+                }
+            }
+            let mut st = c.prepare_cached(
+                "SELECT t.trace_id, l.span_id, l.linked_span FROM span_links l JOIN traces t ON t.id = l.trace
+                 WHERE l.linked_trace = ?1 ORDER BY t.id, l.span_id",
+            )?;
+            let rows = st.query_map([&id.0[..]], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+            })?;
+            for row in rows {
+                let (other, span, my_span) = row?;
+                if other == id.0 {
+                    continue;
+                }
+                add(
+                    other.clone(),
+                    LinkDirection::Incoming,
+                    LinkPair {
+                        from_trace_id: hex::encode(&other),
+                        from_span_id: SpanId::from_i64(span).to_string(),
+                        to_trace_id: me.clone(),
+                        to_span_id: SpanId::from_i64(my_span).to_string(),
+                    },
+                );
+            }
+            by_trace
+                .into_iter()
+                .map(|(other, direction, links)| {
+                    Ok(RelatedTrace {
+                        trace_id: hex::encode(&other),
+                        direction,
+                        summary: summary_of(c, &other)?,
+                        links,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    pub fn logs(&self, q: &LogQuery) -> Result<ExportLogsServiceRequest, StoreError> {
+        self.with(|c| {
+            let mut sql = String::from("SELECT resource, scope, record FROM logs WHERE ");
+            let (range, [lo, hi]) = q.range.sql("time_ns");
+            sql.push_str(&range);
+            let mut args: Vec<SqlValue> = vec![lo.into(), hi.into()];
+            if let Some(t) = &q.trace_id {
+                sql.push_str(" AND trace_id = ?");
+                args.push(t.0.to_vec().into());
+            }
+            if let Some(s) = &q.span_id {
+                sql.push_str(" AND span_id = ?");
+                args.push(s.0.to_vec().into());
+            }
+            if let Some(sev) = q.min_severity {
+                sql.push_str(" AND severity >= ?");
+                args.push(i64::from(sev).into());
+            }
+            if let Some(svc) = &q.service {
+                sql.push_str(" AND resource IN (SELECT id FROM resources WHERE service = ?)");
+                args.push(svc.clone().into());
+            }
+            if let Some(text) = &q.text {
+                sql.push_str(" AND body_text LIKE ? ESCAPE '\\'");
+                args.push(format!("%{}%", like_escape(text)).into());
+            }
+            sql.push_str(&format!(" ORDER BY time_ns DESC, hash LIMIT {}", q.limit.max(1)));
+            let mut st = c.prepare(&sql)?;
+            let mut rows = st.query(params_from_iter(args))?;
+            let mut out: Vec<ResourceLogs> = Vec::new();
+            let mut index: HashMap<(i64, i64), (usize, usize)> = HashMap::new();
+            let mut res_index: HashMap<i64, usize> = HashMap::new();
+            while let Some(row) = rows.next()? {
+                let (r, s): (i64, i64) = (row.get(0)?, row.get(1)?);
+                let record = LogRecord::decode(row.get_ref(2)?.as_blob()?)?;
+                let (ri, si) = match index.get(&(r, s)) {
+                    Some(x) => *x,
+                    None => {
+                        let ri = match res_index.get(&r) {
+                            Some(i) => *i,
+                            None => {
+                                let env = self.resource(c, r)?;
+                                out.push(ResourceLogs {
+                                    resource: env.resource,
+                                    scope_logs: Vec::new(),
+                                    schema_url: env.schema_url,
+                                });
+                                res_index.insert(r, out.len() - 1);
+                                out.len() - 1
+                            }
+                        };
+                        let env = self.scope(c, s)?;
+                        out[ri].scope_logs.push(ScopeLogs {
+                            scope: env.scope,
+                            log_records: Vec::new(),
+                            schema_url: env.schema_url,
+                        });
+                        let si = out[ri].scope_logs.len() - 1;
+                        index.insert((r, s), (ri, si));
+                        (ri, si)
+                    }
+                };
+                out[ri].scope_logs[si].log_records.push(record);
+            }
+            Ok(ExportLogsServiceRequest { resource_logs: out })
+        })
+    }
+
+    pub fn metrics(&self) -> Result<Vec<MetricInfo>, StoreError> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT m.name, m.kind, m.unit, m.description, count(s.id), max(s.last_ns)
+                 FROM metrics m LEFT JOIN series s ON s.metric = m.id
+                 GROUP BY m.id ORDER BY m.name, m.kind, m.unit",
+            )?;
+            let rows = st.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, Option<i64>>(5)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (name, kind, unit, description, series, last) = row?;
+                let kind = MetricKind::from_code(kind)
+                    .ok_or_else(|| StoreError::Corrupt(format!("metric kind {kind}")))?;
+                out.push(MetricInfo {
+                    name,
+                    kind,
+                    unit,
+                    description,
+                    series: series as u64,
+                    last_point_unix_nano: last.map(from_sql).unwrap_or(0),
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    /// The points of every series of the metric `name` within `range`.
+    pub fn metric_points(&self, name: &str, range: NanoRange) -> Result<ExportMetricsServiceRequest, StoreError> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT s.id, s.resource, s.scope, s.shell, s.attributes FROM series s
+                 JOIN metrics m ON m.id = s.metric WHERE m.name = ?1 ORDER BY s.id",
+            )?;
+            let series: Vec<(i64, i64, i64, Vec<u8>, Vec<u8>)> = st
+                .query_map([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+                .collect::<Result<_, _>>()?;
+            let (pred, [lo, hi]) = range.sql("time_ns");
+            let mut points_st = c.prepare(&format!(
+                "SELECT point FROM points WHERE series = ? AND {pred} ORDER BY time_ns"
+            ))?;
+            let mut out: Vec<ResourceMetrics> = Vec::new();
+            let mut res_index: HashMap<i64, usize> = HashMap::new();
+            let mut scope_index: HashMap<(i64, i64), usize> = HashMap::new();
+            // (resource, scope, shell) -> index of the metric in its scope
+            let mut metric_index: HashMap<(i64, i64, Vec<u8>), usize> = HashMap::new();
+            for (sid, r, s, shell_bytes, attrs) in series {
+                let attributes = KeyValueList::decode(attrs.as_slice())?.values;
+                let points: Vec<Vec<u8>> = points_st
+                    .query_map(params![sid, lo, hi], |row| row.get(0))?
+                    .collect::<Result<_, _>>()?;
+                if points.is_empty() {
+                    continue;
+                }
+                let ri = match res_index.get(&r) {
+                    Some(i) => *i,
+                    None => {
+                        let env = self.resource(c, r)?;
+                        out.push(ResourceMetrics {
+                            resource: env.resource,
+                            scope_metrics: Vec::new(),
+                            schema_url: env.schema_url,
+                        });
+                        res_index.insert(r, out.len() - 1);
+                        out.len() - 1
+                    }
+                };
+                let si = match scope_index.get(&(r, s)) {
+                    Some(i) => *i,
+                    None => {
+                        let env = self.scope(c, s)?;
+                        out[ri].scope_metrics.push(ScopeMetrics {
+                            scope: env.scope,
+                            metrics: Vec::new(),
+                            schema_url: env.schema_url,
+                        });
+                        scope_index.insert((r, s), out[ri].scope_metrics.len() - 1);
+                        out[ri].scope_metrics.len() - 1
+                    }
+                };
+                let metrics = &mut out[ri].scope_metrics[si].metrics;
+                let mi = match metric_index.get(&(r, s, shell_bytes.clone())) {
+                    Some(i) => *i,
+                    None => {
+                        metrics.push(Metric::decode(shell_bytes.as_slice())?);
+                        metric_index.insert((r, s, shell_bytes), metrics.len() - 1);
+                        metrics.len() - 1
+                    }
+                };
+                add_points(&mut metrics[mi], &attributes, &points)?;
+            }
+            Ok(ExportMetricsServiceRequest {
+                resource_metrics: out,
+            })
+        })
+    }
+}
+
+fn add_points(
+    m: &mut Metric,
+    attributes: &[loupe_model::otlp::common::KeyValue],
+    points: &[Vec<u8>],
+) -> Result<(), StoreError> {
+    macro_rules! fill {
+        ($dps:expr, $ty:ty) => {{
+            for p in points {
+                let mut dp = <$ty>::decode(p.as_slice())?;
+                dp.attributes = attributes.to_vec();
+                $dps.push(dp);
+            }
+        }};
+    }
+    use loupe_model::otlp::metrics as pm;
+    match m.data.as_mut() {
+        Some(Data::Gauge(g)) => fill!(g.data_points, pm::NumberDataPoint),
+        Some(Data::Sum(s)) => fill!(s.data_points, pm::NumberDataPoint),
+        Some(Data::Histogram(h)) => fill!(h.data_points, pm::HistogramDataPoint),
+        Some(Data::ExponentialHistogram(h)) => {
+            fill!(h.data_points, pm::ExponentialHistogramDataPoint)
+        }
+        Some(Data::Summary(s)) => fill!(s.data_points, pm::SummaryDataPoint),
+        None => return Err(StoreError::Corrupt("metric shell without data".into())),
+    }
+    Ok(())
+}
+
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+const SUMMARY_COLUMNS: &str =
+    "t.trace_id, t.root_service, t.root_name, t.start_ns, t.end_ns, t.span_count, t.error_count, t.services";
+
+fn summary_row(r: &rusqlite::Row) -> rusqlite::Result<TraceSummary> {
+    let tid: Vec<u8> = r.get(0)?;
+    let start = from_sql(r.get(3)?);
+    let end = from_sql(r.get(4)?);
+    let services: String = r.get(7)?;
+    Ok(TraceSummary {
+        trace_id: hex::encode(tid),
+        root_service: r.get(1)?,
+        root_name: r.get(2)?,
+        start_time_unix_nano: start,
+        duration_nano: end.saturating_sub(start),
+        span_count: r.get::<_, i64>(5)? as u64,
+        error_count: r.get::<_, i64>(6)? as u64,
+        services: serde_json::from_str(&services).unwrap_or_default(),
+    })
+}
+
+fn summary_of(c: &Connection, trace_id: &[u8]) -> Result<Option<TraceSummary>, StoreError> {
+    Ok(c
+        .prepare_cached(&format!("SELECT {SUMMARY_COLUMNS} FROM traces t WHERE t.trace_id = ?1"))?
+        .query_row([trace_id], summary_row)
+        .optional()?)
+}
+
+/// Numeric forms of a query value, so `http.status_code=500` matches the
+/// integer attribute as well as the string "500".
+fn eq_values(v: &str) -> Vec<SqlValue> {
+    let mut out = vec![SqlValue::Text(v.to_string())];
+    if let Ok(i) = v.parse::<i64>() {
+        out.push(SqlValue::Integer(i));
+    } else if let Ok(f) = v.parse::<f64>() {
+        if f.is_finite() {
+            out.push(SqlValue::Real(f));
+        }
+    }
+    out
+}
+
+fn search_traces(c: &Connection, q: &TraceQuery) -> Result<Vec<TraceSummary>, StoreError> {
+    let mut sql = format!("SELECT {SUMMARY_COLUMNS} FROM traces t WHERE t.span_count > 0 AND ");
+    let (range, [lo, hi]) = q.range.sql("t.start_ns");
+    sql.push_str(&range);
+    let mut args: Vec<SqlValue> = vec![lo.into(), hi.into()];
+    if q.errors_only {
+        sql.push_str(" AND t.error_count > 0");
+    }
+    if let Some(min) = q.min_duration_ns {
+        sql.push_str(" AND (t.end_ns - t.start_ns) >= ?");
+        args.push(to_sql(min).into());
+    }
+    if let Some(max) = q.max_duration_ns {
+        sql.push_str(" AND (t.end_ns - t.start_ns) <= ?");
+        args.push(to_sql(max).into());
+    }
+    let mut conds: Vec<(String, AttrOp)> = Vec::new();
+    if let Some(s) = &q.service {
+        conds.push(("service.name".into(), AttrOp::Eq(s.clone())));
+    }
+    if let Some(n) = &q.span_name {
+        conds.push((KEY_SPAN_NAME.into(), AttrOp::Eq(n.clone())));
+    }
+    conds.extend(q.attrs.iter().map(|a| (a.key.clone(), a.op.clone())));
+    for (key, op) in conds {
+        let key_id: Option<i64> = c
+            .prepare_cached("SELECT id FROM attr_keys WHERE key = ?1")?
+            .query_row([&key], |r| r.get(0))
+            .optional()?;
+        let Some(k) = key_id else {
+            // No span ever had this key: no trace can match.
+            return Ok(Vec::new());
+        };
+        let sub = "t.id IN (SELECT trace FROM trace_attrs WHERE key = ?";
+        match op {
+            AttrOp::Exists => {
+                sql.push_str(&format!(" AND {sub})"));
+                args.push(k.into());
+            }
+            AttrOp::Eq(v) => {
+                let vals = eq_values(&v);
+                let marks = vec!["?"; vals.len()].join(", ");
+                sql.push_str(&format!(" AND {sub} AND value IN ({marks}))"));
+                args.push(k.into());
+                args.extend(vals);
+            }
+            AttrOp::Ne(v) => {
+                let vals = eq_values(&v);
+                let marks = vec!["?"; vals.len()].join(", ");
+                sql.push_str(&format!(
+                    " AND EXISTS (SELECT 1 FROM trace_attrs a WHERE a.trace = t.id AND a.key = ? \
+                       AND (a.value IS NULL OR a.value NOT IN ({marks})))"
+                ));
+                args.push(k.into());
+                args.extend(vals);
+            }
+            AttrOp::Gt(x) | AttrOp::Ge(x) | AttrOp::Lt(x) | AttrOp::Le(x) => {
+                let cmp = match op {
+                    AttrOp::Gt(_) => ">",
+                    AttrOp::Ge(_) => ">=",
+                    AttrOp::Lt(_) => "<",
+                    _ => "<=",
+                };
+                // Numbers sort before text in SQLite: `value < ''` keeps numbers only.
+                sql.push_str(&format!(" AND {sub} AND value {cmp} ? AND value < '')"));
+                args.push(k.into());
+                args.push(x.into());
+            }
+        }
+    }
+    sql.push_str(&format!(" ORDER BY t.start_ns DESC LIMIT {}", q.limit.max(1)));
+    let mut st = c.prepare(&sql)?;
+    let rows = st.query_map(params_from_iter(args), summary_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

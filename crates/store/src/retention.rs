@@ -1,0 +1,177 @@
+//! Retention: keeps the database under a size and an age, off the ingest path.
+//!
+//! Runs on the writer thread between group commits (so it never contends for
+//! the write lock) and deletes in small batches, each its own short
+//! transaction, so ingest waits at most one small batch.
+
+use std::time::Duration;
+
+use loupe_model::time::{now_ns, to_sql};
+use rusqlite::{params, Connection};
+
+use crate::StoreError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retention {
+    /// Live database size (pages in use) above which the oldest data goes.
+    pub max_bytes: u64,
+    /// Data older than this (by its own timestamps) goes.
+    pub max_age: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            max_bytes: 1 << 30,
+            max_age: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+impl Retention {
+    /// No limits: for tests and imports that must keep everything.
+    pub fn unlimited() -> Self {
+        Retention {
+            max_bytes: u64::MAX,
+            max_age: Duration::from_secs(u64::MAX / 4),
+        }
+    }
+}
+
+/// Traces, log records or points deleted per step.
+const BATCH: i64 = 500;
+
+pub(crate) struct RetentionState {
+    cfg: Retention,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    Traces,
+    Logs,
+    Points,
+}
+
+impl RetentionState {
+    pub(crate) fn new(cfg: Retention) -> Self {
+        RetentionState { cfg }
+    }
+
+    /// One bounded step; returns how many rows it deleted.
+    pub(crate) fn step(&mut self, conn: &Connection) -> Result<usize, StoreError> {
+        let mut deleted = 0;
+        let age_ns = self.cfg.max_age.as_nanos().min(u64::MAX as u128) as u64;
+        let now = now_ns();
+        if now > age_ns {
+            let cutoff = to_sql(now - age_ns);
+            deleted += delete_traces(conn, "end_ns >= 0 AND end_ns < ?1", cutoff)?;
+            deleted += delete_logs(conn, "time_ns >= 0 AND time_ns < ?1", cutoff)?;
+            deleted += delete_points(conn, "time_ns >= 0 AND time_ns < ?1", cutoff)?;
+        }
+        if live_bytes(conn)? > self.cfg.max_bytes {
+            deleted += match oldest_signal(conn)? {
+                Some(Signal::Traces) => delete_traces(conn, "1 OR ?1", 0)?,
+                Some(Signal::Logs) => delete_logs(conn, "1 OR ?1", 0)?,
+                Some(Signal::Points) => delete_points(conn, "1 OR ?1", 0)?,
+                None => 0,
+            };
+        }
+        if deleted > 0 {
+            vacuum_some(conn)?;
+        }
+        Ok(deleted)
+    }
+}
+
+pub(crate) fn live_bytes(conn: &Connection) -> Result<u64, StoreError> {
+    let (pages, free, size): (i64, i64, i64) = conn.query_row(
+        "SELECT (SELECT page_count FROM pragma_page_count),
+                (SELECT freelist_count FROM pragma_freelist_count),
+                (SELECT page_size FROM pragma_page_size)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    Ok(((pages - free).max(0) * size) as u64)
+}
+
+fn oldest_signal(conn: &Connection) -> Result<Option<Signal>, StoreError> {
+    let heads: [(Signal, Option<i64>); 3] = [
+        (
+            Signal::Traces,
+            conn.query_row("SELECT min(start_ns) FROM traces", [], |r| r.get(0))?,
+        ),
+        (
+            Signal::Logs,
+            conn.query_row("SELECT min(time_ns) FROM logs", [], |r| r.get(0))?,
+        ),
+        (
+            Signal::Points,
+            conn.query_row("SELECT min(time_ns) FROM points", [], |r| r.get(0))?,
+        ),
+    ];
+    Ok(heads
+        .iter()
+        .filter_map(|(s, t)| t.map(|t| (t as u64, *s)))
+        .min_by_key(|(t, _)| *t)
+        .map(|(_, s)| s))
+}
+
+fn delete_traces(conn: &Connection, pred: &str, arg: i64) -> Result<usize, StoreError> {
+    let tx = conn.unchecked_transaction()?;
+    let ids: Vec<i64> = tx
+        .prepare(&format!(
+            "SELECT id FROM traces WHERE {pred} ORDER BY start_ns LIMIT {BATCH}"
+        ))?
+        .query_map([arg], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for id in &ids {
+        for sql in [
+            "DELETE FROM spans WHERE trace = ?1",
+            "DELETE FROM span_chunks WHERE trace = ?1",
+            "DELETE FROM span_links WHERE trace = ?1",
+            "DELETE FROM trace_attrs WHERE trace = ?1",
+            "DELETE FROM traces WHERE id = ?1",
+        ] {
+            tx.prepare_cached(sql)?.execute([id])?;
+        }
+    }
+    tx.commit()?;
+    Ok(ids.len())
+}
+
+fn delete_logs(conn: &Connection, pred: &str, arg: i64) -> Result<usize, StoreError> {
+    let n = conn.execute(
+        &format!(
+            "DELETE FROM logs WHERE (time_ns, hash) IN
+               (SELECT time_ns, hash FROM logs WHERE {pred} ORDER BY time_ns LIMIT {BATCH})"
+        ),
+        params![arg],
+    )?;
+    Ok(n)
+}
+
+fn delete_points(conn: &Connection, pred: &str, arg: i64) -> Result<usize, StoreError> {
+    let n = conn.execute(
+        &format!(
+            "DELETE FROM points WHERE (series, time_ns) IN
+               (SELECT series, time_ns FROM points WHERE {pred} ORDER BY time_ns LIMIT {BATCH})"
+        ),
+        params![arg],
+    )?;
+    Ok(n)
+}
+
+/// Gives a bounded number of free pages back to the file system once many
+/// have piled up, so the file shrinks after a burst without a blocking VACUUM.
+fn vacuum_some(conn: &Connection) -> Result<(), StoreError> {
+    let (pages, free): (i64, i64) = conn.query_row(
+        "SELECT (SELECT page_count FROM pragma_page_count),
+                (SELECT freelist_count FROM pragma_freelist_count)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    if free > 1024 && free * 4 > pages {
+        conn.execute_batch("PRAGMA incremental_vacuum(2048)")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,215 @@
+//! The schema and its migrations.
+//!
+//! `PRAGMA user_version` holds the schema version. Migrations are embedded and
+//! each runs in one transaction together with its version bump, so a crash
+//! mid-migration leaves the previous version intact. A database from a newer
+//! Loupe is refused instead of being half-understood.
+//!
+//! Layout (why each table looks the way it does is in ARCHITECTURE.md):
+//! spans are stored as zstd-compressed chunks of protobuf per trace, resource
+//! and scope; the `spans` table only keys span IDs for de-duplication and
+//! lookup; `trace_attrs` indexes each distinct attribute value once per trace.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use crate::StoreError;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    r#"
+CREATE TABLE resources (
+    id      INTEGER PRIMARY KEY,
+    hash    INTEGER NOT NULL UNIQUE,
+    service TEXT,
+    body    BLOB NOT NULL           -- ResourceSpans{resource, schema_url}, protobuf
+);
+CREATE TABLE scopes (
+    id   INTEGER PRIMARY KEY,
+    hash INTEGER NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    body BLOB NOT NULL              -- ScopeSpans{scope, schema_url}, protobuf
+);
+CREATE TABLE attr_keys (
+    id  INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE
+);
+CREATE TABLE traces (
+    id          INTEGER PRIMARY KEY,
+    trace_id    BLOB NOT NULL UNIQUE,
+    start_ns    INTEGER NOT NULL,
+    end_ns      INTEGER NOT NULL,
+    span_count  INTEGER NOT NULL,
+    error_count INTEGER NOT NULL,
+    root_known  INTEGER NOT NULL,   -- 1 once a span without parent arrived
+    root_start  INTEGER NOT NULL,
+    root_name   TEXT,
+    root_service TEXT,
+    services    TEXT NOT NULL       -- JSON array of service names
+);
+CREATE INDEX traces_start ON traces(start_ns);
+CREATE TABLE span_chunks (
+    id       INTEGER PRIMARY KEY,
+    trace    INTEGER NOT NULL,
+    resource INTEGER NOT NULL,
+    scope    INTEGER NOT NULL,
+    body     BLOB NOT NULL          -- zstd(ScopeSpans{spans}), protobuf
+);
+CREATE INDEX span_chunks_trace ON span_chunks(trace);
+CREATE TABLE spans (
+    trace   INTEGER NOT NULL,
+    span_id INTEGER NOT NULL,
+    chunk   INTEGER NOT NULL,
+    PRIMARY KEY (trace, span_id)
+) WITHOUT ROWID;
+CREATE TABLE span_links (
+    trace        INTEGER NOT NULL,
+    span_id      INTEGER NOT NULL,
+    linked_trace BLOB NOT NULL,
+    linked_span  INTEGER NOT NULL,
+    PRIMARY KEY (trace, span_id, linked_trace, linked_span)
+) WITHOUT ROWID;
+CREATE INDEX span_links_linked ON span_links(linked_trace);
+CREATE TABLE trace_attrs (
+    key   INTEGER NOT NULL,
+    value,                          -- TEXT, INTEGER or REAL; NULL = not indexable (exists only)
+    trace INTEGER NOT NULL,
+    PRIMARY KEY (key, value, trace)
+) WITHOUT ROWID;
+CREATE INDEX trace_attrs_trace ON trace_attrs(trace, key);
+CREATE TABLE logs (
+    time_ns   INTEGER NOT NULL,
+    hash      INTEGER NOT NULL,
+    resource  INTEGER NOT NULL,
+    scope     INTEGER NOT NULL,
+    severity  INTEGER NOT NULL,
+    trace_id  BLOB,
+    span_id   BLOB,
+    body_text TEXT NOT NULL,
+    record    BLOB NOT NULL,        -- LogRecord, protobuf
+    PRIMARY KEY (time_ns, hash)
+) WITHOUT ROWID;
+CREATE INDEX logs_trace ON logs(trace_id) WHERE trace_id IS NOT NULL;
+CREATE TABLE metrics (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL,
+    kind        INTEGER NOT NULL,
+    unit        TEXT NOT NULL,
+    description TEXT NOT NULL,
+    UNIQUE (name, kind, unit)
+);
+CREATE TABLE series (
+    id         INTEGER PRIMARY KEY,
+    metric     INTEGER NOT NULL,
+    resource   INTEGER NOT NULL,
+    scope      INTEGER NOT NULL,
+    hash       INTEGER NOT NULL,
+    shell      BLOB NOT NULL,       -- Metric without data points, protobuf
+    attributes BLOB NOT NULL,       -- KeyValueList, protobuf
+    last_ns    INTEGER NOT NULL,
+    UNIQUE (metric, resource, scope, hash)
+);
+CREATE TABLE points (
+    series  INTEGER NOT NULL,
+    time_ns INTEGER NOT NULL,
+    point   BLOB NOT NULL,          -- the data point without attributes, protobuf
+    PRIMARY KEY (series, time_ns)
+) WITHOUT ROWID;
+CREATE INDEX points_time ON points(time_ns);
+"#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+fn pragmas(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA foreign_keys = OFF;
+         PRAGMA busy_timeout = 5000;
+         PRAGMA cache_size = -32000;
+         PRAGMA temp_store = MEMORY;",
+    )
+}
+
+/// Opens the writer connection: sets pragmas and migrates.
+pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
+    let mut conn = Connection::open(path)?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            path: path.display().to_string(),
+            found: version,
+            known: SCHEMA_VERSION,
+        });
+    }
+    if version == 0 {
+        // Only possible before the first table exists: lets retention give
+        // freed pages back to the file system in small steps.
+        conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL;")?;
+    }
+    pragmas(&conn)?;
+    migrate(&mut conn, version)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection, from: i64) -> Result<(), StoreError> {
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Opens a read-only connection for queries.
+pub(crate) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA cache_size = -16000;")?;
+    Ok(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_newer_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.db");
+        {
+            let conn = open_writer(&path).unwrap();
+            conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+                .unwrap();
+        }
+        let err = open_writer(&path).unwrap_err();
+        assert!(matches!(err, StoreError::TooNew { .. }), "{err}");
+        assert!(err.to_string().contains("newer Loupe"));
+    }
+
+    #[test]
+    fn migrates_once_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.db");
+        drop(open_writer(&path).unwrap());
+        let conn = open_writer(&path).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let av: i64 = conn
+            .query_row("PRAGMA auto_vacuum", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(av, 2, "incremental auto_vacuum");
+    }
+}
