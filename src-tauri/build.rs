@@ -1,1 +1,3 @@
-fn main() { println!("cargo:rerun-if-changed=tauri.conf.json"); }
+fn main() {
+    println!("cargo:rerun-if-changed=tauri.conf.json");
+}

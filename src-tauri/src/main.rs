@@ -1,1 +1,8 @@
-fn main() {}
+//! `loupe`: the command line. The desktop shell (feature `desktop`) will
+//! open a window over the same core; `loupe serve` runs it headless.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

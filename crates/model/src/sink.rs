@@ -8,7 +8,9 @@
 
 use std::time::Duration;
 
-use crate::otlp::{ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest};
+use crate::otlp::{
+    ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest,
+};
 
 /// One decoded, validated export request.
 #[derive(Debug, Clone)]

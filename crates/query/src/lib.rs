@@ -1,1 +1,27 @@
+//! The query language of the JSON API: URL parameters into typed filters.
+//!
+//! Parsing lives here, apart from the HTTP layer, so the UI's search box,
+//! alert rules and the CLI can share it. Every error names the parameter it
+//! is about, because the API answers it verbatim with a 400.
 
+mod params;
+mod time;
+
+pub use params::{log_query, metric_range, trace_query, Params};
+pub use time::{parse_duration, parse_time};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid parameter `{param}`: {message}")]
+pub struct QueryError {
+    pub param: String,
+    pub message: String,
+}
+
+impl QueryError {
+    pub fn new(param: &str, message: impl Into<String>) -> Self {
+        QueryError {
+            param: param.to_string(),
+            message: message.into(),
+        }
+    }
+}

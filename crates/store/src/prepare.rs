@@ -78,13 +78,20 @@ fn resource_envelope(ri: &mut Interner, resource: Option<&Resource>, schema_url:
     ri.add(body, otlp::service_name(resource).map(str::to_string))
 }
 
-fn scope_envelope(si: &mut Interner, scope: Option<&InstrumentationScope>, schema_url: &str) -> usize {
+fn scope_envelope(
+    si: &mut Interner,
+    scope: Option<&InstrumentationScope>,
+    schema_url: &str,
+) -> usize {
     let body = codec::encode(&ScopeSpans {
         scope: scope.cloned(),
         spans: Vec::new(),
         schema_url: schema_url.to_string(),
     });
-    si.add(body, Some(scope.map(|s| s.name.clone()).unwrap_or_default()))
+    si.add(
+        body,
+        Some(scope.map(|s| s.name.clone()).unwrap_or_default()),
+    )
 }
 
 // ---------------------------------------------------------------- traces
@@ -358,9 +365,7 @@ fn split_metric(m: &Metric) -> Option<(MetricKind, Metric, Vec<(Vec<u8>, u64, Ve
         Data::Gauge(g) => (MetricKind::Gauge, points!(g.data_points)),
         Data::Sum(s) => (MetricKind::Sum, points!(s.data_points)),
         Data::Histogram(h) => (MetricKind::Histogram, points!(h.data_points)),
-        Data::ExponentialHistogram(h) => {
-            (MetricKind::ExponentialHistogram, points!(h.data_points))
-        }
+        Data::ExponentialHistogram(h) => (MetricKind::ExponentialHistogram, points!(h.data_points)),
         Data::Summary(s) => (MetricKind::Summary, points!(s.data_points)),
     };
     Some((kind, shell, pts))

@@ -13,7 +13,9 @@ use loupe_model::otlp::common::KeyValueList;
 use loupe_model::otlp::logs::{LogRecord, ResourceLogs, ScopeLogs};
 use loupe_model::otlp::metrics::{metric::Data, Metric, ResourceMetrics, ScopeMetrics};
 use loupe_model::otlp::trace::{ResourceSpans, ScopeSpans};
-use loupe_model::otlp::{ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest};
+use loupe_model::otlp::{
+    ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest,
+};
 use loupe_model::query::{
     AttrOp, LinkDirection, LinkPair, LogQuery, MetricInfo, MetricKind, RelatedTrace, TraceQuery,
     TraceSummary,
@@ -57,7 +59,10 @@ impl Reader {
         }
     }
 
-    fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let conn = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let conn = match conn {
             Some(c) => c,
@@ -72,7 +77,12 @@ impl Reader {
     }
 
     fn resource(&self, conn: &Connection, id: i64) -> Result<ResourceSpans, StoreError> {
-        if let Some(r) = self.resources.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
+        if let Some(r) = self
+            .resources
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+        {
             return Ok(r.clone());
         }
         let body: Vec<u8> = conn
@@ -87,7 +97,12 @@ impl Reader {
     }
 
     fn scope(&self, conn: &Connection, id: i64) -> Result<ScopeSpans, StoreError> {
-        if let Some(s) = self.scopes.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
+        if let Some(s) = self
+            .scopes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+        {
             return Ok(s.clone());
         }
         let body: Vec<u8> = conn
@@ -281,7 +296,10 @@ impl Reader {
                 sql.push_str(" AND body_text LIKE ? ESCAPE '\\'");
                 args.push(format!("%{}%", like_escape(text)).into());
             }
-            sql.push_str(&format!(" ORDER BY time_ns DESC, hash LIMIT {}", q.limit.max(1)));
+            sql.push_str(&format!(
+                " ORDER BY time_ns DESC, hash LIMIT {}",
+                q.limit.max(1)
+            ));
             let mut st = c.prepare(&sql)?;
             let mut rows = st.query(params_from_iter(args))?;
             let mut out: Vec<ResourceLogs> = Vec::new();
@@ -359,14 +377,20 @@ impl Reader {
     }
 
     /// The points of every series of the metric `name` within `range`.
-    pub fn metric_points(&self, name: &str, range: NanoRange) -> Result<ExportMetricsServiceRequest, StoreError> {
+    pub fn metric_points(
+        &self,
+        name: &str,
+        range: NanoRange,
+    ) -> Result<ExportMetricsServiceRequest, StoreError> {
         self.with(|c| {
             let mut st = c.prepare_cached(
                 "SELECT s.id, s.resource, s.scope, s.shell, s.attributes FROM series s
                  JOIN metrics m ON m.id = s.metric WHERE m.name = ?1 ORDER BY s.id",
             )?;
             let series: Vec<(i64, i64, i64, Vec<u8>, Vec<u8>)> = st
-                .query_map([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+                .query_map([name], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })?
                 .collect::<Result<_, _>>()?;
             let (pred, [lo, hi]) = range.sql("time_ns");
             let mut points_st = c.prepare(&format!(
@@ -458,7 +482,9 @@ fn add_points(
 }
 
 fn like_escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 const SUMMARY_COLUMNS: &str =
@@ -482,10 +508,11 @@ fn summary_row(r: &rusqlite::Row) -> rusqlite::Result<TraceSummary> {
 }
 
 fn summary_of(c: &Connection, trace_id: &[u8]) -> Result<Option<TraceSummary>, StoreError> {
-    Ok(c
-        .prepare_cached(&format!("SELECT {SUMMARY_COLUMNS} FROM traces t WHERE t.trace_id = ?1"))?
-        .query_row([trace_id], summary_row)
-        .optional()?)
+    Ok(c.prepare_cached(&format!(
+        "SELECT {SUMMARY_COLUMNS} FROM traces t WHERE t.trace_id = ?1"
+    ))?
+    .query_row([trace_id], summary_row)
+    .optional()?)
 }
 
 /// Numeric forms of a query value, so `http.status_code=500` matches the
@@ -572,7 +599,10 @@ fn search_traces(c: &Connection, q: &TraceQuery) -> Result<Vec<TraceSummary>, St
             }
         }
     }
-    sql.push_str(&format!(" ORDER BY t.start_ns DESC LIMIT {}", q.limit.max(1)));
+    sql.push_str(&format!(
+        " ORDER BY t.start_ns DESC LIMIT {}",
+        q.limit.max(1)
+    ));
     let mut st = c.prepare(&sql)?;
     let rows = st.query_map(params_from_iter(args), summary_row)?;
     Ok(rows.collect::<Result<_, _>>()?)

@@ -186,10 +186,11 @@ const CACHE_LIMIT: usize = 200_000;
 
 impl WriterState {
     fn new(conn: Connection, retention: Retention) -> Result<Self, StoreError> {
-        let next_chunk: i64 =
-            conn.query_row("SELECT coalesce(max(id), 0) + 1 FROM span_chunks", [], |r| {
-                r.get(0)
-            })?;
+        let next_chunk: i64 = conn.query_row(
+            "SELECT coalesce(max(id), 0) + 1 FROM span_chunks",
+            [],
+            |r| r.get(0),
+        )?;
         Ok(WriterState {
             conn,
             key_ids: HashMap::new(),
@@ -257,7 +258,10 @@ impl WriterState {
     fn commit_group(&mut self, jobs: &[Job]) -> Vec<Result<(), SinkError>> {
         if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
             let msg = e.to_string();
-            return jobs.iter().map(|_| Err(SinkError::Failed(msg.clone()))).collect();
+            return jobs
+                .iter()
+                .map(|_| Err(SinkError::Failed(msg.clone())))
+                .collect();
         }
         let mut results = Vec::with_capacity(jobs.len());
         for job in jobs {
@@ -284,7 +288,10 @@ impl WriterState {
             let _ = self.conn.execute_batch("ROLLBACK");
             self.clear_caches();
             let msg = e.to_string();
-            return jobs.iter().map(|_| Err(SinkError::Failed(msg.clone()))).collect();
+            return jobs
+                .iter()
+                .map(|_| Err(SinkError::Failed(msg.clone())))
+                .collect();
         }
         if self.key_ids.len() + self.series_ids.len() > CACHE_LIMIT {
             self.clear_caches();
@@ -566,8 +573,12 @@ impl WriterState {
                         .execute(params![metric.name, metric.kind.code(), metric.unit, metric.description])?;
                     let id: i64 = self
                         .conn
-                        .prepare_cached("SELECT id FROM metrics WHERE name = ?1 AND kind = ?2 AND unit = ?3")?
-                        .query_row(params![metric.name, metric.kind.code(), metric.unit], |r| r.get(0))?;
+                        .prepare_cached(
+                            "SELECT id FROM metrics WHERE name = ?1 AND kind = ?2 AND unit = ?3",
+                        )?
+                        .query_row(params![metric.name, metric.kind.code(), metric.unit], |r| {
+                            r.get(0)
+                        })?;
                     self.metric_ids.insert(mkey, id);
                     id
                 }
@@ -595,14 +606,17 @@ impl WriterState {
                     }
                 };
                 self.conn
-                    .prepare_cached("INSERT OR IGNORE INTO points(series, time_ns, point) VALUES (?1, ?2, ?3)")?
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO points(series, time_ns, point) VALUES (?1, ?2, ?3)",
+                    )?
                     .execute(params![series, to_sql(p.time), p.point])?;
                 self.conn
-                    .prepare_cached("UPDATE series SET last_ns = ?2 WHERE id = ?1 AND last_ns < ?2")?
+                    .prepare_cached(
+                        "UPDATE series SET last_ns = ?2 WHERE id = ?1 AND last_ns < ?2",
+                    )?
                     .execute(params![series, to_sql(p.time)])?;
             }
         }
         Ok(())
     }
 }
-

@@ -1,0 +1,133 @@
+//! OTLP/HTTP: `POST /v1/traces`, `/v1/metrics`, `/v1/logs`.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use http::{header, HeaderMap, HeaderValue, StatusCode};
+use http_body_util::BodyExt;
+use loupe_model::sink::Sink;
+use prost::Message;
+use tokio::sync::Semaphore;
+
+use crate::decode::{decode_message, BodySink, DecodeError, Encoding};
+use crate::pipeline::{self, Signal};
+use crate::status::IngestError;
+use crate::{cors, ReceiverConfig};
+
+/// Bodies being read and decoded at once, at most. Others wait unread (TCP
+/// flow control holds them on the client), which bounds memory under load.
+const CONCURRENT_BODIES: usize = 8;
+
+#[derive(Clone)]
+struct HttpState {
+    sink: Arc<dyn Sink>,
+    limit: usize,
+    bodies: Arc<Semaphore>,
+}
+
+/// The OTLP/HTTP receiver as a router, CORS included.
+pub fn router(sink: Arc<dyn Sink>, config: &ReceiverConfig) -> Router {
+    let state = HttpState {
+        sink,
+        limit: config.max_decoded_bytes,
+        bodies: Arc::new(Semaphore::new(CONCURRENT_BODIES)),
+    };
+    Router::new()
+        .route("/v1/traces", post(handle::<pipeline::Traces>))
+        .route("/v1/metrics", post(handle::<pipeline::Metrics>))
+        .route("/v1/logs", post(handle::<pipeline::Logs>))
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(cors::layer(&config.cors_origins))
+        .with_state(state)
+}
+
+fn request_encoding(headers: &HeaderMap) -> Result<Encoding, IngestError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    Encoding::from_content_type(ct).ok_or_else(|| IngestError::UnsupportedMediaType(ct.to_string()))
+}
+
+async fn method_not_allowed(req: Request) -> Response {
+    let enc = request_encoding(req.headers()).unwrap_or(Encoding::Json);
+    IngestError::MethodNotAllowed(req.method().to_string()).to_http(enc)
+}
+
+async fn handle<S: Signal>(State(st): State<HttpState>, req: Request) -> Response {
+    let enc = match request_encoding(req.headers()) {
+        Ok(e) => e,
+        // The request's encoding is unknown: answer in JSON, readable by people.
+        Err(e) => return e.to_http(Encoding::Json),
+    };
+    match export::<S>(&st, req, enc).await {
+        Ok(resp) => resp,
+        Err(e) => e.to_http(enc),
+    }
+}
+
+async fn read_body(st: &HttpState, req: Request) -> Result<Vec<u8>, IngestError> {
+    let ce = req
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("invalid").to_string());
+    let mut sink = BodySink::new(ce.as_deref(), st.limit)?;
+    if ce.is_none() {
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > st.limit) {
+            return Err(DecodeError::TooLarge { limit: st.limit }.into());
+        }
+    }
+    let _permit = st
+        .bodies
+        .acquire()
+        .await
+        .map_err(|_| IngestError::Sink(loupe_model::sink::SinkError::Closed))?;
+    let mut body: Body = req.into_body();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| DecodeError::Body(e.to_string()))?;
+        if let Some(data) = frame.data_ref() {
+            sink.push(data)?;
+        }
+    }
+    Ok(sink.finish()?)
+}
+
+async fn export<S: Signal>(
+    st: &HttpState,
+    req: Request,
+    enc: Encoding,
+) -> Result<Response, IngestError> {
+    let bytes = read_body(st, req).await?;
+    let msg: S::Request = decode_message(&bytes, enc)?;
+    drop(bytes);
+    let accepted = pipeline::export::<S>(st.sink.as_ref(), msg).await?;
+    let body = match enc {
+        Encoding::Protobuf => S::response(accepted.rejected, accepted.message).encode_to_vec(),
+        Encoding::Json => {
+            let v = if accepted.rejected > 0 {
+                serde_json::json!({ "partialSuccess": {
+                    S::REJECTED_KEY: accepted.rejected.to_string(),
+                    "errorMessage": accepted.message,
+                }})
+            } else {
+                serde_json::json!({})
+            };
+            serde_json::to_vec(&v).unwrap_or_default()
+        }
+    };
+    let mut resp = (StatusCode::OK, body).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(enc.content_type()),
+    );
+    Ok(resp)
+}

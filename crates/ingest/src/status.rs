@@ -1,0 +1,188 @@
+//! Every receiver failure, and its answer in each protocol. The one place
+//! where errors become gRPC codes, HTTP status codes and `google.rpc.Status`
+//! bodies.
+
+use std::time::Duration;
+
+use axum::response::{IntoResponse, Response};
+use http::{header, HeaderValue, StatusCode};
+use loupe_model::sink::SinkError;
+use prost::Message;
+
+use crate::decode::{DecodeError, Encoding};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error("unsupported Content-Type {0:?}; use application/x-protobuf or application/json")]
+    UnsupportedMediaType(String),
+    #[error("method {0} not allowed; OTLP/HTTP takes POST")]
+    MethodNotAllowed(String),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+}
+
+/// `google.rpc.Status`, the error body of OTLP/HTTP and gRPC's rich status.
+#[derive(Clone, PartialEq, Message)]
+pub struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    pub code: i32,
+    #[prost(string, tag = "2")]
+    pub message: String,
+    #[prost(message, repeated, tag = "3")]
+    pub details: Vec<ProtoAny>,
+}
+
+/// `google.protobuf.Any`.
+#[derive(Clone, PartialEq, Message)]
+pub struct ProtoAny {
+    #[prost(string, tag = "1")]
+    pub type_url: String,
+    #[prost(bytes = "vec", tag = "2")]
+    pub value: Vec<u8>,
+}
+
+/// `google.rpc.RetryInfo`.
+#[derive(Clone, PartialEq, Message)]
+pub struct RetryInfo {
+    #[prost(message, optional, tag = "1")]
+    pub retry_delay: Option<ProtoDuration>,
+}
+
+/// `google.protobuf.Duration`.
+#[derive(Clone, PartialEq, Message)]
+pub struct ProtoDuration {
+    #[prost(int64, tag = "1")]
+    pub seconds: i64,
+    #[prost(int32, tag = "2")]
+    pub nanos: i32,
+}
+
+pub const RETRY_INFO_TYPE: &str = "type.googleapis.com/google.rpc.RetryInfo";
+
+impl IngestError {
+    pub fn grpc_code(&self) -> tonic::Code {
+        match self {
+            IngestError::Decode(DecodeError::TooLarge { .. }) => tonic::Code::ResourceExhausted,
+            IngestError::Decode(_) | IngestError::UnsupportedMediaType(_) => {
+                tonic::Code::InvalidArgument
+            }
+            IngestError::MethodNotAllowed(_) => tonic::Code::Unimplemented,
+            IngestError::Sink(SinkError::Failed(_)) => tonic::Code::Internal,
+            IngestError::Sink(_) => tonic::Code::Unavailable,
+        }
+    }
+
+    pub fn http_status(&self) -> StatusCode {
+        match self {
+            IngestError::Decode(DecodeError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
+            IngestError::Decode(DecodeError::UnsupportedCompression(_))
+            | IngestError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            IngestError::Decode(_) => StatusCode::BAD_REQUEST,
+            IngestError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            IngestError::Sink(SinkError::Failed(_)) => StatusCode::INTERNAL_SERVER_ERROR,
+            IngestError::Sink(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            IngestError::Sink(e) => e.retry_after(),
+            _ => None,
+        }
+    }
+
+    /// The `google.rpc.Status` for this error, with `RetryInfo` when the
+    /// client should retry.
+    pub fn rpc_status(&self) -> RpcStatus {
+        let details = self
+            .retry_after()
+            .map(|d| ProtoAny {
+                type_url: RETRY_INFO_TYPE.to_string(),
+                value: RetryInfo {
+                    retry_delay: Some(ProtoDuration {
+                        seconds: d.as_secs() as i64,
+                        nanos: d.subsec_nanos() as i32,
+                    }),
+                }
+                .encode_to_vec(),
+            })
+            .into_iter()
+            .collect();
+        RpcStatus {
+            code: self.grpc_code() as i32,
+            message: self.to_string(),
+            details,
+        }
+    }
+
+    pub fn to_grpc(&self) -> tonic::Status {
+        let status = self.rpc_status();
+        if status.details.is_empty() {
+            tonic::Status::new(self.grpc_code(), status.message)
+        } else {
+            tonic::Status::with_details(
+                self.grpc_code(),
+                status.message.clone(),
+                status.encode_to_vec().into(),
+            )
+        }
+    }
+
+    /// The OTLP/HTTP answer, body in the request's encoding.
+    pub fn to_http(&self, encoding: Encoding) -> Response {
+        let status = self.rpc_status();
+        let body: Vec<u8> = match encoding {
+            Encoding::Protobuf => status.encode_to_vec(),
+            Encoding::Json => {
+                let details: Vec<serde_json::Value> = self
+                    .retry_after()
+                    .map(|d| {
+                        serde_json::json!({
+                            "@type": RETRY_INFO_TYPE,
+                            "retryDelay": format!("{}s", d.as_secs_f64()),
+                        })
+                    })
+                    .into_iter()
+                    .collect();
+                serde_json::to_vec(&serde_json::json!({
+                    "code": status.code,
+                    "message": status.message,
+                    "details": details,
+                }))
+                .unwrap_or_default()
+            }
+        };
+        let mut resp = (self.http_status(), body).into_response();
+        let h = resp.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(encoding.content_type()),
+        );
+        if let Some(d) = self.retry_after() {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(d.as_secs().max(1)));
+        }
+        if let IngestError::MethodNotAllowed(_) = self {
+            h.insert(header::ALLOW, HeaderValue::from_static("POST"));
+        }
+        resp
+    }
+}
+
+/// Rewrites the answers tonic produces by itself before Loupe's handlers
+/// run, so they follow OTLP too: an oversized uncompressed message (tonic:
+/// `OUT_OF_RANGE`) is `RESOURCE_EXHAUSTED` like an oversized compressed one,
+/// and undecodable gzip (tonic: `INTERNAL`) is the client's fault,
+/// `INVALID_ARGUMENT`.
+pub fn remap_tonic_code(code: tonic::Code, message: &str) -> Option<tonic::Code> {
+    match code {
+        tonic::Code::OutOfRange if message.contains("too large") => {
+            Some(tonic::Code::ResourceExhausted)
+        }
+        tonic::Code::Internal if message.starts_with("Error decompressing") => {
+            Some(tonic::Code::InvalidArgument)
+        }
+        _ => None,
+    }
+}

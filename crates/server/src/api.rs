@@ -1,0 +1,167 @@
+//! `/api/v1/…`: what the UI and users query. Documented in `docs/api.md`.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use loupe_model::ids::TraceId;
+use loupe_query::QueryError;
+use loupe_store::{Reader, StoreError};
+use serde_json::json;
+
+/// Everything an API call can fail with, turned into an answer in one place.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    BadParam(#[from] QueryError),
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the query was interrupted")]
+    Interrupted,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ApiError::BadParam(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Store(_) | ApiError::Interrupted => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let mut body = json!({ "error": self.to_string() });
+        if let ApiError::BadParam(q) = &self {
+            body["param"] = json!(q.param);
+        }
+        (status, Json(body)).into_response()
+    }
+}
+
+type ApiResult = Result<Json<serde_json::Value>, ApiError>;
+
+/// Parses a raw query string into ordered pairs (names may repeat).
+fn pairs(raw: Option<String>) -> Vec<(String, String)> {
+    let raw = raw.unwrap_or_default();
+    raw.split('&')
+        .filter(|s| !s.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+/// `application/x-www-form-urlencoded` decoding.
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(
+                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                    16,
+                ) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Runs a store query off the async threads.
+async fn blocking<T: Send + 'static>(
+    reader: &Arc<Reader>,
+    f: impl FnOnce(&Reader) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let reader = reader.clone();
+    tokio::task::spawn_blocking(move || f(&reader))
+        .await
+        .map_err(|_| ApiError::Interrupted)?
+        .map_err(ApiError::from)
+}
+
+fn trace_id(s: &str) -> Result<TraceId, ApiError> {
+    TraceId::parse_hex(s).map_err(|e| QueryError::new("traceId", e.to_string()).into())
+}
+
+fn json_of<T: serde::Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
+async fn services(State(r): State<Arc<Reader>>) -> ApiResult {
+    let s = blocking(&r, |r| r.services()).await?;
+    Ok(Json(json!({ "services": s })))
+}
+
+async fn traces(State(r): State<Arc<Reader>>, RawQuery(q): RawQuery) -> ApiResult {
+    let q = loupe_query::trace_query(&pairs(q))?;
+    let t = blocking(&r, move |r| r.search_traces(&q)).await?;
+    Ok(Json(json!({ "traces": t })))
+}
+
+async fn trace(State(r): State<Arc<Reader>>, Path(id): Path<String>) -> ApiResult {
+    let id = trace_id(&id)?;
+    match blocking(&r, move |r| r.trace(id)).await? {
+        Some(t) => Ok(Json(json_of(&t))),
+        None => Err(ApiError::NotFound(format!("no trace {id}"))),
+    }
+}
+
+async fn related(State(r): State<Arc<Reader>>, Path(id): Path<String>) -> ApiResult {
+    let id = trace_id(&id)?;
+    let rel = blocking(&r, move |r| r.related(id)).await?;
+    Ok(Json(json!({ "traceId": id.to_string(), "related": rel })))
+}
+
+async fn logs(State(r): State<Arc<Reader>>, RawQuery(q): RawQuery) -> ApiResult {
+    let q = loupe_query::log_query(&pairs(q))?;
+    let l = blocking(&r, move |r| r.logs(&q)).await?;
+    Ok(Json(json_of(&l)))
+}
+
+async fn metrics(State(r): State<Arc<Reader>>) -> ApiResult {
+    let m = blocking(&r, |r| r.metrics()).await?;
+    Ok(Json(json!({ "metrics": m })))
+}
+
+async fn metric(
+    State(r): State<Arc<Reader>>,
+    Path(name): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let range = loupe_query::metric_range(&pairs(q))?;
+    let m = blocking(&r, move |r| r.metric_points(&name, range)).await?;
+    Ok(Json(json_of(&m)))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such API endpoint; see docs/api.md".into())
+}
+
+/// The API router over a store's reader.
+pub fn app(reader: Arc<Reader>) -> Router {
+    let api = Router::new()
+        .route("/services", get(services))
+        .route("/traces", get(traces))
+        .route("/traces/{trace_id}", get(trace))
+        .route("/traces/{trace_id}/related", get(related))
+        .route("/logs", get(logs))
+        .route("/metrics", get(metrics))
+        .route("/metrics/{name}", get(metric))
+        .fallback(not_found)
+        .with_state(reader);
+    Router::new().nest("/api/v1", api)
+}

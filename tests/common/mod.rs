@@ -1,0 +1,119 @@
+//! Test harness: runs the real `loupe serve` binary on free loopback ports
+//! with its own data directory, and talks to it over real sockets.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Loupe {
+    pub grpc: SocketAddr,
+    pub http: SocketAddr,
+    pub api: SocketAddr,
+    pub data_dir: PathBuf,
+    child: Child,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Loupe {
+    /// Starts `loupe serve` in a fresh temporary data directory.
+    pub fn start() -> Loupe {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().to_path_buf();
+        let mut l = Loupe::start_in(&dir, &[]);
+        l._tmp = Some(tmp);
+        l
+    }
+
+    /// Starts `loupe serve` on `dir` (kept after the server stops), with extra flags.
+    pub fn start_in(dir: &Path, extra: &[&str]) -> Loupe {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_loupe"))
+            .args(["serve", "--data-dir"])
+            .arg(dir)
+            .args([
+                "--grpc-addr",
+                "127.0.0.1:0",
+                "--http-addr",
+                "127.0.0.1:0",
+                "--api-addr",
+                "127.0.0.1:0",
+            ])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn loupe serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let (mut grpc, mut http, mut api) = (None, None, None);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while grpc.is_none() || http.is_none() || api.is_none() {
+            assert!(Instant::now() < deadline, "loupe serve did not start");
+            let line = match lines.next() {
+                Some(Ok(l)) => l,
+                _ => panic!("loupe serve exited before listening"),
+            };
+            let addr = |l: &str| -> SocketAddr {
+                let a = l.rsplit(' ').next().unwrap();
+                let a = a.trim_start_matches("http://");
+                a.parse().unwrap_or_else(|_| panic!("address in {l:?}"))
+            };
+            if line.starts_with("loupe: OTLP/gRPC on ") {
+                grpc = Some(addr(&line));
+            } else if line.starts_with("loupe: OTLP/HTTP on ") {
+                http = Some(addr(&line));
+            } else if line.starts_with("loupe: API and UI on ") {
+                api = Some(addr(&line));
+            }
+        }
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Loupe {
+            grpc: grpc.unwrap(),
+            http: http.unwrap(),
+            api: api.unwrap(),
+            data_dir: dir.to_path_buf(),
+            child,
+            _tmp: None,
+        }
+    }
+
+    pub fn api_url(&self, path: &str) -> String {
+        format!("http://{}{}", self.api, path)
+    }
+
+    pub fn http_url(&self, path: &str) -> String {
+        format!("http://{}{}", self.http, path)
+    }
+
+    /// GET on the API; panics unless the answer is 200 with JSON.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        let resp = reqwest::get(self.api_url(path)).await.expect("GET");
+        let status = resp.status();
+        let body = resp.text().await.expect("body");
+        assert!(status.is_success(), "GET {path}: {status} {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+    }
+
+    /// Stops the server the way a kill would (SIGKILL), for crash tests.
+    pub fn kill(mut self) -> PathBuf {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = self.data_dir.clone();
+        if let Some(tmp) = self._tmp.take() {
+            // Keep the directory: the caller restarts on it.
+            let _ = tmp.keep();
+        }
+        dir
+    }
+}
+
+impl Drop for Loupe {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
