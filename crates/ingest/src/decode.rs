@@ -177,8 +177,7 @@ mod tests {
         let err = gz
             .chunks(4096)
             .try_for_each(|c| sink.push(c))
-            .err()
-            .expect("must exceed the limit");
+            .expect_err("must exceed the limit");
         assert!(matches!(err, DecodeError::TooLarge { .. }), "{err}");
     }
 

@@ -71,15 +71,34 @@ fn remap_response<B>(mut resp: http::Response<B>) -> http::Response<B> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<i32>().ok())
         .map(tonic::Code::from_i32);
+    // tonic percent-encodes the message ("too%20large"): decode it first.
     let message = h
         .get("grpc-message")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+        .map(|v| percent_decode(v.as_bytes()))
+        .unwrap_or_default();
     if let Some(new) = code.and_then(|c| remap_tonic_code(c, &message)) {
         h.insert("grpc-status", http::HeaderValue::from(new as i32));
     }
     resp
+}
+
+/// Decodes the percent-encoding of a `grpc-message` header.
+fn percent_decode(bytes: &[u8]) -> String {
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Serves OTLP/gRPC on an already bound listener until `shutdown` resolves.
@@ -117,3 +136,44 @@ pub async fn serve(
 
 /// The error a gRPC server stops with.
 pub type TransportError = tonic::transport::Error;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(code: tonic::Code, message: &str) -> http::Response<()> {
+        let mut h = http::HeaderMap::new();
+        tonic::Status::new(code, message)
+            .add_header(&mut h)
+            .expect("status headers");
+        let mut resp = http::Response::new(());
+        *resp.headers_mut() = h;
+        resp
+    }
+
+    fn code_of(resp: &http::Response<()>) -> &str {
+        resp.headers()["grpc-status"].to_str().unwrap()
+    }
+
+    #[test]
+    fn remaps_tonic_answers_despite_percent_encoding() {
+        let too_large = answer(
+            tonic::Code::OutOfRange,
+            "Error, decoded message length too large: found 67110025 bytes, the limit is: 67108864 bytes",
+        );
+        assert!(too_large.headers()["grpc-message"]
+            .to_str()
+            .unwrap()
+            .contains("%20"));
+        assert_eq!(code_of(&remap_response(too_large)), "8");
+        let bad_gzip = answer(
+            tonic::Code::Internal,
+            "Error decompressing: invalid gzip header, while sending request",
+        );
+        assert_eq!(code_of(&remap_response(bad_gzip)), "3");
+        let other = answer(tonic::Code::Internal, "something else");
+        assert_eq!(code_of(&remap_response(other)), "13");
+        assert_eq!(percent_decode(b"a%20b%2"), "a b%2");
+        assert_eq!(percent_decode(b"%zz%41"), "%zzA");
+    }
+}

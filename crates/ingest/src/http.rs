@@ -22,6 +22,16 @@ use crate::{cors, ReceiverConfig};
 /// flow control holds them on the client), which bounds memory under load.
 const CONCURRENT_BODIES: usize = 8;
 
+/// A refused body (too large, bad gzip) is still read and thrown away, up
+/// to this much and this long, before the error is answered. Otherwise the
+/// server closes with unread data, the TCP reset can destroy the answer
+/// before the client reads it (RFC 9112 §9.6), and clients that finish
+/// sending before reading (hyper, reqwest, so Rust exporters) see a broken
+/// pipe instead of a 413 they would not retry. Past these bounds the
+/// connection is simply closed.
+const DRAIN_MAX_BYTES: usize = 256 << 20;
+const DRAIN_MAX_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+
 #[derive(Clone)]
 struct HttpState {
     sink: Arc<dyn Sink>,
@@ -82,11 +92,20 @@ async fn read_body(st: &HttpState, req: Request) -> Result<Vec<u8>, IngestError>
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
-        if declared.is_some_and(|n| n > st.limit) {
+        if let Some(n) = declared.filter(|n| *n > st.limit) {
+            // A client waiting for `100 Continue` has not sent the body and
+            // will not: answer at once.
+            let expects_continue = req
+                .headers()
+                .get(header::EXPECT)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+            if !expects_continue && n <= DRAIN_MAX_BYTES {
+                drain(req.into_body()).await;
+            }
             return Err(DecodeError::TooLarge { limit: st.limit }.into());
         }
     }
-    let _permit = st
+    let permit = st
         .bodies
         .acquire()
         .await
@@ -95,10 +114,31 @@ async fn read_body(st: &HttpState, req: Request) -> Result<Vec<u8>, IngestError>
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| DecodeError::Body(e.to_string()))?;
         if let Some(data) = frame.data_ref() {
-            sink.push(data)?;
+            if let Err(e) = sink.push(data) {
+                // Discarding needs no memory: let another body in meanwhile.
+                drop(permit);
+                drain(body).await;
+                return Err(e.into());
+            }
         }
     }
     Ok(sink.finish()?)
+}
+
+/// Reads and discards the rest of a refused body, within
+/// [`DRAIN_MAX_BYTES`] and [`DRAIN_MAX_TIME`].
+async fn drain(mut body: Body) {
+    let _ = tokio::time::timeout(DRAIN_MAX_TIME, async {
+        let mut left = DRAIN_MAX_BYTES;
+        while let Some(Ok(frame)) = body.frame().await {
+            let n = frame.data_ref().map_or(0, |d| d.len());
+            if n >= left {
+                break;
+            }
+            left -= n;
+        }
+    })
+    .await;
 }
 
 async fn export<S: Signal>(

@@ -223,14 +223,16 @@ pub fn log_query(params: &Params) -> Result<LogQuery, QueryError> {
                     Some(SpanId::parse_hex(v).map_err(|e| QueryError::new(k, e.to_string()))?)
             }
             "service" => q.service = Some(nonempty(k, v)?),
-            "minSeverity" => q.min_severity = Some(severity(v).ok_or_else(|| {
-                QueryError::new(
-                    k,
-                    format!(
+            "minSeverity" => {
+                q.min_severity = Some(severity(v).ok_or_else(|| {
+                    QueryError::new(
+                        k,
+                        format!(
                         "{v:?} is not a severity (1-24, or TRACE, DEBUG, INFO, WARN, ERROR, FATAL)"
                     ),
-                )
-            })?),
+                    )
+                })?)
+            }
             "text" => q.text = Some(nonempty(k, v)?),
             _ => {}
         }

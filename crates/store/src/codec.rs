@@ -11,15 +11,32 @@ const ZSTD_LEVEL: i32 = 1;
 
 /// Longest string attribute value that goes into the attribute index. Longer
 /// values are indexed by key only (they still match `exists`).
-pub(crate) const MAX_INDEXED_VALUE: usize = 256;
+pub(crate) const MAX_INDEXED_VALUE: usize = 4096;
 
 pub(crate) fn hash(bytes: &[u8]) -> i64 {
     xxhash_rust::xxh3::xxh3_64(bytes) as i64
 }
 
+thread_local! {
+    /// One compression context per thread: creating a context per chunk
+    /// showed up in profiles.
+    static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 pub(crate) fn compress(bytes: &[u8]) -> Vec<u8> {
-    // Compressing an in-memory slice cannot fail short of allocation failure.
-    zstd::bulk::compress(bytes, ZSTD_LEVEL).expect("zstd compression of a memory buffer")
+    COMPRESSOR.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.is_none() {
+            *c = zstd::bulk::Compressor::new(ZSTD_LEVEL).ok();
+        }
+        match c.as_mut().map(|c| c.compress(bytes)) {
+            Some(Ok(out)) => out,
+            // Compressing a memory buffer only fails on allocation failure.
+            _ => zstd::bulk::compress(bytes, ZSTD_LEVEL)
+                .expect("zstd compression of a memory buffer"),
+        }
+    })
 }
 
 pub(crate) fn decompress(bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
@@ -30,25 +47,56 @@ pub(crate) fn encode<M: Message>(m: &M) -> Vec<u8> {
     m.encode_to_vec()
 }
 
-/// An attribute value as it goes into `trace_attrs.value`.
-#[derive(Debug, Clone, PartialEq)]
+/// An attribute value as it goes into `attr_index.value`: numbers as
+/// themselves (so ranges work), text as a 64-bit hash in an 8-byte blob
+/// (compact, exact in practice, and never equal to or ordered among numbers).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum IndexValue {
-    Text(String),
+    Hash([u8; 8]),
     Int(i64),
     Real(f64),
     /// Not indexable by value (array, map, bytes, too long): key only.
+    /// Stored as an empty blob.
     Null,
+}
+
+/// The index form of a text value.
+pub(crate) fn text_hash(s: &str) -> [u8; 8] {
+    xxhash_rust::xxh3::xxh3_64(s.as_bytes()).to_be_bytes()
+}
+
+/// Encodes ascending IDs as varint deltas.
+pub(crate) fn encode_ids(ids: &[i64], out: &mut Vec<u8>) {
+    let mut prev = 0i64;
+    for &id in ids {
+        prost::encoding::encode_varint(id.wrapping_sub(prev) as u64, out);
+        prev = id;
+    }
+}
+
+/// Decodes what [`encode_ids`] wrote, appending to `out`.
+pub(crate) fn decode_ids(mut bytes: &[u8], out: &mut Vec<i64>) -> Result<(), StoreError> {
+    let mut prev = 0i64;
+    while !bytes.is_empty() {
+        let d = prost::encoding::decode_varint(&mut bytes)
+            .map_err(|e| StoreError::Corrupt(format!("posting list: {e}")))?;
+        prev = prev.wrapping_add(d as i64);
+        out.push(prev);
+    }
+    Ok(())
 }
 
 impl rusqlite::ToSql for IndexValue {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
         use rusqlite::types::{ToSqlOutput, ValueRef};
         Ok(match self {
-            IndexValue::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            IndexValue::Hash(h) => ToSqlOutput::Borrowed(ValueRef::Blob(h)),
             IndexValue::Int(i) => ToSqlOutput::Borrowed(ValueRef::Integer(*i)),
-            IndexValue::Real(f) if f.is_nan() => ToSqlOutput::Borrowed(ValueRef::Null),
+            IndexValue::Real(f) if f.is_nan() => ToSqlOutput::Borrowed(ValueRef::Blob(b"")),
             IndexValue::Real(f) => ToSqlOutput::Borrowed(ValueRef::Real(*f)),
-            IndexValue::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+            // An empty blob, not NULL: NULLs would break the index sweep's
+            // row-value comparisons and `NOT IN`.
+            IndexValue::Null => ToSqlOutput::Borrowed(ValueRef::Blob(b"")),
         })
     }
 }
@@ -77,32 +125,23 @@ impl IndexRef<'_> {
 
     /// A 64-bit identity of `(key, self)`.
     pub(crate) fn pair_hash(&self, key: &str) -> u64 {
-        let mut h = xxhash_rust::xxh3::Xxh3::new();
-        h.update(key.as_bytes());
-        match self {
-            IndexRef::Text(s) => {
-                h.update(&[0]);
-                h.update(s.as_bytes());
-            }
-            IndexRef::Bool(b) => h.update(&[1, *b as u8]),
-            IndexRef::Int(i) => {
-                h.update(&[2]);
-                h.update(&i.to_le_bytes());
-            }
-            IndexRef::Real(f) => {
-                h.update(&[3]);
-                h.update(&f.to_bits().to_le_bytes());
-            }
-            IndexRef::Null => h.update(&[4]),
-        }
-        h.digest()
+        let k = xxhash_rust::xxh3::xxh3_64(key.as_bytes());
+        let v = match self {
+            IndexRef::Text(s) => xxhash_rust::xxh3::xxh3_64(s.as_bytes()),
+            IndexRef::Bool(b) => 0xB001 + *b as u64,
+            IndexRef::Int(i) => (*i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x1,
+            IndexRef::Real(f) => f.to_bits().wrapping_mul(0xC2B2_AE3D_27D4_EB4F) ^ 0x2,
+            IndexRef::Null => 0x4E55_4C4C,
+        };
+        k.rotate_left(29) ^ v.wrapping_mul(0x1656_67B1_9E37_79F9)
     }
 
     pub(crate) fn into_value(self) -> IndexValue {
         match self {
-            IndexRef::Text(s) => IndexValue::Text(s.to_string()),
-            IndexRef::Bool(b) => IndexValue::Text(b.to_string()),
+            IndexRef::Text(s) => IndexValue::Hash(text_hash(s)),
+            IndexRef::Bool(b) => IndexValue::Hash(text_hash(if b { "true" } else { "false" })),
             IndexRef::Int(i) => IndexValue::Int(i),
+            IndexRef::Real(f) if f.is_nan() => IndexValue::Null,
             IndexRef::Real(f) => IndexValue::Real(f),
             IndexRef::Null => IndexValue::Null,
         }
@@ -114,3 +153,27 @@ impl IndexRef<'_> {
 /// with one.
 pub(crate) const KEY_SPAN_NAME: &str = ":name";
 pub(crate) const KEY_SCOPE_NAME: &str = ":scope";
+
+/// A hasher for keys that are already hashes: no need to hash them again
+/// (std's SipHash showed up in profiles of the prepare step).
+#[derive(Default, Clone, Copy)]
+pub(crate) struct PreHashed(u64);
+
+impl std::hash::Hasher for PreHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ *b as u64).wrapping_mul(0x100_0000_01B3);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = self.0.rotate_left(5) ^ n;
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = self.0.rotate_left(5) ^ (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+pub(crate) type PreHashedBuild = std::hash::BuildHasherDefault<PreHashed>;

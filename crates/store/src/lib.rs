@@ -55,6 +55,19 @@ impl Store {
         })
     }
 
+    /// A reader over an existing database, without a writer: for tools
+    /// that inspect a store another process owns.
+    pub fn open_reader_only(dir: &Path) -> Result<Reader, StoreError> {
+        let path = dir.join(DB_FILE);
+        if !path.exists() {
+            return Err(StoreError::Io {
+                path,
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            });
+        }
+        Ok(Reader::new(path))
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -18,7 +18,7 @@ use loupe_model::query::MetricKind;
 use loupe_model::sink::Batch;
 use prost::Message;
 
-use crate::codec::{self, IndexRef, IndexValue};
+use crate::codec::{self, IndexRef, IndexValue, PreHashedBuild};
 
 /// A resource or scope, interned by content hash.
 pub(crate) struct Envelope {
@@ -110,23 +110,56 @@ pub(crate) struct PreparedSpan {
 
 /// The spans of one trace under one resource and scope.
 pub(crate) struct SpanGroup {
-    pub trace_id: [u8; 16],
     pub resource: usize,
     pub scope: usize,
     pub service: Option<String>,
     pub spans: Vec<PreparedSpan>,
-    /// Distinct attribute index pairs of the group.
-    pub attrs: Vec<(String, IndexValue)>,
+    /// Index of the trace in `PreparedTraces::traces`.
+    pub trace: usize,
     /// The spans encoded as `ScopeSpans.spans` fields, uncompressed.
     pub raw: Vec<u8>,
     /// `raw`, compressed.
     pub chunk: Vec<u8>,
 }
 
+/// One distinct (key, value) of the batch and the traces (indices into
+/// `PreparedTraces::traces`, ascending) that carry it.
+pub(crate) struct Posting {
+    pub key: String,
+    pub value: IndexValue,
+    pub traces: Vec<usize>,
+}
+
 pub(crate) struct PreparedTraces {
     pub resources: Vec<Envelope>,
     pub scopes: Vec<Envelope>,
+    /// Distinct trace IDs of the batch, in first-seen order.
+    pub traces: Vec<[u8; 16]>,
     pub groups: Vec<SpanGroup>,
+    pub postings: Vec<Posting>,
+}
+
+impl PreparedTraces {
+    fn post(
+        &mut self,
+        seen: &mut HashMap<u64, usize, PreHashedBuild>,
+        key: &str,
+        v: IndexRef,
+        trace: usize,
+    ) {
+        let slot = *seen.entry(v.pair_hash(key)).or_insert_with(|| {
+            self.postings.push(Posting {
+                key: key.to_string(),
+                value: v.into_value(),
+                traces: Vec::new(),
+            });
+            self.postings.len() - 1
+        });
+        let list = &mut self.postings[slot].traces;
+        if list.last() != Some(&trace) {
+            list.push(trace);
+        }
+    }
 }
 
 /// Encodes `span` as field 2 of `ScopeSpans`, so concatenated records form a
@@ -142,26 +175,37 @@ pub(crate) fn chunk_of(raw: &[u8]) -> Vec<u8> {
 fn prepare_traces(req: otlp::ExportTraceServiceRequest) -> PreparedTraces {
     let mut ri = Interner::default();
     let mut si = Interner::default();
-    let mut groups: Vec<SpanGroup> = Vec::new();
+    let mut out = PreparedTraces {
+        resources: Vec::new(),
+        scopes: Vec::new(),
+        traces: Vec::new(),
+        groups: Vec::new(),
+        postings: Vec::new(),
+    };
+    let mut trace_index: HashMap<[u8; 16], usize> = HashMap::new();
     let mut group_index: HashMap<([u8; 16], usize, usize), usize> = HashMap::new();
-    let mut seen_attrs: Vec<HashSet<u64>> = Vec::new();
+    // Postings are per trace: remember which pairs each trace already has
+    // (pair hash, trace) so repeated values cost one hash lookup.
+    let mut seen_pairs: HashSet<(u64, usize), PreHashedBuild> = HashSet::default();
+    let mut slots: HashMap<u64, usize, PreHashedBuild> = HashMap::default();
 
     for rs in &req.resource_spans {
         let r = resource_envelope(&mut ri, rs.resource.as_ref(), &rs.schema_url);
         let service = otlp::service_name(rs.resource.as_ref()).map(str::to_string);
-        let mut resource_pairs: Vec<(&str, IndexRef)> = Vec::new();
+        let mut envelope_pairs: Vec<(&str, IndexRef)> = Vec::new();
         if let Some(res) = &rs.resource {
             for kv in &res.attributes {
-                resource_pairs.push((&kv.key, IndexRef::of(kv.value.as_ref())));
+                envelope_pairs.push((&kv.key, IndexRef::of(kv.value.as_ref())));
             }
         }
+        let resource_pairs = envelope_pairs.len();
         for ss in &rs.scope_spans {
             let s = scope_envelope(&mut si, ss.scope.as_ref(), &ss.schema_url);
-            let mut scope_pairs = resource_pairs.clone();
+            envelope_pairs.truncate(resource_pairs);
             if let Some(scope) = &ss.scope {
-                scope_pairs.push((codec::KEY_SCOPE_NAME, IndexRef::Text(&scope.name)));
+                envelope_pairs.push((codec::KEY_SCOPE_NAME, IndexRef::Text(&scope.name)));
                 for kv in &scope.attributes {
-                    scope_pairs.push((&kv.key, IndexRef::of(kv.value.as_ref())));
+                    envelope_pairs.push((&kv.key, IndexRef::of(kv.value.as_ref())));
                 }
             }
             for sp in &ss.spans {
@@ -172,41 +216,40 @@ fn prepare_traces(req: otlp::ExportTraceServiceRequest) -> PreparedTraces {
                 ) else {
                     continue;
                 };
+                let ti = *trace_index.entry(tid.0).or_insert_with(|| {
+                    out.traces.push(tid.0);
+                    out.traces.len() - 1
+                });
                 let gi = *group_index.entry((tid.0, r, s)).or_insert_with(|| {
-                    groups.push(SpanGroup {
-                        trace_id: tid.0,
+                    out.groups.push(SpanGroup {
+                        trace: ti,
                         resource: r,
                         scope: s,
                         service: service.clone(),
                         spans: Vec::new(),
-                        attrs: Vec::new(),
                         raw: Vec::new(),
                         chunk: Vec::new(),
                     });
-                    seen_attrs.push(HashSet::new());
-                    groups.len() - 1
+                    out.groups.len() - 1
                 });
-                let g = &mut groups[gi];
-                let set = &mut seen_attrs[gi];
-                if set.is_empty() {
-                    for (k, v) in &scope_pairs {
-                        if set.insert(v.pair_hash(k)) {
-                            g.attrs.push((k.to_string(), v.into_value()));
-                        }
+                let pairs = envelope_pairs
+                    .iter()
+                    .copied()
+                    .chain(std::iter::once((
+                        codec::KEY_SPAN_NAME,
+                        IndexRef::Text(&sp.name),
+                    )))
+                    .chain(
+                        sp.attributes
+                            .iter()
+                            .map(|kv| (kv.key.as_str(), IndexRef::of(kv.value.as_ref()))),
+                    );
+                for (k, v) in pairs {
+                    if seen_pairs.insert((v.pair_hash(k), ti)) {
+                        out.post(&mut slots, k, v, ti);
                     }
                 }
-                let name = IndexRef::Text(&sp.name);
-                let span_pairs = std::iter::once((codec::KEY_SPAN_NAME, name)).chain(
-                    sp.attributes
-                        .iter()
-                        .map(|kv| (kv.key.as_str(), IndexRef::of(kv.value.as_ref()))),
-                );
-                for (k, v) in span_pairs {
-                    // Hash before allocating: most pairs repeat within a trace.
-                    if set.insert(v.pair_hash(k)) {
-                        g.attrs.push((k.to_string(), v.into_value()));
-                    }
-                }
+                let g = &mut out.groups[gi];
                 let startb = g.raw.len();
                 encode_span_field(sp, &mut g.raw);
                 let links = sp
@@ -234,14 +277,12 @@ fn prepare_traces(req: otlp::ExportTraceServiceRequest) -> PreparedTraces {
             }
         }
     }
-    for g in groups.iter_mut() {
+    for g in out.groups.iter_mut() {
         g.chunk = chunk_of(&g.raw);
     }
-    PreparedTraces {
-        resources: ri.envelopes,
-        scopes: si.envelopes,
-        groups,
-    }
+    out.resources = ri.envelopes;
+    out.scopes = si.envelopes;
+    out
 }
 
 /// Decodes a stored chunk back into spans.
@@ -344,7 +385,10 @@ pub(crate) struct PreparedMetrics {
 
 /// Splits a metric into its shell (everything but the data points) and its
 /// points, each without attributes (those identify the series).
-fn split_metric(m: &Metric) -> Option<(MetricKind, Metric, Vec<(Vec<u8>, u64, Vec<u8>)>)> {
+/// A data point split off its metric: (attributes, time, point without attributes).
+type SplitPoint = (Vec<u8>, u64, Vec<u8>);
+
+fn split_metric(m: &Metric) -> Option<(MetricKind, Metric, Vec<SplitPoint>)> {
     let mut shell = m.clone();
     macro_rules! points {
         ($dps:expr) => {{

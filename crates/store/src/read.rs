@@ -25,7 +25,7 @@ use prost::Message;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 
-use crate::codec::KEY_SPAN_NAME;
+use crate::codec::{decode_ids, text_hash, KEY_SPAN_NAME};
 use crate::prepare::decode_chunk;
 use crate::{schema, StoreError};
 
@@ -387,7 +387,7 @@ impl Reader {
                 "SELECT s.id, s.resource, s.scope, s.shell, s.attributes FROM series s
                  JOIN metrics m ON m.id = s.metric WHERE m.name = ?1 ORDER BY s.id",
             )?;
-            let series: Vec<(i64, i64, i64, Vec<u8>, Vec<u8>)> = st
+            let series: Vec<SeriesRow> = st
                 .query_map([name], |r| {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
                 })?
@@ -453,6 +453,9 @@ impl Reader {
     }
 }
 
+/// (series id, resource id, scope id, metric shell, attributes).
+type SeriesRow = (i64, i64, i64, Vec<u8>, Vec<u8>);
+
 fn add_points(
     m: &mut Metric,
     attributes: &[loupe_model::otlp::common::KeyValue],
@@ -515,12 +518,14 @@ fn summary_of(c: &Connection, trace_id: &[u8]) -> Result<Option<TraceSummary>, S
     .optional()?)
 }
 
-/// Numeric forms of a query value, so `http.status_code=500` matches the
-/// integer attribute as well as the string "500".
+/// The index forms of a query value: the text's hash, and the number it
+/// spells if any, so `http.status_code=500` matches the integer attribute
+/// as well as the string "500".
 fn eq_values(v: &str) -> Vec<SqlValue> {
-    let mut out = vec![SqlValue::Text(v.to_string())];
+    let mut out = vec![SqlValue::Blob(text_hash(v).to_vec())];
     if let Ok(i) = v.parse::<i64>() {
         out.push(SqlValue::Integer(i));
+        out.push(SqlValue::Real(i as f64));
     } else if let Ok(f) = v.parse::<f64>() {
         if f.is_finite() {
             out.push(SqlValue::Real(f));
@@ -529,20 +534,81 @@ fn eq_values(v: &str) -> Vec<SqlValue> {
     out
 }
 
+/// Traces whose postings match one condition, ascending and distinct.
+fn matching_traces(c: &Connection, key: i64, op: &AttrOp) -> Result<Vec<i64>, StoreError> {
+    let mut args: Vec<SqlValue> = vec![key.into()];
+    let pred = match op {
+        AttrOp::Exists => String::new(),
+        AttrOp::Eq(v) | AttrOp::Ne(v) => {
+            let vals = eq_values(v);
+            let marks = vec!["?"; vals.len()].join(", ");
+            args.extend(vals);
+            let not = if matches!(op, AttrOp::Ne(_)) {
+                "NOT "
+            } else {
+                ""
+            };
+            format!(" AND value {not}IN ({marks})")
+        }
+        AttrOp::Gt(x) | AttrOp::Ge(x) | AttrOp::Lt(x) | AttrOp::Le(x) => {
+            let cmp = match op {
+                AttrOp::Gt(_) => ">",
+                AttrOp::Ge(_) => ">=",
+                AttrOp::Lt(_) => "<",
+                _ => "<=",
+            };
+            args.push((*x).into());
+            // Numbers sort before text and blobs in SQLite: `value < ''`
+            // keeps numbers only.
+            format!(" AND value {cmp} ? AND value < ''")
+        }
+    };
+    let mut st = c.prepare_cached(&format!(
+        "SELECT traces FROM attr_index WHERE key = ?{pred}"
+    ))?;
+    let mut rows = st.query(params_from_iter(args))?;
+    let mut ids = Vec::new();
+    while let Some(row) = rows.next()? {
+        decode_ids(row.get_ref(0)?.as_blob()?, &mut ids)?;
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
+fn intersect(a: &[i64], b: &[i64]) -> Vec<i64> {
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Candidate traces examined per SQL round trip when conditions narrowed the search.
+const CANDIDATE_CHUNK: usize = 400;
+
 fn search_traces(c: &Connection, q: &TraceQuery) -> Result<Vec<TraceSummary>, StoreError> {
-    let mut sql = format!("SELECT {SUMMARY_COLUMNS} FROM traces t WHERE t.span_count > 0 AND ");
+    let mut filter = String::from("t.span_count > 0 AND ");
     let (range, [lo, hi]) = q.range.sql("t.start_ns");
-    sql.push_str(&range);
+    filter.push_str(&range);
     let mut args: Vec<SqlValue> = vec![lo.into(), hi.into()];
     if q.errors_only {
-        sql.push_str(" AND t.error_count > 0");
+        filter.push_str(" AND t.error_count > 0");
     }
     if let Some(min) = q.min_duration_ns {
-        sql.push_str(" AND (t.end_ns - t.start_ns) >= ?");
+        filter.push_str(" AND (t.end_ns - t.start_ns) >= ?");
         args.push(to_sql(min).into());
     }
     if let Some(max) = q.max_duration_ns {
-        sql.push_str(" AND (t.end_ns - t.start_ns) <= ?");
+        filter.push_str(" AND (t.end_ns - t.start_ns) <= ?");
         args.push(to_sql(max).into());
     }
     let mut conds: Vec<(String, AttrOp)> = Vec::new();
@@ -553,57 +619,58 @@ fn search_traces(c: &Connection, q: &TraceQuery) -> Result<Vec<TraceSummary>, St
         conds.push((KEY_SPAN_NAME.into(), AttrOp::Eq(n.clone())));
     }
     conds.extend(q.attrs.iter().map(|a| (a.key.clone(), a.op.clone())));
-    for (key, op) in conds {
+    let limit = q.limit.max(1);
+
+    if conds.is_empty() {
+        let sql = format!("SELECT {SUMMARY_COLUMNS} FROM traces t WHERE {filter} ORDER BY t.start_ns DESC LIMIT {limit}");
+        let mut st = c.prepare(&sql)?;
+        let rows = st.query_map(params_from_iter(args), summary_row)?;
+        return Ok(rows.collect::<Result<_, _>>()?);
+    }
+
+    // Narrow down with the attribute index, then apply the trace filters to
+    // the candidates, newest (highest ID) first.
+    let mut candidates: Option<Vec<i64>> = None;
+    for (key, op) in &conds {
         let key_id: Option<i64> = c
             .prepare_cached("SELECT id FROM attr_keys WHERE key = ?1")?
-            .query_row([&key], |r| r.get(0))
+            .query_row([key], |r| r.get(0))
             .optional()?;
         let Some(k) = key_id else {
             // No span ever had this key: no trace can match.
             return Ok(Vec::new());
         };
-        let sub = "t.id IN (SELECT trace FROM trace_attrs WHERE key = ?";
-        match op {
-            AttrOp::Exists => {
-                sql.push_str(&format!(" AND {sub})"));
-                args.push(k.into());
-            }
-            AttrOp::Eq(v) => {
-                let vals = eq_values(&v);
-                let marks = vec!["?"; vals.len()].join(", ");
-                sql.push_str(&format!(" AND {sub} AND value IN ({marks}))"));
-                args.push(k.into());
-                args.extend(vals);
-            }
-            AttrOp::Ne(v) => {
-                let vals = eq_values(&v);
-                let marks = vec!["?"; vals.len()].join(", ");
-                sql.push_str(&format!(
-                    " AND EXISTS (SELECT 1 FROM trace_attrs a WHERE a.trace = t.id AND a.key = ? \
-                       AND (a.value IS NULL OR a.value NOT IN ({marks})))"
-                ));
-                args.push(k.into());
-                args.extend(vals);
-            }
-            AttrOp::Gt(x) | AttrOp::Ge(x) | AttrOp::Lt(x) | AttrOp::Le(x) => {
-                let cmp = match op {
-                    AttrOp::Gt(_) => ">",
-                    AttrOp::Ge(_) => ">=",
-                    AttrOp::Lt(_) => "<",
-                    _ => "<=",
-                };
-                // Numbers sort before text in SQLite: `value < ''` keeps numbers only.
-                sql.push_str(&format!(" AND {sub} AND value {cmp} ? AND value < '')"));
-                args.push(k.into());
-                args.push(x.into());
-            }
+        let ids = matching_traces(c, k, op)?;
+        let next = match candidates {
+            None => ids,
+            Some(prev) => intersect(&prev, &ids),
+        };
+        if next.is_empty() {
+            return Ok(Vec::new());
+        }
+        candidates = Some(next);
+    }
+    let candidates = candidates.unwrap_or_default();
+    let mut out: Vec<TraceSummary> = Vec::new();
+    for chunk in candidates.rchunks(CANDIDATE_CHUNK) {
+        let marks = vec!["?"; chunk.len()].join(",");
+        let sql = format!(
+            "SELECT {SUMMARY_COLUMNS} FROM traces t WHERE t.id IN ({marks}) AND {filter} ORDER BY t.start_ns DESC LIMIT {limit}"
+        );
+        let mut st = c.prepare_cached(&sql)?;
+        let all = chunk
+            .iter()
+            .map(|&i| SqlValue::Integer(i))
+            .chain(args.iter().cloned());
+        let rows = st.query_map(params_from_iter(all), summary_row)?;
+        for r in rows {
+            out.push(r?);
+        }
+        if out.len() >= limit {
+            break;
         }
     }
-    sql.push_str(&format!(
-        " ORDER BY t.start_ns DESC LIMIT {}",
-        q.limit.max(1)
-    ));
-    let mut st = c.prepare(&sql)?;
-    let rows = st.query_map(params_from_iter(args), summary_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    out.sort_by_key(|t| std::cmp::Reverse(t.start_time_unix_nano));
+    out.truncate(limit);
+    Ok(out)
 }

@@ -41,8 +41,15 @@ impl Retention {
 /// Traces, log records or points deleted per step.
 const BATCH: i64 = 500;
 
+/// Index rows examined per sweep step.
+const SWEEP: i64 = 4000;
+
 pub(crate) struct RetentionState {
     cfg: Retention,
+    /// Where the index sweep continues: the last (key, value, segment) seen.
+    cursor: Option<(i64, rusqlite::types::Value, i64)>,
+    /// Segments at or below this hold only deleted traces (as of the sweep's start).
+    stale_segment: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +61,66 @@ enum Signal {
 
 impl RetentionState {
     pub(crate) fn new(cfg: Retention) -> Self {
-        RetentionState { cfg }
+        RetentionState {
+            cfg,
+            cursor: None,
+            stale_segment: 0,
+        }
+    }
+
+    /// Deleting a trace leaves its postings in `attr_index` (they name a
+    /// trace that no longer exists, which queries ignore). This sweep walks
+    /// the index a bounded slice at a time and drops rows of segments whose
+    /// traces are all gone, so the space comes back without an index by trace.
+    fn sweep_index(&mut self, conn: &Connection) -> Result<usize, StoreError> {
+        use rusqlite::types::Value;
+        if self.cursor.is_none() {
+            // A new pass: fix which segments are stale for its whole length.
+            let min_live: Option<i64> =
+                conn.query_row("SELECT min(id) FROM traces", [], |r| r.get(0))?;
+            let stale: Option<i64> = match min_live {
+                Some(m) => conn.query_row(
+                    "SELECT max(id) FROM segments WHERE max_trace < ?1",
+                    [m],
+                    |r| r.get(0),
+                )?,
+                None => conn.query_row("SELECT max(id) FROM segments", [], |r| r.get(0))?,
+            };
+            match stale {
+                Some(s) if s > self.stale_segment => self.stale_segment = s,
+                _ => return Ok(0),
+            }
+            self.cursor = Some((i64::MIN, Value::Null, i64::MIN));
+        }
+        let (k, v, s) = self.cursor.clone().expect("set above");
+        let rows: Vec<(i64, Value, i64)> = conn
+            .prepare_cached(
+                "SELECT key, value, segment FROM attr_index WHERE (key, value, segment) > (?1, ?2, ?3)
+                 ORDER BY key, value, segment LIMIT ?4",
+            )?
+            .query_map(params![k, v, s, SWEEP], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        let tx = conn.unchecked_transaction()?;
+        let mut deleted = 0;
+        {
+            let mut del = tx.prepare_cached(
+                "DELETE FROM attr_index WHERE key = ?1 AND value = ?2 AND segment = ?3",
+            )?;
+            for (k, v, s) in &rows {
+                if *s <= self.stale_segment {
+                    deleted += del.execute(params![k, v, s])?;
+                }
+            }
+        }
+        if (rows.len() as i64) < SWEEP {
+            // Pass complete: the stale segments have no rows left.
+            tx.execute("DELETE FROM segments WHERE id <= ?1", [self.stale_segment])?;
+            self.cursor = None;
+        } else {
+            self.cursor = rows.into_iter().last();
+        }
+        tx.commit()?;
+        Ok(deleted)
     }
 
     /// One bounded step; returns how many rows it deleted.
@@ -76,6 +142,7 @@ impl RetentionState {
                 None => 0,
             };
         }
+        deleted += self.sweep_index(conn)?;
         if deleted > 0 {
             vacuum_some(conn)?;
         }
@@ -129,7 +196,6 @@ fn delete_traces(conn: &Connection, pred: &str, arg: i64) -> Result<usize, Store
             "DELETE FROM spans WHERE trace = ?1",
             "DELETE FROM span_chunks WHERE trace = ?1",
             "DELETE FROM span_links WHERE trace = ?1",
-            "DELETE FROM trace_attrs WHERE trace = ?1",
             "DELETE FROM traces WHERE id = ?1",
         ] {
             tx.prepare_cached(sql)?.execute([id])?;

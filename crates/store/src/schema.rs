@@ -8,7 +8,9 @@
 //! Layout (why each table looks the way it does is in ARCHITECTURE.md):
 //! spans are stored as zstd-compressed chunks of protobuf per trace, resource
 //! and scope; the `spans` table only keys span IDs for de-duplication and
-//! lookup; `trace_attrs` indexes each distinct attribute value once per trace.
+//! lookup; `attr_index` is an inverted index of attribute values with one
+//! row per distinct (key, value) per ingested batch (a "segment"), holding
+//! the list of traces that carry it.
 
 use std::path::Path;
 
@@ -71,13 +73,17 @@ CREATE TABLE span_links (
     PRIMARY KEY (trace, span_id, linked_trace, linked_span)
 ) WITHOUT ROWID;
 CREATE INDEX span_links_linked ON span_links(linked_trace);
-CREATE TABLE trace_attrs (
-    key   INTEGER NOT NULL,
-    value,                          -- TEXT, INTEGER or REAL; NULL = not indexable (exists only)
-    trace INTEGER NOT NULL,
-    PRIMARY KEY (key, value, trace)
+CREATE TABLE segments (
+    id        INTEGER PRIMARY KEY,
+    max_trace INTEGER NOT NULL      -- highest traces.id the segment's postings name
+);
+CREATE TABLE attr_index (
+    key     INTEGER NOT NULL,
+    value,                          -- INTEGER/REAL numbers, 8-byte BLOB hash of text, NULL = key only
+    segment INTEGER NOT NULL,
+    traces  BLOB NOT NULL,          -- traces.id list, ascending, varint deltas
+    PRIMARY KEY (key, value, segment)
 ) WITHOUT ROWID;
-CREATE INDEX trace_attrs_trace ON trace_attrs(trace, key);
 CREATE TABLE logs (
     time_ns   INTEGER NOT NULL,
     hash      INTEGER NOT NULL,
