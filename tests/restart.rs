@@ -149,15 +149,14 @@ async fn a_database_from_a_newer_loupe_is_refused() {
         req.encode_to_vec(),
     )
     .await;
-    l.kill();
+    // A clean stop checkpoints the WAL, so the file header is current.
+    l.stop();
 
     let db = dir.join(loupe_store::DB_FILE);
     let newer = loupe_store::SCHEMA_VERSION + 1;
-    {
-        let conn = rusqlite::Connection::open(&db).expect("open the database");
-        conn.pragma_update(None, "user_version", newer)
-            .expect("bump user_version");
-    }
+    // `PRAGMA user_version` is the big-endian u32 at offset 60 of the
+    // SQLite header; patching it keeps SQL out of this crate's tests.
+    write_user_version(&db, newer as u32);
 
     let (status, stderr, _) = run_serve(dir, [ANY_PORT; 3], Duration::from_secs(15));
     assert!(!status.success(), "{status}: {stderr}");
@@ -165,11 +164,22 @@ async fn a_database_from_a_newer_loupe_is_refused() {
     assert!(stderr.contains(&db.display().to_string()), "{stderr}");
 
     // Refused, not touched.
-    let conn = rusqlite::Connection::open(&db).expect("open the database");
-    let v: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .expect("user_version");
-    assert_eq!(v, newer);
+    assert_eq!(read_user_version(&db), newer as u32);
+}
+
+fn write_user_version(db: &std::path::Path, v: u32) {
+    use std::io::{Seek, SeekFrom, Write};
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(db)
+        .expect("open the database");
+    f.seek(SeekFrom::Start(60)).expect("seek");
+    f.write_all(&v.to_be_bytes()).expect("write user_version");
+}
+
+fn read_user_version(db: &std::path::Path) -> u32 {
+    let bytes = std::fs::read(db).expect("read the database");
+    u32::from_be_bytes(bytes[60..64].try_into().expect("header"))
 }
 
 #[tokio::test]

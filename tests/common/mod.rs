@@ -98,6 +98,20 @@ impl Loupe {
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
     }
 
+    /// Stops the server cleanly (SIGTERM) and waits: the writer drains and
+    /// checkpoints the WAL into the database file.
+    pub fn stop(mut self) -> PathBuf {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+        let dir = self.data_dir.clone();
+        if let Some(tmp) = self._tmp.take() {
+            let _ = tmp.keep();
+        }
+        dir
+    }
+
     /// Stops the server the way a kill would (SIGKILL), for crash tests.
     pub fn kill(mut self) -> PathBuf {
         let _ = self.child.kill();
