@@ -196,3 +196,77 @@ async fn messages_over_64_mib_are_resource_exhausted() {
         .expect("a 1 MiB message is fine");
     assert_eq!(trace_names(&l, &tid).await, ["big"]);
 }
+
+/// Sends raw bytes as the request message, to reach the server's decoder
+/// with something no generated client would produce.
+#[derive(Clone, Copy)]
+struct RawBytes;
+struct RawEncoder;
+struct EmptyDecoder;
+
+impl tonic::codec::Encoder for RawEncoder {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+    fn encode(
+        &mut self,
+        item: Vec<u8>,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        use prost::bytes::BufMut;
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for EmptyDecoder {
+    type Item = ();
+    type Error = tonic::Status;
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<()>, tonic::Status> {
+        use prost::bytes::Buf;
+        src.advance(src.remaining());
+        Ok(Some(()))
+    }
+}
+
+impl tonic::codec::Codec for RawBytes {
+    type Encode = Vec<u8>;
+    type Decode = ();
+    type Encoder = RawEncoder;
+    type Decoder = EmptyDecoder;
+    fn encoder(&mut self) -> RawEncoder {
+        RawEncoder
+    }
+    fn decoder(&mut self) -> EmptyDecoder {
+        EmptyDecoder
+    }
+}
+
+#[tokio::test]
+async fn undecodable_protobuf_is_invalid_argument() {
+    let l = Loupe::start();
+    let mut grpc = tonic::client::Grpc::new(channel(&l).await);
+    grpc.ready().await.expect("ready");
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static(
+        "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+    );
+    // Field 1 (resource_spans), length-delimited, claiming 100 bytes that never come.
+    let status = grpc
+        .unary(
+            tonic::Request::new(vec![0x0a, 100, 1, 2, 3]),
+            path,
+            RawBytes,
+        )
+        .await
+        .expect_err("garbage must be refused");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    // Nothing was stored, and the server still serves well-formed requests.
+    let (tid, req) = trace_request("after-garbage", 2);
+    TraceServiceClient::new(channel(&l).await)
+        .export(req)
+        .await
+        .expect("a valid export after garbage");
+    assert_eq!(trace_names(&l, &tid).await.len(), 2);
+}

@@ -173,14 +173,17 @@ impl IngestError {
 /// Rewrites the answers tonic produces by itself before Loupe's handlers
 /// run, so they follow OTLP too: an oversized uncompressed message (tonic:
 /// `OUT_OF_RANGE`) is `RESOURCE_EXHAUSTED` like an oversized compressed one,
-/// and undecodable gzip (tonic: `INTERNAL`) is the client's fault,
-/// `INVALID_ARGUMENT`.
+/// and undecodable gzip or protobuf (tonic: `INTERNAL`) is the client's
+/// fault, `INVALID_ARGUMENT`.
 pub fn remap_tonic_code(code: tonic::Code, message: &str) -> Option<tonic::Code> {
     match code {
         tonic::Code::OutOfRange if message.contains("too large") => {
             Some(tonic::Code::ResourceExhausted)
         }
-        tonic::Code::Internal if message.starts_with("Error decompressing") => {
+        tonic::Code::Internal
+            if message.starts_with("Error decompressing")
+                || message.starts_with("failed to decode Protobuf message") =>
+        {
             Some(tonic::Code::InvalidArgument)
         }
         _ => None,

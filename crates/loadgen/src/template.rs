@@ -66,7 +66,7 @@ impl Template {
                 kv("kestra.taskRunId", s(format!("{}{:06}", &exec[..16], k))),
                 kv(
                     "http.request.method",
-                    s(if k % 3 == 0 { "POST" } else { "GET" }),
+                    s(if k.is_multiple_of(3) { "POST" } else { "GET" }),
                 ),
                 kv(
                     "http.response.status_code",

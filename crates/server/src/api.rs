@@ -23,6 +23,8 @@ pub enum ApiError {
     Store(#[from] StoreError),
     #[error("the query was interrupted")]
     Interrupted,
+    #[error("encoding the answer failed: {0}")]
+    Encode(String),
 }
 
 impl IntoResponse for ApiError {
@@ -30,7 +32,9 @@ impl IntoResponse for ApiError {
         let status = match &self {
             ApiError::BadParam(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Store(_) | ApiError::Interrupted => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Store(_) | ApiError::Interrupted | ApiError::Encode(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         };
         let mut body = json!({ "error": self.to_string() });
         if let ApiError::BadParam(q) = &self {
@@ -40,7 +44,25 @@ impl IntoResponse for ApiError {
     }
 }
 
-type ApiResult = Result<Json<serde_json::Value>, ApiError>;
+type ApiResult = Result<Response, ApiError>;
+
+/// Serializes straight into the response body: building a
+/// `serde_json::Value` first tripled the cost of a 10k-span trace.
+fn json<T: serde::Serialize>(v: &T) -> Result<Response, ApiError> {
+    json_sized(v, 4096)
+}
+
+/// [`json`] with a size hint, so a large answer is not copied while its
+/// buffer grows.
+fn json_sized<T: serde::Serialize>(v: &T, hint: usize) -> Result<Response, ApiError> {
+    let mut body = Vec::with_capacity(hint);
+    serde_json::to_writer(&mut body, v).map_err(|e| ApiError::Encode(e.to_string()))?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
+}
 
 /// Parses a raw query string into ordered pairs (names may repeat).
 fn pairs(raw: Option<String>) -> Vec<(String, String)> {
@@ -62,17 +84,13 @@ fn decode(s: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(
-                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
-                    16,
-                ) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
+            b'%' if i + 2 < bytes.len()
+                && bytes[i + 1].is_ascii_hexdigit()
+                && bytes[i + 2].is_ascii_hexdigit() =>
+            {
+                let hex = |b: u8| (b as char).to_digit(16).unwrap_or(0) as u8;
+                out.push((hex(bytes[i + 1]) << 4) | hex(bytes[i + 2]));
+                i += 2;
             }
             b => out.push(b),
         }
@@ -97,25 +115,36 @@ fn trace_id(s: &str) -> Result<TraceId, ApiError> {
     TraceId::parse_hex(s).map_err(|e| QueryError::new("traceId", e.to_string()).into())
 }
 
-fn json_of<T: serde::Serialize>(v: &T) -> serde_json::Value {
-    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
-}
-
 async fn services(State(r): State<Arc<Reader>>) -> ApiResult {
     let s = blocking(&r, |r| r.services()).await?;
-    Ok(Json(json!({ "services": s })))
+    json(&json!({ "services": s }))
 }
 
 async fn traces(State(r): State<Arc<Reader>>, RawQuery(q): RawQuery) -> ApiResult {
     let q = loupe_query::trace_query(&pairs(q))?;
     let t = blocking(&r, move |r| r.search_traces(&q)).await?;
-    Ok(Json(json!({ "traces": t })))
+    json(&json!({ "traces": t }))
 }
 
 async fn trace(State(r): State<Arc<Reader>>, Path(id): Path<String>) -> ApiResult {
     let id = trace_id(&id)?;
     match blocking(&r, move |r| r.trace(id)).await? {
-        Some(t) => Ok(Json(json_of(&t))),
+        Some(t) => {
+            // About 1 KiB of OTLP/JSON per span with a handful of attributes.
+            let spans: usize = t
+                .resource_spans
+                .iter()
+                .flat_map(|r| &r.scope_spans)
+                .map(|s| s.spans.len())
+                .sum();
+            let mut body = Vec::with_capacity(spans * 1024 + 1024);
+            crate::otlp_json::traces(&t, &mut body);
+            Ok((
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+                .into_response())
+        }
         None => Err(ApiError::NotFound(format!("no trace {id}"))),
     }
 }
@@ -123,18 +152,18 @@ async fn trace(State(r): State<Arc<Reader>>, Path(id): Path<String>) -> ApiResul
 async fn related(State(r): State<Arc<Reader>>, Path(id): Path<String>) -> ApiResult {
     let id = trace_id(&id)?;
     let rel = blocking(&r, move |r| r.related(id)).await?;
-    Ok(Json(json!({ "traceId": id.to_string(), "related": rel })))
+    json(&json!({ "traceId": id.to_string(), "related": rel }))
 }
 
 async fn logs(State(r): State<Arc<Reader>>, RawQuery(q): RawQuery) -> ApiResult {
     let q = loupe_query::log_query(&pairs(q))?;
     let l = blocking(&r, move |r| r.logs(&q)).await?;
-    Ok(Json(json_of(&l)))
+    json(&l)
 }
 
 async fn metrics(State(r): State<Arc<Reader>>) -> ApiResult {
     let m = blocking(&r, |r| r.metrics()).await?;
-    Ok(Json(json!({ "metrics": m })))
+    json(&json!({ "metrics": m }))
 }
 
 async fn metric(
@@ -144,7 +173,7 @@ async fn metric(
 ) -> ApiResult {
     let range = loupe_query::metric_range(&pairs(q))?;
     let m = blocking(&r, move |r| r.metric_points(&name, range)).await?;
-    Ok(Json(json_of(&m)))
+    json(&m)
 }
 
 async fn not_found() -> ApiError {
@@ -164,4 +193,22 @@ pub fn app(reader: Arc<Reader>) -> Router {
         .fallback(not_found)
         .with_state(reader);
     Router::new().nest("/api/v1", api)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_decode() {
+        assert_eq!(
+            pairs(Some("attr=a%3Db&x=%2B1+2&bad=%+1&end=%4".into())),
+            vec![
+                ("attr".to_string(), "a=b".to_string()),
+                ("x".to_string(), "+1 2".to_string()),
+                ("bad".to_string(), "% 1".to_string()),
+                ("end".to_string(), "%4".to_string()),
+            ]
+        );
+    }
 }

@@ -6,4 +6,5 @@
 //! shell call [`serve::run`].
 
 pub mod api;
+pub mod otlp_json;
 pub mod serve;

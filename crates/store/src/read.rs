@@ -494,18 +494,23 @@ const SUMMARY_COLUMNS: &str =
     "t.trace_id, t.root_service, t.root_name, t.start_ns, t.end_ns, t.span_count, t.error_count, t.services";
 
 fn summary_row(r: &rusqlite::Row) -> rusqlite::Result<TraceSummary> {
-    let tid: Vec<u8> = r.get(0)?;
-    let start = from_sql(r.get(3)?);
-    let end = from_sql(r.get(4)?);
-    let services: String = r.get(7)?;
+    summary_row_at(r, 0)
+}
+
+/// A summary from [`SUMMARY_COLUMNS`] starting at column `o`.
+fn summary_row_at(r: &rusqlite::Row, o: usize) -> rusqlite::Result<TraceSummary> {
+    let tid: Vec<u8> = r.get(o)?;
+    let start = from_sql(r.get(o + 3)?);
+    let end = from_sql(r.get(o + 4)?);
+    let services: String = r.get(o + 7)?;
     Ok(TraceSummary {
         trace_id: hex::encode(tid),
-        root_service: r.get(1)?,
-        root_name: r.get(2)?,
+        root_service: r.get(o + 1)?,
+        root_name: r.get(o + 2)?,
         start_time_unix_nano: start,
         duration_nano: end.saturating_sub(start),
-        span_count: r.get::<_, i64>(5)? as u64,
-        error_count: r.get::<_, i64>(6)? as u64,
+        span_count: r.get::<_, i64>(o + 5)? as u64,
+        error_count: r.get::<_, i64>(o + 6)? as u64,
         services: serde_json::from_str(&services).unwrap_or_default(),
     })
 }
@@ -592,8 +597,12 @@ fn intersect(a: &[i64], b: &[i64]) -> Vec<i64> {
     out
 }
 
-/// Candidate traces examined per SQL round trip when conditions narrowed the search.
+/// Candidate traces fetched per SQL statement when conditions narrowed the search.
 const CANDIDATE_CHUNK: usize = 400;
+
+/// Above this many candidates, a search walks the traces newest first
+/// instead of fetching every candidate.
+const FEW_CANDIDATES: usize = 2000;
 
 fn search_traces(c: &Connection, q: &TraceQuery) -> Result<Vec<TraceSummary>, StoreError> {
     let mut filter = String::from("t.span_count > 0 AND ");
@@ -652,11 +661,30 @@ fn search_traces(c: &Connection, q: &TraceQuery) -> Result<Vec<TraceSummary>, St
     }
     let candidates = candidates.unwrap_or_default();
     let mut out: Vec<TraceSummary> = Vec::new();
-    for chunk in candidates.rchunks(CANDIDATE_CHUNK) {
-        let marks = vec!["?"; chunk.len()].join(",");
+    if candidates.len() > FEW_CANDIDATES {
+        // Many matches: walk all traces newest first and keep the
+        // candidates; matches are dense enough that this stops early.
         let sql = format!(
-            "SELECT {SUMMARY_COLUMNS} FROM traces t WHERE t.id IN ({marks}) AND {filter} ORDER BY t.start_ns DESC LIMIT {limit}"
+            "SELECT t.id, {SUMMARY_COLUMNS} FROM traces t WHERE {filter} ORDER BY t.start_ns DESC"
         );
+        let mut st = c.prepare(&sql)?;
+        let mut rows = st.query(params_from_iter(args))?;
+        while let Some(row) = rows.next()? {
+            let id: i64 = row.get(0)?;
+            if candidates.binary_search(&id).is_ok() {
+                out.push(summary_row_at(row, 1)?);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        return Ok(out);
+    }
+    // Few matches: fetch them all and order exactly.
+    for chunk in candidates.chunks(CANDIDATE_CHUNK) {
+        let marks = vec!["?"; chunk.len()].join(",");
+        let sql =
+            format!("SELECT {SUMMARY_COLUMNS} FROM traces t WHERE t.id IN ({marks}) AND {filter}");
         let mut st = c.prepare_cached(&sql)?;
         let all = chunk
             .iter()
@@ -665,9 +693,6 @@ fn search_traces(c: &Connection, q: &TraceQuery) -> Result<Vec<TraceSummary>, St
         let rows = st.query_map(params_from_iter(all), summary_row)?;
         for r in rows {
             out.push(r?);
-        }
-        if out.len() >= limit {
-            break;
         }
     }
     out.sort_by_key(|t| std::cmp::Reverse(t.start_time_unix_nano));
