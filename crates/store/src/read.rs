@@ -130,6 +130,11 @@ impl Reader {
         })
     }
 
+    /// Bytes of database pages in use (what retention's size limit counts).
+    pub fn live_bytes(&self) -> Result<u64, StoreError> {
+        self.with(crate::retention::live_bytes)
+    }
+
     /// Service names of every resource that sent anything.
     pub fn services(&self) -> Result<Vec<String>, StoreError> {
         self.with(|c| {

@@ -42,27 +42,29 @@ impl Retention {
 const BATCH: i64 = 500;
 
 /// Index rows examined per sweep step.
-const SWEEP: i64 = 4000;
+const SWEEP: i64 = 8000;
 
 pub(crate) struct RetentionState {
     cfg: Retention,
+    /// Rows still to delete to get back under `max_bytes`: traces, log
+    /// records, data points, oldest first.
+    size_debt: [i64; 3],
+    /// A size deletion ran; don't measure the size again until the index
+    /// sweep has completed a pass (until then freed space is not visible,
+    /// and measuring would delete far more than needed).
+    size_settling: bool,
     /// Where the index sweep continues: the last (key, value, segment) seen.
     cursor: Option<(i64, rusqlite::types::Value, i64)>,
     /// Segments at or below this hold only deleted traces (as of the sweep's start).
     stale_segment: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Signal {
-    Traces,
-    Logs,
-    Points,
-}
-
 impl RetentionState {
     pub(crate) fn new(cfg: Retention) -> Self {
         RetentionState {
             cfg,
+            size_debt: [0; 3],
+            size_settling: false,
             cursor: None,
             stale_segment: 0,
         }
@@ -88,7 +90,13 @@ impl RetentionState {
             };
             match stale {
                 Some(s) if s > self.stale_segment => self.stale_segment = s,
-                _ => return Ok(0),
+                _ => {
+                    // Nothing to sweep: whatever was deleted is already visible.
+                    if self.size_debt == [0; 3] {
+                        self.size_settling = false;
+                    }
+                    return Ok(0);
+                }
             }
             self.cursor = Some((i64::MIN, Value::Null, i64::MIN));
         }
@@ -116,11 +124,20 @@ impl RetentionState {
             // Pass complete: the stale segments have no rows left.
             tx.execute("DELETE FROM segments WHERE id <= ?1", [self.stale_segment])?;
             self.cursor = None;
+            if self.size_debt == [0; 3] {
+                self.size_settling = false;
+            }
         } else {
             self.cursor = rows.into_iter().last();
         }
         tx.commit()?;
         Ok(deleted)
+    }
+
+    /// Whether retention has work queued that should not wait for the
+    /// next periodic step.
+    pub(crate) fn behind(&self) -> bool {
+        self.size_debt != [0; 3] || self.cursor.is_some()
     }
 
     /// One bounded step; returns how many rows it deleted.
@@ -130,17 +147,35 @@ impl RetentionState {
         let now = now_ns();
         if now > age_ns {
             let cutoff = to_sql(now - age_ns);
-            deleted += delete_traces(conn, "end_ns >= 0 AND end_ns < ?1", cutoff)?;
-            deleted += delete_logs(conn, "time_ns >= 0 AND time_ns < ?1", cutoff)?;
-            deleted += delete_points(conn, "time_ns >= 0 AND time_ns < ?1", cutoff)?;
+            deleted += delete_traces(conn, "end_ns >= 0 AND end_ns < ?1", cutoff, BATCH)?;
+            deleted += delete_logs(conn, "time_ns >= 0 AND time_ns < ?1", cutoff, BATCH)?;
+            deleted += delete_points(conn, "time_ns >= 0 AND time_ns < ?1", cutoff, BATCH)?;
         }
-        if live_bytes(conn)? > self.cfg.max_bytes {
-            deleted += match oldest_signal(conn)? {
-                Some(Signal::Traces) => delete_traces(conn, "1 OR ?1", 0)?,
-                Some(Signal::Logs) => delete_logs(conn, "1 OR ?1", 0)?,
-                Some(Signal::Points) => delete_points(conn, "1 OR ?1", 0)?,
-                None => 0,
-            };
+        if !self.size_settling && self.size_debt == [0; 3] {
+            let live = live_bytes(conn)?;
+            if live > self.cfg.max_bytes {
+                // Delete the oldest share of each signal that brings the
+                // database to 90% of the limit, spread over later steps.
+                let target = self.cfg.max_bytes / 10 * 9;
+                let share = (live - target) as f64 / live as f64;
+                for (debt, table) in self.size_debt.iter_mut().zip(["traces", "logs", "points"]) {
+                    let n: i64 =
+                        conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
+                    *debt = ((n as f64 * share).ceil() as i64).min(n);
+                }
+                self.size_settling = true;
+            }
+        }
+        for (i, debt) in self.size_debt.iter_mut().enumerate() {
+            if *debt > 0 {
+                let n = match i {
+                    0 => delete_traces(conn, "1 OR ?1", 0, (*debt).min(BATCH))?,
+                    1 => delete_logs(conn, "1 OR ?1", 0, (*debt).min(BATCH))?,
+                    _ => delete_points(conn, "1 OR ?1", 0, (*debt).min(BATCH))?,
+                };
+                deleted += n;
+                *debt = if n == 0 { 0 } else { *debt - n as i64 };
+            }
         }
         deleted += self.sweep_index(conn)?;
         if deleted > 0 {
@@ -161,33 +196,11 @@ pub(crate) fn live_bytes(conn: &Connection) -> Result<u64, StoreError> {
     Ok(((pages - free).max(0) * size) as u64)
 }
 
-fn oldest_signal(conn: &Connection) -> Result<Option<Signal>, StoreError> {
-    let heads: [(Signal, Option<i64>); 3] = [
-        (
-            Signal::Traces,
-            conn.query_row("SELECT min(start_ns) FROM traces", [], |r| r.get(0))?,
-        ),
-        (
-            Signal::Logs,
-            conn.query_row("SELECT min(time_ns) FROM logs", [], |r| r.get(0))?,
-        ),
-        (
-            Signal::Points,
-            conn.query_row("SELECT min(time_ns) FROM points", [], |r| r.get(0))?,
-        ),
-    ];
-    Ok(heads
-        .iter()
-        .filter_map(|(s, t)| t.map(|t| (t as u64, *s)))
-        .min_by_key(|(t, _)| *t)
-        .map(|(_, s)| s))
-}
-
-fn delete_traces(conn: &Connection, pred: &str, arg: i64) -> Result<usize, StoreError> {
+fn delete_traces(conn: &Connection, pred: &str, arg: i64, limit: i64) -> Result<usize, StoreError> {
     let tx = conn.unchecked_transaction()?;
     let ids: Vec<i64> = tx
         .prepare(&format!(
-            "SELECT id FROM traces WHERE {pred} ORDER BY start_ns LIMIT {BATCH}"
+            "SELECT id FROM traces WHERE {pred} ORDER BY start_ns LIMIT {limit}"
         ))?
         .query_map([arg], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
@@ -205,22 +218,22 @@ fn delete_traces(conn: &Connection, pred: &str, arg: i64) -> Result<usize, Store
     Ok(ids.len())
 }
 
-fn delete_logs(conn: &Connection, pred: &str, arg: i64) -> Result<usize, StoreError> {
+fn delete_logs(conn: &Connection, pred: &str, arg: i64, limit: i64) -> Result<usize, StoreError> {
     let n = conn.execute(
         &format!(
             "DELETE FROM logs WHERE (time_ns, hash) IN
-               (SELECT time_ns, hash FROM logs WHERE {pred} ORDER BY time_ns LIMIT {BATCH})"
+               (SELECT time_ns, hash FROM logs WHERE {pred} ORDER BY time_ns LIMIT {limit})"
         ),
         params![arg],
     )?;
     Ok(n)
 }
 
-fn delete_points(conn: &Connection, pred: &str, arg: i64) -> Result<usize, StoreError> {
+fn delete_points(conn: &Connection, pred: &str, arg: i64, limit: i64) -> Result<usize, StoreError> {
     let n = conn.execute(
         &format!(
             "DELETE FROM points WHERE (series, time_ns) IN
-               (SELECT series, time_ns FROM points WHERE {pred} ORDER BY time_ns LIMIT {BATCH})"
+               (SELECT series, time_ns FROM points WHERE {pred} ORDER BY time_ns LIMIT {limit})"
         ),
         params![arg],
     )?;

@@ -226,7 +226,8 @@ impl WriterState {
     fn run(&mut self, rx: mpsc::Receiver<Job>, queued: Arc<AtomicUsize>, max_group: usize) {
         let mut last_retention = Instant::now();
         loop {
-            let first = match rx.recv_timeout(Duration::from_millis(500)) {
+            let wait = if self.retention.behind() { 10 } else { 500 };
+            let first = match rx.recv_timeout(Duration::from_millis(wait)) {
                 Ok(job) => job,
                 Err(RecvTimeoutError::Timeout) => {
                     self.retention_step(&mut last_retention, true);
@@ -258,8 +259,9 @@ impl WriterState {
     }
 
     fn retention_step(&mut self, last: &mut Instant, idle: bool) {
-        // Busy writers check once a second; idle ones every wake-up.
-        if !idle && last.elapsed() < Duration::from_secs(1) {
+        // Busy writers check once a second, idle ones every wake-up, and
+        // both after every commit while retention is behind.
+        if !idle && !self.retention.behind() && last.elapsed() < Duration::from_secs(1) {
             return;
         }
         *last = Instant::now();
