@@ -60,6 +60,21 @@ pub(crate) enum IndexValue {
     Null,
 }
 
+impl IndexValue {
+    /// A 64-bit identity of `(key, self)` that is equal exactly when SQLite
+    /// would find the two values equal in `attr_index`.
+    pub(crate) fn pair_hash(&self, key: &str) -> u64 {
+        let k = xxhash_rust::xxh3::xxh3_64(key.as_bytes());
+        let v = match self {
+            IndexValue::Hash(h) => u64::from_be_bytes(*h),
+            IndexValue::Int(i) => (*i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x1,
+            IndexValue::Real(f) => f.to_bits().wrapping_mul(0xC2B2_AE3D_27D4_EB4F) ^ 0x2,
+            IndexValue::Null => 0x4E55_4C4C,
+        };
+        k.rotate_left(29) ^ v.wrapping_mul(0x1656_67B1_9E37_79F9)
+    }
+}
+
 /// The index form of a text value.
 pub(crate) fn text_hash(s: &str) -> [u8; 8] {
     xxhash_rust::xxh3::xxh3_64(s.as_bytes()).to_be_bytes()
@@ -123,25 +138,15 @@ impl IndexRef<'_> {
         }
     }
 
-    /// A 64-bit identity of `(key, self)`.
-    pub(crate) fn pair_hash(&self, key: &str) -> u64 {
-        let k = xxhash_rust::xxh3::xxh3_64(key.as_bytes());
-        let v = match self {
-            IndexRef::Text(s) => xxhash_rust::xxh3::xxh3_64(s.as_bytes()),
-            IndexRef::Bool(b) => 0xB001 + *b as u64,
-            IndexRef::Int(i) => (*i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x1,
-            IndexRef::Real(f) => f.to_bits().wrapping_mul(0xC2B2_AE3D_27D4_EB4F) ^ 0x2,
-            IndexRef::Null => 0x4E55_4C4C,
-        };
-        k.rotate_left(29) ^ v.wrapping_mul(0x1656_67B1_9E37_79F9)
-    }
-
     pub(crate) fn into_value(self) -> IndexValue {
         match self {
             IndexRef::Text(s) => IndexValue::Hash(text_hash(s)),
             IndexRef::Bool(b) => IndexValue::Hash(text_hash(if b { "true" } else { "false" })),
             IndexRef::Int(i) => IndexValue::Int(i),
             IndexRef::Real(f) if f.is_nan() => IndexValue::Null,
+            // SQLite compares 1 and 1.0 as equal: store integral doubles as
+            // integers so one (key, value) never becomes two postings.
+            IndexRef::Real(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => IndexValue::Int(f as i64),
             IndexRef::Real(f) => IndexValue::Real(f),
             IndexRef::Null => IndexValue::Null,
         }

@@ -144,13 +144,14 @@ impl PreparedTraces {
         &mut self,
         seen: &mut HashMap<u64, usize, PreHashedBuild>,
         key: &str,
-        v: IndexRef,
+        v: IndexValue,
+        pair: u64,
         trace: usize,
     ) {
-        let slot = *seen.entry(v.pair_hash(key)).or_insert_with(|| {
+        let slot = *seen.entry(pair).or_insert_with(|| {
             self.postings.push(Posting {
                 key: key.to_string(),
-                value: v.into_value(),
+                value: v,
                 traces: Vec::new(),
             });
             self.postings.len() - 1
@@ -245,8 +246,10 @@ fn prepare_traces(req: otlp::ExportTraceServiceRequest) -> PreparedTraces {
                             .map(|kv| (kv.key.as_str(), IndexRef::of(kv.value.as_ref()))),
                     );
                 for (k, v) in pairs {
-                    if seen_pairs.insert((v.pair_hash(k), ti)) {
-                        out.post(&mut slots, k, v, ti);
+                    let v = v.into_value();
+                    let pair = v.pair_hash(k);
+                    if seen_pairs.insert((pair, ti)) {
+                        out.post(&mut slots, k, v, pair, ti);
                     }
                 }
                 let g = &mut out.groups[gi];

@@ -123,7 +123,7 @@ impl Reader {
             };
             Ok(Counts {
                 traces: q("SELECT count(*) FROM traces")?,
-                spans: q("SELECT count(*) FROM spans")?,
+                spans: q("SELECT coalesce(sum(span_count), 0) FROM traces")?,
                 log_records: q("SELECT count(*) FROM logs")?,
                 data_points: q("SELECT count(*) FROM points")?,
             })
@@ -348,11 +348,12 @@ impl Reader {
 
     pub fn metrics(&self) -> Result<Vec<MetricInfo>, StoreError> {
         self.with(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT m.name, m.kind, m.unit, m.description, count(s.id), max(s.last_ns)
+            let mut st = c.prepare_cached(&format!(
+                "SELECT m.name, m.kind, m.unit, m.description, count(s.id), max({})
                  FROM metrics m LEFT JOIN series s ON s.metric = m.id
                  GROUP BY m.id ORDER BY m.name, m.kind, m.unit",
-            )?;
+                crate::writer::unsigned_order("s.last_ns")
+            ))?;
             let rows = st.query_map([], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
@@ -374,7 +375,8 @@ impl Reader {
                     unit,
                     description,
                     series: series as u64,
-                    last_point_unix_nano: last.map(from_sql).unwrap_or(0),
+                    // Flip the sign bit back (see `unsigned_order`).
+                    last_point_unix_nano: last.map(|v| from_sql(v) ^ (1 << 63)).unwrap_or(0),
                 });
             }
             Ok(out)

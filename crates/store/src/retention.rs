@@ -206,7 +206,6 @@ fn delete_traces(conn: &Connection, pred: &str, arg: i64, limit: i64) -> Result<
         .collect::<Result<_, _>>()?;
     for id in &ids {
         for sql in [
-            "DELETE FROM spans WHERE trace = ?1",
             "DELETE FROM span_chunks WHERE trace = ?1",
             "DELETE FROM span_links WHERE trace = ?1",
             "DELETE FROM traces WHERE id = ?1",

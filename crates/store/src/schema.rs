@@ -7,8 +7,7 @@
 //!
 //! Layout (why each table looks the way it does is in ARCHITECTURE.md):
 //! spans are stored as zstd-compressed chunks of protobuf per trace, resource
-//! and scope; the `spans` table only keys span IDs for de-duplication and
-//! lookup; `attr_index` is an inverted index of attribute values with one
+//! and scope, each chunk listing its span IDs for de-duplication; `attr_index` is an inverted index of attribute values with one
 //! row per distinct (key, value) per ingested batch (a "segment"), holding
 //! the list of traces that carry it.
 
@@ -56,15 +55,10 @@ CREATE TABLE span_chunks (
     trace    INTEGER NOT NULL,
     resource INTEGER NOT NULL,
     scope    INTEGER NOT NULL,
+    span_ids BLOB NOT NULL,         -- the chunk's span IDs, 8 bytes each
     body     BLOB NOT NULL          -- zstd(ScopeSpans{spans}), protobuf
 );
 CREATE INDEX span_chunks_trace ON span_chunks(trace);
-CREATE TABLE spans (
-    trace   INTEGER NOT NULL,
-    span_id INTEGER NOT NULL,
-    chunk   INTEGER NOT NULL,
-    PRIMARY KEY (trace, span_id)
-) WITHOUT ROWID;
 CREATE TABLE span_links (
     trace        INTEGER NOT NULL,
     span_id      INTEGER NOT NULL,

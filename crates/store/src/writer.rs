@@ -9,7 +9,7 @@
 //! - The queue is bounded in batches and in bytes: when either is full,
 //!   `submit` answers `Busy` at once and memory stays bounded.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -187,14 +187,21 @@ struct WriterState {
     key_ids: HashMap<String, i64>,
     resource_ids: HashMap<i64, i64>,
     scope_ids: HashMap<i64, i64>,
-    metric_ids: HashMap<(String, i64, String), i64>,
+    /// (name, kind, unit) → (id, last description written).
+    metric_ids: HashMap<(String, i64, String), (i64, String)>,
     series_ids: HashMap<(i64, i64, i64, i64), i64>,
+    /// Span IDs of recently written traces, so spans arriving in later
+    /// batches are de-duplicated without reading their chunks back.
+    span_ids: HashMap<i64, HashSet<i64>>,
     next_chunk: i64,
     retention: RetentionState,
 }
 
 /// Caches above this many entries are dropped and rebuilt on demand.
 const CACHE_LIMIT: usize = 200_000;
+
+/// Traces whose span IDs are cached (a few MB for typical traces).
+const SPAN_CACHE_TRACES: usize = 20_000;
 
 impl WriterState {
     fn new(conn: Connection, retention: Retention) -> Result<Self, StoreError> {
@@ -210,6 +217,7 @@ impl WriterState {
             scope_ids: HashMap::new(),
             metric_ids: HashMap::new(),
             series_ids: HashMap::new(),
+            span_ids: HashMap::new(),
             next_chunk,
             retention: RetentionState::new(retention),
         })
@@ -221,6 +229,7 @@ impl WriterState {
         self.scope_ids.clear();
         self.metric_ids.clear();
         self.series_ids.clear();
+        self.span_ids.clear();
     }
 
     fn run(&mut self, rx: mpsc::Receiver<Job>, queued: Arc<AtomicUsize>, max_group: usize) {
@@ -299,6 +308,9 @@ impl WriterState {
             tracing::warn!("write failed, rolled back: {e}");
             let _ = self.conn.execute_batch("ROLLBACK");
             self.clear_caches();
+        }
+        if self.span_ids.len() > SPAN_CACHE_TRACES {
+            self.span_ids.clear();
         }
         if self.key_ids.len() + self.series_ids.len() > CACHE_LIMIT {
             self.clear_caches();
@@ -420,23 +432,30 @@ impl WriterState {
         // Traces that got at least one new span: only they are indexed, so
         // a re-sent batch adds nothing.
         let mut touched = vec![false; t.traces.len()];
+        // Span IDs already stored, per trace of the batch: empty for new
+        // traces (nothing to compare with), else loaded once.
+        let mut known: Vec<Option<HashSet<i64>>> = vec![None; t.traces.len()];
+        for (i, row) in rows.iter().enumerate() {
+            if row.span_count > 0 {
+                known[i] = Some(self.stored_span_ids(row.id)?);
+            }
+        }
         {
-            let mut ins_span = self.conn.prepare_cached(
-                "INSERT OR IGNORE INTO spans(trace, span_id, chunk) VALUES (?1, ?2, ?3)",
-            )?;
             let mut ins_chunk = self.conn.prepare_cached(
-                "INSERT INTO span_chunks(id, trace, resource, scope, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO span_chunks(id, trace, resource, scope, span_ids, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
             let mut ins_link = self.conn.prepare_cached(
                 "INSERT OR IGNORE INTO span_links(trace, span_id, linked_trace, linked_span) VALUES (?1, ?2, ?3, ?4)",
             )?;
             let mut new = Vec::new();
+            let mut ids_blob: Vec<u8> = Vec::new();
             for g in &t.groups {
                 let row = &mut rows[g.trace];
                 let chunk_id = self.next_chunk;
+                let seen = known[g.trace].get_or_insert_with(HashSet::new);
                 new.clear();
                 for (i, s) in g.spans.iter().enumerate() {
-                    if ins_span.execute(params![row.id, s.span_id, chunk_id])? == 1 {
+                    if seen.insert(s.span_id) {
                         new.push(i);
                     }
                 }
@@ -457,11 +476,16 @@ impl WriterState {
                     rebuilt = prepare::chunk_of(&raw);
                     &rebuilt
                 };
+                ids_blob.clear();
+                for &i in &new {
+                    ids_blob.extend_from_slice(&g.spans[i].span_id.to_be_bytes());
+                }
                 ins_chunk.execute(params![
                     chunk_id,
                     row.id,
                     resource_ids[g.resource],
                     scope_ids[g.scope],
+                    ids_blob,
                     body
                 ])?;
                 self.next_chunk += 1;
@@ -524,7 +548,30 @@ impl WriterState {
                 }
             }
         }
+        for (row, ids) in rows.iter().zip(known) {
+            if let Some(ids) = ids {
+                self.span_ids.insert(row.id, ids);
+            }
+        }
         self.index_postings(t, &rows, &touched)
+    }
+
+    /// The span IDs stored for a trace, from the cache or its chunks.
+    fn stored_span_ids(&mut self, trace: i64) -> Result<HashSet<i64>, StoreError> {
+        if let Some(ids) = self.span_ids.remove(&trace) {
+            return Ok(ids);
+        }
+        let mut ids = HashSet::new();
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT span_ids FROM span_chunks WHERE trace = ?1")?;
+        let mut rows = st.query([trace])?;
+        while let Some(row) = rows.next()? {
+            for id in row.get_ref(0)?.as_blob()?.chunks_exact(8) {
+                ids.insert(i64::from_be_bytes(id.try_into().expect("8 bytes")));
+            }
+        }
+        Ok(ids)
     }
 
     /// Writes this batch's segment of the attribute index: one row per
@@ -604,8 +651,12 @@ impl WriterState {
         for metric in &m.metrics {
             let mkey = (metric.name.clone(), metric.kind.code(), metric.unit.clone());
             let metric_id = match self.metric_ids.get(&mkey) {
-                Some(id) => *id,
-                None => {
+                Some((id, desc))
+                    if metric.description.is_empty() || *desc == metric.description =>
+                {
+                    *id
+                }
+                _ => {
                     self.conn
                         .prepare_cached(
                             "INSERT INTO metrics(name, kind, unit, description) VALUES (?1, ?2, ?3, ?4)
@@ -621,7 +672,8 @@ impl WriterState {
                         .query_row(params![metric.name, metric.kind.code(), metric.unit], |r| {
                             r.get(0)
                         })?;
-                    self.metric_ids.insert(mkey, id);
+                    self.metric_ids
+                        .insert(mkey, (id, metric.description.clone()));
                     id
                 }
             };
@@ -653,9 +705,7 @@ impl WriterState {
                     )?
                     .execute(params![series, to_sql(p.time), p.point])?;
                 self.conn
-                    .prepare_cached(
-                        "UPDATE series SET last_ns = ?2 WHERE id = ?1 AND last_ns < ?2",
-                    )?
+                    .prepare_cached(LAST_NS_UPDATE)?
                     .execute(params![series, to_sql(p.time)])?;
             }
         }
@@ -704,4 +754,17 @@ impl Drop for Checkpointer {
             let _ = t.join();
         }
     }
+}
+
+/// Moves a series' last point time forward, comparing as unsigned
+/// (`unsigned_order` spelled out, to keep it a constant).
+const LAST_NS_UPDATE: &str = "UPDATE series SET last_ns = ?2 WHERE id = ?1 AND \
+     ((last_ns | -9223372036854775808) & ~(last_ns & -9223372036854775808)) \
+     < ((?2 | -9223372036854775808) & ~(?2 & -9223372036854775808))";
+
+/// An SQL expression that orders stored nanosecond timestamps (bit-cast
+/// `u64`) correctly as unsigned: it flips the sign bit, `x XOR i64::MIN`,
+/// written with the operators SQLite has.
+pub(crate) fn unsigned_order(x: &str) -> String {
+    format!("(({x} | -9223372036854775808) & ~({x} & -9223372036854775808))")
 }

@@ -613,7 +613,7 @@ fn metric() -> impl Strategy<Value = Metric> {
         })
 }
 
-/// Applies `f` to every data point's (attributes, time) of a metric.
+/// Runs `$body` on every data point of a metric, bound mutably to `$p`.
 macro_rules! for_points {
     ($data:expr, |$p:ident| $body:expr) => {
         match $data {
