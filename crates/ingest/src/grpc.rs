@@ -13,6 +13,12 @@ use crate::pipeline::{self, Signal};
 use crate::status::remap_tonic_code;
 use crate::ReceiverConfig;
 
+/// Exports decoded and in flight at once, over all connections. A decoded
+/// 1000-span request takes a few MB; the rest wait unread (HTTP/2 flow
+/// control keeps their bytes on the client), so memory stays bounded
+/// whatever the number of clients.
+const CONCURRENT_EXPORTS: usize = 16;
+
 /// The gRPC services, sharing one sink.
 #[derive(Clone)]
 pub struct OtlpGrpc {
@@ -123,6 +129,9 @@ pub async fn serve(
         // Requests waiting here are not read: HTTP/2 flow control keeps
         // their bodies on the client, so memory stays bounded.
         .concurrency_limit_per_connection(8)
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            CONCURRENT_EXPORTS,
+        ))
         .layer(tower::util::MapResponseLayer::new(remap_response))
         .add_service(traces)
         .add_service(metrics)

@@ -30,7 +30,7 @@ struct Args {
     #[arg(long, default_value_t = 4)]
     connections: usize,
     /// Requests in flight per connection.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 4)]
     in_flight: usize,
     /// Seconds of load per measured phase.
     #[arg(long, default_value_t = 10)]

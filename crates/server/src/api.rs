@@ -128,23 +128,29 @@ async fn traces(State(r): State<Arc<Reader>>, RawQuery(q): RawQuery) -> ApiResul
 
 async fn trace(State(r): State<Arc<Reader>>, Path(id): Path<String>) -> ApiResult {
     let id = trace_id(&id)?;
-    match blocking(&r, move |r| r.trace(id)).await? {
-        Some(t) => {
-            // About 1 KiB of OTLP/JSON per span with a handful of attributes.
+    // Decode, encode and free on one thread: freeing a large decoded trace
+    // from another thread cost more than encoding it.
+    let body = blocking(&r, move |r| {
+        Ok(r.trace(id)?.map(|t| {
             let spans: usize = t
                 .resource_spans
                 .iter()
                 .flat_map(|r| &r.scope_spans)
                 .map(|s| s.spans.len())
                 .sum();
+            // About 1 KiB of OTLP/JSON per span with a handful of attributes.
             let mut body = Vec::with_capacity(spans * 1024 + 1024);
             crate::otlp_json::traces(&t, &mut body);
-            Ok((
-                [(axum::http::header::CONTENT_TYPE, "application/json")],
-                body,
-            )
-                .into_response())
-        }
+            body
+        }))
+    })
+    .await?;
+    match body {
+        Some(body) => Ok((
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response()),
         None => Err(ApiError::NotFound(format!("no trace {id}"))),
     }
 }

@@ -25,6 +25,15 @@ impl W<'_> {
         let out = &mut *self.0;
         out.push(b'"');
         let bytes = s.as_bytes();
+        // Most strings need no escaping; this check vectorizes (no early exit).
+        let needs_escape = bytes.iter().fold(false, |acc, &b| {
+            acc | (b < 0x20) | (b == b'"') | (b == b'\\')
+        });
+        if !needs_escape {
+            out.extend_from_slice(bytes);
+            out.push(b'"');
+            return;
+        }
         let mut start = 0;
         for (i, &b) in bytes.iter().enumerate() {
             let esc: &[u8] = match b {
@@ -58,8 +67,21 @@ impl W<'_> {
         self.0.push(b'"');
     }
 
-    fn u64s(&mut self, v: u64) {
-        let _ = write!(self.0, "\"{v}\"");
+    fn u64s(&mut self, mut v: u64) {
+        // Timestamps are most of the numbers: format them without `fmt`.
+        let mut buf = [0u8; 20];
+        let mut i = buf.len();
+        loop {
+            i -= 1;
+            buf[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        self.0.push(b'"');
+        self.0.extend_from_slice(&buf[i..]);
+        self.0.push(b'"');
     }
 
     fn num(&mut self, v: impl std::fmt::Display) {

@@ -41,7 +41,7 @@ impl Prepared {
             Prepared::Traces(t) => t
                 .groups
                 .iter()
-                .map(|g| g.raw.len() + g.chunk.len() + g.spans.len() * 64)
+                .map(|g| g.chunk.len() + g.spans.len() * 64)
                 .sum(),
             Prepared::Logs(l) => l.records.iter().map(|r| r.record.len() + 64).sum(),
             Prepared::Metrics(m) => m
@@ -98,7 +98,8 @@ fn scope_envelope(
 
 pub(crate) struct PreparedSpan {
     pub span_id: i64,
-    /// Byte range of this span's length-delimited record in `SpanGroup::raw`.
+    /// Byte range of this span's length-delimited record in the group's
+    /// uncompressed chunk.
     pub range: std::ops::Range<usize>,
     pub start: u64,
     pub end: u64,
@@ -116,9 +117,10 @@ pub(crate) struct SpanGroup {
     pub spans: Vec<PreparedSpan>,
     /// Index of the trace in `PreparedTraces::traces`.
     pub trace: usize,
-    /// The spans encoded as `ScopeSpans.spans` fields, uncompressed.
+    /// The spans encoded as `ScopeSpans.spans` fields, uncompressed; only
+    /// while preparing (queued batches keep just the compressed chunk).
     pub raw: Vec<u8>,
-    /// `raw`, compressed.
+    /// The spans encoded as `ScopeSpans.spans` fields, compressed.
     pub chunk: Vec<u8>,
 }
 
@@ -282,6 +284,7 @@ fn prepare_traces(req: otlp::ExportTraceServiceRequest) -> PreparedTraces {
     }
     for g in out.groups.iter_mut() {
         g.chunk = chunk_of(&g.raw);
+        g.raw = Vec::new();
     }
     out.resources = ri.envelopes;
     out.scopes = si.envelopes;

@@ -469,9 +469,10 @@ impl WriterState {
                 } else {
                     // Some spans were stored before (a re-sent request): keep
                     // only the new ones so nothing is stored twice.
+                    let all = codec::decompress(&g.chunk)?;
                     let mut raw = Vec::new();
                     for &i in &new {
-                        raw.extend_from_slice(&g.raw[g.spans[i].range.clone()]);
+                        raw.extend_from_slice(&all[g.spans[i].range.clone()]);
                     }
                     rebuilt = prepare::chunk_of(&raw);
                     &rebuilt
