@@ -222,6 +222,37 @@ async fn load(
     })
 }
 
+/// One measured phase: a fresh server under load, then stopped.
+struct Phase {
+    load: LoadResult,
+    /// CPU seconds the server and this generator used during the load.
+    server_cpu: Option<f64>,
+    own_cpu: Option<f64>,
+    peak_rss: Option<u64>,
+}
+
+async fn phase(
+    bin: &Path,
+    dir: &Path,
+    discard: bool,
+    template: Arc<Template>,
+    args: &Args,
+    next_req: Arc<AtomicU64>,
+) -> Result<Phase> {
+    let server = Server::start(bin, dir, discard)?;
+    let (cpu0, own0) = (server.cpu_seconds(), cpu_seconds_of("/proc/self/stat"));
+    let load = load(server.grpc, template, args, next_req, args.seconds).await?;
+    let (cpu1, own1) = (server.cpu_seconds(), cpu_seconds_of("/proc/self/stat"));
+    let peak_rss = server.peak_rss();
+    server.stop()?;
+    Ok(Phase {
+        load,
+        server_cpu: cpu0.zip(cpu1).map(|(a, b)| b - a),
+        own_cpu: own0.zip(own1).map(|(a, b)| b - a),
+        peak_rss,
+    })
+}
+
 fn cpu_seconds_of(stat_path: &str) -> Option<f64> {
     let stat = std::fs::read_to_string(stat_path).ok()?;
     // Fields after the parenthesised command name; utime and stime are 14 and 15.
@@ -397,42 +428,22 @@ async fn main() -> Result<()> {
         None
     } else {
         let dir = tmp.path().join("discard");
-        let server = Server::start(&bin, &dir, true)?;
-        let r = load(
-            server.grpc,
-            template.clone(),
-            &args,
-            next_req.clone(),
-            args.seconds,
-        )
-        .await?;
-        server.stop()?;
+        let p = phase(&bin, &dir, true, template.clone(), &args, next_req.clone()).await?;
         println!(
             "decode-and-drop: {:.0} spans/s ({} spans in {:.1} s)",
-            r.rate(),
-            r.spans,
-            r.elapsed.as_secs_f64()
+            p.load.rate(),
+            p.load.spans,
+            p.load.elapsed.as_secs_f64()
         );
-        Some(r.rate())
+        Some(p.load.rate())
     };
 
     let dir = args
         .data_dir
         .clone()
         .unwrap_or_else(|| tmp.path().join("store"));
-    let server = Server::start(&bin, &dir, false)?;
-    let (cpu0, own0) = (server.cpu_seconds(), cpu_seconds_of("/proc/self/stat"));
-    let r = load(
-        server.grpc,
-        template.clone(),
-        &args,
-        next_req.clone(),
-        args.seconds,
-    )
-    .await?;
-    let (cpu1, own1) = (server.cpu_seconds(), cpu_seconds_of("/proc/self/stat"));
-    let rss = server.peak_rss();
-    server.stop()?;
+    let p = phase(&bin, &dir, false, template.clone(), &args, next_req.clone()).await?;
+    let (r, rss) = (&p.load, p.peak_rss);
     let stored = loupe_store::Store::open_reader_only(&dir)?.counts()?;
     println!(
         "persisted: {:.0} spans/s ({} spans acknowledged in {:.1} s; {} busy answers, {} errors)",
@@ -458,12 +469,12 @@ async fn main() -> Result<()> {
             r.spans, stored.spans
         );
     }
-    if let (Some(a), Some(b), Some(c), Some(d)) = (cpu0, cpu1, own0, own1) {
+    if let (Some(server), Some(own)) = (p.server_cpu, p.own_cpu) {
         println!(
             "CPU: loupe serve {:.2} cores ({:.1} µs/span), load generator {:.2} cores",
-            (b - a) / r.elapsed.as_secs_f64(),
-            (b - a) * 1e6 / r.spans.max(1) as f64,
-            (d - c) / r.elapsed.as_secs_f64()
+            server / r.elapsed.as_secs_f64(),
+            server * 1e6 / r.spans.max(1) as f64,
+            own / r.elapsed.as_secs_f64()
         );
     }
     if let Some(rss) = rss {

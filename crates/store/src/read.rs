@@ -77,43 +77,11 @@ impl Reader {
     }
 
     fn resource(&self, conn: &Connection, id: i64) -> Result<ResourceSpans, StoreError> {
-        if let Some(r) = self
-            .resources
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&id)
-        {
-            return Ok(r.clone());
-        }
-        let body: Vec<u8> = conn
-            .prepare_cached("SELECT body FROM resources WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))?;
-        let r = ResourceSpans::decode(body.as_slice())?;
-        self.resources
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id, r.clone());
-        Ok(r)
+        cached_envelope(&self.resources, conn, "resources", id)
     }
 
     fn scope(&self, conn: &Connection, id: i64) -> Result<ScopeSpans, StoreError> {
-        if let Some(s) = self
-            .scopes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&id)
-        {
-            return Ok(s.clone());
-        }
-        let body: Vec<u8> = conn
-            .prepare_cached("SELECT body FROM scopes WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))?;
-        let s = ScopeSpans::decode(body.as_slice())?;
-        self.scopes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id, s.clone());
-        Ok(s)
+        cached_envelope(&self.scopes, conn, "scopes", id)
     }
 
     pub fn counts(&self) -> Result<Counts, StoreError> {
@@ -458,6 +426,28 @@ impl Reader {
             })
         })
     }
+}
+
+/// An interned resource or scope by row ID, decoded once: they never change
+/// once written.
+fn cached_envelope<M: Message + Default + Clone>(
+    cache: &Mutex<HashMap<i64, M>>,
+    conn: &Connection,
+    table: &str,
+    id: i64,
+) -> Result<M, StoreError> {
+    if let Some(m) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
+        return Ok(m.clone());
+    }
+    let body: Vec<u8> = conn
+        .prepare_cached(&format!("SELECT body FROM {table} WHERE id = ?1"))?
+        .query_row([id], |r| r.get(0))?;
+    let m = M::decode(body.as_slice())?;
+    cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(id, m.clone());
+    Ok(m)
 }
 
 /// (series id, resource id, scope id, metric shell, attributes).
