@@ -129,7 +129,7 @@ fn pragmas(conn: &Connection) -> rusqlite::Result<()> {
          PRAGMA synchronous = NORMAL;
          PRAGMA foreign_keys = OFF;
          PRAGMA busy_timeout = 5000;
-         PRAGMA cache_size = -32000;
+         PRAGMA cache_size = -16000;
          PRAGMA temp_store = MEMORY;",
     )
 }
