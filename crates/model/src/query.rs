@@ -29,13 +29,32 @@ pub enum AttrOp {
     Le(f64),
 }
 
+/// A boolean expression over attribute conditions, evaluated per trace:
+/// `Cond` holds for a trace when some span of it (or its resource/scope)
+/// meets the condition; `Not` holds when none does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    Cond(AttrCondition),
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
+    Not(Box<Expr>),
+}
+
+/// The attribute key under which span names are indexed.
+pub const SPAN_NAME_KEY: &str = ":name";
+
+/// The attribute key under which instrumentation scope names are indexed.
+pub const SCOPE_NAME_KEY: &str = ":scope";
+
 /// A trace search. Conditions are evaluated per trace: a trace matches when
-/// each condition is met by some span of it (or the span's resource/scope).
+/// each condition is met by some span of it (or the span's resource/scope),
+/// and `expr`, if any, holds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TraceQuery {
     pub service: Option<String>,
     pub span_name: Option<String>,
     pub attrs: Vec<AttrCondition>,
+    pub expr: Option<Expr>,
     pub errors_only: bool,
     pub min_duration_ns: Option<u64>,
     pub max_duration_ns: Option<u64>,
@@ -49,6 +68,7 @@ impl Default for TraceQuery {
             service: None,
             span_name: None,
             attrs: Vec::new(),
+            expr: None,
             errors_only: false,
             min_duration_ns: None,
             max_duration_ns: None,

@@ -4,9 +4,11 @@
 //! alert rules and the CLI can share it. Every error names the parameter it
 //! is about, because the API answers it verbatim with a 400.
 
+mod expr;
 mod params;
 mod time;
 
+pub use expr::{parse_expr, ExprError};
 pub use params::{log_query, metric_range, trace_query, Params};
 pub use time::{parse_duration, parse_time};
 
@@ -15,6 +17,8 @@ pub use time::{parse_duration, parse_time};
 pub struct QueryError {
     pub param: String,
     pub message: String,
+    /// Character offset into the parameter's value, for `q` expressions.
+    pub position: Option<usize>,
 }
 
 impl QueryError {
@@ -22,6 +26,7 @@ impl QueryError {
         QueryError {
             param: param.to_string(),
             message: message.into(),
+            position: None,
         }
     }
 }

@@ -137,6 +137,7 @@ pub fn trace_query(params: &Params) -> Result<TraceQuery, QueryError> {
             "service",
             "spanName",
             "attr",
+            "q",
             "errors",
             "minDuration",
             "maxDuration",
@@ -155,6 +156,18 @@ pub fn trace_query(params: &Params) -> Result<TraceQuery, QueryError> {
             "service" => q.service = Some(nonempty(k, v)?),
             "spanName" => q.span_name = Some(nonempty(k, v)?),
             "attr" => q.attrs.push(attr_condition(v)?),
+            "q" if v.trim().is_empty() => {}
+            "q" => {
+                let e = crate::parse_expr(v).map_err(|e| QueryError {
+                    param: k.clone(),
+                    message: format!("{} (at character {})", e.message, e.position),
+                    position: Some(e.position),
+                })?;
+                q.expr = Some(match q.expr.take() {
+                    None => e,
+                    Some(prev) => loupe_model::query::Expr::And(vec![prev, e]),
+                });
+            }
             "errors" => q.errors_only = boolean(k, v)?,
             "minDuration" => {
                 q.min_duration_ns = Some(parse_duration(v).map_err(|m| QueryError::new(k, m))?)

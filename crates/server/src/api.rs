@@ -39,6 +39,9 @@ impl IntoResponse for ApiError {
         let mut body = json!({ "error": self.to_string() });
         if let ApiError::BadParam(q) = &self {
             body["param"] = json!(q.param);
+            if let Some(p) = q.position {
+                body["position"] = json!(p);
+            }
         }
         (status, Json(body)).into_response()
     }
@@ -186,8 +189,8 @@ async fn not_found() -> ApiError {
     ApiError::NotFound("no such API endpoint; see docs/api.md".into())
 }
 
-/// The API router over a store's reader.
-pub fn app(reader: Arc<Reader>) -> Router {
+/// The `/api/v1` router over a store's reader.
+pub fn router(reader: Arc<Reader>) -> Router {
     let api = Router::new()
         .route("/services", get(services))
         .route("/traces", get(traces))

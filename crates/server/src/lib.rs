@@ -1,10 +1,26 @@
 //! The JSON API and the wiring of a running Loupe.
 //!
-//! [`api::app`] is the router of `/api/v1/…` over a store; [`serve`] binds
+//! [`app`] serves the API (`api`) and the embedded web UI (`ui`) behind the
+//! `Host` check (`guard`); [`serve`] binds
 //! the three listeners, opens the store and runs receiver, API and
 //! retention until shutdown. Both the headless `loupe serve` and the desktop
 //! shell call [`serve::run`].
 
 pub mod api;
+pub mod guard;
 pub mod otlp_json;
 pub mod serve;
+pub mod ui;
+
+use std::sync::Arc;
+
+/// Everything served on the API address: `/api/v1/…`, the web UI at `/`,
+/// behind the `Host` check and security headers of [`guard`].
+pub fn app(reader: Arc<loupe_store::Reader>, allow_remote: bool) -> axum::Router {
+    api::router(reader)
+        .fallback(ui::serve)
+        .layer(axum::middleware::from_fn_with_state(
+            guard::Guard { allow_remote },
+            guard::layer,
+        ))
+}

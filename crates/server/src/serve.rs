@@ -147,7 +147,7 @@ pub async fn run(
             .with_graceful_shutdown(stopped())
             .into_future(),
     );
-    let api_app = crate::api::app(store.reader.clone());
+    let api_app = crate::app(store.reader.clone(), config.allow_remote);
     let api = tokio::spawn(
         axum::serve(listeners.api, api_app)
             .with_graceful_shutdown(stopped())

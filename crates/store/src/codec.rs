@@ -156,8 +156,8 @@ impl IndexRef<'_> {
 /// Pseudo attribute keys for span fields searched like attributes. The colon
 /// keeps them apart from real attribute keys, which by convention never start
 /// with one.
-pub(crate) const KEY_SPAN_NAME: &str = ":name";
-pub(crate) const KEY_SCOPE_NAME: &str = ":scope";
+pub(crate) const KEY_SPAN_NAME: &str = loupe_model::query::SPAN_NAME_KEY;
+pub(crate) const KEY_SCOPE_NAME: &str = loupe_model::query::SCOPE_NAME_KEY;
 
 /// A hasher for keys that are already hashes: no need to hash them again
 /// (std's SipHash showed up in profiles of the prepare step).

@@ -17,8 +17,8 @@ use loupe_model::otlp::{
     ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest,
 };
 use loupe_model::query::{
-    AttrOp, LinkDirection, LinkPair, LogQuery, MetricInfo, MetricKind, RelatedTrace, TraceQuery,
-    TraceSummary,
+    AttrCondition, AttrOp, Expr, LinkDirection, LinkPair, LogQuery, MetricInfo, MetricKind,
+    RelatedTrace, TraceQuery, TraceSummary,
 };
 use loupe_model::time::{from_sql, to_sql, NanoRange};
 use prost::Message;
@@ -578,6 +578,111 @@ fn matching_traces(c: &Connection, key: i64, op: &AttrOp) -> Result<Vec<i64>, St
     Ok(ids)
 }
 
+/// A set of traces: the listed ones, or every trace but the listed ones
+/// (what NOT produces without enumerating all traces).
+enum TraceSet {
+    Only(Vec<i64>),
+    AllBut(Vec<i64>),
+}
+
+impl TraceSet {
+    fn not(self) -> TraceSet {
+        match self {
+            TraceSet::Only(v) => TraceSet::AllBut(v),
+            TraceSet::AllBut(v) => TraceSet::Only(v),
+        }
+    }
+
+    fn and(self, other: TraceSet) -> TraceSet {
+        use TraceSet::*;
+        match (self, other) {
+            (Only(a), Only(b)) => Only(intersect(&a, &b)),
+            (Only(a), AllBut(b)) | (AllBut(b), Only(a)) => Only(difference(&a, &b)),
+            (AllBut(a), AllBut(b)) => AllBut(union(&a, &b)),
+        }
+    }
+
+    fn or(self, other: TraceSet) -> TraceSet {
+        // De Morgan: a ∪ b = ¬(¬a ∩ ¬b).
+        self.not().and(other.not()).not()
+    }
+}
+
+/// Evaluates an expression against the attribute index.
+fn eval(c: &Connection, e: &Expr) -> Result<TraceSet, StoreError> {
+    Ok(match e {
+        Expr::Cond(AttrCondition { key, op }) => {
+            let key_id: Option<i64> = c
+                .prepare_cached("SELECT id FROM attr_keys WHERE key = ?1")?
+                .query_row([key], |r| r.get(0))
+                .optional()?;
+            match key_id {
+                // No span ever had this key: no trace meets the condition.
+                None => TraceSet::Only(Vec::new()),
+                Some(k) => TraceSet::Only(matching_traces(c, k, op)?),
+            }
+        }
+        Expr::Not(inner) => eval(c, inner)?.not(),
+        Expr::And(items) => {
+            let mut acc = TraceSet::AllBut(Vec::new());
+            for item in items {
+                acc = acc.and(eval(c, item)?);
+                if matches!(&acc, TraceSet::Only(v) if v.is_empty()) {
+                    break;
+                }
+            }
+            acc
+        }
+        Expr::Or(items) => {
+            let mut acc = TraceSet::Only(Vec::new());
+            for item in items {
+                acc = acc.or(eval(c, item)?);
+            }
+            acc
+        }
+    })
+}
+
+fn union(a: &[i64], b: &[i64]) -> Vec<i64> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        let next = match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if x < y => {
+                i += 1;
+                *x
+            }
+            (Some(x), Some(y)) if y < x => {
+                j += 1;
+                *y
+            }
+            (Some(x), Some(_)) => {
+                i += 1;
+                j += 1;
+                *x
+            }
+            (Some(x), None) => {
+                i += 1;
+                *x
+            }
+            (None, Some(y)) => {
+                j += 1;
+                *y
+            }
+            (None, None) => break,
+        };
+        out.push(next);
+    }
+    out
+}
+
+fn difference(a: &[i64], b: &[i64]) -> Vec<i64> {
+    a.iter()
+        .copied()
+        .filter(|x| b.binary_search(x).is_err())
+        .collect()
+}
+
 fn intersect(a: &[i64], b: &[i64]) -> Vec<i64> {
     let (mut i, mut j, mut out) = (0, 0, Vec::new());
     while i < a.len() && j < b.len() {
@@ -617,14 +722,21 @@ fn search_traces(c: &Connection, q: &TraceQuery) -> Result<Vec<TraceSummary>, St
         filter.push_str(" AND (t.end_ns - t.start_ns) <= ?");
         args.push(to_sql(max).into());
     }
-    let mut conds: Vec<(String, AttrOp)> = Vec::new();
+    let mut conds: Vec<Expr> = Vec::new();
+    let cond = |key: &str, op: AttrOp| {
+        Expr::Cond(AttrCondition {
+            key: key.to_string(),
+            op,
+        })
+    };
     if let Some(s) = &q.service {
-        conds.push(("service.name".into(), AttrOp::Eq(s.clone())));
+        conds.push(cond("service.name", AttrOp::Eq(s.clone())));
     }
     if let Some(n) = &q.span_name {
-        conds.push((KEY_SPAN_NAME.into(), AttrOp::Eq(n.clone())));
+        conds.push(cond(KEY_SPAN_NAME, AttrOp::Eq(n.clone())));
     }
-    conds.extend(q.attrs.iter().map(|a| (a.key.clone(), a.op.clone())));
+    conds.extend(q.attrs.iter().map(|a| Expr::Cond(a.clone())));
+    conds.extend(q.expr.iter().cloned());
     let limit = q.limit.max(1);
 
     if conds.is_empty() {
@@ -635,32 +747,18 @@ fn search_traces(c: &Connection, q: &TraceQuery) -> Result<Vec<TraceSummary>, St
     }
 
     // Narrow down with the attribute index, then apply the trace filters to
-    // the candidates, newest (highest ID) first.
-    let mut candidates: Option<Vec<i64>> = None;
-    for (key, op) in &conds {
-        let key_id: Option<i64> = c
-            .prepare_cached("SELECT id FROM attr_keys WHERE key = ?1")?
-            .query_row([key], |r| r.get(0))
-            .optional()?;
-        let Some(k) = key_id else {
-            // No span ever had this key: no trace can match.
-            return Ok(Vec::new());
-        };
-        let ids = matching_traces(c, k, op)?;
-        let next = match candidates {
-            None => ids,
-            Some(prev) => intersect(&prev, &ids),
-        };
-        if next.is_empty() {
-            return Ok(Vec::new());
-        }
-        candidates = Some(next);
+    // the candidates.
+    let (candidates, negated) = match eval(c, &Expr::And(conds))? {
+        TraceSet::Only(ids) => (ids, false),
+        TraceSet::AllBut(ids) => (ids, true),
+    };
+    if !negated && candidates.is_empty() {
+        return Ok(Vec::new());
     }
-    let candidates = candidates.unwrap_or_default();
     let mut out: Vec<TraceSummary> = Vec::new();
-    if candidates.len() > FEW_CANDIDATES {
-        // Many matches: walk all traces newest first and keep the
-        // candidates; matches are dense enough that this stops early.
+    if negated || candidates.len() > FEW_CANDIDATES {
+        // Many matches (or all but some): walk the traces newest first and
+        // keep the matching ones; matches are dense, so this stops early.
         let sql = format!(
             "SELECT t.id, {SUMMARY_COLUMNS} FROM traces t WHERE {filter} ORDER BY t.start_ns DESC"
         );
@@ -668,7 +766,7 @@ fn search_traces(c: &Connection, q: &TraceQuery) -> Result<Vec<TraceSummary>, St
         let mut rows = st.query(params_from_iter(args))?;
         while let Some(row) = rows.next()? {
             let id: i64 = row.get(0)?;
-            if candidates.binary_search(&id).is_ok() {
+            if candidates.binary_search(&id).is_ok() != negated {
                 out.push(summary_row_at(row, 1)?);
                 if out.len() >= limit {
                     break;
@@ -695,4 +793,41 @@ fn search_traces(c: &Connection, q: &TraceQuery) -> Result<Vec<TraceSummary>, St
     out.sort_by_key(|t| std::cmp::Reverse(t.start_time_unix_nano));
     out.truncate(limit);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn only(v: &[i64]) -> TraceSet {
+        TraceSet::Only(v.to_vec())
+    }
+
+    /// Materializes a set over a universe, to compare with plain set logic.
+    fn members(s: TraceSet, universe: &[i64]) -> Vec<i64> {
+        match s {
+            TraceSet::Only(v) => v,
+            TraceSet::AllBut(v) => difference(universe, &v),
+        }
+    }
+
+    #[test]
+    fn set_algebra_matches_plain_sets() {
+        let u: Vec<i64> = (1..=8).collect();
+        let a = [1, 2, 3, 5];
+        let b = [2, 5, 7];
+        assert_eq!(members(only(&a).and(only(&b)), &u), vec![2, 5]);
+        assert_eq!(members(only(&a).or(only(&b)), &u), vec![1, 2, 3, 5, 7]);
+        assert_eq!(members(only(&a).not(), &u), vec![4, 6, 7, 8]);
+        assert_eq!(members(only(&a).and(only(&b).not()), &u), vec![1, 3]);
+        assert_eq!(
+            members(only(&a).not().and(only(&b).not()), &u),
+            vec![4, 6, 8]
+        );
+        assert_eq!(
+            members(only(&a).not().or(only(&b)), &u),
+            vec![2, 4, 5, 6, 7, 8]
+        );
+        assert_eq!(union(&[1, 4], &[2, 4, 9]), vec![1, 2, 4, 9]);
+    }
 }

@@ -1,0 +1,356 @@
+//! The trace search language of `q=`: attribute conditions combined with
+//! AND, OR, NOT and parentheses.
+//!
+//! ```text
+//! expr   := term (OR term)*
+//! term   := factor (AND factor)*
+//! factor := NOT factor | '(' expr ')' | cond
+//! cond   := key op value | key            -- a bare key means "exists"
+//! op     := = | != | > | >= | < | <=
+//! value  := "quoted \"string\"" | bare-token
+//! ```
+//!
+//! Keywords are case-insensitive. `service` means `service.name`, `name`
+//! the span name and `scope` the instrumentation scope name. Errors carry
+//! the character offset they are about, so the UI can point at it.
+
+use loupe_model::query::{AttrCondition, AttrOp, Expr, SCOPE_NAME_KEY, SPAN_NAME_KEY};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExprError {
+    /// Character offset into the expression.
+    pub position: usize,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Word(String),
+    Quoted(String),
+    Op(&'static str),
+    Open,
+    Close,
+}
+
+/// Characters that end a bare word.
+fn ends_word(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '(' | ')' | '=' | '!' | '<' | '>' | '"')
+}
+
+fn lex(s: &str) -> Result<Vec<(usize, Tok)>, ExprError> {
+    let chars: Vec<(usize, char)> = s.char_indices().collect();
+    let pos = |i: usize| -> usize { s[..chars.get(i).map_or(s.len(), |c| c.0)].chars().count() };
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i].1;
+        let at = pos(i);
+        match c {
+            _ if c.is_whitespace() => i += 1,
+            '(' => {
+                out.push((at, Tok::Open));
+                i += 1;
+            }
+            ')' => {
+                out.push((at, Tok::Close));
+                i += 1;
+            }
+            '=' | '!' | '<' | '>' => {
+                let next = chars.get(i + 1).map(|c| c.1);
+                let (op, len) = match (c, next) {
+                    ('!', Some('=')) => ("!=", 2),
+                    ('>', Some('=')) => (">=", 2),
+                    ('<', Some('=')) => ("<=", 2),
+                    ('=', Some('=')) => ("=", 2),
+                    ('=', _) => ("=", 1),
+                    ('>', _) => (">", 1),
+                    ('<', _) => ("<", 1),
+                    _ => {
+                        return Err(ExprError {
+                            position: at,
+                            message: "`!` must be followed by `=` (use NOT to negate)".into(),
+                        })
+                    }
+                };
+                out.push((at, Tok::Op(op)));
+                i += len;
+            }
+            '"' => {
+                let mut v = String::new();
+                i += 1;
+                loop {
+                    match chars.get(i).map(|c| c.1) {
+                        None => {
+                            return Err(ExprError {
+                                position: at,
+                                message: "unterminated quoted string".into(),
+                            })
+                        }
+                        Some('"') => {
+                            i += 1;
+                            break;
+                        }
+                        Some('\\') => {
+                            match chars.get(i + 1).map(|c| c.1) {
+                                Some(e) => v.push(e),
+                                None => {
+                                    return Err(ExprError {
+                                        position: at,
+                                        message: "unterminated quoted string".into(),
+                                    })
+                                }
+                            }
+                            i += 2;
+                        }
+                        Some(ch) => {
+                            v.push(ch);
+                            i += 1;
+                        }
+                    }
+                }
+                out.push((at, Tok::Quoted(v)));
+            }
+            _ => {
+                let start = i;
+                while i < chars.len() && !ends_word(chars[i].1) {
+                    i += 1;
+                }
+                let w: String = chars[start..i].iter().map(|c| c.1).collect();
+                out.push((at, Tok::Word(w)));
+            }
+        }
+    }
+    Ok(out)
+}
+
+struct Parser {
+    toks: Vec<(usize, Tok)>,
+    i: usize,
+    end: usize,
+}
+
+fn keyword(t: Option<&Tok>, k: &str) -> bool {
+    matches!(t, Some(Tok::Word(w)) if w.eq_ignore_ascii_case(k))
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.i).map(|t| &t.1)
+    }
+
+    fn at(&self) -> usize {
+        self.toks.get(self.i).map_or(self.end, |t| t.0)
+    }
+
+    fn err<T>(&self, message: impl Into<String>) -> Result<T, ExprError> {
+        Err(ExprError {
+            position: self.at(),
+            message: message.into(),
+        })
+    }
+
+    fn expr(&mut self) -> Result<Expr, ExprError> {
+        let mut items = vec![self.term()?];
+        while keyword(self.peek(), "OR") {
+            self.i += 1;
+            items.push(self.term()?);
+        }
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            Expr::Or(items)
+        })
+    }
+
+    fn term(&mut self) -> Result<Expr, ExprError> {
+        let mut items = vec![self.factor()?];
+        while keyword(self.peek(), "AND") {
+            self.i += 1;
+            items.push(self.factor()?);
+        }
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            Expr::And(items)
+        })
+    }
+
+    fn factor(&mut self) -> Result<Expr, ExprError> {
+        if keyword(self.peek(), "NOT") {
+            self.i += 1;
+            return Ok(Expr::Not(Box::new(self.factor()?)));
+        }
+        match self.peek() {
+            Some(Tok::Open) => {
+                self.i += 1;
+                let e = self.expr()?;
+                if self.peek() != Some(&Tok::Close) {
+                    return self.err("expected `)`");
+                }
+                self.i += 1;
+                Ok(e)
+            }
+            Some(Tok::Word(_)) | Some(Tok::Quoted(_)) => self.cond(),
+            Some(Tok::Close) => self.err("unexpected `)`"),
+            Some(Tok::Op(op)) => self.err(format!("expected an attribute key before `{op}`")),
+            None => self.err("expected a condition"),
+        }
+    }
+
+    fn cond(&mut self) -> Result<Expr, ExprError> {
+        let key = match self.peek() {
+            Some(Tok::Word(w)) | Some(Tok::Quoted(w)) => w.clone(),
+            _ => return self.err("expected an attribute key"),
+        };
+        if ["AND", "OR", "NOT"]
+            .iter()
+            .any(|k| key.eq_ignore_ascii_case(k))
+            && matches!(self.peek(), Some(Tok::Word(_)))
+        {
+            return self.err(format!("expected a condition, found `{key}`"));
+        }
+        self.i += 1;
+        let key = match key.as_str() {
+            "service" => "service.name".to_string(),
+            "name" => SPAN_NAME_KEY.to_string(),
+            "scope" => SCOPE_NAME_KEY.to_string(),
+            _ => key,
+        };
+        let op = match self.peek() {
+            Some(Tok::Op(op)) => *op,
+            _ => {
+                return Ok(Expr::Cond(AttrCondition {
+                    key,
+                    op: AttrOp::Exists,
+                }))
+            }
+        };
+        self.i += 1;
+        let value_at = self.at();
+        let value = match self.peek() {
+            Some(Tok::Word(w)) | Some(Tok::Quoted(w)) => w.clone(),
+            _ => return self.err(format!("expected a value after `{op}`")),
+        };
+        self.i += 1;
+        let number = || -> Result<f64, ExprError> {
+            value
+                .parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite())
+                .ok_or(ExprError {
+                    position: value_at,
+                    message: format!("`{op}` compares with a number, not {value:?}"),
+                })
+        };
+        let op = match op {
+            "=" => AttrOp::Eq(value),
+            "!=" => AttrOp::Ne(value),
+            ">" => AttrOp::Gt(number()?),
+            ">=" => AttrOp::Ge(number()?),
+            "<" => AttrOp::Lt(number()?),
+            _ => AttrOp::Le(number()?),
+        };
+        Ok(Expr::Cond(AttrCondition { key, op }))
+    }
+}
+
+/// Parses a `q=` expression.
+pub fn parse_expr(s: &str) -> Result<Expr, ExprError> {
+    let toks = lex(s)?;
+    let mut p = Parser {
+        toks,
+        i: 0,
+        end: s.chars().count(),
+    };
+    let e = p.expr()?;
+    if p.i < p.toks.len() {
+        return p.err("expected AND, OR or the end of the expression");
+    }
+    Ok(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eq(k: &str, v: &str) -> Expr {
+        Expr::Cond(AttrCondition {
+            key: k.into(),
+            op: AttrOp::Eq(v.into()),
+        })
+    }
+
+    #[test]
+    fn precedence_and_grouping() {
+        let e = parse_expr(r#"kestra.namespace = "company.team" and (a >= 5 OR not b)"#).unwrap();
+        assert_eq!(
+            e,
+            Expr::And(vec![
+                eq("kestra.namespace", "company.team"),
+                Expr::Or(vec![
+                    Expr::Cond(AttrCondition {
+                        key: "a".into(),
+                        op: AttrOp::Ge(5.0)
+                    }),
+                    Expr::Not(Box::new(Expr::Cond(AttrCondition {
+                        key: "b".into(),
+                        op: AttrOp::Exists
+                    }))),
+                ]),
+            ])
+        );
+        // AND binds tighter than OR.
+        assert_eq!(
+            parse_expr("a=1 OR b=2 AND c=3").unwrap(),
+            Expr::Or(vec![
+                eq("a", "1"),
+                Expr::And(vec![eq("b", "2"), eq("c", "3")])
+            ])
+        );
+    }
+
+    #[test]
+    fn aliases_and_quoting() {
+        assert_eq!(
+            parse_expr(
+                r#"service=kestra AND name="EXECUTOR - io.kestra.plugin.core.flow.Subflow""#
+            )
+            .unwrap(),
+            Expr::And(vec![
+                eq("service.name", "kestra"),
+                eq(
+                    SPAN_NAME_KEY,
+                    "EXECUTOR - io.kestra.plugin.core.flow.Subflow"
+                ),
+            ])
+        );
+        assert_eq!(
+            parse_expr(r#"msg="say \"hi\"""#).unwrap(),
+            eq("msg", "say \"hi\"")
+        );
+        assert_eq!(
+            parse_expr("url=http://x/a?b").unwrap(),
+            eq("url", "http://x/a?b")
+        );
+    }
+
+    #[test]
+    fn errors_point_at_the_problem() {
+        let e = parse_expr("a = 1 AND").unwrap_err();
+        assert_eq!(e.position, 9);
+        assert_eq!(e.message, "expected a condition");
+        let e = parse_expr("(a = 1").unwrap_err();
+        assert_eq!((e.position, e.message.as_str()), (6, "expected `)`"));
+        let e = parse_expr("a > big").unwrap_err();
+        assert_eq!(e.position, 4);
+        let e = parse_expr("a = \"open").unwrap_err();
+        assert_eq!(e.position, 4);
+        let e = parse_expr("a = 1 b = 2").unwrap_err();
+        assert_eq!(e.position, 6);
+        assert!(parse_expr("").is_err());
+        assert!(parse_expr("= 3").is_err());
+        assert!(parse_expr("a ! b").is_err());
+        let e = parse_expr("é = 1 OR").unwrap_err();
+        assert_eq!(e.position, 8, "positions count characters, not bytes");
+    }
+}
