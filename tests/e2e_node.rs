@@ -400,6 +400,25 @@ async fn check_services(loupe: &Loupe, m: &Value, ctx: &str) {
         .collect();
     expected.sort();
     assert_eq!(services, expected, "{ctx} /api/v1/services");
+
+    // The keys the workload set are offered for autocompletion, Loupe's
+    // internal pseudo keys are not.
+    let keys = strs(arr(&loupe.get_json("/api/v1/attributes").await, "keys"));
+    for k in [
+        "service.name",
+        "kestra.namespace",
+        "kestra.flowId",
+        "kestra.executionId",
+    ] {
+        assert!(
+            keys.iter().any(|x| x == k),
+            "{ctx} /api/v1/attributes lacks {k}: {keys:?}"
+        );
+    }
+    assert!(keys.iter().all(|k| !k.starts_with(':')), "{ctx} {keys:?}");
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted, "{ctx} keys are sorted");
 }
 
 /// Every trace and every span of the manifest, field by field.

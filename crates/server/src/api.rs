@@ -123,6 +123,11 @@ async fn services(State(r): State<Arc<Reader>>) -> ApiResult {
     json(&json!({ "services": s }))
 }
 
+async fn attributes(State(r): State<Arc<Reader>>) -> ApiResult {
+    let keys = blocking(&r, |r| r.attribute_keys()).await?;
+    json(&json!({ "keys": keys }))
+}
+
 async fn traces(State(r): State<Arc<Reader>>, RawQuery(q): RawQuery) -> ApiResult {
     let q = loupe_query::trace_query(&pairs(q))?;
     let t = blocking(&r, move |r| r.search_traces(&q)).await?;
@@ -193,6 +198,7 @@ async fn not_found() -> ApiError {
 pub fn router(reader: Arc<Reader>) -> Router {
     let api = Router::new()
         .route("/services", get(services))
+        .route("/attributes", get(attributes))
         .route("/traces", get(traces))
         .route("/traces/{trace_id}", get(trace))
         .route("/traces/{trace_id}/related", get(related))

@@ -103,6 +103,17 @@ impl Reader {
         self.with(crate::retention::live_bytes)
     }
 
+    /// Attribute keys seen on spans, resources or scopes (for autocompletion
+    /// and group-by pickers), without Loupe's internal pseudo keys.
+    pub fn attribute_keys(&self) -> Result<Vec<String>, StoreError> {
+        self.with(|c| {
+            let mut st =
+                c.prepare_cached("SELECT key FROM attr_keys WHERE key NOT LIKE ':%' ORDER BY key")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
     /// Service names of every resource that sent anything.
     pub fn services(&self) -> Result<Vec<String>, StoreError> {
         self.with(|c| {
