@@ -20,11 +20,23 @@ async fn the_page_is_served_with_a_strict_csp() {
     for path in ["/", "/trace/5b8efff798038103d269b633813fc60c"] {
         let resp = get(&l, path, &[]).await;
         assert_eq!(resp.status(), 200, "{path}");
-        let csp = resp.headers()["content-security-policy"].to_str().unwrap().to_string();
-        assert!(csp.contains("default-src 'self'") && csp.contains("script-src 'self'"), "{csp}");
-        assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{csp}");
+        let csp = resp.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            csp.contains("default-src 'self'") && csp.contains("script-src 'self'"),
+            "{csp}"
+        );
+        assert!(
+            !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+            "{csp}"
+        );
         assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
-        assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        assert!(resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
         let body = resp.text().await.unwrap();
         assert!(body.contains("<title>Loupe"), "{path}: {body}");
     }
@@ -35,7 +47,11 @@ async fn the_page_is_served_with_a_strict_csp() {
 #[tokio::test]
 async fn other_host_names_are_refused() {
     let l = Loupe::start();
-    for host in ["evil.example", "evil.example:16686", "127.0.0.1.evil.example"] {
+    for host in [
+        "evil.example",
+        "evil.example:16686",
+        "127.0.0.1.evil.example",
+    ] {
         let resp = get(&l, "/api/v1/services", &[("host", host)]).await;
         assert_eq!(resp.status(), 403, "{host}");
         let resp = get(&l, "/", &[("host", host)]).await;
@@ -50,7 +66,12 @@ async fn other_host_names_are_refused() {
 #[tokio::test]
 async fn the_api_grants_no_cross_origin_access() {
     let l = Loupe::start();
-    let resp = get(&l, "/api/v1/services", &[("origin", "https://evil.example")]).await;
+    let resp = get(
+        &l,
+        "/api/v1/services",
+        &[("origin", "https://evil.example")],
+    )
+    .await;
     assert_eq!(resp.status(), 200);
     assert!(resp.headers().get("access-control-allow-origin").is_none());
     let preflight = reqwest::Client::new()
@@ -60,16 +81,33 @@ async fn the_api_grants_no_cross_origin_access() {
         .send()
         .await
         .unwrap();
-    assert!(preflight.headers().get("access-control-allow-origin").is_none());
+    assert!(preflight
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
 }
 
 #[tokio::test]
 async fn q_errors_name_the_parameter_and_position() {
     let l = Loupe::start();
-    let resp = get(&l, "/api/v1/traces?q=kestra.flowId%20%3D%20cleanup%20AND", &[]).await;
+    let resp = get(
+        &l,
+        "/api/v1/traces?q=kestra.flowId%20%3D%20cleanup%20AND",
+        &[],
+    )
+    .await;
     assert_eq!(resp.status(), 400);
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["param"], "q");
-    assert_eq!(body["position"], 27, "the end of `kestra.flowId = cleanup AND`");
-    assert!(body["error"].as_str().unwrap().contains("expected a condition"), "{body}");
+    assert_eq!(
+        body["position"], 27,
+        "the end of `kestra.flowId = cleanup AND`"
+    );
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("expected a condition"),
+        "{body}"
+    );
 }

@@ -1,5 +1,5 @@
-//! Argument parsing and the `serve` command. Errors end here as one clear
-//! line on stderr and a non-zero exit code.
+//! Argument parsing and the `serve` and `demo` commands. Errors end here as
+//! one clear line on stderr and a non-zero exit code.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -28,6 +28,8 @@ struct Cli {
 enum Command {
     /// Run headless: OTLP receivers, store and API/UI in the browser.
     Serve(ServeArgs),
+    /// Send a Kestra-shaped demo workload (traces, logs, metrics) to a running Loupe.
+    Demo(DemoArgs),
 }
 
 #[derive(Args, Debug)]
@@ -80,6 +82,24 @@ struct ServeArgs {
     /// Decode and acknowledge telemetry without storing it (benchmark baseline).
     #[arg(long)]
     discard: bool,
+}
+
+#[derive(Args, Debug)]
+struct DemoArgs {
+    /// Loupe's OTLP/gRPC address (`loupe serve --grpc-addr`).
+    #[arg(
+        long,
+        env = "LOUPE_DEMO_ENDPOINT",
+        default_value = "http://127.0.0.1:4317",
+        value_name = "URL"
+    )]
+    grpc_endpoint: String,
+    /// How many runs to send, each with fresh IDs and timestamps.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..), value_name = "N")]
+    repeat: u32,
+    /// Pause between runs (e.g. 2s, 500ms).
+    #[arg(long, default_value = "2s", value_parser = parse_age, value_name = "DURATION")]
+    interval: Duration,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -193,6 +213,140 @@ fn run_serve(a: ServeArgs) -> ExitCode {
     }
 }
 
+/// Why a demo run was not sent.
+enum DemoError {
+    /// The connection failed (no server, or it went away).
+    Unreachable,
+    /// The server answered with an error; the line to print.
+    Refused(String),
+}
+
+/// One demo run, sent over gRPC.
+async fn send_demo(
+    channel: &tonic::transport::Channel,
+    demo: &loupe_demo::Demo,
+) -> Result<(), DemoError> {
+    use loupe_demo::otlp::{
+        logs_service::logs_service_client::LogsServiceClient,
+        metrics_service::metrics_service_client::MetricsServiceClient,
+        trace_service::trace_service_client::TraceServiceClient,
+    };
+    let refused = |what: &str, e: tonic::Status| {
+        // Statuses the server sent have no source; transport failures do.
+        if std::error::Error::source(&e).is_some() {
+            DemoError::Unreachable
+        } else {
+            DemoError::Refused(format!(
+                "the {what} were refused: {:?}: {}",
+                e.code(),
+                e.message()
+            ))
+        }
+    };
+    let partial = |what: &str, rejected: i64, message: &str| {
+        if rejected > 0 {
+            eprintln!("loupe: {rejected} {what} rejected: {message}");
+        }
+    };
+    let t = TraceServiceClient::new(channel.clone())
+        .export(demo.traces.clone())
+        .await
+        .map_err(|e| refused("traces", e))?
+        .into_inner();
+    if let Some(p) = t.partial_success {
+        partial("spans", p.rejected_spans, &p.error_message);
+    }
+    let l = LogsServiceClient::new(channel.clone())
+        .export(demo.logs.clone())
+        .await
+        .map_err(|e| refused("logs", e))?
+        .into_inner();
+    if let Some(p) = l.partial_success {
+        partial("log records", p.rejected_log_records, &p.error_message);
+    }
+    let m = MetricsServiceClient::new(channel.clone())
+        .export(demo.metrics.clone())
+        .await
+        .map_err(|e| refused("metrics", e))?
+        .into_inner();
+    if let Some(p) = m.partial_success {
+        partial("data points", p.rejected_data_points, &p.error_message);
+    }
+    Ok(())
+}
+
+fn run_demo(a: DemoArgs) -> ExitCode {
+    let endpoint = if a.grpc_endpoint.contains("://") {
+        a.grpc_endpoint.clone()
+    } else {
+        format!("http://{}", a.grpc_endpoint)
+    };
+    let unreachable = || {
+        eprintln!("loupe: cannot reach {endpoint}: is loupe serve (or the desktop app) running?");
+        ExitCode::FAILURE
+    };
+    let Ok(target) = tonic::transport::Endpoint::from_shared(endpoint.clone()) else {
+        eprintln!("loupe: {endpoint:?} is not a URL like http://127.0.0.1:4317");
+        return ExitCode::from(2);
+    };
+    let target = target
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(30));
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("loupe: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let Ok(channel) = target.connect().await else {
+            return unreachable();
+        };
+        for i in 0..a.repeat {
+            if i > 0 {
+                tokio::time::sleep(a.interval).await;
+            }
+            let demo = loupe_demo::fresh();
+            match send_demo(&channel, &demo).await {
+                Ok(()) => {}
+                Err(DemoError::Unreachable) => return unreachable(),
+                Err(DemoError::Refused(e)) => {
+                    eprintln!("loupe: {endpoint}: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+            println!(
+                "loupe: demo run {} of {} sent to {endpoint}: {} spans, {} log records, {} metric points",
+                i + 1,
+                a.repeat,
+                demo.span_count(),
+                demo.log_count(),
+                demo.point_count()
+            );
+            println!(
+                "  main trace      {}  upstream -> kestra-webserver -> kestra ({}.{}, execution {}) -> downstream; one task failed",
+                loupe_demo::hex(&demo.main_trace_id),
+                loupe_demo::NAMESPACE,
+                loupe_demo::MAIN_FLOW,
+                demo.main_execution_id
+            );
+            for id in &demo.item_trace_ids {
+                println!(
+                    "  linked trace    {}  a ForEachItem child execution ({}), linked to the main trace",
+                    loupe_demo::hex(id),
+                    loupe_demo::ITEM_FLOW
+                );
+            }
+        }
+        println!("loupe: open http://127.0.0.1:16686/ (or loupe serve's --api-addr) to explore it");
+        ExitCode::SUCCESS
+    })
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -204,6 +358,7 @@ pub fn main() -> ExitCode {
         .init();
     match cli.command {
         Some(Command::Serve(a)) => run_serve(a),
+        Some(Command::Demo(a)) => run_demo(a),
         None => {
             eprintln!("loupe: the desktop window is not built yet; run `loupe serve` and open the API address");
             ExitCode::from(2)
