@@ -1,0 +1,60 @@
+// The JSON API (docs/api.md): the only backend the UI talks to.
+
+import type { RelatedAnswer, TraceSummary } from './stitch';
+import type { OtlpLogsData, OtlpTraceData } from './tree';
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly param?: string,
+    readonly position?: number,
+  ) {
+    super(message);
+  }
+
+  /** True when the server does not know the parameter (an older Loupe without `q`, say). */
+  get unknownParam(): boolean {
+    return this.status === 400 && /unknown parameter/i.test(this.message);
+  }
+}
+
+async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(path, { signal, headers: { Accept: 'application/json' } });
+  } catch (e) {
+    if ((e as Error).name === 'AbortError') throw e;
+    throw new ApiError(`Loupe is not reachable (${(e as Error).message})`, 0);
+  }
+  if (!res.ok) {
+    let body: { error?: string; param?: string; position?: number } = {};
+    try {
+      body = (await res.json()) as typeof body;
+    } catch {
+      /* not JSON */
+    }
+    throw new ApiError(body.error ?? `${res.status} ${res.statusText}`, res.status, body.param, typeof body.position === 'number' ? body.position : undefined);
+  }
+  return (await res.json()) as T;
+}
+
+export function getServices(signal?: AbortSignal): Promise<{ services: string[] }> {
+  return getJson('/api/v1/services', signal);
+}
+
+export function searchTraces(params: URLSearchParams, signal?: AbortSignal): Promise<{ traces: TraceSummary[] }> {
+  return getJson(`/api/v1/traces?${params.toString()}`, signal);
+}
+
+export function getTrace(traceId: string, signal?: AbortSignal): Promise<OtlpTraceData> {
+  return getJson(`/api/v1/traces/${encodeURIComponent(traceId)}`, signal);
+}
+
+export function getRelated(traceId: string, signal?: AbortSignal): Promise<RelatedAnswer> {
+  return getJson(`/api/v1/traces/${encodeURIComponent(traceId)}/related`, signal);
+}
+
+export function getTraceLogs(traceId: string, signal?: AbortSignal): Promise<OtlpLogsData> {
+  return getJson(`/api/v1/logs?traceId=${encodeURIComponent(traceId)}&limit=10000`, signal);
+}

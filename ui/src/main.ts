@@ -1,0 +1,43 @@
+import './style.css';
+import { h } from './dom';
+import { parseRoute, type Route } from './query';
+import { onNavigate, startRouter } from './router';
+import { mountTraceList, type View } from './views/traceList';
+import { mountTraceView } from './views/traceView';
+
+const app = document.getElementById('app')!;
+const header = h(
+  'header',
+  { class: 'app-header' },
+  h('a', { class: 'brand', attrs: { href: '/' } }, h('span', { class: 'brand-mark' }), 'Loupe'),
+  h('nav', null, h('a', { attrs: { href: '/' }, text: 'Traces' })),
+);
+const main = h('main', { class: 'app-main' });
+app.append(header, main);
+
+let current: { kind: Route['view']; view: View } | null = null;
+
+function render(): void {
+  const route = parseRoute(location.pathname, location.search);
+  if (current && current.kind === route.view && route.view !== 'notfound') {
+    current.view.update(route.view === 'search' ? route.search : route.trace);
+    return;
+  }
+  current?.view.destroy();
+  current = null;
+  if (route.view === 'search') {
+    document.title = 'Traces · Loupe';
+    current = { kind: 'search', view: mountTraceList(main, route.search) };
+  } else if (route.view === 'trace') {
+    document.title = `Trace ${route.trace.traceId.slice(0, 8)} · Loupe`;
+    current = { kind: 'trace', view: mountTraceView(main, route.trace) };
+  } else {
+    const el = h('div', { class: 'page notfound' }, h('h2', { text: 'Not found' }), h('p', null, 'Nothing lives at ', h('code', { text: route.path }), '. ', h('a', { attrs: { href: '/' }, text: 'Back to traces' })));
+    main.appendChild(el);
+    current = { kind: 'notfound', view: { update() {}, destroy: () => el.remove() } };
+  }
+}
+
+startRouter();
+onNavigate(render);
+render();

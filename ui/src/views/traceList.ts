@@ -1,0 +1,423 @@
+// Route `/`: the search form and the trace list, refreshed every 2 s.
+
+import { ApiError, getServices, searchTraces } from '../api';
+import { serviceColor } from '../color';
+import { clear, h, setText, toggleClass } from '../dom';
+import { formatCount, formatDurationNs, formatRelative, formatTimestamp, isSameDay, nsParts, parseDuration } from '../format';
+import {
+  RANGE_PRESETS,
+  isoToLocalInput,
+  localInputToIso,
+  searchToApiParams,
+  searchToQuery,
+  traceUrl,
+  type Range,
+  type SearchState,
+} from '../query';
+import { navigate } from '../router';
+import type { TraceSummary } from '../stitch';
+import { emptyState } from './empty';
+
+const POLL_MS = 2000;
+
+export interface View {
+  update(route: unknown): void;
+  destroy(): void;
+}
+
+export function serviceChip(service: string | null): HTMLElement {
+  const chip = h('span', { class: 'svc' }, h('span', { class: 'svc-dot' }), service ?? '(unknown service)');
+  (chip.firstChild as HTMLElement).style.background = serviceColor(service ?? '');
+  return chip;
+}
+
+export function mountTraceList(root: HTMLElement, initial: SearchState): View {
+  let state = initial;
+  let paused = false;
+  let timer: number | undefined;
+  let inflight: AbortController | undefined;
+  let lastTraces: TraceSummary[] | null = null;
+  let seen = new Set<string>();
+  let qUnsupported = false;
+  let destroyed = false;
+
+  // --- form -------------------------------------------------------------
+  const serviceSel = h('select', { attrs: { name: 'service', 'aria-label': 'Service' } });
+  const nameIn = h('input', { attrs: { name: 'name', type: 'text', placeholder: 'exact span name', 'aria-label': 'Span name', spellcheck: 'false' } });
+  const qIn = h('input', {
+    class: 'mono q',
+    testid: 'search-q',
+    attrs: {
+      name: 'q',
+      type: 'text',
+      placeholder: 'kestra.namespace = "company.team" AND (http.response.status_code >= 500 OR NOT error.type)',
+      'aria-label': 'Attribute expression',
+      spellcheck: 'false',
+      autocomplete: 'off',
+    },
+  });
+  const errorsIn = h('input', { attrs: { type: 'checkbox', name: 'errors' } });
+  const minIn = h('input', { class: 'dur', attrs: { type: 'text', name: 'minDuration', placeholder: 'min', 'aria-label': 'Minimum duration', spellcheck: 'false' } });
+  const maxIn = h('input', { class: 'dur', attrs: { type: 'text', name: 'maxDuration', placeholder: 'max', 'aria-label': 'Maximum duration', spellcheck: 'false' } });
+  const fromIn = h('input', { attrs: { type: 'datetime-local', step: '1', 'aria-label': 'From' } });
+  const toIn = h('input', { attrs: { type: 'datetime-local', step: '1', 'aria-label': 'To' } });
+  const customBox = h('span', { class: 'custom-range' }, fromIn, h('span', { class: 'muted', text: '→' }), toIn);
+  const rangeBtns = new Map<Range, HTMLButtonElement>();
+  const rangeGroup = h('div', { class: 'seg', attrs: { role: 'group', 'aria-label': 'Time range' } });
+  for (const r of [...RANGE_PRESETS, 'custom'] as Range[]) {
+    const b = h('button', { class: 'seg-btn', attrs: { type: 'button' }, data: { range: r }, text: r === 'all' ? 'All' : r === 'custom' ? 'Custom…' : r });
+    b.addEventListener('click', () => {
+      if (r === 'custom') {
+        showRange('custom');
+        if (!fromIn.value) fromIn.value = isoToLocalInput(new Date(Date.now() - 3600_000).toISOString());
+        fromIn.focus();
+        return;
+      }
+      submit({ range: r });
+    });
+    rangeBtns.set(r, b);
+    rangeGroup.appendChild(b);
+  }
+  const submitBtn = h('button', { class: 'btn primary', testid: 'search-submit', attrs: { type: 'submit' }, text: 'Search' });
+  const qError = h('div', { class: 'search-error', testid: 'search-error', attrs: { role: 'alert', hidden: true } });
+  const formError = h('div', { class: 'form-error', attrs: { role: 'alert', hidden: true } });
+  const durHint = h('span', { class: 'field-hint' });
+
+  const form = h(
+    'form',
+    { class: 'search-form', attrs: { autocomplete: 'off' } },
+    h(
+      'div',
+      { class: 'row' },
+      h('label', { class: 'field' }, h('span', { text: 'Service' }), serviceSel),
+      h('label', { class: 'field grow' }, h('span', { text: 'Span name' }), nameIn),
+      h('label', { class: 'field' }, h('span', { text: 'Duration', title: 'e.g. 250ms, 1.5s, 2m' }), h('span', { class: 'dur-pair' }, minIn, h('span', { class: 'muted', text: '–' }), maxIn), durHint),
+      h('label', { class: 'field check' }, errorsIn, h('span', { text: 'Errors only' })),
+    ),
+    h('div', { class: 'row' }, h('div', { class: 'field' }, h('span', { text: 'Time' }), h('div', { class: 'range-row' }, rangeGroup, customBox))),
+    h(
+      'div',
+      { class: 'row' },
+      h('label', { class: 'field grow' }, h('span', null, 'Attributes ', h('span', { class: 'muted', text: '— key op value, AND / OR / NOT, ( ); service, name' })), qIn),
+      h('div', { class: 'field submit' }, h('span', { text: '\u00a0' }), submitBtn),
+    ),
+    qError,
+    formError,
+  );
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    submit({});
+  });
+  serviceSel.addEventListener('change', () => submit({}));
+  errorsIn.addEventListener('change', () => submit({}));
+  fromIn.addEventListener('change', () => submit({ range: 'custom' }));
+  toIn.addEventListener('change', () => submit({ range: 'custom' }));
+  for (const inp of [minIn, maxIn]) {
+    inp.addEventListener('input', () => {
+      const bad = [minIn, maxIn].filter((i) => i.value.trim() && parseDuration(i.value) === null);
+      for (const i of [minIn, maxIn]) toggleClass(i, 'invalid', bad.includes(i));
+      durHint.textContent = bad.length ? 'use 250ms, 1.5s, 2m…' : '';
+    });
+  }
+
+  // --- results ------------------------------------------------------------
+  const pauseBtn = h('button', { class: 'btn small', testid: 'pause-live', attrs: { type: 'button', 'aria-pressed': 'false' } });
+  const liveDot = h('span', { class: 'live-dot' });
+  const status = h('span', { class: 'muted' });
+  const count = h('span', { class: 'count' });
+  const notice = h('div', { class: 'notice', attrs: { hidden: true } });
+  const tbody = h('tbody');
+  const table = h(
+    'table',
+    { class: 'traces' },
+    h(
+      'thead',
+      null,
+      h(
+        'tr',
+        null,
+        h('th', { class: 'c-start', text: 'Start' }),
+        h('th', { class: 'c-root', text: 'Root' }),
+        h('th', { class: 'c-dur', text: 'Duration' }),
+        h('th', { class: 'c-num', text: 'Spans' }),
+        h('th', { class: 'c-num', text: 'Errors' }),
+        h('th', { class: 'c-svcs', text: 'Services' }),
+      ),
+    ),
+    tbody,
+  );
+  const resultsBody = h('div', { class: 'results-body' }, table);
+  const results = h(
+    'section',
+    { class: 'results' },
+    h('div', { class: 'results-head' }, count, h('span', { class: 'spacer' }), liveDot, status, pauseBtn),
+    notice,
+    resultsBody,
+  );
+  const page = h('div', { class: 'page trace-list' }, h('section', { class: 'panel' }, form), results);
+  root.appendChild(page);
+
+  pauseBtn.addEventListener('click', () => {
+    paused = !paused;
+    renderPause();
+    if (!paused) void refresh();
+  });
+  function renderPause(): void {
+    pauseBtn.textContent = paused ? 'Resume live' : 'Pause';
+    pauseBtn.setAttribute('aria-pressed', String(paused));
+    toggleClass(liveDot, 'paused', paused);
+    if (paused) status.textContent = 'paused';
+  }
+
+  function readForm(over: Partial<SearchState>): SearchState {
+    const range = over.range ?? state.range;
+    return {
+      service: serviceSel.value,
+      name: nameIn.value.trim(),
+      q: qIn.value,
+      errors: errorsIn.checked,
+      minDuration: minIn.value.trim(),
+      maxDuration: maxIn.value.trim(),
+      range,
+      from: range === 'custom' ? localInputToIso(fromIn.value) : '',
+      to: range === 'custom' ? localInputToIso(toIn.value) : '',
+      limit: state.limit,
+      ...over,
+    };
+  }
+
+  function submit(over: Partial<SearchState>): void {
+    const next = readForm(over);
+    const url = `/${searchToQuery(next)}`;
+    if (url === location.pathname + location.search) void refresh();
+    else navigate(url);
+  }
+
+  function showRange(r: Range): void {
+    for (const [k, b] of rangeBtns) {
+      toggleClass(b, 'active', k === r);
+      b.setAttribute('aria-pressed', String(k === r));
+    }
+    customBox.hidden = r !== 'custom';
+  }
+
+  function fillForm(): void {
+    ensureServiceOption(state.service);
+    serviceSel.value = state.service;
+    nameIn.value = state.name;
+    qIn.value = state.q;
+    errorsIn.checked = state.errors;
+    minIn.value = state.minDuration;
+    maxIn.value = state.maxDuration;
+    fromIn.value = isoToLocalInput(state.from);
+    toIn.value = isoToLocalInput(state.to);
+    showRange(state.range);
+  }
+
+  function ensureServiceOption(s: string): void {
+    if (serviceSel.options.length === 0) serviceSel.appendChild(h('option', { attrs: { value: '' }, text: 'All services' }));
+    if (s && ![...serviceSel.options].some((o) => o.value === s)) serviceSel.appendChild(h('option', { attrs: { value: s }, text: s }));
+  }
+
+  async function loadServices(): Promise<void> {
+    try {
+      const { services } = await getServices();
+      if (destroyed) return;
+      const cur = serviceSel.value || state.service;
+      const have = new Set([...serviceSel.options].map((o) => o.value));
+      ensureServiceOption('');
+      for (const s of services) if (!have.has(s)) serviceSel.appendChild(h('option', { attrs: { value: s }, text: s }));
+      serviceSel.value = cur;
+    } catch {
+      /* the list still works without the dropdown */
+    }
+  }
+
+  let qErrorShownFor: string | null = null;
+  function showQError(e: ApiError | null): void {
+    clear(qError);
+    qError.hidden = !e;
+    toggleClass(qIn, 'invalid', !!e && !qUnsupported);
+    if (!e) return;
+    const q = state.q;
+    if (e.position !== undefined && e.position >= 0) {
+      const pos = Math.min(e.position, q.length);
+      qError.append(
+        h('pre', { class: 'caret-view' }, h('span', { text: q.slice(0, pos) }), h('mark', { text: q.slice(pos, pos + 1) || ' ' }), h('span', { text: q.slice(pos + 1) }), '\n', ' '.repeat(pos) + '^'),
+      );
+    }
+    qError.append(h('div', { text: e.message }));
+    // Put the cursor at the problem once per expression, not on every refresh.
+    if (e.position !== undefined && qErrorShownFor !== q) {
+      qErrorShownFor = q;
+      qIn.focus();
+      qIn.setSelectionRange(Math.min(e.position, qIn.value.length), Math.min(e.position + 1, qIn.value.length));
+    }
+  }
+
+  let stopPolling = false;
+  async function refresh(): Promise<void> {
+    window.clearTimeout(timer);
+    stopPolling = false;
+    sessionStorage.setItem('loupe.lastSearch', searchToQuery(state));
+    inflight?.abort();
+    const ctl = new AbortController();
+    inflight = ctl;
+    const useQ = !!state.q.trim() && !qUnsupported;
+    try {
+      let traces: TraceSummary[];
+      try {
+        ({ traces } = await searchTraces(searchToApiParams(state, { withQ: useQ }), ctl.signal));
+        if (useQ) showQError(null);
+      } catch (e) {
+        if (e instanceof ApiError && e.param === 'q' && e.unknownParam) {
+          qUnsupported = true;
+          ({ traces } = await searchTraces(searchToApiParams(state, { withQ: false }), ctl.signal));
+        } else throw e;
+      }
+      if (ctl.signal.aborted || destroyed) return;
+      formError.hidden = true;
+      if (qUnsupported && state.q.trim()) {
+        notice.hidden = false;
+        notice.textContent = 'This Loupe server does not support attribute expressions (q) yet: the results below ignore the expression.';
+      } else notice.hidden = true;
+      await render(traces, ctl.signal);
+      status.textContent = paused ? 'paused' : `live · updated ${new Date().toLocaleTimeString()}`;
+    } catch (e) {
+      if ((e as Error).name === 'AbortError' || destroyed) return;
+      if (e instanceof ApiError && e.status === 400) stopPolling = true; // the same request would fail again
+      if (e instanceof ApiError && e.param === 'q') {
+        showQError(e);
+        renderRows([]);
+        count.textContent = 'Invalid expression';
+      } else {
+        formError.hidden = false;
+        formError.textContent = (e as Error).message;
+        status.textContent = 'error';
+      }
+    } finally {
+      if (inflight === ctl) inflight = undefined;
+      if (!paused && !destroyed && !ctl.signal.aborted && !stopPolling) timer = window.setTimeout(() => void refresh(), POLL_MS);
+    }
+  }
+
+  let emptyShown = false;
+  async function render(traces: TraceSummary[], signal: AbortSignal): Promise<void> {
+    let showEmpty = false;
+    if (traces.length === 0) {
+      // Nothing matched: is there anything at all?
+      try {
+        const all = await searchTraces(new URLSearchParams({ limit: '1' }), signal);
+        showEmpty = all.traces.length === 0;
+      } catch {
+        showEmpty = false;
+      }
+    }
+    if (showEmpty !== emptyShown) {
+      emptyShown = showEmpty;
+      clear(resultsBody);
+      resultsBody.appendChild(showEmpty ? emptyState() : table);
+      if (!showEmpty) void loadServices();
+    }
+    renderRows(traces);
+    count.textContent = showEmpty ? 'Waiting for telemetry' : traces.length === 0 ? 'No traces match' : `${formatCount(traces.length)} trace${traces.length === 1 ? '' : 's'}${traces.length >= state.limit ? ` (newest ${state.limit})` : ''}`;
+  }
+
+  const rowCache = new Map<string, { tr: HTMLTableRowElement; sig: string; startCell: HTMLElement; relCell: HTMLElement; summary: TraceSummary }>();
+
+  function renderRows(traces: TraceSummary[]): void {
+    const now = Date.now();
+    let maxDur = 1;
+    for (const t of traces) {
+      const p = nsParts(t.durationNano);
+      maxDur = Math.max(maxDur, p.sec * 1e9 + p.nano);
+    }
+    const firstLoad = lastTraces === null;
+    const keep = new Set<string>();
+    let prev: HTMLTableRowElement | null = null;
+    for (const t of traces) {
+      keep.add(t.traceId);
+      const sig = `${t.spanCount}|${t.errorCount}|${t.durationNano}|${t.rootName}|${t.rootService}|${t.services.join(',')}|${maxDur}`;
+      let c = rowCache.get(t.traceId);
+      if (!c || c.sig !== sig) {
+        const fresh = buildRow(t, maxDur, now);
+        if (c) c.tr.replaceWith(fresh.tr);
+        c = { ...fresh, sig, summary: t };
+        rowCache.set(t.traceId, c);
+        if (!firstLoad && !seen.has(t.traceId)) c.tr.classList.add('new');
+      }
+      setText(c.relCell, formatRelative(t.startTimeUnixNano, now));
+      const want: ChildNode | null = prev ? prev.nextSibling : tbody.firstChild;
+      if (want !== c.tr) tbody.insertBefore(c.tr, want);
+      prev = c.tr;
+    }
+    for (const [id, c] of rowCache) {
+      if (!keep.has(id)) {
+        c.tr.remove();
+        rowCache.delete(id);
+      }
+    }
+    for (const t of traces) seen.add(t.traceId);
+    if (seen.size > 5000) seen = new Set(traces.map((t) => t.traceId));
+    lastTraces = traces;
+  }
+
+  function buildRow(t: TraceSummary, maxDur: number, now: number) {
+    const href = traceUrl({ traceId: t.traceId });
+    const p = nsParts(t.durationNano);
+    const durNs = p.sec * 1e9 + p.nano;
+    const bar = h('span', { class: 'dur-bar' });
+    bar.style.width = `${Math.max(1, (durNs / maxDur) * 100).toFixed(1)}%`;
+    if (t.errorCount > 0) bar.classList.add('err');
+    const startCell = h('span', { class: 'abs', text: formatTimestamp(t.startTimeUnixNano, { withDate: !isSameDay(t.startTimeUnixNano, now) }) });
+    const relCell = h('span', { class: 'rel muted' });
+    const tr = h(
+      'tr',
+      { testid: 'trace-row', data: { traceId: t.traceId }, class: t.errorCount > 0 ? 'has-error' : '' },
+      h('td', { class: 'c-start' }, startCell, relCell),
+      h(
+        'td',
+        { class: 'c-root' },
+        h('a', { class: 'root-link', attrs: { href } }, serviceChip(t.rootService), h('span', { class: 'root-name', text: t.rootName || '(no name)' })),
+        h('span', { class: 'trace-id mono muted', text: t.traceId.slice(0, 12) }),
+      ),
+      h('td', { class: 'c-dur' }, h('span', { class: 'dur-text', text: formatDurationNs(t.durationNano) }), h('span', { class: 'dur-track' }, bar)),
+      h('td', { class: 'c-num', text: formatCount(t.spanCount) }),
+      h('td', { class: `c-num ${t.errorCount > 0 ? 'errors' : 'muted'}`, text: t.errorCount > 0 ? formatCount(t.errorCount) : '0' }),
+      h('td', { class: 'c-svcs' }, ...t.services.slice(0, 6).map((s) => serviceChip(s)), t.services.length > 6 ? h('span', { class: 'muted', text: `+${t.services.length - 6}` }) : null),
+    );
+    tr.addEventListener('click', (ev) => {
+      if ((ev.target as Element).closest('a')) return;
+      if (window.getSelection()?.toString()) return;
+      navigate(href);
+    });
+    return { tr, startCell, relCell };
+  }
+
+  const onVisibility = () => {
+    if (document.hidden) window.clearTimeout(timer);
+    else if (!paused) void refresh();
+  };
+  document.addEventListener('visibilitychange', onVisibility);
+
+  ensureServiceOption(state.service);
+  fillForm();
+  renderPause();
+  void loadServices();
+  void refresh();
+
+  return {
+    update(next: unknown) {
+      state = next as SearchState;
+      fillForm();
+      void refresh();
+    },
+    destroy() {
+      destroyed = true;
+      window.clearTimeout(timer);
+      inflight?.abort();
+      document.removeEventListener('visibilitychange', onVisibility);
+      page.remove();
+    },
+  };
+}

@@ -1,0 +1,705 @@
+// Route `/trace/<id>`: header, toolbar (lens search, collapse, group by,
+// stitched view), the waterfall, and the side panel (details, logs).
+
+import { ApiError, getRelated, getTrace, getTraceLogs } from '../api';
+import { clear, h, setText, toggleClass } from '../dom';
+import { formatCount, formatDuration, formatTimestamp, shortId } from '../format';
+import { traceUrl, type TraceViewState } from '../query';
+import { navigate, replaceUrl } from '../router';
+import { planStitch, type RelatedAnswer, type StitchPlan } from '../stitch';
+import {
+  attachLogs,
+  attributeKeys,
+  buildTree,
+  collapsedFromKeys,
+  findIndex,
+  flattenTrace,
+  indexOfKey,
+  groupValues,
+  laneRows,
+  lens,
+  visibleRows,
+  type Lane,
+  type LensResult,
+  type LogEntry,
+  type OtlpLogsData,
+  type SpanInput,
+  type SpanTree,
+} from '../tree';
+import { renderDetails, renderNoSelection, type DetailsContext } from './details';
+import { createLogsPanel } from './logsPanel';
+import { serviceChip, type View } from './traceList';
+import { Waterfall } from './waterfall';
+
+const STITCH_LIMIT = 20;
+const LIVE_MS = 3000;
+const LIVE_MAX_SPANS = 5000;
+
+export function mountTraceView(root: HTMLElement, initial: TraceViewState): View {
+  let inner = createTraceView(root, initial);
+  return {
+    update(next: unknown) {
+      const s = next as TraceViewState;
+      if (s.traceId !== inner.traceId) {
+        inner.destroy();
+        inner = createTraceView(root, s);
+      } else inner.update(s);
+    },
+    destroy() {
+      inner.destroy();
+    },
+  };
+}
+
+function createTraceView(root: HTMLElement, initial: TraceViewState) {
+  const traceId = initial.traceId;
+  let opts: TraceViewState = { ...initial };
+  let destroyed = false;
+  const ctl = new AbortController();
+
+  // Data.
+  const spansByTrace = new Map<string, SpanInput[]>();
+  const logsByTrace = new Map<string, OtlpLogsData>();
+  const related = new Map<string, RelatedAnswer>();
+  let plan: StitchPlan | null = null;
+  let stitchLoading = false;
+  let logsLoading = true;
+
+  // Derived.
+  let tree: SpanTree | null = null;
+  let logs: LogEntry[] = [];
+  let logsByNode = new Map<number, LogEntry[]>();
+  const userCollapsed = new Set<string>();
+  let userArr: Uint8Array = new Uint8Array(0);
+  let lensRes: LensResult | null = null;
+  let lensArr: Uint8Array | null = null;
+  let lensCache: (string | undefined)[] = [];
+  let groupCache: { key: string; tree: SpanTree; values: string[] } | null = null;
+  const collapsedLanes = new Set<string>();
+  let lanes: Lane[] | null = null;
+  let selected = -1;
+  let liveTimer: number | undefined;
+  let readyMarked = false;
+
+  // --- layout -----------------------------------------------------------------
+  const backLink = h('a', { class: 'back', attrs: { href: `/${sessionStorage.getItem('loupe.lastSearch') ?? ''}` }, text: '← Traces' });
+  const title = h('div', { class: 'th-title' }, h('span', { class: 'muted', text: `Trace ${traceId}` }));
+  const meta = h('div', { class: 'th-meta' });
+  const relatedBox = h('div', { class: 'th-related' });
+  const header = h('section', { class: 'trace-head' }, h('div', { class: 'th-top' }, backLink, title), meta, relatedBox);
+
+  const findIn = h('input', {
+    class: 'find',
+    testid: 'trace-search',
+    attrs: { type: 'search', placeholder: 'Find in trace (name, attribute, value)…', 'aria-label': 'Find in trace', spellcheck: 'false', autocomplete: 'off' },
+  });
+  const findCount = h('span', { class: 'find-count muted' });
+  const findPrev = h('button', { class: 'btn small icon', attrs: { type: 'button', title: 'Previous match (Shift+Enter)' }, text: '↑' });
+  const findNext = h('button', { class: 'btn small icon', attrs: { type: 'button', title: 'Next match (Enter)' }, text: '↓' });
+  const collapseAll = h('button', { class: 'btn small', testid: 'collapse-all', attrs: { type: 'button' }, text: 'Collapse all' });
+  const expandAll = h('button', { class: 'btn small', testid: 'expand-all', attrs: { type: 'button' }, text: 'Expand all' });
+  const groupList = h('datalist', { attrs: { id: `group-keys-${traceId}` } });
+  const groupIn = h('input', {
+    class: 'group',
+    testid: 'group-by',
+    attrs: { type: 'text', list: `group-keys-${traceId}`, placeholder: 'attribute key', 'aria-label': 'Group by attribute', spellcheck: 'false', autocomplete: 'off' },
+  });
+  const groupClear = h('button', { class: 'btn small icon', attrs: { type: 'button', title: 'Stop grouping' }, text: '✕' });
+  const stitchedBtn = h('button', { class: 'btn small toggle', testid: 'stitched-toggle', attrs: { type: 'button', 'aria-pressed': 'false', title: 'Show linked traces under the spans that link them' } });
+  const refreshBtn = h('button', { class: 'btn small', attrs: { type: 'button', title: 'Fetch the trace again (late spans, re-attached orphans)' }, text: 'Refresh' });
+  const liveInfo = h('span', { class: 'muted small' });
+  const toolbar = h(
+    'section',
+    { class: 'trace-toolbar' },
+    h('div', { class: 'tb-group find-group' }, findIn, findCount, findPrev, findNext),
+    h('div', { class: 'tb-group' }, collapseAll, expandAll),
+    h('label', { class: 'tb-group' }, h('span', { class: 'muted', text: 'Group by' }), groupIn, groupList, groupClear),
+    h('div', { class: 'tb-group' }, stitchedBtn),
+    h('span', { class: 'spacer' }),
+    h('div', { class: 'tb-group' }, liveInfo, refreshBtn),
+  );
+  const issues = h('div', { class: 'issues', attrs: { hidden: true, role: 'status' } });
+  const banner = h('div', { class: 'notice', attrs: { hidden: true } });
+
+  const waterfall = new Waterfall({
+    onToggle: (n, expand) => toggle(n, expand),
+    onLaneToggle: (v) => {
+      if (collapsedLanes.has(v)) collapsedLanes.delete(v);
+      else collapsedLanes.add(v);
+      recomputeRows();
+    },
+    onOpen: (n) => select(n, { scroll: false, focusDetails: false }),
+    onCursor: () => {},
+    onTraceBadge: (tid) => navigate(traceUrl({ traceId: tid })),
+  });
+
+  const tabDetails = h('button', { class: 'tab', testid: 'tab-details', attrs: { type: 'button', role: 'tab' }, text: 'Details' });
+  const tabLogs = h('button', { class: 'tab', testid: 'tab-logs', attrs: { type: 'button', role: 'tab' } }, 'Logs ', h('span', { class: 'count-pill', text: '…' }));
+  const detailsBox = h('div', { class: 'side-body details-box' }, renderNoSelection());
+  const logsPanel = createLogsPanel((n) => {
+    reveal(n);
+    select(n, { scroll: true, focusDetails: false });
+    setTab('details');
+  });
+  const logsBox = h('div', { class: 'side-body logs-box', attrs: { hidden: true } }, logsPanel.el);
+  const side = h('aside', { class: 'side' }, h('div', { class: 'tabs', attrs: { role: 'tablist' } }, tabDetails, tabLogs), detailsBox, logsBox);
+  const body = h('div', { class: 'trace-body' }, waterfall.el, side);
+  const page = h('div', { class: 'page trace-view' }, header, toolbar, issues, banner, body);
+  root.appendChild(page);
+
+  tabDetails.addEventListener('click', () => setTab('details'));
+  tabLogs.addEventListener('click', () => setTab('logs'));
+
+  // --- toolbar behaviour --------------------------------------------------------
+  let findTimer: number | undefined;
+  findIn.value = opts.find;
+  findIn.addEventListener('input', () => {
+    window.clearTimeout(findTimer);
+    findTimer = window.setTimeout(() => {
+      opts.find = findIn.value;
+      syncUrl();
+      applyLens(true);
+    }, tree && tree.nodes.length > 20000 ? 250 : 120);
+  });
+  findIn.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter') {
+      ev.preventDefault();
+      window.clearTimeout(findTimer);
+      if (opts.find !== findIn.value) {
+        opts.find = findIn.value;
+        syncUrl();
+        applyLens(true);
+      } else jumpMatch(ev.shiftKey ? -1 : 1);
+    } else if (ev.key === 'Escape') {
+      findIn.value = '';
+      opts.find = '';
+      syncUrl();
+      applyLens(false);
+    } else if (ev.key === 'ArrowDown') {
+      ev.preventDefault();
+      waterfall.focus();
+    }
+  });
+  findPrev.addEventListener('click', () => jumpMatch(-1));
+  findNext.addEventListener('click', () => jumpMatch(1));
+  collapseAll.addEventListener('click', () => setAll(true));
+  expandAll.addEventListener('click', () => setAll(false));
+  groupIn.value = opts.group;
+  groupIn.addEventListener('focus', () => renderGroupKeys());
+  const applyGroup = () => {
+    const v = groupIn.value.trim();
+    if (v === opts.group) return;
+    navigate(traceUrl({ ...opts, group: v }));
+  };
+  groupIn.addEventListener('change', applyGroup);
+  groupIn.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter') applyGroup();
+  });
+  groupClear.addEventListener('click', () => {
+    groupIn.value = '';
+    applyGroup();
+  });
+  stitchedBtn.addEventListener('click', () => navigate(traceUrl({ ...opts, stitched: !opts.stitched })));
+  refreshBtn.addEventListener('click', () => void load());
+
+  // --- loading ------------------------------------------------------------------------
+  async function load(): Promise<void> {
+    window.clearTimeout(liveTimer);
+    const first = tree === null;
+    const relP = getRelated(traceId, ctl.signal)
+      .then((r) => {
+        related.set(traceId, r);
+        if (!destroyed) {
+          renderRelated();
+          renderSide();
+        }
+      })
+      .catch(() => {});
+    const logsP = loadLogs(traceId);
+    try {
+      const data = await getTrace(traceId, ctl.signal);
+      if (destroyed) return;
+      if (first) performance.mark('loupe:trace-parsed');
+      const flat = flattenTrace(data);
+      const prevCount = spansByTrace.get(traceId)?.length;
+      spansByTrace.set(traceId, flat);
+      if (!first && prevCount === flat.length && !opts.stitched) {
+        // Live refresh without new spans: nothing to redo.
+        await Promise.all([relP, logsP]);
+        if (!destroyed) scheduleLive();
+        return;
+      }
+      banner.hidden = true;
+    } catch (e) {
+      if (destroyed || (e as Error).name === 'AbortError') return;
+      if (e instanceof ApiError && e.status === 404) {
+        waterfall.setMessage(`No trace ${traceId} (yet). Loupe keeps looking: it appears here as soon as a span of it arrives.`);
+        liveTimer = window.setTimeout(() => void load(), LIVE_MS);
+      } else {
+        waterfall.setMessage((e as Error).message);
+      }
+      setText(title, '');
+      title.append(h('span', { class: 'muted', text: `Trace ${traceId}` }));
+      return;
+    }
+    rebuild();
+    if (first) focusInitial();
+    if (opts.stitched) await loadStitched();
+    await Promise.all([relP, logsP]);
+    if (destroyed) return;
+    scheduleLive();
+  }
+
+  async function loadLogs(tid: string): Promise<void> {
+    try {
+      const d = await getTraceLogs(tid, ctl.signal);
+      logsByTrace.set(tid, d);
+    } catch {
+      /* logs are optional */
+    }
+    if (destroyed) return;
+    logsLoading = false;
+    applyLogs();
+  }
+
+  async function loadStitched(): Promise<void> {
+    stitchLoading = true;
+    renderStitchBtn();
+    try {
+      plan = await planStitch(traceId, (t) => (related.has(t) && t !== traceId ? Promise.resolve(related.get(t)!) : getRelated(t, ctl.signal)), STITCH_LIMIT);
+      if (destroyed) return;
+      for (const [t, r] of plan.related) related.set(t, r);
+      const others = plan.traces.filter((t) => t !== traceId);
+      await pool(others, 4, async (t) => {
+        try {
+          spansByTrace.set(t, flattenTrace(await getTrace(t, ctl.signal)));
+        } catch {
+          /* shown as missing */
+        }
+      });
+      await pool(others, 4, (t) => loadLogsQuiet(t));
+      if (destroyed) return;
+      if (plan.missing.length || plan.truncated) {
+        banner.hidden = false;
+        banner.textContent = [
+          plan.truncated ? `Showing the first ${STITCH_LIMIT} linked traces.` : '',
+          plan.missing.length ? `${plan.missing.length} linked trace${plan.missing.length === 1 ? ' has' : 's have'} not been received: ${plan.missing.map(shortId).join(', ')}.` : '',
+        ]
+          .filter(Boolean)
+          .join(' ');
+      }
+    } finally {
+      stitchLoading = false;
+    }
+    if (!destroyed && opts.stitched) {
+      rebuild();
+      renderRelated();
+    }
+  }
+
+  async function loadLogsQuiet(tid: string): Promise<void> {
+    try {
+      logsByTrace.set(tid, await getTraceLogs(tid, ctl.signal));
+    } catch {
+      /* optional */
+    }
+  }
+
+  function scheduleLive(): void {
+    window.clearTimeout(liveTimer);
+    if (!tree || destroyed) return;
+    const endMs = Number(BigInt(tree.base) / 1_000_000n) + tree.duration / 1e6;
+    const recent = Date.now() - endMs < 60_000;
+    if (recent && tree.nodes.length <= LIVE_MAX_SPANS) {
+      liveInfo.textContent = 'live';
+      liveTimer = window.setTimeout(() => void load(), LIVE_MS);
+    } else liveInfo.textContent = '';
+  }
+
+  // --- the tree and rows ----------------------------------------------------------------
+  function rebuild(): void {
+    const inputs: SpanInput[] = [];
+    const order = opts.stitched && plan ? plan.traces : [traceId];
+    for (const t of order) {
+      const s = spansByTrace.get(t);
+      if (s) for (const x of s) inputs.push(x);
+    }
+    const prevSel = selected >= 0 && tree ? tree.nodes[selected]?.key : undefined;
+    const prevCursor = waterfall.getCursor() >= 0 && tree ? tree.nodes[waterfall.getCursor()]?.key : undefined;
+    tree = buildTree(inputs, { mainTraceId: traceId, attachments: opts.stitched && plan ? plan.attachments : [] });
+    if (!readyMarked) performance.mark('loupe:tree-built');
+    userArr = collapsedFromKeys(tree, userCollapsed);
+    lensCache = [];
+    groupCache = null;
+    const t = tree;
+    selected = prevSel !== undefined ? (indexOfKey(t, prevSel) ?? -1) : -1;
+    if (selected < 0 && opts.span) selected = findSpan(opts.span);
+    waterfall.setSelected(selected);
+    if (prevCursor !== undefined) waterfall.setCursor(indexOfKey(t, prevCursor) ?? -1);
+    else if (selected >= 0) waterfall.setCursor(selected);
+    applyLogs(false);
+    applyLens(false, false);
+    renderHeader();
+    renderIssues();
+    groupKeysFor = null;
+    recomputeRows();
+    renderSide();
+    if (!readyMarked && t.nodes.length > 0) {
+      readyMarked = true;
+      requestAnimationFrame(() => {
+        waterfall.el.dataset.ready = '1';
+        performance.mark('loupe:waterfall-ready');
+      });
+    }
+  }
+
+  function findSpan(spanId: string): number {
+    if (!tree) return -1;
+    const [a, b] = spanId.includes(':') ? spanId.split(':') : [traceId, spanId];
+    const i = findIndex(tree, a ?? '', b ?? '');
+    if (i !== undefined) return i;
+    for (const n of tree.nodes) if (n.spanId === b) return n.index;
+    return -1;
+  }
+
+  function focusInitial(): void {
+    if (!tree) return;
+    if (selected >= 0) {
+      reveal(selected);
+      waterfall.setCursor(selected, { scroll: true });
+    } else if (tree.order.length) waterfall.setCursor(tree.order[0]!);
+    if (opts.tab === 'logs') setTab('logs');
+    waterfall.focus();
+  }
+
+  function activeCollapsed(): Uint8Array {
+    return lensArr ?? userArr;
+  }
+
+  function recomputeRows(): void {
+    if (!tree) return;
+    const coll = activeCollapsed();
+    let rows = visibleRows(tree, coll);
+    lanes = null;
+    let laneOf: Int32Array | null = null;
+    if (opts.group) {
+      if (!groupCache || groupCache.key !== opts.group || groupCache.tree !== tree) groupCache = { key: opts.group, tree, values: groupValues(tree, opts.group) };
+      const r = laneRows(rows, groupCache.values, collapsedLanes);
+      rows = r.rows;
+      lanes = r.lanes;
+      laneOf = new Int32Array(tree.nodes.length);
+      let cur = 0;
+      for (const x of rows) {
+        if (x < 0) cur = -x - 1;
+        else laneOf[x] = cur;
+      }
+      // Lane indices of collapsed lanes' members are not needed (hidden).
+    }
+    waterfall.setModel({ tree, rows, lanes, groupKey: opts.group, laneOf, collapsed: coll, matches: lensRes ? lensRes.matches : null, logs: logsByNode });
+  }
+
+  function toggle(n: number, expand?: boolean): void {
+    if (!tree) return;
+    const arr = activeCollapsed();
+    const collapse = expand === undefined ? !arr[n] : !expand;
+    arr[n] = collapse ? 1 : 0;
+    if (!lensArr) {
+      const key = tree.nodes[n]!.key;
+      if (collapse) userCollapsed.add(key);
+      else userCollapsed.delete(key);
+    }
+    recomputeRows();
+  }
+
+  function setAll(collapse: boolean): void {
+    if (!tree) return;
+    const arr = activeCollapsed();
+    if (!lensArr) userCollapsed.clear();
+    for (const node of tree.nodes) {
+      const c = collapse && node.children.length > 0;
+      arr[node.index] = c ? 1 : 0;
+      if (c && !lensArr) userCollapsed.add(node.key);
+    }
+    if (!collapse) collapsedLanes.clear();
+    recomputeRows();
+    if (waterfall.getCursor() >= 0) waterfall.scrollToNode(waterfall.getCursor());
+  }
+
+  /** Opens every collapsed ancestor (and lane) so that the node has a row. */
+  function reveal(n: number): void {
+    if (!tree || n < 0) return;
+    const arr = activeCollapsed();
+    for (let p = tree.nodes[n]!.parent; p >= 0; p = tree.nodes[p]!.parent) {
+      if (arr[p]) {
+        arr[p] = 0;
+        if (!lensArr) userCollapsed.delete(tree.nodes[p]!.key);
+      }
+    }
+    if (opts.group && groupCache) collapsedLanes.delete(groupCache.values[n] ?? '');
+    recomputeRows();
+  }
+
+  // --- lens -------------------------------------------------------------------------
+  function applyLens(jump: boolean, rows = true): void {
+    if (!tree) return;
+    const q = opts.find.trim();
+    if (!q) {
+      lensRes = null;
+      lensArr = null;
+      findCount.textContent = '';
+      toggleClass(findIn, 'no-match', false);
+    } else {
+      lensRes = lens(tree, q, lensCache);
+      lensArr = lensRes.collapsed.slice();
+      findCount.textContent = lensRes.count === 0 ? 'no match' : `${formatCount(lensRes.count)} match${lensRes.count === 1 ? '' : 'es'}`;
+      toggleClass(findIn, 'no-match', lensRes.count === 0);
+    }
+    if (rows) recomputeRows();
+    if (jump && lensRes && lensRes.count > 0) jumpMatch(1, true);
+  }
+
+  function jumpMatch(dir: 1 | -1, fromTop = false): void {
+    if (!tree || !lensRes || lensRes.count === 0) return;
+    const order = tree.order;
+    const cur = waterfall.getCursor();
+    let start = -1;
+    if (!fromTop && cur >= 0) for (let j = 0; j < order.length; j++) if (order[j] === cur) start = j;
+    const n = order.length;
+    for (let k = 1; k <= n; k++) {
+      const j = fromTop ? (k - 1) % n : (((start + dir * k) % n) + n) % n;
+      const x = order[j]!;
+      if (lensRes.matches[x]) {
+        reveal(x);
+        waterfall.setCursor(x, { scroll: true });
+        select(x, { scroll: true, focusDetails: false });
+        return;
+      }
+    }
+  }
+
+  // --- logs -----------------------------------------------------------------------------
+  function applyLogs(rows = true): void {
+    if (!tree) return;
+    const merged: OtlpLogsData = { resourceLogs: [] };
+    for (const t of tree.traceIds) {
+      const d = logsByTrace.get(t);
+      if (d?.resourceLogs) merged.resourceLogs!.push(...d.resourceLogs);
+    }
+    logs = attachLogs(tree, merged);
+    logsByNode = new Map();
+    for (const e of logs) {
+      if (e.node < 0) continue;
+      let l = logsByNode.get(e.node);
+      if (!l) logsByNode.set(e.node, (l = []));
+      l.push(e);
+    }
+    const pill = tabLogs.querySelector('.count-pill')!;
+    pill.textContent = logsLoading ? '…' : formatCount(logs.length);
+    toggleClass(tabLogs, 'has-errors', logs.some((e) => e.severity >= 17));
+    logsPanel.set(tree, logs, logsLoading);
+    if (rows) {
+      recomputeRows();
+      renderSide();
+    }
+  }
+
+  // --- selection and side panel ---------------------------------------------------------
+  function select(n: number, o: { scroll: boolean; focusDetails: boolean }): void {
+    if (!tree || n < 0) return;
+    selected = n;
+    waterfall.setSelected(n);
+    waterfall.setCursor(n, { scroll: o.scroll });
+    const node = tree.nodes[n]!;
+    opts.span = node.traceIdx === 0 ? node.spanId : `${node.traceId}:${node.spanId}`;
+    syncUrl();
+    if (opts.tab !== 'details') setTab('details');
+    else renderSide();
+  }
+
+  const detailsCtx = (): DetailsContext => ({
+    tree: tree!,
+    related,
+    logs,
+    selectNode: (i) => {
+      reveal(i);
+      select(i, { scroll: true, focusDetails: false });
+    },
+    spanHref: (t, s) => traceUrl({ traceId: t, span: s }),
+    goToSpan: (t, s) => {
+      const i = tree ? findIndex(tree, t, s) : undefined;
+      if (i !== undefined) {
+        reveal(i);
+        select(i, { scroll: true, focusDetails: false });
+      } else navigate(traceUrl({ traceId: t, span: s }));
+    },
+    showLogs: (i) => {
+      logsPanel.filterNode(i);
+      setTab('logs');
+    },
+  });
+
+  function renderSide(): void {
+    if (opts.tab !== 'details') return;
+    const same = detailsBox.firstElementChild instanceof HTMLElement && tree && selected >= 0 && detailsBox.firstElementChild.dataset.spanId === tree.nodes[selected]?.spanId;
+    const scroll = same ? detailsBox.scrollTop : 0;
+    clear(detailsBox);
+    detailsBox.appendChild(tree && selected >= 0 ? renderDetails(tree.nodes[selected]!, detailsCtx()) : renderNoSelection());
+    if (same) detailsBox.scrollTop = scroll;
+  }
+
+  function setTab(tab: 'details' | 'logs'): void {
+    opts.tab = tab;
+    toggleClass(tabDetails, 'active', tab === 'details');
+    toggleClass(tabLogs, 'active', tab === 'logs');
+    tabDetails.setAttribute('aria-selected', String(tab === 'details'));
+    tabLogs.setAttribute('aria-selected', String(tab === 'logs'));
+    detailsBox.hidden = tab !== 'details';
+    logsBox.hidden = tab !== 'logs';
+    if (tab === 'details') renderSide();
+    syncUrl();
+  }
+
+  function syncUrl(): void {
+    if (!destroyed) replaceUrl(traceUrl(opts));
+  }
+
+  // --- header, issues, related ---------------------------------------------------------------
+  function renderHeader(): void {
+    if (!tree) return;
+    const t = tree;
+    const mainRoot = t.roots.find((r) => t.nodes[r]!.traceIdx === 0);
+    const rootNode = mainRoot !== undefined ? t.nodes[mainRoot] : undefined;
+    title.replaceChildren(
+      rootNode ? serviceChip(rootNode.service) : '',
+      h('h1', { class: 'trace-name', text: rootNode?.name || '(no spans)' }),
+      h('span', { class: 'trace-id mono', title: 'Trace ID', text: traceId }),
+    );
+    document.title = `${rootNode?.name ?? 'Trace'} · Loupe`;
+    const mainSpans = t.nodes.filter((n) => n.traceIdx === 0);
+    const mainErrors = mainSpans.filter((n) => n.flags & 1).length;
+    let mainEnd = 0;
+    let mainStart = Infinity;
+    for (const n of mainSpans) {
+      mainEnd = Math.max(mainEnd, n.end);
+      mainStart = Math.min(mainStart, n.start);
+    }
+    const startNode = mainSpans.reduce<(typeof mainSpans)[number] | undefined>((a, n) => (!a || n.start < a.start ? n : a), undefined);
+    meta.replaceChildren(
+      h('span', { class: 'meta-item' }, h('span', { class: 'k', text: 'Start' }), startNode ? formatTimestamp(startNode.startNs) : '—'),
+      h('span', { class: 'meta-item' }, h('span', { class: 'k', text: 'Duration' }), formatDuration(mainSpans.length ? mainEnd - mainStart : 0)),
+      h('span', { class: 'meta-item' }, h('span', { class: 'k', text: 'Spans' }), formatCount(mainSpans.length)),
+      h('span', { class: `meta-item${mainErrors ? ' errors' : ''}` }, h('span', { class: 'k', text: 'Errors' }), formatCount(mainErrors)),
+      h('span', { class: 'meta-item svcs' }, ...t.services.map((s) => serviceChip(s))),
+      ...(t.traceIds.length > 1 ? [h('span', { class: 'meta-item foreign' }, h('span', { class: 'k', text: 'Stitched' }), `${t.traceIds.length - 1} linked trace${t.traceIds.length === 2 ? '' : 's'} · ${formatCount(t.nodes.length)} spans`)] : []),
+    );
+  }
+
+  function renderRelated(): void {
+    const r = related.get(traceId);
+    renderStitchBtn();
+    if (!r || r.related.length === 0) {
+      relatedBox.replaceChildren();
+      return;
+    }
+    const inc = r.related.filter((e) => e.direction === 'incoming');
+    const out = r.related.filter((e) => e.direction === 'outgoing');
+    const chip = (e: (typeof r.related)[number]) =>
+      h(
+        'a',
+        { class: `rel-chip ${e.direction}`, testid: 'related-trace', data: { traceId: e.traceId }, attrs: { href: traceUrl({ traceId: e.traceId }) }, title: e.summary ? `${e.summary.rootService ?? ''}: ${e.summary.rootName}` : 'not received' },
+        `${e.direction === 'incoming' ? '←' : '→'} ${shortId(e.traceId)}`,
+        e.summary?.errorCount ? h('span', { class: 'err-hint', text: ' ●' }) : null,
+      );
+    relatedBox.replaceChildren(
+      h('span', { class: 'k', text: 'Linked traces' }),
+      ...(out.length ? [h('span', { class: 'muted small', text: 'links to' }), ...out.map(chip)] : []),
+      ...(inc.length ? [h('span', { class: 'muted small', text: 'linked from' }), ...inc.slice(0, 12).map(chip)] : []),
+      ...(inc.length > 12 ? [h('span', { class: 'muted small', text: `+${inc.length - 12}` })] : []),
+    );
+  }
+
+  function renderStitchBtn(): void {
+    const r = related.get(traceId);
+    const n = r ? r.related.length : 0;
+    stitchedBtn.setAttribute('aria-pressed', String(opts.stitched));
+    toggleClass(stitchedBtn, 'on', opts.stitched);
+    stitchedBtn.textContent = `${opts.stitched ? '☑' : '☐'} Stitched view${stitchLoading ? ' (loading…)' : r ? ` (${n} linked)` : ''}`;
+  }
+
+  function renderIssues(): void {
+    if (!tree) return;
+    const i = tree.issues;
+    const parts: string[] = [];
+    if (i.orphans) parts.push(`${i.orphans} orphan span${i.orphans === 1 ? '' : 's'} (parent not received), shown as roots`);
+    if (i.cycles) parts.push(`${i.cycles} parent cycle${i.cycles === 1 ? '' : 's'} broken`);
+    if (i.duplicates) parts.push(`${i.duplicates} spans share a span ID`);
+    if (i.endBeforeStart) parts.push(`${i.endBeforeStart} span${i.endBeforeStart === 1 ? ' ends' : 's end'} before ${i.endBeforeStart === 1 ? 'it starts' : 'they start'}`);
+    if (i.noStart) parts.push(`${i.noStart} without a start time`);
+    issues.hidden = parts.length === 0;
+    issues.textContent = parts.length ? `⚠ ${parts.join(' · ')}` : '';
+  }
+
+  let groupKeysFor: SpanTree | null = null;
+  function renderGroupKeys(): void {
+    if (!tree || groupKeysFor === tree) return;
+    groupKeysFor = tree;
+    const keys = ['service.name', ...attributeKeys(tree, 150).filter((k) => k !== 'service.name')];
+    groupList.replaceChildren(...keys.map((k) => h('option', { attrs: { value: k } })));
+  }
+
+  // --- first paint ----------------------------------------------------------------------
+  setTab(opts.tab);
+  renderStitchBtn();
+  void load();
+
+  return {
+    traceId,
+    update(next: TraceViewState) {
+      const prev = opts;
+      opts = { ...next };
+      if (findIn.value !== opts.find) findIn.value = opts.find;
+      if (groupIn.value !== opts.group) groupIn.value = opts.group;
+      if (prev.stitched !== opts.stitched) {
+        renderStitchBtn();
+        if (opts.stitched && !plan) void loadStitched();
+        else {
+          banner.hidden = true;
+          rebuild();
+        }
+        return;
+      }
+      if (prev.group !== opts.group) {
+        collapsedLanes.clear();
+        recomputeRows();
+      }
+      if (prev.find !== opts.find) applyLens(true);
+      if (prev.tab !== opts.tab) setTab(opts.tab);
+      if (prev.span !== opts.span && opts.span) {
+        const i = findSpan(opts.span);
+        if (i >= 0 && i !== selected) {
+          reveal(i);
+          select(i, { scroll: true, focusDetails: false });
+        }
+      }
+    },
+    destroy() {
+      destroyed = true;
+      ctl.abort();
+      window.clearTimeout(liveTimer);
+      window.clearTimeout(findTimer);
+      waterfall.destroy();
+      page.remove();
+    },
+  };
+}
+
+async function pool<T>(items: T[], n: number, fn: (x: T) => Promise<void>): Promise<void> {
+  let i = 0;
+  const workers = Array.from({ length: Math.min(n, items.length) }, async () => {
+    while (i < items.length) {
+      const x = items[i++]!;
+      await fn(x);
+    }
+  });
+  await Promise.all(workers);
+}

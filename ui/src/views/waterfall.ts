@@ -1,0 +1,640 @@
+// The virtualized waterfall: a minimap, a time axis, and a pool of fixed-height
+// rows recycled as the list scrolls (only visible rows exist in the DOM).
+
+import { serviceColor } from '../color';
+import { h, setText, toggleClass } from '../dom';
+import { anyValueToString, formatCount, formatDuration, severityName, shortId } from '../format';
+import { F, type Lane, type LogEntry, type SpanTree } from '../tree';
+
+export const ROW_H = 24;
+const OVERSCAN = 8;
+const MAX_MARKS = 48;
+const MAX_INDENT = 40;
+const INDENT_PX = 14;
+const MINIMAP_H = 44;
+
+export interface WaterfallModel {
+  tree: SpanTree;
+  /** Row contents: node index, or -(lane index + 1) for a lane header. */
+  rows: Int32Array;
+  lanes: Lane[] | null;
+  groupKey: string;
+  /** Lane index of each node (for band tints), when grouping. */
+  laneOf: Int32Array | null;
+  /** Effective collapse state by node index. */
+  collapsed: Uint8Array;
+  /** Lens matches by node index, or null when no lens. */
+  matches: Uint8Array | null;
+  /** Log records by node index. */
+  logs: Map<number, LogEntry[]>;
+}
+
+export interface WaterfallCallbacks {
+  onToggle(node: number, expand?: boolean): void;
+  onLaneToggle(value: string): void;
+  /** A row was activated (click, Enter): show its details. */
+  onOpen(node: number): void;
+  onCursor(node: number): void;
+  onTraceBadge(traceId: string): void;
+}
+
+interface RowEls {
+  row: HTMLDivElement;
+  indent: HTMLSpanElement;
+  toggle: HTMLButtonElement;
+  dot: HTMLSpanElement;
+  name: HTMLSpanElement;
+  svc: HTMLSpanElement;
+  badges: HTMLSpanElement;
+  tl: HTMLDivElement;
+  bar: HTMLDivElement;
+  dur: HTMLSpanElement;
+  marks: HTMLDivElement;
+  /** What the row shows now (node index or lane code) and for which model/zoom version. */
+  bound: number;
+  version: number;
+}
+
+export class Waterfall {
+  readonly el: HTMLDivElement;
+  private readonly scroller: HTMLDivElement;
+  private readonly spacer: HTMLDivElement;
+  private readonly rowsEl: HTMLDivElement;
+  private readonly axisTicks: HTMLDivElement;
+  private readonly axisLabel: HTMLSpanElement;
+  private readonly canvas: HTMLCanvasElement;
+  private readonly mmViewport: HTMLDivElement;
+  private readonly mmSel: HTMLDivElement;
+  private readonly zoomReset: HTMLButtonElement;
+  private readonly emptyEl: HTMLDivElement;
+  private pool: RowEls[] = [];
+  private model: WaterfallModel | null = null;
+  private posOf: Int32Array = new Int32Array(0);
+  private version = 1;
+  private z0 = 0;
+  private z1 = 1;
+  private zoomed = false;
+  private cursor = -1;
+  private selected = -1;
+  private raf = 0;
+  private mmDirty = true;
+  private readonly ro: ResizeObserver;
+  private drag: { x0: number; moved: boolean } | null = null;
+
+  constructor(private readonly cb: WaterfallCallbacks) {
+    this.canvas = h('canvas', { class: 'mm-canvas' });
+    this.mmViewport = h('div', { class: 'mm-viewport' });
+    this.mmSel = h('div', { class: 'mm-sel', attrs: { hidden: true } });
+    this.zoomReset = h('button', { class: 'btn small mm-reset', attrs: { type: 'button', hidden: true }, text: 'Reset zoom' });
+    const minimap = h(
+      'div',
+      { class: 'wf-minimap', testid: 'minimap', title: 'Drag to zoom into a time window; click to jump; double-click to reset' },
+      this.canvas,
+      this.mmViewport,
+      this.mmSel,
+    );
+    this.axisTicks = h('div', { class: 'wf-axis-ticks' });
+    this.axisLabel = h('span', { class: 'wf-axis-label' });
+    const axis = h('div', { class: 'wf-axis' }, h('div', { class: 'wf-axis-gutter' }, this.axisLabel, this.zoomReset), this.axisTicks);
+    this.spacer = h('div', { class: 'wf-spacer' });
+    this.rowsEl = h('div', { class: 'wf-rows' });
+    this.emptyEl = h('div', { class: 'wf-empty', text: 'Loading…' });
+    this.scroller = h('div', { class: 'wf-scroll', attrs: { tabindex: 0, role: 'tree', 'aria-label': 'Spans' } }, this.spacer, this.rowsEl, this.emptyEl);
+    this.el = h('div', { class: 'wf', testid: 'waterfall' }, minimap, axis, this.scroller);
+
+    this.scroller.addEventListener('scroll', () => this.schedule(), { passive: true });
+    this.scroller.addEventListener('keydown', (ev) => this.onKey(ev));
+    this.rowsEl.addEventListener('click', (ev) => this.onClick(ev));
+    this.rowsEl.addEventListener('dblclick', (ev) => {
+      const n = this.nodeAt(ev.target as Element);
+      if (n >= 0 && !(ev.target as Element).closest('.wf-toggle')) this.cb.onToggle(n);
+    });
+    this.zoomReset.addEventListener('click', () => this.setZoom(null));
+    minimap.addEventListener('pointerdown', (ev) => this.mmDown(ev, minimap));
+    minimap.addEventListener('pointermove', (ev) => this.mmMove(ev, minimap));
+    minimap.addEventListener('pointerup', (ev) => this.mmUp(ev, minimap));
+    minimap.addEventListener('dblclick', () => this.setZoom(null));
+    this.ro = new ResizeObserver(() => {
+      this.mmDirty = true;
+      this.schedule();
+    });
+    this.ro.observe(this.el);
+  }
+
+  destroy(): void {
+    this.ro.disconnect();
+    cancelAnimationFrame(this.raf);
+  }
+
+  focus(): void {
+    this.scroller.focus({ preventScroll: true });
+  }
+
+  setMessage(text: string | null): void {
+    this.emptyEl.hidden = text === null;
+    if (text !== null) this.emptyEl.textContent = text;
+  }
+
+  setModel(m: WaterfallModel): void {
+    const prevTree = this.model?.tree;
+    this.model = m;
+    if (prevTree !== m.tree && !this.zoomed) {
+      this.z0 = 0;
+      this.z1 = Math.max(m.tree.duration, 1);
+    }
+    if (this.z1 <= this.z0) this.z1 = this.z0 + 1;
+    const pos = new Int32Array(m.tree.nodes.length).fill(-1);
+    for (let i = 0; i < m.rows.length; i++) {
+      const x = m.rows[i]!;
+      if (x >= 0) pos[x] = i;
+    }
+    this.posOf = pos;
+    this.spacer.style.height = `${m.rows.length * ROW_H}px`;
+    this.version++;
+    this.mmDirty = true;
+    this.setMessage(m.rows.length === 0 ? 'No spans' : null);
+    this.renderNow();
+  }
+
+  /** Zoom to [t0, t1] (ns relative to the tree base), or back to the whole trace. */
+  setZoom(w: [number, number] | null): void {
+    const d = Math.max(this.model?.tree.duration ?? 1, 1);
+    if (!w || w[1] - w[0] <= 0) {
+      this.zoomed = false;
+      this.z0 = 0;
+      this.z1 = d;
+    } else {
+      this.zoomed = true;
+      this.z0 = Math.max(0, w[0]);
+      this.z1 = Math.min(d, w[1]);
+      if (this.z1 - this.z0 < 1) this.z1 = this.z0 + 1;
+    }
+    this.version++;
+    this.mmDirty = true;
+    this.schedule();
+  }
+
+  getZoom(): [number, number] | null {
+    return this.zoomed ? [this.z0, this.z1] : null;
+  }
+
+  setSelected(node: number): void {
+    this.selected = node;
+    this.version++;
+    this.schedule();
+  }
+
+  setCursor(node: number, opts: { scroll?: boolean } = {}): void {
+    this.cursor = node;
+    this.version++;
+    if (opts.scroll) this.scrollToNode(node);
+    this.schedule();
+  }
+
+  getCursor(): number {
+    return this.cursor;
+  }
+
+  /** Scrolls so that the node's row is visible (centred when it was far). */
+  scrollToNode(node: number): void {
+    const p = node >= 0 && node < this.posOf.length ? this.posOf[node]! : -1;
+    if (p < 0) return;
+    const top = p * ROW_H;
+    const vh = this.scroller.clientHeight || 600;
+    const st = this.scroller.scrollTop;
+    if (top < st || top + ROW_H > st + vh) this.scroller.scrollTop = Math.max(0, top - vh / 2 + ROW_H / 2);
+    this.schedule();
+  }
+
+  getScrollTop(): number {
+    return this.scroller.scrollTop;
+  }
+
+  setScrollTop(v: number): void {
+    this.scroller.scrollTop = v;
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.raf) return;
+    this.raf = requestAnimationFrame(() => {
+      this.raf = 0;
+      this.renderNow();
+    });
+  }
+
+  private pct(t: number): number {
+    return ((t - this.z0) / (this.z1 - this.z0)) * 100;
+  }
+
+  renderNow(): void {
+    const m = this.model;
+    if (!m) return;
+    const gw = Math.round(Math.min(640, Math.max(260, this.el.clientWidth * 0.44)));
+    this.el.style.setProperty('--gutter', `${gw}px`);
+    const vh = this.scroller.clientHeight || 600;
+    const n = m.rows.length;
+    const first = Math.max(0, Math.floor(this.scroller.scrollTop / ROW_H) - OVERSCAN);
+    const count = Math.min(n - first, Math.ceil(vh / ROW_H) + 2 * OVERSCAN);
+    while (this.pool.length < count) {
+      const r = this.makeRow();
+      this.pool.push(r);
+      this.rowsEl.appendChild(r.row);
+    }
+    this.rowsEl.style.transform = `translateY(${first * ROW_H}px)`;
+    for (let i = 0; i < this.pool.length; i++) {
+      const r = this.pool[i]!;
+      if (i >= count) {
+        if (!r.row.hidden) r.row.hidden = true;
+        continue;
+      }
+      if (r.row.hidden) r.row.hidden = false;
+      this.bind(r, first + i, m);
+    }
+    this.renderAxis();
+    this.renderMinimap(first + OVERSCAN, Math.ceil(vh / ROW_H));
+  }
+
+  private makeRow(): RowEls {
+    const indent = h('span', { class: 'wf-indent' });
+    const toggle = h('button', { class: 'wf-toggle', testid: 'span-toggle', attrs: { type: 'button', tabindex: -1, 'aria-label': 'Collapse or expand' } });
+    const dot = h('span', { class: 'svc-dot' });
+    const name = h('span', { class: 'wf-name' });
+    const svc = h('span', { class: 'wf-svc' });
+    const badges = h('span', { class: 'wf-badges' });
+    const bar = h('div', { class: 'wf-bar' });
+    const dur = h('span', { class: 'wf-dur' });
+    const marks = h('div', { class: 'wf-marks' });
+    const tl = h('div', { class: 'wf-tl' }, bar, marks, dur);
+    const row = h('div', { class: 'wf-row', attrs: { role: 'treeitem' } }, h('div', { class: 'wf-gutter' }, indent, toggle, dot, name, svc, badges), tl);
+    return { row, indent, toggle, dot, name, svc, badges, tl, bar, dur, marks, bound: NaN, version: 0 };
+  }
+
+  private bind(r: RowEls, pos: number, m: WaterfallModel): void {
+    const x = m.rows[pos]!;
+    if (r.bound === x && r.version === this.version) return;
+    const changed = r.bound !== x;
+    r.bound = x;
+    r.version = this.version;
+    r.row.dataset.pos = String(pos);
+    if (x < 0) {
+      this.bindLane(r, m, -x - 1, changed);
+      return;
+    }
+    const tree = m.tree;
+    const node = tree.nodes[x]!;
+    const row = r.row;
+    if (changed) {
+      row.className = 'wf-row';
+      row.dataset.testid = 'span-row';
+      row.dataset.spanId = node.spanId;
+      row.dataset.traceId = node.traceId;
+      delete row.dataset.value;
+      const depth = Math.min(node.depth, MAX_INDENT);
+      r.indent.style.width = `${depth * INDENT_PX}px`;
+      r.indent.dataset.depth = node.depth > MAX_INDENT ? String(node.depth) : '';
+      const color = serviceColor(node.service);
+      r.dot.style.background = color;
+      r.dot.hidden = false;
+      r.bar.style.background = color;
+      setText(r.name, node.name || '(no name)');
+      // The service is named where it changes (roots, and calls into another service).
+      const showSvc = node.parent < 0 || tree.nodes[node.parent]!.service !== node.service;
+      setText(r.svc, showSvc ? node.service : '');
+      r.svc.hidden = !showSvc;
+      r.name.title = `${node.name}\n${node.service} · ${formatDuration(node.end - node.start)}`;
+      this.fillBadges(r.badges, node.flags, node.traceId, node.children.length, node.depth);
+      r.tl.hidden = false;
+      this.fillMarks(r, m.logs.get(x));
+      r.row.setAttribute('aria-level', String(node.depth + 1));
+    }
+    const hasKids = node.children.length > 0;
+    const coll = !!m.collapsed[x];
+    r.toggle.hidden = !hasKids;
+    setText(r.toggle, hasKids ? (coll ? '▸' : '▾') : '');
+    if (hasKids) r.row.setAttribute('aria-expanded', String(!coll));
+    else r.row.removeAttribute('aria-expanded');
+    const f = node.flags;
+    toggleClass(row, 'error', !!(f & F.ERROR));
+    toggleClass(row, 'error-below', !(f & F.ERROR) && !!(f & F.ERROR_BELOW) && coll);
+    toggleClass(row, 'has-error-below', !!(f & F.ERROR_BELOW));
+    toggleClass(row, 'broken', !!(f & (F.ORPHAN | F.CYCLE | F.DUPLICATE | F.END_BEFORE_START | F.NO_START | F.STITCH_MISSING)));
+    toggleClass(row, 'foreign', node.traceIdx > 0);
+    toggleClass(row, 'foreign-alt', node.traceIdx > 0 && node.traceIdx % 2 === 0);
+    toggleClass(row, 'band-alt', !!m.laneOf && m.laneOf[x]! % 2 === 1);
+    toggleClass(row, 'selected', x === this.selected);
+    toggleClass(row, 'cursor', x === this.cursor);
+    toggleClass(row, 'match', !!m.matches && !!m.matches[x]);
+    toggleClass(row, 'dim', !!m.matches && !m.matches[x]);
+    row.setAttribute('aria-selected', String(x === this.selected));
+    // Bar and duration label in the zoom window.
+    const a = this.pct(node.start);
+    const b = this.pct(node.end);
+    const outside = b < 0 || a > 100;
+    r.bar.hidden = outside;
+    if (!outside) {
+      const left = Math.max(0, a);
+      const right = Math.min(100, b);
+      r.bar.style.left = `${left}%`;
+      r.bar.style.width = `${Math.max(0, right - left)}%`;
+    }
+    setText(r.dur, formatDuration(node.end - node.start));
+    if (b < 82) {
+      r.dur.style.left = `calc(${Math.max(0, b)}% + 4px)`;
+      r.dur.style.right = '';
+      toggleClass(r.dur, 'inside', false);
+    } else {
+      r.dur.style.left = '';
+      r.dur.style.right = `calc(${Math.max(0, 100 - Math.max(0, a))}% + 4px)`;
+      toggleClass(r.dur, 'inside', a < 18);
+      if (a < 18) r.dur.style.right = '4px';
+    }
+    // Log marks move with the zoom.
+    const logs = m.logs.get(x);
+    if (logs) {
+      const els = r.marks.children;
+      for (let i = 0; i < els.length; i++) {
+        const e = logs[i];
+        const el = els[i] as HTMLElement;
+        if (!e) continue;
+        const p = this.pct(e.offset);
+        el.hidden = p < 0 || p > 100;
+        el.style.left = `${p}%`;
+      }
+    }
+  }
+
+  private bindLane(r: RowEls, m: WaterfallModel, li: number, changed: boolean): void {
+    const lane = m.lanes?.[li];
+    const row = r.row;
+    if (!lane) return;
+    if (changed) {
+      row.className = 'wf-row lane';
+      row.dataset.testid = 'lane';
+      row.dataset.value = lane.value;
+      delete row.dataset.spanId;
+      delete row.dataset.traceId;
+      r.indent.style.width = '0px';
+      r.indent.dataset.depth = '';
+      r.dot.hidden = true;
+      r.svc.hidden = true;
+      r.tl.hidden = true;
+      r.badges.replaceChildren();
+      r.marks.replaceChildren();
+      r.row.removeAttribute('aria-level');
+    }
+    r.toggle.hidden = false;
+    setText(r.toggle, lane.collapsed ? '▸' : '▾');
+    setText(r.name, `${m.groupKey} = ${lane.value === '' ? '(none)' : lane.value}  ·  ${lane.count} span${lane.count === 1 ? '' : 's'}`);
+    r.name.title = lane.value;
+    toggleClass(row, 'band-alt', li % 2 === 1);
+    toggleClass(row, 'cursor', false);
+  }
+
+  private fillBadges(el: HTMLElement, f: number, traceId: string, kids: number, depth: number): void {
+    el.replaceChildren();
+    const add = (cls: string, text: string, title: string) => el.appendChild(h('span', { class: `badge ${cls}`, text, title }));
+    if (depth > MAX_INDENT) add('depth', `depth ${depth}`, 'Nesting deeper than the indent shows');
+    if (f & F.STITCHED) {
+      el.appendChild(
+        h('span', {
+          class: 'badge trace-badge',
+          testid: 'stitched-trace-badge',
+          data: { traceId },
+          text: `trace ${shortId(traceId)}`,
+          title: `Linked trace ${traceId} (open it on its own)`,
+        }),
+      );
+      if (f & F.STITCH_MISSING) add('warn', 'unattached', 'The span it links to is not present');
+    }
+    if (f & F.ORPHAN) add('warn', 'orphan', 'Its parent span is not in this trace (not received yet?)');
+    if (f & F.CYCLE) add('warn', 'cycle', 'Its parent chain loops back to itself: the loop was cut here');
+    if (f & F.DUPLICATE) add('warn', 'dup id', 'Another span has the same span ID');
+    if (f & F.END_BEFORE_START) add('warn', 'end<start', 'It ends before it starts (or has no end time)');
+    if (f & F.NO_START) add('warn', 'no start', 'It has no start time');
+    if (f & F.ERROR) add('err', 'error', 'Status ERROR');
+    if (kids > 0 && f & F.ERROR_BELOW && !(f & F.ERROR)) el.appendChild(h('span', { class: 'err-hint', text: '●', title: 'A span below has an error' }));
+  }
+
+  private fillMarks(r: RowEls, logs: LogEntry[] | undefined): void {
+    r.marks.replaceChildren();
+    if (!logs) return;
+    const n = Math.min(logs.length, MAX_MARKS);
+    for (let i = 0; i < n; i++) {
+      const e = logs[i]!;
+      const mark = h('span', { class: `wf-mark${e.severity >= 17 ? ' err' : e.severity >= 13 ? ' warn' : ''}` });
+      mark.title = `${severityName(e.severity, e.record.severityText)}: ${anyValueToString(e.record.body).slice(0, 300)}`;
+      r.marks.appendChild(mark);
+    }
+  }
+
+  private renderAxis(): void {
+    const key = `${this.z0}|${this.z1}|${this.version}`;
+    if (this.axisTicks.dataset.key === key) return;
+    this.axisTicks.dataset.key = key;
+    const span = this.z1 - this.z0;
+    const step = niceStep(span / 5);
+    const ticks: HTMLElement[] = [];
+    const start = Math.ceil(this.z0 / step) * step;
+    for (let t = start; t <= this.z1 + 1e-9 && ticks.length < 12; t += step) {
+      const tick = h('span', { class: 'tick', text: formatDuration(t) });
+      tick.style.left = `${this.pct(t)}%`;
+      ticks.push(tick);
+    }
+    this.axisTicks.replaceChildren(...ticks);
+    const m = this.model;
+    setText(this.axisLabel, m ? (this.zoomed ? `zoom ${formatDuration(this.z0)} – ${formatDuration(this.z1)}` : `${formatCount(m.rows.length)} rows · ${formatDuration(m.tree.duration)}`) : '');
+    this.zoomReset.hidden = !this.zoomed;
+  }
+
+  private renderMinimap(firstVisible: number, visibleCount: number): void {
+    const m = this.model;
+    if (!m) return;
+    const W = this.canvas.clientWidth || this.el.clientWidth;
+    const H = MINIMAP_H;
+    const n = Math.max(1, m.rows.length);
+    const d = Math.max(1, m.tree.duration);
+    if (this.mmDirty && W > 0) {
+      this.mmDirty = false;
+      const dpr = window.devicePixelRatio || 1;
+      this.canvas.width = Math.round(W * dpr);
+      this.canvas.height = Math.round(H * dpr);
+      const ctx = this.canvas.getContext('2d');
+      if (ctx) {
+        ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+        ctx.clearRect(0, 0, W, H);
+        const rh = Math.max(1, H / n);
+        let last = '';
+        // Many rows per pixel: draw at most ~4 rows per vertical pixel.
+        const stride = Math.max(1, Math.floor(n / (H * 4)));
+        for (let i = 0; i < m.rows.length; i += stride) {
+          const x = m.rows[i]!;
+          if (x < 0) continue;
+          const node = m.tree.nodes[x]!;
+          const c = node.flags & F.ERROR ? '#e03131' : serviceColor(node.service);
+          if (c !== last) {
+            ctx.fillStyle = c;
+            last = c;
+          }
+          const x0 = (node.start / d) * W;
+          ctx.fillRect(x0, (i / n) * H, Math.max(1, ((node.end - node.start) / d) * W), rh);
+        }
+      }
+    }
+    this.mmViewport.style.top = `${(Math.min(firstVisible, n) / n) * H}px`;
+    this.mmViewport.style.height = `${Math.max(3, (Math.min(visibleCount, n) / n) * H)}px`;
+    if (this.zoomed && !this.drag) {
+      this.mmSel.hidden = false;
+      this.mmSel.style.left = `${(this.z0 / d) * 100}%`;
+      this.mmSel.style.width = `${((this.z1 - this.z0) / d) * 100}%`;
+    } else if (!this.drag) this.mmSel.hidden = true;
+  }
+
+  private mmFrac(ev: PointerEvent, mm: HTMLElement): number {
+    const rect = mm.getBoundingClientRect();
+    return Math.min(1, Math.max(0, (ev.clientX - rect.left) / Math.max(1, rect.width)));
+  }
+
+  private mmDown(ev: PointerEvent, mm: HTMLElement): void {
+    if (ev.button !== 0) return;
+    mm.setPointerCapture(ev.pointerId);
+    this.drag = { x0: this.mmFrac(ev, mm), moved: false };
+  }
+
+  private mmMove(ev: PointerEvent, mm: HTMLElement): void {
+    if (!this.drag) return;
+    const x = this.mmFrac(ev, mm);
+    if (Math.abs(x - this.drag.x0) * mm.clientWidth > 3) this.drag.moved = true;
+    if (!this.drag.moved) return;
+    this.mmSel.hidden = false;
+    this.mmSel.style.left = `${Math.min(x, this.drag.x0) * 100}%`;
+    this.mmSel.style.width = `${Math.abs(x - this.drag.x0) * 100}%`;
+  }
+
+  private mmUp(ev: PointerEvent, mm: HTMLElement): void {
+    const drag = this.drag;
+    this.drag = null;
+    if (!drag || !this.model) return;
+    const x = this.mmFrac(ev, mm);
+    const d = Math.max(1, this.model.tree.duration);
+    if (drag.moved) {
+      this.setZoom([Math.min(x, drag.x0) * d, Math.max(x, drag.x0) * d]);
+    } else {
+      // A click jumps to the rows at that height.
+      const rect = mm.getBoundingClientRect();
+      const fy = Math.min(1, Math.max(0, (ev.clientY - rect.top) / Math.max(1, rect.height)));
+      const vh = this.scroller.clientHeight;
+      this.scroller.scrollTop = Math.max(0, fy * this.model.rows.length * ROW_H - vh / 2);
+      this.schedule();
+    }
+  }
+
+  private nodeAt(target: Element): number {
+    const row = target.closest('.wf-row') as HTMLElement | null;
+    if (!row || !this.model) return -1;
+    const pos = Number(row.dataset.pos);
+    return Number.isInteger(pos) ? (this.model.rows[pos] ?? -1) : -1;
+  }
+
+  private onClick(ev: MouseEvent): void {
+    const target = ev.target as Element;
+    const badge = target.closest('[data-testid="stitched-trace-badge"]') as HTMLElement | null;
+    if (badge?.dataset.traceId) {
+      this.cb.onTraceBadge(badge.dataset.traceId);
+      return;
+    }
+    const row = target.closest('.wf-row') as HTMLElement | null;
+    if (!row || !this.model) return;
+    const x = this.model.rows[Number(row.dataset.pos)];
+    if (x === undefined) return;
+    if (x < 0) {
+      const lane = this.model.lanes?.[-x - 1];
+      if (lane) this.cb.onLaneToggle(lane.value);
+      return;
+    }
+    if (target.closest('.wf-toggle')) {
+      this.cb.onToggle(x);
+      return;
+    }
+    this.cursor = x;
+    this.cb.onCursor(x);
+    this.cb.onOpen(x);
+    this.focus();
+  }
+
+  private onKey(ev: KeyboardEvent): void {
+    const m = this.model;
+    if (!m || m.rows.length === 0) return;
+    let pos = this.cursor >= 0 ? this.posOf[this.cursor]! : -1;
+    const page = Math.max(1, Math.floor(this.scroller.clientHeight / ROW_H) - 1);
+    const moveTo = (p: number) => {
+      p = Math.max(0, Math.min(m.rows.length - 1, p));
+      // Skip lane headers in the direction of travel.
+      const dir = p >= pos ? 1 : -1;
+      while (p >= 0 && p < m.rows.length && m.rows[p]! < 0) p += dir;
+      if (p < 0 || p >= m.rows.length) return;
+      const node = m.rows[p]!;
+      this.cursor = node;
+      this.version++;
+      this.scrollToNode(node);
+      this.cb.onCursor(node);
+    };
+    const node = this.cursor;
+    switch (ev.key) {
+      case 'ArrowDown':
+      case 'j':
+        moveTo(pos < 0 ? 0 : pos + 1);
+        break;
+      case 'ArrowUp':
+      case 'k':
+        moveTo(pos < 0 ? 0 : pos - 1);
+        break;
+      case 'PageDown':
+        moveTo(pos + page);
+        break;
+      case 'PageUp':
+        moveTo(pos - page);
+        break;
+      case 'Home':
+        moveTo(0);
+        break;
+      case 'End':
+        pos = m.rows.length;
+        moveTo(m.rows.length - 1);
+        break;
+      case 'ArrowLeft':
+      case 'h':
+        if (node < 0) return;
+        if (m.tree.nodes[node]!.children.length > 0 && !m.collapsed[node]) this.cb.onToggle(node, false);
+        else if (m.tree.nodes[node]!.parent >= 0) {
+          const p = m.tree.nodes[node]!.parent;
+          if (this.posOf[p]! >= 0) moveTo(this.posOf[p]!);
+        }
+        break;
+      case 'ArrowRight':
+      case 'l':
+        if (node < 0) return;
+        if (m.tree.nodes[node]!.children.length > 0) {
+          if (m.collapsed[node]) this.cb.onToggle(node, true);
+          else moveTo(pos + 1);
+        }
+        break;
+      case 'Enter':
+      case ' ':
+        if (node >= 0) this.cb.onOpen(node);
+        break;
+      default:
+        return;
+    }
+    ev.preventDefault();
+    this.schedule();
+  }
+}
+
+/** A round step (1, 2, 5 × 10^k ns) near `raw`. */
+export function niceStep(raw: number): number {
+  if (!(raw > 0)) return 1;
+  const p = Math.pow(10, Math.floor(Math.log10(raw)));
+  const f = raw / p;
+  return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * p;
+}
