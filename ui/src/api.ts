@@ -43,6 +43,10 @@ export function getServices(signal?: AbortSignal): Promise<{ services: string[] 
   return getJson('/api/v1/services', signal);
 }
 
+export function getAttributeKeys(signal?: AbortSignal): Promise<{ keys: string[] }> {
+  return getJson('/api/v1/attributes', signal);
+}
+
 export function searchTraces(params: URLSearchParams, signal?: AbortSignal): Promise<{ traces: TraceSummary[] }> {
   return getJson(`/api/v1/traces?${params.toString()}`, signal);
 }

@@ -172,3 +172,56 @@ export function traceUrl(t: Partial<TraceViewState> & { traceId: string }): stri
   const q = p.toString();
   return `/trace/${t.traceId}${q ? `?${q}` : ''}`;
 }
+
+// ---------------------------------------------------------------------------
+// Completion of attribute keys in a `q` expression.
+// ---------------------------------------------------------------------------
+
+const KEY_CHAR = /[A-Za-z0-9_.\-/:@]/;
+const OPS = ['!=', '>=', '<=', '=', '>', '<'];
+
+export interface CompletionContext {
+  /** The key being typed: text[start, end). */
+  start: number;
+  end: number;
+  prefix: string;
+}
+
+/**
+ * Where the caret is typing an attribute key in a `q` expression (not a value,
+ * not inside quotes), or null.
+ */
+export function completionContext(text: string, caret: number): CompletionContext | null {
+  let quotes = 0;
+  for (let i = 0; i < caret; i++) {
+    if (text[i] === '\\') i++;
+    else if (text[i] === '"') quotes++;
+  }
+  if (quotes % 2 === 1) return null;
+  let start = caret;
+  while (start > 0 && KEY_CHAR.test(text[start - 1]!)) start--;
+  let end = caret;
+  while (end < text.length && KEY_CHAR.test(text[end]!)) end++;
+  const prefix = text.slice(start, caret);
+  if (!prefix) return null;
+  const before = text.slice(0, start).trimEnd();
+  if (OPS.some((op) => before.endsWith(op))) return null;
+  // After a complete condition (`key = value `), the next word is AND/OR, not a key.
+  const lastWord = /([A-Za-z0-9_.\-"]+)\s*$/.exec(before)?.[1];
+  if (lastWord && !/^(and|or|not)$/i.test(lastWord)) return null;
+  return { start, end, prefix };
+}
+
+/** Keys matching a prefix: those starting with it first, then those containing it. */
+export function completeKeys(keys: readonly string[], prefix: string, max = 8): string[] {
+  const p = prefix.toLowerCase();
+  const starts: string[] = [];
+  const contains: string[] = [];
+  for (const k of keys) {
+    const l = k.toLowerCase();
+    if (l === p) continue;
+    if (l.startsWith(p)) starts.push(k);
+    else if (l.includes(p)) contains.push(k);
+  }
+  return [...starts, ...contains].slice(0, max);
+}

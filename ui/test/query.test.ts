@@ -68,3 +68,22 @@ describe('routes', () => {
     expect(parseRoute('/trace/xyz', '').view).toBe('notfound');
   });
 });
+
+import { completeKeys, completionContext } from '../src/query';
+describe('q completion', () => {
+  it('completes keys, not values, keywords or quoted text', () => {
+    expect(completionContext('kestra.fl', 9)).toEqual({ start: 0, end: 9, prefix: 'kestra.fl' });
+    expect(completionContext('a = 1 AND kes', 13)).toEqual({ start: 10, end: 13, prefix: 'kes' });
+    expect(completionContext('(NOT err', 8)?.prefix).toBe('err');
+    expect(completionContext('a = kes', 7)).toBeNull(); // a value
+    expect(completionContext('a >= 5', 6)).toBeNull();
+    expect(completionContext('a = "kes', 8)).toBeNull(); // inside quotes
+    expect(completionContext('a = 1 kes', 9)).toBeNull(); // after a condition: AND/OR expected
+    expect(completionContext('', 0)).toBeNull();
+    expect(completionContext('kestra.flowId = x', 3)).toEqual({ start: 0, end: 13, prefix: 'kes' });
+  });
+  it('ranks prefix matches first', () => {
+    expect(completeKeys(['http.route', 'kestra.flowId', 'x.flow', 'kestra.flowId.extra'], 'kestra.fl')).toEqual(['kestra.flowId', 'kestra.flowId.extra']);
+    expect(completeKeys(['a.flow', 'flow.x'], 'flow')).toEqual(['flow.x', 'a.flow']);
+  });
+});

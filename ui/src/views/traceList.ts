@@ -1,10 +1,11 @@
 // Route `/`: the search form and the trace list, refreshed every 2 s.
 
-import { ApiError, getServices, searchTraces } from '../api';
+import { ApiError, getAttributeKeys, getServices, searchTraces } from '../api';
 import { serviceColor } from '../color';
 import { clear, h, setText, toggleClass } from '../dom';
 import { formatCount, formatDurationNs, formatRelative, formatTimestamp, isSameDay, nsParts, parseDuration } from '../format';
 import {
+  MAX_LIMIT,
   RANGE_PRESETS,
   isoToLocalInput,
   localInputToIso,
@@ -17,6 +18,7 @@ import {
 import { navigate } from '../router';
 import type { TraceSummary } from '../stitch';
 import { emptyState } from './empty';
+import { attachKeySuggest } from './suggest';
 
 const POLL_MS = 2000;
 
@@ -98,7 +100,7 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
     h(
       'div',
       { class: 'row' },
-      h('label', { class: 'field grow' }, h('span', null, 'Attributes ', h('span', { class: 'muted', text: '— key op value, AND / OR / NOT, ( ); service, name' })), qIn),
+      h('label', { class: 'field grow' }, h('span', null, 'Attributes ', h('span', { class: 'muted', text: '— key op value, AND / OR / NOT, ( ); service, name' })), attachKeySuggest(qIn, async () => (await getAttributeKeys()).keys)),
       h('div', { class: 'field submit' }, h('span', { text: '\u00a0' }), submitBtn),
     ),
     qError,
@@ -146,6 +148,8 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
     ),
     tbody,
   );
+  const moreBtn = h('button', { class: 'btn small more', attrs: { type: 'button', hidden: true }, text: 'Show more' });
+  moreBtn.addEventListener('click', () => submit({ limit: Math.min(MAX_LIMIT, state.limit * 2) }));
   const resultsBody = h('div', { class: 'results-body' }, table);
   const results = h(
     'section',
@@ -153,6 +157,7 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
     h('div', { class: 'results-head' }, count, h('span', { class: 'spacer' }), liveDot, status, pauseBtn),
     notice,
     resultsBody,
+    moreBtn,
   );
   const page = h('div', { class: 'page trace-list' }, h('section', { class: 'panel' }, form), results);
   root.appendChild(page);
@@ -240,18 +245,19 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
     toggleClass(qIn, 'invalid', !!e && !qUnsupported);
     if (!e) return;
     const q = state.q;
-    if (e.position !== undefined && e.position >= 0) {
-      const pos = Math.min(e.position, q.length);
+    // The server counts characters (code points); JS strings index UTF-16 units.
+    const pos = e.position !== undefined && e.position >= 0 ? Math.min([...q].slice(0, e.position).join('').length, q.length) : -1;
+    if (pos >= 0) {
       qError.append(
         h('pre', { class: 'caret-view' }, h('span', { text: q.slice(0, pos) }), h('mark', { text: q.slice(pos, pos + 1) || ' ' }), h('span', { text: q.slice(pos + 1) }), '\n', ' '.repeat(pos) + '^'),
       );
     }
     qError.append(h('div', { text: e.message }));
     // Put the cursor at the problem once per expression, not on every refresh.
-    if (e.position !== undefined && qErrorShownFor !== q) {
+    if (pos >= 0 && qErrorShownFor !== q) {
       qErrorShownFor = q;
       qIn.focus();
-      qIn.setSelectionRange(Math.min(e.position, qIn.value.length), Math.min(e.position + 1, qIn.value.length));
+      qIn.setSelectionRange(Math.min(pos, qIn.value.length), Math.min(pos + 1, qIn.value.length));
     }
   }
 
@@ -320,6 +326,7 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
       if (!showEmpty) void loadServices();
     }
     renderRows(traces);
+    moreBtn.hidden = showEmpty || traces.length < state.limit || state.limit >= MAX_LIMIT;
     count.textContent = showEmpty ? 'Waiting for telemetry' : traces.length === 0 ? 'No traces match' : `${formatCount(traces.length)} trace${traces.length === 1 ? '' : 's'}${traces.length >= state.limit ? ` (newest ${state.limit})` : ''}`;
   }
 

@@ -1,7 +1,7 @@
 // Route `/trace/<id>`: header, toolbar (lens search, collapse, group by,
 // stitched view), the waterfall, and the side panel (details, logs).
 
-import { ApiError, getRelated, getTrace, getTraceLogs } from '../api';
+import { ApiError, getAttributeKeys, getRelated, getTrace, getTraceLogs } from '../api';
 import { clear, h, setText, toggleClass } from '../dom';
 import { formatCount, formatDuration, formatTimestamp, shortId } from '../format';
 import { traceUrl, type TraceViewState } from '../query';
@@ -91,7 +91,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   const findIn = h('input', {
     class: 'find',
     testid: 'trace-search',
-    attrs: { type: 'search', placeholder: 'Find in trace (name, attribute, value)…', 'aria-label': 'Find in trace', spellcheck: 'false', autocomplete: 'off' },
+    attrs: { type: 'search', placeholder: 'Find in trace (name, attribute, value)…  /', 'aria-label': 'Find in trace', spellcheck: 'false', autocomplete: 'off' },
   });
   const findCount = h('span', { class: 'find-count muted' });
   const findPrev = h('button', { class: 'btn small icon', attrs: { type: 'button', title: 'Previous match (Shift+Enter)' }, text: '↑' });
@@ -148,6 +148,15 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   root.appendChild(page);
 
   tabDetails.addEventListener('click', () => setTab('details'));
+  const onGlobalKey = (ev: KeyboardEvent) => {
+    const t = ev.target as HTMLElement | null;
+    if (ev.key !== '/' || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable)) return;
+    ev.preventDefault();
+    findIn.focus();
+    findIn.select();
+  };
+  document.addEventListener('keydown', onGlobalKey);
   tabLogs.addEventListener('click', () => setTab('logs'));
 
   // --- toolbar behaviour --------------------------------------------------------
@@ -623,7 +632,10 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     const n = r ? r.related.length : 0;
     stitchedBtn.setAttribute('aria-pressed', String(opts.stitched));
     toggleClass(stitchedBtn, 'on', opts.stitched);
-    stitchedBtn.textContent = `${opts.stitched ? '☑' : '☐'} Stitched view${stitchLoading ? ' (loading…)' : r ? ` (${n} linked)` : ''}`;
+    // Without links there is nothing to stitch (but a stitched URL can still be turned off).
+    stitchedBtn.disabled = !!r && n === 0 && !opts.stitched;
+    stitchedBtn.title = stitchedBtn.disabled ? 'No other trace is linked to this one' : 'Show linked traces under the spans that link them';
+    stitchedBtn.textContent = `${opts.stitched ? '☑' : '☐'} Stitched view${stitchLoading ? ' (loading…)' : r ? (n ? ` (${n} linked)` : ' (no links)') : ''}`;
   }
 
   function renderIssues(): void {
@@ -643,8 +655,17 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   function renderGroupKeys(): void {
     if (!tree || groupKeysFor === tree) return;
     groupKeysFor = tree;
-    const keys = ['service.name', ...attributeKeys(tree, 150).filter((k) => k !== 'service.name')];
+    const local = attributeKeys(tree, 150);
+    const keys = ['service.name', ...local.filter((k) => k !== 'service.name')];
     groupList.replaceChildren(...keys.map((k) => h('option', { attrs: { value: k } })));
+    // Keys seen elsewhere (GET /api/v1/attributes) come after this trace's own.
+    void getAttributeKeys(ctl.signal)
+      .then(({ keys: all }) => {
+        if (destroyed || groupKeysFor !== tree) return;
+        const have = new Set(keys);
+        groupList.append(...all.filter((k) => !have.has(k)).slice(0, 300).map((k) => h('option', { attrs: { value: k } })));
+      })
+      .catch(() => {});
   }
 
   // --- first paint ----------------------------------------------------------------------
@@ -684,6 +705,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     },
     destroy() {
       destroyed = true;
+      document.removeEventListener('keydown', onGlobalKey);
       ctl.abort();
       window.clearTimeout(liveTimer);
       window.clearTimeout(findTimer);

@@ -80,6 +80,7 @@ export class Waterfall {
   private mmDirty = true;
   private readonly ro: ResizeObserver;
   private drag: { x0: number; moved: boolean } | null = null;
+  private gutterW = 0;
 
   constructor(private readonly cb: WaterfallCallbacks) {
     this.canvas = h('canvas', { class: 'mm-canvas' });
@@ -119,6 +120,7 @@ export class Waterfall {
       this.schedule();
     });
     this.ro.observe(this.el);
+    this.ro.observe(this.canvas);
   }
 
   destroy(): void {
@@ -230,11 +232,19 @@ export class Waterfall {
   renderNow(): void {
     const m = this.model;
     if (!m) return;
-    const gw = Math.round(Math.min(640, Math.max(260, this.el.clientWidth * 0.44)));
-    this.el.style.setProperty('--gutter', `${gw}px`);
+    // Read every geometry first, then only write: no layout forced mid-frame.
+    const width = this.el.clientWidth;
     const vh = this.scroller.clientHeight || 600;
+    const scrollTop = this.scroller.scrollTop;
+    const mmWidth = this.canvas.clientWidth || width;
+    const gw = Math.round(Math.min(640, Math.max(260, width * 0.44)));
+    if (gw !== this.gutterW) {
+      this.gutterW = gw;
+      this.el.style.setProperty('--gutter', `${gw}px`);
+      this.mmDirty = true;
+    }
     const n = m.rows.length;
-    const first = Math.max(0, Math.floor(this.scroller.scrollTop / ROW_H) - OVERSCAN);
+    const first = Math.max(0, Math.floor(scrollTop / ROW_H) - OVERSCAN);
     const count = Math.min(n - first, Math.ceil(vh / ROW_H) + 2 * OVERSCAN);
     while (this.pool.length < count) {
       const r = this.makeRow();
@@ -252,7 +262,7 @@ export class Waterfall {
       this.bind(r, first + i, m);
     }
     this.renderAxis();
-    this.renderMinimap(first + OVERSCAN, Math.ceil(vh / ROW_H));
+    this.renderMinimap(Math.floor(scrollTop / ROW_H), Math.ceil(vh / ROW_H), mmWidth);
   }
 
   private makeRow(): RowEls {
@@ -338,6 +348,7 @@ export class Waterfall {
       r.bar.style.left = `${left}%`;
       r.bar.style.width = `${Math.max(0, right - left)}%`;
     }
+    r.dur.hidden = outside;
     setText(r.dur, formatDuration(node.end - node.start));
     if (b < 82) {
       r.dur.style.left = `calc(${Math.max(0, b)}% + 4px)`;
@@ -447,10 +458,9 @@ export class Waterfall {
     this.zoomReset.hidden = !this.zoomed;
   }
 
-  private renderMinimap(firstVisible: number, visibleCount: number): void {
+  private renderMinimap(firstVisible: number, visibleCount: number, W: number): void {
     const m = this.model;
     if (!m) return;
-    const W = this.canvas.clientWidth || this.el.clientWidth;
     const H = MINIMAP_H;
     const n = Math.max(1, m.rows.length);
     const d = Math.max(1, m.tree.duration);
