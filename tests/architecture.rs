@@ -176,3 +176,19 @@ fn architecture_md_maps_every_crate() {
         );
     }
 }
+
+#[test]
+fn tauri_is_optional_in_the_app_package() {
+    // `cargo build --no-default-features` must give a headless binary
+    // without WebKit: every tauri dependency sits behind `desktop`.
+    let manifest = fs::read_to_string(root().join("Cargo.toml")).expect("Cargo.toml");
+    for line in dependency_sections(&manifest).lines() {
+        let t = line.trim();
+        if t.starts_with("tauri") {
+            assert!(
+                t.contains("optional = true"),
+                "Cargo.toml: `{t}` must be optional (enabled by the `desktop` feature)"
+            );
+        }
+    }
+}

@@ -1,5 +1,7 @@
-//! Argument parsing and the `serve` and `demo` commands. Errors end here as
-//! one clear line on stderr and a non-zero exit code.
+//! Argument parsing and the `serve` and `demo` commands; without a command,
+//! the desktop window (feature `desktop`, in `desktop/`) with the same
+//! options as `serve`. Errors end here as one clear line on stderr and a
+//! non-zero exit code.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,11 +19,18 @@ use loupe_store::{Retention, WriterConfig};
     version,
     about = "Local, Docker-free OpenTelemetry viewer: receives OTLP traces, metrics and logs, \
              keeps them in one SQLite file and lets you explore them.",
-    arg_required_else_help = true
+    long_about = "Local, Docker-free OpenTelemetry viewer: receives OTLP traces, metrics and logs, \
+             keeps them in one SQLite file and lets you explore them.\n\n\
+             Without a command, `loupe` opens the desktop window, which runs the same receivers, \
+             store and API as `loupe serve` and takes the same options.",
+    args_conflicts_with_subcommands = true
 )]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// The desktop window's options (without a command): the same as `loupe serve`'s.
+    #[command(flatten)]
+    window: ServeArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -139,7 +148,8 @@ fn default_data_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".loupe"))
 }
 
-async fn shutdown_signal() {
+/// Resolves on Ctrl-C or SIGTERM.
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
@@ -198,8 +208,8 @@ fn run_serve(a: ServeArgs) -> ExitCode {
         }
     };
     let discard = config.drop_data;
-    let result = runtime.block_on(serve::run(config, shutdown_signal(), |bound| {
-        println!("{bound}");
+    let result = runtime.block_on(serve::run(config, shutdown_signal(), |running| {
+        println!("{}", running.bound);
         if discard {
             println!("loupe: --discard: telemetry is decoded and acknowledged, not stored");
         }
@@ -359,11 +369,22 @@ pub fn main() -> ExitCode {
     match cli.command {
         Some(Command::Serve(a)) => run_serve(a),
         Some(Command::Demo(a)) => run_demo(a),
-        None => {
-            eprintln!("loupe: the desktop window is not built yet; run `loupe serve` and open the API address");
-            ExitCode::from(2)
-        }
+        None => run_window(cli.window),
     }
+}
+
+#[cfg(feature = "desktop")]
+fn run_window(a: ServeArgs) -> ExitCode {
+    crate::desktop::run(serve_config(a))
+}
+
+#[cfg(not(feature = "desktop"))]
+fn run_window(_: ServeArgs) -> ExitCode {
+    eprintln!(
+        "loupe: this loupe was built without the desktop window (--no-default-features): \
+         run `loupe serve` and open http://127.0.0.1:16686/ in a browser (`loupe --help` for more)"
+    );
+    ExitCode::from(2)
 }
 
 #[cfg(test)]
@@ -382,5 +403,16 @@ mod tests {
     fn cli_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_window_takes_serves_options() {
+        let cli = Cli::try_parse_from(["loupe", "--api-addr", "127.0.0.1:0"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.window.api_addr, "127.0.0.1:0".parse().unwrap());
+        let cli = Cli::try_parse_from(["loupe", "serve", "--api-addr", "127.0.0.1:1"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Serve(a)) if a.api_addr.port() == 1));
+        // Options belong either to the window or to a command, not both.
+        assert!(Cli::try_parse_from(["loupe", "--api-addr", "127.0.0.1:0", "serve"]).is_err());
     }
 }

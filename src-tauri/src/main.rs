@@ -1,7 +1,21 @@
-//! `loupe`: the command line. The desktop shell (feature `desktop`) will
-//! open a window over the same core; `loupe serve` runs it headless.
+//! `loupe`: the command line and, with the default feature `desktop`, the
+//! desktop shell (Tauri 2: window, tray, notifications, file dialogs) over
+//! the same core that `loupe serve` runs headless. Nothing here decides
+//! anything about telemetry: that lives in the crates under `crates/`.
+
+// No console window behind the desktop app on Windows release builds.
+#![cfg_attr(
+    all(feature = "desktop", not(debug_assertions)),
+    windows_subsystem = "windows"
+)]
 
 mod cli;
+#[cfg(feature = "desktop")]
+mod desktop;
+#[cfg(feature = "desktop")]
+mod files;
+#[cfg(feature = "desktop")]
+mod notify;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

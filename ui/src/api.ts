@@ -62,3 +62,16 @@ export function getRelated(traceId: string, signal?: AbortSignal): Promise<Relat
 export function getTraceLogs(traceId: string, signal?: AbortSignal): Promise<OtlpLogsData> {
   return getJson(`/api/v1/logs?traceId=${encodeURIComponent(traceId)}&limit=10000`, signal);
 }
+
+/** Where this Loupe listens (`GET /api/v1/info`). */
+export interface Info {
+  version: string;
+  /** `host:port` for OTLP/gRPC. */
+  otlpGrpc: string;
+  /** Base URL for OTLP/HTTP. */
+  otlpHttp: string;
+}
+
+export function getInfo(signal?: AbortSignal): Promise<Info> {
+  return getJson('/api/v1/info', signal);
+}

@@ -194,9 +194,45 @@ async fn not_found() -> ApiError {
     ApiError::NotFound("no such API endpoint; see docs/api.md".into())
 }
 
+/// Where this Loupe listens, for `GET /api/v1/info`: the UI's empty state
+/// tells users the real OTLP endpoints, which differ from the defaults after
+/// `--http-addr` or the desktop's "use other ports".
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Info {
+    pub version: &'static str,
+    /// `host:port` for OTLP/gRPC.
+    #[serde(rename = "otlpGrpc")]
+    pub otlp_grpc: String,
+    /// Base URL for OTLP/HTTP (`/v1/traces` etc. are appended by SDKs).
+    #[serde(rename = "otlpHttp")]
+    pub otlp_http: String,
+}
+
+impl Info {
+    /// From the bound addresses; a wildcard address is reached on loopback.
+    pub fn new(grpc: std::net::SocketAddr, http: std::net::SocketAddr) -> Info {
+        Info {
+            version: env!("CARGO_PKG_VERSION"),
+            otlp_grpc: reachable(grpc),
+            otlp_http: format!("http://{}", reachable(http)),
+        }
+    }
+}
+
+fn reachable(a: std::net::SocketAddr) -> String {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let ip = match a.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    std::net::SocketAddr::new(ip, a.port()).to_string()
+}
+
 /// The `/api/v1` router over a store's reader.
-pub fn router(reader: Arc<Reader>) -> Router {
+pub fn router(reader: Arc<Reader>, info: Info) -> Router {
     let api = Router::new()
+        .route("/info", get(move || async move { Json(info) }))
         .route("/services", get(services))
         .route("/attributes", get(attributes))
         .route("/traces", get(traces))
@@ -213,6 +249,22 @@ pub fn router(reader: Arc<Reader>) -> Router {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn info_names_reachable_endpoints() {
+        let i = Info::new(
+            "0.0.0.0:4317".parse().unwrap(),
+            "[::]:4318".parse().unwrap(),
+        );
+        assert_eq!(i.otlp_grpc, "127.0.0.1:4317");
+        assert_eq!(i.otlp_http, "http://[::1]:4318");
+        let i = Info::new(
+            "127.0.0.1:1".parse().unwrap(),
+            "127.0.0.2:2".parse().unwrap(),
+        );
+        assert_eq!(i.otlp_grpc, "127.0.0.1:1");
+        assert_eq!(i.otlp_http, "http://127.0.0.2:2");
+    }
 
     #[test]
     fn query_strings_decode() {

@@ -4,11 +4,13 @@
 //! `Host` check (`guard`); [`serve`] binds
 //! the three listeners, opens the store and runs receiver, API and
 //! retention until shutdown. Both the headless `loupe serve` and the desktop
-//! shell call [`serve::run`].
+//! shell call [`serve::run`]. [`ports`] tells which process holds a taken
+//! port.
 
 pub mod api;
 pub mod guard;
 pub mod otlp_json;
+pub mod ports;
 pub mod serve;
 pub mod ui;
 
@@ -16,8 +18,8 @@ use std::sync::Arc;
 
 /// Everything served on the API address: `/api/v1/…`, the web UI at `/`,
 /// behind the `Host` check and security headers of [`guard`].
-pub fn app(reader: Arc<loupe_store::Reader>, allow_remote: bool) -> axum::Router {
-    api::router(reader)
+pub fn app(reader: Arc<loupe_store::Reader>, info: api::Info, allow_remote: bool) -> axum::Router {
+    api::router(reader, info)
         .fallback(ui::serve)
         .layer(axum::middleware::from_fn_with_state(
             guard::Guard { allow_remote },

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use loupe_ingest::ReceiverConfig;
 use loupe_model::sink::{DropSink, Sink};
-use loupe_store::{Store, StoreError, WriterConfig};
+use loupe_store::{Store, StoreError, Writer, WriterConfig};
 use tokio::net::TcpListener;
 
 #[derive(Debug, Clone)]
@@ -63,9 +63,11 @@ async fn bind(
     }
     TcpListener::bind(addr).await.map_err(|source| {
         let hint = if source.kind() == std::io::ErrorKind::AddrInUse {
-            format!(
-                " (another Loupe, Jaeger or OpenTelemetry Collector may be running; stop it or pass {flag} with another port)"
-            )
+            let who = match crate::ports::holder(addr) {
+                Some(h) => format!("it is taken by {h}"),
+                None => "another Loupe, Jaeger or OpenTelemetry Collector may be running".into(),
+            };
+            format!(" ({who}; stop it or pass {flag} with another port)")
         } else {
             String::new()
         };
@@ -106,12 +108,25 @@ impl std::fmt::Display for Bound {
     }
 }
 
+/// Handed to `run`'s `on_ready` once everything listens: where Loupe
+/// listens, and the handles a front end (the desktop shell's tray) may act on
+/// while it runs. Cloning it is cheap; the handles stay valid after `run`
+/// returns but then do nothing useful.
+#[derive(Clone)]
+pub struct Running {
+    pub bound: Bound,
+    /// The store's writer: `writer.set_paused(true)` makes the receivers
+    /// refuse telemetry (OTLP "unavailable, retry later") until resumed.
+    pub writer: Arc<Writer>,
+}
+
 /// Runs Loupe until `shutdown` resolves, then lets queued batches commit.
-/// `on_ready` is called once everything listens.
+/// `on_ready` is called once everything listens (before that, a taken port
+/// ends `run` with [`ServeError::Bind`] and nothing started).
 pub async fn run(
     config: ServeConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
-    on_ready: impl FnOnce(&Bound),
+    on_ready: impl FnOnce(&Running),
 ) -> Result<(), ServeError> {
     let listeners = Listeners::bind(&config).await?;
     let store = Store::open(&config.data_dir, config.writer.clone())?;
@@ -147,13 +162,17 @@ pub async fn run(
             .with_graceful_shutdown(stopped())
             .into_future(),
     );
-    let api_app = crate::app(store.reader.clone(), config.allow_remote);
+    let info = crate::api::Info::new(bound.grpc, bound.http);
+    let api_app = crate::app(store.reader.clone(), info, config.allow_remote);
     let api = tokio::spawn(
         axum::serve(listeners.api, api_app)
             .with_graceful_shutdown(stopped())
             .into_future(),
     );
-    on_ready(&bound);
+    on_ready(&Running {
+        bound,
+        writer: store.writer.clone(),
+    });
 
     // Stop when asked, or as soon as any server fails.
     let mut first_error = None;

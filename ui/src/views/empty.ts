@@ -1,8 +1,14 @@
 // What to show before any trace has arrived: where to send telemetry.
 
+import { getInfo, type Info } from '../api';
 import { copyText, h } from '../dom';
 
-const SNIPPETS: { label: string; code: string }[] = [
+/** The defaults, shown until `/api/v1/info` answers (or if it cannot). */
+const DEFAULT_ENDPOINTS: Pick<Info, 'otlpGrpc' | 'otlpHttp'> = { otlpGrpc: '127.0.0.1:4317', otlpHttp: 'http://127.0.0.1:4318' };
+
+/** Copy-paste set-ups for common SDKs, pointed at `http`, the OTLP/HTTP base URL. */
+export function snippets(http: string): { label: string; code: string }[] {
+  return [
   {
     label: 'Any SDK (environment)',
     code: [
@@ -37,7 +43,8 @@ const SNIPPETS: { label: string; code: string }[] = [
       '  java -javaagent:opentelemetry-javaagent.jar -jar app.jar',
     ].join('\n'),
   },
-];
+  ].map((s) => ({ ...s, code: s.code.replaceAll('http://127.0.0.1:4318', http) }));
+}
 
 function snippet(label: string, code: string): HTMLElement {
   const btn = h('button', { class: 'btn small copy', text: 'Copy' });
@@ -51,6 +58,20 @@ function snippet(label: string, code: string): HTMLElement {
 }
 
 export function emptyState(): HTMLElement {
+  const el = render(DEFAULT_ENDPOINTS);
+  // The real addresses differ from the defaults after --http-addr or the
+  // desktop's "use other ports".
+  void getInfo()
+    .then((info) => {
+      if (info.otlpGrpc !== DEFAULT_ENDPOINTS.otlpGrpc || info.otlpHttp !== DEFAULT_ENDPOINTS.otlpHttp) el.replaceChildren(...render(info).childNodes);
+    })
+    .catch(() => {
+      /* an older Loupe: keep the defaults */
+    });
+  return el;
+}
+
+function render(endpoints: Pick<Info, 'otlpGrpc' | 'otlpHttp'>): HTMLElement {
   return h(
     'section',
     { class: 'empty-state', testid: 'empty-state' },
@@ -60,11 +81,11 @@ export function emptyState(): HTMLElement {
       'dl',
       { class: 'endpoints' },
       h('dt', { text: 'OTLP/gRPC' }),
-      h('dd', null, h('code', { text: '127.0.0.1:4317' })),
+      h('dd', null, h('code', { text: endpoints.otlpGrpc })),
       h('dt', { text: 'OTLP/HTTP' }),
-      h('dd', null, h('code', { text: 'http://127.0.0.1:4318' }), ' (', h('code', { text: '/v1/traces' }), ', ', h('code', { text: '/v1/metrics' }), ', ', h('code', { text: '/v1/logs' }), ')'),
+      h('dd', null, h('code', { text: endpoints.otlpHttp }), ' (', h('code', { text: '/v1/traces' }), ', ', h('code', { text: '/v1/metrics' }), ', ', h('code', { text: '/v1/logs' }), ')'),
     ),
-    h('div', { class: 'snippets' }, ...SNIPPETS.map((s) => snippet(s.label, s.code))),
+    h('div', { class: 'snippets' }, ...snippets(endpoints.otlpHttp).map((s) => snippet(s.label, s.code))),
     h(
       'p',
       { class: 'hint' },

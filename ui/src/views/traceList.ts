@@ -316,7 +316,8 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
         const all = await searchTraces(new URLSearchParams({ limit: '1' }), signal);
         showEmpty = all.traces.length === 0;
       } catch {
-        showEmpty = false;
+        // Aborted by a newer refresh, or unreachable: keep what is shown.
+        showEmpty = emptyShown;
       }
     }
     if (showEmpty !== emptyShown) {

@@ -1,0 +1,221 @@
+//! Desktop end-to-end: `src-tauri/e2e/desktop.mjs` drives the real app (this
+//! package's binary, built with the default `desktop` feature) in a real
+//! window under Xvfb over WebDriver (tauri-driver + WebKitWebDriver): a
+//! taken port is explained with its holder, Retry loads the web UI from the
+//! API address, telemetry from the OpenTelemetry JS SDK shows up in the
+//! window and opens as a waterfall, and a second launch hands over to the
+//! first (single instance). Screenshots go to `target/desktop-artifacts/`.
+//!
+//! Needs, and fails (never skips) without: `tauri-driver`
+//! (`cargo install tauri-driver --locked`), `WebKitWebDriver`
+//! (`webkit2gtk-driver`), `Xvfb`, `dbus-daemon`, a binary built after
+//! `scripts/build-ui`, and `npm ci --prefix tests/e2e/node`. `scripts/setup`
+//! installs them all.
+
+#![cfg(feature = "desktop")]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const TIMEOUT: Duration = Duration::from_secs(240);
+const WEBKIT_DRIVER: &str = "/usr/bin/WebKitWebDriver";
+
+fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+fn tauri_driver() -> Option<PathBuf> {
+    on_path("tauri-driver").or_else(|| {
+        let p = PathBuf::from(std::env::var_os("HOME")?).join(".cargo/bin/tauri-driver");
+        p.is_file().then_some(p)
+    })
+}
+
+/// `GET /` on a throwaway `loupe serve` (the same binary), as raw HTTP/1.1.
+fn front_page() -> String {
+    let loupe = common::Loupe::start();
+    let mut s = TcpStream::connect(loupe.api).expect("connect to the API address");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        loupe.api
+    )
+    .unwrap();
+    let mut body = String::new();
+    let _ = s.read_to_string(&mut body);
+    body
+}
+
+#[test]
+fn no_display_gives_a_one_line_hint() {
+    let out = Command::new(env!("CARGO_BIN_EXE_loupe"))
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env("LOUPE_API_ADDR", "127.0.0.1:0")
+        .env("LOUPE_GRPC_ADDR", "127.0.0.1:0")
+        .env("LOUPE_HTTP_ADDR", "127.0.0.1:0")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run loupe");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line, got: {stderr}");
+    assert!(
+        stderr.contains("loupe serve") && stderr.contains("DISPLAY"),
+        "the hint should name the missing display and `loupe serve`: {stderr}"
+    );
+}
+
+#[test]
+fn a_dead_display_gives_a_one_line_error() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(env!("CARGO_BIN_EXE_loupe"))
+        // No X server listens there (Xvfb -displayfd starts at :0).
+        .env("DISPLAY", ":64999")
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env("LOUPE_DATA_DIR", data.path())
+        .env("LOUPE_API_ADDR", "127.0.0.1:0")
+        .env("LOUPE_GRPC_ADDR", "127.0.0.1:0")
+        .env("LOUPE_HTTP_ADDR", "127.0.0.1:0")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run loupe");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line, got: {stderr}");
+    assert!(
+        stderr.contains(":64999") && stderr.contains("loupe serve"),
+        "the error should name the display and `loupe serve`: {stderr}"
+    );
+}
+
+#[test]
+fn the_desktop_window_works() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bin = env!("CARGO_BIN_EXE_loupe");
+    let artifacts = root.join("target/desktop-artifacts");
+
+    // Prerequisites: each missing one fails with what to run.
+    let mut missing = Vec::new();
+    if tauri_driver().is_none() {
+        missing.push(
+            "tauri-driver is missing: run `cargo install tauri-driver --locked` (scripts/setup does)"
+                .to_string(),
+        );
+    }
+    for (path, package) in [
+        (WEBKIT_DRIVER, "webkit2gtk-driver"),
+        ("Xvfb", "xvfb"),
+        ("dbus-daemon", "dbus-daemon"),
+    ] {
+        let found = if path.starts_with('/') {
+            Path::new(path).is_file()
+        } else {
+            on_path(path).is_some()
+        };
+        if !found {
+            missing.push(format!(
+                "{path} is missing: run `apt-get install -y {package}` (scripts/setup does)"
+            ));
+        }
+    }
+    if !root
+        .join("tests/e2e/node/node_modules/@opentelemetry/sdk-trace-base/package.json")
+        .is_file()
+    {
+        missing.push(
+            "tests/e2e/node/node_modules is missing: run `npm ci --prefix tests/e2e/node`"
+                .to_string(),
+        );
+    }
+    let page = front_page();
+    if page.contains("built without its web UI") {
+        missing.push(format!(
+            "{bin} was built without its web UI: run `scripts/build-ui`, then rebuild \
+             (`cargo test` rebuilds it; ui/dist is embedded at compile time)"
+        ));
+    } else if !page.contains("/assets/") {
+        missing.push(format!("GET / did not return the built UI:\n{page}"));
+    }
+    assert!(
+        missing.is_empty(),
+        "the desktop test cannot run:\n  - {}",
+        missing.join("\n  - ")
+    );
+
+    let mut cmd = Command::new("node");
+    cmd.arg(root.join("src-tauri/e2e/desktop.mjs"))
+        .arg(bin)
+        .arg(&artifacts)
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own process group: Xvfb, dbus-daemon, tauri-driver,
+        // WebKitWebDriver and the app all go with it at the end.
+        .process_group(0);
+    if let Some(driver) = tauri_driver() {
+        cmd.env("LOUPE_TAURI_DRIVER", driver);
+    }
+    let mut child = cmd.spawn().unwrap_or_else(|e| {
+        panic!("cannot run `node` ({e}): the desktop test needs Node.js >= 20 on PATH")
+    });
+    let pgid = child.id();
+
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+
+    let deadline = Instant::now() + TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for node") {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // Whatever is left of the group (the script stops what it started, but
+    // not after a crash or a timeout).
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pgid}")])
+        .stderr(Stdio::null())
+        .status();
+    let _ = child.wait();
+    let stdout = out_t.join().unwrap();
+    let stderr = err_t.join().unwrap();
+    println!("{stdout}");
+    if !stderr.trim().is_empty() {
+        println!("stderr:\n{stderr}");
+    }
+    match status {
+        None => panic!(
+            "src-tauri/e2e/desktop.mjs did not finish within {TIMEOUT:?} (killed).\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        ),
+        Some(s) => assert!(
+            s.success(),
+            "src-tauri/e2e/desktop.mjs failed ({s}); screenshots in {}.\nstdout:\n{stdout}\nstderr:\n{stderr}",
+            artifacts.display()
+        ),
+    }
+}
