@@ -196,6 +196,11 @@ async fn not_found() -> ApiError {
 
 /// The `/api/v1` router over a store's reader.
 pub fn router(reader: Arc<Reader>) -> Router {
+    router_with(reader, Router::new())
+}
+
+/// The `/api/v1` router with more routes (relative to `/api/v1`) merged in.
+pub fn router_with(reader: Arc<Reader>, extra: Router) -> Router {
     let api = Router::new()
         .route("/services", get(services))
         .route("/attributes", get(attributes))
@@ -206,7 +211,8 @@ pub fn router(reader: Arc<Reader>) -> Router {
         .route("/metrics", get(metrics))
         .route("/metrics/{name}", get(metric))
         .fallback(not_found)
-        .with_state(reader);
+        .with_state(reader)
+        .merge(extra);
     Router::new().nest("/api/v1", api)
 }
 

@@ -7,8 +7,12 @@ use std::sync::Arc;
 
 use loupe_ingest::ReceiverConfig;
 use loupe_model::sink::{DropSink, Sink};
+use loupe_ops::Registry;
 use loupe_store::{Store, StoreError, WriterConfig};
 use tokio::net::TcpListener;
+
+use crate::ops::Ops;
+use crate::selfmetrics::{ApiStats, BuildInfo, StoreSize};
 
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
@@ -22,6 +26,49 @@ pub struct ServeConfig {
     pub writer: WriterConfig,
     /// Decode and acknowledge without storing (the ingest benchmark's baseline).
     pub drop_data: bool,
+    /// `/health`, `/metrics` and `/metrics/received`.
+    pub ops: OpsConfig,
+    /// The process's log filter, when it installed Loupe's subscriber
+    /// (`logging::init`); makes the log level changeable through the API.
+    pub log: Option<crate::logging::LogHandle>,
+}
+
+/// Settings of the operational endpoints.
+#[derive(Debug, Clone)]
+pub struct OpsConfig {
+    /// `/health` is DOWN when the data directory's disk has less free space (bytes).
+    pub min_free_disk: u64,
+    /// Prefix of Loupe's own metric names in `/metrics`.
+    pub metrics_prefix: String,
+    /// Serve the latest received metric values at `/metrics/received`.
+    pub received_metrics: bool,
+}
+
+impl Default for OpsConfig {
+    fn default() -> Self {
+        OpsConfig {
+            min_free_disk: 100 << 20,
+            metrics_prefix: "loupe_".into(),
+            received_metrics: false,
+        }
+    }
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            grpc_addr: SocketAddr::from(([127, 0, 0, 1], 4317)),
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 4318)),
+            api_addr: SocketAddr::from(([127, 0, 0, 1], 16686)),
+            data_dir: PathBuf::from(".loupe"),
+            allow_remote: false,
+            receiver: ReceiverConfig::default(),
+            writer: WriterConfig::default(),
+            drop_data: false,
+            ops: OpsConfig::default(),
+            log: None,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -147,7 +194,8 @@ pub async fn run(
             .with_graceful_shutdown(stopped())
             .into_future(),
     );
-    let api_app = crate::app(store.reader.clone(), config.allow_remote);
+    let ops = ops(&config, &store, &bound);
+    let api_app = crate::app_with_ops(store.reader.clone(), config.allow_remote, ops);
     let api = tokio::spawn(
         axum::serve(listeners.api, api_app)
             .with_graceful_shutdown(stopped())
@@ -174,6 +222,29 @@ pub async fn run(
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// Gathers what the operational endpoints report on.
+fn ops(config: &ServeConfig, store: &Store, bound: &Bound) -> Arc<Ops> {
+    let registry = Registry::new();
+    let api_stats = Arc::new(ApiStats::default());
+    registry.register(Arc::new(BuildInfo));
+    registry.register(config.receiver.stats.clone());
+    registry.register(store.writer.stats().clone());
+    registry.register(Arc::new(StoreSize(store.clone())));
+    registry.register(api_stats.clone());
+    Arc::new(Ops {
+        store: store.clone(),
+        bound: bound.clone(),
+        receiver: config.receiver.clone(),
+        min_free_disk: config.ops.min_free_disk,
+        prefix: config.ops.metrics_prefix.clone(),
+        registry,
+        api_stats,
+        log: config.log.clone(),
+        health_parts: Vec::new(),
+        received: None,
+    })
 }
 
 type ServerFuture = std::pin::Pin<Box<dyn Future<Output = Result<(), ServeError>> + Send>>;
