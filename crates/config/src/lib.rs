@@ -17,6 +17,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use loupe_forward::{ForwardConfig, Protocol};
 use loupe_ingest::filter::Filters;
 use loupe_ingest::stats::IngestStats;
 use loupe_ingest::ReceiverConfig;
@@ -407,7 +408,41 @@ impl Loaded {
                 received_metrics: c.metrics.received,
             },
             log,
+            forward: self.forward()?,
         })
+    }
+
+    fn forward(&self) -> Result<Option<ForwardConfig>, ConfigError> {
+        let f = &self.config.forward;
+        if f.endpoint.is_empty() {
+            return Ok(None);
+        }
+        if !f.endpoint.starts_with("http://") {
+            return Err(ConfigError::Invalid {
+                key: "forward.endpoint",
+                message: format!(
+                    "{:?} is not an http:// URL (TLS is not built in; forward through a local Collector)",
+                    f.endpoint
+                ),
+            });
+        }
+        let protocol = match f.protocol.as_str() {
+            "grpc" => Protocol::Grpc,
+            "http" => Protocol::Http,
+            other => {
+                return Err(ConfigError::Invalid {
+                    key: "forward.protocol",
+                    message: format!("{other:?} is neither grpc nor http"),
+                })
+            }
+        };
+        Ok(Some(ForwardConfig {
+            endpoint: f.endpoint.clone(),
+            protocol,
+            queue_batches: f.queue_batches.max(1),
+            max_backoff: f.max_backoff.duration,
+            timeout: f.timeout.duration,
+        }))
     }
 
     /// The value of a dotted key in the effective configuration.

@@ -13,6 +13,10 @@ use crate::ops::Ops;
 #[derive(Default)]
 pub struct ReceivedMetrics {}
 
+impl loupe_model::sink::Observer for ReceivedMetrics {
+    fn observe(&self, _batch: &Arc<loupe_model::sink::Batch>) {}
+}
+
 impl ReceivedMetrics {
     pub fn render(&self) -> String {
         String::new()
