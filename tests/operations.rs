@@ -548,3 +548,112 @@ fn loupe_config_prints_values_with_their_sources() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("LOUPE_MAX_DB_SIZE"), "{err}");
 }
+
+#[tokio::test]
+async fn received_metrics_are_exposed_for_prometheus() {
+    use loupe_model::otlp::metrics::{
+        metric, number_data_point, AggregationTemporality, Histogram, HistogramDataPoint, Metric,
+        NumberDataPoint, Sum,
+    };
+    let off = Loupe::start();
+    assert_eq!(get(&off, "/metrics/received").await.0, 404, "opt-in");
+
+    let l = Loupe::start_with(&["--received-metrics"]);
+    // A gauge "m1" (unit 1) whose last point is 3.5, from the fixtures.
+    post(&l, "/v1/metrics", &metrics_request("kestra", "m1", 4)).await;
+    let now = now_ns();
+    let mut req = metrics_request("kestra", "unused", 1);
+    let sm = &mut req.resource_metrics[0].scope_metrics[0];
+    sm.metrics = vec![
+        Metric {
+            name: "kestra.executions.started".into(),
+            unit: "{execution}".into(),
+            description: "Executions started.".into(),
+            data: Some(metric::Data::Sum(Sum {
+                data_points: vec![NumberDataPoint {
+                    attributes: vec![string_kv("flow", "hello-world")],
+                    time_unix_nano: now,
+                    value: Some(number_data_point::Value::AsInt(7)),
+                    ..Default::default()
+                }],
+                aggregation_temporality: AggregationTemporality::Cumulative as i32,
+                is_monotonic: true,
+            })),
+            ..Default::default()
+        },
+        Metric {
+            name: "http.server.request.duration".into(),
+            unit: "s".into(),
+            description: "Request durations.".into(),
+            data: Some(metric::Data::Histogram(Histogram {
+                data_points: vec![HistogramDataPoint {
+                    attributes: vec![string_kv("http.route", "/api/v1/flows")],
+                    time_unix_nano: now,
+                    count: 6,
+                    sum: Some(1.5),
+                    explicit_bounds: vec![0.1, 1.0],
+                    bucket_counts: vec![2, 3, 1],
+                    ..Default::default()
+                }],
+                aggregation_temporality: AggregationTemporality::Cumulative as i32,
+            })),
+            ..Default::default()
+        },
+    ];
+    req.resource_metrics[0]
+        .resource
+        .as_mut()
+        .expect("resource")
+        .attributes
+        .push(string_kv("service.instance.id", "node-1"));
+    post(&l, "/v1/metrics", &req).await;
+
+    let (code, text) = get(&l, "/metrics/received").await;
+    assert_eq!(code, 200, "{text}");
+    strict_check(&text);
+    let s =
+        prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).expect("parses");
+    assert_eq!(
+        value(
+            &s,
+            "m1_ratio",
+            &[
+                ("job", "kestra"),
+                ("host", "a"),
+                ("otel_scope_name", "loupe-tests")
+            ]
+        ),
+        Some(3.5),
+        "{text}"
+    );
+    assert_eq!(
+        value(
+            &s,
+            "kestra_executions_started_total",
+            &[
+                ("job", "kestra"),
+                ("instance", "node-1"),
+                ("flow", "hello-world")
+            ]
+        ),
+        Some(7.0),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE kestra_executions_started_total counter"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE http_server_request_duration_seconds histogram"),
+        "{text}"
+    );
+    for line in [
+        "http_server_request_duration_seconds_bucket{http_route=\"/api/v1/flows\",instance=\"node-1\",job=\"kestra\",otel_scope_name=\"loupe-tests\",le=\"0.1\"} 2",
+        "http_server_request_duration_seconds_bucket{http_route=\"/api/v1/flows\",instance=\"node-1\",job=\"kestra\",otel_scope_name=\"loupe-tests\",le=\"1\"} 5",
+        "http_server_request_duration_seconds_bucket{http_route=\"/api/v1/flows\",instance=\"node-1\",job=\"kestra\",otel_scope_name=\"loupe-tests\",le=\"+Inf\"} 6",
+        "http_server_request_duration_seconds_sum{http_route=\"/api/v1/flows\",instance=\"node-1\",job=\"kestra\",otel_scope_name=\"loupe-tests\"} 1.5",
+        "http_server_request_duration_seconds_count{http_route=\"/api/v1/flows\",instance=\"node-1\",job=\"kestra\",otel_scope_name=\"loupe-tests\"} 6",
+    ] {
+        assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
+    }
+}
