@@ -1,7 +1,7 @@
-//! Argument parsing and the `serve` and `demo` commands; without a command,
-//! the desktop window (feature `desktop`, in `desktop/`) with the same
-//! options as `serve`. Errors end here as one clear line on stderr and a
-//! non-zero exit code.
+//! Argument parsing and the `serve`, `config` and `demo` commands; without a
+//! command, the desktop window (feature `desktop`, in `desktop/`) with the
+//! same options as `serve`. Errors end here as one clear line on stderr and
+//! a non-zero exit code.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,9 +9,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use loupe_ingest::ReceiverConfig;
+use loupe_config::{Flag, Loaded};
 use loupe_server::serve::{self, ServeConfig};
-use loupe_store::{Retention, WriterConfig};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -23,7 +22,8 @@ use loupe_store::{Retention, WriterConfig};
              keeps them in one SQLite file and lets you explore them.\n\n\
              Without a command, `loupe` opens the desktop window, which runs the same receivers, \
              store and API as `loupe serve` and takes the same options.",
-    args_conflicts_with_subcommands = true
+    args_conflicts_with_subcommands = true,
+    args_override_self = true
 )]
 struct Cli {
     #[command(subcommand)]
@@ -37,60 +37,151 @@ struct Cli {
 enum Command {
     /// Run headless: OTLP receivers, store and API/UI in the browser.
     Serve(ServeArgs),
+    /// Print the effective configuration (file, LOUPE_* environment, flags) with each value's source.
+    Config(ServeArgs),
     /// Send a Kestra-shaped demo workload (traces, logs, metrics) to a running Loupe.
     Demo(DemoArgs),
 }
 
-#[derive(Args, Debug)]
+/// Flags of `loupe serve` and `loupe config`. Each overrides the same key
+/// of the configuration file and its `LOUPE_*` environment variable (see
+/// `loupe config`); unset flags leave those in charge.
+#[derive(Args, Debug, Default)]
 struct ServeArgs {
+    /// Configuration file [default: config.toml in the platform config directory, e.g. ~/.config/loupe].
+    #[arg(long, env = "LOUPE_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Where the database lives [default: the platform data directory, e.g. ~/.local/share/loupe].
-    #[arg(long, env = "LOUPE_DATA_DIR", value_name = "DIR")]
+    #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// OTLP/gRPC listen address.
-    #[arg(
-        long,
-        env = "LOUPE_GRPC_ADDR",
-        default_value = "127.0.0.1:4317",
-        value_name = "ADDR"
-    )]
-    grpc_addr: SocketAddr,
-    /// OTLP/HTTP listen address (/v1/traces, /v1/metrics, /v1/logs).
-    #[arg(
-        long,
-        env = "LOUPE_HTTP_ADDR",
-        default_value = "127.0.0.1:4318",
-        value_name = "ADDR"
-    )]
-    http_addr: SocketAddr,
-    /// JSON API (and UI) listen address.
-    #[arg(
-        long,
-        env = "LOUPE_API_ADDR",
-        default_value = "127.0.0.1:16686",
-        value_name = "ADDR"
-    )]
-    api_addr: SocketAddr,
+    /// OTLP/gRPC listen address [default: 127.0.0.1:4317].
+    #[arg(long, value_name = "ADDR")]
+    grpc_addr: Option<SocketAddr>,
+    /// OTLP/HTTP listen address (/v1/traces, /v1/metrics, /v1/logs) [default: 127.0.0.1:4318].
+    #[arg(long, value_name = "ADDR")]
+    http_addr: Option<SocketAddr>,
+    /// JSON API, UI, /health and /metrics listen address [default: 127.0.0.1:16686].
+    #[arg(long, value_name = "ADDR")]
+    api_addr: Option<SocketAddr>,
     /// Allow listening on addresses other than loopback (accept telemetry from other machines).
-    #[arg(long, env = "LOUPE_ALLOW_REMOTE")]
+    #[arg(long)]
     allow_remote: bool,
     /// Browser origin allowed to send OTLP/HTTP (repeatable; `http://host:*` for any port, `*` for all)
     /// [default: http://localhost:* and http://127.0.0.1:*].
-    #[arg(
-        long = "cors-origin",
-        env = "LOUPE_CORS_ORIGINS",
-        value_delimiter = ',',
-        value_name = "ORIGIN"
-    )]
+    #[arg(long = "cors-origin", value_delimiter = ',', value_name = "ORIGIN")]
     cors_origins: Vec<String>,
-    /// Largest database size before the oldest data is deleted (e.g. 500MB, 2GiB).
-    #[arg(long, env = "LOUPE_MAX_DB_SIZE", default_value = "1GiB", value_parser = parse_size, value_name = "SIZE")]
-    max_db_size: u64,
-    /// Oldest data kept, by its own timestamps (e.g. 24h, 7d).
-    #[arg(long, env = "LOUPE_MAX_AGE", default_value = "7d", value_parser = parse_age, value_name = "AGE")]
-    max_age: Duration,
+    /// Largest database size before the oldest data is deleted (e.g. 500MB, 2GiB) [default: 1GiB].
+    #[arg(long, value_parser = check_size, value_name = "SIZE")]
+    max_db_size: Option<String>,
+    /// Oldest data kept, by its own timestamps (e.g. 24h, 7d) [default: 7d].
+    #[arg(long, value_parser = check_age, value_name = "AGE")]
+    max_age: Option<String>,
+    /// Log filter in RUST_LOG syntax (e.g. info, warn,loupe_store=debug) [default: info].
+    #[arg(long, value_name = "FILTER")]
+    log: Option<String>,
+    /// /health is DOWN below this much free disk space in the data directory [default: 100MiB].
+    #[arg(long, value_parser = check_size, value_name = "SIZE")]
+    min_free_disk: Option<String>,
+    /// Prefix of Loupe's own metric names in /metrics [default: loupe_].
+    #[arg(long, value_name = "PREFIX")]
+    metrics_prefix: Option<String>,
+    /// Serve the latest received metric values for Prometheus at /metrics/received.
+    #[arg(long)]
+    received_metrics: bool,
+    /// Forward everything received (after filters) to this OTLP endpoint (e.g. http://collector:4317).
+    #[arg(long, value_name = "URL")]
+    forward_endpoint: Option<String>,
+    /// Protocol of --forward-endpoint: grpc or http [default: grpc].
+    #[arg(long, value_parser = ["grpc", "http"], value_name = "PROTOCOL")]
+    forward_protocol: Option<String>,
     /// Decode and acknowledge telemetry without storing it (benchmark baseline).
     #[arg(long)]
     discard: bool,
+}
+
+fn check_size(s: &str) -> Result<String, String> {
+    loupe_config::units::parse_size(s).map(|_| s.to_string())
+}
+
+fn check_age(s: &str) -> Result<String, String> {
+    loupe_config::units::parse_age(s).map(|_| s.to_string())
+}
+
+impl ServeArgs {
+    /// The flags that were given, as configuration overrides.
+    fn flags(&self) -> Vec<Flag> {
+        use toml::Value;
+        let mut out = Vec::new();
+        let mut add = |key: &'static str, flag: &'static str, value: Option<Value>| {
+            if let Some(value) = value {
+                out.push(Flag { key, flag, value });
+            }
+        };
+        let text = |s: &Option<String>| s.clone().map(Value::String);
+        let addr = |a: &Option<SocketAddr>| a.map(|a| Value::String(a.to_string()));
+        add(
+            "data_dir",
+            "--data-dir",
+            self.data_dir
+                .as_ref()
+                .map(|d| Value::String(d.display().to_string())),
+        );
+        add("grpc_addr", "--grpc-addr", addr(&self.grpc_addr));
+        add("http_addr", "--http-addr", addr(&self.http_addr));
+        add("api_addr", "--api-addr", addr(&self.api_addr));
+        add(
+            "allow_remote",
+            "--allow-remote",
+            self.allow_remote.then_some(Value::Boolean(true)),
+        );
+        add(
+            "cors_origins",
+            "--cors-origin",
+            (!self.cors_origins.is_empty()).then(|| {
+                Value::Array(
+                    self.cors_origins
+                        .iter()
+                        .map(|o| Value::String(o.clone()))
+                        .collect(),
+                )
+            }),
+        );
+        add("max_db_size", "--max-db-size", text(&self.max_db_size));
+        add("max_age", "--max-age", text(&self.max_age));
+        add("log", "--log", text(&self.log));
+        add(
+            "health.min_free_disk",
+            "--min-free-disk",
+            text(&self.min_free_disk),
+        );
+        add(
+            "metrics.prefix",
+            "--metrics-prefix",
+            text(&self.metrics_prefix),
+        );
+        add(
+            "metrics.received",
+            "--received-metrics",
+            self.received_metrics.then_some(Value::Boolean(true)),
+        );
+        add(
+            "forward.endpoint",
+            "--forward-endpoint",
+            text(&self.forward_endpoint),
+        );
+        add(
+            "forward.protocol",
+            "--forward-protocol",
+            text(&self.forward_protocol),
+        );
+        out
+    }
+
+    /// The layered configuration: file, then environment, then these flags.
+    fn load(&self) -> Result<Loaded, loupe_config::ConfigError> {
+        let env = |k: &str| std::env::var(k).ok();
+        Loaded::load(self.config.as_deref(), &env, self.flags())
+    }
 }
 
 #[derive(Args, Debug)]
@@ -111,41 +202,8 @@ struct DemoArgs {
     interval: Duration,
 }
 
-fn parse_size(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a size like 500MB or 2GiB"))?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "kb" => 1_000,
-        "kib" | "k" => 1 << 10,
-        "mb" => 1_000_000,
-        "mib" | "m" => 1 << 20,
-        "gb" => 1_000_000_000,
-        "gib" | "g" => 1 << 30,
-        "tb" => 1_000_000_000_000,
-        "tib" | "t" => 1 << 40,
-        u => {
-            return Err(format!(
-                "unknown size unit {u:?}; use B, KB, MB, GB, KiB, MiB, GiB"
-            ))
-        }
-    };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("{s:?} is too large"))
-}
-
 fn parse_age(s: &str) -> Result<Duration, String> {
     loupe_query::parse_duration(s).map(Duration::from_nanos)
-}
-
-fn default_data_dir() -> PathBuf {
-    dirs::data_dir()
-        .map(|d| d.join("loupe"))
-        .unwrap_or_else(|| PathBuf::from(".loupe"))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -172,31 +230,34 @@ pub(crate) async fn shutdown_signal() {
     }
 }
 
-fn serve_config(a: ServeArgs) -> ServeConfig {
-    let mut receiver = ReceiverConfig::default();
-    if !a.cors_origins.is_empty() {
-        receiver.cors_origins = a.cors_origins;
-    }
-    ServeConfig {
-        grpc_addr: a.grpc_addr,
-        http_addr: a.http_addr,
-        api_addr: a.api_addr,
-        data_dir: a.data_dir.unwrap_or_else(default_data_dir),
-        allow_remote: a.allow_remote,
-        receiver,
-        writer: WriterConfig {
-            retention: Retention {
-                max_bytes: a.max_db_size,
-                max_age: a.max_age,
-            },
-            ..WriterConfig::default()
-        },
-        drop_data: a.discard,
-    }
+/// Loads the configuration, installs the log subscriber with its filter,
+/// and builds what `serve::run` takes. Errors are printed here.
+fn prepare(a: &ServeArgs) -> Result<ServeConfig, ExitCode> {
+    let loaded = a.load().map_err(|e| {
+        eprintln!("loupe: {e}");
+        ExitCode::from(2)
+    })?;
+    let log = match loupe_server::logging::init(&loaded.config.log) {
+        Ok(h) => Some(h),
+        Err(e @ loupe_server::logging::LogError::Invalid { .. }) => {
+            eprintln!("loupe: log: {e}");
+            return Err(ExitCode::from(2));
+        }
+        Err(_) => None,
+    };
+    let mut config = loaded.serve_config(log).map_err(|e| {
+        eprintln!("loupe: {e}");
+        ExitCode::from(2)
+    })?;
+    config.drop_data = a.discard;
+    Ok(config)
 }
 
 fn run_serve(a: ServeArgs) -> ExitCode {
-    let config = serve_config(a);
+    let config = match prepare(&a) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -221,6 +282,27 @@ fn run_serve(a: ServeArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `loupe config`: the effective configuration, each value with its source.
+fn run_config(a: ServeArgs) -> ExitCode {
+    let loaded = match a.load() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("loupe: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = loupe_server::logging::check(&loaded.config.log) {
+        eprintln!("loupe: log: {e}");
+        return ExitCode::from(2);
+    }
+    if let Err(e) = loaded.serve_config(None) {
+        eprintln!("loupe: {e}");
+        return ExitCode::from(2);
+    }
+    print!("{}", loaded.render());
+    ExitCode::SUCCESS
 }
 
 /// Why a demo run was not sent.
@@ -359,23 +441,25 @@ fn run_demo(a: DemoArgs) -> ExitCode {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     match cli.command {
         Some(Command::Serve(a)) => run_serve(a),
-        Some(Command::Demo(a)) => run_demo(a),
+        Some(Command::Config(a)) => run_config(a),
+        Some(Command::Demo(a)) => {
+            let _ = loupe_server::logging::init(
+                &std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+            );
+            run_demo(a)
+        }
         None => run_window(cli.window),
     }
 }
 
 #[cfg(feature = "desktop")]
 fn run_window(a: ServeArgs) -> ExitCode {
-    crate::desktop::run(serve_config(a))
+    match prepare(&a) {
+        Ok(config) => crate::desktop::run(config),
+        Err(code) => code,
+    }
 }
 
 #[cfg(not(feature = "desktop"))]
@@ -392,14 +476,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sizes() {
-        assert_eq!(parse_size("500MB"), Ok(500_000_000));
-        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
-        assert_eq!(parse_size("1024"), Ok(1024));
-        assert!(parse_size("lots").is_err());
-    }
-
-    #[test]
     fn cli_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
@@ -409,9 +485,11 @@ mod tests {
     fn the_window_takes_serves_options() {
         let cli = Cli::try_parse_from(["loupe", "--api-addr", "127.0.0.1:0"]).unwrap();
         assert!(cli.command.is_none());
-        assert_eq!(cli.window.api_addr, "127.0.0.1:0".parse().unwrap());
+        assert_eq!(cli.window.api_addr, Some("127.0.0.1:0".parse().unwrap()));
         let cli = Cli::try_parse_from(["loupe", "serve", "--api-addr", "127.0.0.1:1"]).unwrap();
-        assert!(matches!(cli.command, Some(Command::Serve(a)) if a.api_addr.port() == 1));
+        assert!(
+            matches!(cli.command, Some(Command::Serve(a)) if a.api_addr.map(|a| a.port()) == Some(1))
+        );
         // Options belong either to the window or to a command, not both.
         assert!(Cli::try_parse_from(["loupe", "--api-addr", "127.0.0.1:0", "serve"]).is_err());
     }

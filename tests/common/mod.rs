@@ -27,9 +27,20 @@ impl Loupe {
         l
     }
 
-    /// Starts `loupe serve` on `dir` (kept after the server stops), with extra flags.
+    /// Starts `loupe serve` in a fresh temporary data directory, with extra flags.
+    pub fn start_with(extra: &[&str]) -> Loupe {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().to_path_buf();
+        let mut l = Loupe::start_in(&dir, extra);
+        l._tmp = Some(tmp);
+        l
+    }
+
+    /// Starts `loupe serve` on `dir` (kept after the server stops), with
+    /// extra flags (later flags override earlier ones, so `--grpc-addr`
+    /// may pin a port).
     pub fn start_in(dir: &Path, extra: &[&str]) -> Loupe {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_loupe"))
+        let mut child = loupe_command()
             .args(["serve", "--data-dir"])
             .arg(dir)
             .args([
@@ -41,7 +52,6 @@ impl Loupe {
                 "127.0.0.1:0",
             ])
             .args(extra)
-            .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -123,6 +133,23 @@ impl Loupe {
         }
         dir
     }
+}
+
+/// The `loupe` binary with a clean environment: no user configuration file
+/// (the config directory points into a fresh temporary path), no `LOUPE_*`
+/// variables from the caller, and quiet logs.
+pub fn loupe_command() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_loupe"));
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("LOUPE_") {
+            c.env_remove(&k);
+        }
+    }
+    let config_home =
+        std::env::temp_dir().join(format!("loupe-test-config-{}", std::process::id()));
+    c.env("XDG_CONFIG_HOME", config_home)
+        .env("RUST_LOG", "warn");
+    c
 }
 
 impl Drop for Loupe {

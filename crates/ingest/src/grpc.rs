@@ -10,6 +10,7 @@ use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status};
 
 use crate::pipeline::{self, Signal};
+use crate::stats::{Outcome, Transport};
 use crate::status::remap_tonic_code;
 use crate::ReceiverConfig;
 
@@ -22,18 +23,28 @@ const CONCURRENT_EXPORTS: usize = 16;
 /// The gRPC services, sharing one sink.
 #[derive(Clone)]
 pub struct OtlpGrpc {
-    sink: Arc<dyn Sink>,
+    cx: pipeline::Context,
 }
 
 impl OtlpGrpc {
-    pub fn new(sink: Arc<dyn Sink>) -> Self {
-        OtlpGrpc { sink }
+    pub fn new(sink: Arc<dyn Sink>, config: &ReceiverConfig) -> Self {
+        OtlpGrpc {
+            cx: pipeline::Context::new(sink, config),
+        }
     }
 
     async fn export<S: Signal>(&self, req: S::Request) -> Result<Response<S::Response>, Status> {
-        match pipeline::export::<S>(self.sink.as_ref(), req).await {
-            Ok(a) => Ok(Response::new(S::response(a.rejected, a.message))),
-            Err(e) => Err(e.to_grpc()),
+        let size = prost::Message::encoded_len(&req);
+        let stats = &self.cx.stats;
+        match pipeline::export::<S>(&self.cx, Transport::Grpc, size, req).await {
+            Ok(a) => {
+                stats.request(S::KIND, Transport::Grpc, Outcome::Ok);
+                Ok(Response::new(S::response(a.rejected, a.message)))
+            }
+            Err(e) => {
+                stats.request(S::KIND, Transport::Grpc, Outcome::of(&e));
+                Err(e.to_grpc())
+            }
         }
     }
 }
@@ -114,7 +125,7 @@ pub async fn serve(
     config: ReceiverConfig,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
-    let svc = OtlpGrpc::new(sink);
+    let svc = OtlpGrpc::new(sink, &config);
     let limit = config.max_decoded_bytes;
     let traces = ts::trace_service_server::TraceServiceServer::new(svc.clone())
         .accept_compressed(CompressionEncoding::Gzip)

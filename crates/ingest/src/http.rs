@@ -11,6 +11,8 @@ use http::{header, HeaderMap, HeaderValue, StatusCode};
 use http_body_util::BodyExt;
 use loupe_model::sink::Sink;
 use prost::Message;
+
+use crate::stats::{Outcome, Transport};
 use tokio::sync::Semaphore;
 
 use crate::decode::{decode_message, BodySink, DecodeError, Encoding};
@@ -34,7 +36,7 @@ const DRAIN_MAX_TIME: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[derive(Clone)]
 struct HttpState {
-    sink: Arc<dyn Sink>,
+    cx: pipeline::Context,
     limit: usize,
     bodies: Arc<Semaphore>,
 }
@@ -42,7 +44,7 @@ struct HttpState {
 /// The OTLP/HTTP receiver as a router, CORS included.
 pub fn router(sink: Arc<dyn Sink>, config: &ReceiverConfig) -> Router {
     let state = HttpState {
-        sink,
+        cx: pipeline::Context::new(sink, config),
         limit: config.max_decoded_bytes,
         bodies: Arc::new(Semaphore::new(CONCURRENT_BODIES)),
     };
@@ -69,14 +71,24 @@ async fn method_not_allowed(req: Request) -> Response {
 }
 
 async fn handle<S: Signal>(State(st): State<HttpState>, req: Request) -> Response {
+    let stats = &st.cx.stats;
     let enc = match request_encoding(req.headers()) {
         Ok(e) => e,
         // The request's encoding is unknown: answer in JSON, readable by people.
-        Err(e) => return e.to_http(Encoding::Json),
+        Err(e) => {
+            stats.request(S::KIND, Transport::Http, Outcome::of(&e));
+            return e.to_http(Encoding::Json);
+        }
     };
     match export::<S>(&st, req, enc).await {
-        Ok(resp) => resp,
-        Err(e) => e.to_http(enc),
+        Ok(resp) => {
+            stats.request(S::KIND, Transport::Http, Outcome::Ok);
+            resp
+        }
+        Err(e) => {
+            stats.request(S::KIND, Transport::Http, Outcome::of(&e));
+            e.to_http(enc)
+        }
     }
 }
 
@@ -148,8 +160,9 @@ async fn export<S: Signal>(
 ) -> Result<Response, IngestError> {
     let bytes = read_body(st, req).await?;
     let msg: S::Request = decode_message(&bytes, enc)?;
+    let size = bytes.len();
     drop(bytes);
-    let accepted = pipeline::export::<S>(st.sink.as_ref(), msg).await?;
+    let accepted = pipeline::export::<S>(&st.cx, Transport::Http, size, msg).await?;
     let body = match enc {
         Encoding::Protobuf => S::response(accepted.rejected, accepted.message).encode_to_vec(),
         Encoding::Json => {

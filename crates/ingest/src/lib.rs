@@ -5,18 +5,23 @@
 //! `partial_success`) → a [`Sink`](loupe_model::sink::Sink) → wait for the
 //! commit → answer. Every failure becomes a protocol answer in exactly one
 //! place per protocol: [`status`] for both (gRPC `Status`, HTTP status code
-//! plus `google.rpc.Status` body).
+//! plus `google.rpc.Status` body). Between validation and the sink, the
+//! user's [`filter`] rules drop what they name; [`stats`] counts it all.
 
 pub mod cors;
 pub mod decode;
+pub mod filter;
 pub mod grpc;
 pub mod http;
 pub mod pipeline;
+pub mod stats;
 pub mod status;
 pub mod validate;
 
 /// The largest request Loupe accepts, counted after decompression.
 pub const MAX_DECODED_BYTES: usize = 64 << 20;
+
+use std::sync::Arc;
 
 /// What the receiver needs to know besides the sink.
 #[derive(Debug, Clone)]
@@ -25,16 +30,23 @@ pub struct ReceiverConfig {
     pub max_decoded_bytes: usize,
     /// Browser origins allowed to post OTLP/HTTP (see [`cors`]).
     pub cors_origins: Vec<String>,
+    /// The live filter rules (shared with the settings API).
+    pub filters: Arc<filter::Filters>,
+    /// The counters both transports update (shared with `/metrics`).
+    pub stats: Arc<stats::IngestStats>,
 }
 
 impl Default for ReceiverConfig {
     fn default() -> Self {
+        let filters = Arc::new(filter::Filters::default());
         ReceiverConfig {
             max_decoded_bytes: MAX_DECODED_BYTES,
             cors_origins: cors::DEFAULT_ORIGINS
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            stats: Arc::new(stats::IngestStats::with_filters(filters.clone())),
+            filters,
         }
     }
 }

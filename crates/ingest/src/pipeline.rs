@@ -1,12 +1,36 @@
-//! The transport-independent part of an export: validate, submit, wait for
-//! the commit, build the answer.
+//! The transport-independent part of an export: validate, filter, submit,
+//! wait for the commit, count, build the answer.
+
+use std::sync::Arc;
 
 use loupe_model::otlp::{logs_service as ls, metrics_service as ms, trace_service as ts};
 use loupe_model::sink::{Batch, Sink};
 use serde::de::DeserializeOwned;
 
+use crate::filter::{Filters, SignalKind};
+use crate::stats::{IngestStats, Transport};
 use crate::status::IngestError;
 use crate::validate::{self, Rejected};
+use crate::ReceiverConfig;
+
+/// What both transports share: where batches go, the filters applied
+/// before, and the counters.
+#[derive(Clone)]
+pub struct Context {
+    pub sink: Arc<dyn Sink>,
+    pub filters: Arc<Filters>,
+    pub stats: Arc<IngestStats>,
+}
+
+impl Context {
+    pub fn new(sink: Arc<dyn Sink>, config: &ReceiverConfig) -> Context {
+        Context {
+            sink,
+            filters: config.filters.clone(),
+            stats: config.stats.clone(),
+        }
+    }
+}
 
 /// One OTLP signal: its request and response types and validation.
 pub trait Signal: Send + Sync + 'static {
@@ -16,7 +40,10 @@ pub trait Signal: Send + Sync + 'static {
     const ITEMS: &'static str;
     /// The JSON key of the rejected count in `partialSuccess`.
     const REJECTED_KEY: &'static str;
+    const KIND: SignalKind;
     fn validate(req: &mut Self::Request) -> Rejected;
+    /// Removes what the filters drop; returns how many items.
+    fn filter(filters: &Filters, req: &mut Self::Request) -> u64;
     fn batch(req: Self::Request) -> Batch;
     fn response(rejected: i64, message: String) -> Self::Response;
 }
@@ -30,8 +57,12 @@ impl Signal for Traces {
     type Response = ts::ExportTraceServiceResponse;
     const ITEMS: &'static str = "spans";
     const REJECTED_KEY: &'static str = "rejectedSpans";
+    const KIND: SignalKind = SignalKind::Traces;
     fn validate(req: &mut Self::Request) -> Rejected {
         validate::traces(req)
+    }
+    fn filter(filters: &Filters, req: &mut Self::Request) -> u64 {
+        filters.traces(req)
     }
     fn batch(req: Self::Request) -> Batch {
         Batch::Traces(req)
@@ -51,6 +82,10 @@ impl Signal for Metrics {
     type Response = ms::ExportMetricsServiceResponse;
     const ITEMS: &'static str = "data points";
     const REJECTED_KEY: &'static str = "rejectedDataPoints";
+    const KIND: SignalKind = SignalKind::Metrics;
+    fn filter(filters: &Filters, req: &mut Self::Request) -> u64 {
+        filters.metrics(req)
+    }
     fn validate(_req: &mut Self::Request) -> Rejected {
         // Data points carry no IDs that could make them unusable.
         Rejected::default()
@@ -73,8 +108,12 @@ impl Signal for Logs {
     type Response = ls::ExportLogsServiceResponse;
     const ITEMS: &'static str = "log records";
     const REJECTED_KEY: &'static str = "rejectedLogRecords";
+    const KIND: SignalKind = SignalKind::Logs;
     fn validate(req: &mut Self::Request) -> Rejected {
         validate::logs(req)
+    }
+    fn filter(filters: &Filters, req: &mut Self::Request) -> u64 {
+        filters.logs(req)
     }
     fn batch(req: Self::Request) -> Batch {
         Batch::Logs(req)
@@ -95,16 +134,33 @@ pub struct Accepted {
     pub message: String,
 }
 
-/// Validates, submits and waits until the valid part is committed.
+/// Validates, filters, submits and waits until the valid part is
+/// committed. `size` is the decoded request's size in bytes. Filtered items
+/// are not reported to the client: dropping them is the user's choice, not
+/// the sender's fault.
 pub async fn export<S: Signal>(
-    sink: &dyn Sink,
+    cx: &Context,
+    transport: Transport,
+    size: usize,
     mut req: S::Request,
 ) -> Result<Accepted, IngestError> {
+    cx.stats.size(S::KIND, transport, size);
     let rejected = S::validate(&mut req);
+    S::filter(&cx.filters, &mut req);
     let batch = S::batch(req);
-    if batch.item_count() > 0 {
-        sink.submit(batch)?.wait().await?;
+    let items = batch.item_count() as u64;
+    if items > 0 {
+        let stored = match cx.sink.submit(batch) {
+            Ok(ticket) => ticket.wait().await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = stored {
+            cx.stats.refused(S::KIND, transport, items);
+            return Err(e.into());
+        }
     }
+    cx.stats
+        .items(S::KIND, transport, items, rejected.count.max(0) as u64);
     Ok(Accepted {
         rejected: rejected.count,
         message: rejected.message(S::ITEMS),

@@ -6,6 +6,7 @@
 //! receiver turns into a retryable protocol answer: that is the whole
 //! back-pressure story.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::otlp::{
@@ -105,5 +106,34 @@ pub struct DropSink;
 impl Sink for DropSink {
     fn submit(&self, _batch: Batch) -> Result<Ticket, SinkError> {
         Ok(Ticket::ready(Ok(())))
+    }
+}
+
+/// Something that wants a copy of every batch the store accepted:
+/// forwarding upstream, the latest values of received metrics. Called on
+/// the receiver's task, so it must not block.
+pub trait Observer: Send + Sync + 'static {
+    fn observe(&self, batch: &Arc<Batch>);
+}
+
+/// A sink that passes batches to `inner` and, once `inner` has accepted
+/// one, shows it to every observer. A batch the store refuses (busy) is
+/// not observed: the sender will send it again.
+pub struct Tee {
+    pub inner: Arc<dyn Sink>,
+    pub observers: Vec<Arc<dyn Observer>>,
+}
+
+impl Sink for Tee {
+    fn submit(&self, batch: Batch) -> Result<Ticket, SinkError> {
+        if self.observers.is_empty() {
+            return self.inner.submit(batch);
+        }
+        let copy = Arc::new(batch.clone());
+        let ticket = self.inner.submit(batch)?;
+        for o in &self.observers {
+            o.observe(&copy);
+        }
+        Ok(ticket)
     }
 }

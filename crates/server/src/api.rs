@@ -231,6 +231,11 @@ fn reachable(a: std::net::SocketAddr) -> String {
 
 /// The `/api/v1` router over a store's reader.
 pub fn router(reader: Arc<Reader>, info: Info) -> Router {
+    router_with(reader, info, Router::new())
+}
+
+/// The `/api/v1` router with more routes (relative to `/api/v1`) merged in.
+pub fn router_with(reader: Arc<Reader>, info: Info, extra: Router) -> Router {
     let api = Router::new()
         .route("/info", get(move || async move { Json(info) }))
         .route("/services", get(services))
@@ -242,7 +247,8 @@ pub fn router(reader: Arc<Reader>, info: Info) -> Router {
         .route("/metrics", get(metrics))
         .route("/metrics/{name}", get(metric))
         .fallback(not_found)
-        .with_state(reader);
+        .with_state(reader)
+        .merge(extra);
     Router::new().nest("/api/v1", api)
 }
 

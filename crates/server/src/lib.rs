@@ -1,7 +1,9 @@
 //! The JSON API and the wiring of a running Loupe.
 //!
 //! [`app`] serves the API (`api`) and the embedded web UI (`ui`) behind the
-//! `Host` check (`guard`); [`serve`] binds
+//! `Host` check (`guard`); [`app_with_ops`] adds the operational endpoints
+//! (`health`, `selfmetrics`, `received`, `settings`, gathered in `ops`);
+//! `logging` owns the process's log filter; [`serve`] binds
 //! the three listeners, opens the store and runs receiver, API and
 //! retention until shutdown. Both the headless `loupe serve` and the desktop
 //! shell call [`serve::run`]. [`ports`] tells which process holds a taken
@@ -9,17 +11,48 @@
 
 pub mod api;
 pub mod guard;
+pub mod health;
+pub mod logging;
+pub mod ops;
 pub mod otlp_json;
 pub mod ports;
+pub mod received;
+pub mod selfmetrics;
 pub mod serve;
+pub mod settings;
 pub mod ui;
 
 use std::sync::Arc;
 
 /// Everything served on the API address: `/api/v1/…`, the web UI at `/`,
 /// behind the `Host` check and security headers of [`guard`].
-pub fn app(reader: Arc<loupe_store::Reader>, info: api::Info, allow_remote: bool) -> axum::Router {
-    api::router(reader, info)
+pub fn app(
+    reader: Arc<loupe_store::Reader>,
+    info: api::Info,
+    allow_remote: bool,
+) -> axum::Router {
+    guarded(api::router(reader, info), allow_remote)
+}
+
+/// [`app`] plus `/health`, `/metrics`, `/metrics/received` and
+/// `/api/v1/settings/…`, with every answer's duration measured.
+pub fn app_with_ops(
+    reader: Arc<loupe_store::Reader>,
+    info: api::Info,
+    allow_remote: bool,
+    ops: Arc<ops::Ops>,
+) -> axum::Router {
+    let routes = api::router_with(reader, info, settings::router(ops.clone()))
+        .merge(ops::router(ops.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            ops.api_stats.clone(),
+            selfmetrics::measure,
+        ));
+    guarded(routes, allow_remote)
+}
+
+fn guarded(routes: axum::Router, allow_remote: bool) -> axum::Router {
+    routes
         .fallback(ui::serve)
         .layer(axum::middleware::from_fn_with_state(
             guard::Guard { allow_remote },

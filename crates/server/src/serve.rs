@@ -5,10 +5,16 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use loupe_forward::{ForwardConfig, ForwardError, Forwarder};
 use loupe_ingest::ReceiverConfig;
-use loupe_model::sink::{DropSink, Sink};
+use loupe_model::sink::{DropSink, Observer, Sink, Tee};
+use loupe_ops::Registry;
 use loupe_store::{Store, StoreError, Writer, WriterConfig};
 use tokio::net::TcpListener;
+
+use crate::ops::Ops;
+use crate::received::ReceivedMetrics;
+use crate::selfmetrics::{ApiStats, BuildInfo, StoreSize};
 
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
@@ -22,6 +28,52 @@ pub struct ServeConfig {
     pub writer: WriterConfig,
     /// Decode and acknowledge without storing (the ingest benchmark's baseline).
     pub drop_data: bool,
+    /// `/health`, `/metrics` and `/metrics/received`.
+    pub ops: OpsConfig,
+    /// The process's log filter, when it installed Loupe's subscriber
+    /// (`logging::init`); makes the log level changeable through the API.
+    pub log: Option<crate::logging::LogHandle>,
+    /// Send what is stored on to an upstream OTLP endpoint too.
+    pub forward: Option<ForwardConfig>,
+}
+
+/// Settings of the operational endpoints.
+#[derive(Debug, Clone)]
+pub struct OpsConfig {
+    /// `/health` is DOWN when the data directory's disk has less free space (bytes).
+    pub min_free_disk: u64,
+    /// Prefix of Loupe's own metric names in `/metrics`.
+    pub metrics_prefix: String,
+    /// Serve the latest received metric values at `/metrics/received`.
+    pub received_metrics: bool,
+}
+
+impl Default for OpsConfig {
+    fn default() -> Self {
+        OpsConfig {
+            min_free_disk: 100 << 20,
+            metrics_prefix: "loupe_".into(),
+            received_metrics: false,
+        }
+    }
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            grpc_addr: SocketAddr::from(([127, 0, 0, 1], 4317)),
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 4318)),
+            api_addr: SocketAddr::from(([127, 0, 0, 1], 16686)),
+            data_dir: PathBuf::from(".loupe"),
+            allow_remote: false,
+            receiver: ReceiverConfig::default(),
+            writer: WriterConfig::default(),
+            drop_data: false,
+            ops: OpsConfig::default(),
+            log: None,
+            forward: None,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +92,8 @@ pub enum ServeError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Forward(#[from] ForwardError),
     #[error("{what} stopped: {message}")]
     Server { what: &'static str, message: String },
 }
@@ -130,11 +184,30 @@ pub async fn run(
 ) -> Result<(), ServeError> {
     let listeners = Listeners::bind(&config).await?;
     let store = Store::open(&config.data_dir, config.writer.clone())?;
-    let sink: Arc<dyn Sink> = if config.drop_data {
+    let store_sink: Arc<dyn Sink> = if config.drop_data {
         Arc::new(DropSink)
     } else {
         store.writer.clone()
     };
+    let forwarder = match &config.forward {
+        Some(f) => Some(Forwarder::start(f.clone())?),
+        None => None,
+    };
+    let received = config
+        .ops
+        .received_metrics
+        .then(|| Arc::new(ReceivedMetrics::default()));
+    let mut observers: Vec<Arc<dyn Observer>> = Vec::new();
+    if let Some(f) = &forwarder {
+        observers.push(f.clone());
+    }
+    if let Some(r) = &received {
+        observers.push(r.clone());
+    }
+    let sink: Arc<dyn Sink> = Arc::new(Tee {
+        inner: store_sink,
+        observers,
+    });
     let bound = Bound {
         grpc: listeners.grpc.local_addr().unwrap_or(config.grpc_addr),
         http: listeners.http.local_addr().unwrap_or(config.http_addr),
@@ -162,8 +235,9 @@ pub async fn run(
             .with_graceful_shutdown(stopped())
             .into_future(),
     );
+    let ops = ops(&config, &store, &bound, forwarder.clone(), received);
     let info = crate::api::Info::new(bound.grpc, bound.http);
-    let api_app = crate::app(store.reader.clone(), info, config.allow_remote);
+    let api_app = crate::app_with_ops(store.reader.clone(), info, config.allow_remote, ops);
     let api = tokio::spawn(
         axum::serve(listeners.api, api_app)
             .with_graceful_shutdown(stopped())
@@ -189,10 +263,66 @@ pub async fn run(
     tokio::task::spawn_blocking(move || writer.shutdown())
         .await
         .ok();
+    if let Some(f) = forwarder {
+        f.shutdown(FORWARD_GRACE).await;
+    }
     match first_error {
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// How long a stopping Loupe keeps trying to hand its forwarding queue on.
+const FORWARD_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Forwarding's part of `/health`: informative, never DOWN (Loupe keeps
+/// its own copy whatever the upstream does).
+fn forward_health(f: &Forwarder) -> serde_json::Value {
+    let s = f.stats();
+    serde_json::json!({
+        "status": if s.failing() { "RETRYING" } else { "UP" },
+        "endpoint": f.config().endpoint,
+        "protocol": f.config().protocol.as_str(),
+        "queuedBatches": s.queued_batches(),
+        "sent": s.sent_total(),
+        "dropped": s.dropped_total(),
+        "retries": s.retries(),
+        "lastError": s.last_error(),
+    })
+}
+
+/// Gathers what the operational endpoints report on.
+fn ops(
+    config: &ServeConfig,
+    store: &Store,
+    bound: &Bound,
+    forwarder: Option<Arc<Forwarder>>,
+    received: Option<Arc<ReceivedMetrics>>,
+) -> Arc<Ops> {
+    let registry = Registry::new();
+    let api_stats = Arc::new(ApiStats::default());
+    registry.register(Arc::new(BuildInfo));
+    registry.register(config.receiver.stats.clone());
+    registry.register(store.writer.stats().clone());
+    registry.register(Arc::new(StoreSize(store.clone())));
+    registry.register(api_stats.clone());
+    let mut health_parts: Vec<(&'static str, crate::ops::HealthPart)> = Vec::new();
+    if let Some(f) = forwarder {
+        registry.register(f.stats().clone());
+        health_parts.push(("forward", Box::new(move || forward_health(&f))));
+    }
+    Arc::new(Ops {
+        store: store.clone(),
+        bound: bound.clone(),
+        receiver: config.receiver.clone(),
+        min_free_disk: config.ops.min_free_disk,
+        prefix: config.ops.metrics_prefix.clone(),
+        registry,
+        api_stats,
+        log: config.log.clone(),
+        health_parts,
+        received,
+    })
 }
 
 type ServerFuture = std::pin::Pin<Box<dyn Future<Output = Result<(), ServeError>> + Send>>;

@@ -14,6 +14,7 @@ mod prepare;
 pub mod read;
 mod retention;
 mod schema;
+mod stats;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ pub use error::StoreError;
 pub use read::Reader;
 pub use retention::Retention;
 pub use schema::SCHEMA_VERSION;
+pub use stats::WriterStats;
 pub use writer::{Writer, WriterConfig};
 
 /// The database file's name inside the data directory.
@@ -70,5 +72,13 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Bytes the database takes on disk: the file plus its write-ahead log.
+    pub fn file_bytes(&self) -> u64 {
+        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        size(&self.path) + size(Path::new(&wal))
     }
 }

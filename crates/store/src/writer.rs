@@ -24,6 +24,7 @@ use tokio::sync::oneshot;
 use crate::codec;
 use crate::prepare::{self, Envelope, Prepared, PreparedLogs, PreparedMetrics, PreparedTraces};
 use crate::retention::{Retention, RetentionState};
+use crate::stats::WriterStats;
 use crate::StoreError;
 
 #[derive(Debug, Clone)]
@@ -51,6 +52,7 @@ impl Default for WriterConfig {
 struct Job {
     prepared: Prepared,
     weight: usize,
+    queued_at: Instant,
     ack: oneshot::Sender<Result<(), SinkError>>,
 }
 
@@ -61,6 +63,7 @@ pub struct Writer {
     queue_bytes: usize,
     paused: AtomicBool,
     thread: Mutex<Option<JoinHandle<()>>>,
+    stats: Arc<WriterStats>,
 }
 
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -77,7 +80,8 @@ impl Writer {
         };
         let (tx, rx) = mpsc::sync_channel::<Job>(config.queue_batches.max(1));
         let queued_bytes = Arc::new(AtomicUsize::new(0));
-        let mut state = WriterState::new(conn, config.retention.clone())?;
+        let stats = Arc::new(WriterStats::default());
+        let mut state = WriterState::new(conn, config.retention.clone(), stats.clone())?;
         let qb = queued_bytes.clone();
         let max_group = config.max_group.max(1);
         let thread = std::thread::Builder::new()
@@ -97,7 +101,13 @@ impl Writer {
             queue_bytes: config.queue_bytes,
             paused: AtomicBool::new(false),
             thread: Mutex::new(Some(thread)),
+            stats,
         })
+    }
+
+    /// The writer's queue, commit and retention statistics.
+    pub fn stats(&self) -> &Arc<WriterStats> {
+        &self.stats
     }
 
     /// Stops accepting batches; while paused `submit` answers `Paused`.
@@ -145,8 +155,11 @@ impl Sink for Writer {
         let job = Job {
             prepared,
             weight,
+            queued_at: Instant::now(),
             ack,
         };
+        // Counted before sending, so the writer never uncounts it first.
+        self.stats.queued_batches.add(1);
         let guard = self.tx.lock().unwrap_or_else(|e| e.into_inner());
         let result = match guard.as_ref() {
             None => Err(SinkError::Closed),
@@ -159,8 +172,14 @@ impl Sink for Writer {
         };
         drop(guard);
         match result {
-            Ok(()) => Ok(Ticket(rx)),
+            Ok(()) => {
+                self.stats
+                    .queued_bytes
+                    .set(self.queued_bytes.load(Ordering::Relaxed) as i64);
+                Ok(Ticket(rx))
+            }
             Err(e) => {
+                self.stats.queued_batches.add(-1);
                 self.queued_bytes.fetch_sub(weight, Ordering::SeqCst);
                 Err(e)
             }
@@ -195,6 +214,7 @@ struct WriterState {
     span_ids: HashMap<i64, HashSet<i64>>,
     next_chunk: i64,
     retention: RetentionState,
+    stats: Arc<WriterStats>,
 }
 
 /// Caches above this many entries are dropped and rebuilt on demand.
@@ -204,7 +224,11 @@ const CACHE_LIMIT: usize = 200_000;
 const SPAN_CACHE_TRACES: usize = 20_000;
 
 impl WriterState {
-    fn new(conn: Connection, retention: Retention) -> Result<Self, StoreError> {
+    fn new(
+        conn: Connection,
+        retention: Retention,
+        stats: Arc<WriterStats>,
+    ) -> Result<Self, StoreError> {
         let next_chunk: i64 = conn.query_row(
             "SELECT coalesce(max(id), 0) + 1 FROM span_chunks",
             [],
@@ -220,6 +244,7 @@ impl WriterState {
             span_ids: HashMap::new(),
             next_chunk,
             retention: RetentionState::new(retention),
+            stats,
         })
     }
 
@@ -252,8 +277,25 @@ impl WriterState {
                 }
             }
             let weight: usize = jobs.iter().map(|j| j.weight).sum();
+            let started = Instant::now();
+            for j in &jobs {
+                self.stats
+                    .queue_wait
+                    .observe_duration(started.saturating_duration_since(j.queued_at));
+            }
             let results = self.commit_group(&jobs);
-            queued.fetch_sub(weight, Ordering::SeqCst);
+            let left = queued.fetch_sub(weight, Ordering::SeqCst) - weight;
+            let stats = &self.stats;
+            stats.commit_duration.observe_duration(started.elapsed());
+            stats.commit_batches.observe(jobs.len() as f64);
+            stats.commits.inc();
+            stats.queued_batches.add(-(jobs.len() as i64));
+            stats.queued_bytes.set(left as i64);
+            let failed = results.iter().filter(|r| r.is_err()).count();
+            stats.failed_batches.add(failed as u64);
+            if failed < jobs.len() {
+                stats.committed_now();
+            }
             for (job, result) in jobs.into_iter().zip(results) {
                 let _ = job.ack.send(result);
             }
@@ -274,8 +316,9 @@ impl WriterState {
             return;
         }
         *last = Instant::now();
-        if let Err(e) = self.retention.step(&self.conn) {
-            tracing::warn!("retention step failed: {e}");
+        match self.retention.step(&self.conn) {
+            Ok(n) => self.stats.retention_deleted.add(n as u64),
+            Err(e) => tracing::warn!("retention step failed: {e}"),
         }
     }
 

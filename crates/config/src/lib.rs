@@ -1,0 +1,563 @@
+//! Loupe's configuration, in layers of increasing precedence: built-in
+//! defaults, a TOML file (the platform config directory's
+//! `loupe/config.toml`, or `--config`/`LOUPE_CONFIG`), `LOUPE_*`
+//! environment variables, then command-line flags.
+//!
+//! Each layer is a `toml::Table` merged key by key over the ones before,
+//! and every leaf remembers which layer set it, so `loupe config` can say
+//! where each value came from. A layer that makes the configuration
+//! invalid is named in the error. [`Loaded::serve_config`] turns the result
+//! into what `serve::run` takes.
+
+mod schema;
+pub mod units;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use loupe_forward::{ForwardConfig, Protocol};
+use loupe_ingest::filter::Filters;
+use loupe_ingest::stats::IngestStats;
+use loupe_ingest::ReceiverConfig;
+use loupe_server::serve::{OpsConfig, ServeConfig};
+use loupe_store::{Retention, WriterConfig};
+use serde::Deserialize;
+use toml::{Table, Value};
+
+pub use schema::{default_data_dir, Config, Forward, Health, Metrics};
+
+/// Where a value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Default,
+    File(PathBuf),
+    Env(String),
+    Flag(String),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Default => write!(f, "default"),
+            Source::File(p) => write!(f, "file {}", p.display()),
+            Source::Env(v) => write!(f, "env {v}"),
+            Source::Flag(v) => write!(f, "flag {v}"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("configuration file {path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("{source_name}: {message}")]
+    Layer {
+        source_name: String,
+        message: String,
+    },
+    #[error("{key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+/// The configuration file used when none is named: `config.toml` in the
+/// platform config directory (`~/.config/loupe` on Linux).
+pub fn default_config_file() -> Option<PathBuf> {
+    dirs::config_dir().map(|d| d.join("loupe").join("config.toml"))
+}
+
+/// Which configuration file was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileStatus {
+    Read(PathBuf),
+    /// The default location, which does not exist (that is fine).
+    Absent(PathBuf),
+    /// No platform config directory and no `--config`.
+    None,
+}
+
+/// An override from the command line: the key, the flag's spelling, the value.
+pub struct Flag {
+    pub key: &'static str,
+    pub flag: &'static str,
+    pub value: Value,
+}
+
+/// The effective configuration and the source of each value.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    pub file: FileStatus,
+    merged: Table,
+    sources: BTreeMap<String, Source>,
+}
+
+/// Keys that environment variables cannot set (tables of rules).
+const NOT_FROM_ENV: &[&str] = &["filters"];
+
+/// The environment variable that sets `key` (`forward.endpoint` →
+/// `LOUPE_FORWARD_ENDPOINT`).
+pub fn env_name(key: &str) -> String {
+    format!("LOUPE_{}", key.replace('.', "_").to_ascii_uppercase())
+}
+
+/// Leaf keys (dotted) of a table, with their values; arrays are leaves.
+fn leaves(t: &Table, prefix: &str, out: &mut Vec<(String, Value)>) {
+    for (k, v) in t {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            Value::Table(inner) => leaves(inner, &key, out),
+            other => out.push((key, other.clone())),
+        }
+    }
+}
+
+/// Sets a dotted key in a table, creating sections on the way.
+fn set(t: &mut Table, key: &str, value: Value) {
+    match key.split_once('.') {
+        None => {
+            t.insert(key.to_string(), value);
+        }
+        Some((head, rest)) => {
+            let entry = t
+                .entry(head.to_string())
+                .or_insert_with(|| Value::Table(Table::new()));
+            if !entry.is_table() {
+                *entry = Value::Table(Table::new());
+            }
+            if let Value::Table(inner) = entry {
+                set(inner, rest, value);
+            }
+        }
+    }
+}
+
+fn get<'a>(t: &'a Table, key: &str) -> Option<&'a Value> {
+    match key.split_once('.') {
+        None => t.get(key),
+        Some((head, rest)) => get(t.get(head)?.as_table()?, rest),
+    }
+}
+
+/// An environment variable's text as a value of the default's type.
+fn env_value(default: &Value, text: &str) -> Result<Value, String> {
+    match default {
+        Value::Boolean(_) => match text.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(Value::Boolean(true)),
+            "0" | "false" | "no" | "off" | "" => Ok(Value::Boolean(false)),
+            _ => Err(format!("{text:?} is not true or false")),
+        },
+        Value::Integer(_) => text
+            .trim()
+            .parse::<i64>()
+            .map(Value::Integer)
+            .map_err(|_| format!("{text:?} is not an integer")),
+        Value::Array(_) => Ok(Value::Array(
+            text.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| Value::String(s.to_string()))
+                .collect(),
+        )),
+        _ => Ok(Value::String(text.to_string())),
+    }
+}
+
+fn check(t: &Table) -> Result<Config, String> {
+    Config::deserialize(Value::Table(t.clone())).map_err(|e| e.to_string().trim().to_string())
+}
+
+impl Loaded {
+    /// Loads the layers. `file` is `--config` (or `LOUPE_CONFIG`), which
+    /// must exist; without it the default location is read if present.
+    /// `env` looks up environment variables (a parameter so tests need
+    /// not touch the process environment).
+    pub fn load(
+        file: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+        flags: Vec<Flag>,
+    ) -> Result<Loaded, ConfigError> {
+        let defaults = Table::try_from(Config::default()).map_err(|e| ConfigError::Layer {
+            source_name: "defaults".into(),
+            message: e.to_string(),
+        })?;
+        let mut sources = BTreeMap::new();
+        let mut all = Vec::new();
+        leaves(&defaults, "", &mut all);
+        for (k, _) in &all {
+            sources.insert(k.clone(), Source::Default);
+        }
+        let mut merged = defaults.clone();
+
+        // The file.
+        let explicit = file.map(Path::to_path_buf).or_else(|| {
+            env("LOUPE_CONFIG")
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+        });
+        let (path, must_exist) = match explicit {
+            Some(p) => (Some(p), true),
+            None => (default_config_file(), false),
+        };
+        let status = match path {
+            None => FileStatus::None,
+            Some(path) => match std::fs::read_to_string(&path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => {
+                    FileStatus::Absent(path)
+                }
+                Err(source) => return Err(ConfigError::Read { path, source }),
+                Ok(text) => {
+                    let table: Table = toml::from_str(&text).map_err(|e| ConfigError::File {
+                        path: path.clone(),
+                        message: e.to_string().trim().to_string(),
+                    })?;
+                    // Checked alone first, so errors point into the file.
+                    toml::from_str::<Config>(&text).map_err(|e| ConfigError::File {
+                        path: path.clone(),
+                        message: e.to_string().trim().to_string(),
+                    })?;
+                    let mut set_here = Vec::new();
+                    leaves(&table, "", &mut set_here);
+                    for (k, v) in set_here {
+                        set(&mut merged, &k, v);
+                        sources.insert(k, Source::File(path.clone()));
+                    }
+                    FileStatus::Read(path)
+                }
+            },
+        };
+
+        // The environment.
+        for (key, default) in &all {
+            if NOT_FROM_ENV.contains(&key.as_str()) {
+                continue;
+            }
+            let var = env_name(key);
+            let (var, text) = match env(&var) {
+                Some(t) => (var, t),
+                // `RUST_LOG` is the usual way to set a Rust program's log filter.
+                None if key == "log" => match env("RUST_LOG") {
+                    Some(t) => ("RUST_LOG".to_string(), t),
+                    None => continue,
+                },
+                None => continue,
+            };
+            let value = env_value(default, &text).map_err(|message| ConfigError::Layer {
+                source_name: format!("environment variable {var}"),
+                message,
+            })?;
+            set(&mut merged, key, value);
+            check(&merged).map_err(|message| ConfigError::Layer {
+                source_name: format!("environment variable {var}"),
+                message,
+            })?;
+            sources.insert(key.clone(), Source::Env(var));
+        }
+
+        // The flags.
+        for f in flags {
+            set(&mut merged, f.key, f.value);
+            check(&merged).map_err(|message| ConfigError::Layer {
+                source_name: format!("flag {}", f.flag),
+                message,
+            })?;
+            sources.insert(f.key.to_string(), Source::Flag(f.flag.to_string()));
+        }
+
+        let config = check(&merged).map_err(|message| ConfigError::Layer {
+            source_name: "configuration".into(),
+            message,
+        })?;
+        Ok(Loaded {
+            config,
+            file: status,
+            merged,
+            sources,
+        })
+    }
+
+    /// Where `key` (dotted) got its value.
+    pub fn source(&self, key: &str) -> Option<&Source> {
+        self.sources.get(key)
+    }
+
+    /// The effective configuration as TOML, each value followed by its source.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        match &self.file {
+            FileStatus::Read(p) => {
+                out.push_str(&format!("# configuration file: {}\n", p.display()))
+            }
+            FileStatus::Absent(p) => out.push_str(&format!(
+                "# configuration file: {} (not found; defaults apply)\n",
+                p.display()
+            )),
+            FileStatus::None => out.push_str("# configuration file: none\n"),
+        }
+        out.push_str("# precedence: default < file < env (LOUPE_*) < flag\n");
+        self.render_table(&self.merged, "", &mut out);
+        out
+    }
+
+    fn render_table(&self, t: &Table, prefix: &str, out: &mut String) {
+        let key_of = |k: &str| {
+            if prefix.is_empty() {
+                k.to_string()
+            } else {
+                format!("{prefix}.{k}")
+            }
+        };
+        let source = |k: &str| {
+            self.sources
+                .get(k)
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "default".into())
+        };
+        // Plain values first (TOML requires them before sub-tables).
+        for (k, v) in t {
+            let is_rules = matches!(v, Value::Array(a) if a.iter().any(Value::is_table));
+            if v.is_table() || is_rules || (key_of(k) == "filters") {
+                continue;
+            }
+            out.push_str(&format!("{k} = {v}  # {}\n", source(&key_of(k))));
+        }
+        for (k, v) in t {
+            if let Value::Table(inner) = v {
+                out.push_str(&format!("\n[{}]\n", key_of(k)));
+                self.render_table(inner, &key_of(k), out);
+            }
+        }
+        for (k, v) in t {
+            if let Value::Array(items) = v {
+                if key_of(k) != "filters" && !items.iter().any(Value::is_table) {
+                    continue;
+                }
+                out.push_str(&format!(
+                    "\n# {} ({} rule(s)): {}\n",
+                    key_of(k),
+                    items.len(),
+                    source(&key_of(k))
+                ));
+                for item in items {
+                    if let Value::Table(rule) = item {
+                        out.push_str(&format!("[[{}]]\n", key_of(k)));
+                        for (rk, rv) in rule {
+                            out.push_str(&format!("{rk} = {rv}\n"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// What `serve::run` takes. `log` is the handle of the installed log
+    /// subscriber, if any.
+    pub fn serve_config(
+        &self,
+        log: Option<loupe_server::logging::LogHandle>,
+    ) -> Result<ServeConfig, ConfigError> {
+        let c = &self.config;
+        let filters = Filters::new(c.filters.clone()).map_err(|e| ConfigError::Invalid {
+            key: "filters",
+            message: e.to_string(),
+        })?;
+        if !loupe_ops::valid_prefix(&c.metrics.prefix) {
+            return Err(ConfigError::Invalid {
+                key: "metrics.prefix",
+                message: format!(
+                    "{:?} cannot start a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)",
+                    c.metrics.prefix
+                ),
+            });
+        }
+        let filters = Arc::new(filters);
+        let receiver = ReceiverConfig {
+            cors_origins: c.cors_origins.clone(),
+            stats: Arc::new(IngestStats::with_filters(filters.clone())),
+            filters,
+            ..ReceiverConfig::default()
+        };
+        Ok(ServeConfig {
+            grpc_addr: c.grpc_addr,
+            http_addr: c.http_addr,
+            api_addr: c.api_addr,
+            data_dir: c.data_dir.clone(),
+            allow_remote: c.allow_remote,
+            receiver,
+            writer: WriterConfig {
+                retention: Retention {
+                    max_bytes: c.max_db_size.bytes,
+                    max_age: c.max_age.duration,
+                },
+                ..WriterConfig::default()
+            },
+            drop_data: false,
+            ops: OpsConfig {
+                min_free_disk: c.health.min_free_disk.bytes,
+                metrics_prefix: c.metrics.prefix.clone(),
+                received_metrics: c.metrics.received,
+            },
+            log,
+            forward: self.forward()?,
+        })
+    }
+
+    fn forward(&self) -> Result<Option<ForwardConfig>, ConfigError> {
+        let f = &self.config.forward;
+        if f.endpoint.is_empty() {
+            return Ok(None);
+        }
+        if !f.endpoint.starts_with("http://") {
+            return Err(ConfigError::Invalid {
+                key: "forward.endpoint",
+                message: format!(
+                    "{:?} is not an http:// URL (TLS is not built in; forward through a local Collector)",
+                    f.endpoint
+                ),
+            });
+        }
+        let protocol = match f.protocol.as_str() {
+            "grpc" => Protocol::Grpc,
+            "http" => Protocol::Http,
+            other => {
+                return Err(ConfigError::Invalid {
+                    key: "forward.protocol",
+                    message: format!("{other:?} is neither grpc nor http"),
+                })
+            }
+        };
+        Ok(Some(ForwardConfig {
+            endpoint: f.endpoint.clone(),
+            protocol,
+            queue_batches: f.queue_batches.max(1),
+            max_backoff: f.max_backoff.duration,
+            timeout: f.timeout.duration,
+        }))
+    }
+
+    /// The value of a dotted key in the effective configuration.
+    pub fn value(&self, key: &str) -> Option<&Value> {
+        get(&self.merged, key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, text).expect("write");
+        (dir, path)
+    }
+
+    #[test]
+    fn layers_in_order_with_sources() {
+        let (_d, path) = write(
+            "grpc_addr = \"127.0.0.1:1111\"\nhttp_addr = \"127.0.0.1:2222\"\nmax_db_size = \"2GiB\"\n\
+             [forward]\nendpoint = \"http://up:4317\"\n\
+             [[filters]]\nscope = \"io.kestra.core.runners.Executor\"\n",
+        );
+        let env = |k: &str| match k {
+            "LOUPE_HTTP_ADDR" => Some("127.0.0.1:3333".to_string()),
+            "LOUPE_API_ADDR" => Some("127.0.0.1:4444".to_string()),
+            "LOUPE_CORS_ORIGINS" => Some("http://a:*, http://b:*".to_string()),
+            "RUST_LOG" => Some("debug".to_string()),
+            _ => None,
+        };
+        let flags = vec![Flag {
+            key: "api_addr",
+            flag: "--api-addr",
+            value: Value::String("127.0.0.1:5555".into()),
+        }];
+        let l = Loaded::load(Some(&path), &env, flags).expect("loads");
+        assert_eq!(l.config.grpc_addr.port(), 1111);
+        assert_eq!(l.config.http_addr.port(), 3333);
+        assert_eq!(l.config.api_addr.port(), 5555);
+        assert_eq!(l.config.max_db_size.bytes, 2 << 30);
+        assert_eq!(l.config.cors_origins, ["http://a:*", "http://b:*"]);
+        assert_eq!(l.config.log, "debug");
+        assert_eq!(l.config.filters.len(), 1);
+        assert_eq!(l.source("grpc_addr"), Some(&Source::File(path.clone())));
+        assert_eq!(
+            l.source("http_addr"),
+            Some(&Source::Env("LOUPE_HTTP_ADDR".into()))
+        );
+        assert_eq!(
+            l.source("api_addr"),
+            Some(&Source::Flag("--api-addr".into()))
+        );
+        assert_eq!(l.source("max_age"), Some(&Source::Default));
+        assert_eq!(l.source("log"), Some(&Source::Env("RUST_LOG".into())));
+        let text = l.render();
+        assert!(
+            text.contains("grpc_addr = \"127.0.0.1:1111\"  # file "),
+            "{text}"
+        );
+        assert!(
+            text.contains("api_addr = \"127.0.0.1:5555\"  # flag --api-addr"),
+            "{text}"
+        );
+        assert!(
+            text.contains("[[filters]]\nscope = \"io.kestra.core.runners.Executor\""),
+            "{text}"
+        );
+        // The rendering is itself a valid configuration file.
+        let (_d2, again) = write(
+            &text
+                .lines()
+                .map(|l| l.split("  # ").next().unwrap_or(""))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
+        let l2 = Loaded::load(Some(&again), &no_env, vec![]).expect("rendered config loads");
+        assert_eq!(l2.config.api_addr.port(), 5555);
+        assert_eq!(l2.config.filters, l.config.filters);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let (_d, path) = write("grpc_adr = \"127.0.0.1:1\"\n");
+        let e = Loaded::load(Some(&path), &no_env, vec![])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("grpc_adr"), "{e}");
+        let (_d, path) = write("[forward]\nendpont = \"x\"\n");
+        let e = Loaded::load(Some(&path), &no_env, vec![])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("endpont"), "{e}");
+        let (_d, path) = write("[[filters]]\nscope = \"a\"\nspan = \"b\"\n");
+        let e = Loaded::load(Some(&path), &no_env, vec![])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("span"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_their_layer() {
+        let env = |k: &str| (k == "LOUPE_MAX_DB_SIZE").then(|| "lots".to_string());
+        let e = Loaded::load(None, &env, vec![]).unwrap_err().to_string();
+        assert!(e.contains("LOUPE_MAX_DB_SIZE"), "{e}");
+        let missing = Path::new("/nonexistent/loupe.toml");
+        assert!(matches!(
+            Loaded::load(Some(missing), &no_env, vec![]),
+            Err(ConfigError::Read { .. })
+        ));
+    }
+}

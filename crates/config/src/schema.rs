@@ -1,0 +1,143 @@
+//! The configuration file's shape. Every key has a default; an unknown key
+//! is an error that names it (`deny_unknown_fields`), so a typo never
+//! silently does nothing.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use loupe_ingest::filter::FilterRule;
+use serde::{Deserialize, Serialize};
+
+use crate::units::{Age, Size};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the database lives.
+    pub data_dir: PathBuf,
+    /// OTLP/gRPC listen address.
+    pub grpc_addr: SocketAddr,
+    /// OTLP/HTTP listen address.
+    pub http_addr: SocketAddr,
+    /// JSON API, UI, `/health` and `/metrics` listen address.
+    pub api_addr: SocketAddr,
+    /// Allow listening on addresses other than loopback.
+    pub allow_remote: bool,
+    /// Browser origins allowed to send OTLP/HTTP.
+    pub cors_origins: Vec<String>,
+    /// Largest database size before the oldest data is deleted.
+    pub max_db_size: Size,
+    /// Oldest data kept, by its own timestamps.
+    pub max_age: Age,
+    /// Log filter, `RUST_LOG` syntax (`info`, `warn,loupe_store=debug`).
+    pub log: String,
+    pub health: Health,
+    pub metrics: Metrics,
+    pub forward: Forward,
+    /// Ingest filter rules (`[[filters]]`), applied before storage.
+    pub filters: Vec<FilterRule>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Health {
+    /// `/health` is DOWN when the data directory's disk has less free space.
+    pub min_free_disk: Size,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Metrics {
+    /// Prefix of Loupe's own metric names in `/metrics`.
+    pub prefix: String,
+    /// Serve the latest received metric values at `/metrics/received`.
+    pub received: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Forward {
+    /// Upstream OTLP endpoint (`http://collector:4317`); empty: no forwarding.
+    pub endpoint: String,
+    /// `grpc` or `http` (OTLP/HTTP protobuf; `/v1/traces`… are appended).
+    pub protocol: String,
+    /// Batches waiting to be forwarded, at most; more are dropped and counted.
+    pub queue_batches: usize,
+    /// Longest wait between two attempts while the upstream is down.
+    pub max_backoff: Age,
+    /// Time allowed for one export call.
+    pub timeout: Age,
+}
+
+fn size(s: &str) -> Size {
+    Size::new(s).unwrap_or(Size {
+        text: s.to_string(),
+        bytes: 0,
+    })
+}
+
+fn age(s: &str) -> Age {
+    Age::new(s).unwrap_or(Age {
+        text: s.to_string(),
+        duration: std::time::Duration::ZERO,
+    })
+}
+
+/// The platform data directory (e.g. `~/.local/share/loupe`).
+pub fn default_data_dir() -> PathBuf {
+    dirs::data_dir()
+        .map(|d| d.join("loupe"))
+        .unwrap_or_else(|| PathBuf::from(".loupe"))
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: default_data_dir(),
+            grpc_addr: SocketAddr::from(([127, 0, 0, 1], 4317)),
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 4318)),
+            api_addr: SocketAddr::from(([127, 0, 0, 1], 16686)),
+            allow_remote: false,
+            cors_origins: loupe_ingest::cors::DEFAULT_ORIGINS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            max_db_size: size("1GiB"),
+            max_age: age("7d"),
+            log: "info".into(),
+            health: Health::default(),
+            metrics: Metrics::default(),
+            forward: Forward::default(),
+            filters: Vec::new(),
+        }
+    }
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            min_free_disk: size("100MiB"),
+        }
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            prefix: "loupe_".into(),
+            received: false,
+        }
+    }
+}
+
+impl Default for Forward {
+    fn default() -> Self {
+        Forward {
+            endpoint: String::new(),
+            protocol: "grpc".into(),
+            queue_batches: 1000,
+            max_backoff: age("30s"),
+            timeout: age("10s"),
+        }
+    }
+}
