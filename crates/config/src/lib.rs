@@ -19,7 +19,6 @@ use std::sync::Arc;
 
 use loupe_forward::{ForwardConfig, Protocol};
 use loupe_ingest::filter::Filters;
-use loupe_ingest::stats::IngestStats;
 use loupe_ingest::ReceiverConfig;
 use loupe_server::serve::{OpsConfig, ServeConfig};
 use loupe_store::{Retention, WriterConfig};
@@ -380,11 +379,9 @@ impl Loaded {
                 ),
             });
         }
-        let filters = Arc::new(filters);
         let receiver = ReceiverConfig {
             cors_origins: c.cors_origins.clone(),
-            stats: Arc::new(IngestStats::with_filters(filters.clone())),
-            filters,
+            filters: Arc::new(filters),
             ..ReceiverConfig::default()
         };
         Ok(ServeConfig {

@@ -3,8 +3,7 @@
 
 use loupe_ops::{Collect, Counter, Exposition, Histogram, Kind};
 
-use crate::filter::{Filters, SignalKind};
-use std::sync::Arc;
+use crate::filter::SignalKind;
 
 /// The two OTLP transports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +95,6 @@ pub struct IngestStats {
     requests: PerSignal<[Counter; 5]>,
     /// Decoded request sizes, bytes.
     request_bytes: PerSignal<Histogram>,
-    filters: Option<Arc<Filters>>,
 }
 
 impl Default for IngestStats {
@@ -107,20 +105,11 @@ impl Default for IngestStats {
             refused: per_signal(Counter::new),
             requests: per_signal(|| std::array::from_fn(|_| Counter::new())),
             request_bytes: per_signal(Histogram::sizes),
-            filters: None,
         }
     }
 }
 
 impl IngestStats {
-    /// Statistics that also report what `filters` dropped.
-    pub fn with_filters(filters: Arc<Filters>) -> IngestStats {
-        IngestStats {
-            filters: Some(filters),
-            ..IngestStats::default()
-        }
-    }
-
     pub(crate) fn request(&self, s: SignalKind, t: Transport, outcome: Outcome) {
         let i = Outcome::ALL.iter().position(|o| *o == outcome).unwrap_or(0);
         self.requests[s.index()][t.index()][i].inc();
@@ -223,20 +212,6 @@ impl Collect for IngestStats {
                 out.histogram(
                     &[("signal", s.as_str()), ("transport", t.as_str())],
                     &self.request_bytes[s.index()][t.index()],
-                );
-            }
-        }
-        out.family(
-            "ingest_items_filtered_total",
-            "Items dropped by ingest filters, by rule.",
-            Kind::Counter,
-        );
-        if let Some(f) = &self.filters {
-            for ((rule, signal), n) in f.dropped() {
-                out.sample(
-                    "",
-                    &[("rule", &rule), ("signal", signal.as_str())],
-                    n as f64,
                 );
             }
         }
