@@ -95,6 +95,9 @@ pub struct IngestStats {
     requests: PerSignal<[Counter; 5]>,
     /// Decoded request sizes, bytes.
     request_bytes: PerSignal<Histogram>,
+    /// gRPC requests tonic refused before decoding finished (too large,
+    /// corrupt): their signal is not known where they are counted.
+    undecodable_grpc: Counter,
 }
 
 impl Default for IngestStats {
@@ -105,6 +108,7 @@ impl Default for IngestStats {
             refused: per_signal(Counter::new),
             requests: per_signal(|| std::array::from_fn(|_| Counter::new())),
             request_bytes: per_signal(Histogram::sizes),
+            undecodable_grpc: Counter::new(),
         }
     }
 }
@@ -113,6 +117,10 @@ impl IngestStats {
     pub(crate) fn request(&self, s: SignalKind, t: Transport, outcome: Outcome) {
         let i = Outcome::ALL.iter().position(|o| *o == outcome).unwrap_or(0);
         self.requests[s.index()][t.index()][i].inc();
+    }
+
+    pub(crate) fn undecodable_grpc(&self) {
+        self.undecodable_grpc.inc();
     }
 
     pub(crate) fn size(&self, s: SignalKind, t: Transport, bytes: usize) {
@@ -145,11 +153,16 @@ impl IngestStats {
 
     /// Requests refused as a whole by one transport.
     pub fn refused_requests(&self, t: Transport) -> u64 {
+        let undecodable = match t {
+            Transport::Grpc => self.undecodable_grpc.get(),
+            Transport::Http => 0,
+        };
         self.requests
             .iter()
             .flat_map(|r| r[t.index()].iter().skip(1))
             .map(Counter::get)
-            .sum()
+            .sum::<u64>()
+            + undecodable
     }
 }
 
@@ -202,6 +215,12 @@ impl Collect for IngestStats {
                 }
             }
         }
+        out.family(
+            "ingest_grpc_undecodable_requests_total",
+            "gRPC requests refused before decoding finished (too large or corrupt; signal unknown).",
+            Kind::Counter,
+        )
+        .counter(&[], &self.undecodable_grpc);
         out.family(
             "ingest_request_bytes",
             "Decoded (uncompressed) size of export requests.",
