@@ -437,6 +437,7 @@ impl Loaded {
             endpoint: f.endpoint.clone(),
             protocol,
             queue_batches: f.queue_batches.max(1),
+            queue_bytes: usize::try_from(f.queue_bytes.bytes).unwrap_or(usize::MAX),
             max_backoff: f.max_backoff.duration,
             timeout: f.timeout.duration,
         }))
