@@ -106,9 +106,17 @@ async fn forwards_to_a_second_loupe_and_survives_its_restart() {
     wait_for_trace(&upstream, &t3, 4).await;
     wait_for_trace(&upstream, &t4, 1).await;
     wait_for_trace(&upstream, &t1, 3).await;
-    let h = via_grpc.get_json("/health").await;
-    assert_eq!(h["details"]["forward"]["sent"], 7, "{h}");
-    assert_eq!(h["details"]["forward"]["dropped"], 0, "{h}");
+    // The upstream answers after committing, so the count follows shortly.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let h = via_grpc.get_json("/health").await;
+        assert_eq!(h["details"]["forward"]["dropped"], 0, "{h}");
+        if h["details"]["forward"]["sent"] == 7 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "sent never reached 7: {h}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]
@@ -118,50 +126,53 @@ async fn a_full_queue_drops_and_counts() {
         .expect("bind")
         .local_addr()
         .expect("addr");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("loupe.toml");
-    std::fs::write(
-        &config,
-        format!("[forward]\nendpoint = \"http://{dead}\"\nqueue_batches = 1\n"),
-    )
-    .expect("write");
-    let l = Loupe::start_with(&["--config", config.to_str().expect("utf-8")]);
-    for _ in 0..5 {
-        let (_, req) = trace_request("dropped", 1);
-        post_traces(&l, &req).await;
+    // Bounded in batches, then in bytes (one batch always enters an empty queue).
+    for bound in ["queue_batches = 1", "queue_bytes = \"1B\""] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("loupe.toml");
+        std::fs::write(
+            &config,
+            format!("[forward]\nendpoint = \"http://{dead}\"\n{bound}\n"),
+        )
+        .expect("write");
+        let l = Loupe::start_with(&["--config", config.to_str().expect("utf-8")]);
+        for _ in 0..5 {
+            let (_, req) = trace_request("dropped", 1);
+            post_traces(&l, &req).await;
+        }
+        // One batch is being retried, at most one waits: at least three are dropped.
+        let h = l.get_json("/health").await;
+        let dropped = h["details"]["forward"]["dropped"]
+            .as_u64()
+            .expect("dropped");
+        assert!(dropped >= 3, "{bound}: {h}");
+        assert_eq!(h["details"]["forward"]["sent"], 0, "{h}");
+        let text = reqwest::get(l.api_url("/metrics"))
+            .await
+            .expect("GET")
+            .text()
+            .await
+            .expect("body");
+        let line = text
+            .lines()
+            .find(|l| {
+                l.starts_with(
+                    "loupe_forward_items_dropped_total{signal=\"traces\",reason=\"queue_full\"}",
+                )
+            })
+            .unwrap_or_else(|| panic!("{text}"));
+        let n: f64 = line
+            .rsplit(' ')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .expect("value");
+        assert_eq!(n as u64, dropped);
+        // Stored locally all the same.
+        let traces = l.get_json("/api/v1/traces?service=dropped").await;
+        assert_eq!(
+            traces["traces"].as_array().map(|a| a.len()),
+            Some(5),
+            "{traces}"
+        );
     }
-    // One batch is being retried, at most one waits: at least three are dropped.
-    let h = l.get_json("/health").await;
-    let dropped = h["details"]["forward"]["dropped"]
-        .as_u64()
-        .expect("dropped");
-    assert!(dropped >= 3, "{h}");
-    assert_eq!(h["details"]["forward"]["sent"], 0, "{h}");
-    let text = reqwest::get(l.api_url("/metrics"))
-        .await
-        .expect("GET")
-        .text()
-        .await
-        .expect("body");
-    let line = text
-        .lines()
-        .find(|l| {
-            l.starts_with(
-                "loupe_forward_items_dropped_total{signal=\"traces\",reason=\"queue_full\"}",
-            )
-        })
-        .unwrap_or_else(|| panic!("{text}"));
-    let n: f64 = line
-        .rsplit(' ')
-        .next()
-        .and_then(|v| v.parse().ok())
-        .expect("value");
-    assert_eq!(n as u64, dropped);
-    // Stored locally all the same.
-    let traces = l.get_json("/api/v1/traces?service=dropped").await;
-    assert_eq!(
-        traces["traces"].as_array().map(|a| a.len()),
-        Some(5),
-        "{traces}"
-    );
 }

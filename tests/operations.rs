@@ -657,3 +657,31 @@ async fn received_metrics_are_exposed_for_prometheus() {
         assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
     }
 }
+
+#[tokio::test]
+async fn retention_deletions_are_counted() {
+    let l = Loupe::start_with(&["--max-age", "1m"]);
+    // A trace from an hour ago: older than --max-age, so retention deletes it.
+    let (tid, mut req) = trace_request("old", 2);
+    let hour = 3_600_000_000_000;
+    for s in req.resource_spans[0].scope_spans[0].spans.iter_mut() {
+        s.start_time_unix_nano -= hour;
+        s.end_time_unix_nano -= hour;
+    }
+    post(&l, "/v1/traces", &req).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let s = scrape(&l).await;
+        let deleted = value(&s, "loupe_store_retention_deleted_rows_total", &[]).expect("counter");
+        if deleted >= 1.0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "retention never counted a deletion"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (code, _) = get(&l, &format!("/api/v1/traces/{}", hex::encode(tid))).await;
+    assert_eq!(code, 404, "the old trace is gone");
+}

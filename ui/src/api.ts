@@ -1,5 +1,6 @@
 // The JSON API (docs/api.md): the only backend the UI talks to.
 
+import type { FilterRule } from './settings';
 import type { RelatedAnswer, TraceSummary } from './stitch';
 import type { OtlpLogsData, OtlpTraceData } from './tree';
 
@@ -20,9 +21,13 @@ export class ApiError extends Error {
 }
 
 async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
+  return request<T>(path, { signal, headers: { Accept: 'application/json' } });
+}
+
+async function request<T>(path: string, init: RequestInit): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(path, { signal, headers: { Accept: 'application/json' } });
+    res = await fetch(path, init);
   } catch (e) {
     if ((e as Error).name === 'AbortError') throw e;
     throw new ApiError(`Loupe is not reachable (${(e as Error).message})`, 0);
@@ -74,4 +79,38 @@ export interface Info {
 
 export function getInfo(signal?: AbortSignal): Promise<Info> {
   return getJson('/api/v1/info', signal);
+}
+
+function putJson<T>(path: string, body: unknown): Promise<T> {
+  return request<T>(path, { method: 'PUT', headers: { Accept: 'application/json', 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+}
+
+export interface Health {
+  status: 'UP' | 'DOWN';
+  details: {
+    store: { status: string; fileBytes?: number; lastCommit?: string | null };
+    disk: { status: string; free?: number; total?: number; threshold?: number };
+  };
+}
+
+/** `/health`; a DOWN Loupe answers 503 with the same document, which is returned too. */
+export async function getHealth(signal?: AbortSignal): Promise<Health> {
+  const res = await fetch('/health', { signal, headers: { Accept: 'application/json' } });
+  return (await res.json()) as Health;
+}
+
+export function getLogLevel(signal?: AbortSignal): Promise<{ filter: string }> {
+  return getJson('/api/v1/settings/log-level', signal);
+}
+
+export function putLogLevel(filter: string): Promise<{ filter: string }> {
+  return putJson('/api/v1/settings/log-level', { filter });
+}
+
+export function getFilters(signal?: AbortSignal): Promise<{ filters: FilterRule[] }> {
+  return getJson('/api/v1/settings/filters', signal);
+}
+
+export function putFilters(filters: FilterRule[]): Promise<{ filters: FilterRule[] }> {
+  return putJson('/api/v1/settings/filters', { filters });
 }

@@ -4,13 +4,14 @@ import { parseRoute, type Route } from './query';
 import { onNavigate, startRouter } from './router';
 import { mountTraceList, type View } from './views/traceList';
 import { mountTraceView } from './views/traceView';
+import { mountSettings } from './views/settings';
 
 const app = document.getElementById('app')!;
 const header = h(
   'header',
   { class: 'app-header' },
   h('a', { class: 'brand', attrs: { href: '/' } }, h('span', { class: 'brand-mark' }), 'Loupe'),
-  h('nav', null, h('a', { attrs: { href: '/' }, text: 'Traces' })),
+  h('nav', null, h('a', { attrs: { href: '/' }, text: 'Traces' }), h('a', { attrs: { href: '/settings' }, text: 'Settings' })),
 );
 const main = h('main', { class: 'app-main' });
 app.append(header, main);
@@ -20,7 +21,8 @@ let current: { kind: Route['view']; view: View } | null = null;
 function render(): void {
   const route = parseRoute(location.pathname, location.search);
   if (current && current.kind === route.view && route.view !== 'notfound') {
-    current.view.update(route.view === 'search' ? route.search : route.trace);
+    if (route.view === 'search') current.view.update(route.search);
+    else if (route.view === 'trace') current.view.update(route.trace);
     return;
   }
   current?.view.destroy();
@@ -31,6 +33,9 @@ function render(): void {
   } else if (route.view === 'trace') {
     document.title = `Trace ${route.trace.traceId.slice(0, 8)} · Loupe`;
     current = { kind: 'trace', view: mountTraceView(main, route.trace) };
+  } else if (route.view === 'settings') {
+    document.title = 'Settings · Loupe';
+    current = { kind: 'settings', view: mountSettings(main) };
   } else {
     const el = h('div', { class: 'page notfound' }, h('h2', { text: 'Not found' }), h('p', null, 'Nothing lives at ', h('code', { text: route.path }), '. ', h('a', { attrs: { href: '/' }, text: 'Back to traces' })));
     main.appendChild(el);

@@ -140,10 +140,11 @@ export interface TraceViewState {
 
 const TRACE_PATH = /^\/trace\/([0-9a-fA-F]{1,64})\/?$/;
 
-export type Route = { view: 'search'; search: SearchState } | { view: 'trace'; trace: TraceViewState } | { view: 'notfound'; path: string };
+export type Route = { view: 'search'; search: SearchState } | { view: 'trace'; trace: TraceViewState } | { view: 'settings' } | { view: 'notfound'; path: string };
 
 export function parseRoute(pathname: string, query: string): Route {
   if (pathname === '/' || pathname === '' || pathname === '/index.html') return { view: 'search', search: parseSearch(query) };
+  if (pathname === '/settings') return { view: 'settings' };
   const m = TRACE_PATH.exec(pathname);
   if (m) {
     const p = new URLSearchParams(query);

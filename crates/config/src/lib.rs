@@ -19,7 +19,6 @@ use std::sync::Arc;
 
 use loupe_forward::{ForwardConfig, Protocol};
 use loupe_ingest::filter::Filters;
-use loupe_ingest::stats::IngestStats;
 use loupe_ingest::ReceiverConfig;
 use loupe_server::serve::{OpsConfig, ServeConfig};
 use loupe_store::{Retention, WriterConfig};
@@ -380,11 +379,9 @@ impl Loaded {
                 ),
             });
         }
-        let filters = Arc::new(filters);
         let receiver = ReceiverConfig {
             cors_origins: c.cors_origins.clone(),
-            stats: Arc::new(IngestStats::with_filters(filters.clone())),
-            filters,
+            filters: Arc::new(filters),
             ..ReceiverConfig::default()
         };
         Ok(ServeConfig {
@@ -440,6 +437,7 @@ impl Loaded {
             endpoint: f.endpoint.clone(),
             protocol,
             queue_batches: f.queue_batches.max(1),
+            queue_bytes: usize::try_from(f.queue_bytes.bytes).unwrap_or(usize::MAX),
             max_backoff: f.max_backoff.duration,
             timeout: f.timeout.duration,
         }))

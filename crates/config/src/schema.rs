@@ -63,6 +63,8 @@ pub struct Forward {
     pub protocol: String,
     /// Batches waiting to be forwarded, at most; more are dropped and counted.
     pub queue_batches: usize,
+    /// Bytes waiting to be forwarded, at most (protobuf size).
+    pub queue_bytes: Size,
     /// Longest wait between two attempts while the upstream is down.
     pub max_backoff: Age,
     /// Time allowed for one export call.
@@ -136,6 +138,7 @@ impl Default for Forward {
             endpoint: String::new(),
             protocol: "grpc".into(),
             queue_batches: 1000,
+            queue_bytes: size("256MiB"),
             max_backoff: age("30s"),
             timeout: age("10s"),
         }

@@ -4,7 +4,7 @@
 //! configuration and Loupe keeps its own copy either way.
 //!
 //! The receiver never waits for the upstream: [`Forwarder::observe`] puts
-//! the batch on a bounded queue, and when the queue is full the batch is
+//! the batch on a queue bounded in batches and in bytes, and when the queue is full the batch is
 //! dropped and counted (memory stays bounded whatever the upstream does).
 //! One task sends batches in order; a retryable failure (unreachable,
 //! `UNAVAILABLE`, HTTP 429/502/503/504, timeout) is retried with
@@ -15,6 +15,7 @@
 mod client;
 mod stats;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -35,6 +36,9 @@ pub struct ForwardConfig {
     pub protocol: Protocol,
     /// Batches waiting to be sent, at most.
     pub queue_batches: usize,
+    /// Bytes (protobuf-encoded size) waiting to be sent, at most; one
+    /// batch may always enter an empty queue, however large.
+    pub queue_bytes: usize,
     /// Longest pause between two attempts.
     pub max_backoff: Duration,
     /// Time allowed for one export call (connecting included).
@@ -55,7 +59,8 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// The running forwarder: the queue's sending side and the sending task.
 pub struct Forwarder {
     config: ForwardConfig,
-    tx: Mutex<Option<mpsc::Sender<Arc<Batch>>>>,
+    tx: Mutex<Option<mpsc::Sender<Queued>>>,
+    queued_bytes: Arc<AtomicUsize>,
     stats: Arc<ForwardStats>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
@@ -70,10 +75,18 @@ impl Forwarder {
         let client = Client::new(&config)?;
         let (tx, rx) = mpsc::channel(config.queue_batches.max(1));
         let stats = Arc::new(ForwardStats::default());
-        let task = tokio::spawn(run(rx, client, stats.clone(), config.max_backoff));
+        let queued_bytes = Arc::new(AtomicUsize::new(0));
+        let task = tokio::spawn(run(
+            rx,
+            client,
+            stats.clone(),
+            queued_bytes.clone(),
+            config.max_backoff,
+        ));
         Ok(Arc::new(Forwarder {
             config,
             tx: Mutex::new(Some(tx)),
+            queued_bytes,
             stats,
             task: Mutex::new(Some(task)),
         }))
@@ -107,21 +120,51 @@ impl Observer for Forwarder {
         let Some(tx) = guard.as_ref() else {
             return;
         };
-        match tx.try_send(batch.clone()) {
-            Ok(()) => self.stats.queued(batch),
-            Err(_) => self.stats.dropped_queue_full(batch),
+        let bytes = encoded_len(batch);
+        let before = self.queued_bytes.fetch_add(bytes, Ordering::SeqCst);
+        if before > 0 && before + bytes > self.config.queue_bytes {
+            self.queued_bytes.fetch_sub(bytes, Ordering::SeqCst);
+            self.stats.dropped_queue_full(batch);
+            return;
         }
+        match tx.try_send(Queued {
+            batch: batch.clone(),
+            bytes,
+        }) {
+            Ok(()) => self.stats.queued(batch),
+            Err(_) => {
+                self.queued_bytes.fetch_sub(bytes, Ordering::SeqCst);
+                self.stats.dropped_queue_full(batch)
+            }
+        }
+    }
+}
+
+/// A batch in the queue and its size.
+struct Queued {
+    batch: Arc<Batch>,
+    bytes: usize,
+}
+
+/// The protobuf size of a batch: what it weighs in the queue.
+fn encoded_len(b: &Batch) -> usize {
+    use prost::Message;
+    match b {
+        Batch::Traces(r) => r.encoded_len(),
+        Batch::Metrics(r) => r.encoded_len(),
+        Batch::Logs(r) => r.encoded_len(),
     }
 }
 
 /// Sends batches in order, retrying each until it is delivered or refused.
 async fn run(
-    mut rx: mpsc::Receiver<Arc<Batch>>,
+    mut rx: mpsc::Receiver<Queued>,
     client: Client,
     stats: Arc<ForwardStats>,
+    queued_bytes: Arc<AtomicUsize>,
     max_backoff: Duration,
 ) {
-    while let Some(batch) = rx.recv().await {
+    while let Some(Queued { batch, bytes }) = rx.recv().await {
         let mut backoff = FIRST_BACKOFF;
         loop {
             match client.send(&batch).await {
@@ -142,5 +185,6 @@ async fn run(
                 }
             }
         }
+        queued_bytes.fetch_sub(bytes, Ordering::SeqCst);
     }
 }

@@ -264,6 +264,23 @@ impl Tally {
     }
 }
 
+impl loupe_ops::Collect for Filters {
+    fn collect(&self, out: &mut loupe_ops::Exposition) {
+        out.family(
+            "ingest_items_filtered_total",
+            "Items dropped by ingest filters, by rule.",
+            loupe_ops::Kind::Counter,
+        );
+        for ((rule, signal), n) in self.dropped() {
+            out.sample(
+                "",
+                &[("rule", &rule), ("signal", signal.as_str())],
+                n as f64,
+            );
+        }
+    }
+}
+
 /// The live rule set and what it dropped. Shared by both transports and
 /// the settings API.
 #[derive(Debug, Default)]

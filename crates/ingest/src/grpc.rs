@@ -99,6 +99,31 @@ fn remap_response<B>(mut resp: http::Response<B>) -> http::Response<B> {
     resp
 }
 
+/// Whether tonic refused the request before Loupe's handler saw it (too
+/// large, undecodable): the codes [`remap_tonic_code`] produces, which the
+/// handler never answers with.
+fn refused_before_handler<B>(resp: &http::Response<B>) -> bool {
+    let code = resp
+        .headers()
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i32>().ok())
+        .map(tonic::Code::from_i32);
+    let message = resp
+        .headers()
+        .get("grpc-message")
+        .map(|v| percent_decode(v.as_bytes()))
+        .unwrap_or_default();
+    match code {
+        Some(tonic::Code::ResourceExhausted) => message.contains("too large"),
+        Some(tonic::Code::InvalidArgument) => {
+            message.starts_with("Error decompressing")
+                || message.starts_with("failed to decode Protobuf message")
+        }
+        _ => false,
+    }
+}
+
 /// Decodes the percent-encoding of a `grpc-message` header.
 fn percent_decode(bytes: &[u8]) -> String {
     let hex = |b: u8| (b as char).to_digit(16);
@@ -126,6 +151,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     let svc = OtlpGrpc::new(sink, &config);
+    let stats = config.stats.clone();
     let limit = config.max_decoded_bytes;
     let traces = ts::trace_service_server::TraceServiceServer::new(svc.clone())
         .accept_compressed(CompressionEncoding::Gzip)
@@ -143,7 +169,13 @@ pub async fn serve(
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             CONCURRENT_EXPORTS,
         ))
-        .layer(tower::util::MapResponseLayer::new(remap_response))
+        .layer(tower::util::MapResponseLayer::new(move |r| {
+            let r = remap_response(r);
+            if refused_before_handler(&r) {
+                stats.undecodable_grpc();
+            }
+            r
+        }))
         .add_service(traces)
         .add_service(metrics)
         .add_service(logs)
@@ -185,7 +217,13 @@ mod tests {
             .to_str()
             .unwrap()
             .contains("%20"));
-        assert_eq!(code_of(&remap_response(too_large)), "8");
+        let too_large = remap_response(too_large);
+        assert_eq!(code_of(&too_large), "8");
+        assert!(refused_before_handler(&too_large));
+        assert!(!refused_before_handler(&answer(
+            tonic::Code::ResourceExhausted,
+            "Loupe is busy writing; retry in 1s"
+        )));
         let bad_gzip = answer(
             tonic::Code::Internal,
             "Error decompressing: invalid gzip header, while sending request",

@@ -38,15 +38,14 @@ pub struct ReceiverConfig {
 
 impl Default for ReceiverConfig {
     fn default() -> Self {
-        let filters = Arc::new(filter::Filters::default());
         ReceiverConfig {
             max_decoded_bytes: MAX_DECODED_BYTES,
             cors_origins: cors::DEFAULT_ORIGINS
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
-            stats: Arc::new(stats::IngestStats::with_filters(filters.clone())),
-            filters,
+            filters: Arc::new(filter::Filters::default()),
+            stats: Arc::new(stats::IngestStats::default()),
         }
     }
 }

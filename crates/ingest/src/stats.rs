@@ -3,8 +3,7 @@
 
 use loupe_ops::{Collect, Counter, Exposition, Histogram, Kind};
 
-use crate::filter::{Filters, SignalKind};
-use std::sync::Arc;
+use crate::filter::SignalKind;
 
 /// The two OTLP transports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +95,9 @@ pub struct IngestStats {
     requests: PerSignal<[Counter; 5]>,
     /// Decoded request sizes, bytes.
     request_bytes: PerSignal<Histogram>,
-    filters: Option<Arc<Filters>>,
+    /// gRPC requests tonic refused before decoding finished (too large,
+    /// corrupt): their signal is not known where they are counted.
+    undecodable_grpc: Counter,
 }
 
 impl Default for IngestStats {
@@ -107,23 +108,19 @@ impl Default for IngestStats {
             refused: per_signal(Counter::new),
             requests: per_signal(|| std::array::from_fn(|_| Counter::new())),
             request_bytes: per_signal(Histogram::sizes),
-            filters: None,
+            undecodable_grpc: Counter::new(),
         }
     }
 }
 
 impl IngestStats {
-    /// Statistics that also report what `filters` dropped.
-    pub fn with_filters(filters: Arc<Filters>) -> IngestStats {
-        IngestStats {
-            filters: Some(filters),
-            ..IngestStats::default()
-        }
-    }
-
     pub(crate) fn request(&self, s: SignalKind, t: Transport, outcome: Outcome) {
         let i = Outcome::ALL.iter().position(|o| *o == outcome).unwrap_or(0);
         self.requests[s.index()][t.index()][i].inc();
+    }
+
+    pub(crate) fn undecodable_grpc(&self) {
+        self.undecodable_grpc.inc();
     }
 
     pub(crate) fn size(&self, s: SignalKind, t: Transport, bytes: usize) {
@@ -156,11 +153,16 @@ impl IngestStats {
 
     /// Requests refused as a whole by one transport.
     pub fn refused_requests(&self, t: Transport) -> u64 {
+        let undecodable = match t {
+            Transport::Grpc => self.undecodable_grpc.get(),
+            Transport::Http => 0,
+        };
         self.requests
             .iter()
             .flat_map(|r| r[t.index()].iter().skip(1))
             .map(Counter::get)
-            .sum()
+            .sum::<u64>()
+            + undecodable
     }
 }
 
@@ -214,6 +216,12 @@ impl Collect for IngestStats {
             }
         }
         out.family(
+            "ingest_grpc_undecodable_requests_total",
+            "gRPC requests refused before decoding finished (too large or corrupt; signal unknown).",
+            Kind::Counter,
+        )
+        .counter(&[], &self.undecodable_grpc);
+        out.family(
             "ingest_request_bytes",
             "Decoded (uncompressed) size of export requests.",
             Kind::Histogram,
@@ -223,20 +231,6 @@ impl Collect for IngestStats {
                 out.histogram(
                     &[("signal", s.as_str()), ("transport", t.as_str())],
                     &self.request_bytes[s.index()][t.index()],
-                );
-            }
-        }
-        out.family(
-            "ingest_items_filtered_total",
-            "Items dropped by ingest filters, by rule.",
-            Kind::Counter,
-        );
-        if let Some(f) = &self.filters {
-            for ((rule, signal), n) in f.dropped() {
-                out.sample(
-                    "",
-                    &[("rule", &rule), ("signal", signal.as_str())],
-                    n as f64,
                 );
             }
         }

@@ -116,9 +116,10 @@ pub trait Observer: Send + Sync + 'static {
     fn observe(&self, batch: &Arc<Batch>);
 }
 
-/// A sink that passes batches to `inner` and, once `inner` has accepted
-/// one, shows it to every observer. A batch the store refuses (busy) is
-/// not observed: the sender will send it again.
+/// A sink that passes batches to `inner` and, once `inner` has committed
+/// one, shows it to every observer. A batch the store refuses (busy) or
+/// fails to write is not observed: the sender will send it again, and
+/// nothing is forwarded that Loupe itself does not have.
 pub struct Tee {
     pub inner: Arc<dyn Sink>,
     pub observers: Vec<Arc<dyn Observer>>,
@@ -131,9 +132,69 @@ impl Sink for Tee {
         }
         let copy = Arc::new(batch.clone());
         let ticket = self.inner.submit(batch)?;
-        for o in &self.observers {
-            o.observe(&copy);
+        let observers = self.observers.clone();
+        let notify = move |result: &Result<(), SinkError>| {
+            if result.is_ok() {
+                for o in &observers {
+                    o.observe(&copy);
+                }
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            // Observe after the commit, then pass the result on.
+            Ok(rt) => {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                rt.spawn(async move {
+                    let result = ticket.wait().await;
+                    notify(&result);
+                    let _ = tx.send(result);
+                });
+                Ok(Ticket(rx))
+            }
+            // No runtime to wait on (synchronous callers): observe now.
+            Err(_) => {
+                notify(&Ok(()));
+                Ok(ticket)
+            }
         }
-        Ok(ticket)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Seen(Mutex<usize>);
+    impl Observer for Seen {
+        fn observe(&self, _: &Arc<Batch>) {
+            *self.0.lock().unwrap() += 1;
+        }
+    }
+
+    struct Failing;
+    impl Sink for Failing {
+        fn submit(&self, _: Batch) -> Result<Ticket, SinkError> {
+            Ok(Ticket::ready(Err(SinkError::Failed("disk".into()))))
+        }
+    }
+
+    #[tokio::test]
+    async fn observes_only_what_was_committed() {
+        let seen = Arc::new(Seen::default());
+        let batch = || Batch::Traces(Default::default());
+        let ok = Tee {
+            inner: Arc::new(DropSink),
+            observers: vec![seen.clone()],
+        };
+        ok.submit(batch()).unwrap().wait().await.unwrap();
+        assert_eq!(*seen.0.lock().unwrap(), 1);
+        let failing = Tee {
+            inner: Arc::new(Failing),
+            observers: vec![seen.clone()],
+        };
+        assert!(failing.submit(batch()).unwrap().wait().await.is_err());
+        assert_eq!(*seen.0.lock().unwrap(), 1);
     }
 }

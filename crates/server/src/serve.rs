@@ -303,6 +303,7 @@ fn ops(
     let api_stats = Arc::new(ApiStats::default());
     registry.register(Arc::new(BuildInfo));
     registry.register(config.receiver.stats.clone());
+    registry.register(config.receiver.filters.clone());
     registry.register(store.writer.stats().clone());
     registry.register(Arc::new(StoreSize(store.clone())));
     registry.register(api_stats.clone());
