@@ -1,5 +1,7 @@
 //! `/api/v1/…`: what the UI and users query. Documented in `docs/api.md`.
 
+mod chart;
+
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
@@ -175,8 +177,9 @@ async fn logs(State(r): State<Arc<Reader>>, RawQuery(q): RawQuery) -> ApiResult 
     json(&l)
 }
 
-async fn metrics(State(r): State<Arc<Reader>>) -> ApiResult {
-    let m = blocking(&r, |r| r.metrics()).await?;
+async fn metrics(State(r): State<Arc<Reader>>, RawQuery(q): RawQuery) -> ApiResult {
+    let f = loupe_query::metric_filter(&pairs(q))?;
+    let m = blocking(&r, move |r| r.metric_catalogue(&f)).await?;
     json(&json!({ "metrics": m }))
 }
 
@@ -205,6 +208,7 @@ pub fn router(reader: Arc<Reader>) -> Router {
         .route("/logs", get(logs))
         .route("/metrics", get(metrics))
         .route("/metrics/{name}", get(metric))
+        .route("/metrics/{name}/chart", get(chart::chart))
         .fallback(not_found)
         .with_state(reader);
     Router::new().nest("/api/v1", api)

@@ -10,6 +10,7 @@
 
 mod codec;
 mod error;
+mod logsearch;
 mod prepare;
 pub mod read;
 mod retention;

@@ -194,6 +194,8 @@ struct WriterState {
     /// batches are de-duplicated without reading their chunks back.
     span_ids: HashMap<i64, HashSet<i64>>,
     next_chunk: i64,
+    /// The next log record's `seq` (its row in `logs_fts`).
+    next_log_seq: i64,
     retention: RetentionState,
 }
 
@@ -210,7 +212,12 @@ impl WriterState {
             [],
             |r| r.get(0),
         )?;
+        let next_log_seq: i64 =
+            conn.query_row("SELECT coalesce(max(seq), 0) + 1 FROM logs", [], |r| {
+                r.get(0)
+            })?;
         Ok(WriterState {
+            next_log_seq,
             conn,
             key_ids: HashMap::new(),
             resource_ids: HashMap::new(),
@@ -627,11 +634,15 @@ impl WriterState {
         let resource_ids = self.envelope_ids(&l.resources, true)?;
         let scope_ids = self.envelope_ids(&l.scopes, false)?;
         let mut ins = self.conn.prepare_cached(
-            "INSERT OR IGNORE INTO logs(time_ns, hash, resource, scope, severity, trace_id, span_id, body_text, record)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT OR IGNORE INTO logs(time_ns, hash, resource, scope, severity, trace_id, span_id, body_text, record, seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?;
+        let mut fts = self
+            .conn
+            .prepare_cached("INSERT INTO logs_fts(rowid, body, attrs) VALUES (?1, ?2, ?3)")?;
         for r in &l.records {
-            ins.execute(params![
+            let seq = self.next_log_seq;
+            let inserted = ins.execute(params![
                 to_sql(r.time),
                 r.hash,
                 resource_ids[r.resource],
@@ -641,7 +652,13 @@ impl WriterState {
                 r.span_id,
                 r.body_text,
                 r.record,
+                seq,
             ])?;
+            // A record stored before (a re-sent request) is not indexed twice.
+            if inserted == 1 {
+                fts.execute(params![seq, r.fts_body, r.fts_attrs])?;
+                self.next_log_seq += 1;
+            }
         }
         Ok(())
     }
