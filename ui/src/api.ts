@@ -62,3 +62,24 @@ export function getRelated(traceId: string, signal?: AbortSignal): Promise<Relat
 export function getTraceLogs(traceId: string, signal?: AbortSignal): Promise<OtlpLogsData> {
   return getJson(`/api/v1/logs?traceId=${encodeURIComponent(traceId)}&limit=10000`, signal);
 }
+
+export interface MetricInfo {
+  name: string;
+  type: string;
+  unit: string;
+  description: string;
+  series: number;
+  lastPointUnixNano: string;
+}
+
+export function getMetrics(params: URLSearchParams, signal?: AbortSignal): Promise<{ metrics: MetricInfo[] }> {
+  return getJson(`/api/v1/metrics?${params.toString()}`, signal);
+}
+
+export function getChart(name: string, params: URLSearchParams, signal?: AbortSignal): Promise<import('./explore').ChartAnswer> {
+  return getJson(`/api/v1/metrics/${encodeURIComponent(name)}/chart?${params.toString()}`, signal);
+}
+
+export function searchLogs(params: URLSearchParams, signal?: AbortSignal): Promise<OtlpLogsData> {
+  return getJson(`/api/v1/logs?${params.toString()}`, signal);
+}

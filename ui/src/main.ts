@@ -4,13 +4,21 @@ import { parseRoute, type Route } from './query';
 import { onNavigate, startRouter } from './router';
 import { mountTraceList, type View } from './views/traceList';
 import { mountTraceView } from './views/traceView';
+import { mountMetrics } from './views/metrics';
+import { mountLogs } from './views/logs';
 
 const app = document.getElementById('app')!;
 const header = h(
   'header',
   { class: 'app-header' },
   h('a', { class: 'brand', attrs: { href: '/' } }, h('span', { class: 'brand-mark' }), 'Loupe'),
-  h('nav', null, h('a', { attrs: { href: '/' }, text: 'Traces' })),
+  h(
+    'nav',
+    null,
+    h('a', { testid: 'nav-traces', attrs: { href: '/' }, text: 'Traces' }),
+    h('a', { testid: 'nav-metrics', attrs: { href: '/metrics' }, text: 'Metrics' }),
+    h('a', { testid: 'nav-logs', attrs: { href: '/logs' }, text: 'Logs' }),
+  ),
 );
 const main = h('main', { class: 'app-main' });
 app.append(header, main);
@@ -20,7 +28,7 @@ let current: { kind: Route['view']; view: View } | null = null;
 function render(): void {
   const route = parseRoute(location.pathname, location.search);
   if (current && current.kind === route.view && route.view !== 'notfound') {
-    current.view.update(route.view === 'search' ? route.search : route.trace);
+    current.view.update(route.view === 'search' ? route.search : route.view === 'trace' ? route.trace : route.view === 'metrics' ? route.metrics : route.logs);
     return;
   }
   current?.view.destroy();
@@ -31,6 +39,12 @@ function render(): void {
   } else if (route.view === 'trace') {
     document.title = `Trace ${route.trace.traceId.slice(0, 8)} · Loupe`;
     current = { kind: 'trace', view: mountTraceView(main, route.trace) };
+  } else if (route.view === 'metrics') {
+    document.title = `${route.metrics.metric || 'Metrics'} · Loupe`;
+    current = { kind: 'metrics', view: mountMetrics(main, route.metrics) };
+  } else if (route.view === 'logs') {
+    document.title = 'Logs · Loupe';
+    current = { kind: 'logs', view: mountLogs(main, route.logs) };
   } else {
     const el = h('div', { class: 'page notfound' }, h('h2', { text: 'Not found' }), h('p', null, 'Nothing lives at ', h('code', { text: route.path }), '. ', h('a', { attrs: { href: '/' }, text: 'Back to traces' })));
     main.appendChild(el);
