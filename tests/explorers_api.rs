@@ -237,4 +237,28 @@ async fn metric_catalogue_chart_and_log_search() {
         .get_json("/api/v1/logs?attr=kestra.taskId%3Dextract")
         .await;
     assert_eq!(bodies(&doc), ["Execution started"]);
+
+    // The dashboard: empty, saved through the writer, read back in order, kept over a restart.
+    assert_eq!(l.get_json("/api/v1/dashboard").await, json!({"panels": []}));
+    let panels = json!({"panels": [
+        {"title": "executions by flow", "chart": "metric=kestra.executions&split=flowId"},
+        {"title": "job duration", "chart": "metric=kestra.job.duration"}
+    ]});
+    let put = |body: String| {
+        reqwest::Client::new()
+            .put(l.api_url("/api/v1/dashboard"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let r = put(panels.to_string()).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap(), panels);
+    let r = put("{\"panels\": 3}".into()).await.unwrap();
+    assert_eq!(r.status(), 400);
+    let dir = l.stop();
+    let l = Loupe::start_in(&dir, &[]);
+    assert_eq!(l.get_json("/api/v1/dashboard").await, panels);
+    drop(l);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -740,6 +740,19 @@ await check('h6-histogram-percentiles', async () => {
   return 'per flow, then merged: p50, p90, p99 and the distribution';
 });
 
+await check('h7-pin-to-dashboard', async () => {
+  await (await need(tid('pin-chart'), 'the pin-to-dashboard button')).click();
+  await until(async () => /Pinned/.test(await text('.chart-status')), 'pinning should confirm');
+  await (await need(tid('nav-dashboard'), 'the Dashboard link')).click();
+  await until(() => new URL(page.url()).pathname === '/dashboard', 'the Dashboard link should open /dashboard');
+  await need(`${tid('dashboard-panel')} svg`, 'the pinned chart on the dashboard');
+  await page.reload({ waitUntil: 'domcontentloaded' });
+  await need(`${tid('dashboard-panel')} svg`, 'the pinned chart after a reload (kept in the database)');
+  const n = await rowsOf(tid('dashboard-panel'));
+  expect(n === 1, `the dashboard shows ${n} panels, 1 was pinned`);
+  return await vis(tid('dashboard-panel')).getAttribute('data-title');
+});
+
 // ---------------------------------------------------------------------------
 // i. Logs: search a word of the ERROR log, jump to its span; grouping, pause.
 // ---------------------------------------------------------------------------

@@ -83,3 +83,20 @@ export function getChart(name: string, params: URLSearchParams, signal?: AbortSi
 export function searchLogs(params: URLSearchParams, signal?: AbortSignal): Promise<OtlpLogsData> {
   return getJson(`/api/v1/logs?${params.toString()}`, signal);
 }
+
+export interface DashboardPanel {
+  title: string;
+  /** The chart's query string in the metric explorer. */
+  chart: string;
+}
+
+export function getDashboard(signal?: AbortSignal): Promise<{ panels: DashboardPanel[] }> {
+  return getJson('/api/v1/dashboard', signal);
+}
+
+export async function saveDashboard(panels: DashboardPanel[]): Promise<{ panels: DashboardPanel[] }> {
+  const res = await fetch('/api/v1/dashboard', { method: 'PUT', headers: { 'Content-Type': 'application/json', Accept: 'application/json' }, body: JSON.stringify({ panels }) });
+  const body = (await res.json().catch(() => ({}))) as { panels?: DashboardPanel[]; error?: string };
+  if (!res.ok) throw new ApiError(body.error ?? `${res.status} ${res.statusText}`, res.status);
+  return { panels: body.panels ?? [] };
+}

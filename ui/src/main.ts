@@ -6,6 +6,7 @@ import { mountTraceList, type View } from './views/traceList';
 import { mountTraceView } from './views/traceView';
 import { mountMetrics } from './views/metrics';
 import { mountLogs } from './views/logs';
+import { mountDashboard } from './views/dashboard';
 
 const app = document.getElementById('app')!;
 const header = h(
@@ -18,6 +19,7 @@ const header = h(
     h('a', { testid: 'nav-traces', attrs: { href: '/' }, text: 'Traces' }),
     h('a', { testid: 'nav-metrics', attrs: { href: '/metrics' }, text: 'Metrics' }),
     h('a', { testid: 'nav-logs', attrs: { href: '/logs' }, text: 'Logs' }),
+    h('a', { testid: 'nav-dashboard', attrs: { href: '/dashboard' }, text: 'Dashboard' }),
   ),
 );
 const main = h('main', { class: 'app-main' });
@@ -28,7 +30,7 @@ let current: { kind: Route['view']; view: View } | null = null;
 function render(): void {
   const route = parseRoute(location.pathname, location.search);
   if (current && current.kind === route.view && route.view !== 'notfound') {
-    current.view.update(route.view === 'search' ? route.search : route.view === 'trace' ? route.trace : route.view === 'metrics' ? route.metrics : route.logs);
+    current.view.update(route.view === 'search' ? route.search : route.view === 'trace' ? route.trace : route.view === 'metrics' ? route.metrics : route.view === 'logs' ? route.logs : null);
     return;
   }
   current?.view.destroy();
@@ -42,6 +44,9 @@ function render(): void {
   } else if (route.view === 'metrics') {
     document.title = `${route.metrics.metric || 'Metrics'} · Loupe`;
     current = { kind: 'metrics', view: mountMetrics(main, route.metrics) };
+  } else if (route.view === 'dashboard') {
+    document.title = 'Dashboard · Loupe';
+    current = { kind: 'dashboard', view: mountDashboard(main) };
   } else if (route.view === 'logs') {
     document.title = 'Logs · Loupe';
     current = { kind: 'logs', view: mountLogs(main, route.logs) };

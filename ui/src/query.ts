@@ -147,12 +147,14 @@ export type Route =
   | { view: 'trace'; trace: TraceViewState }
   | { view: 'metrics'; metrics: MetricsState }
   | { view: 'logs'; logs: LogsState }
+  | { view: 'dashboard' }
   | { view: 'notfound'; path: string };
 
 export function parseRoute(pathname: string, query: string): Route {
   if (pathname === '/' || pathname === '' || pathname === '/index.html') return { view: 'search', search: parseSearch(query) };
   if (pathname === '/metrics' || pathname === '/metrics/') return { view: 'metrics', metrics: parseMetrics(query) };
   if (pathname === '/logs' || pathname === '/logs/') return { view: 'logs', logs: parseLogs(query) };
+  if (pathname === '/dashboard' || pathname === '/dashboard/') return { view: 'dashboard' };
   const m = TRACE_PATH.exec(pathname);
   if (m) {
     const p = new URLSearchParams(query);

@@ -114,6 +114,15 @@ pub struct ChartQuery {
     pub hidden: Vec<usize>,
 }
 
+/// A chart pinned on the dashboard, in grid order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DashboardPanel {
+    pub title: String,
+    /// The chart's query string in the metric explorer (`metric=…&split=…`).
+    pub chart: String,
+}
+
 /// A metric catalogue filter.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MetricFilter {

@@ -49,8 +49,10 @@ impl Store {
         let conn = schema::open_writer(&path)?;
         let writer = Writer::start(conn, config)?;
         let reader = Reader::new(path.clone());
+        let writer = Arc::new(writer);
+        reader.attach_writer(&writer);
         Ok(Store {
-            writer: Arc::new(writer),
+            writer,
             reader: Arc::new(reader),
             path,
         })

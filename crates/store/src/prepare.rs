@@ -32,6 +32,8 @@ pub(crate) enum Prepared {
     Traces(PreparedTraces),
     Logs(PreparedLogs),
     Metrics(PreparedMetrics),
+    /// The dashboard's panels, replacing the stored ones.
+    Dashboard(Vec<loupe_model::query::DashboardPanel>),
 }
 
 impl Prepared {
@@ -48,6 +50,7 @@ impl Prepared {
                 .iter()
                 .map(|r| r.record.len() + r.fts_body.len() + r.fts_attrs.len() + 64)
                 .sum(),
+            Prepared::Dashboard(d) => d.iter().map(|p| p.title.len() + p.chart.len() + 64).sum(),
             Prepared::Metrics(m) => m
                 .metrics
                 .iter()

@@ -17,8 +17,8 @@ use loupe_model::otlp::{
     ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest,
 };
 use loupe_model::query::{
-    AttrCondition, AttrOp, Expr, LinkDirection, LinkPair, LogQuery, MetricFilter, MetricInfo,
-    MetricKind, RelatedTrace, TraceQuery, TraceSummary,
+    AttrCondition, AttrOp, DashboardPanel, Expr, LinkDirection, LinkPair, LogQuery, MetricFilter,
+    MetricInfo, MetricKind, RelatedTrace, TraceQuery, TraceSummary,
 };
 use loupe_model::time::{from_sql, to_sql, NanoRange};
 use prost::Message;
@@ -41,6 +41,8 @@ pub struct Counts {
 
 pub struct Reader {
     path: PathBuf,
+    /// The store's writer, for the few writes the API makes (the dashboard).
+    writer: std::sync::OnceLock<std::sync::Weak<crate::Writer>>,
     pool: Mutex<Vec<Connection>>,
     resources: Mutex<HashMap<i64, ResourceSpans>>,
     scopes: Mutex<HashMap<i64, ScopeSpans>>,
@@ -53,6 +55,7 @@ impl Reader {
     pub(crate) fn new(path: PathBuf) -> Reader {
         Reader {
             path,
+            writer: std::sync::OnceLock::new(),
             pool: Mutex::new(Vec::new()),
             resources: Mutex::new(HashMap::new()),
             scopes: Mutex::new(HashMap::new()),
@@ -82,6 +85,38 @@ impl Reader {
 
     fn scope(&self, conn: &Connection, id: i64) -> Result<ScopeSpans, StoreError> {
         cached_envelope(&self.scopes, conn, "scopes", id)
+    }
+
+    pub(crate) fn attach_writer(&self, w: &std::sync::Arc<crate::Writer>) {
+        let _ = self.writer.set(std::sync::Arc::downgrade(w));
+    }
+
+    /// The dashboard's panels, in grid order.
+    pub fn dashboard(&self) -> Result<Vec<DashboardPanel>, StoreError> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT title, chart FROM dashboard_panels ORDER BY position, id",
+            )?;
+            let rows = st.query_map([], |r| {
+                Ok(DashboardPanel {
+                    title: r.get(0)?,
+                    chart: r.get(1)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// Replaces the dashboard's panels through the store's writer; `Closed`
+    /// for a reader without one (`Store::open_reader_only`).
+    pub fn save_dashboard(
+        &self,
+        panels: Vec<DashboardPanel>,
+    ) -> Result<loupe_model::sink::Ticket, loupe_model::sink::SinkError> {
+        match self.writer.get().and_then(std::sync::Weak::upgrade) {
+            Some(w) => w.save_dashboard(panels),
+            None => Err(loupe_model::sink::SinkError::Closed),
+        }
     }
 
     pub fn counts(&self) -> Result<Counts, StoreError> {

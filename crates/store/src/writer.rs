@@ -124,14 +124,18 @@ impl Drop for Writer {
     }
 }
 
-impl Sink for Writer {
-    fn submit(&self, batch: Batch) -> Result<Ticket, SinkError> {
-        if self.is_paused() {
-            return Err(SinkError::Paused {
-                retry_after: RETRY_AFTER,
-            });
-        }
-        let prepared = prepare::prepare(batch);
+impl Writer {
+    /// Replaces the dashboard's panels (on the writer thread, like every
+    /// write); the ticket resolves after the commit. Not refused while
+    /// ingest is paused: pausing is about telemetry.
+    pub fn save_dashboard(
+        &self,
+        panels: Vec<loupe_model::query::DashboardPanel>,
+    ) -> Result<Ticket, SinkError> {
+        self.enqueue(Prepared::Dashboard(panels))
+    }
+
+    fn enqueue(&self, prepared: Prepared) -> Result<Ticket, SinkError> {
         let weight = prepared.weight();
         let before = self.queued_bytes.fetch_add(weight, Ordering::SeqCst);
         // One batch may always enter an empty queue, however large.
@@ -165,6 +169,17 @@ impl Sink for Writer {
                 Err(e)
             }
         }
+    }
+}
+
+impl Sink for Writer {
+    fn submit(&self, batch: Batch) -> Result<Ticket, SinkError> {
+        if self.is_paused() {
+            return Err(SinkError::Paused {
+                retry_after: RETRY_AFTER,
+            });
+        }
+        self.enqueue(prepare::prepare(batch))
     }
 }
 
@@ -330,6 +345,16 @@ impl WriterState {
             Prepared::Traces(t) => self.apply_traces(t),
             Prepared::Logs(l) => self.apply_logs(l),
             Prepared::Metrics(m) => self.apply_metrics(m),
+            Prepared::Dashboard(d) => {
+                self.conn.execute("DELETE FROM dashboard_panels", [])?;
+                let mut ins = self.conn.prepare_cached(
+                    "INSERT INTO dashboard_panels(position, title, chart) VALUES (?1, ?2, ?3)",
+                )?;
+                for (i, p) in d.iter().enumerate() {
+                    ins.execute(params![i as i64, p.title, p.chart])?;
+                }
+                Ok(())
+            }
         }
     }
 

@@ -2,7 +2,7 @@
 // The chart is the server's SVG (drawn by plotters); this view only adds the
 // crosshair and read-out, drag-to-zoom, exemplar links and the legend.
 
-import { getChart, getMetrics, getServices, type MetricInfo } from '../api';
+import { getChart, getDashboard, getMetrics, getServices, saveDashboard, type MetricInfo } from '../api';
 import { clear, h, toggleClass } from '../dom';
 import {
   AGGREGATES,
@@ -68,7 +68,17 @@ export function mountMetrics(root: HTMLElement, initial: MetricsState): View {
     if (filterSel.value) go({ ...state, attrs: [...state.attrs, filterSel.value], hide: [] });
   });
   const filterChips = h('div', { class: 'chips' });
-  const toolbar = h('div', { class: 'chart-toolbar' }, rangeSel, h('span', { class: 'muted' }, 'split by'), splitBox, aggSel, filterSel, filterChips);
+  const pin = h('button', { testid: 'pin-chart', attrs: { type: 'button', title: 'Add this chart to the dashboard' }, text: 'Pin to dashboard' });
+  pin.addEventListener('click', () => {
+    if (!state.metric) return;
+    const chartQuery = metricsToQuery({ ...state, name: '', service: '', hide: [] }).slice(1);
+    const split = state.split === null ? '' : state.split.length ? ` by ${state.split.join(', ')}` : ` (${state.agg})`;
+    getDashboard()
+      .then((d) => saveDashboard([...d.panels, { title: `${state.metric}${split}`, chart: chartQuery }]))
+      .then(() => (status.textContent = 'Pinned to the dashboard.'))
+      .catch((e: Error) => (status.textContent = e.message));
+  });
+  const toolbar = h('div', { class: 'chart-toolbar' }, pin, rangeSel, h('span', { class: 'muted' }, 'split by'), splitBox, aggSel, filterSel, filterChips);
   const box = h('div', { class: 'chart-box', testid: 'chart' });
   const overlay = h('div', { class: 'chart-overlay', testid: 'chart-overlay' });
   const cross = h('div', { class: 'crosshair' });
