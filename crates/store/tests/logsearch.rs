@@ -176,6 +176,10 @@ async fn words_in_bodies_and_attributes_are_found() {
     assert_eq!(bodies(&store, &q).len(), 2);
     q.attrs = attr("kestra.taskId=char");
     assert!(bodies(&store, &q).is_empty(), "attribute equality is exact");
+    for cond in ["kestra.attempt=2", "kestra.attempt=2.0", "kestra.attempt"] {
+        q.attrs = attr(cond);
+        assert_eq!(bodies(&store, &q), ["Execution started"], "{cond}");
+    }
     q.attrs = attr("kestra.attempt>=2");
     assert_eq!(bodies(&store, &q), ["Execution started"]);
     // FTS5 syntax typed by a user is just words.
