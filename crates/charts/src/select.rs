@@ -369,12 +369,27 @@ fn stored_series(
                         .iter()
                         .all(|(k, v)| attrs.iter().any(|(ak, av)| ak == k && av == v))
                 };
+                // Points of one series usually come together (the store answers
+                // them so): building the attribute set once per run of equal
+                // attributes, not per point, is most of a large chart's time.
                 macro_rules! group {
-                    ($dps:expr) => {
+                    ($dps:expr) => {{
+                        let mut last: Option<(&Vec<KeyValue>, Vec<(String, String)>)> = None;
                         for (i, dp) in $dps.iter().enumerate() {
-                            groups.entry(attrs_of(&dp.attributes)).or_default().push(i);
+                            match &last {
+                                Some((a, key)) if **a == dp.attributes => {
+                                    if let Some(g) = groups.get_mut(key) {
+                                        g.push(i);
+                                    }
+                                }
+                                _ => {
+                                    let key = attrs_of(&dp.attributes);
+                                    groups.entry(key.clone()).or_default().push(i);
+                                    last = Some((&dp.attributes, key));
+                                }
+                            }
                         }
-                    };
+                    }};
                 }
                 match data {
                     Data::Gauge(g) => group!(g.data_points),
