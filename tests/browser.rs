@@ -1,7 +1,10 @@
 //! Browser end-to-end: `ui/e2e/browser.mjs` starts the real `loupe serve`,
 //! sends a Kestra-shaped workload with the official OpenTelemetry JS SDK and
 //! drives headless Chromium through the web UI (search, waterfall, stitched
-//! ForEachItem children, lanes, logs, links), saving a screenshot per check in
+//! ForEachItem children, lanes, logs, links; then the metric explorer on a
+//! counter and a histogram from `tests/e2e/node/metrics.mjs`: split, read-out,
+//! drag-to-zoom, legend, percentiles; and the log explorer: search a word,
+//! jump to the span, grouping, pause), saving a screenshot per check in
 //! `target/browser-artifacts/`.
 //!
 //! Needs, and fails (never skips) without: a binary built after

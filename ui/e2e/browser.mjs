@@ -637,6 +637,162 @@ await check('g2-parent-backlinks-to-child', async () => {
   return page.url().replace(BASE, '');
 });
 
+// ---------------------------------------------------------------------------
+// h. Metrics: a counter and a histogram over time from the Node SDK; open
+//    the counter, split it by flowId, read values at the pointer, drag to
+//    zoom, toggle a line; the histogram's percentiles and distribution.
+// ---------------------------------------------------------------------------
+
+async function runNode(script) {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OTEL_')));
+  Object.assign(env, { LOUPE_HTTP_ENDPOINT: `http://${addrs.http}` });
+  workload = spawn(process.execPath, [join(NODE_DIR, script)], { cwd: NODE_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  workload.stdout.on('data', (d) => (out += d));
+  workload.stderr.on('data', (d) => (err += d));
+  const code = await new Promise((r) => workload.once('exit', (c, sig) => r(c ?? sig)));
+  workload = null;
+  if (code !== 0) throw new Error(`${script} failed (${code}):\n${err}${out}`);
+  return JSON.parse(out.trim().split('\n').pop());
+}
+
+let mm;
+try {
+  mm = await runNode('metrics.mjs');
+} catch (e) {
+  await die(e.message);
+}
+const legendLabels = () => page.locator(tid('legend-item')).evaluateAll((els) => els.map((e) => e.dataset.label));
+const chartSvg = `${tid('chart')} svg`;
+
+await check('h1-metric-catalogue-and-chart', async () => {
+  await goto('/explore/metrics');
+  const row = await need(tid('metric-row', `[data-name="${mm.counter}"]`), `the catalogue row of ${mm.counter}`);
+  await row.click();
+  await until(() => new URL(page.url()).searchParams.get('metric') === mm.counter, `clicking the row should select ${mm.counter} (at ${page.url()})`);
+  await need(chartSvg, 'the chart SVG');
+  await until(async () => (await legendLabels()).length >= 2, 'one legend item per series of the counter');
+  const sub = await text('.chart-sub');
+  expect(/rate per second/.test(sub), `a cumulative counter should be charted as a rate, the subtitle says ${JSON.stringify(sub)}`);
+  return `${(await legendLabels()).length} lines; ${sub}`;
+});
+
+await check('h2-split-by-flow', async () => {
+  await (await need(tid('split-key', '[data-key="flowId"]'), 'the split-by flowId chip')).click();
+  const want = mm.flows.map((f) => `flowId=${f}`).sort();
+  await until(async () => JSON.stringify((await legendLabels()).slice().sort()) === JSON.stringify(want), `splitting by flowId should give the lines ${want.join(', ')}`).catch(async (e) => {
+    throw new CheckError(`${e.message}; the legend shows ${JSON.stringify(await legendLabels())}`);
+  });
+  expect(new URL(page.url()).searchParams.get('split') === 'flowId', `the URL does not hold split=flowId: ${page.url()}`);
+  return want.join(', ');
+});
+
+let plotBox;
+await check('h3-crosshair-readout', async () => {
+  const svg = await box(chartSvg);
+  const c = await page.evaluate(async (u) => (await fetch(u)).json(), `/api/v1/metrics/${encodeURIComponent(mm.counter)}/chart?start=now-1h&split=flowId&width=${Math.round(svg.width)}&height=280`);
+  plotBox = { x: svg.x + c.plot.x, y: svg.y + c.plot.y, w: c.plot.width, h: c.plot.height };
+  // The points are in the last seconds of the hour: hover near the right edge.
+  await page.mouse.move(plotBox.x + plotBox.w - 4, plotBox.y + plotBox.h / 2);
+  const tipSel = tid('chart-readout');
+  await until(async () => (await page.locator(`${tipSel} .tip-row`).count()) >= 1, 'hovering the chart should show a read-out with a value per line');
+  return JSON.stringify((await page.locator(tipSel).innerText()).replace(/\n/g, ' | '));
+});
+
+await check('h4-drag-to-zoom', async () => {
+  const before = new URL(page.url()).searchParams;
+  expect(!before.has('from'), 'zoomed before the drag');
+  await page.mouse.move(plotBox.x + plotBox.w * 0.9, plotBox.y + plotBox.h / 2);
+  await page.mouse.down();
+  await page.mouse.move(plotBox.x + plotBox.w * 0.95, plotBox.y + plotBox.h / 2, { steps: 4 });
+  await page.mouse.move(plotBox.x + plotBox.w - 1, plotBox.y + plotBox.h / 2, { steps: 4 });
+  await page.mouse.up();
+  await until(() => new URL(page.url()).searchParams.has('from'), `dragging across the chart should zoom (from/to in the URL), at ${page.url()}`);
+  const u = new URL(page.url()).searchParams;
+  const span = Number(BigInt(u.get('to')) - BigInt(u.get('from'))) / 1e9;
+  expect(span > 60 && span < 600, `the zoomed range should be about 10% of an hour, it is ${span.toFixed(0)} s`);
+  await until(async () => (await page.locator(tid('chart-range')).inputValue()) === 'custom', 'the range picker should say the view is zoomed');
+  await until(async () => (await legendLabels()).length === mm.flows.length, 'the zoomed chart keeps the split lines');
+  await page.mouse.move(0, 0);
+  return `${span.toFixed(0)} s window`;
+});
+
+await check('h5-legend-toggles-a-line', async () => {
+  const item = await need(tid('legend-item', `[data-label="flowId=${mm.flows[1]}"]`), 'the legend item of the second flow');
+  await item.click();
+  await until(async () => (await vis(tid('legend-item', `[data-label="flowId=${mm.flows[1]}"]`)).getAttribute('aria-pressed')) === 'false', 'clicking a legend item should hide its line (aria-pressed=false)');
+  expect(new URL(page.url()).searchParams.has('hide'), `the URL does not hold the hidden line: ${page.url()}`);
+  return page.url().replace(BASE, '');
+});
+
+await check('h6-histogram-percentiles', async () => {
+  await (await need(tid('metric-row', `[data-name="${mm.histogram}"]`), `the catalogue row of ${mm.histogram}`)).click();
+  // One series per flow: each gets its percentiles.
+  const want = mm.flows.flatMap((f) => ['p50', 'p90', 'p99'].map((q) => `flowId=${f} ${q}`)).sort();
+  await until(async () => JSON.stringify((await legendLabels()).slice().sort()) === JSON.stringify(want), `a histogram should be charted as ${want.join(', ')}`).catch(async (e) => {
+    throw new CheckError(`${e.message}; legend: ${JSON.stringify(await legendLabels())}`);
+  });
+  await need(`${tid('distribution')} svg`, 'the bucket distribution of the window');
+  // Aggregated across flows (split by nothing): buckets merged, one p50/p90/p99.
+  await (await need(tid('chart-agg'), 'the combine select')).selectOption('sum');
+  await until(async () => JSON.stringify(await legendLabels()) === JSON.stringify(['p50', 'p90', 'p99']), 'split by nothing should merge the flows into p50, p90, p99');
+  return 'per flow, then merged: p50, p90, p99 and the distribution';
+});
+
+await check('h7-pin-to-dashboard', async () => {
+  await (await need(tid('pin-chart'), 'the pin-to-dashboard button')).click();
+  await until(async () => /Pinned/.test(await text('.chart-status')), 'pinning should confirm');
+  await (await need(tid('nav-dashboard'), 'the Dashboard link')).click();
+  await until(() => new URL(page.url()).pathname === '/dashboard', 'the Dashboard link should open /dashboard');
+  await need(`${tid('dashboard-panel')} svg`, 'the pinned chart on the dashboard');
+  await page.reload({ waitUntil: 'domcontentloaded' });
+  await need(`${tid('dashboard-panel')} svg`, 'the pinned chart after a reload (kept in the database)');
+  const n = await rowsOf(tid('dashboard-panel'));
+  expect(n === 1, `the dashboard shows ${n} panels, 1 was pinned`);
+  return await vis(tid('dashboard-panel')).getAttribute('data-title');
+});
+
+// ---------------------------------------------------------------------------
+// i. Logs: search a word of the ERROR log, jump to its span; grouping, pause.
+// ---------------------------------------------------------------------------
+
+const word = errorLog.body.split(/[^A-Za-z]+/).filter((w) => w.length >= 5).sort((a, b) => b.length - a.length)[0];
+await check('i1-log-search', async () => {
+  await (await need(tid('nav-logs'), 'the Logs link in the header')).click();
+  await until(() => new URL(page.url()).pathname === '/logs', 'the Logs link should open /logs');
+  await until(async () => (await rowsOf(tid('log-entry'))) === m.logs.length, `the log explorer should list all ${m.logs.length} records`);
+  const box1 = await need(tid('log-search'), 'the log search box');
+  await box1.fill(word);
+  await box1.press('Enter');
+  await until(() => new URL(page.url()).searchParams.get('q') === word, `the URL should hold q=${word}`);
+  const want = m.logs.filter((l) => l.body.toLowerCase().includes(word.toLowerCase()) || Object.values(l.attributes).some((v) => String(v).toLowerCase().includes(word.toLowerCase()))).length;
+  await until(async () => (await rowsOf(tid('log-entry'))) === want, `searching ${JSON.stringify(word)} should list ${want} record(s)`).catch(async (e) => {
+    throw new CheckError(`${e.message} (it lists ${await rowsOf(tid('log-entry'))})`);
+  });
+  await need(tid('log-entry', `[data-span-id="${errorLog.spanId}"]`), 'the ERROR log record among the results');
+  return `${JSON.stringify(word)}: ${want} record(s)`;
+});
+
+await check('i2-log-jumps-to-span', async () => {
+  await vis(tid('log-entry', `[data-span-id="${errorLog.spanId}"]`)).locator(tid('log-trace-link')).click();
+  await until(() => new URL(page.url()).pathname === `/trace/${errorLog.traceId}`, `the trace link should open /trace/${errorLog.traceId} (at ${page.url()})`);
+  await until(async () => (await vis(tid('span-details')).getAttribute('data-span-id')) === errorLog.spanId, "the log's span should be selected in the trace view");
+  return page.url().replace(BASE, '');
+});
+
+await check('i3-group-repeats-and-pause', async () => {
+  await goto('/logs?group=1');
+  await until(async () => (await rowsOf(tid('log-group-row'))) >= 1, 'grouping should show grouped rows with counts');
+  const groups = await rowsOf(tid('log-group-row'));
+  const total = await page.locator(tid('log-count')).evaluateAll((els) => els.reduce((n, e) => n + Number(e.textContent.replace('×', '')), 0));
+  expect(total === m.logs.length, `the group counts add up to ${total}, not the ${m.logs.length} records`);
+  const live = await need(tid('log-live'), 'the live/pause control');
+  await live.click();
+  await until(async () => (await live.getAttribute('aria-pressed')) === 'true', 'pause should turn aria-pressed="true"');
+  return `${groups} groups of ${total} records; paused`;
+});
+
 await check('z-no-page-errors', async () => {
   expect(pageErrors.length === 0, `the page logged errors:\n    ${pageErrors.join('\n    ')}`);
 });

@@ -114,3 +114,41 @@ export function getFilters(signal?: AbortSignal): Promise<{ filters: FilterRule[
 export function putFilters(filters: FilterRule[]): Promise<{ filters: FilterRule[] }> {
   return putJson('/api/v1/settings/filters', { filters });
 }
+
+export interface MetricInfo {
+  name: string;
+  type: string;
+  unit: string;
+  description: string;
+  series: number;
+  lastPointUnixNano: string;
+}
+
+export function getMetrics(params: URLSearchParams, signal?: AbortSignal): Promise<{ metrics: MetricInfo[] }> {
+  return getJson(`/api/v1/metrics?${params.toString()}`, signal);
+}
+
+export function getChart(name: string, params: URLSearchParams, signal?: AbortSignal): Promise<import('./explore').ChartAnswer> {
+  return getJson(`/api/v1/metrics/${encodeURIComponent(name)}/chart?${params.toString()}`, signal);
+}
+
+export function searchLogs(params: URLSearchParams, signal?: AbortSignal): Promise<OtlpLogsData> {
+  return getJson(`/api/v1/logs?${params.toString()}`, signal);
+}
+
+export interface DashboardPanel {
+  title: string;
+  /** The chart's query string in the metric explorer. */
+  chart: string;
+}
+
+export function getDashboard(signal?: AbortSignal): Promise<{ panels: DashboardPanel[] }> {
+  return getJson('/api/v1/dashboard', signal);
+}
+
+export async function saveDashboard(panels: DashboardPanel[]): Promise<{ panels: DashboardPanel[] }> {
+  const res = await fetch('/api/v1/dashboard', { method: 'PUT', headers: { 'Content-Type': 'application/json', Accept: 'application/json' }, body: JSON.stringify({ panels }) });
+  const body = (await res.json().catch(() => ({}))) as { panels?: DashboardPanel[]; error?: string };
+  if (!res.ok) throw new ApiError(body.error ?? `${res.status} ${res.statusText}`, res.status);
+  return { panels: body.panels ?? [] };
+}

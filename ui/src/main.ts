@@ -5,13 +5,24 @@ import { onNavigate, startRouter } from './router';
 import { mountTraceList, type View } from './views/traceList';
 import { mountTraceView } from './views/traceView';
 import { mountSettings } from './views/settings';
+import { mountMetrics } from './views/metrics';
+import { mountLogs } from './views/logs';
+import { mountDashboard } from './views/dashboard';
 
 const app = document.getElementById('app')!;
 const header = h(
   'header',
   { class: 'app-header' },
   h('a', { class: 'brand', attrs: { href: '/' } }, h('span', { class: 'brand-mark' }), 'Loupe'),
-  h('nav', null, h('a', { attrs: { href: '/' }, text: 'Traces' }), h('a', { attrs: { href: '/settings' }, text: 'Settings' })),
+  h(
+    'nav',
+    null,
+    h('a', { testid: 'nav-traces', attrs: { href: '/' }, text: 'Traces' }),
+    h('a', { testid: 'nav-metrics', attrs: { href: '/explore/metrics' }, text: 'Metrics' }),
+    h('a', { testid: 'nav-logs', attrs: { href: '/logs' }, text: 'Logs' }),
+    h('a', { testid: 'nav-dashboard', attrs: { href: '/dashboard' }, text: 'Dashboard' }),
+    h('a', { testid: 'nav-settings', attrs: { href: '/settings' }, text: 'Settings' }),
+  ),
 );
 const main = h('main', { class: 'app-main' });
 app.append(header, main);
@@ -21,8 +32,7 @@ let current: { kind: Route['view']; view: View } | null = null;
 function render(): void {
   const route = parseRoute(location.pathname, location.search);
   if (current && current.kind === route.view && route.view !== 'notfound') {
-    if (route.view === 'search') current.view.update(route.search);
-    else if (route.view === 'trace') current.view.update(route.trace);
+    current.view.update(route.view === 'search' ? route.search : route.view === 'trace' ? route.trace : route.view === 'metrics' ? route.metrics : route.view === 'logs' ? route.logs : null);
     return;
   }
   current?.view.destroy();
@@ -36,6 +46,15 @@ function render(): void {
   } else if (route.view === 'settings') {
     document.title = 'Settings · Loupe';
     current = { kind: 'settings', view: mountSettings(main) };
+  } else if (route.view === 'metrics') {
+    document.title = `${route.metrics.metric || 'Metrics'} · Loupe`;
+    current = { kind: 'metrics', view: mountMetrics(main, route.metrics) };
+  } else if (route.view === 'dashboard') {
+    document.title = 'Dashboard · Loupe';
+    current = { kind: 'dashboard', view: mountDashboard(main) };
+  } else if (route.view === 'logs') {
+    document.title = 'Logs · Loupe';
+    current = { kind: 'logs', view: mountLogs(main, route.logs) };
   } else {
     const el = h('div', { class: 'page notfound' }, h('h2', { text: 'Not found' }), h('p', null, 'Nothing lives at ', h('code', { text: route.path }), '. ', h('a', { attrs: { href: '/' }, text: 'Back to traces' })));
     main.appendChild(el);

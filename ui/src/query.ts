@@ -1,6 +1,8 @@
 // The URL ⇄ state mapping. The address bar holds the whole search (and the
 // trace view's options), so every view can be bookmarked and back/forward work.
 
+import { parseLogs, parseMetrics, type LogsState, type MetricsState } from './explore';
+
 export const RANGE_PRESETS = ['15m', '1h', '6h', '24h', '7d', 'all'] as const;
 export type RangePreset = (typeof RANGE_PRESETS)[number];
 export type Range = RangePreset | 'custom';
@@ -140,10 +142,20 @@ export interface TraceViewState {
 
 const TRACE_PATH = /^\/trace\/([0-9a-fA-F]{1,64})\/?$/;
 
-export type Route = { view: 'search'; search: SearchState } | { view: 'trace'; trace: TraceViewState } | { view: 'settings' } | { view: 'notfound'; path: string };
+export type Route =
+  | { view: 'search'; search: SearchState }
+  | { view: 'trace'; trace: TraceViewState }
+  | { view: 'metrics'; metrics: MetricsState }
+  | { view: 'logs'; logs: LogsState }
+  | { view: 'dashboard' }
+  | { view: 'settings' }
+  | { view: 'notfound'; path: string };
 
 export function parseRoute(pathname: string, query: string): Route {
   if (pathname === '/' || pathname === '' || pathname === '/index.html') return { view: 'search', search: parseSearch(query) };
+  if (pathname === '/explore/metrics' || pathname === '/explore/metrics/') return { view: 'metrics', metrics: parseMetrics(query) };
+  if (pathname === '/logs' || pathname === '/logs/') return { view: 'logs', logs: parseLogs(query) };
+  if (pathname === '/dashboard' || pathname === '/dashboard/') return { view: 'dashboard' };
   if (pathname === '/settings') return { view: 'settings' };
   const m = TRACE_PATH.exec(pathname);
   if (m) {

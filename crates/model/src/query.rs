@@ -84,9 +84,52 @@ pub struct LogQuery {
     pub span_id: Option<SpanId>,
     pub service: Option<String>,
     pub min_severity: Option<i32>,
+    /// Substring of the body (a scan).
     pub text: Option<String>,
+    /// Words to find in the body or attributes (the full-text index).
+    pub search: Option<String>,
+    /// Conditions on the record's attributes, all of which must hold.
+    pub attrs: Vec<AttrCondition>,
     pub range: NanoRange,
     pub limit: usize,
+}
+
+/// A metric chart: what to plot and how big.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChartQuery {
+    /// `start` 0 means "an hour before `end`"; `end` `u64::MAX` means now.
+    pub range: NanoRange,
+    pub width: u32,
+    pub height: u32,
+    /// `None`: one line per series; `Some(keys)`: one per value of `keys`.
+    pub split: Option<Vec<String>>,
+    /// `sum`, `avg`, `min` or `max`.
+    pub aggregate: String,
+    /// `key=value` filters on resource and point attributes.
+    pub filters: Vec<(String, String)>,
+    pub quantiles: Vec<f64>,
+    /// The viewer's UTC offset in seconds, for time labels.
+    pub utc_offset_s: i64,
+    /// Lines (by index) to leave out of the picture.
+    pub hidden: Vec<usize>,
+}
+
+/// A chart pinned on the dashboard, in grid order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DashboardPanel {
+    pub title: String,
+    /// The chart's query string in the metric explorer (`metric=…&split=…`).
+    pub chart: String,
+}
+
+/// A metric catalogue filter.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MetricFilter {
+    /// Case-insensitive substring of the name.
+    pub name: Option<String>,
+    /// Only metrics with series from this service.
+    pub service: Option<String>,
 }
 
 pub fn ns_string<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {

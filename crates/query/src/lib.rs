@@ -9,7 +9,7 @@ mod params;
 mod time;
 
 pub use expr::{parse_expr, ExprError};
-pub use params::{log_query, metric_range, trace_query, Params};
+pub use params::{chart_query, log_query, metric_filter, metric_range, trace_query, Params};
 pub use time::{parse_duration, parse_time};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,7 +1,7 @@
 //! URL parameters of each endpoint.
 
 use loupe_model::ids::{SpanId, TraceId};
-use loupe_model::query::{AttrCondition, AttrOp, LogQuery, TraceQuery};
+use loupe_model::query::{AttrCondition, AttrOp, ChartQuery, LogQuery, MetricFilter, TraceQuery};
 use loupe_model::time::NanoRange;
 
 use crate::time::{parse_duration, parse_time};
@@ -215,6 +215,8 @@ pub fn log_query(params: &Params) -> Result<LogQuery, QueryError> {
             "service",
             "minSeverity",
             "text",
+            "q",
+            "attr",
             "start",
             "end",
             "limit",
@@ -247,6 +249,9 @@ pub fn log_query(params: &Params) -> Result<LogQuery, QueryError> {
                 })?)
             }
             "text" => q.text = Some(nonempty(k, v)?),
+            "q" if v.trim().is_empty() => {}
+            "q" => q.search = Some(v.trim().to_string()),
+            "attr" => q.attrs.push(attr_condition(v)?),
             _ => {}
         }
     }
@@ -257,6 +262,129 @@ pub fn log_query(params: &Params) -> Result<LogQuery, QueryError> {
 pub fn metric_range(params: &Params) -> Result<NanoRange, QueryError> {
     check_known(params, &["start", "end"])?;
     range(params)
+}
+
+/// `GET /api/v1/metrics`.
+pub fn metric_filter(params: &Params) -> Result<MetricFilter, QueryError> {
+    check_known(params, &["name", "service"])?;
+    let mut f = MetricFilter::default();
+    for (k, v) in params {
+        match k.as_str() {
+            "name" if !v.trim().is_empty() => f.name = Some(v.trim().to_string()),
+            "service" if !v.is_empty() => f.service = Some(v.clone()),
+            _ => {}
+        }
+    }
+    Ok(f)
+}
+
+fn int_in<T: std::str::FromStr + PartialOrd + Copy + std::fmt::Display>(
+    k: &str,
+    v: &str,
+    lo: T,
+    hi: T,
+) -> Result<T, QueryError> {
+    match v.trim().parse::<T>() {
+        Ok(n) if n >= lo && n <= hi => Ok(n),
+        _ => Err(QueryError::new(
+            k,
+            format!("{v:?} is not a number from {lo} to {hi}"),
+        )),
+    }
+}
+
+/// `GET /api/v1/metrics/{name}/chart`.
+pub fn chart_query(params: &Params) -> Result<ChartQuery, QueryError> {
+    check_known(
+        params,
+        &[
+            "start",
+            "end",
+            "width",
+            "height",
+            "split",
+            "agg",
+            "attr",
+            "quantiles",
+            "tz",
+            "hide",
+        ],
+    )?;
+    let mut q = ChartQuery {
+        range: range(params)?,
+        width: 800,
+        height: 260,
+        split: None,
+        aggregate: "sum".into(),
+        filters: Vec::new(),
+        quantiles: vec![0.5, 0.9, 0.99],
+        utc_offset_s: 0,
+        hidden: Vec::new(),
+    };
+    let list = |v: &str| -> Vec<String> {
+        v.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    for (k, v) in params {
+        match k.as_str() {
+            "width" => q.width = int_in(k, v, 200, 4000)?,
+            "height" => q.height = int_in(k, v, 100, 2000)?,
+            "split" => q.split = Some(list(v)),
+            "agg" => {
+                if !["sum", "avg", "min", "max"].contains(&v.as_str()) {
+                    return Err(QueryError::new(
+                        k,
+                        format!("{v:?} is not sum, avg, min or max"),
+                    ));
+                }
+                q.aggregate = v.clone();
+            }
+            "attr" => {
+                let c = attr_condition(v)?;
+                match c.op {
+                    AttrOp::Eq(val) => q.filters.push((c.key, val)),
+                    _ => {
+                        return Err(QueryError::new(
+                            k,
+                            format!("{v:?}: charts filter with key=value only"),
+                        ))
+                    }
+                }
+            }
+            "quantiles" => {
+                let mut qs = Vec::new();
+                for s in list(v) {
+                    let x: f64 = s
+                        .parse()
+                        .ok()
+                        .filter(|x: &f64| (0.0..=1.0).contains(x))
+                        .ok_or_else(|| {
+                            QueryError::new(k, format!("{s:?} is not a quantile from 0 to 1"))
+                        })?;
+                    qs.push(x);
+                }
+                if qs.is_empty() || qs.len() > 8 {
+                    return Err(QueryError::new(
+                        k,
+                        "takes 1 to 8 quantiles, like 0.5,0.9,0.99",
+                    ));
+                }
+                q.quantiles = qs;
+            }
+            "tz" => q.utc_offset_s = int_in::<i64>(k, v, -14 * 60, 14 * 60)? * 60,
+            "hide" => {
+                q.hidden = list(v)
+                    .iter()
+                    .map(|s| int_in::<usize>(k, s, 0, 10_000))
+                    .collect::<Result<_, _>>()?
+            }
+            _ => {}
+        }
+    }
+    Ok(q)
 }
 
 #[cfg(test)]
@@ -314,6 +442,46 @@ mod tests {
     }
 
     #[test]
+    fn chart_params() {
+        let q = chart_query(&p(&[
+            ("split", "flow, task"),
+            ("agg", "max"),
+            ("attr", "service.name=kestra"),
+            ("quantiles", "0.5,0.99"),
+            ("tz", "-60"),
+            ("hide", "1,3"),
+            ("width", "640"),
+        ]))
+        .unwrap();
+        assert_eq!(q.split, Some(vec!["flow".to_string(), "task".to_string()]));
+        assert_eq!(q.aggregate, "max");
+        assert_eq!(
+            q.filters,
+            vec![("service.name".to_string(), "kestra".to_string())]
+        );
+        assert_eq!(q.quantiles, vec![0.5, 0.99]);
+        assert_eq!(q.utc_offset_s, -3600);
+        assert_eq!(q.hidden, vec![1, 3]);
+        assert_eq!(q.width, 640);
+        assert_eq!(
+            chart_query(&p(&[("agg", "median")])).unwrap_err().param,
+            "agg"
+        );
+        assert_eq!(
+            chart_query(&p(&[("width", "10")])).unwrap_err().param,
+            "width"
+        );
+        assert_eq!(
+            chart_query(&p(&[("quantiles", "2")])).unwrap_err().param,
+            "quantiles"
+        );
+        assert_eq!(
+            chart_query(&p(&[("attr", "x>1")])).unwrap_err().param,
+            "attr"
+        );
+    }
+
+    #[test]
     fn log_params() {
         let q = log_query(&p(&[
             ("minSeverity", "error"),
@@ -330,5 +498,13 @@ mod tests {
             log_query(&p(&[("minSeverity", "loud")])).unwrap_err().param,
             "minSeverity"
         );
+        let q = log_query(&p(&[
+            ("q", " payment refused "),
+            ("attr", "kestra.taskId=charge"),
+            ("q", ""),
+        ]))
+        .unwrap();
+        assert_eq!(q.search.as_deref(), Some("payment refused"));
+        assert_eq!(q.attrs.len(), 1);
     }
 }

@@ -1,5 +1,7 @@
 //! `/api/v1/…`: what the UI and users query. Documented in `docs/api.md`.
 
+mod chart;
+
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
@@ -25,12 +27,17 @@ pub enum ApiError {
     Interrupted,
     #[error("encoding the answer failed: {0}")]
     Encode(String),
+    #[error("{0}")]
+    BadBody(String),
+    #[error("saving failed: {0}")]
+    Unavailable(String),
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
-            ApiError::BadParam(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadParam(_) | ApiError::BadBody(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Store(_) | ApiError::Interrupted | ApiError::Encode(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -175,8 +182,9 @@ async fn logs(State(r): State<Arc<Reader>>, RawQuery(q): RawQuery) -> ApiResult 
     json(&l)
 }
 
-async fn metrics(State(r): State<Arc<Reader>>) -> ApiResult {
-    let m = blocking(&r, |r| r.metrics()).await?;
+async fn metrics(State(r): State<Arc<Reader>>, RawQuery(q): RawQuery) -> ApiResult {
+    let f = loupe_query::metric_filter(&pairs(q))?;
+    let m = blocking(&r, move |r| r.metric_catalogue(&f)).await?;
     json(&json!({ "metrics": m }))
 }
 
@@ -188,6 +196,44 @@ async fn metric(
     let range = loupe_query::metric_range(&pairs(q))?;
     let m = blocking(&r, move |r| r.metric_points(&name, range)).await?;
     json(&m)
+}
+
+async fn dashboard(State(r): State<Arc<Reader>>) -> ApiResult {
+    let panels = blocking(&r, |r| r.dashboard()).await?;
+    json(&json!({ "panels": panels }))
+}
+
+/// Panels a dashboard may hold, and the longest title and chart query.
+const MAX_PANELS: usize = 100;
+const MAX_FIELD: usize = 4096;
+
+async fn save_dashboard(State(r): State<Arc<Reader>>, body: axum::body::Bytes) -> ApiResult {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        panels: Vec<loupe_model::query::DashboardPanel>,
+    }
+    let b: Body = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::BadBody(format!(
+            "the body is not {{\"panels\": [{{\"title\": …, \"chart\": …}}]}}: {e}"
+        ))
+    })?;
+    if b.panels.len() > MAX_PANELS
+        || b.panels
+            .iter()
+            .any(|p| p.title.len() > MAX_FIELD || p.chart.len() > MAX_FIELD)
+    {
+        return Err(ApiError::BadBody(format!(
+            "at most {MAX_PANELS} panels of at most {MAX_FIELD} bytes each"
+        )));
+    }
+    let ticket = r
+        .save_dashboard(b.panels)
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    ticket
+        .wait()
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    dashboard(State(r)).await
 }
 
 async fn not_found() -> ApiError {
@@ -246,6 +292,8 @@ pub fn router_with(reader: Arc<Reader>, info: Info, extra: Router) -> Router {
         .route("/logs", get(logs))
         .route("/metrics", get(metrics))
         .route("/metrics/{name}", get(metric))
+        .route("/metrics/{name}/chart", get(chart::chart))
+        .route("/dashboard", get(dashboard).put(save_dashboard))
         .fallback(not_found)
         .with_state(reader)
         .merge(extra);

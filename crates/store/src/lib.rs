@@ -10,6 +10,7 @@
 
 mod codec;
 mod error;
+mod logsearch;
 mod prepare;
 pub mod read;
 mod retention;
@@ -50,8 +51,10 @@ impl Store {
         let conn = schema::open_writer(&path)?;
         let writer = Writer::start(conn, config)?;
         let reader = Reader::new(path.clone());
+        let writer = Arc::new(writer);
+        reader.attach_writer(&writer);
         Ok(Store {
-            writer: Arc::new(writer),
+            writer,
             reader: Arc::new(reader),
             path,
         })

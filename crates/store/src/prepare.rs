@@ -32,6 +32,8 @@ pub(crate) enum Prepared {
     Traces(PreparedTraces),
     Logs(PreparedLogs),
     Metrics(PreparedMetrics),
+    /// The dashboard's panels, replacing the stored ones.
+    Dashboard(Vec<loupe_model::query::DashboardPanel>),
 }
 
 impl Prepared {
@@ -43,7 +45,12 @@ impl Prepared {
                 .iter()
                 .map(|g| g.chunk.len() + g.spans.len() * 64)
                 .sum(),
-            Prepared::Logs(l) => l.records.iter().map(|r| r.record.len() + 64).sum(),
+            Prepared::Logs(l) => l
+                .records
+                .iter()
+                .map(|r| r.record.len() + r.fts_body.len() + r.fts_attrs.len() + 64)
+                .sum(),
+            Prepared::Dashboard(d) => d.iter().map(|p| p.title.len() + p.chart.len() + 64).sum(),
             Prepared::Metrics(m) => m
                 .metrics
                 .iter()
@@ -309,6 +316,9 @@ pub(crate) struct PreparedLog {
     pub span_id: Option<Vec<u8>>,
     pub body_text: String,
     pub record: Vec<u8>,
+    /// Full-text index columns (`logsearch::index_text`).
+    pub fts_body: String,
+    pub fts_attrs: String,
 }
 
 pub(crate) struct PreparedLogs {
@@ -342,6 +352,7 @@ fn prepare_logs(req: otlp::ExportLogsServiceRequest) -> PreparedLogs {
                 } else {
                     lr.observed_time_unix_nano
                 };
+                let (fts_body, fts_attrs) = crate::logsearch::index_text(lr);
                 records.push(PreparedLog {
                     time,
                     hash: codec::hash(&keyed),
@@ -352,6 +363,8 @@ fn prepare_logs(req: otlp::ExportLogsServiceRequest) -> PreparedLogs {
                     span_id: (!lr.span_id.is_empty()).then(|| lr.span_id.clone()),
                     body_text: otlp::any_value_text(lr.body.as_ref()),
                     record,
+                    fts_body,
+                    fts_attrs,
                 });
             }
         }

@@ -17,8 +17,8 @@ use loupe_model::otlp::{
     ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest,
 };
 use loupe_model::query::{
-    AttrCondition, AttrOp, Expr, LinkDirection, LinkPair, LogQuery, MetricInfo, MetricKind,
-    RelatedTrace, TraceQuery, TraceSummary,
+    AttrCondition, AttrOp, DashboardPanel, Expr, LinkDirection, LinkPair, LogQuery, MetricFilter,
+    MetricInfo, MetricKind, RelatedTrace, TraceQuery, TraceSummary,
 };
 use loupe_model::time::{from_sql, to_sql, NanoRange};
 use prost::Message;
@@ -41,6 +41,8 @@ pub struct Counts {
 
 pub struct Reader {
     path: PathBuf,
+    /// The store's writer, for the few writes the API makes (the dashboard).
+    writer: std::sync::OnceLock<std::sync::Weak<crate::Writer>>,
     pool: Mutex<Vec<Connection>>,
     resources: Mutex<HashMap<i64, ResourceSpans>>,
     scopes: Mutex<HashMap<i64, ScopeSpans>>,
@@ -53,6 +55,7 @@ impl Reader {
     pub(crate) fn new(path: PathBuf) -> Reader {
         Reader {
             path,
+            writer: std::sync::OnceLock::new(),
             pool: Mutex::new(Vec::new()),
             resources: Mutex::new(HashMap::new()),
             scopes: Mutex::new(HashMap::new()),
@@ -84,6 +87,38 @@ impl Reader {
         cached_envelope(&self.scopes, conn, "scopes", id)
     }
 
+    pub(crate) fn attach_writer(&self, w: &std::sync::Arc<crate::Writer>) {
+        let _ = self.writer.set(std::sync::Arc::downgrade(w));
+    }
+
+    /// The dashboard's panels, in grid order.
+    pub fn dashboard(&self) -> Result<Vec<DashboardPanel>, StoreError> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT title, chart FROM dashboard_panels ORDER BY position, id",
+            )?;
+            let rows = st.query_map([], |r| {
+                Ok(DashboardPanel {
+                    title: r.get(0)?,
+                    chart: r.get(1)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// Replaces the dashboard's panels through the store's writer; `Closed`
+    /// for a reader without one (`Store::open_reader_only`).
+    pub fn save_dashboard(
+        &self,
+        panels: Vec<DashboardPanel>,
+    ) -> Result<loupe_model::sink::Ticket, loupe_model::sink::SinkError> {
+        match self.writer.get().and_then(std::sync::Weak::upgrade) {
+            Some(w) => w.save_dashboard(panels),
+            None => Err(loupe_model::sink::SinkError::Closed),
+        }
+    }
+
     pub fn counts(&self) -> Result<Counts, StoreError> {
         self.with(|c| {
             let q = |sql: &str| -> Result<u64, StoreError> {
@@ -95,6 +130,13 @@ impl Reader {
                 log_records: q("SELECT count(*) FROM logs")?,
                 data_points: q("SELECT count(*) FROM points")?,
             })
+        })
+    }
+
+    /// Records in the full-text log index (one per stored record).
+    pub fn log_index_rows(&self) -> Result<u64, StoreError> {
+        self.with(|c| {
+            Ok(c.query_row("SELECT count(*) FROM logs_fts", [], |r| r.get::<_, i64>(0))? as u64)
         })
     }
 
@@ -256,42 +298,11 @@ impl Reader {
 
     pub fn logs(&self, q: &LogQuery) -> Result<ExportLogsServiceRequest, StoreError> {
         self.with(|c| {
-            let mut sql = String::from("SELECT resource, scope, record FROM logs WHERE ");
-            let (range, [lo, hi]) = q.range.sql("time_ns");
-            sql.push_str(&range);
-            let mut args: Vec<SqlValue> = vec![lo.into(), hi.into()];
-            if let Some(t) = &q.trace_id {
-                sql.push_str(" AND trace_id = ?");
-                args.push(t.0.to_vec().into());
-            }
-            if let Some(s) = &q.span_id {
-                sql.push_str(" AND span_id = ?");
-                args.push(s.0.to_vec().into());
-            }
-            if let Some(sev) = q.min_severity {
-                sql.push_str(" AND severity >= ?");
-                args.push(i64::from(sev).into());
-            }
-            if let Some(svc) = &q.service {
-                sql.push_str(" AND resource IN (SELECT id FROM resources WHERE service = ?)");
-                args.push(svc.clone().into());
-            }
-            if let Some(text) = &q.text {
-                sql.push_str(" AND body_text LIKE ? ESCAPE '\\'");
-                args.push(format!("%{}%", like_escape(text)).into());
-            }
-            sql.push_str(&format!(
-                " ORDER BY time_ns DESC, hash LIMIT {}",
-                q.limit.max(1)
-            ));
-            let mut st = c.prepare(&sql)?;
-            let mut rows = st.query(params_from_iter(args))?;
+            let rows = select_logs(c, q)?;
             let mut out: Vec<ResourceLogs> = Vec::new();
             let mut index: HashMap<(i64, i64), (usize, usize)> = HashMap::new();
             let mut res_index: HashMap<i64, usize> = HashMap::new();
-            while let Some(row) = rows.next()? {
-                let (r, s): (i64, i64) = (row.get(0)?, row.get(1)?);
-                let record = LogRecord::decode(row.get_ref(2)?.as_blob()?)?;
+            for (r, s, record) in rows {
                 let (ri, si) = match index.get(&(r, s)) {
                     Some(x) => *x,
                     None => {
@@ -326,14 +337,23 @@ impl Reader {
     }
 
     pub fn metrics(&self) -> Result<Vec<MetricInfo>, StoreError> {
+        self.metric_catalogue(&MetricFilter::default())
+    }
+
+    /// Metrics whose name contains `f.name` (any case) and, with
+    /// `f.service`, that have series from that service (counting only those).
+    pub fn metric_catalogue(&self, f: &MetricFilter) -> Result<Vec<MetricInfo>, StoreError> {
         self.with(|c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT m.name, m.kind, m.unit, m.description, count(s.id), max({})
                  FROM metrics m LEFT JOIN series s ON s.metric = m.id
-                 GROUP BY m.id ORDER BY m.name, m.kind, m.unit",
+                   AND (?2 IS NULL OR s.resource IN (SELECT id FROM resources WHERE service = ?2))
+                 WHERE (?1 IS NULL OR instr(lower(m.name), lower(?1)) > 0)
+                 GROUP BY m.id HAVING ?2 IS NULL OR count(s.id) > 0
+                 ORDER BY m.name, m.kind, m.unit",
                 crate::writer::unsigned_order("s.last_ns")
             ))?;
-            let rows = st.query_map([], |r| {
+            let rows = st.query_map(params![f.name, f.service], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, i64>(1)?,
@@ -490,6 +510,131 @@ fn add_points(
         None => return Err(StoreError::Corrupt("metric shell without data".into())),
     }
     Ok(())
+}
+
+/// Records examined at most by one log search before it answers with what
+/// it found: bounds the time of a search whose conditions the index cannot
+/// narrow.
+const LOG_SCAN_LIMIT: usize = 200_000;
+
+/// (resource id, scope id, record), newest first.
+type LogRow = (i64, i64, LogRecord);
+
+/// The records a log query selects. With words to find (or attribute
+/// equality conditions) the full-text index drives: matches are walked in
+/// arrival order, newest first, filtered and checked exactly, until `limit`
+/// are found; the page is then ordered by time. Without, records are
+/// walked by time, newest first.
+fn select_logs(c: &Connection, q: &LogQuery) -> Result<Vec<LogRow>, StoreError> {
+    let mut filter = String::new();
+    let (range, [lo, hi]) = q.range.sql("l.time_ns");
+    filter.push_str(&range);
+    let mut args: Vec<SqlValue> = vec![lo.into(), hi.into()];
+    if let Some(t) = &q.trace_id {
+        filter.push_str(" AND l.trace_id = ?");
+        args.push(t.0.to_vec().into());
+    }
+    if let Some(s) = &q.span_id {
+        filter.push_str(" AND l.span_id = ?");
+        args.push(s.0.to_vec().into());
+    }
+    if let Some(sev) = q.min_severity {
+        filter.push_str(" AND l.severity >= ?");
+        args.push(i64::from(sev).into());
+    }
+    if let Some(svc) = &q.service {
+        filter.push_str(" AND l.resource IN (SELECT id FROM resources WHERE service = ?)");
+        args.push(svc.clone().into());
+    }
+    if let Some(text) = &q.text {
+        filter.push_str(" AND l.body_text LIKE ? ESCAPE '\\'");
+        args.push(format!("%{}%", like_escape(text)).into());
+    }
+    let indexable: Vec<(String, Option<String>)> = q
+        .attrs
+        .iter()
+        .filter_map(|a| match &a.op {
+            AttrOp::Eq(v) => Some((a.key.clone(), Some(v.clone()))),
+            AttrOp::Exists => Some((a.key.clone(), None)),
+            _ => None,
+        })
+        .collect();
+    let fts = crate::logsearch::match_query(q.search.as_deref().unwrap_or(""), &indexable);
+    let limit = q.limit.max(1);
+    let sql = match &fts {
+        Some(_) => format!(
+            "SELECT l.resource, l.scope, l.record FROM logs_fts JOIN logs l ON l.seq = logs_fts.rowid
+             WHERE logs_fts MATCH ? AND {filter} ORDER BY logs_fts.rowid DESC"
+        ),
+        None => format!(
+            "SELECT l.resource, l.scope, l.record FROM logs l WHERE {filter} ORDER BY l.time_ns DESC, l.hash"
+        ),
+    };
+    if let Some(m) = fts {
+        args.insert(0, m.into());
+    }
+    let mut st = c.prepare(&sql)?;
+    let mut rows = st.query(params_from_iter(args))?;
+    let mut out: Vec<LogRow> = Vec::new();
+    let mut examined = 0;
+    while let Some(row) = rows.next()? {
+        examined += 1;
+        let record = LogRecord::decode(row.get_ref(2)?.as_blob()?)?;
+        if q.attrs.iter().all(|a| log_attr_matches(&record, a)) {
+            out.push((row.get(0)?, row.get(1)?, record));
+            if out.len() >= limit {
+                break;
+            }
+        }
+        if examined >= LOG_SCAN_LIMIT {
+            break;
+        }
+    }
+    out.sort_by_key(|(_, _, r)| {
+        std::cmp::Reverse(if r.time_unix_nano != 0 {
+            r.time_unix_nano
+        } else {
+            r.observed_time_unix_nano
+        })
+    });
+    Ok(out)
+}
+
+/// Whether a record's attributes meet a condition (text compared exactly,
+/// numbers numerically, like trace search).
+fn log_attr_matches(r: &LogRecord, cond: &AttrCondition) -> bool {
+    use loupe_model::otlp::common::any_value::Value;
+    let values = r.attributes.iter().filter(|kv| kv.key == cond.key);
+    let num = |v: Option<&Value>| -> Option<f64> {
+        match v? {
+            Value::IntValue(i) => Some(*i as f64),
+            Value::DoubleValue(d) => Some(*d),
+            _ => None,
+        }
+    };
+    let text = |kv: &loupe_model::otlp::common::KeyValue| {
+        loupe_model::otlp::any_value_text(kv.value.as_ref())
+    };
+    let mut values = values.peekable();
+    match &cond.op {
+        AttrOp::Exists => values.peek().is_some(),
+        AttrOp::Eq(v) => values.any(|kv| {
+            text(kv) == *v
+                || v.parse::<f64>()
+                    .ok()
+                    .zip(num(kv.value.as_ref().and_then(|x| x.value.as_ref())))
+                    .is_some_and(|(a, b)| a == b)
+        }),
+        AttrOp::Ne(v) => values.any(|kv| text(kv) != *v),
+        AttrOp::Gt(x) | AttrOp::Ge(x) | AttrOp::Lt(x) | AttrOp::Le(x) => values.any(|kv| {
+            num(kv.value.as_ref().and_then(|v| v.value.as_ref())).is_some_and(|n| match &cond.op {
+                AttrOp::Gt(_) => n > *x,
+                AttrOp::Ge(_) => n >= *x,
+                AttrOp::Lt(_) => n < *x,
+                _ => n <= *x,
+            })
+        }),
+    }
 }
 
 fn like_escape(s: &str) -> String {

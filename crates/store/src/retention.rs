@@ -218,14 +218,20 @@ fn delete_traces(conn: &Connection, pred: &str, arg: i64, limit: i64) -> Result<
 }
 
 fn delete_logs(conn: &Connection, pred: &str, arg: i64, limit: i64) -> Result<usize, StoreError> {
-    let n = conn.execute(
-        &format!(
+    // The full-text rows go with their records (by `seq`, their FTS rowid).
+    let seqs: Vec<Option<i64>> = conn
+        .prepare(&format!(
             "DELETE FROM logs WHERE (time_ns, hash) IN
-               (SELECT time_ns, hash FROM logs WHERE {pred} ORDER BY time_ns LIMIT {limit})"
-        ),
-        params![arg],
-    )?;
-    Ok(n)
+               (SELECT time_ns, hash FROM logs WHERE {pred} ORDER BY time_ns LIMIT {limit})
+             RETURNING seq"
+        ))?
+        .query_map(params![arg], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut del = conn.prepare_cached("DELETE FROM logs_fts WHERE rowid = ?1")?;
+    for seq in seqs.iter().flatten() {
+        del.execute([seq])?;
+    }
+    Ok(seqs.len())
 }
 
 fn delete_points(conn: &Connection, pred: &str, arg: i64, limit: i64) -> Result<usize, StoreError> {

@@ -118,6 +118,30 @@ CREATE TABLE points (
 ) WITHOUT ROWID;
 CREATE INDEX points_time ON points(time_ns);
 "#,
+    // 2: full-text search of logs, and the dashboard. `seq` numbers log
+    // records in arrival order and is their row in `logs_fts` (contentless:
+    // the text lives only in `logs`, the index holds just tokens), so a
+    // search walks matches newest-arrived first and stops at its limit.
+    // Existing records get `seq` in time order; `logsearch::backfill`
+    // (run right after this SQL, in the same transaction) indexes them.
+    r#"
+ALTER TABLE logs ADD COLUMN seq INTEGER;
+UPDATE logs SET seq = r.n
+  FROM (SELECT time_ns AS t, hash AS h, row_number() OVER (ORDER BY time_ns, hash) AS n FROM logs) r
+  WHERE logs.time_ns = r.t AND logs.hash = r.h;
+CREATE INDEX logs_seq ON logs(seq);
+CREATE VIRTUAL TABLE logs_fts USING fts5(
+    body, attrs,
+    content = '', contentless_delete = 1,
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TABLE dashboard_panels (
+    id       INTEGER PRIMARY KEY,
+    position INTEGER NOT NULL,
+    title    TEXT NOT NULL,
+    chart    TEXT NOT NULL          -- the chart's query string (metric, split, aggregate, range)
+);
+"#,
 ];
 
 /// The schema version this build writes.
@@ -159,6 +183,9 @@ fn migrate(conn: &mut Connection, from: i64) -> Result<(), StoreError> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
+        if i + 1 == crate::logsearch::FTS_MIGRATION {
+            crate::logsearch::backfill(&tx)?;
+        }
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
         tx.commit()?;
     }
@@ -191,6 +218,66 @@ mod tests {
         let err = open_writer(&path).unwrap_err();
         assert!(matches!(err, StoreError::TooNew { .. }), "{err}");
         assert!(err.to_string().contains("newer Loupe"));
+    }
+
+    /// A version-1 database with log records: migrating indexes them.
+    #[test]
+    fn existing_logs_are_indexed_by_the_migration() {
+        use loupe_model::otlp::common::{any_value::Value, AnyValue};
+        use loupe_model::otlp::logs::LogRecord;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            for (t, body) in [
+                (20i64, "second payment refused"),
+                (10, "first payment accepted"),
+            ] {
+                let r = LogRecord {
+                    time_unix_nano: t as u64,
+                    body: Some(AnyValue {
+                        value: Some(Value::StringValue(body.into())),
+                    }),
+                    ..Default::default()
+                };
+                conn.execute(
+                    "INSERT INTO logs(time_ns, hash, resource, scope, severity, body_text, record) VALUES (?1, ?1, 1, 1, 9, ?2, ?3)",
+                    rusqlite::params![t, body, crate::codec::encode(&r)],
+                )
+                .unwrap();
+            }
+        }
+        let conn = open_writer(&path).unwrap();
+        let seqs: Vec<(i64, i64)> = conn
+            .prepare("SELECT time_ns, seq FROM logs ORDER BY time_ns")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            seqs,
+            vec![(10, 1), (20, 2)],
+            "existing records numbered in time order"
+        );
+        let hits: Vec<i64> = conn
+            .prepare("SELECT rowid FROM logs_fts WHERE logs_fts MATCH 'payment' ORDER BY rowid")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(hits, vec![1, 2]);
+        let refused: i64 = conn
+            .query_row(
+                "SELECT rowid FROM logs_fts WHERE logs_fts MATCH 'refused'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(refused, 2);
     }
 
     #[test]

@@ -134,14 +134,18 @@ impl Drop for Writer {
     }
 }
 
-impl Sink for Writer {
-    fn submit(&self, batch: Batch) -> Result<Ticket, SinkError> {
-        if self.is_paused() {
-            return Err(SinkError::Paused {
-                retry_after: RETRY_AFTER,
-            });
-        }
-        let prepared = prepare::prepare(batch);
+impl Writer {
+    /// Replaces the dashboard's panels (on the writer thread, like every
+    /// write); the ticket resolves after the commit. Not refused while
+    /// ingest is paused: pausing is about telemetry.
+    pub fn save_dashboard(
+        &self,
+        panels: Vec<loupe_model::query::DashboardPanel>,
+    ) -> Result<Ticket, SinkError> {
+        self.enqueue(Prepared::Dashboard(panels))
+    }
+
+    fn enqueue(&self, prepared: Prepared) -> Result<Ticket, SinkError> {
         let weight = prepared.weight();
         let before = self.queued_bytes.fetch_add(weight, Ordering::SeqCst);
         // One batch may always enter an empty queue, however large.
@@ -187,6 +191,17 @@ impl Sink for Writer {
     }
 }
 
+impl Sink for Writer {
+    fn submit(&self, batch: Batch) -> Result<Ticket, SinkError> {
+        if self.is_paused() {
+            return Err(SinkError::Paused {
+                retry_after: RETRY_AFTER,
+            });
+        }
+        self.enqueue(prepare::prepare(batch))
+    }
+}
+
 #[derive(Debug, Clone)]
 struct TraceRow {
     id: i64,
@@ -213,6 +228,8 @@ struct WriterState {
     /// batches are de-duplicated without reading their chunks back.
     span_ids: HashMap<i64, HashSet<i64>>,
     next_chunk: i64,
+    /// The next log record's `seq` (its row in `logs_fts`).
+    next_log_seq: i64,
     retention: RetentionState,
     stats: Arc<WriterStats>,
 }
@@ -234,7 +251,12 @@ impl WriterState {
             [],
             |r| r.get(0),
         )?;
+        let next_log_seq: i64 =
+            conn.query_row("SELECT coalesce(max(seq), 0) + 1 FROM logs", [], |r| {
+                r.get(0)
+            })?;
         Ok(WriterState {
+            next_log_seq,
             conn,
             key_ids: HashMap::new(),
             resource_ids: HashMap::new(),
@@ -366,6 +388,16 @@ impl WriterState {
             Prepared::Traces(t) => self.apply_traces(t),
             Prepared::Logs(l) => self.apply_logs(l),
             Prepared::Metrics(m) => self.apply_metrics(m),
+            Prepared::Dashboard(d) => {
+                self.conn.execute("DELETE FROM dashboard_panels", [])?;
+                let mut ins = self.conn.prepare_cached(
+                    "INSERT INTO dashboard_panels(position, title, chart) VALUES (?1, ?2, ?3)",
+                )?;
+                for (i, p) in d.iter().enumerate() {
+                    ins.execute(params![i as i64, p.title, p.chart])?;
+                }
+                Ok(())
+            }
         }
     }
 
@@ -670,11 +702,15 @@ impl WriterState {
         let resource_ids = self.envelope_ids(&l.resources, true)?;
         let scope_ids = self.envelope_ids(&l.scopes, false)?;
         let mut ins = self.conn.prepare_cached(
-            "INSERT OR IGNORE INTO logs(time_ns, hash, resource, scope, severity, trace_id, span_id, body_text, record)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT OR IGNORE INTO logs(time_ns, hash, resource, scope, severity, trace_id, span_id, body_text, record, seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?;
+        let mut fts = self
+            .conn
+            .prepare_cached("INSERT INTO logs_fts(rowid, body, attrs) VALUES (?1, ?2, ?3)")?;
         for r in &l.records {
-            ins.execute(params![
+            let seq = self.next_log_seq;
+            let inserted = ins.execute(params![
                 to_sql(r.time),
                 r.hash,
                 resource_ids[r.resource],
@@ -684,7 +720,13 @@ impl WriterState {
                 r.span_id,
                 r.body_text,
                 r.record,
+                seq,
             ])?;
+            // A record stored before (a re-sent request) is not indexed twice.
+            if inserted == 1 {
+                fts.execute(params![seq, r.fts_body, r.fts_attrs])?;
+                self.next_log_seq += 1;
+            }
         }
         Ok(())
     }

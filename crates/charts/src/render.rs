@@ -1,0 +1,400 @@
+//! Draws a [`Plot`] as SVG with plotters.
+//!
+//! Besides the SVG the answer carries what a page needs to make the picture
+//! interactive without re-implementing the layout: the plot area in pixels,
+//! the axis ranges (so a pointer's x maps to a time and back), each line's
+//! colour and down-sampled points (for a crosshair read-out), and where each
+//! exemplar mark was drawn. Text in the SVG is only axis labels made here;
+//! telemetry strings (series labels) stay out of it so the page can render
+//! them as text.
+
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use serde::Serialize;
+
+use crate::axis;
+use crate::downsample;
+use crate::select::{Bucket, Plot, PlotExemplar};
+use crate::Point;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChartError {
+    #[error("drawing the chart failed: {0}")]
+    Draw(String),
+    #[error("a chart needs at least 120×80 pixels, not {0}×{1}")]
+    TooSmall(u32, u32),
+}
+
+fn draw_err<E: std::fmt::Debug>(e: E) -> ChartError {
+    ChartError::Draw(format!("{e:?}"))
+}
+
+/// The plot area inside the SVG, in pixels from its top-left corner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PlotRect {
+    pub x: i32,
+    pub y: i32,
+    pub width: i32,
+    pub height: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RenderedSeries {
+    pub label: String,
+    pub color: String,
+    pub hidden: bool,
+    /// Down-sampled points, `[time as a decimal string, value or null]`.
+    pub points: Vec<(String, Option<f64>)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RenderedExemplar {
+    #[serde(flatten)]
+    pub exemplar: PlotExemplar,
+    /// Where the mark's centre is in the SVG.
+    pub x: i32,
+    pub y: i32,
+}
+
+/// A drawn chart.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Chart {
+    pub svg: String,
+    pub width: u32,
+    pub height: u32,
+    pub plot: PlotRect,
+    /// The x axis: nanoseconds at the plot area's left and right edges.
+    #[serde(serialize_with = "loupe_model::query::ns_string")]
+    pub x_start: u64,
+    #[serde(serialize_with = "loupe_model::query::ns_string")]
+    pub x_end: u64,
+    /// The y axis: values at the plot area's bottom and top edges.
+    pub y_min: f64,
+    pub y_max: f64,
+    pub series: Vec<RenderedSeries>,
+    pub exemplars: Vec<RenderedExemplar>,
+    /// Points drawn, after down-sampling (for tests and benchmarks).
+    #[serde(skip)]
+    pub drawn_points: usize,
+}
+
+/// Line colours, in series order (Tableau 10: distinct, colour-blind aware).
+pub const PALETTE: [(u8, u8, u8); 10] = [
+    (0x4e, 0x79, 0xa7),
+    (0xf2, 0x8e, 0x2b),
+    (0xe1, 0x57, 0x59),
+    (0x76, 0xb7, 0xb2),
+    (0x59, 0xa1, 0x4f),
+    (0xed, 0xc9, 0x48),
+    (0xb0, 0x7a, 0xa1),
+    (0xff, 0x9d, 0xa7),
+    (0x9c, 0x75, 0x5f),
+    (0xba, 0xb0, 0xac),
+];
+
+const LABEL: RGBColor = RGBColor(0x5f, 0x63, 0x68);
+const GRID: RGBColor = RGBColor(0xe6, 0xe8, 0xeb);
+const AXIS: RGBColor = RGBColor(0xb0, 0xb4, 0xba);
+
+/// How to draw.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    pub start: u64,
+    pub end: u64,
+    pub width: u32,
+    pub height: u32,
+    /// The viewer's UTC offset in seconds, for time labels.
+    pub utc_offset_s: i64,
+    /// Series (by index) left out of the picture; they keep their colours.
+    pub hidden: Vec<usize>,
+}
+
+fn segments(points: &[Point]) -> Vec<Vec<(f64, f64)>> {
+    let mut out = vec![Vec::new()];
+    for p in points {
+        if p.v.is_finite() {
+            if let Some(last) = out.last_mut() {
+                last.push((p.t as f64, p.v));
+            }
+        } else if out.last().is_some_and(|s| !s.is_empty()) {
+            out.push(Vec::new());
+        }
+    }
+    out.retain(|s| !s.is_empty());
+    out
+}
+
+/// Draws `plot` over `frame`.
+pub fn render(plot: &Plot, frame: &Frame) -> Result<Chart, ChartError> {
+    let (w, h) = (frame.width, frame.height);
+    if w < 120 || h < 80 {
+        return Err(ChartError::TooSmall(w, h));
+    }
+    let (start, end) = (frame.start, frame.end.max(frame.start + 1));
+    let (left, right, top, bottom) = (56i32, 24i32, 10i32, 24i32);
+    let rect = PlotRect {
+        x: left,
+        y: top,
+        width: w as i32 - left - right,
+        height: h as i32 - top - bottom,
+    };
+    // Down-sample first: the y range and the drawing use the same points.
+    let reduced: Vec<Vec<Point>> = plot
+        .series
+        .iter()
+        .map(|s| downsample::min_max(&s.points, start, end, rect.width as usize))
+        .collect();
+    let visible = |i: usize| !frame.hidden.contains(&i);
+    let mut lo = f64::INFINITY;
+    let mut hi = f64::NEG_INFINITY;
+    for (i, pts) in reduced.iter().enumerate() {
+        if !visible(i) {
+            continue;
+        }
+        for p in pts.iter().filter(|p| p.v.is_finite()) {
+            lo = lo.min(p.v);
+            hi = hi.max(p.v);
+        }
+    }
+    let exemplars: Vec<&PlotExemplar> = plot
+        .exemplars
+        .iter()
+        .filter(|e| e.time_unix_nano >= start && e.time_unix_nano <= end)
+        .collect();
+    for e in exemplars
+        .iter()
+        .filter(|e| e.on_scale && e.value.is_finite())
+    {
+        lo = lo.min(e.value);
+        hi = hi.max(e.value);
+    }
+    let empty = !lo.is_finite();
+    let (y_min, y_max, y_ticks) = axis::value_ticks(lo, hi, ((rect.height / 40).max(2)) as usize);
+    let to_px = |t: u64, v: f64| -> (i32, i32) {
+        let x = rect.x as f64
+            + (t.saturating_sub(start)) as f64 / (end - start) as f64 * rect.width as f64;
+        let y = rect.y as f64 + (y_max - v) / (y_max - y_min) * rect.height as f64;
+        (x.round() as i32, y.round() as i32)
+    };
+
+    let mut svg = String::with_capacity(16 * 1024);
+    let mut drawn = 0usize;
+    let mut placed = Vec::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
+        root.fill(&WHITE).map_err(draw_err)?;
+        let font =
+            |size: u32, anchor: Pos| ("sans-serif", size).into_font().color(&LABEL).pos(anchor);
+        // Grid and value labels.
+        for v in &y_ticks {
+            let (_, y) = to_px(start, *v);
+            root.draw(&PathElement::new(
+                vec![(rect.x, y), (rect.x + rect.width, y)],
+                GRID,
+            ))
+            .map_err(draw_err)?;
+            root.draw(&Text::new(
+                axis::value_label(*v),
+                (rect.x - 6, y),
+                font(14, Pos::new(HPos::Right, VPos::Center)),
+            ))
+            .map_err(draw_err)?;
+        }
+        // Time ticks and labels.
+        let (step, ticks) = axis::time_ticks(
+            start,
+            end,
+            (rect.width / 90).max(2) as usize,
+            frame.utc_offset_s,
+        );
+        for t in ticks {
+            let (x, _) = to_px(t, y_min);
+            let base = rect.y + rect.height;
+            root.draw(&PathElement::new(vec![(x, base), (x, base + 4)], AXIS))
+                .map_err(draw_err)?;
+            root.draw(&Text::new(
+                axis::time_label(t, step, frame.utc_offset_s),
+                (x, base + 7),
+                font(14, Pos::new(HPos::Center, VPos::Top)),
+            ))
+            .map_err(draw_err)?;
+        }
+        let base = rect.y + rect.height;
+        root.draw(&PathElement::new(
+            vec![(rect.x, base), (rect.x + rect.width, base)],
+            AXIS,
+        ))
+        .map_err(draw_err)?;
+        if empty {
+            root.draw(&Text::new(
+                "No data in this range",
+                (rect.x + rect.width / 2, rect.y + rect.height / 2),
+                font(16, Pos::new(HPos::Center, VPos::Center)),
+            ))
+            .map_err(draw_err)?;
+        }
+        // Lines, clipped to the plot area by construction (down-sampled to the range).
+        for (i, pts) in reduced.iter().enumerate() {
+            if !visible(i) {
+                continue;
+            }
+            let (r, g, b) = PALETTE[i % PALETTE.len()];
+            let color = RGBColor(r, g, b);
+            for seg in segments(pts) {
+                let px: Vec<(i32, i32)> = seg.iter().map(|(t, v)| to_px(*t as u64, *v)).collect();
+                drawn += px.len();
+                if px.len() == 1 {
+                    root.draw(&Circle::new(px[0], 2, color.filled()))
+                        .map_err(draw_err)?;
+                } else {
+                    root.draw(&PathElement::new(px, color.stroke_width(2)))
+                        .map_err(draw_err)?;
+                }
+            }
+        }
+        // Exemplar marks: on the value when it is on the chart's scale,
+        // else on the time axis.
+        for e in exemplars {
+            let (x, y) = if e.on_scale && e.value.is_finite() {
+                to_px(e.time_unix_nano, e.value)
+            } else {
+                (to_px(e.time_unix_nano, y_min).0, rect.y + rect.height - 5)
+            };
+            let mark = RGBColor(0x3c, 0x40, 0x43);
+            root.draw(&Polygon::new(
+                vec![(x, y - 5), (x + 5, y), (x, y + 5), (x - 5, y)],
+                WHITE.filled(),
+            ))
+            .map_err(draw_err)?;
+            root.draw(&PathElement::new(
+                vec![(x, y - 5), (x + 5, y), (x, y + 5), (x - 5, y), (x, y - 5)],
+                mark.stroke_width(1),
+            ))
+            .map_err(draw_err)?;
+            placed.push(RenderedExemplar {
+                exemplar: e.clone(),
+                x,
+                y,
+            });
+        }
+        root.present().map_err(draw_err)?;
+    }
+    let series = plot
+        .series
+        .iter()
+        .zip(&reduced)
+        .enumerate()
+        .map(|(i, (s, pts))| {
+            let (r, g, b) = PALETTE[i % PALETTE.len()];
+            RenderedSeries {
+                label: s.label.clone(),
+                color: format!("#{r:02x}{g:02x}{b:02x}"),
+                hidden: !visible(i),
+                points: pts
+                    .iter()
+                    .map(|p| (p.t.to_string(), p.v.is_finite().then_some(p.v)))
+                    .collect(),
+            }
+        })
+        .collect();
+    Ok(Chart {
+        svg,
+        width: w,
+        height: h,
+        plot: rect,
+        x_start: start,
+        x_end: end,
+        y_min,
+        y_max,
+        series,
+        exemplars: placed,
+        drawn_points: drawn,
+    })
+}
+
+/// Draws a histogram's bucket distribution as bars, one per non-empty
+/// bucket, evenly spaced (bucket widths vary by orders of magnitude), each
+/// labelled with its upper bound.
+pub fn render_distribution(
+    buckets: &[Bucket],
+    width: u32,
+    height: u32,
+) -> Result<String, ChartError> {
+    if width < 120 || height < 80 {
+        return Err(ChartError::TooSmall(width, height));
+    }
+    // Trim empty buckets at both ends.
+    let first = buckets.iter().position(|b| b.count > 0);
+    let last = buckets.iter().rposition(|b| b.count > 0);
+    let shown: &[Bucket] = match (first, last) {
+        (Some(a), Some(b)) => &buckets[a..=b],
+        _ => &[],
+    };
+    let (left, right, top, bottom) = (56i32, 24i32, 10i32, 24i32);
+    let (pw, ph) = (width as i32 - left - right, height as i32 - top - bottom);
+    let max = shown.iter().map(|b| b.count).max().unwrap_or(0);
+    let (_, y_max, ticks) = axis::value_ticks(0.0, max as f64, (ph / 40).max(2) as usize);
+    let mut svg = String::with_capacity(8 * 1024);
+    {
+        let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(draw_err)?;
+        let font = |anchor: Pos| ("sans-serif", 14).into_font().color(&LABEL).pos(anchor);
+        let y_of = |v: f64| top + ((y_max - v) / y_max.max(1e-300) * ph as f64).round() as i32;
+        for v in &ticks {
+            let y = y_of(*v);
+            root.draw(&PathElement::new(vec![(left, y), (left + pw, y)], GRID))
+                .map_err(draw_err)?;
+            root.draw(&Text::new(
+                axis::value_label(*v),
+                (left - 6, y),
+                font(Pos::new(HPos::Right, VPos::Center)),
+            ))
+            .map_err(draw_err)?;
+        }
+        if shown.is_empty() {
+            root.draw(&Text::new(
+                "No data in this range",
+                (left + pw / 2, top + ph / 2),
+                font(Pos::new(HPos::Center, VPos::Center)),
+            ))
+            .map_err(draw_err)?;
+        }
+        let n = shown.len().max(1) as i32;
+        let slot = pw as f64 / n as f64;
+        let every = ((n as f64 * 60.0) / pw as f64).ceil().max(1.0) as usize;
+        let (r, g, b) = PALETTE[0];
+        for (i, bk) in shown.iter().enumerate() {
+            let x0 = left + (slot * i as f64 + slot * 0.1).round() as i32;
+            let x1 = left + (slot * (i + 1) as f64 - slot * 0.1).round() as i32;
+            let y = y_of(bk.count as f64);
+            root.draw(&Rectangle::new(
+                [(x0, y), (x1.max(x0 + 1), top + ph)],
+                RGBColor(r, g, b).filled(),
+            ))
+            .map_err(draw_err)?;
+            if i % every == 0 {
+                let label = if bk.upper.is_infinite() {
+                    "+Inf".to_string()
+                } else {
+                    format!("≤{}", axis::value_label(bk.upper))
+                };
+                root.draw(&Text::new(
+                    label,
+                    ((x0 + x1) / 2, top + ph + 7),
+                    font(Pos::new(HPos::Center, VPos::Top)),
+                ))
+                .map_err(draw_err)?;
+            }
+        }
+        root.draw(&PathElement::new(
+            vec![(left, top + ph), (left + pw, top + ph)],
+            AXIS,
+        ))
+        .map_err(draw_err)?;
+        root.present().map_err(draw_err)?;
+    }
+    Ok(svg)
+}

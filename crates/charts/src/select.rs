@@ -1,0 +1,780 @@
+//! From the OTLP points of one metric to the series a chart plots.
+//!
+//! Each stored series (resource, scope, attributes) is first turned into
+//! values by the metric's type: gauges as they are; monotonic cumulative
+//! sums as a rate per second ([`math::rate`], resets handled); delta sums as
+//! the value per interval; other sums as values; histograms as percentiles
+//! of each interval's buckets (cumulative histograms are differenced first);
+//! summaries as their own quantiles. Then series are filtered by attribute
+//! values and, when the user splits by some attributes, grouped by those
+//! attributes' values and combined per pixel column (sum, avg, min or max;
+//! histogram buckets are merged before percentiles are taken, because
+//! percentiles cannot be averaged).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use loupe_model::otlp::common::{any_value::Value, KeyValue};
+use loupe_model::otlp::metrics::{
+    exemplar, metric::Data, number_data_point, AggregationTemporality, Exemplar, Metric,
+};
+use loupe_model::otlp::ExportMetricsServiceRequest;
+use serde::Serialize;
+
+use crate::math::{self, Cumulative, ExpBuckets, ExpHistogram};
+use crate::Point;
+
+/// How series that share the split attributes' values are combined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Aggregate {
+    #[default]
+    Sum,
+    Avg,
+    Min,
+    Max,
+}
+
+impl Aggregate {
+    pub fn parse(s: &str) -> Option<Aggregate> {
+        Some(match s {
+            "sum" => Aggregate::Sum,
+            "avg" => Aggregate::Avg,
+            "min" => Aggregate::Min,
+            "max" => Aggregate::Max,
+            _ => return None,
+        })
+    }
+
+    fn combine(self, values: &[f64]) -> f64 {
+        match self {
+            Aggregate::Sum => values.iter().sum(),
+            Aggregate::Avg => values.iter().sum::<f64>() / values.len() as f64,
+            Aggregate::Min => values.iter().copied().fold(f64::INFINITY, f64::min),
+            Aggregate::Max => values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        }
+    }
+}
+
+/// What to plot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selection {
+    pub start: u64,
+    pub end: u64,
+    /// Only series whose resource or point attributes have these values.
+    pub filters: Vec<(String, String)>,
+    /// `None`: one line per stored series. `Some(keys)`: one line per
+    /// distinct value of `keys` (all series in one line when empty),
+    /// combined with `aggregate`.
+    pub split_by: Option<Vec<String>>,
+    pub aggregate: Aggregate,
+    /// Percentiles of histograms, 0..=1.
+    pub quantiles: Vec<f64>,
+    /// Pixel columns of the chart: the resolution of combining.
+    pub columns: usize,
+}
+
+impl Selection {
+    pub fn new(start: u64, end: u64) -> Selection {
+        Selection {
+            start,
+            end,
+            filters: Vec::new(),
+            split_by: None,
+            aggregate: Aggregate::Sum,
+            quantiles: vec![0.5, 0.9, 0.99],
+            columns: 800,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlotSeries {
+    pub label: String,
+    #[serde(skip)]
+    pub points: Vec<Point>,
+}
+
+/// A mark on the chart that opens a trace.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlotExemplar {
+    #[serde(serialize_with = "loupe_model::query::ns_string")]
+    pub time_unix_nano: u64,
+    pub value: f64,
+    pub trace_id: String,
+    pub span_id: String,
+    /// Whether `value` is on the chart's scale (gauges, histograms); a rate
+    /// chart marks exemplars on its time axis only.
+    #[serde(skip)]
+    pub on_scale: bool,
+}
+
+/// One bucket of a histogram's distribution over the selected window.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Bucket {
+    pub lower: f64,
+    pub upper: f64,
+    pub count: u64,
+}
+
+/// What [`select`] produces: lines, exemplars, and for histograms the
+/// bucket distribution of the whole window.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Plot {
+    /// What the values mean ("rate per second", "p50, p90, p99", …).
+    pub meaning: String,
+    pub series: Vec<PlotSeries>,
+    pub exemplars: Vec<PlotExemplar>,
+    pub distribution: Option<Vec<Bucket>>,
+    /// Attribute keys of the matching series (for split and filter pickers).
+    pub keys: Vec<String>,
+    /// Values of each key, at most 50 per key.
+    pub values: BTreeMap<String, Vec<String>>,
+}
+
+/// A bucket distribution of one interval.
+#[derive(Debug, Clone, PartialEq)]
+enum Dist {
+    Explicit { bounds: Vec<f64>, counts: Vec<u64> },
+    Exp(ExpHistogram),
+}
+
+impl Dist {
+    fn add(&mut self, other: &Dist) {
+        match (self, other) {
+            (
+                Dist::Explicit { bounds, counts },
+                Dist::Explicit {
+                    bounds: b,
+                    counts: c,
+                },
+            ) if bounds == b => {
+                for (x, y) in counts.iter_mut().zip(c) {
+                    *x += y;
+                }
+            }
+            (Dist::Exp(a), Dist::Exp(b)) => {
+                let mut b = b.clone();
+                let scale = a.scale.min(b.scale);
+                downscale(a, scale);
+                downscale(&mut b, scale);
+                a.add(&b);
+            }
+            _ => {} // different bucket layouts cannot be merged; keep the first
+        }
+    }
+
+    fn quantile(&self, q: f64) -> Option<f64> {
+        match self {
+            Dist::Explicit { bounds, counts } => {
+                math::explicit_quantile(bounds, counts, q, None, None)
+            }
+            Dist::Exp(h) => math::exponential_quantile(h, q),
+        }
+    }
+
+    fn buckets(&self) -> Vec<Bucket> {
+        match self {
+            Dist::Explicit { bounds, counts } => counts
+                .iter()
+                .enumerate()
+                .map(|(i, &count)| Bucket {
+                    lower: if i == 0 {
+                        f64::NEG_INFINITY
+                    } else {
+                        bounds[i - 1]
+                    },
+                    upper: bounds.get(i).copied().unwrap_or(f64::INFINITY),
+                    count,
+                })
+                .collect(),
+            Dist::Exp(h) => h
+                .buckets()
+                .into_iter()
+                .map(|(lower, upper, count)| Bucket {
+                    lower,
+                    upper,
+                    count,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Lowers an exponential histogram's scale (merging buckets), so histograms
+/// of different scales can be added.
+fn downscale(h: &mut ExpHistogram, to: i32) {
+    if h.scale <= to {
+        return;
+    }
+    let shift = (h.scale - to) as u32;
+    let side = |b: &ExpBuckets| -> ExpBuckets {
+        if b.counts.is_empty() {
+            return b.clone();
+        }
+        let lo = b.offset >> shift;
+        let hi = (b.offset + b.counts.len() as i32 - 1) >> shift;
+        let mut counts = vec![0u64; (hi - lo + 1) as usize];
+        for (i, c) in b.counts.iter().enumerate() {
+            counts[(((b.offset + i as i32) >> shift) - lo) as usize] += c;
+        }
+        ExpBuckets { offset: lo, counts }
+    };
+    h.positive = side(&h.positive);
+    h.negative = side(&h.negative);
+    h.scale = to;
+}
+
+/// The values one stored series contributes.
+enum Values {
+    /// (sub-label, points): one line, or one per summary quantile.
+    Lines(Vec<(String, Vec<Point>)>),
+    /// Interval distributions (time, buckets).
+    Dists(Vec<(u64, Dist)>),
+}
+
+struct StoredSeries {
+    attrs: BTreeMap<String, String>,
+    values: Values,
+}
+
+fn text(kv: &KeyValue) -> String {
+    match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+        Some(Value::StringValue(s)) => s.clone(),
+        Some(Value::IntValue(i)) => i.to_string(),
+        Some(Value::DoubleValue(d)) => d.to_string(),
+        Some(Value::BoolValue(b)) => b.to_string(),
+        _ => loupe_model::otlp::any_value_text(kv.value.as_ref()),
+    }
+}
+
+fn number(v: Option<&number_data_point::Value>) -> f64 {
+    match v {
+        Some(number_data_point::Value::AsDouble(d)) => *d,
+        Some(number_data_point::Value::AsInt(i)) => *i as f64,
+        None => f64::NAN,
+    }
+}
+
+fn exemplar_of(e: &Exemplar, on_scale: bool) -> Option<PlotExemplar> {
+    if e.trace_id.len() != 16 {
+        return None;
+    }
+    let value = match e.value {
+        Some(exemplar::Value::AsDouble(d)) => d,
+        Some(exemplar::Value::AsInt(i)) => i as f64,
+        None => f64::NAN,
+    };
+    Some(PlotExemplar {
+        time_unix_nano: e.time_unix_nano,
+        value,
+        trace_id: hex(&e.trace_id),
+        span_id: hex(&e.span_id),
+        on_scale,
+    })
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Interval distributions of a histogram series (points sorted by time):
+/// delta points as they are; cumulative points differenced, a reset (a
+/// count going down or a new start) starting over from that point.
+fn intervals(
+    points: Vec<(u64, u64, Dist)>,
+    cumulative: bool,
+    window_start: u64,
+) -> Vec<(u64, Dist)> {
+    if !cumulative {
+        return points.into_iter().map(|(_, t, d)| (t, d)).collect();
+    }
+    let mut out = Vec::new();
+    let mut prev: Option<(u64, Dist)> = None;
+    for (start, t, d) in points {
+        let delta = match &prev {
+            Some((pstart, pd)) if *pstart == start => match (&d, pd) {
+                (
+                    Dist::Explicit { bounds, counts },
+                    Dist::Explicit {
+                        bounds: pb,
+                        counts: pc,
+                    },
+                ) if bounds == pb => {
+                    let diff: Option<Vec<u64>> = counts
+                        .iter()
+                        .zip(pc)
+                        .map(|(a, b)| a.checked_sub(*b))
+                        .collect();
+                    diff.map(|counts| Dist::Explicit {
+                        bounds: bounds.clone(),
+                        counts,
+                    })
+                }
+                (Dist::Exp(a), Dist::Exp(b)) => a.minus(b).map(Dist::Exp),
+                _ => None,
+            },
+            _ => None,
+        };
+        match delta {
+            Some(dd) => out.push((t, dd)),
+            // First point or a reset: counts since the series' start, if that
+            // start is in the window (else it holds unknown history).
+            None if prev.is_some() || start >= window_start => out.push((t, d.clone())),
+            None => {}
+        }
+        prev = Some((start, d));
+    }
+    out
+}
+
+/// Collects the stored series of `req` (every metric in it is taken as the
+/// same metric) that pass the filters, turned into values by type.
+fn stored_series(
+    req: &ExportMetricsServiceRequest,
+    sel: &Selection,
+) -> (String, Vec<StoredSeries>, Vec<PlotExemplar>) {
+    let mut out = Vec::new();
+    let mut exemplars = Vec::new();
+    let mut meaning = String::new();
+    let in_range = |t: u64| t >= sel.start && t <= sel.end;
+    let qlabel = |q: f64| format!("p{}", (q * 1000.0).round() / 10.0);
+    for rm in &req.resource_metrics {
+        let res_attrs: Vec<&KeyValue> = rm
+            .resource
+            .as_ref()
+            .map(|r| r.attributes.iter().collect())
+            .unwrap_or_default();
+        for sm in &rm.scope_metrics {
+            for m in &sm.metrics {
+                let Metric {
+                    data: Some(data), ..
+                } = m
+                else {
+                    continue;
+                };
+                // Group the metric's points by their attributes: one stored series each.
+                let mut groups: BTreeMap<Vec<(String, String)>, Vec<usize>> = BTreeMap::new();
+                let attrs_of = |a: &[KeyValue]| -> Vec<(String, String)> {
+                    let mut v: Vec<(String, String)> = res_attrs
+                        .iter()
+                        .map(|kv| (kv.key.clone(), text(kv)))
+                        .chain(a.iter().map(|kv| (kv.key.clone(), text(kv))))
+                        .collect();
+                    v.sort();
+                    v
+                };
+                let pass = |attrs: &[(String, String)]| {
+                    sel.filters
+                        .iter()
+                        .all(|(k, v)| attrs.iter().any(|(ak, av)| ak == k && av == v))
+                };
+                // Points of one series usually come together (the store answers
+                // them so): building the attribute set once per run of equal
+                // attributes, not per point, is most of a large chart's time.
+                macro_rules! group {
+                    ($dps:expr) => {{
+                        let mut last: Option<(&Vec<KeyValue>, Vec<(String, String)>)> = None;
+                        for (i, dp) in $dps.iter().enumerate() {
+                            match &last {
+                                Some((a, key)) if **a == dp.attributes => {
+                                    if let Some(g) = groups.get_mut(key) {
+                                        g.push(i);
+                                    }
+                                }
+                                _ => {
+                                    let key = attrs_of(&dp.attributes);
+                                    groups.entry(key.clone()).or_default().push(i);
+                                    last = Some((&dp.attributes, key));
+                                }
+                            }
+                        }
+                    }};
+                }
+                match data {
+                    Data::Gauge(g) => group!(g.data_points),
+                    Data::Sum(s) => group!(s.data_points),
+                    Data::Histogram(h) => group!(h.data_points),
+                    Data::ExponentialHistogram(h) => group!(h.data_points),
+                    Data::Summary(s) => group!(s.data_points),
+                }
+                for (attrs, idx) in groups {
+                    if !pass(&attrs) {
+                        continue;
+                    }
+                    let values = match data {
+                        Data::Gauge(g) => {
+                            meaning = "value".into();
+                            let mut pts: Vec<Point> = idx
+                                .iter()
+                                .map(|&i| &g.data_points[i])
+                                .map(|p| {
+                                    exemplars.extend(
+                                        p.exemplars.iter().filter_map(|e| exemplar_of(e, true)),
+                                    );
+                                    Point::new(p.time_unix_nano, number(p.value.as_ref()))
+                                })
+                                .collect();
+                            pts.sort_by_key(|p| p.t);
+                            Values::Lines(vec![(String::new(), pts)])
+                        }
+                        Data::Sum(s) => {
+                            let cumulative = s.aggregation_temporality
+                                == AggregationTemporality::Cumulative as i32;
+                            let mut raw: Vec<_> = idx.iter().map(|&i| &s.data_points[i]).collect();
+                            raw.sort_by_key(|p| p.time_unix_nano);
+                            for p in &raw {
+                                exemplars.extend(p.exemplars.iter().filter_map(|e| {
+                                    exemplar_of(e, !(cumulative && s.is_monotonic))
+                                }));
+                            }
+                            let pts = if cumulative && s.is_monotonic {
+                                meaning = "rate per second".into();
+                                let c: Vec<Cumulative> = raw
+                                    .iter()
+                                    .map(|p| Cumulative {
+                                        start: p.start_time_unix_nano,
+                                        t: p.time_unix_nano,
+                                        v: number(p.value.as_ref()),
+                                    })
+                                    .collect();
+                                math::rate(&c)
+                            } else {
+                                meaning = if cumulative {
+                                    "value"
+                                } else {
+                                    "value per interval"
+                                }
+                                .into();
+                                raw.iter()
+                                    .map(|p| Point::new(p.time_unix_nano, number(p.value.as_ref())))
+                                    .collect()
+                            };
+                            Values::Lines(vec![(String::new(), pts)])
+                        }
+                        Data::Histogram(h) => {
+                            let cumulative = h.aggregation_temporality
+                                == AggregationTemporality::Cumulative as i32;
+                            let mut raw: Vec<_> = idx.iter().map(|&i| &h.data_points[i]).collect();
+                            raw.sort_by_key(|p| p.time_unix_nano);
+                            let pts = raw
+                                .iter()
+                                .map(|p| {
+                                    exemplars.extend(
+                                        p.exemplars.iter().filter_map(|e| exemplar_of(e, true)),
+                                    );
+                                    let counts =
+                                        if p.bucket_counts.len() == p.explicit_bounds.len() + 1 {
+                                            p.bucket_counts.clone()
+                                        } else {
+                                            // No buckets sent: all values in one overflow bucket.
+                                            vec![p.count]
+                                        };
+                                    let bounds = if counts.len() == 1 {
+                                        Vec::new()
+                                    } else {
+                                        p.explicit_bounds.clone()
+                                    };
+                                    (
+                                        p.start_time_unix_nano,
+                                        p.time_unix_nano,
+                                        Dist::Explicit { bounds, counts },
+                                    )
+                                })
+                                .collect();
+                            Values::Dists(intervals(pts, cumulative, sel.start))
+                        }
+                        Data::ExponentialHistogram(h) => {
+                            let cumulative = h.aggregation_temporality
+                                == AggregationTemporality::Cumulative as i32;
+                            let mut raw: Vec<_> = idx.iter().map(|&i| &h.data_points[i]).collect();
+                            raw.sort_by_key(|p| p.time_unix_nano);
+                            let side = |b: &Option<loupe_model::otlp::metrics::exponential_histogram_data_point::Buckets>| {
+                                b.as_ref()
+                                    .map(|b| ExpBuckets { offset: b.offset, counts: b.bucket_counts.clone() })
+                                    .unwrap_or_default()
+                            };
+                            let pts = raw
+                                .iter()
+                                .map(|p| {
+                                    exemplars.extend(
+                                        p.exemplars.iter().filter_map(|e| exemplar_of(e, true)),
+                                    );
+                                    let d = ExpHistogram {
+                                        scale: p.scale,
+                                        zero_count: p.zero_count,
+                                        positive: side(&p.positive),
+                                        negative: side(&p.negative),
+                                    };
+                                    (p.start_time_unix_nano, p.time_unix_nano, Dist::Exp(d))
+                                })
+                                .collect();
+                            Values::Dists(intervals(pts, cumulative, sel.start))
+                        }
+                        Data::Summary(s) => {
+                            meaning = "quantiles".into();
+                            let mut raw: Vec<_> = idx.iter().map(|&i| &s.data_points[i]).collect();
+                            raw.sort_by_key(|p| p.time_unix_nano);
+                            let mut lines: BTreeMap<u64, Vec<Point>> = BTreeMap::new();
+                            for p in raw {
+                                for qv in &p.quantile_values {
+                                    let key = (qv.quantile.clamp(0.0, 1.0) * 1e6) as u64;
+                                    lines
+                                        .entry(key)
+                                        .or_default()
+                                        .push(Point::new(p.time_unix_nano, qv.value));
+                                }
+                            }
+                            Values::Lines(
+                                lines
+                                    .into_iter()
+                                    .map(|(q, pts)| (qlabel(q as f64 / 1e6), pts))
+                                    .collect(),
+                            )
+                        }
+                    };
+                    if matches!(values, Values::Dists(_)) {
+                        meaning = sel
+                            .quantiles
+                            .iter()
+                            .map(|q| qlabel(*q))
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                    }
+                    out.push(StoredSeries {
+                        attrs: attrs.into_iter().collect(),
+                        values,
+                    });
+                }
+            }
+        }
+    }
+    exemplars.retain(|e| in_range(e.time_unix_nano));
+    exemplars.sort_by_key(|e| e.time_unix_nano);
+    exemplars.truncate(500);
+    (meaning, out, exemplars)
+}
+
+/// A line's label from attribute pairs.
+fn label(pairs: &[(String, String)], fallback: &str) -> String {
+    if pairs.is_empty() {
+        return fallback.to_string();
+    }
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn with_sub(label: String, sub: &str) -> String {
+    match (label.is_empty(), sub.is_empty()) {
+        (_, true) => label,
+        (true, false) => sub.to_string(),
+        (false, false) => format!("{label} {sub}"),
+    }
+}
+
+/// The pixel column of a time, for combining.
+fn column(t: u64, sel: &Selection) -> usize {
+    let span = sel.end.saturating_sub(sel.start).max(1) as f64;
+    let c = (t.saturating_sub(sel.start) as f64 / span * sel.columns.max(1) as f64) as usize;
+    c.min(sel.columns.max(1) - 1)
+}
+
+/// Combines lines per pixel column: in each column, each line's last value,
+/// combined across lines; the point's time is the latest contributing one.
+fn combine_lines(lines: &[&Vec<Point>], sel: &Selection) -> Vec<Point> {
+    let mut cols: BTreeMap<usize, (u64, Vec<f64>)> = BTreeMap::new();
+    for line in lines {
+        let mut last: BTreeMap<usize, Point> = BTreeMap::new();
+        for p in line
+            .iter()
+            .filter(|p| p.t >= sel.start && p.t <= sel.end && !p.v.is_nan())
+        {
+            last.insert(column(p.t, sel), *p);
+        }
+        for (c, p) in last {
+            let e = cols.entry(c).or_insert((0, Vec::new()));
+            e.0 = e.0.max(p.t);
+            e.1.push(p.v);
+        }
+    }
+    cols.into_values()
+        .map(|(t, vs)| Point::new(t, sel.aggregate.combine(&vs)))
+        .collect()
+}
+
+/// Merges interval distributions per pixel column and takes percentiles.
+fn combine_dists(dists: &[&Vec<(u64, Dist)>], sel: &Selection) -> Vec<(String, Vec<Point>)> {
+    let mut cols: BTreeMap<usize, (u64, Dist)> = BTreeMap::new();
+    for ds in dists {
+        for (t, d) in ds.iter().filter(|(t, _)| *t >= sel.start && *t <= sel.end) {
+            match cols.entry(column(*t, sel)) {
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert((*t, d.clone()));
+                }
+                std::collections::btree_map::Entry::Occupied(mut o) => {
+                    let e = o.get_mut();
+                    e.0 = e.0.max(*t);
+                    e.1.add(d);
+                }
+            }
+        }
+    }
+    sel.quantiles
+        .iter()
+        .map(|&q| {
+            let pts = cols
+                .values()
+                .map(|(t, d)| Point::new(*t, d.quantile(q).unwrap_or(f64::NAN)))
+                .collect();
+            (format!("p{}", (q * 1000.0).round() / 10.0), pts)
+        })
+        .collect()
+}
+
+/// Turns the OTLP points of one metric into the lines to plot.
+pub fn select(req: &ExportMetricsServiceRequest, metric_name: &str, sel: &Selection) -> Plot {
+    let (meaning, stored, exemplars) = stored_series(req, sel);
+    let mut keys: BTreeSet<String> = BTreeSet::new();
+    let mut values: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for s in &stored {
+        for (k, v) in &s.attrs {
+            keys.insert(k.clone());
+            let set = values.entry(k.clone()).or_default();
+            if set.len() < 50 {
+                set.insert(v.clone());
+            }
+        }
+    }
+    // The window's bucket distribution, over every selected series.
+    let mut distribution: Option<Dist> = None;
+    for s in &stored {
+        if let Values::Dists(ds) = &s.values {
+            for (_, d) in ds.iter().filter(|(t, _)| *t >= sel.start && *t <= sel.end) {
+                match &mut distribution {
+                    None => distribution = Some(d.clone()),
+                    Some(acc) => acc.add(d),
+                }
+            }
+        }
+    }
+    let mut series = Vec::new();
+    match &sel.split_by {
+        None => {
+            // Label each stored series by the attributes that tell it apart.
+            let varying: BTreeSet<&String> = keys
+                .iter()
+                .filter(|k| {
+                    let mut vals = stored.iter().map(|s| s.attrs.get(*k));
+                    let first = vals.next().flatten();
+                    vals.any(|v| v != first)
+                })
+                .collect();
+            for s in &stored {
+                let pairs: Vec<(String, String)> = s
+                    .attrs
+                    .iter()
+                    .filter(|(k, _)| varying.contains(k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                let base = label(
+                    &pairs,
+                    if matches!(s.values, Values::Lines(ref l) if l.len() > 1)
+                        || matches!(s.values, Values::Dists(_))
+                    {
+                        ""
+                    } else {
+                        metric_name
+                    },
+                );
+                match &s.values {
+                    Values::Lines(lines) => {
+                        for (sub, pts) in lines {
+                            series.push(PlotSeries {
+                                label: with_sub(base.clone(), sub),
+                                points: pts.clone(),
+                            });
+                        }
+                    }
+                    Values::Dists(ds) => {
+                        for (sub, pts) in combine_dists(&[ds], sel) {
+                            series.push(PlotSeries {
+                                label: with_sub(base.clone(), &sub),
+                                points: pts,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Some(split) => {
+            let mut groups: BTreeMap<Vec<(String, String)>, Vec<&StoredSeries>> = BTreeMap::new();
+            for s in &stored {
+                let key = split
+                    .iter()
+                    .map(|k| {
+                        (
+                            k.clone(),
+                            s.attrs.get(k).cloned().unwrap_or_else(|| "(none)".into()),
+                        )
+                    })
+                    .collect();
+                groups.entry(key).or_default().push(s);
+            }
+            for (key, members) in groups {
+                let base = label(&key, "");
+                let dists: Vec<&Vec<(u64, Dist)>> = members
+                    .iter()
+                    .filter_map(|s| match &s.values {
+                        Values::Dists(d) => Some(d),
+                        _ => None,
+                    })
+                    .collect();
+                if !dists.is_empty() {
+                    for (sub, pts) in combine_dists(&dists, sel) {
+                        series.push(PlotSeries {
+                            label: with_sub(base.clone(), &sub),
+                            points: pts,
+                        });
+                    }
+                    continue;
+                }
+                let mut subs: BTreeMap<&str, Vec<&Vec<Point>>> = BTreeMap::new();
+                for s in &members {
+                    if let Values::Lines(lines) = &s.values {
+                        for (sub, pts) in lines {
+                            subs.entry(sub.as_str()).or_default().push(pts);
+                        }
+                    }
+                }
+                for (sub, lines) in subs {
+                    let base = if base.is_empty() && sub.is_empty() {
+                        metric_name.to_string()
+                    } else {
+                        base.clone()
+                    };
+                    series.push(PlotSeries {
+                        label: with_sub(base, sub),
+                        points: combine_lines(&lines, sel),
+                    });
+                }
+            }
+        }
+    }
+    for s in &mut series {
+        s.points = math::mark_gaps(&s.points);
+    }
+    Plot {
+        meaning,
+        series,
+        exemplars,
+        distribution: distribution.map(|d| d.buckets()),
+        keys: keys.into_iter().collect(),
+        values: values
+            .into_iter()
+            .map(|(k, v)| (k, v.into_iter().collect()))
+            .collect(),
+    }
+}

@@ -1,0 +1,266 @@
+// Route `/explore/metrics` (`/metrics` is Loupe's own Prometheus metrics): the metric catalogue and a chart of the selected metric.
+// The chart is the server's SVG (drawn by plotters); this view only adds the
+// crosshair and read-out, drag-to-zoom, exemplar links and the legend.
+
+import { getChart, getDashboard, getMetrics, getServices, saveDashboard, type MetricInfo } from '../api';
+import { clear, h, toggleClass } from '../dom';
+import {
+  AGGREGATES,
+  CHART_PRESETS,
+  chartApiParams,
+  formatValue,
+  metricsToQuery,
+  readout,
+  timeAtPixel,
+  zoomRange,
+  type ChartAnswer,
+  type MetricsState,
+} from '../explore';
+import { formatRelative, formatTimestamp } from '../format';
+import { traceUrl } from '../query';
+import { navigate } from '../router';
+import type { View } from './traceList';
+
+const CHART_HEIGHT = 280;
+
+/** Parses the server's SVG as XML (it holds only axis labels made by Loupe) and imports it. */
+function svgNode(svg: string): Node {
+  const doc = new DOMParser().parseFromString(svg, 'image/svg+xml');
+  return document.importNode(doc.documentElement, true);
+}
+
+export function mountMetrics(root: HTMLElement, initial: MetricsState): View {
+  let state = initial;
+  let catalogue: MetricInfo[] = [];
+  let chart: ChartAnswer | null = null;
+  let inflight: AbortController | undefined;
+  let destroyed = false;
+
+  const go = (next: MetricsState, replace = false) => {
+    const url = `/explore/metrics${metricsToQuery(next)}`;
+    navigate(url, { replace });
+  };
+
+  // --- catalogue --------------------------------------------------------
+  const nameIn = h('input', { testid: 'metric-filter', attrs: { type: 'text', placeholder: 'filter by name', 'aria-label': 'Filter metrics by name', value: state.name } });
+  const serviceSel = h('select', { testid: 'metric-service', attrs: { 'aria-label': 'Service' } }, h('option', { attrs: { value: '' }, text: 'all services' }));
+  const list = h('div', { class: 'metric-list', testid: 'metric-list' });
+  nameIn.addEventListener('input', () => go({ ...state, name: nameIn.value }, true));
+  serviceSel.addEventListener('change', () => go({ ...state, service: serviceSel.value }));
+
+  // --- chart ------------------------------------------------------------
+  const title = h('h2', { class: 'chart-title', testid: 'chart-title' });
+  const subtitle = h('div', { class: 'chart-sub muted' });
+  const rangeSel = h('select', { testid: 'chart-range', attrs: { 'aria-label': 'Time range' } });
+  for (const r of CHART_PRESETS) rangeSel.append(h('option', { attrs: { value: r }, text: `last ${r}` }));
+  rangeSel.append(h('option', { attrs: { value: 'custom' }, text: 'zoomed' }));
+  rangeSel.addEventListener('change', () => go({ ...state, range: rangeSel.value === 'custom' ? state.range : rangeSel.value, from: '', to: '', hide: [] }));
+  // '' = one line per series; an aggregate combines the series that share
+  // the split keys' values (all series when no key is picked).
+  const aggSel = h('select', { testid: 'chart-agg', attrs: { 'aria-label': 'Combine series' } }, h('option', { attrs: { value: '' }, text: 'each series' }));
+  for (const a of AGGREGATES) aggSel.append(h('option', { attrs: { value: a }, text: a }));
+  aggSel.addEventListener('change', () =>
+    go(aggSel.value ? { ...state, agg: aggSel.value, split: state.split ?? [], hide: [] } : { ...state, split: null, hide: [] }),
+  );
+  const splitBox = h('div', { class: 'chips', testid: 'split-keys' });
+  const filterSel = h('select', { testid: 'chart-filter', attrs: { 'aria-label': 'Filter by attribute' } });
+  filterSel.addEventListener('change', () => {
+    if (filterSel.value) go({ ...state, attrs: [...state.attrs, filterSel.value], hide: [] });
+  });
+  const filterChips = h('div', { class: 'chips' });
+  const pin = h('button', { testid: 'pin-chart', attrs: { type: 'button', title: 'Add this chart to the dashboard' }, text: 'Pin to dashboard' });
+  pin.addEventListener('click', () => {
+    if (!state.metric) return;
+    const chartQuery = metricsToQuery({ ...state, name: '', service: '', hide: [] }).slice(1);
+    const split = state.split === null ? '' : state.split.length ? ` by ${state.split.join(', ')}` : ` (${state.agg})`;
+    getDashboard()
+      .then((d) => saveDashboard([...d.panels, { title: `${state.metric}${split}`, chart: chartQuery }]))
+      .then(() => (status.textContent = 'Pinned to the dashboard.'))
+      .catch((e: Error) => (status.textContent = e.message));
+  });
+  const toolbar = h('div', { class: 'chart-toolbar' }, pin, rangeSel, h('span', { class: 'muted' }, 'split by'), splitBox, aggSel, filterSel, filterChips);
+  const box = h('div', { class: 'chart-box', testid: 'chart' });
+  const overlay = h('div', { class: 'chart-overlay', testid: 'chart-overlay' });
+  const cross = h('div', { class: 'crosshair' });
+  const sel = h('div', { class: 'zoom-sel' });
+  const tip = h('div', { class: 'chart-tip', testid: 'chart-readout' });
+  overlay.append(cross, sel, tip);
+  const legend = h('div', { class: 'legend', testid: 'legend' });
+  const dist = h('div', { class: 'chart-dist', testid: 'distribution' });
+  const status = h('div', { class: 'muted chart-status' });
+  const panel = h('section', { class: 'chart-panel' }, title, subtitle, toolbar, box, legend, dist, status);
+  const page = h('div', { class: 'page metrics-page' }, h('aside', { class: 'metric-side' }, nameIn, serviceSel, list), panel);
+  root.appendChild(page);
+
+  // Pointer: crosshair + read-out; drag: zoom.
+  let dragFrom: number | null = null;
+  const localX = (ev: MouseEvent) => ev.clientX - box.getBoundingClientRect().left;
+  const inPlot = (x: number) => chart !== null && x >= chart.plot.x && x <= chart.plot.x + chart.plot.width;
+  box.addEventListener('mousemove', (ev) => {
+    if (!chart) return;
+    const x = localX(ev);
+    if (!inPlot(x)) {
+      toggleClass(overlay, 'active', false);
+      return;
+    }
+    toggleClass(overlay, 'active', true);
+    cross.style.left = `${x}px`;
+    cross.style.top = `${chart.plot.y}px`;
+    cross.style.height = `${chart.plot.height}px`;
+    clear(tip);
+    tip.append(h('div', { class: 'tip-time', text: formatTimestamp(timeAtPixel(chart, x), { withDate: true }) }));
+    for (const r of readout(chart, x)) {
+      const sw = h('span', { class: 'swatch' });
+      sw.style.background = r.color;
+      tip.append(h('div', { class: 'tip-row' }, sw, h('span', { class: 'tip-label', text: r.label }), h('b', { text: formatValue(r.value) })));
+    }
+    tip.style.left = `${Math.min(x + 12, chart.width - 220)}px`;
+    tip.style.top = `${chart.plot.y + 4}px`;
+    if (dragFrom !== null) {
+      sel.style.left = `${Math.min(dragFrom, x)}px`;
+      sel.style.width = `${Math.abs(x - dragFrom)}px`;
+      sel.style.top = `${chart.plot.y}px`;
+      sel.style.height = `${chart.plot.height}px`;
+      toggleClass(sel, 'on', true);
+    }
+  });
+  box.addEventListener('mouseleave', () => {
+    toggleClass(overlay, 'active', false);
+    dragFrom = null;
+    toggleClass(sel, 'on', false);
+  });
+  box.addEventListener('mousedown', (ev) => {
+    const x = localX(ev);
+    if (ev.button === 0 && inPlot(x)) {
+      dragFrom = x;
+      ev.preventDefault();
+    }
+  });
+  box.addEventListener('mouseup', (ev) => {
+    if (dragFrom === null || !chart) return;
+    const z = zoomRange(chart, dragFrom, localX(ev));
+    dragFrom = null;
+    toggleClass(sel, 'on', false);
+    if (z) go({ ...state, range: 'custom', from: z.from, to: z.to });
+  });
+
+  function renderCatalogue(): void {
+    clear(list);
+    const shown = catalogue;
+    if (shown.length === 0) list.append(h('div', { class: 'muted pad', text: 'No metrics yet. Send OTLP metrics to :4317 (gRPC) or :4318 (HTTP).' }));
+    for (const m of shown) {
+      const row = h(
+        'a',
+        { class: 'metric-row', testid: 'metric-row', data: { name: m.name }, attrs: { href: `/explore/metrics${metricsToQuery({ ...state, metric: m.name, split: null, attrs: [], hide: [], range: '1h', from: '', to: '' })}` } },
+        h('div', { class: 'metric-name', text: m.name }),
+        h('div', { class: 'metric-meta muted' }, h('span', { class: 'badge', text: m.type }), m.unit ? ` ${m.unit} · ` : ' ', `${m.series} series · ${m.lastPointUnixNano !== '0' ? formatRelative(m.lastPointUnixNano, Date.now()) : 'no points'}`),
+      );
+      if (m.description) row.title = m.description;
+      toggleClass(row, 'selected', m.name === state.metric);
+      list.append(row);
+    }
+  }
+
+  function renderControls(): void {
+    rangeSel.value = state.range;
+    aggSel.value = state.split === null ? '' : state.agg;
+    clear(splitBox);
+    for (const k of chart?.keys ?? []) {
+      const on = state.split?.includes(k) ?? false;
+      const chip = h('button', { class: `kchip${on ? ' on' : ''}`, testid: 'split-key', data: { key: k }, attrs: { type: 'button', 'aria-pressed': String(on) }, text: k });
+      chip.addEventListener('click', () => {
+        const cur = state.split ?? [];
+        const next = on ? cur.filter((x) => x !== k) : [...cur, k];
+        go({ ...state, split: next.length ? next : null, hide: [] });
+      });
+      splitBox.append(chip);
+    }
+    clear(filterSel);
+    filterSel.append(h('option', { attrs: { value: '' }, text: 'filter…' }));
+    for (const [k, vs] of Object.entries(chart?.values ?? {})) for (const v of vs) filterSel.append(h('option', { attrs: { value: `${k}=${v}` }, text: `${k} = ${v}` }));
+    clear(filterChips);
+    for (const a of state.attrs) {
+      const chip = h('button', { class: 'kchip on', testid: 'filter-chip', attrs: { type: 'button', title: 'remove filter' }, text: `${a} ✕` });
+      chip.addEventListener('click', () => go({ ...state, attrs: state.attrs.filter((x) => x !== a), hide: [] }));
+      filterChips.append(chip);
+    }
+  }
+
+  function renderChart(c: ChartAnswer): void {
+    chart = c;
+    clear(box);
+    box.style.height = `${c.height}px`;
+    box.append(svgNode(c.svg), overlay);
+    for (const e of c.exemplars) {
+      const a = h('a', { class: 'exemplar', testid: 'exemplar', data: { traceId: e.traceId, spanId: e.spanId }, attrs: { href: traceUrl({ traceId: e.traceId, span: e.spanId }), title: `exemplar ${formatValue(e.value)} · trace ${e.traceId.slice(0, 8)}` } });
+      a.style.left = `${e.x - 6}px`;
+      a.style.top = `${e.y - 6}px`;
+      box.append(a);
+    }
+    clear(legend);
+    c.series.forEach((s, i) => {
+      const sw = h('span', { class: 'swatch' });
+      sw.style.background = s.color;
+      const item = h('button', { class: `legend-item${s.hidden ? ' off' : ''}`, testid: 'legend-item', data: { label: s.label }, attrs: { type: 'button', 'aria-pressed': String(!s.hidden) } }, sw, s.label);
+      item.addEventListener('click', () => go({ ...state, hide: s.hidden ? state.hide.filter((x) => x !== i) : [...state.hide, i] }, true));
+      legend.append(item);
+    });
+    clear(dist);
+    if (c.distribution) dist.append(h('h3', { text: 'Bucket distribution of the window' }), svgNode(c.distribution.svg));
+    subtitle.textContent = `${c.meaning}${c.series.length ? ` · ${c.series.length} line${c.series.length > 1 ? 's' : ''}` : ''} · ${formatTimestamp(c.xStart, { withDate: true })} – ${formatTimestamp(c.xEnd, { withDate: true })}`;
+    renderControls();
+  }
+
+  async function load(): Promise<void> {
+    inflight?.abort();
+    const ac = new AbortController();
+    inflight = ac;
+    const cp = new URLSearchParams();
+    if (state.name) cp.set('name', state.name);
+    if (state.service) cp.set('service', state.service);
+    try {
+      catalogue = (await getMetrics(cp, ac.signal)).metrics;
+      if (destroyed || ac.signal.aborted) return;
+      renderCatalogue();
+      const info = catalogue.find((m) => m.name === state.metric);
+      title.textContent = state.metric || 'Pick a metric';
+      if (!state.metric) {
+        clear(box);
+        clear(legend);
+        clear(dist);
+        subtitle.textContent = info?.description ?? '';
+        return;
+      }
+      status.textContent = 'Loading…';
+      const width = Math.max(400, panel.clientWidth - 32);
+      const c = await getChart(state.metric, chartApiParams(state, width, CHART_HEIGHT, -new Date().getTimezoneOffset()), ac.signal);
+      if (destroyed || ac.signal.aborted) return;
+      status.textContent = info?.description ?? '';
+      renderChart(c);
+    } catch (e) {
+      if ((e as Error).name === 'AbortError') return;
+      status.textContent = (e as Error).message;
+    }
+  }
+
+  getServices()
+    .then(({ services }) => {
+      for (const s of services) serviceSel.append(h('option', { attrs: { value: s }, text: s }));
+      serviceSel.value = state.service;
+    })
+    .catch(() => {});
+  void load();
+
+  return {
+    update(route) {
+      state = route as MetricsState;
+      if (nameIn.value !== state.name) nameIn.value = state.name;
+      void load();
+    },
+    destroy() {
+      destroyed = true;
+      inflight?.abort();
+      page.remove();
+    },
+  };
+}
