@@ -1,4 +1,5 @@
-//! Argument parsing and the `serve` and `demo` commands; without a command,
+//! Argument parsing and the `serve` and `demo` commands (`export` and
+//! `import` are in `transfer.rs`); without a command,
 //! the desktop window (feature `desktop`, in `desktop/`) with the same
 //! options as `serve`. Errors end here as one clear line on stderr and a
 //! non-zero exit code.
@@ -39,6 +40,10 @@ enum Command {
     Serve(ServeArgs),
     /// Send a Kestra-shaped demo workload (traces, logs, metrics) to a running Loupe.
     Demo(DemoArgs),
+    /// Export traces (with their logs and metrics) as OTLP JSON Lines or an HTML report, secrets masked.
+    Export(crate::transfer::ExportArgs),
+    /// Import OTLP JSON, JSON Lines, protobuf or Loupe HTML reports, marked with their file name.
+    Import(crate::transfer::ImportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -142,7 +147,7 @@ fn parse_age(s: &str) -> Result<Duration, String> {
     loupe_query::parse_duration(s).map(Duration::from_nanos)
 }
 
-fn default_data_dir() -> PathBuf {
+pub(crate) fn default_data_dir() -> PathBuf {
     dirs::data_dir()
         .map(|d| d.join("loupe"))
         .unwrap_or_else(|| PathBuf::from(".loupe"))
@@ -369,6 +374,8 @@ pub fn main() -> ExitCode {
     match cli.command {
         Some(Command::Serve(a)) => run_serve(a),
         Some(Command::Demo(a)) => run_demo(a),
+        Some(Command::Export(a)) => crate::transfer::run_export(a),
+        Some(Command::Import(a)) => crate::transfer::run_import(a),
         None => run_window(cli.window),
     }
 }

@@ -79,6 +79,11 @@ fn pairs(raw: Option<String>) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A raw query string as ordered, decoded pairs (for other route modules).
+pub fn query_pairs(raw: Option<String>) -> Vec<(String, String)> {
+    pairs(raw)
+}
+
 /// `application/x-www-form-urlencoded` decoding.
 fn decode(s: &str) -> String {
     let bytes = s.as_bytes();
@@ -231,6 +236,12 @@ fn reachable(a: std::net::SocketAddr) -> String {
 
 /// The `/api/v1` router over a store's reader.
 pub fn router(reader: Arc<Reader>, info: Info) -> Router {
+    router_with(reader, info, Router::new())
+}
+
+/// The `/api/v1` router with more routes (relative to `/api/v1`) merged in,
+/// such as [`crate::transfer::router`], which needs the writer too.
+pub fn router_with(reader: Arc<Reader>, info: Info, extra: Router) -> Router {
     let api = Router::new()
         .route("/info", get(move || async move { Json(info) }))
         .route("/services", get(services))
@@ -242,7 +253,8 @@ pub fn router(reader: Arc<Reader>, info: Info) -> Router {
         .route("/metrics", get(metrics))
         .route("/metrics/{name}", get(metric))
         .fallback(not_found)
-        .with_state(reader);
+        .with_state(reader)
+        .merge(extra);
     Router::new().nest("/api/v1", api)
 }
 

@@ -163,7 +163,12 @@ pub async fn run(
             .into_future(),
     );
     let info = crate::api::Info::new(bound.grpc, bound.http);
-    let api_app = crate::app(store.reader.clone(), info, config.allow_remote);
+    let api_app = crate::app_with(
+        store.reader.clone(),
+        info,
+        config.allow_remote,
+        crate::transfer::router(store.clone()),
+    );
     let api = tokio::spawn(
         axum::serve(listeners.api, api_app)
             .with_graceful_shutdown(stopped())

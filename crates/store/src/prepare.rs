@@ -32,6 +32,8 @@ pub(crate) enum Prepared {
     Traces(PreparedTraces),
     Logs(PreparedLogs),
     Metrics(PreparedMetrics),
+    /// Not telemetry: recording or deleting an import.
+    Admin(crate::imports::Admin),
 }
 
 impl Prepared {
@@ -49,6 +51,7 @@ impl Prepared {
                 .iter()
                 .map(|x| x.points.iter().map(|p| p.point.len() + 64).sum::<usize>())
                 .sum(),
+            Prepared::Admin(_) => 0,
         }
     }
 }
