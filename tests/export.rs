@@ -896,3 +896,57 @@ fn the_html_report_renders_offline_in_chromium() {
     ]);
     assert_eq!(count_before(&imported, "spans,"), spans, "{imported}");
 }
+
+#[test]
+fn the_web_ui_imports_and_exports_in_chromium() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let l = common::Loupe::start();
+    let front = rt.block_on(async {
+        reqwest::get(l.api_url("/"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    assert!(
+        front.contains("/assets/"),
+        "the binary was built without its web UI: run `scripts/build-ui`, then rebuild"
+    );
+    let tid = rt.block_on(secrets(&l));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bug-report.jsonl");
+    let t0 = now() - 30_000_000_000;
+    std::fs::write(
+        &file,
+        format!(
+            r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{"traceId":"{}","spanId":"0102030405060708","name":"imported","startTimeUnixNano":"{t0}","endTimeUnixNano":"{}"}}]}}]}}]}}"#,
+            hex::encode([0x77; 16]),
+            t0 + 1000
+        ),
+    )
+    .unwrap();
+    let shot = root.join("target/browser-artifacts/transfer.png");
+    let _ = std::fs::create_dir_all(shot.parent().unwrap());
+    let node = Command::new("node")
+        .arg(root.join("ui/e2e/transfer.mjs"))
+        .arg(format!("http://{}", l.api))
+        .arg(hex::encode(tid))
+        .arg(&file)
+        .arg(&shot)
+        .current_dir(root)
+        .output()
+        .expect("run node (Node.js >= 20 on PATH)");
+    assert!(
+        node.status.success(),
+        "ui/e2e/transfer.mjs failed:\n{}\n{}",
+        String::from_utf8_lossy(&node.stdout),
+        String::from_utf8_lossy(&node.stderr)
+    );
+    let imports = rt.block_on(l.get_json("/api/v1/imports"));
+    assert_eq!(
+        imports["imports"][0]["source"], "bug-report.jsonl",
+        "{imports}"
+    );
+}

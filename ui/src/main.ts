@@ -4,6 +4,7 @@ import { parseRoute, type Route } from './query';
 import { onNavigate, startRouter } from './router';
 import { mountTraceList, type View } from './views/traceList';
 import { mountTraceView } from './views/traceView';
+import { mountTransfer } from './views/transfer';
 
 const app = document.getElementById('app')!;
 const header = h(
@@ -14,6 +15,7 @@ const header = h(
 );
 const main = h('main', { class: 'app-main' });
 app.append(header, main);
+mountTransfer(header);
 
 let current: { kind: Route['view']; view: View } | null = null;
 
