@@ -616,6 +616,24 @@ fn exports_mask_secrets_and_follow_otlp_json() {
         .unwrap()
     });
     assert!(body.contains("id=\"loupe-data\"") && !body.contains(MARKER));
+    // A selection that matches nothing is a 404 before any byte is sent.
+    let r = rt.block_on(async {
+        reqwest::get(l.api_url(&format!("/api/v1/export?traceId={}", "ab".repeat(16))))
+            .await
+            .unwrap()
+    });
+    assert_eq!(r.status(), 404);
+    // A streamed JSON Lines download is the same as the CLI's file.
+    let jsonl = rt.block_on(async {
+        reqwest::get(l.api_url("/api/v1/export?window=true&start=now-2h&logs=true&metrics=true"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    assert!(!jsonl.contains(MARKER));
+    assert_eq!(jsonl.lines().count(), text.lines().count(), "{jsonl}");
 }
 
 fn import_err(data: &Path, file: &Path) -> String {

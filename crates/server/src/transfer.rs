@@ -11,6 +11,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
+use futures_util::StreamExt;
 use loupe_export::import::{ImportError, MAX_FILE_BYTES};
 use loupe_export::{ExportError, ExportSpec, Format, Redactor, Selection};
 use loupe_model::ids::TraceId;
@@ -162,20 +163,83 @@ fn pairs(raw: Option<String>) -> Vec<(String, String)> {
     crate::api::query_pairs(raw)
 }
 
+/// Chunks of a streamed export, or why it stopped.
+enum Piece {
+    Data(Bytes),
+    Failed(ExportError),
+}
+
+/// An `io::Write` that sends 64 KiB chunks to the response body: the
+/// download starts while the export runs (the UI shows its progress), and
+/// when the client goes away the next write fails, which stops the export.
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<Piece>,
+    buf: Vec<u8>,
+}
+
+impl ChannelWriter {
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::take(&mut self.buf));
+        self.tx.blocking_send(Piece::Data(chunk)).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
+        })
+    }
+}
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= 64 << 10 {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.send()
+    }
+}
+
 async fn export(
     State(store): State<Store>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, TransferError> {
     let spec = export_spec(&pairs(q))?;
     let format = spec.format;
-    let body = run_blocking(move |cancel| {
-        let mut out = Vec::new();
-        loupe_export::export::write(&store.reader, &spec, &mut out, &mut |_| {
-            !cancel.load(Ordering::SeqCst)
-        })?;
-        Ok(out)
-    })
-    .await?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Piece>(4);
+    tokio::task::spawn_blocking(move || {
+        let mut w = ChannelWriter {
+            tx: tx.clone(),
+            buf: Vec::with_capacity(64 << 10),
+        };
+        let closed = tx.clone();
+        let r =
+            loupe_export::export::write(&store.reader, &spec, &mut w, &mut |_| !closed.is_closed())
+                .and_then(|_| Ok(std::io::Write::flush(&mut w)?));
+        if let Err(e) = r {
+            let _ = tx.blocking_send(Piece::Failed(e));
+        }
+    });
+    // Errors before the first byte (nothing matches, a bad trace) get a
+    // proper answer; later ones can only cut the download short.
+    let first = match rx.recv().await {
+        Some(Piece::Data(b)) => b,
+        Some(Piece::Failed(e)) => return Err(e.into()),
+        None => return Err(TransferError::Failed("the export stopped".into())),
+    };
+    let rest = futures_util::stream::unfold(rx, |mut rx| async move {
+        match rx.recv().await {
+            Some(Piece::Data(b)) => Some((Ok(b), rx)),
+            Some(Piece::Failed(e)) => Some((Err(std::io::Error::other(e.to_string())), rx)),
+            None => None,
+        }
+    });
+    let body = axum::body::Body::from_stream(
+        futures_util::stream::once(async move { Ok::<_, std::io::Error>(first) }).chain(rest),
+    );
     let name = format!(
         "loupe-export-{}.{}",
         loupe_model::time::now_ns() / 1_000_000_000,
