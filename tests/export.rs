@@ -820,6 +820,32 @@ fn hostile_files_fail_clearly_and_lose_nothing_valid() {
             .await
             .unwrap();
         assert_eq!(r.status(), 404);
+        // Deleting the newest import, then importing something new (which
+        // may reuse the deleted rows' IDs): the deleted data's attributes
+        // match nothing.
+        let r = reqwest::Client::new()
+            .delete(l.api_url("/api/v1/imports/arr.json"))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+        let r = reqwest::Client::new()
+            .post(l.api_url("/api/v1/imports?name=after.jsonl"))
+            .body(line(9))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+        let gone = l
+            .get_json("/api/v1/traces?attr=loupe.import.source%3Darr.json")
+            .await;
+        assert_eq!(gone["traces"].as_array().unwrap().len(), 0, "{gone}");
+        let name = l.get_json("/api/v1/traces?spanName=s6").await;
+        assert_eq!(name["traces"].as_array().unwrap().len(), 0, "{name}");
+        let after = l
+            .get_json("/api/v1/traces?attr=loupe.import.source%3Dafter.jsonl")
+            .await;
+        assert_eq!(after["traces"].as_array().unwrap().len(), 1, "{after}");
         // The API import reports positions too.
         let r = reqwest::Client::new()
             .post(l.api_url("/api/v1/imports?name=bad.json"))

@@ -6,10 +6,10 @@
 //! on the writer thread like every write: it finds the resources marked with
 //! the source and removes their log records, series and points, and span
 //! chunks; traces left without spans are removed, traces that still have
-//! spans from elsewhere get their summary recomputed from what is left.
+//! spans from elsewhere get their summary recomputed from what is left,
+//! and removed traces are taken out of the index's posting lists.
 //! Resources and scopes stay interned (they are small, and row IDs must stay
-//! stable for the readers' caches); stale index postings are harmless (a
-//! search reads trace summaries, and removed traces have none).
+//! stable for the readers' caches).
 
 use std::collections::HashSet;
 
@@ -160,17 +160,65 @@ pub(crate) fn delete(conn: &Connection, source: &str) -> Result<bool, StoreError
             conn.prepare_cached("DELETE FROM span_chunks WHERE id = ?1")?
                 .execute([id])?;
         }
+        let mut gone = Vec::new();
         for t in traces {
-            resummarize(conn, t)?;
+            if !resummarize(conn, t)? {
+                gone.push(t);
+            }
         }
+        unpost(conn, &mut gone)?;
     }
     conn.prepare_cached("DELETE FROM imports WHERE source = ?1")?
         .execute([source])?;
     Ok(known || !resources.is_empty())
 }
 
-/// Recomputes a trace's summary from its remaining chunks, or removes it.
-fn resummarize(conn: &Connection, trace: i64) -> Result<(), StoreError> {
+/// Removes deleted traces from the posting lists that name them. Without
+/// this, a new trace that reuses a deleted row ID (SQLite reuses the highest
+/// ones) would match the deleted trace's attributes. Only segments written
+/// after the oldest deleted trace can name it.
+fn unpost(conn: &Connection, gone: &mut [i64]) -> Result<(), StoreError> {
+    let Some(&min) = gone.iter().min() else {
+        return Ok(());
+    };
+    gone.sort_unstable();
+    let rows: Vec<(i64, rusqlite::types::Value, i64, Vec<u8>)> = conn
+        .prepare(
+            "SELECT key, value, segment, traces FROM attr_index
+             WHERE segment IN (SELECT id FROM segments WHERE max_trace >= ?1)",
+        )?
+        .query_map([min], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut ids = Vec::new();
+    let mut blob = Vec::new();
+    for (key, value, segment, traces) in rows {
+        ids.clear();
+        crate::codec::decode_ids(&traces, &mut ids)?;
+        let before = ids.len();
+        ids.retain(|t| gone.binary_search(t).is_err());
+        if ids.len() == before {
+            continue;
+        }
+        if ids.is_empty() {
+            conn.prepare_cached(
+                "DELETE FROM attr_index WHERE key = ?1 AND value = ?2 AND segment = ?3",
+            )?
+            .execute(params![key, value, segment])?;
+        } else {
+            blob.clear();
+            crate::codec::encode_ids(&ids, &mut blob);
+            conn.prepare_cached(
+                "UPDATE attr_index SET traces = ?4 WHERE key = ?1 AND value = ?2 AND segment = ?3",
+            )?
+            .execute(params![key, value, segment, blob])?;
+        }
+    }
+    Ok(())
+}
+
+/// Recomputes a trace's summary from its remaining chunks, or removes it
+/// (`Ok(false)`).
+fn resummarize(conn: &Connection, trace: i64) -> Result<bool, StoreError> {
     let chunks: Vec<(Option<String>, Vec<u8>)> = conn
         .prepare_cached(
             "SELECT r.service, c.body FROM span_chunks c JOIN resources r ON r.id = c.resource
@@ -183,7 +231,7 @@ fn resummarize(conn: &Connection, trace: i64) -> Result<(), StoreError> {
             .execute([trace])?;
         conn.prepare_cached("DELETE FROM traces WHERE id = ?1")?
             .execute([trace])?;
-        return Ok(());
+        return Ok(false);
     }
     let (mut start, mut end, mut count, mut errors) = (u64::MAX, 0u64, 0i64, 0i64);
     let mut root: Option<(bool, u64, String, Option<String>)> = None;
@@ -244,5 +292,5 @@ fn resummarize(conn: &Connection, trace: i64) -> Result<(), StoreError> {
         root_service,
         serde_json::to_string(&services).unwrap_or_else(|_| "[]".into()),
     ])?;
-    Ok(())
+    Ok(true)
 }
