@@ -1,7 +1,7 @@
-//! Argument parsing and the `serve`, `config` and `demo` commands; without a
-//! command, the desktop window (feature `desktop`, in `desktop/`) with the
-//! same options as `serve`. Errors end here as one clear line on stderr and
-//! a non-zero exit code.
+//! Argument parsing and the `serve`, `config` and `demo` commands (`export`
+//! and `import` are in `transfer.rs`); without a command, the desktop window
+//! (feature `desktop`, in `desktop/`) with the same options as `serve`.
+//! Errors end here as one clear line on stderr and a non-zero exit code.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -41,6 +41,10 @@ enum Command {
     Config(ServeArgs),
     /// Send a Kestra-shaped demo workload (traces, logs, metrics) to a running Loupe.
     Demo(DemoArgs),
+    /// Export traces (with their logs and metrics) as OTLP JSON Lines or an HTML report, secrets masked.
+    Export(crate::transfer::ExportArgs),
+    /// Import OTLP JSON, JSON Lines, protobuf or Loupe HTML reports, marked with their file name.
+    Import(crate::transfer::ImportArgs),
 }
 
 /// Flags of `loupe serve` and `loupe config`. Each overrides the same key
@@ -204,6 +208,12 @@ struct DemoArgs {
 
 fn parse_age(s: &str) -> Result<Duration, String> {
     loupe_query::parse_duration(s).map(Duration::from_nanos)
+}
+
+pub(crate) fn default_data_dir() -> PathBuf {
+    dirs::data_dir()
+        .map(|d| d.join("loupe"))
+        .unwrap_or_else(|| PathBuf::from(".loupe"))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -450,6 +460,8 @@ pub fn main() -> ExitCode {
             );
             run_demo(a)
         }
+        Some(Command::Export(a)) => crate::transfer::run_export(a),
+        Some(Command::Import(a)) => crate::transfer::run_import(a),
         None => run_window(cli.window),
     }
 }

@@ -16,6 +16,7 @@ mod desktop;
 mod files;
 #[cfg(feature = "desktop")]
 mod notify;
+mod transfer;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

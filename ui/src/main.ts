@@ -8,6 +8,7 @@ import { mountSettings } from './views/settings';
 import { mountMetrics } from './views/metrics';
 import { mountLogs } from './views/logs';
 import { mountDashboard } from './views/dashboard';
+import { mountTransfer } from './views/transfer';
 
 const app = document.getElementById('app')!;
 const header = h(
@@ -26,6 +27,7 @@ const header = h(
 );
 const main = h('main', { class: 'app-main' });
 app.append(header, main);
+mountTransfer(header);
 
 let current: { kind: Route['view']; view: View } | null = null;
 

@@ -86,6 +86,11 @@ fn pairs(raw: Option<String>) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A raw query string as ordered, decoded pairs (for other route modules).
+pub fn query_pairs(raw: Option<String>) -> Vec<(String, String)> {
+    pairs(raw)
+}
+
 /// `application/x-www-form-urlencoded` decoding.
 fn decode(s: &str) -> String {
     let bytes = s.as_bytes();
@@ -280,7 +285,8 @@ pub fn router(reader: Arc<Reader>, info: Info) -> Router {
     router_with(reader, info, Router::new())
 }
 
-/// The `/api/v1` router with more routes (relative to `/api/v1`) merged in.
+/// The `/api/v1` router with more routes (relative to `/api/v1`) merged in,
+/// such as [`crate::transfer::router`], which needs the writer too.
 pub fn router_with(reader: Arc<Reader>, info: Info, extra: Router) -> Router {
     let api = Router::new()
         .route("/info", get(move || async move { Json(info) }))

@@ -7,7 +7,7 @@
 //! the three listeners, opens the store and runs receiver, API and
 //! retention until shutdown. Both the headless `loupe serve` and the desktop
 //! shell call [`serve::run`]. [`ports`] tells which process holds a taken
-//! port.
+//! port. [`transfer`] serves export and import (`loupe_export`).
 
 pub mod api;
 pub mod guard;
@@ -20,6 +20,7 @@ pub mod received;
 pub mod selfmetrics;
 pub mod serve;
 pub mod settings;
+pub mod transfer;
 pub mod ui;
 
 use std::sync::Arc;
@@ -35,14 +36,16 @@ pub fn app(
 }
 
 /// [`app`] plus `/health`, `/metrics`, `/metrics/received` and
-/// `/api/v1/settings/…`, with every answer's duration measured.
+/// `/api/v1/settings/…`, and `extra` `/api/v1` routes (export and import,
+/// alerts, from `serve`), with every answer's duration measured.
 pub fn app_with_ops(
     reader: Arc<loupe_store::Reader>,
     info: api::Info,
     allow_remote: bool,
     ops: Arc<ops::Ops>,
+    extra: axum::Router,
 ) -> axum::Router {
-    let routes = api::router_with(reader, info, settings::router(ops.clone()))
+    let routes = api::router_with(reader, info, settings::router(ops.clone()).merge(extra))
         .merge(ops::router(ops.clone()))
         .layer(axum::middleware::from_fn_with_state(
             ops.api_stats.clone(),

@@ -237,7 +237,13 @@ pub async fn run(
     );
     let ops = ops(&config, &store, &bound, forwarder.clone(), received);
     let info = crate::api::Info::new(bound.grpc, bound.http);
-    let api_app = crate::app_with_ops(store.reader.clone(), info, config.allow_remote, ops);
+    let api_app = crate::app_with_ops(
+        store.reader.clone(),
+        info,
+        config.allow_remote,
+        ops,
+        crate::transfer::router(store.clone()),
+    );
     let api = tokio::spawn(
         axum::serve(listeners.api, api_app)
             .with_graceful_shutdown(stopped())

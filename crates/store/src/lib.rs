@@ -6,11 +6,13 @@
 //! thread and acknowledges each only after its commit; [`read`] answers
 //! queries on separate read-only connections (WAL lets them run while the
 //! writer writes); [`retention`] deletes the oldest data in small steps on the
-//! writer thread between commits.
+//! writer thread between commits; [`imports`](ImportInfo) lists imported
+//! files and deletes what one of them brought.
 
 mod codec;
 mod error;
 mod logsearch;
+mod imports;
 mod prepare;
 pub mod read;
 mod retention;
@@ -22,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use error::StoreError;
+pub use imports::{ImportInfo, ImportRecord};
 pub use read::Reader;
 pub use retention::Retention;
 pub use schema::SCHEMA_VERSION;

@@ -34,6 +34,8 @@ pub(crate) enum Prepared {
     Metrics(PreparedMetrics),
     /// The dashboard's panels, replacing the stored ones.
     Dashboard(Vec<loupe_model::query::DashboardPanel>),
+    /// Not telemetry: recording or deleting an import.
+    Admin(crate::imports::Admin),
 }
 
 impl Prepared {
@@ -56,6 +58,7 @@ impl Prepared {
                 .iter()
                 .map(|x| x.points.iter().map(|p| p.point.len() + 64).sum::<usize>())
                 .sum(),
+            Prepared::Admin(_) => 0,
         }
     }
 }

@@ -140,6 +140,11 @@ impl Reader {
         })
     }
 
+    /// Imported files, most recent first.
+    pub fn imports(&self) -> Result<Vec<crate::ImportInfo>, StoreError> {
+        self.with(crate::imports::list)
+    }
+
     /// Bytes of database pages in use (what retention's size limit counts).
     pub fn live_bytes(&self) -> Result<u64, StoreError> {
         self.with(crate::retention::live_bytes)

@@ -142,6 +142,22 @@ CREATE TABLE dashboard_panels (
     chart    TEXT NOT NULL          -- the chart's query string (metric, split, aggregate, range)
 );
 "#,
+    // 3: imported files (export/import). The data itself carries the
+    // resource attribute `loupe.import.source`; this lists the sources.
+    r#"
+CREATE TABLE imports (
+    source      TEXT PRIMARY KEY,   -- the file name, = resource attribute loupe.import.source
+    format      TEXT NOT NULL,
+    bytes       INTEGER NOT NULL,
+    spans       INTEGER NOT NULL,
+    log_records INTEGER NOT NULL,
+    data_points INTEGER NOT NULL,
+    skipped     INTEGER NOT NULL,   -- units of the file that could not be read
+    times       INTEGER NOT NULL,   -- imports of this source (re-imports store nothing twice)
+    first_ns    INTEGER NOT NULL,
+    last_ns     INTEGER NOT NULL
+) WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version this build writes.
@@ -278,6 +294,33 @@ mod tests {
             )
             .unwrap();
         assert_eq!(refused, 2);
+    }
+
+    #[test]
+    fn a_version_1_database_gains_the_imports_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.db");
+        {
+            let conn = open_writer(&path).unwrap();
+            conn.execute_batch(
+                "INSERT INTO attr_keys(key) VALUES ('kept');
+                 DROP TABLE imports; PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        }
+        let conn = open_writer(&path).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM imports", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0);
+        let kept: String = conn
+            .query_row("SELECT key FROM attr_keys", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kept, "kept");
     }
 
     #[test]

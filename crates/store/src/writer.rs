@@ -119,6 +119,37 @@ impl Writer {
         self.paused.load(Ordering::SeqCst)
     }
 
+    /// Records an import in the list of imports (after its data was stored).
+    pub fn record_import(&self, record: crate::ImportRecord) -> Result<Ticket, SinkError> {
+        self.admin(crate::imports::Admin::Record(record))
+    }
+
+    /// Deletes everything imported from `source`, and its entry in the list.
+    pub fn delete_import(&self, source: &str) -> Result<Ticket, SinkError> {
+        self.admin(crate::imports::Admin::Delete(source.to_string()))
+    }
+
+    /// Queues a non-telemetry write; waits for room instead of answering
+    /// `Busy` (these are rare and come from a user's action), and works
+    /// while ingest is paused.
+    fn admin(&self, admin: crate::imports::Admin) -> Result<Ticket, SinkError> {
+        let (ack, rx) = oneshot::channel();
+        let job = Job {
+            prepared: Prepared::Admin(admin),
+            weight: 0,
+            ack,
+            queued_at: Instant::now(),
+        };
+        let tx = self
+            .tx
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or(SinkError::Closed)?;
+        tx.send(job).map_err(|_| SinkError::Closed)?;
+        Ok(Ticket(rx))
+    }
+
     /// Lets queued batches commit, then stops the writer thread.
     pub fn shutdown(&self) {
         self.tx.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -395,6 +426,17 @@ impl WriterState {
                 )?;
                 for (i, p) in d.iter().enumerate() {
                     ins.execute(params![i as i64, p.title, p.chart])?;
+                }
+                Ok(())
+            }
+            Prepared::Admin(a) => {
+                match a {
+                    crate::imports::Admin::Record(r) => crate::imports::record(&self.conn, r)?,
+                    crate::imports::Admin::Delete(source) => {
+                        crate::imports::delete(&self.conn, source)?;
+                        // Span IDs and series of the deleted data are cached.
+                        self.clear_caches();
+                    }
                 }
                 Ok(())
             }

@@ -211,6 +211,9 @@ fn create_window(app: &AppHandle) -> tauri::Result<tauri::WebviewWindow> {
         // The window stays on the shell's page or the web UI: anything else
         // (a link in telemetry, say) does not replace Loupe in the window.
         .on_navigation(move |url| allowed_navigation(&nav, url))
+        // Files dropped on the window reach the page as HTML5 drop events,
+        // where the web UI imports them (Tauri's own handler would swallow them).
+        .disable_drag_drop_handler()
         .build()?;
     let hide = window.clone();
     let app = app.clone();

@@ -1,0 +1,512 @@
+//! `loupe export` and `loupe import`: argument mapping, progress on stderr,
+//! Ctrl-C to cancel. The work is `loupe_export`'s; the export's options are
+//! turned into the same parameters `GET /api/v1/export` takes, so the CLI
+//! and the UI select exactly alike.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use clap::Args;
+use loupe_store::{Store, WriterConfig};
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Where the database lives [default: the platform data directory]. Reading works while Loupe runs.
+    #[arg(long, env = "LOUPE_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Where to write (`-` for standard output). The format follows the extension (.html: report) unless --format says.
+    #[arg(short, long, value_name = "FILE", required_unless_present = "preview")]
+    pub output: Option<PathBuf>,
+    /// jsonl (OTLP JSON Lines) or html (a self-contained report).
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Export this trace (repeatable).
+    #[arg(long = "trace", value_name = "TRACE_ID")]
+    pub traces: Vec<String>,
+    /// With --trace: also the traces joined to it by span links (the stitched view).
+    #[arg(long)]
+    pub linked: bool,
+    /// Export the traces a search finds, in the `q=` language (e.g. 'service.name=api AND http.status_code>=500').
+    #[arg(short = 'q', long = "query", value_name = "EXPR")]
+    pub query: Option<String>,
+    /// Only this service (repeatable; with --window, the services whose traces, logs and metrics are exported).
+    #[arg(long = "service", value_name = "NAME")]
+    pub services: Vec<String>,
+    /// Only traces with errors.
+    #[arg(long)]
+    pub errors: bool,
+    /// Export everything in the time range (--since or --start/--end) from the --service's (all when none).
+    #[arg(long)]
+    pub window: bool,
+    /// Start of the time range as a duration back from now (e.g. 15m, 2h).
+    #[arg(long, value_name = "DURATION", conflicts_with = "start")]
+    pub since: Option<String>,
+    /// Start of the time range (RFC 3339, Unix nanoseconds or now-15m).
+    #[arg(long, value_name = "TIME")]
+    pub start: Option<String>,
+    /// End of the time range.
+    #[arg(long, value_name = "TIME")]
+    pub end: Option<String>,
+    /// Most traces a search exports (at most 10000).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Include the traces' log records.
+    #[arg(long)]
+    pub logs: bool,
+    /// Include the metrics of the traces' time window.
+    #[arg(long)]
+    pub metrics: bool,
+    /// Mask secrets (on by default; --redact=false to export as stored).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub redact: bool,
+    /// Also mask attributes whose key (or `key=value` text) contains this (repeatable).
+    #[arg(long = "redact-pattern", value_name = "PATTERN")]
+    pub redact_patterns: Vec<String>,
+    /// Show what would be exported and masked, and write nothing.
+    #[arg(long)]
+    pub preview: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// Files: OTLP JSON, JSON Lines, JSON arrays of requests, OTLP protobuf (also gzipped), Loupe HTML reports.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// The database to import into, directly [default: the platform data directory].
+    /// Stop Loupe first, or use --to to import through a running Loupe.
+    #[arg(
+        long,
+        env = "LOUPE_DATA_DIR",
+        value_name = "DIR",
+        conflicts_with = "to"
+    )]
+    pub data_dir: Option<PathBuf>,
+    /// Import through a running Loupe's API instead (e.g. http://127.0.0.1:16686).
+    #[arg(long, value_name = "URL")]
+    pub to: Option<String>,
+}
+
+/// Set by Ctrl-C (once handled, Ctrl-C no longer kills the process: the
+/// running export or import stops at its next step and cleans up).
+fn cancel_on_ctrl_c() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    let _ = std::thread::Builder::new()
+        .name("ctrl-c".into())
+        .spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                rt.block_on(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                });
+                f.store(true, Ordering::SeqCst);
+            }
+        });
+    flag
+}
+
+/// Progress on stderr: one updating line on a terminal, a line per 10%
+/// otherwise (so logs stay short).
+struct Meter {
+    tty: bool,
+    last: usize,
+}
+
+impl Meter {
+    fn new() -> Meter {
+        Meter {
+            tty: std::io::stderr().is_terminal(),
+            last: usize::MAX,
+        }
+    }
+
+    fn show(&mut self, what: &str, done: usize, total: usize) {
+        let pct = (done * 100).checked_div(total).unwrap_or(100);
+        if self.tty {
+            eprint!("\rloupe: {what} {pct:>3}%");
+        } else if self.last == usize::MAX || pct / 10 > self.last / 10 {
+            eprintln!("loupe: {what} {pct}%");
+        }
+        self.last = pct;
+    }
+
+    fn end(&self) {
+        if self.tty && self.last != usize::MAX {
+            eprintln!();
+        }
+    }
+}
+
+fn data_dir(d: Option<PathBuf>) -> PathBuf {
+    d.unwrap_or_else(crate::cli::default_data_dir)
+}
+
+fn export_params(a: &ExportArgs) -> Vec<(String, String)> {
+    let mut p: Vec<(String, String)> = Vec::new();
+    let mut add = |k: &str, v: String| p.push((k.to_string(), v));
+    for t in &a.traces {
+        add("traceId", t.clone());
+    }
+    add("linked", a.linked.to_string());
+    add("window", a.window.to_string());
+    add("logs", a.logs.to_string());
+    add("metrics", a.metrics.to_string());
+    add("redact", a.redact.to_string());
+    for r in &a.redact_patterns {
+        add("redactPattern", r.clone());
+    }
+    if a.traces.is_empty() {
+        for s in &a.services {
+            add("service", s.clone());
+        }
+        if let Some(q) = &a.query {
+            add("q", q.clone());
+        }
+        if a.errors && !a.window {
+            add("errors", "true".into());
+        }
+        if let Some(s) = &a.since {
+            add("start", format!("now-{s}"));
+        }
+        if let Some(s) = &a.start {
+            add("start", s.clone());
+        }
+        if let Some(e) = &a.end {
+            add("end", e.clone());
+        }
+        if let (Some(l), false) = (a.limit, a.window) {
+            add("limit", l.to_string());
+        }
+    }
+    let format = a.format.clone().unwrap_or_else(|| {
+        let html = a
+            .output
+            .as_deref()
+            .and_then(Path::extension)
+            .is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"));
+        if html { "html" } else { "jsonl" }.to_string()
+    });
+    add("format", format);
+    p
+}
+
+pub fn run_export(a: ExportArgs) -> ExitCode {
+    if a.traces.is_empty()
+        && a.query.is_none()
+        && a.services.is_empty()
+        && !a.window
+        && !a.errors
+        && a.since.is_none()
+        && a.start.is_none()
+    {
+        eprintln!("loupe: say what to export: --trace ID, --query EXPR, --service NAME, --errors, or --window with --since/--start");
+        return ExitCode::from(2);
+    }
+    let params = export_params(&a);
+    let spec = match loupe_server::transfer::export_spec(&params) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("loupe: {}: {}", e.param, e.message);
+            return ExitCode::from(2);
+        }
+    };
+    let dir = data_dir(a.data_dir.clone());
+    let reader = match Store::open_reader_only(&dir) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("loupe: no Loupe database in {}: {e}", dir.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    if a.preview {
+        return match loupe_export::export::preview(&reader, &spec) {
+            Ok(s) => {
+                println!(
+                    "{} traces, {} spans, {} log records, {} data points",
+                    s.traces, s.spans, s.log_records, s.data_points
+                );
+                if spec.redact.is_none() {
+                    println!("redaction is off: nothing would be masked");
+                } else {
+                    println!("{} values would be masked", s.redaction.total);
+                    for (k, n) in &s.redaction.by_key {
+                        println!("  {n:>6}  {k}");
+                    }
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("loupe: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let Some(output) = a.output.clone() else {
+        eprintln!("loupe: --output FILE is required");
+        return ExitCode::from(2);
+    };
+    let cancel = cancel_on_ctrl_c();
+    let mut meter = Meter::new();
+    let to_stdout = output.as_os_str() == "-";
+    // Written beside the target and renamed at the end: a cancelled or
+    // failed export leaves no half file under the real name.
+    let partial = partial_path(&output);
+    let result = (|| -> Result<loupe_export::ExportSummary, String> {
+        let mut progress = |p: loupe_export::Progress| {
+            meter.show("exporting", p.done, p.total);
+            !cancel.load(Ordering::SeqCst)
+        };
+        if to_stdout {
+            let stdout = std::io::stdout();
+            let mut lock = std::io::BufWriter::new(stdout.lock());
+            let s = loupe_export::export::write(&reader, &spec, &mut lock, &mut progress)
+                .map_err(|e| e.to_string())?;
+            lock.flush().map_err(|e| e.to_string())?;
+            return Ok(s);
+        }
+        let file = std::fs::File::create(&partial)
+            .map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
+        let mut w = std::io::BufWriter::new(file);
+        let s = loupe_export::export::write(&reader, &spec, &mut w, &mut progress)
+            .map_err(|e| e.to_string())?;
+        w.flush().map_err(|e| e.to_string())?;
+        drop(w);
+        std::fs::rename(&partial, &output)
+            .map_err(|e| format!("cannot write {}: {e}", output.display()))?;
+        Ok(s)
+    })();
+    meter.end();
+    match result {
+        Ok(s) => {
+            eprintln!(
+                "loupe: exported {} traces, {} spans, {} log records, {} data points ({} bytes){}",
+                s.traces,
+                s.spans,
+                s.log_records,
+                s.data_points,
+                s.bytes,
+                if to_stdout {
+                    String::new()
+                } else {
+                    format!(" to {}", output.display())
+                }
+            );
+            if spec.redact.is_some() {
+                let keys: Vec<String> = s
+                    .redaction
+                    .by_key
+                    .iter()
+                    .map(|(k, n)| format!("{k} ×{n}"))
+                    .collect();
+                eprintln!(
+                    "loupe: masked {} values{}{}",
+                    s.redaction.total,
+                    if keys.is_empty() { "" } else { ": " },
+                    keys.join(", ")
+                );
+            }
+            if s.truncated {
+                eprintln!("loupe: the selection had more traces than one export holds; the newest were exported");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            if !to_stdout {
+                let _ = std::fs::remove_file(&partial);
+            }
+            eprintln!("loupe: {e}");
+            if cancel.load(Ordering::SeqCst) {
+                ExitCode::from(130)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+fn partial_path(p: &Path) -> PathBuf {
+    let mut s = p.as_os_str().to_owned();
+    s.push(".partial");
+    PathBuf::from(s)
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if meta.len() > loupe_export::import::MAX_FILE_BYTES as u64 {
+        return Err(format!(
+            "{}: {}",
+            path.display(),
+            loupe_export::ImportError::TooLarge {
+                size: meta.len(),
+                limit: loupe_export::import::MAX_FILE_BYTES
+            }
+        ));
+    }
+    std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn print_report(path: &Path, r: &loupe_export::ImportReport) {
+    println!(
+        "loupe: imported {} ({}): {} spans, {} log records, {} data points, marked {}={}",
+        path.display(),
+        r.format.name(),
+        r.spans,
+        r.log_records,
+        r.data_points,
+        loupe_export::SOURCE_KEY,
+        r.source
+    );
+    if r.rejected > 0 {
+        eprintln!(
+            "loupe: {}: {} items with invalid IDs were dropped",
+            path.display(),
+            r.rejected
+        );
+    }
+    if r.skipped_count > 0 {
+        eprintln!(
+            "loupe: {}: {} parts could not be read and were skipped:",
+            path.display(),
+            r.skipped_count
+        );
+        for s in &r.skipped {
+            eprintln!("  {s}");
+        }
+        if r.skipped_count as usize > r.skipped.len() {
+            eprintln!("  …");
+        }
+    }
+}
+
+pub fn run_import(a: ImportArgs) -> ExitCode {
+    if let Some(url) = &a.to {
+        return import_over_http(url, &a.files);
+    }
+    let dir = data_dir(a.data_dir.clone());
+    let store = match Store::open(&dir, WriterConfig::default()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("loupe: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cancel = cancel_on_ctrl_c();
+    let mut failed = false;
+    for path in &a.files {
+        let bytes = match read_file(path) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("loupe: {e}");
+                failed = true;
+                continue;
+            }
+        };
+        let source = loupe_export::source_name(&path.to_string_lossy());
+        let mut meter = Meter::new();
+        let r = loupe_export::import_into(&store, &bytes, &source, &mut |p| {
+            meter.show("importing", p.done, p.total);
+            !cancel.load(Ordering::SeqCst)
+        });
+        meter.end();
+        match r {
+            Ok(r) => print_report(path, &r),
+            Err(e) => {
+                eprintln!("loupe: {}: {e}", path.display());
+                failed = true;
+            }
+        }
+        if cancel.load(Ordering::SeqCst) {
+            break;
+        }
+    }
+    store.writer.shutdown();
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn import_over_http(url: &str, files: &[PathBuf]) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("loupe: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let base = url.trim_end_matches('/').to_string();
+    runtime.block_on(async move {
+        let client = reqwest::Client::new();
+        let mut failed = false;
+        for path in files {
+            let bytes = match read_file(path) {
+                Ok(b) => b,
+                Err(e) => {
+                    eprintln!("loupe: {e}");
+                    failed = true;
+                    continue;
+                }
+            };
+            let source = loupe_export::source_name(&path.to_string_lossy());
+            eprintln!("loupe: sending {} ({} bytes) to {base}", path.display(), bytes.len());
+            let r = client
+                .post(format!("{base}/api/v1/imports?name={}", url_encode(&source)))
+                .body(bytes)
+                .send()
+                .await;
+            let resp = match r {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("loupe: cannot reach {base}: {e}; is Loupe running?");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let ok = resp.status().is_success();
+            let body: serde_json::Value = resp.json().await.unwrap_or_default();
+            if ok {
+                let n = |k: &str| body[k].as_u64().unwrap_or(0);
+                println!(
+                    "loupe: imported {}: {} spans, {} log records, {} data points, {} parts skipped",
+                    path.display(),
+                    n("spans"),
+                    n("logRecords"),
+                    n("dataPoints"),
+                    n("skippedCount")
+                );
+            } else {
+                eprintln!(
+                    "loupe: {}: {}",
+                    path.display(),
+                    body["error"].as_str().unwrap_or("the import failed")
+                );
+                failed = true;
+            }
+        }
+        if failed {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        }
+    })
+}
+
+/// Percent-encodes a query parameter value.
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            b => format!("%{b:02X}"),
+        })
+        .collect()
+}

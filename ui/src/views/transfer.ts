@@ -1,0 +1,294 @@
+// The export dialog (selection, logs/metrics, format, redaction preview,
+// progress and cancel) and import (drop files on the page or pick them,
+// progress and cancel, what was skipped), plus the list of imports with
+// "show" and "delete". Logic lives in ../transfer.ts.
+
+import { clear, h } from '../dom';
+import {
+  describeSkipped,
+  exportFileName,
+  exportParams,
+  formatBytes,
+  importSearchUrl,
+  importSummary,
+  redactionRows,
+  selectionFromLocation,
+  type ExportOptions,
+  type ExportSelection,
+  type ExportSummary,
+  type ImportReport,
+} from '../transfer';
+
+interface ImportInfo {
+  source: string;
+  format: string;
+  spans: number;
+  logRecords: number;
+  dataPoints: number;
+  times: number;
+}
+
+async function errorOf(res: Response): Promise<string> {
+  try {
+    const b = (await res.json()) as { error?: string };
+    return b.error ?? `${res.status} ${res.statusText}`;
+  } catch {
+    return `${res.status} ${res.statusText}`;
+  }
+}
+
+/** Adds the "Export / Import" button to the header and the page-wide drop zone. */
+export function mountTransfer(header: HTMLElement): void {
+  const dialog = h('dialog', { class: 'transfer-dialog', testid: 'transfer-dialog' });
+  document.body.appendChild(dialog);
+  const button = h('button', { class: 'transfer-open', testid: 'transfer-open', attrs: { type: 'button' }, text: 'Export / Import', on: { click: () => open() } });
+  header.appendChild(button);
+
+  const body = h('div', { class: 'transfer-body' });
+  dialog.append(
+    h('div', { class: 'transfer-head' }, h('h2', { text: 'Export and import' }), h('button', { class: 'transfer-close', attrs: { type: 'button', 'aria-label': 'Close' }, text: '×', on: { click: () => dialog.close() } })),
+    body,
+  );
+
+  function open(files?: File[]): void {
+    clear(body);
+    body.append(exportSection(), importSection(files));
+    if (!dialog.open) dialog.showModal();
+  }
+
+  // Drop files anywhere on the page to import them.
+  window.addEventListener('dragover', (e) => {
+    if (e.dataTransfer?.types.includes('Files')) {
+      e.preventDefault();
+      document.body.classList.add('dropping');
+    }
+  });
+  window.addEventListener('dragleave', (e) => {
+    if (!e.relatedTarget) document.body.classList.remove('dropping');
+  });
+  window.addEventListener('drop', (e) => {
+    document.body.classList.remove('dropping');
+    const files = Array.from(e.dataTransfer?.files ?? []);
+    if (files.length) {
+      e.preventDefault();
+      open(files);
+    }
+  });
+}
+
+function checkbox(label: string, checked: boolean, testid: string): [HTMLElement, HTMLInputElement] {
+  const input = h('input', { testid, attrs: { type: 'checkbox', checked } });
+  return [h('label', { class: 'transfer-check' }, input, ' ', label), input];
+}
+
+function exportSection(): HTMLElement {
+  const sel0 = selectionFromLocation(location.pathname, location.search);
+  const kinds: Array<[ExportSelection['kind'], string]> = [
+    ['trace', 'This trace'],
+    ['search', 'This search result'],
+    ['window', 'A time range'],
+  ];
+  const kind = h('select', { testid: 'export-kind' }, ...kinds.filter(([k]) => k !== 'trace' || sel0.kind === 'trace').map(([k, l]) => h('option', { attrs: { value: k, selected: k === sel0.kind }, text: l })));
+  const [linkedL, linked] = checkbox('with linked traces (stitched view)', sel0.kind === 'trace' && sel0.linked, 'export-linked');
+  const start = h('input', { attrs: { type: 'text', value: 'now-1h', placeholder: 'start: now-1h or RFC 3339' } });
+  const end = h('input', { attrs: { type: 'text', placeholder: 'end (empty: now)' } });
+  const services = h('input', { attrs: { type: 'text', placeholder: 'services, comma-separated (empty: all)' } });
+  const windowBox = h('div', { class: 'transfer-window' }, start, end, services);
+  const [logsL, logs] = checkbox('include logs', true, 'export-logs');
+  const [metricsL, metrics] = checkbox('include metrics of the time window', false, 'export-metrics');
+  const format = h('select', { testid: 'export-format' }, h('option', { attrs: { value: 'jsonl' }, text: 'OTLP JSON Lines (.jsonl)' }), h('option', { attrs: { value: 'html' }, text: 'HTML report (.html, opens offline)' }));
+  const [redactL, redact] = checkbox('mask secrets (authorization, cookie, password, secret, token, api-key…)', true, 'export-redact');
+  const patterns = h('input', { attrs: { type: 'text', placeholder: 'more patterns to mask, comma-separated' } });
+  const preview = h('div', { class: 'transfer-preview', testid: 'export-preview' });
+  const status = h('div', { class: 'transfer-status', testid: 'export-status' });
+  const go = h('button', { class: 'primary', testid: 'export-go', attrs: { type: 'button' }, text: 'Preview' });
+  const save = h('button', { testid: 'export-save', attrs: { type: 'button', disabled: true }, text: 'Export' });
+  const cancel = h('button', { testid: 'export-cancel', attrs: { type: 'button', hidden: true }, text: 'Cancel' });
+  let controller: AbortController | null = null;
+
+  const selection = (): ExportSelection => {
+    const k = kind.value as ExportSelection['kind'];
+    if (k === 'trace' && sel0.kind === 'trace') return { kind: 'trace', traceId: sel0.traceId, linked: linked.checked };
+    if (k === 'search') return sel0.kind === 'search' ? sel0 : { kind: 'search', params: new URLSearchParams() };
+    return { kind: 'window', start: start.value, end: end.value, services: services.value.split(',') };
+  };
+  const options = (): ExportOptions => ({ logs: logs.checked, metrics: metrics.checked, format: format.value as 'jsonl' | 'html', redact: redact.checked, patterns: patterns.value });
+  const sync = (): void => {
+    linkedL.hidden = kind.value !== 'trace';
+    windowBox.hidden = kind.value !== 'window';
+    patterns.disabled = !redact.checked;
+    save.disabled = true;
+    clear(preview);
+  };
+  for (const el of [kind, linked, start, end, services, logs, metrics, format, redact, patterns]) el.addEventListener('change', sync);
+  sync();
+
+  go.addEventListener('click', async () => {
+    clear(preview);
+    status.textContent = 'Counting…';
+    try {
+      const res = await fetch(`/api/v1/export/preview?${exportParams(selection(), options())}`);
+      if (!res.ok) throw new Error(await errorOf(res));
+      const s = (await res.json()) as ExportSummary;
+      status.textContent = '';
+      preview.append(h('p', { text: `${s.traces} traces, ${s.spans} spans, ${s.logRecords} log records, ${s.dataPoints} data points${s.truncated ? ' (cut at the export limit)' : ''}.` }));
+      if (!redact.checked) preview.append(h('p', { class: 'warn', text: 'Secrets are not masked: the file holds the data as stored.' }));
+      else if (s.redaction.total === 0) preview.append(h('p', { text: 'Nothing matches the redaction patterns.' }));
+      else {
+        preview.append(h('p', { text: `${s.redaction.total} values will be masked:` }));
+        const table = h('table', { class: 'transfer-redactions' });
+        for (const [key, n] of redactionRows(s.redaction)) table.append(h('tr', null, h('td', { class: 'mono', text: key }), h('td', { text: String(n) })));
+        preview.append(table);
+      }
+      save.disabled = false;
+    } catch (e) {
+      status.textContent = `Cannot export: ${(e as Error).message}`;
+    }
+  });
+
+  save.addEventListener('click', async () => {
+    const sel = selection();
+    const opts = options();
+    controller = new AbortController();
+    cancel.hidden = false;
+    save.disabled = true;
+    status.textContent = 'Exporting…';
+    try {
+      const res = await fetch(`/api/v1/export?${exportParams(sel, opts)}`, { signal: controller.signal });
+      if (!res.ok || !res.body) throw new Error(await errorOf(res));
+      const reader = res.body.getReader();
+      const chunks: Uint8Array[] = [];
+      let got = 0;
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        chunks.push(value);
+        got += value.length;
+        status.textContent = `Exporting… ${formatBytes(got)}`;
+      }
+      const blob = new Blob(chunks as BlobPart[], { type: opts.format === 'html' ? 'text/html' : 'application/x-ndjson' });
+      const a = h('a', { attrs: { href: URL.createObjectURL(blob), download: exportFileName(opts, sel) } });
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      status.textContent = `Exported ${formatBytes(got)}.`;
+    } catch (e) {
+      status.textContent = (e as Error).name === 'AbortError' ? 'Export cancelled.' : `Export failed: ${(e as Error).message}`;
+    } finally {
+      controller = null;
+      cancel.hidden = true;
+      save.disabled = false;
+    }
+  });
+  cancel.addEventListener('click', () => controller?.abort());
+
+  return h(
+    'section',
+    { class: 'transfer-section' },
+    h('h3', { text: 'Export' }),
+    h('div', { class: 'transfer-row' }, kind, linkedL),
+    windowBox,
+    h('div', { class: 'transfer-row' }, logsL, metricsL),
+    h('div', { class: 'transfer-row' }, format),
+    h('div', { class: 'transfer-row' }, redactL),
+    patterns,
+    h('div', { class: 'transfer-row' }, go, save, cancel),
+    status,
+    preview,
+  );
+}
+
+function importSection(initial?: File[]): HTMLElement {
+  const picker = h('input', { testid: 'import-file', attrs: { type: 'file', multiple: true, accept: '.json,.jsonl,.ndjson,.pb,.binpb,.bin,.gz,.html,.htm' } });
+  const results = h('div', { class: 'transfer-results', testid: 'import-results' });
+  const list = h('div', { class: 'transfer-imports', testid: 'imports-list' });
+  const zone = h('div', { class: 'transfer-drop' }, 'Drop files anywhere on the page, or ', picker);
+  let xhr: XMLHttpRequest | null = null;
+
+  const importOne = (file: File): Promise<void> =>
+    new Promise((resolve) => {
+      const line = h('div', { class: 'transfer-result' }, `${file.name}: sending…`);
+      const stop = h('button', { attrs: { type: 'button' }, text: 'Cancel', on: { click: () => xhr?.abort() } });
+      line.append(' ', stop);
+      results.append(line);
+      xhr = new XMLHttpRequest();
+      xhr.open('POST', `/api/v1/imports?${new URLSearchParams({ name: file.name })}`);
+      xhr.upload.onprogress = (e) => {
+        if (e.lengthComputable) line.firstChild!.textContent = `${file.name}: ${Math.round((100 * e.loaded) / e.total)}% sent…`;
+      };
+      const done = (text: string, detail: string[] = [], cls = ''): void => {
+        clear(line);
+        line.className = `transfer-result ${cls}`;
+        line.append(h('div', { text }));
+        for (const d of detail) line.append(h('div', { class: 'mono', text: d }));
+        xhr = null;
+        resolve();
+      };
+      xhr.onload = () => {
+        let body: (ImportReport & { error?: string }) | null = null;
+        try {
+          body = JSON.parse(xhr!.responseText);
+        } catch {
+          /* not JSON */
+        }
+        if (xhr!.status === 200 && body) {
+          done(importSummary(body), body.skipped.map(describeSkipped), body.skippedCount ? 'warn' : 'ok');
+          void refresh();
+        } else done(`${file.name}: ${body?.error ?? `HTTP ${xhr!.status}`}`, [], 'error');
+      };
+      xhr.onerror = () => done(`${file.name}: Loupe is not reachable`, [], 'error');
+      xhr.onabort = () => done(`${file.name}: cancelled (what was stored stays; delete it below)`, [], 'warn');
+      xhr.send(file);
+    });
+
+  const importAll = async (files: File[]): Promise<void> => {
+    for (const f of files) await importOne(f);
+  };
+  picker.addEventListener('change', () => void importAll(Array.from(picker.files ?? [])));
+
+  async function refresh(): Promise<void> {
+    try {
+      const res = await fetch('/api/v1/imports');
+      if (!res.ok) throw new Error(await errorOf(res));
+      const { imports } = (await res.json()) as { imports: ImportInfo[] };
+      clear(list);
+      if (!imports.length) {
+        list.append(h('p', { class: 'muted', text: 'Nothing imported yet.' }));
+        return;
+      }
+      const table = h('table');
+      for (const i of imports) {
+        const del = h('button', {
+          attrs: { type: 'button' },
+          text: 'Delete',
+          on: {
+            click: async () => {
+              if (!confirm(`Delete everything imported from ${i.source}?`)) return;
+              const r = await fetch(`/api/v1/imports/${encodeURIComponent(i.source)}`, { method: 'DELETE' });
+              if (!r.ok) alert(await errorOf(r));
+              void refresh();
+            },
+          },
+        });
+        table.append(
+          h(
+            'tr',
+            null,
+            h('td', { class: 'mono', text: i.source }),
+            h('td', { text: `${i.spans} spans, ${i.logRecords} logs, ${i.dataPoints} points` }),
+            h('td', null, h('a', { attrs: { href: importSearchUrl(i.source) }, text: 'Show traces' })),
+            h('td', null, del),
+          ),
+        );
+      }
+      list.append(table);
+    } catch (e) {
+      clear(list);
+      list.append(h('p', { class: 'error', text: `Cannot list imports: ${(e as Error).message}` }));
+    }
+  }
+  void refresh();
+  if (initial?.length) void importAll(initial);
+
+  return h('section', { class: 'transfer-section' }, h('h3', { text: 'Import' }), h('p', { class: 'muted', text: 'OTLP JSON, JSON Lines, JSON arrays of requests, OTLP protobuf (also .gz) and Loupe HTML reports. Imported data is marked with its file name.' }), zone, results, h('h3', { text: 'Imports' }), list);
+}
