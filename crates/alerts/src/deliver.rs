@@ -7,12 +7,16 @@
 //!   errors and timeouts, with exponential backoff and full jitter. Any
 //!   other 4xx is final: sending the same request again cannot help.
 //! - The URL is a secret: it is never logged, never put in an error text
-//!   (`reqwest::Error::without_url`) and shown only masked ([`mask_url`]).
+//!   (transport errors here never contain it) and shown only masked
+//!   ([`mask_url`]).
 //! - Targets on loopback, link-local, private, shared or unspecified
 //!   addresses are refused unless the channel allows them; the check is on
 //!   the resolved addresses, and the connection is pinned to exactly those
 //!   (no second lookup for DNS rebinding to race). Loupe's own listeners
 //!   are refused even then, and redirects are not followed.
+//! - HTTP/1.1 over a connection opened here (hyper's client connection,
+//!   TLS by rustls with the ring provider and the Mozilla roots), with one
+//!   timeout over connect, handshake and answer.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -224,9 +228,102 @@ pub fn classify(status: u16, retry_after_header: Option<&str>) -> Outcome {
     }
 }
 
-fn install_tls() {
-    // Fails only when a provider is already installed: fine.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
+    static CONFIG: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>> =
+        std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let roots = rustls::RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            };
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map(|b| Arc::new(b.with_root_certificates(roots).with_no_client_auth()))
+                .map_err(|e| format!("TLS setup failed: {e}"))
+        })
+        .clone()
+}
+
+/// The status and `Retry-After` of one POST over a connection to one of
+/// `addrs` (in order), with `timeout` over everything.
+async fn http_post(
+    u: &url::Url,
+    host: &str,
+    addrs: &[SocketAddr],
+    body: &[u8],
+    timeout: Duration,
+) -> Result<(u16, Option<String>), String> {
+    let work = async {
+        let mut last = String::from("no address");
+        let mut tcp = None;
+        for a in addrs {
+            match tokio::net::TcpStream::connect(a).await {
+                Ok(s) => {
+                    tcp = Some(s);
+                    break;
+                }
+                Err(e) => last = e.to_string(),
+            }
+        }
+        let tcp = tcp.ok_or_else(|| format!("cannot connect: {last}"))?;
+        let _ = tcp.set_nodelay(true);
+        let path = &u[url::Position::BeforePath..url::Position::AfterQuery];
+        let authority = match u.port() {
+            Some(p) => format!("{}:{p}", u.host_str().unwrap_or(host)),
+            None => u.host_str().unwrap_or(host).to_string(),
+        };
+        let req = http::Request::post(if path.is_empty() { "/" } else { path })
+            .header(http::header::HOST, authority)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(
+                http::header::USER_AGENT,
+                concat!("loupe/", env!("CARGO_PKG_VERSION")),
+            )
+            .body(http_body_util::Full::new(bytes::Bytes::copy_from_slice(
+                body,
+            )))
+            .map_err(|e| format!("cannot build the request: {e}"))?;
+        if u.scheme() == "https" {
+            let name = rustls::pki_types::ServerName::try_from(host.to_string())
+                .map_err(|e| format!("bad TLS name: {e}"))?;
+            let tls = tokio_rustls::TlsConnector::from(tls_config()?)
+                .connect(name, tcp)
+                .await
+                .map_err(|e| format!("TLS handshake failed: {e}"))?;
+            send(hyper_util::rt::TokioIo::new(tls), req).await
+        } else {
+            send(hyper_util::rt::TokioIo::new(tcp), req).await
+        }
+    };
+    tokio::time::timeout(timeout, work)
+        .await
+        .map_err(|_| format!("no answer within {timeout:?}"))?
+}
+
+async fn send<T>(
+    io: hyper_util::rt::TokioIo<T>,
+    req: http::Request<http_body_util::Full<bytes::Bytes>>,
+) -> Result<(u16, Option<String>), String>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(|e| format!("HTTP handshake failed: {e}"))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let resp = sender
+        .send_request(req)
+        .await
+        .map_err(|e| format!("request failed: {e}"))?;
+    let ra = resp
+        .headers()
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    Ok((resp.status().as_u16(), ra))
 }
 
 /// One POST of `body` to the channel's URL.
@@ -254,43 +351,18 @@ pub async fn post_once(
             };
         }
     };
-    install_tls();
-    let client = match reqwest::Client::builder()
-        .resolve_to_addrs(&host, &addrs)
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(5)))
-        .user_agent(concat!("loupe/", env!("CARGO_PKG_VERSION")))
-        .build()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            return Outcome::Final {
-                status: None,
-                error: e.without_url().to_string(),
-            }
-        }
+    let Ok(u) = url::Url::parse(&channel.url) else {
+        return Outcome::Final {
+            status: None,
+            error: TargetError::BadUrl.to_string(),
+        };
     };
-    match client
-        .post(&channel.url)
-        .header("content-type", "application/json")
-        .body(body.to_vec())
-        .send()
-        .await
-    {
-        Ok(resp) => {
-            let ra = resp
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            classify(resp.status().as_u16(), ra.as_deref())
-        }
-        Err(e) => Outcome::Retry {
+    match http_post(&u, &host, &addrs, body, timeout).await {
+        Ok((status, ra)) => classify(status, ra.as_deref()),
+        Err(error) => Outcome::Retry {
             status: None,
             after: None,
-            error: e.without_url().to_string(),
+            error,
         },
     }
 }
@@ -478,6 +550,11 @@ mod tests {
         ));
         assert!(matches!(classify(404, None), Outcome::Final { .. }));
         assert!(matches!(classify(400, None), Outcome::Final { .. }));
+    }
+
+    #[test]
+    fn tls_is_configured_without_a_process_default() {
+        assert!(tls_config().is_ok());
     }
 
     #[test]

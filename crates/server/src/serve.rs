@@ -5,10 +5,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use loupe_alerts::{NoNotifier, Notifier};
 use loupe_ingest::ReceiverConfig;
 use loupe_model::sink::{DropSink, Sink};
 use loupe_store::{Store, StoreError, Writer, WriterConfig};
 use tokio::net::TcpListener;
+
+pub use loupe_alerts::Notifier as AlertNotifier;
 
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
@@ -128,6 +131,17 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_ready: impl FnOnce(&Running),
 ) -> Result<(), ServeError> {
+    run_with_notifier(config, Arc::new(NoNotifier), shutdown, on_ready).await
+}
+
+/// [`run`], with alert notifications also shown through `notifier` (the
+/// desktop shell passes its native notifications and tray badge).
+pub async fn run_with_notifier(
+    config: ServeConfig,
+    notifier: Arc<dyn Notifier>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_ready: impl FnOnce(&Running),
+) -> Result<(), ServeError> {
     let listeners = Listeners::bind(&config).await?;
     let store = Store::open(&config.data_dir, config.writer.clone())?;
     let sink: Arc<dyn Sink> = if config.drop_data {
@@ -163,7 +177,21 @@ pub async fn run(
             .into_future(),
     );
     let info = crate::api::Info::new(bound.grpc, bound.http);
-    let api_app = crate::app(store.reader.clone(), info, config.allow_remote);
+    // Alerting: evaluation on its own task, reading through the Reader.
+    let alerting = crate::alerting::Alerting::start(
+        store.alerts.clone(),
+        store.reader.clone(),
+        bound.api,
+        vec![bound.api, bound.grpc, bound.http],
+        notifier,
+    )?;
+    tokio::spawn(alerting.clone().run(stopped()));
+    let api_app = crate::app_with_alerts(
+        store.reader.clone(),
+        info,
+        config.allow_remote,
+        Some(alerting),
+    );
     let api = tokio::spawn(
         axum::serve(listeners.api, api_app)
             .with_graceful_shutdown(stopped())

@@ -6,8 +6,10 @@
 //! thread and acknowledges each only after its commit; [`read`] answers
 //! queries on separate read-only connections (WAL lets them run while the
 //! writer writes); [`retention`] deletes the oldest data in small steps on the
-//! writer thread between commits.
+//! writer thread between commits; [`alerts`] keeps alerting's tables on a
+//! connection of its own and reads what the evaluator needs.
 
+pub mod alerts;
 mod codec;
 mod error;
 mod prepare;
@@ -33,6 +35,8 @@ pub const DB_FILE: &str = "loupe.db";
 pub struct Store {
     pub writer: Arc<Writer>,
     pub reader: Arc<Reader>,
+    /// Alerting's tables, on their own connection.
+    pub alerts: Arc<alerts::AlertDb>,
     path: PathBuf,
 }
 
@@ -48,9 +52,11 @@ impl Store {
         let conn = schema::open_writer(&path)?;
         let writer = Writer::start(conn, config)?;
         let reader = Reader::new(path.clone());
+        let alerts = alerts::AlertDb::open(&path)?;
         Ok(Store {
             writer: Arc::new(writer),
             reader: Arc::new(reader),
+            alerts: Arc::new(alerts),
             path,
         })
     }
