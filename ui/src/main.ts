@@ -4,20 +4,27 @@ import { parseRoute, type Route } from './query';
 import { onNavigate, startRouter } from './router';
 import { mountTraceList, type View } from './views/traceList';
 import { mountTraceView } from './views/traceView';
+import { mountRules, startAlertBadge } from './views/rules';
 
 const app = document.getElementById('app')!;
 const header = h(
   'header',
   { class: 'app-header' },
   h('a', { class: 'brand', attrs: { href: '/' } }, h('span', { class: 'brand-mark' }), 'Loupe'),
-  h('nav', null, h('a', { attrs: { href: '/' }, text: 'Traces' })),
+  h('nav', null, h('a', { attrs: { href: '/' }, text: 'Traces' }), h('a', { attrs: { href: '/rules' }, testid: 'nav-alerts' }, 'Alerts ', h('span', { class: 'badge alert-badge', testid: 'alert-badge', attrs: { hidden: true } }))),
 );
 const main = h('main', { class: 'app-main' });
 app.append(header, main);
 
-let current: { kind: Route['view']; view: View } | null = null;
+let current: { kind: Route['view'] | 'rules'; view: View } | null = null;
 
 function render(): void {
+  if (location.pathname === '/rules' || location.pathname.startsWith('/rules/')) {
+    current?.view.destroy();
+    document.title = 'Alerts · Loupe';
+    current = { kind: 'rules', view: mountRules(main, location.pathname) };
+    return;
+  }
   const route = parseRoute(location.pathname, location.search);
   if (current && current.kind === route.view && route.view !== 'notfound') {
     current.view.update(route.view === 'search' ? route.search : route.trace);
@@ -39,5 +46,6 @@ function render(): void {
 }
 
 startRouter();
+startAlertBadge(header.querySelector('[data-testid=alert-badge]') as HTMLElement);
 onNavigate(render);
 render();
