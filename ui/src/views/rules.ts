@@ -118,12 +118,14 @@ async function renderList(page: HTMLElement): Promise<void> {
   let groups: Group[] = [];
   let channels: Channel[] = [];
   let deliveries: Delivery[] = [];
+  let history: { ruleName: string; group: string; from: string; to: string; atNs: string }[] = [];
   try {
-    [rules, groups, channels, deliveries] = await Promise.all([
+    [rules, groups, channels, deliveries, history] = await Promise.all([
       call<{ rules: RuleView[] }>('GET', '/api/v1/rules').then((r) => r.rules),
       call<{ groups: Group[] }>('GET', '/api/v1/alerts').then((r) => r.groups),
       call<{ channels: Channel[] }>('GET', '/api/v1/channels').then((r) => r.channels),
       call<{ deliveries: Delivery[] }>('GET', '/api/v1/deliveries').then((r) => r.deliveries),
+      call<{ history: typeof history }>('GET', '/api/v1/alerts/history?limit=50').then((r) => r.history),
     ]);
   } catch (e) {
     clear(page);
@@ -261,6 +263,13 @@ async function renderList(page: HTMLElement): Promise<void> {
       h('button', { class: 'btn', attrs: { type: 'submit' }, text: 'Add channel' }),
       chErr,
     ),
+  );
+
+  page.appendChild(h('h2', { text: 'History' }));
+  page.appendChild(
+    history.length === 0
+      ? h('p', { class: 'muted', text: 'No alert has changed state yet.' })
+      : h('table', { class: 'rules-table', testid: 'history-table' }, ...history.map((x) => h('tr', null, h('td', { text: when(x.atNs) }), h('td', { text: x.ruleName }), h('td', { class: 'mono', text: x.group }), h('td', { text: `${x.from} → ${x.to}` })))),
   );
 
   page.appendChild(h('h2', { text: 'Deliveries' }));
