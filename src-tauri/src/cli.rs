@@ -45,6 +45,19 @@ enum Command {
     Export(crate::transfer::ExportArgs),
     /// Import OTLP JSON, JSON Lines, protobuf or Loupe HTML reports, marked with their file name.
     Import(crate::transfer::ImportArgs),
+    /// Alert rule files.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum RulesCommand {
+    /// Validate a rules file (YAML, `rules: [...]` or one rule): errors with
+    /// line numbers and exit 1; rules that can never match are warned about.
+    Check {
+        /// The YAML file.
+        file: PathBuf,
+    },
 }
 
 /// Flags of `loupe serve` and `loupe config`. Each overrides the same key
@@ -377,6 +390,46 @@ async fn send_demo(
     Ok(())
 }
 
+/// `loupe rules check FILE`: `FILE:LINE:COLUMN: message` per error (the
+/// form editors jump to), warnings for rules that can never match.
+fn run_rules_check(file: &std::path::Path) -> ExitCode {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("loupe: cannot read {}: {e}", file.display());
+            return ExitCode::from(2);
+        }
+    };
+    match loupe_alerts::rule::file_from_yaml(&text) {
+        Ok(rules) => {
+            for r in &rules {
+                let a = loupe_alerts::analyse(r.when.as_ref(), r.signal);
+                for f in &a.findings {
+                    println!(
+                        "{}: warning: rule {:?}: {}",
+                        file.display(),
+                        r.name,
+                        f.message
+                    );
+                }
+            }
+            println!("{}: {} rule(s) OK", file.display(), rules.len());
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            for e in errors {
+                let at = match (e.line, e.column) {
+                    (Some(l), Some(c)) => format!("{l}:{c}:"),
+                    (Some(l), None) => format!("{l}:"),
+                    _ => String::new(),
+                };
+                eprintln!("{}:{at} error: {}", file.display(), e.message);
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn run_demo(a: DemoArgs) -> ExitCode {
     let endpoint = if a.grpc_endpoint.contains("://") {
         a.grpc_endpoint.clone()
@@ -462,6 +515,7 @@ pub fn main() -> ExitCode {
         }
         Some(Command::Export(a)) => crate::transfer::run_export(a),
         Some(Command::Import(a)) => crate::transfer::run_import(a),
+        Some(Command::Rules(RulesCommand::Check { file })) => run_rules_check(&file),
         None => run_window(cli.window),
     }
 }

@@ -9,6 +9,7 @@ import { mountMetrics } from './views/metrics';
 import { mountLogs } from './views/logs';
 import { mountDashboard } from './views/dashboard';
 import { mountTransfer } from './views/transfer';
+import { mountRules, startAlertBadge } from './views/rules';
 
 const app = document.getElementById('app')!;
 const header = h(
@@ -22,6 +23,7 @@ const header = h(
     h('a', { testid: 'nav-metrics', attrs: { href: '/explore/metrics' }, text: 'Metrics' }),
     h('a', { testid: 'nav-logs', attrs: { href: '/logs' }, text: 'Logs' }),
     h('a', { testid: 'nav-dashboard', attrs: { href: '/dashboard' }, text: 'Dashboard' }),
+    h('a', { attrs: { href: '/rules' }, testid: 'nav-alerts' }, 'Alerts ', h('span', { class: 'badge alert-badge', testid: 'alert-badge', attrs: { hidden: true } })),
     h('a', { testid: 'nav-settings', attrs: { href: '/settings' }, text: 'Settings' }),
   ),
 );
@@ -29,9 +31,15 @@ const main = h('main', { class: 'app-main' });
 app.append(header, main);
 mountTransfer(header);
 
-let current: { kind: Route['view']; view: View } | null = null;
+let current: { kind: Route['view'] | 'rules'; view: View } | null = null;
 
 function render(): void {
+  if (location.pathname === '/rules' || location.pathname.startsWith('/rules/')) {
+    current?.view.destroy();
+    document.title = 'Alerts · Loupe';
+    current = { kind: 'rules', view: mountRules(main, location.pathname) };
+    return;
+  }
   const route = parseRoute(location.pathname, location.search);
   if (current && current.kind === route.view && route.view !== 'notfound') {
     current.view.update(route.view === 'search' ? route.search : route.view === 'trace' ? route.trace : route.view === 'metrics' ? route.metrics : route.view === 'logs' ? route.logs : null);
@@ -65,5 +73,6 @@ function render(): void {
 }
 
 startRouter();
+startAlertBadge(header.querySelector('[data-testid=alert-badge]') as HTMLElement);
 onNavigate(render);
 render();

@@ -8,7 +8,11 @@
 //! retention until shutdown. Both the headless `loupe serve` and the desktop
 //! shell call [`serve::run`]. [`ports`] tells which process holds a taken
 //! port. [`transfer`] serves export and import (`loupe_export`).
+//! port. [`alerting`] evaluates alert rules on a task of its own and
+//! [`alerts_api`] serves them.
 
+pub mod alerting;
+pub mod alerts_api;
 pub mod api;
 pub mod guard;
 pub mod health;
@@ -27,30 +31,30 @@ use std::sync::Arc;
 
 /// Everything served on the API address: `/api/v1/…`, the web UI at `/`,
 /// behind the `Host` check and security headers of [`guard`].
-pub fn app(
-    reader: Arc<loupe_store::Reader>,
-    info: api::Info,
-    allow_remote: bool,
-) -> axum::Router {
+pub fn app(reader: Arc<loupe_store::Reader>, info: api::Info, allow_remote: bool) -> axum::Router {
     guarded(api::router(reader, info), allow_remote)
 }
 
 /// [`app`] plus `/health`, `/metrics`, `/metrics/received` and
-/// `/api/v1/settings/…`, and `extra` `/api/v1` routes (export and import,
-/// alerts, from `serve`), with every answer's duration measured.
+/// `/api/v1/settings/…`, `extra` `/api/v1` routes (export and import, from
+/// `serve`) and alerting's routes, with every answer's duration measured.
 pub fn app_with_ops(
     reader: Arc<loupe_store::Reader>,
     info: api::Info,
     allow_remote: bool,
     ops: Arc<ops::Ops>,
     extra: axum::Router,
+    alerting: Option<Arc<alerting::Alerting>>,
 ) -> axum::Router {
-    let routes = api::router_with(reader, info, settings::router(ops.clone()).merge(extra))
-        .merge(ops::router(ops.clone()))
-        .layer(axum::middleware::from_fn_with_state(
-            ops.api_stats.clone(),
-            selfmetrics::measure,
-        ));
+    let mut routes = api::router_with(reader, info, settings::router(ops.clone()).merge(extra))
+        .merge(ops::router(ops.clone()));
+    if let Some(a) = alerting {
+        routes = routes.merge(alerts_api::router(a));
+    }
+    let routes = routes.layer(axum::middleware::from_fn_with_state(
+        ops.api_stats.clone(),
+        selfmetrics::measure,
+    ));
     guarded(routes, allow_remote)
 }
 

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use loupe_alerts::{NoNotifier, Notifier};
 use loupe_forward::{ForwardConfig, ForwardError, Forwarder};
 use loupe_ingest::ReceiverConfig;
 use loupe_model::sink::{DropSink, Observer, Sink, Tee};
@@ -15,6 +16,7 @@ use tokio::net::TcpListener;
 use crate::ops::Ops;
 use crate::received::ReceivedMetrics;
 use crate::selfmetrics::{ApiStats, BuildInfo, StoreSize};
+pub use loupe_alerts::Notifier as AlertNotifier;
 
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
@@ -182,6 +184,17 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_ready: impl FnOnce(&Running),
 ) -> Result<(), ServeError> {
+    run_with_notifier(config, Arc::new(NoNotifier), shutdown, on_ready).await
+}
+
+/// [`run`], with alert notifications also shown through `notifier` (the
+/// desktop shell passes its native notifications and tray badge).
+pub async fn run_with_notifier(
+    config: ServeConfig,
+    notifier: Arc<dyn Notifier>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_ready: impl FnOnce(&Running),
+) -> Result<(), ServeError> {
     let listeners = Listeners::bind(&config).await?;
     let store = Store::open(&config.data_dir, config.writer.clone())?;
     let store_sink: Arc<dyn Sink> = if config.drop_data {
@@ -237,12 +250,22 @@ pub async fn run(
     );
     let ops = ops(&config, &store, &bound, forwarder.clone(), received);
     let info = crate::api::Info::new(bound.grpc, bound.http);
+    // Alerting: evaluation on its own task, reading through the Reader.
+    let alerting = crate::alerting::Alerting::start(
+        store.alerts.clone(),
+        store.reader.clone(),
+        bound.api,
+        vec![bound.api, bound.grpc, bound.http],
+        notifier,
+    )?;
+    tokio::spawn(alerting.clone().run(stopped()));
     let api_app = crate::app_with_ops(
         store.reader.clone(),
         info,
         config.allow_remote,
         ops,
         crate::transfer::router(store.clone()),
+        Some(alerting),
     );
     let api = tokio::spawn(
         axum::serve(listeners.api, api_app)

@@ -18,6 +18,10 @@ pub enum StoreError {
     },
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0} not found")]
+    NotFound(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }

@@ -7,12 +7,15 @@
 //! queries on separate read-only connections (WAL lets them run while the
 //! writer writes); [`retention`] deletes the oldest data in small steps on the
 //! writer thread between commits; [`imports`](ImportInfo) lists imported
-//! files and deletes what one of them brought.
+//! files and deletes what one of them brought;
+//! [`alerts`] keeps alerting's tables on a
+//! connection of its own and reads what the evaluator needs.
 
+pub mod alerts;
 mod codec;
 mod error;
-mod logsearch;
 mod imports;
+mod logsearch;
 mod prepare;
 pub mod read;
 mod retention;
@@ -39,6 +42,8 @@ pub const DB_FILE: &str = "loupe.db";
 pub struct Store {
     pub writer: Arc<Writer>,
     pub reader: Arc<Reader>,
+    /// Alerting's tables, on their own connection.
+    pub alerts: Arc<alerts::AlertDb>,
     path: PathBuf,
 }
 
@@ -56,9 +61,11 @@ impl Store {
         let reader = Reader::new(path.clone());
         let writer = Arc::new(writer);
         reader.attach_writer(&writer);
+        let alerts = alerts::AlertDb::open(&path)?;
         Ok(Store {
             writer,
             reader: Arc::new(reader),
+            alerts: Arc::new(alerts),
             path,
         })
     }

@@ -62,7 +62,7 @@ impl Reader {
         }
     }
 
-    fn with<T>(
+    pub(crate) fn with<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
@@ -79,7 +79,7 @@ impl Reader {
         out
     }
 
-    fn resource(&self, conn: &Connection, id: i64) -> Result<ResourceSpans, StoreError> {
+    pub(crate) fn resource(&self, conn: &Connection, id: i64) -> Result<ResourceSpans, StoreError> {
         cached_envelope(&self.resources, conn, "resources", id)
     }
 

@@ -158,6 +158,60 @@ CREATE TABLE imports (
     last_ns     INTEGER NOT NULL
 ) WITHOUT ROWID;
 "#,
+    // 4: alerting (rules, group states, history, channels, delivery log,
+    // evaluation watermarks). Written on alerting's own connection.
+    r#"
+CREATE TABLE alert_rules (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    yaml       TEXT NOT NULL,           -- the rule's canonical YAML
+    enabled    INTEGER NOT NULL,
+    created_ns INTEGER NOT NULL,
+    updated_ns INTEGER NOT NULL
+);
+CREATE TABLE alert_states (
+    rule  INTEGER NOT NULL,
+    grp   TEXT NOT NULL,
+    state TEXT NOT NULL,                -- pending | firing | resolved
+    body  TEXT NOT NULL,                -- the group's state, JSON
+    PRIMARY KEY (rule, grp)
+) WITHOUT ROWID;
+CREATE TABLE alert_history (
+    id         INTEGER PRIMARY KEY,
+    rule       INTEGER NOT NULL,
+    rule_name  TEXT NOT NULL,
+    grp        TEXT NOT NULL,
+    from_state TEXT NOT NULL,
+    to_state   TEXT NOT NULL,
+    at_ns      INTEGER NOT NULL,
+    body       TEXT NOT NULL            -- the transition, JSON
+);
+CREATE INDEX alert_history_rule ON alert_history(rule, id);
+CREATE TABLE alert_channels (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE,
+    kind          TEXT NOT NULL,        -- webhook | slack | desktop
+    url           TEXT NOT NULL,        -- a secret: never exported or answered
+    allow_private INTEGER NOT NULL,
+    template      TEXT NOT NULL
+);
+CREATE TABLE alert_deliveries (
+    id           INTEGER PRIMARY KEY,
+    job          INTEGER NOT NULL,
+    channel      INTEGER NOT NULL,
+    channel_name TEXT NOT NULL,
+    rule         TEXT NOT NULL,
+    attempt      INTEGER NOT NULL,
+    result       TEXT NOT NULL,         -- delivered | retrying | failed
+    status       INTEGER,
+    error        TEXT NOT NULL,
+    at_ns        INTEGER NOT NULL
+);
+CREATE TABLE alert_meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL              -- evaluation watermarks
+) WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version this build writes.
@@ -297,14 +351,15 @@ mod tests {
     }
 
     #[test]
-    fn a_version_1_database_gains_the_imports_table() {
+    fn a_version_1_database_gains_every_later_table() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.db");
         {
-            let conn = open_writer(&path).unwrap();
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
             conn.execute_batch(
                 "INSERT INTO attr_keys(key) VALUES ('kept');
-                 DROP TABLE imports; PRAGMA user_version = 1;",
+                 PRAGMA user_version = 1;",
             )
             .unwrap();
         }
@@ -313,10 +368,18 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(v, SCHEMA_VERSION);
-        let n: i64 = conn
-            .query_row("SELECT count(*) FROM imports", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(n, 0);
+        for table in [
+            "logs_fts",
+            "dashboard_panels",
+            "imports",
+            "alert_rules",
+            "alert_meta",
+        ] {
+            let n: i64 = conn
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(n, 0, "{table}");
+        }
         let kept: String = conn
             .query_row("SELECT key FROM attr_keys", [], |r| r.get(0))
             .unwrap();

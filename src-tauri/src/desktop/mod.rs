@@ -10,7 +10,7 @@
 //! telemetry.
 
 mod server;
-mod tray;
+pub(crate) mod tray;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;

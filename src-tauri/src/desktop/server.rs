@@ -142,8 +142,9 @@ impl Server {
         let me = Arc::downgrade(self);
         inner.task = Some(self.runtime.spawn(async move {
             let ready = me.clone();
-            let result = serve::run(
+            let result = serve::run_with_notifier(
                 config.clone(),
+                Arc::new(crate::notify::DesktopNotifier),
                 async move {
                     let _ = stop_rx.await;
                 },
@@ -224,6 +225,7 @@ mod tests {
             receiver: Default::default(),
             writer: Default::default(),
             drop_data: false,
+            ..ServeConfig::default()
         }
     }
 

@@ -1,6 +1,6 @@
 //! The tray icon, which stays while the window is closed (receiving goes
 //! on): open the window, pause or resume ingest, copy the OTLP endpoints,
-//! quit. [`set_firing_alerts`] is the hook for the alerting work.
+//! quit. [`set_firing_alerts`] shows alerting's firing count.
 
 use std::sync::Mutex;
 
@@ -159,7 +159,6 @@ pub fn refresh(app: &AppHandle) {
 
 /// Hook for the alerting work: shows how many alerts fire (0 for none) in
 /// the tray's tooltip and the window title.
-#[allow(dead_code)] // called by the alerting work
 pub fn set_firing_alerts(app: &AppHandle, count: usize) {
     let shell = app.state::<Shell>();
     if let Some(tray) = shell.tray.get() {

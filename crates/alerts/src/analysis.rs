@@ -1,0 +1,416 @@
+//! The never-matches analysis: predicates under one AND that cannot hold
+//! together (the seed's pitfall: two conditions listed without an OR), and
+//! the OR that was probably meant.
+//!
+//! Sound, not complete: a warning is given only when a contradiction is
+//! certain (two different `equals` on one field, `equals` outside a
+//! `prefix`/`contains`/`regex`/range, prefixes that diverge, ranges that do
+//! not overlap, `exists` against its negation), so a satisfiable rule never
+//! gets one. `any` groups and negated groups are not looked into from the
+//! outside (they are checked on their own), which is where it gives up
+//! completeness for that guarantee.
+
+use serde::Serialize;
+
+use crate::condition::{compile_pred, CompiledPred, Condition, Field, Op, Predicate, Want};
+use crate::rule::Signal;
+
+/// One contradiction found under an AND.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    /// Child indexes from the root to the AND group (empty: the root).
+    pub path: Vec<usize>,
+    /// The predicates that contradict each other, as text.
+    pub conflicts: Vec<String>,
+    pub message: String,
+    /// The whole condition with the conflicting members of that AND put
+    /// under an OR: what was probably meant.
+    pub suggestion: Condition,
+}
+
+/// The analysis of a rule's condition.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Analysis {
+    /// Nothing can ever match: the rule can never fire.
+    pub never_matches: bool,
+    pub findings: Vec<Finding>,
+}
+
+/// Analyses a condition (`None` matches everything).
+pub fn analyse(cond: Option<&Condition>, signal: Signal) -> Analysis {
+    let Some(c) = cond else {
+        return Analysis {
+            never_matches: false,
+            findings: Vec::new(),
+        };
+    };
+    let mut findings = Vec::new();
+    let sat = walk(c, c, signal, &mut Vec::new(), &mut findings);
+    Analysis {
+        never_matches: !sat,
+        findings,
+    }
+}
+
+/// What one predicate (or a negated one) requires of its field.
+#[derive(Debug, Clone)]
+enum Need {
+    Eq(CompiledPred),
+    Ne(CompiledPred),
+    Prefix(String),
+    Contains(String),
+    Regex(CompiledPred),
+    Range {
+        lo: f64,
+        lo_strict: bool,
+        hi: f64,
+        hi_strict: bool,
+    },
+    Exists,
+    Absent,
+}
+
+struct Atom {
+    child: usize,
+    field: Field,
+    need: Need,
+    text: String,
+}
+
+fn describe(p: &Predicate, negated: bool) -> String {
+    let op = format!("{:?}", p.op);
+    let mut s = format!("{} {}", p.field, to_snake(&op));
+    if let Some(v) = &p.value {
+        s.push(' ');
+        s.push_str(&v.to_string());
+    }
+    if negated {
+        format!("not ({s})")
+    } else {
+        s
+    }
+}
+
+fn to_snake(s: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
+fn atom_of(p: &Predicate, negated: bool, signal: Signal, child: usize) -> Option<Atom> {
+    let cp = compile_pred(p, signal).ok()?;
+    let num = |w: &Want| match w {
+        Want::Num(n) => Some(*n),
+        _ => None,
+    };
+    let need = match (cp.op, negated) {
+        (Op::Equals, false) | (Op::NotEquals, true) => Need::Eq(cp.clone()),
+        (Op::NotEquals, false) | (Op::Equals, true) => Need::Ne(cp.clone()),
+        (Op::Exists, false) => Need::Exists,
+        (Op::Exists, true) => Need::Absent,
+        (Op::Prefix, false) => Need::Prefix(cp.text.clone()),
+        (Op::Contains, false) => Need::Contains(cp.text.clone()),
+        (Op::Regex, false) => Need::Regex(cp.clone()),
+        (Op::Gt, false) => Need::Range {
+            lo: num(&cp.want)?,
+            lo_strict: true,
+            hi: f64::INFINITY,
+            hi_strict: false,
+        },
+        (Op::Gte, false) => Need::Range {
+            lo: num(&cp.want)?,
+            lo_strict: false,
+            hi: f64::INFINITY,
+            hi_strict: false,
+        },
+        (Op::Lt, false) => Need::Range {
+            lo: f64::NEG_INFINITY,
+            lo_strict: false,
+            hi: num(&cp.want)?,
+            hi_strict: true,
+        },
+        (Op::Lte, false) => Need::Range {
+            lo: f64::NEG_INFINITY,
+            lo_strict: false,
+            hi: num(&cp.want)?,
+            hi_strict: false,
+        },
+        // A negated prefix/contains/regex/range still leaves room.
+        _ => return None,
+    };
+    Some(Atom {
+        child,
+        field: cp.field.clone(),
+        need,
+        text: describe(p, negated),
+    })
+}
+
+/// The atoms an AND child contributes: itself, a negated predicate, or the
+/// atoms of a nested AND (flattened).
+fn atoms(c: &Condition, signal: Signal, child: usize, out: &mut Vec<Atom>) {
+    match c {
+        Condition::Pred(p) => out.extend(atom_of(p, false, signal, child)),
+        Condition::Not { not } => {
+            if let Condition::Pred(p) = not.as_ref() {
+                out.extend(atom_of(p, true, signal, child));
+            }
+        }
+        Condition::All { all } => {
+            for c in all {
+                atoms(c, signal, child, out);
+            }
+        }
+        Condition::Any { .. } => {}
+    }
+}
+
+/// The text an `equals` compares, normalised like the matcher does.
+fn eq_text(p: &CompiledPred) -> String {
+    if matches!(p.field, Field::SpanStatus | Field::SpanKind) {
+        p.text.to_ascii_lowercase()
+    } else {
+        p.text.clone()
+    }
+}
+
+fn in_range(x: f64, lo: f64, lo_strict: bool, hi: f64, hi_strict: bool) -> bool {
+    (if lo_strict { x > lo } else { x >= lo }) && (if hi_strict { x < hi } else { x <= hi })
+}
+
+/// Whether two needs on the same field can never hold together.
+fn conflict(a: &Need, b: &Need) -> bool {
+    use Need::*;
+    match (a, b) {
+        (Absent, Absent) | (Absent, Ne(_)) | (Ne(_), Absent) => false,
+        (Absent, _) | (_, Absent) => true,
+        (Eq(x), Eq(y)) => match (&x.want, &y.want) {
+            (Want::Num(p), Want::Num(q)) => p != q,
+            (Want::Text(_), Want::Text(_)) => eq_text(x) != eq_text(y),
+            _ => false,
+        },
+        (Eq(x), Ne(y)) | (Ne(y), Eq(x)) => match (&x.want, &y.want) {
+            (Want::Num(p), Want::Num(q)) => p == q,
+            (Want::Text(_), Want::Text(_)) => eq_text(x) == eq_text(y),
+            _ => false,
+        },
+        (Eq(x), Prefix(p)) | (Prefix(p), Eq(x)) => {
+            matches!(x.want, Want::Text(_)) && !x.text.starts_with(p.as_str())
+        }
+        (Eq(x), Contains(s)) | (Contains(s), Eq(x)) => {
+            matches!(x.want, Want::Text(_)) && !x.text.contains(s.as_str())
+        }
+        (Eq(x), Regex(r)) | (Regex(r), Eq(x)) => match (&x.want, &r.want) {
+            (Want::Text(_), Want::Regex(re)) => !re.is_match(&x.text),
+            _ => false,
+        },
+        (
+            Eq(x),
+            Range {
+                lo,
+                lo_strict,
+                hi,
+                hi_strict,
+            },
+        )
+        | (
+            Range {
+                lo,
+                lo_strict,
+                hi,
+                hi_strict,
+            },
+            Eq(x),
+        ) => {
+            let v = match &x.want {
+                Want::Num(n) => Some(*n),
+                Want::Text(t) => t.trim().parse::<f64>().ok(),
+                _ => return false,
+            };
+            match v {
+                Some(v) => !in_range(v, *lo, *lo_strict, *hi, *hi_strict),
+                None => true,
+            }
+        }
+        (Prefix(p), Prefix(q)) => !p.starts_with(q.as_str()) && !q.starts_with(p.as_str()),
+        (
+            Range {
+                lo: l1,
+                lo_strict: ls1,
+                hi: h1,
+                hi_strict: hs1,
+            },
+            Range {
+                lo: l2,
+                lo_strict: ls2,
+                hi: h2,
+                hi_strict: hs2,
+            },
+        ) => {
+            let (lo, lo_strict) = if l1 > l2 || (l1 == l2 && *ls1) {
+                (*l1, *ls1)
+            } else {
+                (*l2, *ls2)
+            };
+            let (hi, hi_strict) = if h1 < h2 || (h1 == h2 && *hs1) {
+                (*h1, *hs1)
+            } else {
+                (*h2, *hs2)
+            };
+            lo > hi || (lo == hi && (lo_strict || hi_strict))
+        }
+        _ => false,
+    }
+}
+
+/// Returns whether `c` can match; records findings for contradictory ANDs.
+fn walk(
+    root: &Condition,
+    c: &Condition,
+    signal: Signal,
+    path: &mut Vec<usize>,
+    out: &mut Vec<Finding>,
+) -> bool {
+    match c {
+        Condition::Pred(_) => true,
+        Condition::Not { not } => {
+            path.push(0);
+            walk(root, not, signal, path, out);
+            path.pop();
+            true
+        }
+        Condition::Any { any } => {
+            let mut sat = false;
+            for (i, ch) in any.iter().enumerate() {
+                path.push(i);
+                sat |= walk(root, ch, signal, path, out);
+                path.pop();
+            }
+            sat
+        }
+        Condition::All { all } => {
+            let mut sat = true;
+            for (i, ch) in all.iter().enumerate() {
+                path.push(i);
+                sat &= walk(root, ch, signal, path, out);
+                path.pop();
+            }
+            let mut list = Vec::new();
+            for (i, ch) in all.iter().enumerate() {
+                atoms(ch, signal, i, &mut list);
+            }
+            let mut involved: Vec<usize> = Vec::new();
+            let mut conflicts: Vec<String> = Vec::new();
+            let mut add = |t: &str| {
+                if !conflicts.iter().any(|c| c == t) {
+                    conflicts.push(t.to_string());
+                }
+            };
+            for (i, a) in list.iter().enumerate() {
+                for b in &list[i + 1..] {
+                    // A contradiction inside one child is that child's own finding.
+                    if a.child == b.child || a.field != b.field || !conflict(&a.need, &b.need) {
+                        continue;
+                    }
+                    add(&a.text);
+                    add(&b.text);
+                    for ch in [a.child, b.child] {
+                        if !involved.contains(&ch) {
+                            involved.push(ch);
+                        }
+                    }
+                }
+            }
+            if involved.is_empty() {
+                return sat;
+            }
+            involved.sort_unstable();
+            let suggestion = replace_at(root, path, &or_of(all, &involved));
+            out.push(Finding {
+                path: path.clone(),
+                message: format!(
+                    "never matches: {} cannot all hold at once (they are under one AND). \
+                     Did you mean any of them (OR)?",
+                    conflicts
+                        .iter()
+                        .map(|c| format!("`{c}`"))
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                ),
+                conflicts,
+                suggestion,
+            });
+            false
+        }
+    }
+}
+
+/// The AND's children with the `involved` ones moved under one `any`, placed
+/// where the first of them was.
+fn or_of(all: &[Condition], involved: &[usize]) -> Condition {
+    let any = Condition::Any {
+        any: involved.iter().map(|&i| all[i].clone()).collect(),
+    };
+    let mut rest = Vec::new();
+    let mut placed = false;
+    for (i, c) in all.iter().enumerate() {
+        if involved.contains(&i) {
+            if !placed {
+                rest.push(any.clone());
+                placed = true;
+            }
+        } else {
+            rest.push(c.clone());
+        }
+    }
+    if rest.len() == 1 {
+        rest.pop().unwrap_or(any)
+    } else {
+        Condition::All { all: rest }
+    }
+}
+
+fn replace_at(c: &Condition, path: &[usize], with: &Condition) -> Condition {
+    let Some((&i, rest)) = path.split_first() else {
+        return with.clone();
+    };
+    match c {
+        Condition::All { all } => Condition::All {
+            all: all
+                .iter()
+                .enumerate()
+                .map(|(j, ch)| {
+                    if j == i {
+                        replace_at(ch, rest, with)
+                    } else {
+                        ch.clone()
+                    }
+                })
+                .collect(),
+        },
+        Condition::Any { any } => Condition::Any {
+            any: any
+                .iter()
+                .enumerate()
+                .map(|(j, ch)| {
+                    if j == i {
+                        replace_at(ch, rest, with)
+                    } else {
+                        ch.clone()
+                    }
+                })
+                .collect(),
+        },
+        Condition::Not { not } => Condition::Not {
+            not: Box::new(replace_at(not, rest, with)),
+        },
+        Condition::Pred(_) => c.clone(),
+    }
+}

@@ -1,0 +1,581 @@
+//! Webhook delivery: a queue off the evaluation path, an SSRF guard,
+//! timeouts, and retries with backoff and jitter.
+//!
+//! - The evaluator only enqueues ([`Deliverer::send`] never waits for the
+//!   network); a worker task delivers, several jobs at once.
+//! - Retried: 5xx, 429 (waiting what `Retry-After` says, capped), network
+//!   errors and timeouts, with exponential backoff and full jitter. Any
+//!   other 4xx is final: sending the same request again cannot help.
+//! - The URL is a secret: it is never logged, never put in an error text
+//!   (transport errors here never contain it) and shown only masked
+//!   ([`mask_url`]).
+//! - Targets on loopback, link-local, private, shared or unspecified
+//!   addresses are refused unless the channel allows them; the check is on
+//!   the resolved addresses, and the connection is pinned to exactly those
+//!   (no second lookup for DNS rebinding to race). Loupe's own listeners
+//!   are refused even then, and redirects are not followed.
+//! - HTTP/1.1 over a connection opened here (hyper's client connection,
+//!   TLS by rustls with the ring provider and the Mozilla roots), with one
+//!   timeout over connect, handshake and answer.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, Semaphore};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelKind {
+    /// A generic JSON payload (the whole notice plus `text`).
+    Webhook,
+    /// Slack's incoming-webhook format: `{"text": ...}`.
+    Slack,
+    /// A native notification through the desktop shell.
+    Desktop,
+}
+
+/// A notification channel. `url` is a secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Channel {
+    #[serde(default)]
+    pub id: i64,
+    pub name: String,
+    pub kind: ChannelKind,
+    #[serde(default)]
+    pub url: String,
+    /// Allow loopback/private/link-local targets (e.g. a local receiver).
+    #[serde(default)]
+    pub allow_private: bool,
+    /// Message template; empty = the default.
+    #[serde(default)]
+    pub template: String,
+}
+
+/// `scheme://host[:port]/…` with everything after the host hidden (Slack
+/// and most webhooks put the secret in the path or query).
+pub fn mask_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => {
+            let host = u.host_str().unwrap_or("");
+            let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+            format!("{}://{host}{port}/…", u.scheme())
+        }
+        Err(_) => "…".into(),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TargetError {
+    #[error("not a valid http(s) URL")]
+    BadUrl,
+    #[error("cannot resolve the webhook's host: {0}")]
+    Resolve(String),
+    #[error("the webhook's host resolves to {0}, a loopback, private or link-local address; allow private targets on the channel to use it")]
+    Private(IpAddr),
+    #[error("the webhook points at Loupe itself ({0})")]
+    Loupe(SocketAddr),
+}
+
+/// Addresses a webhook may not reach without the channel's permission.
+pub fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v) => {
+            let o = v.octets();
+            v.is_loopback()
+                || v.is_private()
+                || v.is_link_local()
+                || v.is_unspecified()
+                || v.is_broadcast()
+                || v.is_multicast()
+                || o[0] == 0
+                || (o[0] == 100 && (o[1] & 0xc0) == 64) // 100.64/10 shared
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0) // 192.0.0/24
+                || o[0] >= 240
+        }
+        IpAddr::V6(v) => {
+            if let Some(v4) = v.to_ipv4_mapped() {
+                return is_private(IpAddr::V4(v4));
+            }
+            let s = v.segments();
+            v.is_loopback()
+                || v.is_unspecified()
+                || v.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00 // fc00::/7 unique local
+                || (s[0] & 0xffc0) == 0xfe80 // fe80::/10 link local
+                || (s[0] == 0x64 && s[1] == 0xff9b) // NAT64 can reach v4 private
+        }
+    }
+}
+
+/// Resolves and checks a webhook URL; returns the host and the addresses
+/// the connection must use.
+pub async fn check_target(
+    url: &str,
+    allow_private: bool,
+    own: &[SocketAddr],
+) -> Result<(String, Vec<SocketAddr>), TargetError> {
+    let u = url::Url::parse(url).map_err(|_| TargetError::BadUrl)?;
+    if !matches!(u.scheme(), "http" | "https") {
+        return Err(TargetError::BadUrl);
+    }
+    let host = u.host_str().ok_or(TargetError::BadUrl)?.to_string();
+    let port = u.port_or_known_default().ok_or(TargetError::BadUrl)?;
+    let bare = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let addrs: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port)],
+        Err(_) => tokio::net::lookup_host((bare.as_str(), port))
+            .await
+            .map_err(|e| TargetError::Resolve(e.to_string()))?
+            .collect(),
+    };
+    if addrs.is_empty() {
+        return Err(TargetError::Resolve("no address".into()));
+    }
+    for a in &addrs {
+        for o in own {
+            let same_ip = o.ip() == a.ip() || (o.ip().is_unspecified() && is_private(a.ip()));
+            if o.port() == a.port() && same_ip {
+                return Err(TargetError::Loupe(*a));
+            }
+        }
+        if !allow_private && is_private(a.ip()) {
+            return Err(TargetError::Private(a.ip()));
+        }
+    }
+    Ok((bare, addrs))
+}
+
+/// How retries are spaced.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    pub base: Duration,
+    pub max: Duration,
+    pub timeout: Duration,
+    /// The longest `Retry-After` honoured.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 6,
+            base: Duration::from_millis(500),
+            max: Duration::from_secs(60),
+            timeout: Duration::from_secs(10),
+            max_retry_after: Duration::from_secs(300),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Full jitter: uniform in [0, min(max, base·2^attempt)], at least 50 ms.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let cap = self
+            .base
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(self.max);
+        let ms = cap.as_millis().max(50) as u64;
+        Duration::from_millis(fastrand::u64(ms / 2..=ms))
+    }
+}
+
+/// What one attempt came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Delivered(u16),
+    Retry {
+        status: Option<u16>,
+        after: Option<Duration>,
+        error: String,
+    },
+    Final {
+        status: Option<u16>,
+        error: String,
+    },
+}
+
+/// `Retry-After` as seconds (the HTTP-date form is treated as "soon").
+pub fn retry_after(v: Option<&str>) -> Option<Duration> {
+    let v = v?.trim();
+    v.parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// Classifies an HTTP status.
+pub fn classify(status: u16, retry_after_header: Option<&str>) -> Outcome {
+    match status {
+        200..=299 => Outcome::Delivered(status),
+        429 => Outcome::Retry {
+            status: Some(status),
+            after: retry_after(retry_after_header),
+            error: "429 Too Many Requests".into(),
+        },
+        500..=599 => Outcome::Retry {
+            status: Some(status),
+            after: retry_after(retry_after_header),
+            error: format!("server error {status}"),
+        },
+        _ => Outcome::Final {
+            status: Some(status),
+            error: format!("refused with {status}: not retried"),
+        },
+    }
+}
+
+fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
+    static CONFIG: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>> =
+        std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let roots = rustls::RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            };
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map(|b| Arc::new(b.with_root_certificates(roots).with_no_client_auth()))
+                .map_err(|e| format!("TLS setup failed: {e}"))
+        })
+        .clone()
+}
+
+/// The status and `Retry-After` of one POST over a connection to one of
+/// `addrs` (in order), with `timeout` over everything.
+async fn http_post(
+    u: &url::Url,
+    host: &str,
+    addrs: &[SocketAddr],
+    body: &[u8],
+    timeout: Duration,
+) -> Result<(u16, Option<String>), String> {
+    let work = async {
+        let mut last = String::from("no address");
+        let mut tcp = None;
+        for a in addrs {
+            match tokio::net::TcpStream::connect(a).await {
+                Ok(s) => {
+                    tcp = Some(s);
+                    break;
+                }
+                Err(e) => last = e.to_string(),
+            }
+        }
+        let tcp = tcp.ok_or_else(|| format!("cannot connect: {last}"))?;
+        let _ = tcp.set_nodelay(true);
+        let path = &u[url::Position::BeforePath..url::Position::AfterQuery];
+        let authority = match u.port() {
+            Some(p) => format!("{}:{p}", u.host_str().unwrap_or(host)),
+            None => u.host_str().unwrap_or(host).to_string(),
+        };
+        let req = http::Request::post(if path.is_empty() { "/" } else { path })
+            .header(http::header::HOST, authority)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(
+                http::header::USER_AGENT,
+                concat!("loupe/", env!("CARGO_PKG_VERSION")),
+            )
+            .body(http_body_util::Full::new(bytes::Bytes::copy_from_slice(
+                body,
+            )))
+            .map_err(|e| format!("cannot build the request: {e}"))?;
+        if u.scheme() == "https" {
+            let name = rustls::pki_types::ServerName::try_from(host.to_string())
+                .map_err(|e| format!("bad TLS name: {e}"))?;
+            let tls = tokio_rustls::TlsConnector::from(tls_config()?)
+                .connect(name, tcp)
+                .await
+                .map_err(|e| format!("TLS handshake failed: {e}"))?;
+            send(hyper_util::rt::TokioIo::new(tls), req).await
+        } else {
+            send(hyper_util::rt::TokioIo::new(tcp), req).await
+        }
+    };
+    tokio::time::timeout(timeout, work)
+        .await
+        .map_err(|_| format!("no answer within {timeout:?}"))?
+}
+
+async fn send<T>(
+    io: hyper_util::rt::TokioIo<T>,
+    req: http::Request<http_body_util::Full<bytes::Bytes>>,
+) -> Result<(u16, Option<String>), String>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(|e| format!("HTTP handshake failed: {e}"))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let resp = sender
+        .send_request(req)
+        .await
+        .map_err(|e| format!("request failed: {e}"))?;
+    let ra = resp
+        .headers()
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    Ok((resp.status().as_u16(), ra))
+}
+
+/// One POST of `body` to the channel's URL.
+pub async fn post_once(
+    channel: &Channel,
+    body: &[u8],
+    own: &[SocketAddr],
+    timeout: Duration,
+) -> Outcome {
+    let (host, addrs) = match check_target(&channel.url, channel.allow_private, own).await {
+        Ok(x) => x,
+        Err(e) => {
+            let retry = matches!(e, TargetError::Resolve(_));
+            return if retry {
+                Outcome::Retry {
+                    status: None,
+                    after: None,
+                    error: e.to_string(),
+                }
+            } else {
+                Outcome::Final {
+                    status: None,
+                    error: e.to_string(),
+                }
+            };
+        }
+    };
+    let Ok(u) = url::Url::parse(&channel.url) else {
+        return Outcome::Final {
+            status: None,
+            error: TargetError::BadUrl.to_string(),
+        };
+    };
+    match http_post(&u, &host, &addrs, body, timeout).await {
+        Ok((status, ra)) => classify(status, ra.as_deref()),
+        Err(error) => Outcome::Retry {
+            status: None,
+            after: None,
+            error,
+        },
+    }
+}
+
+/// One delivery attempt, for the delivery log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attempt {
+    pub job: u64,
+    pub channel_id: i64,
+    pub channel: String,
+    pub rule: String,
+    pub attempt: u32,
+    /// delivered | retrying | failed
+    pub result: String,
+    pub status: Option<u16>,
+    pub error: String,
+    /// Nanoseconds since the epoch (wall clock: this is I/O, not evaluation).
+    pub at_ns: u64,
+}
+
+/// A message to deliver to one channel.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: u64,
+    pub channel: Channel,
+    pub rule: String,
+    pub body: Vec<u8>,
+}
+
+type Log = Arc<dyn Fn(Attempt) + Send + Sync>;
+
+/// The delivery queue and its worker.
+#[derive(Clone)]
+pub struct Deliverer {
+    tx: mpsc::Sender<Job>,
+}
+
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+impl Deliverer {
+    /// Starts the worker on the current tokio runtime. `own` are Loupe's
+    /// listening addresses; `log` records every attempt.
+    pub fn start(policy: RetryPolicy, own: Vec<SocketAddr>, log: Log) -> Deliverer {
+        let (tx, mut rx) = mpsc::channel::<Job>(1024);
+        let limit = Arc::new(Semaphore::new(4));
+        let own = Arc::new(own);
+        tokio::spawn(async move {
+            while let Some(job) = rx.recv().await {
+                let Ok(permit) = limit.clone().acquire_owned().await else {
+                    break;
+                };
+                let (policy, own, log) = (policy.clone(), own.clone(), log.clone());
+                tokio::spawn(async move {
+                    deliver(job, &policy, &own, &log).await;
+                    drop(permit);
+                });
+            }
+        });
+        Deliverer { tx }
+    }
+
+    /// Enqueues without waiting; a full queue drops the job (and says so).
+    pub fn send(&self, job: Job) -> bool {
+        match self.tx.try_send(job) {
+            Ok(()) => true,
+            Err(_) => {
+                tracing::warn!("loupe: the webhook queue is full; a notification was dropped");
+                false
+            }
+        }
+    }
+}
+
+async fn deliver(job: Job, policy: &RetryPolicy, own: &[SocketAddr], log: &Log) {
+    for attempt in 1..=policy.attempts.max(1) {
+        let outcome = post_once(&job.channel, &job.body, own, policy.timeout).await;
+        let record = |result: &str, status: Option<u16>, error: String| Attempt {
+            job: job.id,
+            channel_id: job.channel.id,
+            channel: job.channel.name.clone(),
+            rule: job.rule.clone(),
+            attempt,
+            result: result.into(),
+            status,
+            error,
+            at_ns: now_ns(),
+        };
+        match outcome {
+            Outcome::Delivered(s) => {
+                log(record("delivered", Some(s), String::new()));
+                return;
+            }
+            Outcome::Final { status, error } => {
+                log(record("failed", status, error));
+                return;
+            }
+            Outcome::Retry {
+                status,
+                after,
+                error,
+            } => {
+                if attempt == policy.attempts.max(1) {
+                    log(record(
+                        "failed",
+                        status,
+                        format!("{error} (gave up after {attempt} attempts)"),
+                    ));
+                    return;
+                }
+                log(record("retrying", status, error));
+                let wait = match after {
+                    Some(a) => a.min(policy.max_retry_after),
+                    None => policy.backoff(attempt - 1),
+                };
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_ranges() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+        ] {
+            assert!(is_private(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["1.1.1.1", "8.8.8.8", "2606:4700::1111", "172.32.0.1"] {
+            assert!(!is_private(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[tokio::test]
+    async fn refuses_private_targets_unless_allowed_and_always_loupe_itself() {
+        let e = check_target("http://127.0.0.1:9/x", false, &[])
+            .await
+            .unwrap_err();
+        assert!(matches!(e, TargetError::Private(_)), "{e}");
+        let e = check_target("http://localhost:9/x", false, &[])
+            .await
+            .unwrap_err();
+        assert!(matches!(e, TargetError::Private(_)), "{e}");
+        assert!(check_target("http://127.0.0.1:9/x", true, &[])
+            .await
+            .is_ok());
+        let own: SocketAddr = "127.0.0.1:16686".parse().unwrap();
+        let e = check_target("http://127.0.0.1:16686/api/v1/rules", true, &[own])
+            .await
+            .unwrap_err();
+        assert!(matches!(e, TargetError::Loupe(_)), "{e}");
+        assert!(matches!(
+            check_target("ftp://example.com/", true, &[]).await,
+            Err(TargetError::BadUrl)
+        ));
+    }
+
+    #[test]
+    fn classifies_statuses() {
+        assert_eq!(classify(204, None), Outcome::Delivered(204));
+        assert!(matches!(classify(503, None), Outcome::Retry { .. }));
+        assert!(matches!(
+            classify(429, Some("3")),
+            Outcome::Retry { after: Some(d), .. } if d == Duration::from_secs(3)
+        ));
+        assert!(matches!(classify(404, None), Outcome::Final { .. }));
+        assert!(matches!(classify(400, None), Outcome::Final { .. }));
+    }
+
+    #[test]
+    fn tls_is_configured_without_a_process_default() {
+        assert!(tls_config().is_ok());
+    }
+
+    #[test]
+    fn masks_secrets() {
+        assert_eq!(
+            mask_url("https://hooks.slack.com/services/T000/B000/XXXX"),
+            "https://hooks.slack.com/…"
+        );
+        assert_eq!(
+            mask_url("http://127.0.0.1:8080/hook?token=s"),
+            "http://127.0.0.1:8080/…"
+        );
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let p = RetryPolicy::default();
+        for a in 0..20 {
+            let d = p.backoff(a);
+            assert!(d <= p.max, "{d:?}");
+            assert!(d >= Duration::from_millis(25));
+        }
+    }
+}

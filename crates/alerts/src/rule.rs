@@ -1,0 +1,534 @@
+//! The rule model and its YAML form.
+//!
+//! The YAML written by [`to_yaml`] is canonical: optional fields at their
+//! defaults are left out and durations are written in their largest exact
+//! unit, so `to_yaml(from_yaml(y)) == y` for canonical text and
+//! `from_yaml(to_yaml(r)) == r` for every rule. That is what lets the editor
+//! show the tree and the text side by side without either drifting.
+//! Webhook URLs never appear here: rules name channels, and channels (with
+//! their secret URLs) live only in the database.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::condition::Condition;
+
+/// What a rule watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Signal {
+    /// Each matching span is an event.
+    Spans,
+    /// Each trace with a matching span is an event (one per trace).
+    Traces,
+    /// Each matching log record is an event.
+    Logs,
+    /// An aggregate over a window of a metric, compared with a threshold.
+    Metrics,
+}
+
+impl Signal {
+    pub fn is_event(self) -> bool {
+        !matches!(self, Signal::Metrics)
+    }
+}
+
+/// A duration in nanoseconds, written like `90s`, `5m`, `1h`, `250ms`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Dur(pub u64);
+
+const UNITS: &[(&str, u64)] = &[
+    ("d", 86_400_000_000_000),
+    ("h", 3_600_000_000_000),
+    ("m", 60_000_000_000),
+    ("s", 1_000_000_000),
+    ("ms", 1_000_000),
+    ("us", 1_000),
+    ("ns", 1),
+];
+
+impl Dur {
+    pub fn is_zero(&self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn secs(s: u64) -> Dur {
+        Dur(s * 1_000_000_000)
+    }
+
+    /// Parses `5m`, `1h30m`, `250ms`, `0`.
+    pub fn parse(s: &str) -> Result<Dur, String> {
+        let t = s.trim();
+        if t == "0" {
+            return Ok(Dur(0));
+        }
+        let bad = || format!("{s:?} is not a duration like 30s, 5m, 1h or 250ms");
+        let mut rest = t;
+        let mut total: u64 = 0;
+        if rest.is_empty() {
+            return Err(bad());
+        }
+        while !rest.is_empty() {
+            let digits = rest
+                .find(|c: char| !c.is_ascii_digit() && c != '.')
+                .ok_or_else(bad)?;
+            if digits == 0 {
+                return Err(bad());
+            }
+            let num: f64 = rest[..digits].parse().map_err(|_| bad())?;
+            rest = &rest[digits..];
+            let unit_len = rest
+                .find(|c: char| c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            let unit = &rest[..unit_len];
+            rest = &rest[unit_len..];
+            let mult = UNITS
+                .iter()
+                .find(|(u, _)| *u == unit)
+                .map(|(_, m)| *m)
+                .ok_or_else(bad)?;
+            let add = num * mult as f64;
+            if !add.is_finite() || add < 0.0 || add > u64::MAX as f64 {
+                return Err(bad());
+            }
+            total = total.checked_add(add.round() as u64).ok_or_else(bad)?;
+        }
+        Ok(Dur(total))
+    }
+}
+
+impl fmt::Display for Dur {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 == 0 {
+            return f.write_str("0s");
+        }
+        for (u, m) in UNITS {
+            if self.0.is_multiple_of(*m) {
+                return write!(f, "{}{u}", self.0 / m);
+            }
+        }
+        write!(f, "{}ns", self.0)
+    }
+}
+
+impl Serialize for Dur {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(DurVisitor)
+    }
+}
+
+/// Errors raised inside the visitor carry the value's line.
+struct DurVisitor;
+
+impl serde::de::Visitor<'_> for DurVisitor {
+    type Value = Dur;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a duration like 30s, 5m or 1h")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Dur, E> {
+        Dur::parse(s).map_err(E::custom)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Dur, E> {
+        if n == 0 {
+            Ok(Dur(0))
+        } else {
+            Err(E::custom(format!("{n} needs a unit, like {n}s or {n}m")))
+        }
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Dur, E> {
+        if n >= 0 {
+            self.visit_u64(n as u64)
+        } else {
+            Err(E::custom(format!("{n} is negative")))
+        }
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Dur, E> {
+        Err(E::custom(format!("{n} needs a unit, like {n}s")))
+    }
+}
+
+/// How a metric's points in the window become one number per group.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Aggregate {
+    Avg,
+    Min,
+    Max,
+    Sum,
+    Count,
+    /// Increase per second (last minus first over their time apart), summed
+    /// over a group's series.
+    Rate,
+    /// A percentile (0–100) of histogram observations or of the values.
+    Percentile(f64),
+}
+
+impl fmt::Display for Aggregate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Aggregate::Avg => f.write_str("avg"),
+            Aggregate::Min => f.write_str("min"),
+            Aggregate::Max => f.write_str("max"),
+            Aggregate::Sum => f.write_str("sum"),
+            Aggregate::Count => f.write_str("count"),
+            Aggregate::Rate => f.write_str("rate"),
+            Aggregate::Percentile(p) => write!(f, "p{p}"),
+        }
+    }
+}
+
+impl Aggregate {
+    pub fn parse(s: &str) -> Result<Aggregate, String> {
+        Ok(match s {
+            "avg" => Aggregate::Avg,
+            "min" => Aggregate::Min,
+            "max" => Aggregate::Max,
+            "sum" => Aggregate::Sum,
+            "count" => Aggregate::Count,
+            "rate" => Aggregate::Rate,
+            p if p.starts_with('p') => {
+                let v: f64 = p[1..]
+                    .parse()
+                    .map_err(|_| format!("{s:?} is not a percentile like p95 or p99.9"))?;
+                if !(0.0..=100.0).contains(&v) {
+                    return Err(format!("{s:?}: a percentile is between p0 and p100"));
+                }
+                Aggregate::Percentile(v)
+            }
+            _ => {
+                return Err(format!(
+                    "unknown aggregate {s:?} (avg, min, max, sum, count, rate, or a percentile like p95)"
+                ))
+            }
+        })
+    }
+}
+
+impl Serialize for Aggregate {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Aggregate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Aggregate;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("avg, min, max, sum, count, rate or a percentile like p95")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Aggregate, E> {
+                Aggregate::parse(s).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A threshold comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compare {
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    Eq,
+    Ne,
+}
+
+impl Compare {
+    pub fn holds(self, v: f64, t: f64) -> bool {
+        match self {
+            Compare::Gt => v > t,
+            Compare::Gte => v >= t,
+            Compare::Lt => v < t,
+            Compare::Lte => v <= t,
+            Compare::Eq => v == t,
+            Compare::Ne => v != t,
+        }
+    }
+}
+
+/// The metric part of a metrics rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricSpec {
+    /// The metric's name.
+    pub name: String,
+    pub aggregate: Aggregate,
+    pub window: Dur,
+    pub op: Compare,
+    pub threshold: f64,
+}
+
+fn yes() -> bool {
+    true
+}
+fn is_true(b: &bool) -> bool {
+    *b
+}
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// One alert rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub enabled: bool,
+    pub signal: Signal,
+    /// Which spans, logs or series the rule looks at; none = all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<Condition>,
+    /// Metrics rules only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<MetricSpec>,
+    /// Attributes whose values split the rule into groups that alert on
+    /// their own. Without it an event rule's group is the trace (traces),
+    /// the span (spans) or the record (logs); a metrics rule has one group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_by: Vec<String>,
+    /// How long a metrics rule's condition must hold before it fires.
+    #[serde(rename = "for", default, skip_serializing_if = "Dur::is_zero")]
+    pub pending: Dur,
+    /// How long a group keeps firing after its condition stopped holding.
+    #[serde(default, skip_serializing_if = "Dur::is_zero")]
+    pub keep_firing: Dur,
+    /// Channel names to notify (configured in Loupe, never in the file).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<String>,
+    /// Notify when a group resolves too, not only when it fires.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub send_resolved: bool,
+}
+
+/// A rule file: one rule, or `rules:` with a list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleFile {
+    pub rules: Vec<Rule>,
+}
+
+/// A problem in a rule's text, where the parser found it.
+#[derive(Debug, Clone, PartialEq, Serialize, thiserror::Error)]
+#[serde(rename_all = "camelCase")]
+#[error("{}{message}", line.map(|l| format!("line {l}{}: ", column.map(|c| format!(", column {c}")).unwrap_or_default())).unwrap_or_default())]
+pub struct RuleError {
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+impl RuleError {
+    pub fn msg(message: impl Into<String>) -> RuleError {
+        RuleError {
+            line: None,
+            column: None,
+            message: message.into(),
+        }
+    }
+
+    fn from_yaml(e: serde_norway::Error) -> RuleError {
+        let loc = e.location();
+        let mut message = e.to_string();
+        // The library appends " at line L column C"; the fields carry it.
+        if let Some(i) = message.find(" at line ") {
+            message.truncate(i);
+        }
+        RuleError {
+            line: loc.as_ref().map(|l| l.line()),
+            column: loc.as_ref().map(|l| l.column()),
+            message,
+        }
+    }
+}
+
+/// Parses one rule and checks it ([`Rule::validate`]).
+pub fn from_yaml(text: &str) -> Result<Rule, RuleError> {
+    let rule: Rule = serde_norway::from_str(text).map_err(RuleError::from_yaml)?;
+    rule.validate()?;
+    Ok(rule)
+}
+
+/// The canonical YAML of a rule.
+pub fn to_yaml(rule: &Rule) -> String {
+    serde_norway::to_string(rule).unwrap_or_default()
+}
+
+/// Parses a file of rules: `rules: [...]`, or a single rule. Every rule is
+/// validated; errors name the line of the rule they are about.
+pub fn file_from_yaml(text: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
+    let value: serde_norway::Value =
+        serde_norway::from_str(text).map_err(|e| vec![RuleError::from_yaml(e)])?;
+    let is_file = matches!(&value, serde_norway::Value::Mapping(m) if m.contains_key("rules"));
+    let rules = if is_file {
+        serde_norway::from_str::<RuleFile>(text)
+            .map_err(|e| vec![RuleError::from_yaml(e)])?
+            .rules
+    } else {
+        vec![serde_norway::from_str::<Rule>(text).map_err(|e| vec![RuleError::from_yaml(e)])?]
+    };
+    let starts = rule_lines(text, is_file);
+    let mut errors = Vec::new();
+    for (i, r) in rules.iter().enumerate() {
+        if let Err(mut e) = r.validate() {
+            e.line = starts.get(i).copied().or(e.line);
+            e.message = format!("rule {:?}: {}", r.name, e.message);
+            errors.push(e);
+        }
+    }
+    let mut names: Vec<&str> = rules.iter().map(|r| r.name.as_str()).collect();
+    names.sort_unstable();
+    for w in names.windows(2) {
+        if w[0] == w[1] {
+            errors.push(RuleError::msg(format!("two rules are named {:?}", w[0])));
+        }
+    }
+    if errors.is_empty() {
+        Ok(rules)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The 1-based line where each rule of a file starts (best effort: list
+/// items at the indentation of the first one).
+fn rule_lines(text: &str, is_file: bool) -> Vec<usize> {
+    if !is_file {
+        return vec![1];
+    }
+    let mut indent = None;
+    let mut out = Vec::new();
+    let mut in_rules = false;
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        let ind = line.len() - trimmed.len();
+        if !in_rules {
+            in_rules = line.starts_with("rules:");
+            continue;
+        }
+        if trimmed.starts_with("- ") || trimmed == "-" {
+            match indent {
+                None => {
+                    indent = Some(ind);
+                    out.push(i + 1);
+                }
+                Some(n) if n == ind => out.push(i + 1),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// Several rules as one file.
+pub fn file_to_yaml(rules: &[Rule]) -> String {
+    serde_norway::to_string(&RuleFile {
+        rules: rules.to_vec(),
+    })
+    .unwrap_or_default()
+}
+
+impl Rule {
+    /// Checks what the types cannot: fields that fit the signal, regexes
+    /// that compile, a metric part exactly for metrics rules.
+    pub fn validate(&self) -> Result<(), RuleError> {
+        if self.name.trim().is_empty() {
+            return Err(RuleError::msg("a rule needs a name"));
+        }
+        match (self.signal, &self.metric) {
+            (Signal::Metrics, None) => {
+                return Err(RuleError::msg(
+                    "a metrics rule needs `metric:` (name, aggregate, window, op, threshold)",
+                ))
+            }
+            (Signal::Metrics, Some(m)) => {
+                if m.name.trim().is_empty() {
+                    return Err(RuleError::msg("metric.name is empty"));
+                }
+                if m.window.is_zero() {
+                    return Err(RuleError::msg("metric.window must be longer than 0s"));
+                }
+                if !m.threshold.is_finite() {
+                    return Err(RuleError::msg("metric.threshold must be a finite number"));
+                }
+            }
+            (s, Some(_)) => {
+                return Err(RuleError::msg(format!(
+                    "`metric:` is only for metrics rules, not {s:?} rules"
+                )))
+            }
+            (_, None) => {}
+        }
+        if self.signal.is_event() && !self.pending.is_zero() {
+            return Err(RuleError::msg(
+                "`for:` is only for metrics rules: span and log rules fire on the first match",
+            ));
+        }
+        if let Some(c) = &self.when {
+            crate::condition::Compiled::new(c, self.signal).map_err(RuleError::msg)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_and_print_in_largest_exact_unit() {
+        for (text, ns, canon) in [
+            ("5m", 300_000_000_000u64, "5m"),
+            ("300s", 300_000_000_000, "5m"),
+            ("1h30m", 5_400_000_000_000, "90m"),
+            ("250ms", 250_000_000, "250ms"),
+            ("0", 0, "0s"),
+            ("1.5s", 1_500_000_000, "1500ms"),
+        ] {
+            let d = Dur::parse(text).unwrap();
+            assert_eq!(d.0, ns, "{text}");
+            assert_eq!(d.to_string(), canon);
+            assert_eq!(Dur::parse(canon).unwrap(), d);
+        }
+        for bad in ["", "5", "m", "5 parsecs", "-1s"] {
+            assert!(Dur::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn errors_carry_line_numbers() {
+        let text = "name: x\nsignal: traces\nwhen:\n  all:\n    - field: span.status\n      op: sometimes\n";
+        let e = from_yaml(text).unwrap_err();
+        assert_eq!(e.line, Some(6), "{e}");
+        assert!(e.message.contains("sometimes"), "{e}");
+        let e = from_yaml("name: x\nsignal: metrics\n").unwrap_err();
+        assert!(e.message.contains("metric"), "{e}");
+    }
+
+    #[test]
+    fn file_errors_point_at_the_rule() {
+        let text = "rules:\n  - name: ok\n    signal: traces\n  - name: bad\n    signal: logs\n    for: 5m\n";
+        let errs = file_from_yaml(text).unwrap_err();
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].line, Some(4));
+        assert!(errs[0].to_string().starts_with("line 4"), "{}", errs[0]);
+    }
+}

@@ -1,0 +1,487 @@
+//! Alerting end to end, over real sockets against the real binary:
+//! - a Kestra-shaped failure sent by the OpenTelemetry JS SDK
+//!   (tests/e2e/node) fires a Slack-format message at a local webhook
+//!   receiver (loopback, allowed explicitly on the channel);
+//! - a receiver answering 500, then 429 with `Retry-After`, then 200 gets
+//!   exactly one delivered message, and the delivery log shows the tries;
+//! - private targets are refused unless allowed, URLs are masked;
+//! - states and history survive a restart;
+//! - `loupe rules check` reports line-numbered errors.
+//!
+//! Needs Node.js and `npm ci --prefix tests/e2e/node` (like e2e_node.rs).
+
+mod common;
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::post;
+use axum::Router;
+use common::Loupe;
+use serde_json::{json, Value};
+
+/// A webhook receiver: records each body and answers from a script of
+/// (status, Retry-After) — the last entry repeats.
+#[derive(Clone)]
+struct Receiver {
+    got: Arc<Mutex<Vec<(u16, String)>>>,
+    script: Arc<Vec<(u16, Option<&'static str>)>>,
+}
+
+async fn hook(State(r): State<Receiver>, body: String) -> impl IntoResponse {
+    let mut got = r.got.lock().unwrap();
+    let (status, retry_after) = r.script[got.len().min(r.script.len() - 1)];
+    got.push((status, body));
+    let mut resp = (StatusCode::from_u16(status).unwrap(), "ok").into_response();
+    if let Some(ra) = retry_after {
+        resp.headers_mut()
+            .insert("retry-after", ra.parse().unwrap());
+    }
+    resp
+}
+
+async fn receiver(script: Vec<(u16, Option<&'static str>)>) -> (String, Receiver) {
+    let r = Receiver {
+        got: Arc::new(Mutex::new(Vec::new())),
+        script: Arc::new(script),
+    };
+    let app = Router::new()
+        .route("/hooks/T000/secret-token", post(hook))
+        .with_state(r.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/hooks/T000/secret-token"), r)
+}
+
+async fn send(method: &str, loupe: &Loupe, path: &str, body: Value) -> (u16, Value) {
+    let c = reqwest::Client::new();
+    let req = match method {
+        "PUT" => c.put(loupe.api_url(path)),
+        "DELETE" => c.delete(loupe.api_url(path)),
+        _ => c.post(loupe.api_url(path)),
+    };
+    let resp = req.json(&body).send().await.unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+async fn wait_for<T>(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+const SEED_RULE: &str = "name: Failed executions in company.*
+signal: traces
+when:
+  all:
+  - field: span.status
+    op: equals
+    value: error
+  - any:
+    - field: kestra.namespace
+      op: prefix
+      value: company.
+    - all:
+      - field: kestra.flowId
+        op: equals
+        value: cleanup
+      - field: kestra.namespace
+        op: equals
+        value: company.system
+keep_firing: 1h
+notify:
+- slack
+";
+
+/// Runs the Node SDK workload (one Kestra-shaped run with a failed task).
+fn run_workload(loupe: &Loupe, run: &str) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/node");
+    assert!(
+        dir.join("node_modules/@opentelemetry/sdk-trace-base/package.json")
+            .exists(),
+        "run `npm ci --prefix tests/e2e/node` first"
+    );
+    let mut cmd = Command::new("node");
+    cmd.arg(dir.join("workload.mjs"))
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("OTEL_") {
+            cmd.env_remove(&k);
+        }
+    }
+    let mut child = cmd
+        .env("LOUPE_PROTOCOL", "http/protobuf")
+        .env("LOUPE_HTTP_ENDPOINT", format!("http://{}", loupe.http))
+        .env("LOUPE_RUN", run)
+        .spawn()
+        .expect("node on PATH");
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "workload failed: {err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_failure_fires_a_slack_message_and_state_survives_restart() {
+    let (url, rx) = receiver(vec![(200, None)]).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let loupe = Loupe::start_in(tmp.path(), &[]);
+
+    let (s, ch) = send(
+        "POST",
+        &loupe,
+        "/api/v1/channels",
+        json!({"name": "slack", "kind": "slack", "url": url, "allowPrivate": true}),
+    )
+    .await;
+    assert_eq!(s, 200, "{ch}");
+    assert!(!ch.to_string().contains("secret-token"), "URL masked: {ch}");
+    let (s, rule) = send(
+        "POST",
+        &loupe,
+        "/api/v1/rules",
+        json!({ "yaml": SEED_RULE }),
+    )
+    .await;
+    assert_eq!(s, 200, "{rule}");
+    assert_eq!(rule["analysis"]["neverMatches"], false);
+    let rule_id = rule["id"].as_i64().unwrap();
+
+    let run = format!("alerts{}", std::process::id());
+    run_workload(&loupe, &run);
+
+    let text = wait_for("the Slack message", 30, async || {
+        let got = rx.got.lock().unwrap();
+        got.first().map(|(_, b)| b.clone())
+    })
+    .await;
+    let msg: Value = serde_json::from_str(&text).unwrap();
+    let text = msg["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("Slack format: {msg}"));
+    assert!(text.starts_with("[firing] Failed executions in company.*: WORKER - io.kestra.plugin.scripts.shell.Commands in `kestra`"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "Command failed with exit code 1: shell task 'fail' failed in exec-parent-{run}"
+        )),
+        "error logs of the trace: {text}"
+    );
+    let link = format!("<http://{}/trace/", loupe.api);
+    assert!(text.contains(&link), "trace link: {text}");
+    assert_eq!(msg.as_object().unwrap().len(), 1, "only `text`: {msg}");
+
+    let alerts = loupe.get_json("/api/v1/alerts").await;
+    assert_eq!(alerts["firing"], 1, "{alerts}");
+    let history = loupe
+        .get_json(&format!("/api/v1/alerts/history?rule={rule_id}"))
+        .await;
+    assert_eq!(history["history"][0]["to"], "firing", "{history}");
+    let deliveries = loupe.get_json("/api/v1/deliveries").await;
+    assert_eq!(
+        deliveries["deliveries"][0]["result"], "delivered",
+        "{deliveries}"
+    );
+    let export = reqwest::get(loupe.api_url("/api/v1/rules/export"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        export.contains("Failed executions") && !export.contains("secret-token"),
+        "{export}"
+    );
+
+    // Restart on the same data: the firing group and its history are back,
+    // and nothing fires twice.
+    let dir = loupe.stop();
+    let loupe = Loupe::start_in(&dir, &[]);
+    let alerts = loupe.get_json("/api/v1/alerts").await;
+    assert_eq!(alerts["firing"], 1, "state after restart: {alerts}");
+    let history = loupe.get_json("/api/v1/alerts/history").await;
+    assert_eq!(history["history"].as_array().unwrap().len(), 1, "{history}");
+    // A full evaluation after the restart happens within a second or two;
+    // wait for two of them through the watermark, then count messages.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(rx.got.lock().unwrap().len(), 1, "no repeat after restart");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_500_and_429_then_delivers_exactly_once() {
+    let (url, rx) = receiver(vec![(500, None), (429, Some("1")), (200, None)]).await;
+    let loupe = Loupe::start();
+    let (s, ch) = send(
+        "POST",
+        &loupe,
+        "/api/v1/channels",
+        json!({"name": "hook", "kind": "webhook", "url": url, "allowPrivate": true,
+               "template": "{{rule}}: {{summary}}"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{ch}");
+    let id = ch["id"].as_i64().unwrap();
+    let (s, r) = send(
+        "POST",
+        &loupe,
+        &format!("/api/v1/channels/{id}/test"),
+        json!({}),
+    )
+    .await;
+    assert_eq!((s, &r["queued"]), (200, &json!(true)), "{r}");
+
+    let log = wait_for("the delivery", 30, async || {
+        let d = loupe.get_json("/api/v1/deliveries").await;
+        let rows = d["deliveries"].as_array().unwrap().clone();
+        rows.iter()
+            .any(|r| r["result"] == "delivered")
+            .then_some(rows)
+    })
+    .await;
+    let results: Vec<(&str, i64)> = log
+        .iter()
+        .rev()
+        .map(|r| {
+            (
+                r["result"].as_str().unwrap(),
+                r["status"].as_i64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        results,
+        vec![("retrying", 500), ("retrying", 429), ("delivered", 200)]
+    );
+    let got = rx.got.lock().unwrap().clone();
+    assert_eq!(got.iter().filter(|(s, _)| *s == 200).count(), 1, "{got:?}");
+    assert_eq!(got.len(), 3);
+    let body: Value = serde_json::from_str(&got[2].1).unwrap();
+    assert_eq!(
+        body["text"],
+        "Loupe test notification: This is a test message"
+    );
+    assert_eq!(body["rule"], "Loupe test notification");
+    for r in &log {
+        assert!(!r.to_string().contains("secret-token"), "{r}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_targets_are_refused_unless_allowed() {
+    let (url, rx) = receiver(vec![(200, None)]).await;
+    let loupe = Loupe::start();
+    let (_, ch) = send(
+        "POST",
+        &loupe,
+        "/api/v1/channels",
+        json!({"name": "hook", "kind": "slack", "url": url}),
+    )
+    .await;
+    let id = ch["id"].as_i64().unwrap();
+    send(
+        "POST",
+        &loupe,
+        &format!("/api/v1/channels/{id}/test"),
+        json!({}),
+    )
+    .await;
+    let row = wait_for("the refusal", 30, async || {
+        let d = loupe.get_json("/api/v1/deliveries").await;
+        d["deliveries"].as_array().unwrap().first().cloned()
+    })
+    .await;
+    assert_eq!(row["result"], "failed", "{row}");
+    assert!(row["error"].as_str().unwrap().contains("private"), "{row}");
+    assert!(rx.got.lock().unwrap().is_empty());
+    // Loupe's own API is refused even when private targets are allowed.
+    let own = loupe.api_url("/api/v1/rules");
+    let (_, ch) = send(
+        "POST",
+        &loupe,
+        "/api/v1/channels",
+        json!({"name": "self", "kind": "webhook", "url": own, "allowPrivate": true}),
+    )
+    .await;
+    let id = ch["id"].as_i64().unwrap();
+    send(
+        "POST",
+        &loupe,
+        &format!("/api/v1/channels/{id}/test"),
+        json!({}),
+    )
+    .await;
+    let row = wait_for("the refusal", 30, async || {
+        let d = loupe.get_json("/api/v1/deliveries").await;
+        d["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["channelName"] == "self")
+            .cloned()
+    })
+    .await;
+    assert!(
+        row["error"].as_str().unwrap().contains("Loupe itself"),
+        "{row}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn editor_api_parses_renders_warns_and_backtests() {
+    let loupe = Loupe::start();
+    let bad = SEED_RULE.replace(
+        "  - any:\n    - field: kestra.namespace\n      op: prefix\n      value: company.\n    - all:",
+        "  - field: kestra.namespace\n    op: prefix\n    value: company.product\n  - all:",
+    );
+    let (s, p) = send(
+        "POST",
+        &loupe,
+        "/api/v1/rules/parse",
+        json!({ "yaml": bad }),
+    )
+    .await;
+    assert_eq!(s, 200, "{p}");
+    assert_eq!(p["analysis"]["neverMatches"], true, "{p}");
+    let suggestion = &p["analysis"]["findings"][0]["suggestion"];
+    let mut fixed = p["rule"].clone();
+    fixed["when"] = suggestion.clone();
+    let (_, r) = send(
+        "POST",
+        &loupe,
+        "/api/v1/rules/render",
+        json!({ "rule": fixed }),
+    )
+    .await;
+    assert_eq!(r["analysis"]["neverMatches"], false, "{r}");
+    let (_, again) = send(
+        "POST",
+        &loupe,
+        "/api/v1/rules/parse",
+        json!({ "yaml": r["yaml"] }),
+    )
+    .await;
+    assert_eq!(again["yaml"], r["yaml"], "round trip");
+    assert_eq!(again["rule"], r["rule"]);
+
+    let (s, e) = send(
+        "POST",
+        &loupe,
+        "/api/v1/rules/parse",
+        json!({ "yaml": "name: x\nsignal: traces\nwhen:\n  field: a\n  op: nope\n  value: 1\n" }),
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert_eq!(e["errors"][0]["line"], 5, "{e}");
+
+    run_workload(&loupe, &format!("bt{}", std::process::id()));
+    let bt = wait_for("the backtest to see the failure", 30, async || {
+        let (_, bt) = send(
+            "POST",
+            &loupe,
+            "/api/v1/rules/backtest",
+            json!({ "yaml": SEED_RULE }),
+        )
+        .await;
+        (bt["fired"] == 1).then_some(bt)
+    })
+    .await;
+    assert_eq!(
+        bt["matches"][0]["evidence"]["summary"], "WORKER - io.kestra.plugin.scripts.shell.Commands",
+        "{bt}"
+    );
+    let (_, none) = send(
+        "POST",
+        &loupe,
+        "/api/v1/rules/backtest",
+        json!({ "yaml": bad }),
+    )
+    .await;
+    assert_eq!(none["fired"], 0, "{none}");
+}
+
+#[test]
+fn rules_check_reports_line_numbered_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.yaml");
+    std::fs::write(
+        &good,
+        format!(
+            "rules:\n{}",
+            SEED_RULE
+                .lines()
+                .enumerate()
+                .map(|(i, l)| if i == 0 {
+                    format!("- {l}\n")
+                } else {
+                    format!("  {l}\n")
+                })
+                .collect::<String>()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_loupe"))
+        .args(["rules", "check"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 rule(s) OK"));
+
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "rules:\n- name: a\n  signal: traces\n  when:\n    field: x\n    op: maybe\n    value: 1\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_loupe"))
+        .args(["rules", "check"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{}:6:", bad.display())), "{err}");
+    assert!(err.contains("maybe"), "{err}");
+
+    let never = dir.path().join("never.yaml");
+    std::fs::write(&never, "name: n\nsignal: spans\nwhen:\n  all:\n  - {field: service, op: equals, value: a}\n  - {field: service, op: equals, value: b}\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_loupe"))
+        .args(["rules", "check"])
+        .arg(&never)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("warning"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -1,0 +1,128 @@
+// Browser end-to-end test of the rule editor, run by `tests/browser_alerts.rs`
+// against a running Loupe that already holds the Node SDK workload:
+//
+//   node ui/e2e/alerts.mjs <API base URL> <artifacts directory>
+//
+// Builds the seed's rule in the visual editor (status error AND namespace
+// prefix AND (flow cleanup AND namespace company.system)), expects the
+// never-matches warning, applies the offered OR, widens the prefix to
+// `company.` so the workload's failure matches, backtests (one firing, with a
+// link to the trace) and saves. Exits non-zero with a message on failure;
+// a screenshot per step goes to the artifacts directory.
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const CHROMIUM = process.env.LOUPE_CHROMIUM ?? '/usr/bin/chromium';
+const [, , BASE, ARTIFACTS] = process.argv;
+const log = (s) => process.stdout.write(`${s}\n`);
+mkdirSync(ARTIFACTS, { recursive: true });
+
+const { chromium } = await import('playwright-core');
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+  timeout: 30_000,
+});
+let failed = null;
+const errors = [];
+try {
+  const page = await (await browser.newContext({ viewport: { width: 1440, height: 1000 } })).newPage();
+  page.setDefaultTimeout(15_000);
+  page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/status of 400/.test(m.text())) errors.push(`console: ${m.text()}`);
+  });
+  let n = 0;
+  const step = async (name, fn) => {
+    n += 1;
+    await fn();
+    await page.screenshot({ path: join(ARTIFACTS, `alerts-${String(n).padStart(2, '0')}-${name}.png`) });
+    log(`ok ${n} ${name}`);
+  };
+  const setInput = async (loc, value) => {
+    await loc.fill(value);
+    await loc.dispatchEvent('change');
+  };
+  const yaml = () => page.locator('[data-testid=rule-yaml]').inputValue();
+  const waitYaml = async (needle) => {
+    for (let i = 0; i < 100; i++) {
+      if ((await yaml()).includes(needle)) return;
+      await page.waitForTimeout(100);
+    }
+    throw new Error(`the YAML never showed ${JSON.stringify(needle)}:\n${await yaml()}`);
+  };
+  const field = (i) => page.locator('[data-testid=pred-field]').nth(i);
+  const op = (i) => page.locator('[data-testid=pred-op]').nth(i);
+  const value = (i) => page.locator('[data-testid=pred-value]').nth(i);
+
+  await step('editor', async () => {
+    await page.goto(`${BASE}/rules/new`);
+    await page.locator('[data-testid=cond-tree] [data-testid=pred-field]').waitFor();
+    await setInput(page.locator('[data-testid=rule-name]'), 'Failed executions in company');
+    await waitYaml('name: Failed executions in company');
+    await waitYaml('value: error');
+  });
+  await step('bad-version', async () => {
+    await page.locator('[data-testid=add-pred]').first().click();
+    await setInput(field(1), 'kestra.namespace');
+    await op(1).selectOption('prefix');
+    await setInput(value(1), 'company.product');
+    await page.locator('.cond-group[data-path=""] > .group-head [data-testid=add-group]').click();
+    await setInput(field(2), 'kestra.flowId');
+    await setInput(value(2), 'cleanup');
+    await page.locator('.cond-group[data-path="2"] > .group-head [data-testid=add-pred]').click();
+    await setInput(field(3), 'kestra.namespace');
+    await op(3).selectOption('equals');
+    await setInput(value(3), 'company.system');
+    await waitYaml('value: company.system');
+  });
+  await step('never-matches-warning', async () => {
+    const warn = page.locator('[data-testid=never-matches]');
+    await warn.getByText('can never fire').waitFor();
+    const text = await warn.innerText();
+    if (!text.includes('kestra.namespace prefix company.product') || !text.includes('kestra.namespace equals company.system')) throw new Error(`warning text: ${text}`);
+  });
+  await step('apply-or', async () => {
+    await page.locator('[data-testid=apply-or]').click();
+    await waitYaml('any:');
+    await page.locator('[data-testid=never-matches]').getByText('can never fire').waitFor({ state: 'detached' });
+    const y = await yaml();
+    if (!/- any:\n\s+- field: kestra.namespace\n\s+op: prefix/.test(y)) throw new Error(`the OR is not where expected:\n${y}`);
+  });
+  await step('widen-prefix', async () => {
+    await setInput(value(1), 'company.');
+    await waitYaml('value: company.\n');
+  });
+  await step('yaml-to-tree', async () => {
+    // Editing the text updates the tree: set keep_firing in YAML.
+    const y = await yaml();
+    await page.locator('[data-testid=rule-yaml]').fill(`${y}keep_firing: 10m\n`);
+    for (let i = 0; i < 50 && (await page.locator('[data-testid=rule-keep]').inputValue()) !== '10m'; i++) await page.waitForTimeout(100);
+    if ((await page.locator('[data-testid=rule-keep]').inputValue()) !== '10m') throw new Error('the YAML edit did not reach the form');
+  });
+  await step('backtest', async () => {
+    await page.locator('[data-testid=backtest]').click();
+    const summary = page.locator('[data-testid=backtest-summary]');
+    await summary.waitFor();
+    const t = await summary.innerText();
+    if (!t.includes('fired 1 time')) throw new Error(`backtest: ${t}`);
+    const href = await page.locator('[data-testid=backtest-match]').first().getAttribute('href');
+    if (!/^\/trace\/[0-9a-f]{32}$/.test(href ?? '')) throw new Error(`match link ${href}`);
+  });
+  await step('save', async () => {
+    await page.locator('[data-testid=save-rule]').click();
+    await page.locator('[data-testid=rules-table] tr[data-rule="Failed executions in company"]').waitFor();
+  });
+  if (errors.length) throw new Error(errors.join('\n'));
+} catch (e) {
+  failed = e;
+} finally {
+  await browser.close().catch(() => {});
+}
+if (failed) {
+  log(`FAIL: ${failed.stack ?? failed}`);
+  process.exit(1);
+}
+log('all alert editor checks passed');

@@ -1,0 +1,544 @@
+// The Alerts page (`/rules`): firing alerts, rules (enable, duplicate,
+// delete, export/import), channels with "send test", the delivery log and
+// the history; and the rule editor (`/rules/new`, `/rules/<id>`): the
+// condition tree beside its YAML, the never-matches warning with its OR
+// fix, backtest and save. Rendering only: tree edits live in `rules.ts`,
+// YAML is parsed and rendered by the server.
+
+import { clear, h } from '../dom';
+import { navigate } from '../router';
+import { addChild, children, describe, FIELDS, isPred, kindOf, newPred, OPS, parseValue, remove, setKind, toggleNot, update, type Analysis, type Cond, type Op, type Pred, type Rule, type Signal } from '../rules';
+
+interface ApiErr {
+  error?: string;
+  errors?: { line?: number; column?: number; message: string }[];
+}
+
+async function call<T>(method: string, path: string, body?: unknown, raw = false): Promise<T> {
+  const res = await fetch(path, {
+    method,
+    headers: raw ? { 'Content-Type': 'application/yaml' } : { 'Content-Type': 'application/json', Accept: 'application/json' },
+    body: body === undefined ? undefined : raw ? String(body) : JSON.stringify(body),
+  });
+  const json = (await res.json().catch(() => ({}))) as T & ApiErr;
+  if (!res.ok) {
+    const e = json.errors?.[0];
+    const where = e?.line ? `line ${e.line}${e.column ? `, column ${e.column}` : ''}: ` : '';
+    throw new Error(e ? where + e.message : (json.error ?? `${res.status}`));
+  }
+  return json;
+}
+
+interface RuleView {
+  id: number;
+  name?: string;
+  enabled?: boolean;
+  signal?: Signal;
+  yaml: string;
+  rule?: Rule;
+  analysis?: Analysis;
+  firing: number;
+  error?: { message: string };
+}
+interface Group {
+  group: string;
+  state: string;
+  ruleId: number;
+  rule: string;
+  sinceNs: number;
+  value?: number;
+  evidence?: { traceId?: string; summary: string; service?: string };
+}
+interface Channel {
+  id: number;
+  name: string;
+  kind: string;
+  url: string;
+  allowPrivate: boolean;
+  template: string;
+}
+interface Delivery {
+  id: number;
+  channelName: string;
+  rule: string;
+  attempt: number;
+  result: string;
+  status?: number;
+  error: string;
+  atNs: string;
+}
+
+export interface View {
+  update(): void;
+  destroy(): void;
+}
+
+function when(ns: number | string): string {
+  const ms = Number(BigInt(String(ns)) / 1000000n);
+  return new Date(ms).toLocaleString();
+}
+
+/** Polls `/api/v1/alerts` and keeps the header badge current. */
+export function startAlertBadge(badge: HTMLElement): void {
+  const tick = async () => {
+    try {
+      const a = await call<{ firing: number }>('GET', '/api/v1/alerts');
+      badge.textContent = a.firing > 0 ? String(a.firing) : '';
+      badge.hidden = a.firing === 0;
+    } catch {
+      /* offline: keep the last count */
+    }
+  };
+  void tick();
+  setInterval(tick, 3000);
+}
+
+export function mountRules(main: HTMLElement, path: string): View {
+  const page = h('div', { class: 'page rules-page', testid: 'rules-page' });
+  main.appendChild(page);
+  let timer: ReturnType<typeof setInterval> | undefined;
+  const m = /^\/rules\/(new|\d+)$/.exec(path);
+  if (m) mountEditor(page, m[1] === 'new' ? null : Number(m[1]));
+  else {
+    const refresh = () => void renderList(page);
+    refresh();
+    timer = setInterval(refresh, 5000);
+  }
+  return {
+    update() {},
+    destroy() {
+      if (timer) clearInterval(timer);
+      page.remove();
+    },
+  };
+}
+
+async function renderList(page: HTMLElement): Promise<void> {
+  let rules: RuleView[] = [];
+  let groups: Group[] = [];
+  let channels: Channel[] = [];
+  let deliveries: Delivery[] = [];
+  let history: { ruleName: string; group: string; from: string; to: string; atNs: string }[] = [];
+  try {
+    [rules, groups, channels, deliveries, history] = await Promise.all([
+      call<{ rules: RuleView[] }>('GET', '/api/v1/rules').then((r) => r.rules),
+      call<{ groups: Group[] }>('GET', '/api/v1/alerts').then((r) => r.groups),
+      call<{ channels: Channel[] }>('GET', '/api/v1/channels').then((r) => r.channels),
+      call<{ deliveries: Delivery[] }>('GET', '/api/v1/deliveries').then((r) => r.deliveries),
+      call<{ history: typeof history }>('GET', '/api/v1/alerts/history?limit=50').then((r) => r.history),
+    ]);
+  } catch (e) {
+    clear(page);
+    page.appendChild(h('p', { class: 'form-error', text: (e as Error).message }));
+    return;
+  }
+  if (page.querySelector('input:focus, textarea:focus, select:focus')) return; // do not disturb typing
+  clear(page);
+  const refresh = () => void renderList(page);
+
+  const firing = groups.filter((g) => g.state === 'firing' || g.state === 'pending');
+  page.appendChild(h('h2', { text: 'Alerts' }));
+  page.appendChild(
+    firing.length === 0
+      ? h('p', { class: 'muted', testid: 'no-alerts', text: 'Nothing is firing.' })
+      : h(
+          'ul',
+          { class: 'alert-list', testid: 'alert-list' },
+          ...firing.map((g) =>
+            h(
+              'li',
+              { class: `alert-item state-${g.state}` },
+              h('span', { class: 'pill', text: g.state }),
+              ' ',
+              h('strong', { text: g.rule }),
+              ' ',
+              h('span', { class: 'mono', text: g.group }),
+              g.evidence?.traceId ? h('a', { attrs: { href: `/trace/${g.evidence.traceId}` }, text: ` ${g.evidence.summary}` }) : g.value !== undefined ? ` = ${g.value}` : '',
+              h('span', { class: 'muted', text: ` since ${when(g.sinceNs)}` }),
+            ),
+          ),
+        ),
+  );
+
+  const importInput = h('input', { attrs: { type: 'file', accept: '.yaml,.yml', hidden: true }, testid: 'import-file' });
+  importInput.addEventListener('change', async () => {
+    const f = importInput.files?.[0];
+    if (!f) return;
+    try {
+      await call('POST', '/api/v1/rules/import', await f.text(), true);
+      refresh();
+    } catch (e) {
+      alert(`Import failed: ${(e as Error).message}`);
+    }
+  });
+  page.appendChild(
+    h(
+      'div',
+      { class: 'rules-head' },
+      h('h2', { text: 'Rules' }),
+      h('a', { class: 'btn', attrs: { href: '/rules/new' }, testid: 'new-rule', text: 'New rule' }),
+      h('a', { class: 'btn', attrs: { href: '/api/v1/rules/export', download: 'loupe-rules.yaml' }, text: 'Export YAML' }),
+      h('button', { class: 'btn', text: 'Import YAML', on: { click: () => importInput.click() } }),
+      importInput,
+    ),
+  );
+  const table = h('table', { class: 'rules-table', testid: 'rules-table' }, h('tr', null, h('th', { text: 'On' }), h('th', { text: 'Rule' }), h('th', { text: 'Watches' }), h('th', { text: 'Firing' }), h('th', null)));
+  for (const r of rules) {
+    const toggle = h('input', { attrs: { type: 'checkbox', checked: r.enabled ?? false, title: 'Enabled' } });
+    toggle.addEventListener('change', async () => {
+      await call('POST', `/api/v1/rules/${r.id}/enabled`, { enabled: toggle.checked });
+      refresh();
+    });
+    table.appendChild(
+      h(
+        'tr',
+        { data: { rule: r.name ?? '' } },
+        h('td', null, toggle),
+        h('td', null, h('a', { attrs: { href: `/rules/${r.id}` }, text: r.name ?? `rule ${r.id}` }), r.analysis?.neverMatches ? h('span', { class: 'pill warn', text: 'never matches' }) : null, r.error ? h('span', { class: 'form-error', text: r.error.message }) : null),
+        h('td', { text: r.signal ?? '' }),
+        h('td', { text: String(r.firing) }),
+        h(
+          'td',
+          null,
+          h('button', { class: 'link-btn', text: 'Duplicate', on: { click: async () => { await call('POST', `/api/v1/rules/${r.id}/duplicate`, {}); refresh(); } } }),
+          ' ',
+          h('button', { class: 'link-btn', text: 'Delete', on: { click: async () => { if (confirm(`Delete the rule ${r.name}?`)) { await call('DELETE', `/api/v1/rules/${r.id}`); refresh(); } } } }),
+        ),
+      ),
+    );
+  }
+  page.appendChild(rules.length ? table : h('p', { class: 'muted', text: 'No rules yet.' }));
+
+  page.appendChild(h('h2', { text: 'Channels' }));
+  const chTable = h('table', { class: 'rules-table', testid: 'channels-table' });
+  for (const c of channels) {
+    chTable.appendChild(
+      h(
+        'tr',
+        null,
+        h('td', { text: c.name }),
+        h('td', { text: c.kind }),
+        h('td', { class: 'mono', text: c.url }),
+        h('td', { text: c.allowPrivate ? 'private targets allowed' : '' }),
+        h(
+          'td',
+          null,
+          h('button', { class: 'link-btn', text: 'Send test', on: { click: async () => { await call('POST', `/api/v1/channels/${c.id}/test`, {}); setTimeout(refresh, 1500); } } }),
+          ' ',
+          h('button', { class: 'link-btn', text: 'Delete', on: { click: async () => { await call('DELETE', `/api/v1/channels/${c.id}`); refresh(); } } }),
+        ),
+      ),
+    );
+  }
+  if (channels.length) page.appendChild(chTable);
+  const name = h('input', { attrs: { placeholder: 'name (rules notify it by name)' } });
+  const kind = h('select', null, h('option', { attrs: { value: 'slack' }, text: 'Slack' }), h('option', { attrs: { value: 'webhook' }, text: 'Webhook (JSON)' }), h('option', { attrs: { value: 'desktop' }, text: 'Desktop' }));
+  const url = h('input', { attrs: { placeholder: 'https://hooks.slack.com/services/…', type: 'password', autocomplete: 'off' } });
+  const priv = h('input', { attrs: { type: 'checkbox' } });
+  const tpl = h('input', { attrs: { placeholder: 'template, e.g. {{rule}}: {{summary}} {{trace_link}} {{error_logs}}' } });
+  const chErr = h('span', { class: 'form-error' });
+  page.appendChild(
+    h(
+      'form',
+      {
+        class: 'channel-form',
+        on: {
+          submit: async (ev) => {
+            ev.preventDefault();
+            try {
+              await call('POST', '/api/v1/channels', { name: name.value, kind: kind.value, url: url.value, allowPrivate: priv.checked, template: tpl.value });
+              (ev.target as HTMLFormElement).reset();
+              refresh();
+            } catch (e) {
+              chErr.textContent = (e as Error).message;
+            }
+          },
+        },
+      },
+      name,
+      kind,
+      url,
+      h('label', null, priv, ' allow private/loopback target'),
+      tpl,
+      h('button', { class: 'btn', attrs: { type: 'submit' }, text: 'Add channel' }),
+      chErr,
+    ),
+  );
+
+  page.appendChild(h('h2', { text: 'History' }));
+  page.appendChild(
+    history.length === 0
+      ? h('p', { class: 'muted', text: 'No alert has changed state yet.' })
+      : h('table', { class: 'rules-table', testid: 'history-table' }, ...history.map((x) => h('tr', null, h('td', { text: when(x.atNs) }), h('td', { text: x.ruleName }), h('td', { class: 'mono', text: x.group }), h('td', { text: `${x.from} → ${x.to}` })))),
+  );
+
+  page.appendChild(h('h2', { text: 'Deliveries' }));
+  page.appendChild(
+    deliveries.length === 0
+      ? h('p', { class: 'muted', text: 'Nothing sent yet.' })
+      : h(
+          'table',
+          { class: 'rules-table', testid: 'deliveries-table' },
+          ...deliveries.slice(0, 50).map((d) => h('tr', null, h('td', { text: when(d.atNs) }), h('td', { text: d.channelName }), h('td', { text: d.rule }), h('td', { text: `#${d.attempt}` }), h('td', { class: `result-${d.result}`, text: d.result }), h('td', { text: d.status ? String(d.status) : '' }), h('td', { class: 'muted', text: d.error }))),
+        ),
+  );
+}
+
+const SIGNALS: Signal[] = ['traces', 'spans', 'logs', 'metrics'];
+
+function mountEditor(page: HTMLElement, id: number | null): void {
+  let rule: Rule = { name: '', signal: 'traces', when: newPred('traces') };
+  let yamlSeq = 0;
+  let keys: string[] = [];
+  const title = h('h2', { text: id === null ? 'New rule' : 'Edit rule' });
+  const nameIn = h('input', { testid: 'rule-name', attrs: { placeholder: 'Rule name' } });
+  const signalSel = h('select', { testid: 'rule-signal' }, ...SIGNALS.map((s) => h('option', { attrs: { value: s }, text: s })));
+  const notifyIn = h('input', { testid: 'rule-notify', attrs: { placeholder: 'channels, comma separated' } });
+  const keepIn = h('input', { testid: 'rule-keep', attrs: { placeholder: 'keep firing, e.g. 5m' } });
+  const treeBox = h('div', { class: 'cond-tree', testid: 'cond-tree' });
+  const yamlBox = h('textarea', { class: 'yaml mono', testid: 'rule-yaml', attrs: { spellcheck: 'false', rows: 28 } });
+  const yamlErr = h('div', { class: 'form-error', testid: 'yaml-error' });
+  const warnBox = h('div', { testid: 'never-matches' });
+  const btResult = h('div', { class: 'backtest', testid: 'backtest-result' });
+  const saveMsg = h('span', { class: 'muted', testid: 'save-msg' });
+  const datalist = h('datalist', { attrs: { id: 'rule-fields' } });
+
+  const showAnalysis = (a?: Analysis) => {
+    clear(warnBox);
+    warnBox.className = '';
+    if (!a || a.findings.length === 0) return;
+    warnBox.className = 'notice warn never-matches';
+    for (const f of a.findings) {
+      warnBox.appendChild(
+        h(
+          'div',
+          null,
+          h('strong', { text: a.neverMatches ? 'This rule can never fire. ' : 'Part of this rule can never match. ' }),
+          f.message,
+          ' ',
+          h('button', {
+            class: 'btn',
+            testid: 'apply-or',
+            text: 'Use OR instead',
+            on: {
+              click: () => {
+                rule = { ...rule, when: f.suggestion };
+                void fromTree();
+              },
+            },
+          }),
+        ),
+      );
+    }
+  };
+
+  /** Tree changed: ask the server for the YAML and the analysis. */
+  const fromTree = async (tree = true) => {
+    syncFields();
+    // Only re-render the tree when it changed: replacing it under the
+    // pointer (say, when a blur commits the name) would swallow the click.
+    if (tree) renderTree();
+    const seq = ++yamlSeq;
+    try {
+      const r = await call<{ yaml: string; analysis: Analysis }>('POST', '/api/v1/rules/render', { rule: { ...rule, name: rule.name || 'untitled' } });
+      if (seq !== yamlSeq) return;
+      yamlBox.value = rule.name ? r.yaml : r.yaml.replace(/^name: untitled\n/, 'name: \n');
+      yamlErr.textContent = '';
+      showAnalysis(r.analysis);
+    } catch (e) {
+      if (seq === yamlSeq) yamlErr.textContent = (e as Error).message;
+    }
+  };
+
+  /** YAML changed: parse on the server and show the tree. */
+  let typing: ReturnType<typeof setTimeout> | undefined;
+  const fromYaml = async () => {
+    const seq = ++yamlSeq;
+    try {
+      const r = await call<{ rule: Rule; analysis: Analysis }>('POST', '/api/v1/rules/parse', { yaml: yamlBox.value });
+      if (seq !== yamlSeq) return;
+      rule = r.rule;
+      yamlErr.textContent = '';
+      fillFields();
+      renderTree();
+      showAnalysis(r.analysis);
+    } catch (e) {
+      if (seq === yamlSeq) yamlErr.textContent = (e as Error).message;
+    }
+  };
+  yamlBox.addEventListener('input', () => {
+    clearTimeout(typing);
+    typing = setTimeout(() => void fromYaml(), 300);
+  });
+
+  const fillFields = () => {
+    nameIn.value = rule.name;
+    signalSel.value = rule.signal;
+    notifyIn.value = (rule.notify ?? []).join(', ');
+    keepIn.value = rule.keep_firing ?? '';
+    clear(datalist);
+    for (const f of [...FIELDS[rule.signal], ...keys]) datalist.appendChild(h('option', { attrs: { value: f } }));
+  };
+  const syncFields = () => {
+    rule.name = nameIn.value.trim();
+    rule.signal = signalSel.value as Signal;
+    const notify = notifyIn.value.split(',').map((s) => s.trim()).filter(Boolean);
+    rule.notify = notify.length ? notify : undefined;
+    rule.keep_firing = keepIn.value.trim() || undefined;
+  };
+  for (const el of [nameIn, notifyIn, keepIn]) el.addEventListener('change', () => void fromTree(false));
+  signalSel.addEventListener('change', () => {
+    if (signalSel.value === 'metrics' && !rule.metric) rule.metric = { name: '', aggregate: 'avg', window: '5m', op: 'gt', threshold: 0 };
+    if (signalSel.value !== 'metrics') rule.metric = undefined;
+    void fromTree();
+  });
+
+  const edit = (f: (c: Cond | undefined) => Cond | undefined) => {
+    rule = { ...rule, when: f(rule.when) };
+    void fromTree();
+  };
+
+  const renderNode = (c: Cond, path: number[]): HTMLElement => {
+    const k = kindOf(c);
+    const tools = (extra: HTMLElement[]) =>
+      h(
+        'span',
+        { class: 'node-tools' },
+        ...extra,
+        h('button', { class: 'link-btn', text: 'NOT', title: 'Negate', on: { click: () => edit((r) => (r ? toggleNot(r, path) : r)) } }),
+        h('button', { class: 'link-btn', text: '✕', title: 'Remove', testid: 'remove-node', on: { click: () => edit((r) => (r ? remove(r, path) : r)) } }),
+      );
+    if (isPred(c)) return renderPred(c, path, tools);
+    if (k === 'not') {
+      return h('div', { class: 'cond-group not', data: { path: path.join('.') } }, h('div', { class: 'group-head' }, h('strong', { text: 'NOT' }), tools([])), renderNode(children(c)[0], [...path, 0]));
+    }
+    const kindSel = h('select', { testid: 'group-kind' }, h('option', { attrs: { value: 'all' }, text: 'ALL of (AND)' }), h('option', { attrs: { value: 'any' }, text: 'ANY of (OR)' }));
+    kindSel.value = k;
+    kindSel.addEventListener('change', () => edit((r) => (r ? setKind(r, path, kindSel.value as 'all' | 'any') : r)));
+    return h(
+      'div',
+      { class: `cond-group ${k}`, data: { path: path.join('.') } },
+      h(
+        'div',
+        { class: 'group-head' },
+        kindSel,
+        tools([
+          h('button', { class: 'link-btn', testid: 'add-pred', text: '+ condition', on: { click: () => edit((r) => addChild(r, path, newPred(rule.signal))) } }),
+          h('button', { class: 'link-btn', testid: 'add-group', text: '+ group', on: { click: () => edit((r) => addChild(r, path, { all: [newPred(rule.signal)] })) } }),
+        ]),
+      ),
+      ...children(c).map((ch, i) => renderNode(ch, [...path, i])),
+    );
+  };
+
+  const renderPred = (p: Pred, path: number[], tools: (x: HTMLElement[]) => HTMLElement): HTMLElement => {
+    const set = (patch: Partial<Pred>) =>
+      edit((r) => {
+        if (!r) return r;
+        return (
+          update(r, path, (c) => {
+            const next = { ...(c as Pred), ...patch };
+            if (next.op === 'exists') delete next.value;
+            else if (next.value === undefined) next.value = '';
+            return next;
+          }) ?? r
+        );
+      });
+    const field = h('input', { class: 'mono', testid: 'pred-field', attrs: { list: 'rule-fields', value: p.field } });
+    field.addEventListener('change', () => set({ field: field.value.trim() }));
+    const op = h('select', { testid: 'pred-op' }, ...OPS.map((o) => h('option', { attrs: { value: o }, text: o.replace('_', ' ') })));
+    op.value = p.op;
+    op.addEventListener('change', () => set({ op: op.value as Op }));
+    const value = h('input', { class: 'mono', testid: 'pred-value', attrs: { value: p.value === undefined ? '' : String(p.value), hidden: p.op === 'exists' } });
+    value.addEventListener('change', () => set({ value: parseValue(value.value) }));
+    return h('div', { class: 'cond-pred', data: { path: path.join('.') }, title: describe(p) }, field, op, value, tools([]));
+  };
+
+  // Removing a focused input fires its blur and change (which edit and
+  // re-render): commit that edit first, and never re-enter.
+  let rendering = false;
+  const renderTree = () => {
+    if (rendering) return;
+    rendering = true;
+    try {
+      const active = document.activeElement;
+      if (active instanceof HTMLElement && treeBox.contains(active)) active.blur();
+      clear(treeBox);
+      drawTree();
+    } finally {
+      rendering = false;
+    }
+  };
+  const drawTree = () => {
+    if (!rule.when) {
+      treeBox.appendChild(h('p', { class: 'muted', text: 'No condition: every item matches.' }));
+      treeBox.appendChild(h('button', { class: 'btn', testid: 'add-pred', text: '+ condition', on: { click: () => edit(() => newPred(rule.signal)) } }));
+      return;
+    }
+    treeBox.appendChild(renderNode(rule.when, []));
+    if (isPred(rule.when)) {
+      treeBox.appendChild(h('button', { class: 'link-btn', testid: 'add-pred', text: '+ condition', on: { click: () => edit((r) => addChild(r, [], newPred(rule.signal))) } }));
+    }
+  };
+
+  const backtest = async () => {
+    clear(btResult);
+    btResult.textContent = 'Running…';
+    try {
+      const r = await call<{ fired: number; groups: string[]; matchCount: number; transitions: { to: string; group: string; atNs: number; evidence?: { traceId?: string; summary: string } }[] }>('POST', '/api/v1/rules/backtest', { yaml: yamlBox.value });
+      clear(btResult);
+      btResult.appendChild(h('p', { testid: 'backtest-summary', text: `Over the last hour this rule would have fired ${r.fired} time${r.fired === 1 ? '' : 's'} (${r.groups.length} group${r.groups.length === 1 ? '' : 's'}, ${r.matchCount} match${r.matchCount === 1 ? '' : 'es'}).` }));
+      const list = h('ul', { class: 'bt-list' });
+      for (const t of r.transitions.filter((t) => t.to === 'firing').slice(0, 100)) {
+        list.appendChild(h('li', null, h('span', { class: 'muted', text: when(t.atNs) + ' ' }), h('span', { class: 'mono', text: t.group + ' ' }), t.evidence?.traceId ? h('a', { testid: 'backtest-match', attrs: { href: `/trace/${t.evidence.traceId}` }, text: t.evidence.summary }) : ''));
+      }
+      btResult.appendChild(list);
+    } catch (e) {
+      btResult.textContent = (e as Error).message;
+    }
+  };
+
+  const save = async () => {
+    saveMsg.textContent = '';
+    try {
+      const r = id === null ? await call<RuleView>('POST', '/api/v1/rules', { yaml: yamlBox.value }) : await call<RuleView>('PUT', `/api/v1/rules/${id}`, { yaml: yamlBox.value });
+      saveMsg.textContent = 'Saved.';
+      navigate('/rules');
+      void r;
+    } catch (e) {
+      saveMsg.textContent = (e as Error).message;
+    }
+  };
+
+  page.append(
+    title,
+    datalist,
+    h('div', { class: 'rule-meta' }, h('label', null, 'Name ', nameIn), h('label', null, 'Watches ', signalSel), h('label', null, 'Notify ', notifyIn), h('label', null, 'Keep firing ', keepIn)),
+    warnBox,
+    h('div', { class: 'editor-split' }, h('div', { class: 'editor-pane' }, h('h3', { text: 'Conditions' }), treeBox), h('div', { class: 'editor-pane' }, h('h3', { text: 'YAML' }), yamlBox, yamlErr)),
+    h('div', { class: 'editor-actions' }, h('button', { class: 'btn', testid: 'backtest', text: 'Backtest (last hour)', on: { click: () => void backtest() } }), h('button', { class: 'btn primary', testid: 'save-rule', text: 'Save', on: { click: () => void save() } }), saveMsg),
+    btResult,
+  );
+
+  void fetch('/api/v1/attributes')
+    .then((r) => r.json())
+    .then((j: { keys?: string[] }) => {
+      keys = j.keys ?? [];
+      fillFields();
+    })
+    .catch(() => {});
+  if (id === null) {
+    fillFields();
+    void fromTree();
+  } else {
+    void call<{ rules: RuleView[] }>('GET', '/api/v1/rules').then((r) => {
+      const found = r.rules.find((x) => x.id === id);
+      if (!found) {
+        title.textContent = 'No such rule';
+        return;
+      }
+      yamlBox.value = found.yaml;
+      void fromYaml();
+    });
+  }
+}
