@@ -152,8 +152,13 @@ export function readout(c: ChartAnswer, px: number): { label: string; color: str
 /** A drag from x0 to x1 (pixels) as a custom range; null when too narrow to mean a zoom. */
 export function zoomRange(c: ChartAnswer, x0: number, x1: number): { from: string; to: string } | null {
   if (Math.abs(x1 - x0) < 5) return null;
-  const a = timeAtPixel(c, Math.min(x0, x1));
-  const b = timeAtPixel(c, Math.max(x0, x1));
+  // A drag that ends on an edge means "up to the edge": one pixel of an
+  // hour-long chart is seconds, and the newest points sit right at its end.
+  const EDGE = 3;
+  const left = Math.min(x0, x1);
+  const right = Math.max(x0, x1);
+  const a = left <= c.plot.x + EDGE ? c.xStart : timeAtPixel(c, left);
+  const b = right >= c.plot.x + c.plot.width - EDGE ? c.xEnd : timeAtPixel(c, right);
   return compareNs(a, b) < 0 ? { from: a, to: b } : null;
 }
 

@@ -75,6 +75,13 @@ describe('chart geometry', () => {
     expect(zoomRange(chart, 100, 103)).toBeNull();
   });
 
+  it('snaps a drag that ends on an edge to that edge', () => {
+    // The last pixel of a long chart is seconds before its end, where the newest points are.
+    expect(zoomRange(chart, 356, 654)).toEqual({ from: '1795255500000000000', to: '1795255800000000000' });
+    expect(zoomRange(chart, 57, 356)).toEqual({ from: '1795255200000000000', to: '1795255500000000000' });
+    expect(zoomRange(chart, 356, 600)?.to).not.toBe('1795255800000000000');
+  });
+
   it('formats values compactly', () => {
     expect(formatValue(2.5)).toBe('2.5');
     expect(formatValue(12345)).toBe('12.35k');
