@@ -16,10 +16,9 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -83,52 +82,16 @@ fn the_web_ui_works_in_chromium() {
         missing.join("\n  - ")
     );
 
-    let mut child = Command::new("node")
-        .arg(root.join("ui/e2e/browser.mjs"))
+    let mut cmd = Command::new("node");
+    cmd.arg(root.join("ui/e2e/browser.mjs"))
         .arg(bin)
         .arg(&artifacts)
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // Its own process group, so a timeout kills the script, loupe and Chromium together.
-        .process_group(0)
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot run `node` ({e}): the browser test needs Node.js >= 20 on PATH")
-        });
-    let pgid = child.id();
-
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let out_t = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-
-    let deadline = Instant::now() + TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for node") {
-            break Some(status);
-        }
-        if Instant::now() > deadline {
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{pgid}")])
-                .status();
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let stdout = out_t.join().unwrap();
-    let stderr = err_t.join().unwrap();
+        .current_dir(root);
+    let common::ScriptRun {
+        status,
+        stdout,
+        stderr,
+    } = common::run_script(cmd, TIMEOUT);
     println!("{stdout}");
     if !stderr.trim().is_empty() {
         println!("stderr:\n{stderr}");

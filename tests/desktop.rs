@@ -18,10 +18,9 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(240);
 const WEBKIT_DRIVER: &str = "/usr/bin/WebKitWebDriver";
@@ -157,53 +156,17 @@ fn the_desktop_window_works() {
     cmd.arg(root.join("src-tauri/e2e/desktop.mjs"))
         .arg(bin)
         .arg(&artifacts)
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // Its own process group: Xvfb, dbus-daemon, tauri-driver,
-        // WebKitWebDriver and the app all go with it at the end.
-        .process_group(0);
+        .current_dir(root);
     if let Some(driver) = tauri_driver() {
         cmd.env("LOUPE_TAURI_DRIVER", driver);
     }
-    let mut child = cmd.spawn().unwrap_or_else(|e| {
-        panic!("cannot run `node` ({e}): the desktop test needs Node.js >= 20 on PATH")
-    });
-    let pgid = child.id();
-
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let out_t = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-
-    let deadline = Instant::now() + TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for node") {
-            break Some(status);
-        }
-        if Instant::now() > deadline {
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    // Whatever is left of the group (the script stops what it started, but
-    // not after a crash or a timeout).
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{pgid}")])
-        .stderr(Stdio::null())
-        .status();
-    let _ = child.wait();
-    let stdout = out_t.join().unwrap();
-    let stderr = err_t.join().unwrap();
+    // Its own process group: Xvfb, dbus-daemon, tauri-driver,
+    // WebKitWebDriver and the app all go with it at the end.
+    let common::ScriptRun {
+        status,
+        stdout,
+        stderr,
+    } = common::run_script(cmd, TIMEOUT);
     println!("{stdout}");
     if !stderr.trim().is_empty() {
         println!("stderr:\n{stderr}");

@@ -158,3 +158,66 @@ impl Drop for Loupe {
         let _ = self.child.wait();
     }
 }
+
+/// What a script run by [`run_script`] did: its exit status (`None` when it
+/// was killed at the deadline) and its whole output.
+pub struct ScriptRun {
+    pub status: Option<std::process::ExitStatus>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `cmd` (a Node end-to-end script) in its own process group, collects
+/// its output, and kills the whole group (the script, loupe, Chromium,
+/// Xvfb, drivers) when it exits or after `timeout`, so nothing outlives the
+/// test.
+pub fn run_script(mut cmd: Command, timeout: Duration) -> ScriptRun {
+    use std::io::Read;
+    use std::os::unix::process::CommandExt;
+    let what = format!("{:?}", cmd.get_program());
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot run {what} ({e}): the end-to-end tests need Node.js >= 20 on PATH")
+        });
+    let pgid = child.id();
+    let mut out = child.stdout.take().expect("piped stdout");
+    let mut err = child.stderr.take().expect("piped stderr");
+    let out_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the script") {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // Whatever is left of the group (scripts stop what they started, but
+    // not after a crash or a timeout).
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pgid}")])
+        .stderr(Stdio::null())
+        .status();
+    let _ = child.kill();
+    let _ = child.wait();
+    ScriptRun {
+        status,
+        stdout: out_t.join().unwrap_or_default(),
+        stderr: err_t.join().unwrap_or_default(),
+    }
+}
