@@ -444,19 +444,28 @@ impl Reader {
                 "SELECT s.id, t.trace_id, s.resource, s.body FROM span_chunks s JOIN traces t ON t.id = s.trace
                  WHERE s.id > ?1 ORDER BY s.id LIMIT ?2",
             )?;
-            let mut rows = st.query(params![after, limit as i64])?;
-            let mut out = Vec::new();
-            while let Some(r) = rows.next()? {
-                let resource = self.resource(c, r.get(2)?)?;
-                out.push(SpanBatch {
-                    chunk: r.get(0)?,
-                    trace_id: r.get(1)?,
-                    resource: resource.resource.map(|r| r.attributes).unwrap_or_default(),
-                    spans: decode_chunk(r.get_ref(3)?.as_blob()?)?,
-                });
-            }
-            Ok(out)
+            let rows = st.query(params![after, limit as i64])?;
+            self.span_batches(c, rows)
         })
+    }
+
+    /// Rows of `(chunk id, trace id, resource, chunk body)` as batches.
+    fn span_batches(
+        &self,
+        c: &Connection,
+        mut rows: rusqlite::Rows<'_>,
+    ) -> Result<Vec<SpanBatch>, StoreError> {
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let resource = self.resource(c, r.get(2)?)?;
+            out.push(SpanBatch {
+                chunk: r.get(0)?,
+                trace_id: r.get(1)?,
+                resource: resource.resource.map(|r| r.attributes).unwrap_or_default(),
+                spans: decode_chunk(r.get_ref(3)?.as_blob()?)?,
+            });
+        }
+        Ok(out)
     }
 
     /// Spans whose chunks belong to traces starting in `[start, end]`
@@ -472,18 +481,8 @@ impl Reader {
                 "SELECT s.id, t.trace_id, s.resource, s.body FROM traces t JOIN span_chunks s ON s.trace = t.id
                  WHERE t.end_ns >= ?1 AND t.start_ns <= ?2 ORDER BY s.id LIMIT ?3",
             )?;
-            let mut rows = st.query(params![to_sql(start), to_sql(end), limit as i64])?;
-            let mut out = Vec::new();
-            while let Some(r) = rows.next()? {
-                let resource = self.resource(c, r.get(2)?)?;
-                out.push(SpanBatch {
-                    chunk: r.get(0)?,
-                    trace_id: r.get(1)?,
-                    resource: resource.resource.map(|r| r.attributes).unwrap_or_default(),
-                    spans: decode_chunk(r.get_ref(3)?.as_blob()?)?,
-                });
-            }
-            Ok(out)
+            let rows = st.query(params![to_sql(start), to_sql(end), limit as i64])?;
+            self.span_batches(c, rows)
         })
     }
 
