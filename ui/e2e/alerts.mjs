@@ -67,6 +67,13 @@ try {
   await step('bad-version', async () => {
     await page.locator('[data-testid=add-pred]').first().click();
     await setInput(field(1), 'kestra.namespace');
+    // The value box suggests the namespaces seen in the captured data.
+    let seen = [];
+    for (let i = 0; i < 50 && !seen.some((v) => v.startsWith('company.')); i++) {
+      seen = await page.locator('[data-testid=pred-values]').nth(1).locator('option').evaluateAll((os) => os.map((o) => o.value));
+      if (!seen.some((v) => v.startsWith('company.'))) await page.waitForTimeout(100);
+    }
+    if (!seen.some((v) => v.startsWith('company.'))) throw new Error(`no namespace suggested for kestra.namespace: ${JSON.stringify(seen)}`);
     await op(1).selectOption('prefix');
     await setInput(value(1), 'company.product');
     await page.locator('.cond-group[data-path=""] > .group-head [data-testid=add-group]').click();

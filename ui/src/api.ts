@@ -152,3 +152,8 @@ export async function saveDashboard(panels: DashboardPanel[]): Promise<{ panels:
   if (!res.ok) throw new ApiError(body.error ?? `${res.status} ${res.statusText}`, res.status);
   return { panels: body.panels ?? [] };
 }
+
+/** Recent values of one attribute, most frequent first (for autocompletion). */
+export function getAttributeValues(key: string, signal?: AbortSignal): Promise<{ key: string; values: string[] }> {
+  return getJson(`/api/v1/attributes/${encodeURIComponent(key)}/values`, signal);
+}

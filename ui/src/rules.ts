@@ -177,3 +177,14 @@ export function pathKey(path: number[]): string {
 export function badgeText(firing: number): string {
   return firing > 0 ? String(firing) : '';
 }
+
+/**
+ * Where a predicate's value suggestions come from: the service list, an
+ * attribute's recent values, or nowhere (span name, status, kind, duration,
+ * severity and body have their own vocabularies or none worth listing).
+ */
+export function valueSource(field: string): 'services' | 'attribute' | null {
+  if (field === 'service') return 'services';
+  if (!field || field.startsWith('span.') || field.startsWith('log.')) return null;
+  return 'attribute';
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addChild, at, badgeText, newPred, parseValue, remove, setKind, simplify, toggleNot, type Cond } from '../src/rules';
+import { addChild, at, badgeText, newPred, parseValue, remove, setKind, simplify, toggleNot, valueSource, type Cond } from '../src/rules';
 
 const status: Cond = { field: 'span.status', op: 'equals', value: 'error' };
 const prefix: Cond = { field: 'kestra.namespace', op: 'prefix', value: 'company.product' };
@@ -48,5 +48,15 @@ describe('condition tree edits', () => {
     expect(newPred('traces')).toEqual(status);
     expect(badgeText(0)).toBe('');
     expect(badgeText(3)).toBe('3');
+  });
+});
+
+describe('value suggestions', () => {
+  it('come from the services, an attribute, or nowhere', () => {
+    expect(valueSource('service')).toBe('services');
+    expect(valueSource('kestra.namespace')).toBe('attribute');
+    expect(valueSource('span.status')).toBeNull();
+    expect(valueSource('log.body')).toBeNull();
+    expect(valueSource('')).toBeNull();
   });
 });

@@ -140,6 +140,13 @@ async fn attributes(State(r): State<Arc<Reader>>) -> ApiResult {
     json(&json!({ "keys": keys }))
 }
 
+/// Recent values of one attribute, for autocompletion (rule editor).
+async fn attribute_values(State(r): State<Arc<Reader>>, Path(key): Path<String>) -> ApiResult {
+    let k = key.clone();
+    let values = blocking(&r, move |r| r.attribute_values(&k, 100)).await?;
+    json(&json!({ "key": key, "values": values }))
+}
+
 async fn traces(State(r): State<Arc<Reader>>, RawQuery(q): RawQuery) -> ApiResult {
     let q = loupe_query::trace_query(&pairs(q))?;
     let t = blocking(&r, move |r| r.search_traces(&q)).await?;
@@ -292,6 +299,7 @@ pub fn router_with(reader: Arc<Reader>, info: Info, extra: Router) -> Router {
         .route("/info", get(move || async move { Json(info) }))
         .route("/services", get(services))
         .route("/attributes", get(attributes))
+        .route("/attributes/{key}/values", get(attribute_values))
         .route("/traces", get(traces))
         .route("/traces/{trace_id}", get(trace))
         .route("/traces/{trace_id}/related", get(related))

@@ -7,7 +7,8 @@
 
 import { clear, h } from '../dom';
 import { navigate } from '../router';
-import { addChild, children, describe, FIELDS, isPred, kindOf, newPred, OPS, parseValue, remove, setKind, toggleNot, update, type Analysis, type Cond, type Op, type Pred, type Rule, type Signal } from '../rules';
+import { getAttributeValues, getServices } from '../api';
+import { addChild, children, describe, FIELDS, isPred, kindOf, newPred, OPS, parseValue, remove, setKind, toggleNot, update, type Analysis, type Cond, type Op, type Pred, type Rule, type Signal, valueSource } from '../rules';
 
 interface ApiErr {
   error?: string;
@@ -449,9 +450,18 @@ function mountEditor(page: HTMLElement, id: number | null): void {
     const op = h('select', { testid: 'pred-op' }, ...OPS.map((o) => h('option', { attrs: { value: o }, text: o.replace('_', ' ') })));
     op.value = p.op;
     op.addEventListener('change', () => set({ op: op.value as Op }));
-    const value = h('input', { class: 'mono', testid: 'pred-value', attrs: { value: p.value === undefined ? '' : String(p.value), hidden: p.op === 'exists' } });
+    const listId = `pred-values-${path.join('-') || 'root'}`;
+    const value = h('input', { class: 'mono', testid: 'pred-value', attrs: { value: p.value === undefined ? '' : String(p.value), hidden: p.op === 'exists', list: listId } });
     value.addEventListener('change', () => set({ value: parseValue(value.value) }));
-    return h('div', { class: 'cond-pred', data: { path: path.join('.') }, title: describe(p) }, field, op, value, tools([]));
+    // Suggestions: the services, or the attribute's recent values.
+    const suggestions = h('datalist', { testid: 'pred-values', attrs: { id: listId } });
+    const source = valueSource(p.field);
+    const fill = (vs: string[]) => {
+      for (const v of vs.slice(0, 100)) suggestions.appendChild(h('option', { attrs: { value: v } }));
+    };
+    if (source === 'services') void getServices().then((r) => fill(r.services), () => {});
+    else if (source === 'attribute') void getAttributeValues(p.field).then((r) => fill(r.values), () => {});
+    return h('div', { class: 'cond-pred', data: { path: path.join('.') }, title: describe(p) }, field, op, value, suggestions, tools([]));
   };
 
   // Removing a focused input fires its blur and change (which edit and
