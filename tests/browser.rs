@@ -14,30 +14,12 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 const CHROMIUM: &str = "/usr/bin/chromium";
-
-/// `GET /` on a throwaway server, as raw HTTP/1.1 (the body is all we need).
-fn front_page() -> String {
-    let loupe = common::Loupe::start();
-    let mut s = TcpStream::connect(loupe.api).expect("connect to the API address");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-        loupe.api
-    )
-    .unwrap();
-    let mut body = String::new();
-    let _ = s.read_to_string(&mut body);
-    body
-}
 
 #[test]
 fn the_web_ui_works_in_chromium() {
@@ -58,24 +40,7 @@ fn the_web_ui_works_in_chromium() {
             "{CHROMIUM} is missing: run `apt-get install -y chromium` (Playwright's own browser download is not used)"
         ));
     }
-    if !root
-        .join("tests/e2e/node/node_modules/@opentelemetry/sdk-trace-base/package.json")
-        .is_file()
-    {
-        missing.push(
-            "tests/e2e/node/node_modules is missing: run `npm ci --prefix tests/e2e/node`"
-                .to_string(),
-        );
-    }
-    let page = front_page();
-    if page.contains("built without its web UI") {
-        missing.push(format!(
-            "{bin} was built without its web UI: run `scripts/build-ui`, then rebuild \
-             (`cargo test` rebuilds it; ui/dist is embedded at compile time)"
-        ));
-    } else if !page.contains("/assets/") {
-        missing.push(format!("GET / did not return the built UI:\n{page}"));
-    }
+    missing.extend(common::e2e_prerequisites(root, bin));
     assert!(
         missing.is_empty(),
         "the browser test cannot run:\n  - {}",

@@ -16,8 +16,6 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -36,22 +34,6 @@ fn tauri_driver() -> Option<PathBuf> {
         let p = PathBuf::from(std::env::var_os("HOME")?).join(".cargo/bin/tauri-driver");
         p.is_file().then_some(p)
     })
-}
-
-/// `GET /` on a throwaway `loupe serve` (the same binary), as raw HTTP/1.1.
-fn front_page() -> String {
-    let loupe = common::Loupe::start();
-    let mut s = TcpStream::connect(loupe.api).expect("connect to the API address");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-        loupe.api
-    )
-    .unwrap();
-    let mut body = String::new();
-    let _ = s.read_to_string(&mut body);
-    body
 }
 
 #[test]
@@ -128,24 +110,7 @@ fn the_desktop_window_works() {
             ));
         }
     }
-    if !root
-        .join("tests/e2e/node/node_modules/@opentelemetry/sdk-trace-base/package.json")
-        .is_file()
-    {
-        missing.push(
-            "tests/e2e/node/node_modules is missing: run `npm ci --prefix tests/e2e/node`"
-                .to_string(),
-        );
-    }
-    let page = front_page();
-    if page.contains("built without its web UI") {
-        missing.push(format!(
-            "{bin} was built without its web UI: run `scripts/build-ui`, then rebuild \
-             (`cargo test` rebuilds it; ui/dist is embedded at compile time)"
-        ));
-    } else if !page.contains("/assets/") {
-        missing.push(format!("GET / did not return the built UI:\n{page}"));
-    }
+    missing.extend(common::e2e_prerequisites(root, bin));
     assert!(
         missing.is_empty(),
         "the desktop test cannot run:\n  - {}",

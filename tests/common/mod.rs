@@ -221,3 +221,44 @@ pub fn run_script(mut cmd: Command, timeout: Duration) -> ScriptRun {
         stderr: err_t.join().unwrap_or_default(),
     }
 }
+
+/// What the Node end-to-end scripts need besides Node itself, each missing
+/// piece with the command that provides it: the OpenTelemetry JS SDK of the
+/// workload, and a `loupe` binary built with the web UI embedded (checked
+/// with `GET /` on a throwaway server).
+pub fn e2e_prerequisites(root: &Path, bin: &str) -> Vec<String> {
+    use std::io::{Read, Write};
+    let mut missing = Vec::new();
+    if !root
+        .join("tests/e2e/node/node_modules/@opentelemetry/sdk-trace-base/package.json")
+        .is_file()
+    {
+        missing.push(
+            "tests/e2e/node/node_modules is missing: run `npm ci --prefix tests/e2e/node`"
+                .to_string(),
+        );
+    }
+    let page = {
+        let loupe = Loupe::start();
+        let mut s = std::net::TcpStream::connect(loupe.api).expect("connect to the API address");
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(
+            s,
+            "GET / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            loupe.api
+        )
+        .unwrap();
+        let mut body = String::new();
+        let _ = s.read_to_string(&mut body);
+        body
+    };
+    if page.contains("built without its web UI") {
+        missing.push(format!(
+            "{bin} was built without its web UI: run `scripts/build-ui`, then rebuild \
+             (`cargo test` rebuilds it; ui/dist is embedded at compile time)"
+        ));
+    } else if !page.contains("/assets/") {
+        missing.push(format!("GET / did not return the built UI:\n{page}"));
+    }
+    missing
+}
