@@ -223,12 +223,6 @@ fn parse_age(s: &str) -> Result<Duration, String> {
     loupe_query::parse_duration(s).map(Duration::from_nanos)
 }
 
-pub(crate) fn default_data_dir() -> PathBuf {
-    dirs::data_dir()
-        .map(|d| d.join("loupe"))
-        .unwrap_or_else(|| PathBuf::from(".loupe"))
-}
-
 /// Resolves on Ctrl-C or SIGTERM.
 pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();

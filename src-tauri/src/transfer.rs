@@ -143,7 +143,7 @@ impl Meter {
 }
 
 fn data_dir(d: Option<PathBuf>) -> PathBuf {
-    d.unwrap_or_else(crate::cli::default_data_dir)
+    d.unwrap_or_else(loupe_config::default_data_dir)
 }
 
 fn export_params(a: &ExportArgs) -> Vec<(String, String)> {

@@ -114,6 +114,11 @@ impl Sink for DropSink {
 /// the receiver's task, so it must not block.
 pub trait Observer: Send + Sync + 'static {
     fn observe(&self, batch: &Arc<Batch>);
+    /// Whether `observe` wants this batch. [`Tee`] copies a batch only for
+    /// observers that want it: the copy is on the ingest path.
+    fn wants(&self, _batch: &Batch) -> bool {
+        true
+    }
 }
 
 /// A sink that passes batches to `inner` and, once `inner` has committed
@@ -127,12 +132,17 @@ pub struct Tee {
 
 impl Sink for Tee {
     fn submit(&self, batch: Batch) -> Result<Ticket, SinkError> {
-        if self.observers.is_empty() {
+        let observers: Vec<Arc<dyn Observer>> = self
+            .observers
+            .iter()
+            .filter(|o| o.wants(&batch))
+            .cloned()
+            .collect();
+        if observers.is_empty() {
             return self.inner.submit(batch);
         }
         let copy = Arc::new(batch.clone());
         let ticket = self.inner.submit(batch)?;
-        let observers = self.observers.clone();
         let notify = move |result: &Result<(), SinkError>| {
             if result.is_ok() {
                 for o in &observers {
@@ -196,5 +206,39 @@ mod tests {
         };
         assert!(failing.submit(batch()).unwrap().wait().await.is_err());
         assert_eq!(*seen.0.lock().unwrap(), 1);
+    }
+
+    /// Wants metrics only, as `--received-metrics` does.
+    #[derive(Default)]
+    struct MetricsOnly(Seen);
+    impl Observer for MetricsOnly {
+        fn observe(&self, b: &Arc<Batch>) {
+            self.0.observe(b)
+        }
+        fn wants(&self, b: &Batch) -> bool {
+            matches!(b, Batch::Metrics(_))
+        }
+    }
+
+    #[tokio::test]
+    async fn shows_a_batch_only_to_observers_that_want_it() {
+        let metrics = Arc::new(MetricsOnly::default());
+        let all = Arc::new(Seen::default());
+        let tee = Tee {
+            inner: Arc::new(DropSink),
+            observers: vec![metrics.clone(), all.clone()],
+        };
+        tee.submit(Batch::Traces(Default::default()))
+            .unwrap()
+            .wait()
+            .await
+            .unwrap();
+        tee.submit(Batch::Metrics(Default::default()))
+            .unwrap()
+            .wait()
+            .await
+            .unwrap();
+        assert_eq!(*metrics.0 .0.lock().unwrap(), 1, "metrics only");
+        assert_eq!(*all.0.lock().unwrap(), 2, "everything");
     }
 }

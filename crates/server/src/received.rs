@@ -463,6 +463,9 @@ impl Observer for ReceivedMetrics {
             self.update(req);
         }
     }
+    fn wants(&self, batch: &Batch) -> bool {
+        matches!(batch, Batch::Metrics(_))
+    }
 }
 
 pub async fn handler(State(ops): State<Arc<Ops>>) -> Response {
