@@ -36,32 +36,16 @@ fn tauri_driver() -> Option<PathBuf> {
     })
 }
 
-#[test]
-fn no_display_gives_a_one_line_hint() {
-    let out = Command::new(env!("CARGO_BIN_EXE_loupe"))
-        .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY")
-        .env("LOUPE_API_ADDR", "127.0.0.1:0")
-        .env("LOUPE_GRPC_ADDR", "127.0.0.1:0")
-        .env("LOUPE_HTTP_ADDR", "127.0.0.1:0")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run loupe");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
-    assert_eq!(stderr.trim().lines().count(), 1, "one line, got: {stderr}");
-    assert!(
-        stderr.contains("loupe serve") && stderr.contains("DISPLAY"),
-        "the hint should name the missing display and `loupe serve`: {stderr}"
-    );
-}
-
-#[test]
-fn a_dead_display_gives_a_one_line_error() {
+/// Runs the window without a working display: `display` is `None` (unset)
+/// or a display nobody serves. Answers the exit code and stderr.
+fn window_without_display(display: Option<&str>) -> (Option<i32>, String) {
     let data = tempfile::tempdir().expect("tempdir");
-    let out = Command::new(env!("CARGO_BIN_EXE_loupe"))
-        // No X server listens there (Xvfb -displayfd starts at :0).
-        .env("DISPLAY", ":64999")
+    let mut cmd = common::loupe_command();
+    match display {
+        Some(d) => cmd.env("DISPLAY", d),
+        None => cmd.env_remove("DISPLAY"),
+    };
+    let out = cmd
         .env_remove("WAYLAND_DISPLAY")
         .env_remove("DBUS_SESSION_BUS_ADDRESS")
         .env("LOUPE_DATA_DIR", data.path())
@@ -71,9 +55,26 @@ fn a_dead_display_gives_a_one_line_error() {
         .stdin(Stdio::null())
         .output()
         .expect("run loupe");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(stderr.trim().lines().count(), 1, "one line, got: {stderr}");
+    (out.status.code(), stderr)
+}
+
+#[test]
+fn no_display_gives_a_one_line_hint() {
+    let (code, stderr) = window_without_display(None);
+    assert_eq!(code, Some(2), "stderr: {stderr}");
+    assert!(
+        stderr.contains("loupe serve") && stderr.contains("DISPLAY"),
+        "the hint should name the missing display and `loupe serve`: {stderr}"
+    );
+}
+
+#[test]
+fn a_dead_display_gives_a_one_line_error() {
+    // No X server listens there (Xvfb -displayfd starts at :0).
+    let (code, stderr) = window_without_display(Some(":64999"));
+    assert_eq!(code, Some(1), "stderr: {stderr}");
     assert!(
         stderr.contains(":64999") && stderr.contains("loupe serve"),
         "the error should name the display and `loupe serve`: {stderr}"
