@@ -808,6 +808,7 @@ fn hostile_files_fail_clearly_and_lose_nothing_valid() {
         // Deleting an import removes exactly its data.
         let r = reqwest::Client::new()
             .delete(l.api_url("/api/v1/imports/mixed.jsonl"))
+            .header("x-loupe-request", "1")
             .send()
             .await
             .unwrap();
@@ -816,6 +817,7 @@ fn hostile_files_fail_clearly_and_lose_nothing_valid() {
         assert_eq!(traces["traces"].as_array().unwrap().len(), 2, "{traces}");
         let r = reqwest::Client::new()
             .delete(l.api_url("/api/v1/imports/mixed.jsonl"))
+            .header("x-loupe-request", "1")
             .send()
             .await
             .unwrap();
@@ -825,12 +827,14 @@ fn hostile_files_fail_clearly_and_lose_nothing_valid() {
         // match nothing.
         let r = reqwest::Client::new()
             .delete(l.api_url("/api/v1/imports/arr.json"))
+            .header("x-loupe-request", "1")
             .send()
             .await
             .unwrap();
         assert!(r.status().is_success());
         let r = reqwest::Client::new()
             .post(l.api_url("/api/v1/imports?name=after.jsonl"))
+            .header("x-loupe-request", "1")
             .body(line(9))
             .send()
             .await
@@ -849,6 +853,7 @@ fn hostile_files_fail_clearly_and_lose_nothing_valid() {
         // The API import reports positions too.
         let r = reqwest::Client::new()
             .post(l.api_url("/api/v1/imports?name=bad.json"))
+            .header("x-loupe-request", "1")
             .body("{\"resourceSpans\": [}")
             .send()
             .await

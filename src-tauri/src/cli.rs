@@ -87,6 +87,16 @@ struct ServeArgs {
     /// [default: http://localhost:* and http://127.0.0.1:*].
     #[arg(long = "cors-origin", value_delimiter = ',', value_name = "ORIGIN")]
     cors_origins: Vec<String>,
+    /// With --allow-remote: a host name accepted in Host besides loopback names and IP
+    /// addresses (repeatable; e.g. laptop.local).
+    #[arg(long = "allowed-host", value_delimiter = ',', value_name = "NAME")]
+    allowed_hosts: Vec<String>,
+    /// With --allow-remote: serve the UI and API WITHOUT the access token (prints a warning at every start).
+    #[arg(long)]
+    no_api_auth: bool,
+    /// With --allow-remote: accept OTLP WITHOUT the API key (prints a warning at every start).
+    #[arg(long)]
+    no_otlp_auth: bool,
     /// Largest database size before the oldest data is deleted (e.g. 500MB, 2GiB) [default: 1GiB].
     #[arg(long, value_parser = check_size, value_name = "SIZE")]
     max_db_size: Option<String>,
@@ -162,6 +172,28 @@ impl ServeArgs {
                         .collect(),
                 )
             }),
+        );
+        add(
+            "allowed_hosts",
+            "--allowed-host",
+            (!self.allowed_hosts.is_empty()).then(|| {
+                Value::Array(
+                    self.allowed_hosts
+                        .iter()
+                        .map(|o| Value::String(o.clone()))
+                        .collect(),
+                )
+            }),
+        );
+        add(
+            "auth.api",
+            "--no-api-auth",
+            self.no_api_auth.then_some(Value::Boolean(false)),
+        );
+        add(
+            "auth.otlp",
+            "--no-otlp-auth",
+            self.no_otlp_auth.then_some(Value::Boolean(false)),
         );
         add("max_db_size", "--max-db-size", text(&self.max_db_size));
         add("max_age", "--max-age", text(&self.max_age));
@@ -286,6 +318,15 @@ fn run_serve(a: ServeArgs) -> ExitCode {
         }
     };
     let discard = config.drop_data;
+    for w in &config.security.warnings {
+        eprintln!("loupe: WARNING: {w}");
+    }
+    if let Some(k) = &config.receiver.api_key {
+        println!(
+            "loupe: OTLP exports need the API key: OTEL_EXPORTER_OTLP_HEADERS=x-otlp-api-key={}",
+            k.as_str()
+        );
+    }
     let result = runtime.block_on(serve::run(config, shutdown_signal(), |running| {
         println!("{}", running.bound);
         if discard {

@@ -460,6 +460,8 @@ fn import_over_http(url: &str, files: &[PathBuf]) -> ExitCode {
             eprintln!("loupe: sending {} ({} bytes) to {base}", path.display(), bytes.len());
             let r = client
                 .post(format!("{base}/api/v1/imports?name={}", url_encode(&source)))
+                // The cross-site write guard's sign of intent (SECURITY.md).
+                .header(loupe_server::guard::write::REQUEST_HEADER, "1")
                 .body(bytes)
                 .send()
                 .await;

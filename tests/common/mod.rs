@@ -262,3 +262,58 @@ pub fn e2e_prerequisites(root: &Path, bin: &str) -> Vec<String> {
     }
     missing
 }
+
+/// Every `(path, write methods)` registered with `.route(` in the API's
+/// sources, read from the code itself so that a route added later is
+/// walked without anyone listing it here.
+pub fn api_routes() -> Vec<(String, Vec<&'static str>)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for dir in ["crates/server/src", "crates/mcp/src"] {
+        collect_rust_files(&root.join(dir), &mut files);
+    }
+    let mut out = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).expect("read source");
+        let mut rest = text.as_str();
+        while let Some(i) = rest.find(".route(") {
+            rest = &rest[i + ".route(".len()..];
+            let body = rest.trim_start();
+            let Some(body) = body.strip_prefix('"') else {
+                continue;
+            };
+            let Some(end) = body.find('"') else { break };
+            let path = body[..end].to_string();
+            let call = &body[end..];
+            let call = &call[..call.find(".route(").unwrap_or(call.len())];
+            let methods = [
+                ("post(", "POST"),
+                ("put(", "PUT"),
+                ("delete(", "DELETE"),
+                ("patch(", "PATCH"),
+            ]
+            .into_iter()
+            .filter(|(needle, _)| call.contains(needle))
+            .map(|(_, m)| m)
+            .collect();
+            out.push((path, methods));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn collect_rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            collect_rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}

@@ -4,6 +4,14 @@ import type { FilterRule } from './settings';
 import type { RelatedAnswer, TraceSummary } from './stitch';
 import type { OtlpLogsData, OtlpTraceData } from './tree';
 
+/**
+ * Sent with every request that changes state: the server refuses writes
+ * without it or a JSON body (the cross-site write guard, SECURITY.md). A
+ * page on another site cannot send it without a CORS preflight, which
+ * Loupe never grants.
+ */
+export const WRITE_HEADERS: Readonly<Record<string, string>> = { 'X-Loupe-Request': '1' };
+
 export class ApiError extends Error {
   constructor(
     message: string,
@@ -82,7 +90,7 @@ export function getInfo(signal?: AbortSignal): Promise<Info> {
 }
 
 function putJson<T>(path: string, body: unknown): Promise<T> {
-  return request<T>(path, { method: 'PUT', headers: { Accept: 'application/json', 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  return request<T>(path, { method: 'PUT', headers: { ...WRITE_HEADERS, Accept: 'application/json', 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
 }
 
 export interface Health {
@@ -147,7 +155,7 @@ export function getDashboard(signal?: AbortSignal): Promise<{ panels: DashboardP
 }
 
 export async function saveDashboard(panels: DashboardPanel[]): Promise<{ panels: DashboardPanel[] }> {
-  const res = await fetch('/api/v1/dashboard', { method: 'PUT', headers: { 'Content-Type': 'application/json', Accept: 'application/json' }, body: JSON.stringify({ panels }) });
+  const res = await fetch('/api/v1/dashboard', { method: 'PUT', headers: { ...WRITE_HEADERS, 'Content-Type': 'application/json', Accept: 'application/json' }, body: JSON.stringify({ panels }) });
   const body = (await res.json().catch(() => ({}))) as { panels?: DashboardPanel[]; error?: string };
   if (!res.ok) throw new ApiError(body.error ?? `${res.status} ${res.statusText}`, res.status);
   return { panels: body.panels ?? [] };

@@ -10,6 +10,7 @@
 //! into what `serve::run` takes.
 
 mod schema;
+pub mod secrets;
 pub mod units;
 
 use std::collections::BTreeMap;
@@ -20,12 +21,12 @@ use std::sync::Arc;
 use loupe_forward::{ForwardConfig, Protocol};
 use loupe_ingest::filter::Filters;
 use loupe_ingest::ReceiverConfig;
-use loupe_server::serve::{OpsConfig, ServeConfig};
+use loupe_server::serve::{OpsConfig, Security, ServeConfig};
 use loupe_store::{Retention, WriterConfig};
 use serde::Deserialize;
 use toml::{Table, Value};
 
-pub use schema::{default_data_dir, Config, Forward, Health, Metrics};
+pub use schema::{default_data_dir, Auth, Config, Forward, Health, Metrics};
 
 /// Where a value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +64,11 @@ pub enum ConfigError {
     },
     #[error("{key}: {message}")]
     Invalid { key: &'static str, message: String },
+    #[error("cannot keep the secret file {path}: {source}")]
+    Secret {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// The configuration file used when none is named: `config.toml` in the
@@ -379,9 +385,11 @@ impl Loaded {
                 ),
             });
         }
+        let (security, api_key) = self.security()?;
         let receiver = ReceiverConfig {
             cors_origins: c.cors_origins.clone(),
             filters: Arc::new(filters),
+            api_key,
             ..ReceiverConfig::default()
         };
         Ok(ServeConfig {
@@ -390,6 +398,7 @@ impl Loaded {
             api_addr: c.api_addr,
             data_dir: c.data_dir.clone(),
             allow_remote: c.allow_remote,
+            security,
             receiver,
             writer: WriterConfig {
                 retention: Retention {
@@ -407,6 +416,58 @@ impl Loaded {
             log,
             forward: self.forward()?,
         })
+    }
+
+    /// Where the token files live: beside the configuration file in use,
+    /// else in the data directory.
+    pub fn secrets_dir(&self) -> PathBuf {
+        match &self.file {
+            FileStatus::Read(p) | FileStatus::Absent(p) => p
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| self.config.data_dir.clone()),
+            FileStatus::None => self.config.data_dir.clone(),
+        }
+    }
+
+    /// The defences of the mode: in remote mode the access token and the
+    /// OTLP API key (created on first use, kept in 0600 files), or a
+    /// warning for each that the user turned off.
+    fn security(&self) -> Result<(Security, Option<loupe_ingest::ApiKey>), ConfigError> {
+        let c = &self.config;
+        let beyond = |a: &std::net::SocketAddr| c.allow_remote && !a.ip().is_loopback();
+        let mut security = Security {
+            allowed_hosts: c.allowed_hosts.clone(),
+            ..Security::default()
+        };
+        let keep = |name: &str| {
+            let path = self.secrets_dir().join(name);
+            secrets::load_or_create(&path).map_err(|source| ConfigError::Secret { path, source })
+        };
+        if beyond(&c.api_addr) {
+            if c.auth.api {
+                security.api_token = Some(loupe_server::guard::AccessToken::new(keep(
+                    secrets::API_TOKEN_FILE,
+                )?));
+            } else {
+                security.warnings.push(format!(
+                    "auth.api = false: anyone who can reach {} can read, export and change everything in Loupe",
+                    c.api_addr
+                ));
+            }
+        }
+        let mut api_key = None;
+        if beyond(&c.grpc_addr) || beyond(&c.http_addr) {
+            if c.auth.otlp {
+                api_key = Some(loupe_ingest::ApiKey::new(keep(secrets::OTLP_KEY_FILE)?));
+            } else {
+                security.warnings.push(format!(
+                    "auth.otlp = false: anyone who can reach {} or {} can send telemetry to Loupe",
+                    c.grpc_addr, c.http_addr
+                ));
+            }
+        }
+        Ok((security, api_key))
     }
 
     fn forward(&self) -> Result<Option<ForwardConfig>, ConfigError> {

@@ -25,6 +25,10 @@ pub struct Config {
     pub allow_remote: bool,
     /// Browser origins allowed to send OTLP/HTTP.
     pub cors_origins: Vec<String>,
+    /// With `allow_remote`: host names accepted in `Host` besides loopback
+    /// names and IP addresses (e.g. this machine's `laptop.local`).
+    pub allowed_hosts: Vec<String>,
+    pub auth: Auth,
     /// Largest database size before the oldest data is deleted.
     pub max_db_size: Size,
     /// Oldest data kept, by its own timestamps.
@@ -36,6 +40,25 @@ pub struct Config {
     pub forward: Forward,
     /// Ingest filter rules (`[[filters]]`), applied before storage.
     pub filters: Vec<FilterRule>,
+}
+
+/// What a listener reachable beyond loopback requires (SECURITY.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Auth {
+    /// The UI and API require the access token (file `api-token`).
+    pub api: bool,
+    /// OTLP exports require the API key (file `otlp-api-key`).
+    pub otlp: bool,
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        Auth {
+            api: true,
+            otlp: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -104,6 +127,8 @@ impl Default for Config {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            allowed_hosts: Vec::new(),
+            auth: Auth::default(),
             max_db_size: size("1GiB"),
             max_age: age("7d"),
             log: "info".into(),

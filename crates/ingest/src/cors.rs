@@ -33,6 +33,7 @@ pub fn layer(patterns: &[String]) -> CorsLayer {
             header::CONTENT_TYPE,
             header::CONTENT_ENCODING,
             header::AUTHORIZATION,
+            header::HeaderName::from_static(crate::auth::HEADER),
         ])
         .max_age(std::time::Duration::from_secs(3600));
     if patterns.iter().any(|p| p == "*") {

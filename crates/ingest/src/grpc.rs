@@ -11,7 +11,7 @@ use tonic::{Request, Response, Status};
 
 use crate::pipeline::{self, Signal};
 use crate::stats::{Outcome, Transport};
-use crate::status::remap_tonic_code;
+use crate::status::{remap_tonic_code, IngestError};
 use crate::ReceiverConfig;
 
 /// Exports decoded and in flight at once, over all connections. A decoded
@@ -151,6 +151,16 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     let svc = OtlpGrpc::new(sink, &config);
+    let key = config.api_key.clone();
+    // Checked on the headers, before tonic decodes the message.
+    let check = move |req: Request<()>| -> Result<Request<()>, Status> {
+        match &key {
+            Some(k) if !k.admits(&req.metadata().clone().into_headers()) => {
+                Err(IngestError::Unauthenticated.to_grpc())
+            }
+            _ => Ok(req),
+        }
+    };
     let stats = config.stats.clone();
     let limit = config.max_decoded_bytes;
     let traces = ts::trace_service_server::TraceServiceServer::new(svc.clone())
@@ -176,9 +186,17 @@ pub async fn serve(
             }
             r
         }))
-        .add_service(traces)
-        .add_service(metrics)
-        .add_service(logs)
+        .add_service(tonic::service::interceptor::InterceptedService::new(
+            traces,
+            check.clone(),
+        ))
+        .add_service(tonic::service::interceptor::InterceptedService::new(
+            metrics,
+            check.clone(),
+        ))
+        .add_service(tonic::service::interceptor::InterceptedService::new(
+            logs, check,
+        ))
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(listener),
             shutdown,

@@ -39,6 +39,7 @@ struct HttpState {
     cx: pipeline::Context,
     limit: usize,
     bodies: Arc<Semaphore>,
+    api_key: Option<crate::ApiKey>,
 }
 
 /// The OTLP/HTTP receiver as a router, CORS included.
@@ -47,6 +48,7 @@ pub fn router(sink: Arc<dyn Sink>, config: &ReceiverConfig) -> Router {
         cx: pipeline::Context::new(sink, config),
         limit: config.max_decoded_bytes,
         bodies: Arc::new(Semaphore::new(CONCURRENT_BODIES)),
+        api_key: config.api_key.clone(),
     };
     Router::new()
         .route("/v1/traces", post(handle::<pipeline::Traces>))
@@ -158,6 +160,12 @@ async fn export<S: Signal>(
     req: Request,
     enc: Encoding,
 ) -> Result<Response, IngestError> {
+    if let Some(key) = &st.api_key {
+        if !key.admits(req.headers()) {
+            drain(req.into_body()).await;
+            return Err(IngestError::Unauthenticated);
+        }
+    }
     let bytes = read_body(st, req).await?;
     let msg: S::Request = decode_message(&bytes, enc)?;
     let size = bytes.len();

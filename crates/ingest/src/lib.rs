@@ -18,6 +18,9 @@ pub mod stats;
 pub mod status;
 pub mod validate;
 
+pub use auth::{constant_time_eq, ApiKey};
+mod auth;
+
 /// The largest request Loupe accepts, counted after decompression.
 pub const MAX_DECODED_BYTES: usize = 64 << 20;
 
@@ -34,6 +37,9 @@ pub struct ReceiverConfig {
     pub filters: Arc<filter::Filters>,
     /// The counters both transports update (shared with `/metrics`).
     pub stats: Arc<stats::IngestStats>,
+    /// When set, every export must carry this key (`x-otlp-api-key` or
+    /// `Authorization: Bearer`): Loupe then listens beyond loopback.
+    pub api_key: Option<ApiKey>,
 }
 
 impl Default for ReceiverConfig {
@@ -46,6 +52,7 @@ impl Default for ReceiverConfig {
                 .collect(),
             filters: Arc::new(filter::Filters::default()),
             stats: Arc::new(stats::IngestStats::default()),
+            api_key: None,
         }
     }
 }

@@ -52,7 +52,8 @@ impl Outcome {
             IngestError::Decode(DecodeError::TooLarge { .. }) => Outcome::TooLarge,
             IngestError::Decode(_)
             | IngestError::UnsupportedMediaType(_)
-            | IngestError::MethodNotAllowed(_) => Outcome::Invalid,
+            | IngestError::MethodNotAllowed(_)
+            | IngestError::Unauthenticated => Outcome::Invalid,
             IngestError::Sink(SinkError::Busy { .. } | SinkError::Paused { .. }) => Outcome::Busy,
             IngestError::Sink(_) => Outcome::Error,
         }

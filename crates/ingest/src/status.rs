@@ -21,6 +21,8 @@ pub enum IngestError {
     MethodNotAllowed(String),
     #[error(transparent)]
     Sink(#[from] SinkError),
+    #[error("missing or wrong OTLP API key: send it as the x-otlp-api-key header (OTEL_EXPORTER_OTLP_HEADERS=x-otlp-api-key=KEY) or as Authorization: Bearer KEY")]
+    Unauthenticated,
 }
 
 /// `google.rpc.Status`, the error body of OTLP/HTTP and gRPC's rich status.
@@ -69,6 +71,7 @@ impl IngestError {
                 tonic::Code::InvalidArgument
             }
             IngestError::MethodNotAllowed(_) => tonic::Code::Unimplemented,
+            IngestError::Unauthenticated => tonic::Code::Unauthenticated,
             IngestError::Sink(SinkError::Failed(_)) => tonic::Code::Internal,
             IngestError::Sink(_) => tonic::Code::Unavailable,
         }
@@ -81,6 +84,7 @@ impl IngestError {
             | IngestError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             IngestError::Decode(_) => StatusCode::BAD_REQUEST,
             IngestError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            IngestError::Unauthenticated => StatusCode::UNAUTHORIZED,
             IngestError::Sink(SinkError::Failed(_)) => StatusCode::INTERNAL_SERVER_ERROR,
             IngestError::Sink(_) => StatusCode::SERVICE_UNAVAILABLE,
         }

@@ -31,8 +31,8 @@ use std::sync::Arc;
 
 /// Everything served on the API address: `/api/v1/…`, the web UI at `/`,
 /// behind the `Host` check and security headers of [`guard`].
-pub fn app(reader: Arc<loupe_store::Reader>, info: api::Info, allow_remote: bool) -> axum::Router {
-    guarded(api::router(reader, info), allow_remote)
+pub fn app(reader: Arc<loupe_store::Reader>, info: api::Info, guard: guard::Guard) -> axum::Router {
+    guarded(api::router(reader, info), guard)
 }
 
 /// [`app`] plus `/health`, `/metrics`, `/metrics/received` and
@@ -41,7 +41,7 @@ pub fn app(reader: Arc<loupe_store::Reader>, info: api::Info, allow_remote: bool
 pub fn app_with_ops(
     reader: Arc<loupe_store::Reader>,
     info: api::Info,
-    allow_remote: bool,
+    guard: guard::Guard,
     ops: Arc<ops::Ops>,
     extra: axum::Router,
     alerting: Option<Arc<alerting::Alerting>>,
@@ -55,14 +55,13 @@ pub fn app_with_ops(
         ops.api_stats.clone(),
         selfmetrics::measure,
     ));
-    guarded(routes, allow_remote)
+    guarded(routes, guard)
 }
 
-fn guarded(routes: axum::Router, allow_remote: bool) -> axum::Router {
+/// The one place the guard wraps the API address: routes, UI fallback and
+/// all, so nothing served there escapes it.
+fn guarded(routes: axum::Router, guard: guard::Guard) -> axum::Router {
     routes
         .fallback(ui::serve)
-        .layer(axum::middleware::from_fn_with_state(
-            guard::Guard { allow_remote },
-            guard::layer,
-        ))
+        .layer(axum::middleware::from_fn_with_state(guard, guard::layer))
 }

@@ -26,6 +26,9 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     /// Listening on non-loopback addresses needs this.
     pub allow_remote: bool,
+    /// Who may talk to the listeners: accepted `Host` names, the access
+    /// token and the OTLP API key (`receiver.api_key`) in remote mode.
+    pub security: Security,
     pub receiver: ReceiverConfig,
     pub writer: WriterConfig,
     /// Decode and acknowledge without storing (the ingest benchmark's baseline).
@@ -37,6 +40,30 @@ pub struct ServeConfig {
     pub log: Option<crate::logging::LogHandle>,
     /// Send what is stored on to an upstream OTLP endpoint too.
     pub forward: Option<ForwardConfig>,
+}
+
+/// The defences that depend on the mode (SECURITY.md). The configuration
+/// layer fills them: it owns the token files.
+#[derive(Debug, Clone, Default)]
+pub struct Security {
+    /// Names accepted in `Host` besides loopback names and IP literals,
+    /// with `allow_remote`.
+    pub allowed_hosts: Vec<String>,
+    /// The access token the UI and API require, when they are reachable
+    /// beyond loopback.
+    pub api_token: Option<crate::guard::AccessToken>,
+    /// Said at every start (a defence turned off on purpose).
+    pub warnings: Vec<String>,
+}
+
+impl Security {
+    fn host_policy(&self, allow_remote: bool) -> crate::guard::HostPolicy {
+        if allow_remote {
+            crate::guard::HostPolicy::remote(&self.allowed_hosts)
+        } else {
+            crate::guard::HostPolicy::loopback()
+        }
+    }
 }
 
 /// Settings of the operational endpoints.
@@ -68,6 +95,7 @@ impl Default for ServeConfig {
             api_addr: SocketAddr::from(([127, 0, 0, 1], 16686)),
             data_dir: PathBuf::from(".loupe"),
             allow_remote: false,
+            security: Security::default(),
             receiver: ReceiverConfig::default(),
             writer: WriterConfig::default(),
             drop_data: false,
@@ -153,6 +181,8 @@ pub struct Bound {
     pub http: SocketAddr,
     pub api: SocketAddr,
     pub db: PathBuf,
+    /// The URL that logs a browser in, when the API needs a token.
+    pub login_url: Option<String>,
 }
 
 impl std::fmt::Display for Bound {
@@ -160,7 +190,11 @@ impl std::fmt::Display for Bound {
         writeln!(f, "loupe: OTLP/gRPC on {}", self.grpc)?;
         writeln!(f, "loupe: OTLP/HTTP on http://{}", self.http)?;
         writeln!(f, "loupe: API and UI on http://{}", self.api)?;
-        write!(f, "loupe: data in {}", self.db.display())
+        write!(f, "loupe: data in {}", self.db.display())?;
+        if let Some(u) = &self.login_url {
+            write!(f, "\nloupe: the API and UI need a token: log in at {u}")?;
+        }
+        Ok(())
     }
 }
 
@@ -226,7 +260,26 @@ pub async fn run_with_notifier(
         http: listeners.http.local_addr().unwrap_or(config.http_addr),
         api: listeners.api.local_addr().unwrap_or(config.api_addr),
         db: store.path().to_path_buf(),
+        login_url: None,
     };
+    let mut bound = bound;
+    if let Some(t) = &config.security.api_token {
+        // A wildcard address is reached on loopback (as the desktop does).
+        let host = match bound.api.ip() {
+            std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+                SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), bound.api.port())
+            }
+            std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+                SocketAddr::new(std::net::Ipv6Addr::LOCALHOST.into(), bound.api.port())
+            }
+            _ => bound.api,
+        };
+        bound.login_url = Some(t.login_url(&format!("http://{host}")));
+    }
+    for w in &config.security.warnings {
+        tracing::warn!("{w}");
+    }
+    let hosts = config.security.host_policy(config.allow_remote);
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = move || {
@@ -242,7 +295,9 @@ pub async fn run_with_notifier(
         config.receiver.clone(),
         stopped(),
     ));
-    let http_app = loupe_ingest::http::router(sink.clone(), &config.receiver);
+    let http_app = loupe_ingest::http::router(sink.clone(), &config.receiver).layer(
+        axum::middleware::from_fn_with_state(hosts.clone(), crate::guard::host_layer),
+    );
     let http = tokio::spawn(
         axum::serve(listeners.http, http_app)
             .with_graceful_shutdown(stopped())
@@ -262,7 +317,10 @@ pub async fn run_with_notifier(
     let api_app = crate::app_with_ops(
         store.reader.clone(),
         info,
-        config.allow_remote,
+        crate::guard::Guard {
+            hosts,
+            token: config.security.api_token.clone(),
+        },
         ops,
         crate::transfer::router(store.clone()),
         Some(alerting),

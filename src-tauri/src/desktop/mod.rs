@@ -202,6 +202,12 @@ fn ui_url(api: SocketAddr) -> String {
     format!("http://{host}:{}/", api.port())
 }
 
+/// Where the window opens the UI: through the login URL when the API needs
+/// the access token (remote mode), so the user types nothing.
+fn entry_url(bound: &loupe_server::serve::Bound) -> String {
+    bound.login_url.clone().unwrap_or_else(|| ui_url(bound.api))
+}
+
 fn create_window(app: &AppHandle) -> tauri::Result<tauri::WebviewWindow> {
     let nav = app.clone();
     let window = WebviewWindowBuilder::new(app, WINDOW, startup_url())
@@ -281,7 +287,7 @@ pub fn show_window(app: &AppHandle) {
         None => match create_window(app) {
             Ok(w) => {
                 if let Status::Ready(r) = app.state::<Shell>().server.status() {
-                    navigate(&w, &ui_url(r.bound.api));
+                    navigate(&w, &entry_url(&r.bound));
                 }
                 w
             }
@@ -313,7 +319,7 @@ fn status_changed(app: &AppHandle, status: &Status) {
     match status {
         Status::Ready(r) => {
             if let Some(w) = &window {
-                navigate(w, &ui_url(r.bound.api));
+                navigate(w, &entry_url(&r.bound));
             }
         }
         Status::Failed(_) | Status::Stopped => {

@@ -7,7 +7,7 @@
 
 import { clear, h } from '../dom';
 import { navigate } from '../router';
-import { getAttributeValues, getServices } from '../api';
+import { getAttributeValues, getServices, WRITE_HEADERS } from '../api';
 import { addChild, children, describe, FIELDS, isPred, kindOf, newPred, OPS, parseValue, remove, setKind, toggleNot, update, type Analysis, type Cond, type Op, type Pred, type Rule, type Signal, valueSource } from '../rules';
 
 interface ApiErr {
@@ -18,7 +18,7 @@ interface ApiErr {
 async function call<T>(method: string, path: string, body?: unknown, raw = false): Promise<T> {
   const res = await fetch(path, {
     method,
-    headers: raw ? { 'Content-Type': 'application/yaml' } : { 'Content-Type': 'application/json', Accept: 'application/json' },
+    headers: { ...WRITE_HEADERS, ...(raw ? { 'Content-Type': 'application/yaml' } : { 'Content-Type': 'application/json', Accept: 'application/json' }) },
     body: body === undefined ? undefined : raw ? String(body) : JSON.stringify(body),
   });
   const json = (await res.json().catch(() => ({}))) as T & ApiErr;

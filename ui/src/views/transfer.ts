@@ -3,6 +3,7 @@
 // progress and cancel, what was skipped), plus the list of imports with
 // "show" and "delete". Logic lives in ../transfer.ts.
 
+import { WRITE_HEADERS } from '../api';
 import { clear, h } from '../dom';
 import {
   describeSkipped,
@@ -213,6 +214,7 @@ function importSection(initial?: File[]): HTMLElement {
       results.append(line);
       xhr = new XMLHttpRequest();
       xhr.open('POST', `/api/v1/imports?${new URLSearchParams({ name: file.name })}`);
+      for (const [k, v] of Object.entries(WRITE_HEADERS)) xhr.setRequestHeader(k, v);
       xhr.upload.onprogress = (e) => {
         if (e.lengthComputable) line.firstChild!.textContent = `${file.name}: ${Math.round((100 * e.loaded) / e.total)}% sent…`;
       };
@@ -264,7 +266,7 @@ function importSection(initial?: File[]): HTMLElement {
           on: {
             click: async () => {
               if (!confirm(`Delete everything imported from ${i.source}?`)) return;
-              const r = await fetch(`/api/v1/imports/${encodeURIComponent(i.source)}`, { method: 'DELETE' });
+              const r = await fetch(`/api/v1/imports/${encodeURIComponent(i.source)}`, { method: 'DELETE', headers: WRITE_HEADERS });
               if (!r.ok) alert(await errorOf(r));
               void refresh();
             },

@@ -1,0 +1,73 @@
+//! The secret files of remote mode: the access token of the UI and API and
+//! the OTLP API key. Created on first use with random content, readable by
+//! the user alone (0600 in a 0700 directory), and reused after that so a
+//! logged-in browser and configured exporters keep working across restarts.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+/// The UI and API access token.
+pub const API_TOKEN_FILE: &str = "api-token";
+/// The key OTLP exporters send.
+pub const OTLP_KEY_FILE: &str = "otlp-api-key";
+
+/// The secret in `path`, made on first use: 32 random bytes, hex.
+pub fn load_or_create(path: &Path) -> io::Result<String> {
+    match std::fs::read_to_string(path) {
+        Ok(s) if !s.trim().is_empty() => return Ok(s.trim().to_string()),
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    if let Some(dir) = path.parent() {
+        create_private_dir(dir)?;
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(io::Error::other)?;
+    let secret = hex::encode(bytes);
+    write_private(path, secret.as_bytes())?;
+    Ok(secret)
+}
+
+/// A directory only the user can list (0700 on Unix).
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)
+}
+
+/// Writes a file only the user can read (0600 on Unix) from its creation on.
+fn write_private(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    let mut f = o.open(path)?;
+    f.write_all(contents)?;
+    f.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn made_once_private_and_reused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("sub").join(API_TOKEN_FILE);
+        let a = load_or_create(&path).expect("create");
+        assert_eq!(a.len(), 64);
+        assert_eq!(load_or_create(&path).expect("reuse"), a);
+        let other = load_or_create(&dir.path().join(OTLP_KEY_FILE)).expect("other");
+        assert_ne!(other, a);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+            assert_eq!(mode(&path), 0o600);
+            assert_eq!(mode(path.parent().expect("dir")), 0o700);
+        }
+    }
+}
