@@ -86,9 +86,8 @@ impl Signal for Metrics {
     fn filter(filters: &Filters, req: &mut Self::Request) -> u64 {
         filters.metrics(req)
     }
-    fn validate(_req: &mut Self::Request) -> Rejected {
-        // Data points carry no IDs that could make them unusable.
-        Rejected::default()
+    fn validate(req: &mut Self::Request) -> Rejected {
+        validate::metrics(req)
     }
     fn batch(req: Self::Request) -> Batch {
         Batch::Metrics(req)
