@@ -332,6 +332,9 @@ fn extreme_windows_do_not_panic() {
 
 // ---- Property test over arbitrary points -------------------------------
 
+/// One side of an exponential histogram: offset and counts.
+type Side = (i32, Vec<u64>);
+
 fn count() -> impl Strategy<Value = u64> {
     prop_oneof![
         Just(0u64),
@@ -593,7 +596,7 @@ proptest! {
         b in (scale(), (offset(), counts()), (offset(), counts())),
         q in 0.0..=1.0f64,
     ) {
-        let h = |(scale, p, n): (i32, (i32, Vec<u64>), (i32, Vec<u64>))| ExpHistogram {
+        let h = |(scale, p, n): (i32, Side, Side)| ExpHistogram {
             scale: scale.clamp(-10, 20),
             zero_count: 1,
             positive: ExpBuckets { offset: p.0, counts: p.1 },
