@@ -103,6 +103,8 @@ export interface ChartAnswer {
   keys: string[];
   values: Record<string, string[]>;
   distribution: { svg: string; buckets: { lower: number | null; upper: number | null; count: number }[] } | null;
+  /** What the server left out or merged to keep the answer within its limits (docs/api.md). */
+  truncated?: string[];
 }
 
 /** Adds a (possibly fractional) nanosecond offset to a decimal nanosecond string, exactly enough for charts. */

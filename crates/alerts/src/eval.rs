@@ -445,34 +445,36 @@ impl Subject for Series {
 }
 
 fn percentile_of(sorted: &[f64], p: f64) -> Option<f64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = (p / 100.0) * (sorted.len() - 1) as f64;
-    let lo = rank.floor() as usize;
-    let hi = rank.ceil() as usize;
+    let last = sorted.len().checked_sub(1)?;
+    // Clamped (NaN → 0): the index stays inside `sorted` whatever `p` is.
+    let rank = ((p / 100.0) * last as f64).clamp(0.0, last as f64);
+    let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
     let frac = rank - lo as f64;
-    Some(sorted[lo] + (sorted[hi] - sorted[lo]) * frac)
+    let (a, b) = (*sorted.get(lo)?, *sorted.get(hi)?);
+    Some(a + (b - a) * frac)
 }
 
 /// The percentile of merged histogram buckets, interpolated linearly within
 /// the bucket (the first bucket from 0, the last at its lower bound).
+///
+/// Counts are summed in `u128` (no overflow with `u64::MAX` counts) and
+/// bounds are read with `get`, so counts that do not match the bounds give
+/// an answer or `None`, never a panic.
 fn histogram_percentile(bounds: &[f64], counts: &[u64], p: f64) -> Option<f64> {
-    let total: u64 = counts.iter().sum();
+    let total: u128 = counts.iter().map(|&c| u128::from(c)).sum();
     if total == 0 {
         return None;
     }
-    let target = (p / 100.0) * total as f64;
-    let mut seen = 0u64;
+    let target = (p / 100.0).clamp(0.0, 1.0) * total as f64;
+    let mut seen = 0u128;
     for (i, &c) in counts.iter().enumerate() {
         if c == 0 {
             continue;
         }
-        if (seen + c) as f64 >= target {
-            let lo = if i == 0 {
-                0f64.min(bounds.first().copied().unwrap_or(0.0))
-            } else {
-                bounds[i - 1]
+        if (seen + u128::from(c)) as f64 >= target {
+            let lo = match i.checked_sub(1) {
+                None => 0f64.min(bounds.first().copied().unwrap_or(0.0)),
+                Some(j) => *bounds.get(j)?,
             };
             let Some(&hi) = bounds.get(i) else {
                 return Some(lo);
@@ -480,10 +482,16 @@ fn histogram_percentile(bounds: &[f64], counts: &[u64], p: f64) -> Option<f64> {
             let frac = ((target - seen as f64) / c as f64).clamp(0.0, 1.0);
             return Some(lo + (hi - lo) * frac);
         }
-        seen += c;
+        seen += u128::from(c);
     }
     bounds.last().copied()
 }
+
+/// Most explicit bounds a histogram point may have to be merged for a
+/// percentile (the receiver's cap, `loupe_ingest::validate`); points stored
+/// before that cap with more are left out of percentiles, so one point
+/// cannot make every evaluation walk millions of buckets.
+pub const MAX_HISTOGRAM_BOUNDS: usize = 2048;
 
 /// The aggregate of each group's points in `[now - window, now]`; `None`
 /// for a group without usable points (a gap). NaN values are skipped.
@@ -551,15 +559,22 @@ pub fn aggregate(
                     ..
                 } = &p.value
                 {
-                    if bounds.is_empty() {
+                    // Only well-formed points (one more count than bounds)
+                    // within the cap are merged.
+                    if b.len() > MAX_HISTOGRAM_BOUNDS || counts.len() != b.len() + 1 {
+                        continue;
+                    }
+                    // The first merged point sets the layout (`merged` is
+                    // never empty after it: a point has at least one count).
+                    if merged.is_empty() {
                         bounds = b.clone();
                         merged = vec![0; counts.len()];
                     }
                     if *b == bounds && counts.len() == merged.len() {
                         for (m, c) in merged.iter_mut().zip(counts) {
-                            *m += c;
+                            *m = m.saturating_add(*c);
                         }
-                        hist_count += count;
+                        hist_count = hist_count.saturating_add(*count);
                     }
                 }
             }
@@ -745,24 +760,41 @@ pub fn backtest_metric(
 pub fn series_from_otlp(req: &loupe_model::otlp::ExportMetricsServiceRequest) -> Vec<Series> {
     use loupe_model::otlp::metrics::{metric::Data, number_data_point};
     let mut out: Vec<Series> = Vec::new();
+    // Series by (resource, attributes) in their debug form: a lookup per
+    // point, not a scan of every series so far (which made a metric with
+    // many series quadratic in its series count, every evaluation).
+    let mut index: std::collections::HashMap<(String, String), usize> =
+        std::collections::HashMap::new();
     for rm in &req.resource_metrics {
         let resource = rm
             .resource
             .as_ref()
             .map(|r| r.attributes.clone())
             .unwrap_or_default();
+        let resource_key = format!("{resource:?}");
         for sm in &rm.scope_metrics {
             for m in &sm.metrics {
-                let mut add = |attrs: &Vec<KeyValue>, p: Point| match out
-                    .iter_mut()
-                    .find(|s| s.attributes == *attrs && s.resource == resource)
-                {
-                    Some(s) => s.points.push(p),
-                    None => out.push(Series {
-                        attributes: attrs.clone(),
-                        resource: resource.clone(),
-                        points: vec![p],
-                    }),
+                // Points of one series usually come together: the last
+                // series is tried before formatting a key.
+                let mut last: Option<usize> = None;
+                let mut add = |attrs: &Vec<KeyValue>, p: Point| {
+                    let i = match last {
+                        Some(i) if out.get(i).is_some_and(|s| s.attributes == *attrs) => i,
+                        _ => *index
+                            .entry((resource_key.clone(), format!("{attrs:?}")))
+                            .or_insert_with(|| {
+                                out.push(Series {
+                                    attributes: attrs.clone(),
+                                    resource: resource.clone(),
+                                    points: Vec::new(),
+                                });
+                                out.len() - 1
+                            }),
+                    };
+                    last = Some(i);
+                    if let Some(s) = out.get_mut(i) {
+                        s.points.push(p);
+                    }
                 };
                 match &m.data {
                     Some(Data::Gauge(g)) => {

@@ -42,14 +42,23 @@ pub fn time_ticks(start: u64, end: u64, max_ticks: usize, offset_s: i64) -> (u64
         .unwrap_or(30 * 86400 * S);
     let shift = offset_s.rem_euclid(86400) as u64 * S;
     let local = start.saturating_add(shift);
-    let first = local.div_ceil(step) * step - shift;
+    // Checked: a range near u64::MAX has no round tick past its start.
+    let Some(mut t) = local
+        .div_ceil(step)
+        .checked_mul(step)
+        .and_then(|f| f.checked_sub(shift))
+    else {
+        return (step, Vec::new());
+    };
     let mut out = Vec::new();
-    let mut t = first;
     while t <= end && out.len() < 64 {
         if t >= start {
             out.push(t);
         }
-        t += step;
+        match t.checked_add(step) {
+            Some(next) => t = next,
+            None => break,
+        }
     }
     (step, out)
 }

@@ -16,7 +16,7 @@ pub fn min_max(points: &[Point], start: u64, end: u64, columns: usize) -> Vec<Po
         let c = ((t - start) as f64 / span * columns as f64) as usize;
         c.min(columns - 1)
     };
-    let mut out = Vec::with_capacity(points.len().min(columns * 4));
+    let mut out = Vec::with_capacity(points.len().min(columns.saturating_mul(4)));
     let mut i = 0;
     let inside: Vec<&Point> = points
         .iter()

@@ -47,7 +47,10 @@ pub fn rate(points: &[Cumulative]) -> Vec<Point> {
 /// Linear interpolation inside the bucket that holds the rank, as Prometheus
 /// does. The first bucket's lower edge is `min` when known, else 0 (or its
 /// upper edge when that is negative); the overflow bucket answers `max` when
-/// known, else its lower edge. `None` when there are no values.
+/// known, else its lower edge. `None` when there are no values or the
+/// counts do not match the bounds. Counts are summed in `u128`, so
+/// `u64::MAX` counts cannot overflow; NaN or infinite bounds give a NaN or
+/// infinite answer, never a panic.
 pub fn explicit_quantile(
     bounds: &[f64],
     counts: &[u64],
@@ -55,34 +58,32 @@ pub fn explicit_quantile(
     min: Option<f64>,
     max: Option<f64>,
 ) -> Option<f64> {
-    let total: u64 = counts.iter().sum();
-    if total == 0 || counts.len() != bounds.len() + 1 {
+    let total: u128 = counts.iter().map(|&c| u128::from(c)).sum();
+    if total == 0 || counts.len() != bounds.len().saturating_add(1) {
         return None;
     }
     let rank = q.clamp(0.0, 1.0) * total as f64;
-    let mut seen = 0u64;
+    let mut seen = 0u128;
     for (i, &c) in counts.iter().enumerate() {
         if c == 0 {
             continue;
         }
         let before = seen as f64;
-        seen += c;
+        seen += u128::from(c);
         if (seen as f64) < rank {
             continue;
         }
-        if i == bounds.len() {
+        let Some(&upper) = bounds.get(i) else {
             // The overflow bucket has no upper edge.
             return max.or_else(|| bounds.last().copied());
-        }
-        let upper = bounds[i];
-        let lower = if i == 0 {
-            match min {
+        };
+        let lower = match i.checked_sub(1).and_then(|j| bounds.get(j)) {
+            Some(&l) => l,
+            None => match min {
                 Some(m) if m <= upper => m,
                 _ if upper > 0.0 => 0.0,
                 _ => upper,
-            }
-        } else {
-            bounds[i - 1]
+            },
         };
         let upper = match max {
             Some(m) if m < upper && m >= lower => m,
@@ -94,11 +95,58 @@ pub fn explicit_quantile(
     None
 }
 
+/// Most buckets per side an exponential histogram keeps when histograms are
+/// merged ([`ExpHistogram::add`]): beyond it the scale is lowered (adjacent
+/// buckets merged) until the range fits, as the OpenTelemetry SDKs do at
+/// their `max_size`. Equal to the ingest cap (`loupe_ingest::validate`), so a
+/// single accepted point never loses resolution; two points whose offsets
+/// lie far apart (0 and 2^29) cost at most this many buckets, not the
+/// distance between them.
+pub const MAX_BUCKETS_PER_SIDE: usize = 2048;
+
 /// One side (positive or negative) of an exponential histogram's buckets.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ExpBuckets {
     pub offset: i32,
     pub counts: Vec<u64>,
+}
+
+impl ExpBuckets {
+    /// The first and last bucket index, in `i64` so that `offset + len`
+    /// cannot overflow; `None` without buckets.
+    fn range(&self) -> Option<(i64, i64)> {
+        let n = i64::try_from(self.counts.len()).ok()?;
+        (n > 0).then(|| {
+            let lo = i64::from(self.offset);
+            (lo, lo + n - 1)
+        })
+    }
+
+    /// The buckets at a scale `shift` steps coarser: index `i` goes to
+    /// `i >> shift` (floor division, also for negative indices).
+    fn downscaled(&self, shift: u32) -> ExpBuckets {
+        let Some((lo, hi)) = self.range() else {
+            return ExpBuckets::default();
+        };
+        if shift == 0 {
+            return self.clone();
+        }
+        let shift = shift.min(63);
+        let (nlo, nhi) = (lo >> shift, hi >> shift);
+        // nhi - nlo < len, so this allocation is bounded by the input.
+        let mut counts = vec![0u64; usize::try_from(nhi - nlo + 1).unwrap_or(0)];
+        for (i, &c) in self.counts.iter().enumerate() {
+            let j = ((lo + i as i64) >> shift) - nlo;
+            if let Some(slot) = usize::try_from(j).ok().and_then(|j| counts.get_mut(j)) {
+                *slot = slot.saturating_add(c);
+            }
+        }
+        ExpBuckets {
+            // nlo is within i32 because lo is and shifting only shrinks it.
+            offset: i32::try_from(nlo).unwrap_or(0),
+            counts,
+        }
+    }
 }
 
 /// An exponential histogram's buckets, as OTLP sends them.
@@ -110,29 +158,79 @@ pub struct ExpHistogram {
     pub negative: ExpBuckets,
 }
 
+/// How many scale steps the union of `ranges` (inclusive indices) must be
+/// lowered by to span at most [`MAX_BUCKETS_PER_SIDE`] buckets. At most 64
+/// steps are tried, and 33 always suffice for `i32` indices.
+fn shift_to_fit(ranges: &[Option<(i64, i64)>]) -> u32 {
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    for &(l, h) in ranges.iter().flatten() {
+        lo = lo.min(l);
+        hi = hi.max(h);
+    }
+    if lo > hi {
+        return 0;
+    }
+    (0..64u32)
+        .find(|&s| (hi >> s) - (lo >> s) < MAX_BUCKETS_PER_SIDE as i64)
+        .unwrap_or(64)
+}
+
 impl ExpHistogram {
     /// `base^index`, the lower edge of positive bucket `index` (which holds
     /// `(base^index, base^(index+1)]`, with `base = 2^(2^-scale)`).
-    pub fn lower_edge(&self, index: i32) -> f64 {
-        (f64::from(index) * (-f64::from(self.scale)).exp2()).exp2()
+    ///
+    /// Computed as `2^(index × 2^-scale)` in floating point, so extreme
+    /// indices or scales give `0` or `+inf` (never an integer overflow).
+    pub fn lower_edge(&self, index: i64) -> f64 {
+        (index as f64 * (-f64::from(self.scale)).exp2()).exp2()
+    }
+
+    /// Buckets in all (negative, zero and positive).
+    pub fn len(&self) -> usize {
+        self.negative.counts.len() + self.positive.counts.len() + usize::from(self.zero_count > 0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Every bucket in value order as (lower, upper, count): negative buckets
-    /// from the most negative, the zero bucket, then positive ones.
+    /// from the most negative, the zero bucket, then positive ones. As many
+    /// entries as the histogram has buckets, whatever its offsets.
     pub fn buckets(&self) -> Vec<(f64, f64, u64)> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(self.len());
+        let base = |b: &ExpBuckets| i64::from(b.offset);
         for (i, &c) in self.negative.counts.iter().enumerate().rev() {
-            let idx = self.negative.offset + i as i32;
+            let idx = base(&self.negative) + i as i64;
             out.push((-self.lower_edge(idx + 1), -self.lower_edge(idx), c));
         }
         if self.zero_count > 0 {
             out.push((0.0, 0.0, self.zero_count));
         }
         for (i, &c) in self.positive.counts.iter().enumerate() {
-            let idx = self.positive.offset + i as i32;
+            let idx = base(&self.positive) + i as i64;
             out.push((self.lower_edge(idx), self.lower_edge(idx + 1), c));
         }
         out
+    }
+
+    /// Lowers the scale by `shift` steps, merging adjacent buckets.
+    pub fn downscale(&mut self, shift: u32) {
+        if shift == 0 {
+            return;
+        }
+        self.positive = self.positive.downscaled(shift);
+        self.negative = self.negative.downscaled(shift);
+        self.scale = self.scale.saturating_sub(shift.min(i32::MAX as u32) as i32);
+    }
+
+    /// Lowers the scale until each side spans at most
+    /// [`MAX_BUCKETS_PER_SIDE`] buckets; returns whether it had to.
+    pub fn fit(&mut self) -> bool {
+        let shift =
+            shift_to_fit(&[self.positive.range()]).max(shift_to_fit(&[self.negative.range()]));
+        self.downscale(shift);
+        shift > 0
     }
 
     /// Subtracts an earlier observation of the same cumulative histogram
@@ -148,7 +246,7 @@ impl ExpHistogram {
                 if c == 0 {
                     continue;
                 }
-                let j = b.offset + i as i32 - a.offset;
+                let j = i64::from(b.offset) + i as i64 - i64::from(a.offset);
                 let slot = usize::try_from(j).ok().and_then(|j| counts.get_mut(j))?;
                 *slot = slot.checked_sub(c)?;
             }
@@ -165,28 +263,49 @@ impl ExpHistogram {
         })
     }
 
-    /// Adds another histogram of the same scale into this one.
+    /// Adds another histogram into this one. Both are brought to the lower
+    /// of the two scales, and lower still when the merged buckets would
+    /// span more than [`MAX_BUCKETS_PER_SIDE`] per side, so the result's
+    /// size never depends on how far apart the offsets are. Counts
+    /// saturate at `u64::MAX`.
     pub fn add(&mut self, other: &ExpHistogram) {
+        let mut other = other.clone();
+        let scale = self.scale.min(other.scale);
+        let to_scale = |h: &ExpHistogram| u32::try_from(i64::from(h.scale) - i64::from(scale));
+        // The difference of two i32 fits in u32 when it is non-negative.
+        self.downscale(to_scale(self).unwrap_or(0));
+        other.downscale(to_scale(&other).unwrap_or(0));
+        let shift =
+            shift_to_fit(&[self.positive.range(), other.positive.range()]).max(shift_to_fit(&[
+                self.negative.range(),
+                other.negative.range(),
+            ]));
+        self.downscale(shift);
+        other.downscale(shift);
         fn side(a: &mut ExpBuckets, b: &ExpBuckets) {
-            if b.counts.is_empty() {
+            let (Some((alo, ahi)), Some((blo, bhi))) = (a.range(), b.range()) else {
+                if a.counts.is_empty() {
+                    *a = b.clone();
+                }
                 return;
+            };
+            let (lo, hi) = (alo.min(blo), ahi.max(bhi));
+            // Both fit in MAX_BUCKETS_PER_SIDE after `shift_to_fit`.
+            let mut counts = vec![0u64; usize::try_from(hi - lo + 1).unwrap_or(0)];
+            for (x, start) in [(&*a, alo), (b, blo)] {
+                for (i, &c) in x.counts.iter().enumerate() {
+                    let j = start - lo + i as i64;
+                    if let Some(slot) = usize::try_from(j).ok().and_then(|j| counts.get_mut(j)) {
+                        *slot = slot.saturating_add(c);
+                    }
+                }
             }
-            if a.counts.is_empty() {
-                *a = b.clone();
-                return;
-            }
-            let lo = a.offset.min(b.offset);
-            let hi = (a.offset + a.counts.len() as i32).max(b.offset + b.counts.len() as i32);
-            let mut counts = vec![0u64; (hi - lo) as usize];
-            for (i, c) in a.counts.iter().enumerate() {
-                counts[(a.offset - lo) as usize + i] += c;
-            }
-            for (i, c) in b.counts.iter().enumerate() {
-                counts[(b.offset - lo) as usize + i] += c;
-            }
-            *a = ExpBuckets { offset: lo, counts };
+            *a = ExpBuckets {
+                offset: i32::try_from(lo).unwrap_or(0),
+                counts,
+            };
         }
-        self.zero_count += other.zero_count;
+        self.zero_count = self.zero_count.saturating_add(other.zero_count);
         side(&mut self.positive, &other.positive);
         side(&mut self.negative, &other.negative);
     }
@@ -194,20 +313,21 @@ impl ExpHistogram {
 
 /// Estimates quantile `q` from an exponential histogram, interpolating
 /// linearly inside the bucket that holds the rank. `None` when empty.
+/// Counts are summed in `u128` (no overflow with `u64::MAX` counts).
 pub fn exponential_quantile(h: &ExpHistogram, q: f64) -> Option<f64> {
     let buckets = h.buckets();
-    let total: u64 = buckets.iter().map(|b| b.2).sum();
+    let total: u128 = buckets.iter().map(|b| u128::from(b.2)).sum();
     if total == 0 {
         return None;
     }
     let rank = q.clamp(0.0, 1.0) * total as f64;
-    let mut seen = 0u64;
+    let mut seen = 0u128;
     for (lower, upper, c) in buckets {
         if c == 0 {
             continue;
         }
         let before = seen as f64;
-        seen += c;
+        seen += u128::from(c);
         if (seen as f64) >= rank {
             let frac = ((rank - before) / c as f64).clamp(0.0, 1.0);
             return Some(lower + (upper - lower) * frac);
@@ -232,7 +352,7 @@ pub fn mark_gaps(points: &[Point]) -> Vec<Point> {
     let mut out = Vec::with_capacity(points.len() + 4);
     for (i, p) in points.iter().enumerate() {
         if i > 0 && p.t.saturating_sub(points[i - 1].t) > median.saturating_mul(3) {
-            out.push(Point::new(points[i - 1].t + 1, f64::NAN));
+            out.push(Point::new(points[i - 1].t.saturating_add(1), f64::NAN));
         }
         out.push(*p);
     }

@@ -23,6 +23,31 @@ pub enum ChartError {
     Draw(String),
     #[error("a chart needs at least 120×80 pixels, not {0}×{1}")]
     TooSmall(u32, u32),
+    #[error("a chart is at most {MAX_SIDE}×{MAX_SIDE} pixels, not {0}×{1}")]
+    TooLarge(u32, u32),
+}
+
+/// Largest width or height drawn, in pixels: the SVG and the points per
+/// line grow with the width.
+pub const MAX_SIDE: u32 = 8192;
+
+/// Most points an answer carries over all its lines (hidden ones too), after
+/// down-sampling. Down-sampling keeps up to five points per pixel column
+/// (first, min, max, last, a gap); with many lines the columns are made
+/// wider so that the total stays under this (about 4 MB of JSON and SVG).
+pub const MAX_CHART_POINTS: usize = 100_000;
+
+/// Points kept per column by [`downsample::min_max`] at most.
+const POINTS_PER_COLUMN: usize = 5;
+
+fn check_size(w: u32, h: u32) -> Result<(), ChartError> {
+    if w < 120 || h < 80 {
+        return Err(ChartError::TooSmall(w, h));
+    }
+    if w > MAX_SIDE || h > MAX_SIDE {
+        return Err(ChartError::TooLarge(w, h));
+    }
+    Ok(())
 }
 
 fn draw_err<E: std::fmt::Debug>(e: E) -> ChartError {
@@ -79,6 +104,9 @@ pub struct Chart {
     /// Points drawn, after down-sampling (for tests and benchmarks).
     #[serde(skip)]
     pub drawn_points: usize,
+    /// What was left out or coarsened to keep the answer within its caps
+    /// ([`Plot::truncated`] and the points budget), one sentence each.
+    pub truncated: Vec<String>,
 }
 
 /// Line colours, in series order (Tableau 10: distinct, colour-blind aware).
@@ -130,10 +158,11 @@ fn segments(points: &[Point]) -> Vec<Vec<(f64, f64)>> {
 /// Draws `plot` over `frame`.
 pub fn render(plot: &Plot, frame: &Frame) -> Result<Chart, ChartError> {
     let (w, h) = (frame.width, frame.height);
-    if w < 120 || h < 80 {
-        return Err(ChartError::TooSmall(w, h));
-    }
-    let (start, end) = (frame.start, frame.end.max(frame.start + 1));
+    check_size(w, h)?;
+    let (start, end) = (
+        frame.start.min(u64::MAX - 1),
+        frame.end.max(frame.start.saturating_add(1)),
+    );
     let (left, right, top, bottom) = (56i32, 24i32, 10i32, 24i32);
     let rect = PlotRect {
         x: left,
@@ -142,10 +171,21 @@ pub fn render(plot: &Plot, frame: &Frame) -> Result<Chart, ChartError> {
         height: h as i32 - top - bottom,
     };
     // Down-sample first: the y range and the drawing use the same points.
+    // Fewer columns than pixels when many lines would exceed the budget.
+    let mut truncated = plot.truncated.clone();
+    let width = usize::try_from(rect.width).unwrap_or(1).max(1);
+    let budget = MAX_CHART_POINTS / (POINTS_PER_COLUMN * plot.series.len().max(1));
+    let columns = width.min(budget).max(1);
+    if columns < width {
+        truncated.push(format!(
+            "{} lines are down-sampled to {columns} columns each (at most {MAX_CHART_POINTS} points)",
+            plot.series.len()
+        ));
+    }
     let reduced: Vec<Vec<Point>> = plot
         .series
         .iter()
-        .map(|s| downsample::min_max(&s.points, start, end, rect.width as usize))
+        .map(|s| downsample::min_max(&s.points, start, end, columns))
         .collect();
     let visible = |i: usize| !frame.hidden.contains(&i);
     let mut lo = f64::INFINITY;
@@ -312,6 +352,7 @@ pub fn render(plot: &Plot, frame: &Frame) -> Result<Chart, ChartError> {
         series,
         exemplars: placed,
         drawn_points: drawn,
+        truncated,
     })
 }
 
@@ -323,9 +364,7 @@ pub fn render_distribution(
     width: u32,
     height: u32,
 ) -> Result<String, ChartError> {
-    if width < 120 || height < 80 {
-        return Err(ChartError::TooSmall(width, height));
-    }
+    check_size(width, height)?;
     // Trim empty buckets at both ends.
     let first = buckets.iter().position(|b| b.count > 0);
     let last = buckets.iter().rposition(|b| b.count > 0);

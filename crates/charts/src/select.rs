@@ -10,6 +10,14 @@
 //! attributes' values and combined per pixel column (sum, avg, min or max;
 //! histogram buckets are merged before percentiles are taken, because
 //! percentiles cannot be averaged).
+//!
+//! Stored data is not trusted to be sane (imports and older databases may
+//! hold points the receiver would refuse today): every count is summed with
+//! saturation or in `u128`, bucket indices are aligned in `i64`, merged
+//! exponential histograms stay within [`math::MAX_BUCKETS_PER_SIDE`] per
+//! side, and the answer is capped ([`MAX_SERIES`], [`MAX_KEYS`],
+//! [`MAX_LABEL_CHARS`], [`MAX_DISTRIBUTION_BUCKETS`]) with a note in
+//! [`Plot::truncated`] instead of growing with the data.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -22,6 +30,29 @@ use serde::Serialize;
 
 use crate::math::{self, Cumulative, ExpBuckets, ExpHistogram};
 use crate::Point;
+
+/// Most lines a chart has. Beyond it the remaining series are left out and
+/// [`Plot::truncated`] says how many there were: a hundred lines are
+/// already unreadable, and each costs up to four points per pixel column.
+pub const MAX_SERIES: usize = 100;
+
+/// Most attribute keys listed for the split and filter pickers.
+pub const MAX_KEYS: usize = 100;
+
+/// Most values listed per key.
+pub const MAX_VALUES_PER_KEY: usize = 50;
+
+/// Longest series label and listed value, in characters (longer ones end
+/// in `…`): attribute values can be megabytes long.
+pub const MAX_LABEL_CHARS: usize = 200;
+
+/// Most bars of the distribution: more buckets are merged, adjacent ones
+/// together, so the bars span the same range with coarser resolution.
+pub const MAX_DISTRIBUTION_BUCKETS: usize = 512;
+
+/// The exponential histogram scales the OTLP data model allows (the same
+/// range the receiver enforces); stored points outside it are not charted.
+pub const EXP_SCALES: std::ops::RangeInclusive<i32> = -10..=20;
 
 /// How series that share the split attributes' values are combined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -128,8 +159,19 @@ pub struct Plot {
     pub distribution: Option<Vec<Bucket>>,
     /// Attribute keys of the matching series (for split and filter pickers).
     pub keys: Vec<String>,
-    /// Values of each key, at most 50 per key.
+    /// Values of each key, at most [`MAX_VALUES_PER_KEY`] per key.
     pub values: BTreeMap<String, Vec<String>>,
+    /// What was left out or merged to keep the answer within its caps, one
+    /// sentence each; empty when everything is shown.
+    pub truncated: Vec<String>,
+}
+
+/// `s` cut to [`MAX_LABEL_CHARS`] characters.
+fn short(s: &str) -> String {
+    match s.char_indices().nth(MAX_LABEL_CHARS) {
+        None => s.to_string(),
+        Some((i, _)) => format!("{}…", &s[..i]),
+    }
 }
 
 /// A bucket distribution of one interval.
@@ -150,16 +192,10 @@ impl Dist {
                 },
             ) if bounds == b => {
                 for (x, y) in counts.iter_mut().zip(c) {
-                    *x += y;
+                    *x = x.saturating_add(*y);
                 }
             }
-            (Dist::Exp(a), Dist::Exp(b)) => {
-                let mut b = b.clone();
-                let scale = a.scale.min(b.scale);
-                downscale(a, scale);
-                downscale(&mut b, scale);
-                a.add(&b);
-            }
+            (Dist::Exp(a), Dist::Exp(b)) => a.add(b),
             _ => {} // different bucket layouts cannot be merged; keep the first
         }
     }
@@ -179,11 +215,11 @@ impl Dist {
                 .iter()
                 .enumerate()
                 .map(|(i, &count)| Bucket {
-                    lower: if i == 0 {
-                        f64::NEG_INFINITY
-                    } else {
-                        bounds[i - 1]
-                    },
+                    lower: i
+                        .checked_sub(1)
+                        .and_then(|j| bounds.get(j))
+                        .copied()
+                        .unwrap_or(f64::NEG_INFINITY),
                     upper: bounds.get(i).copied().unwrap_or(f64::INFINITY),
                     count,
                 })
@@ -201,28 +237,29 @@ impl Dist {
     }
 }
 
-/// Lowers an exponential histogram's scale (merging buckets), so histograms
-/// of different scales can be added.
-fn downscale(h: &mut ExpHistogram, to: i32) {
-    if h.scale <= to {
-        return;
+/// Merges adjacent buckets until at most [`MAX_DISTRIBUTION_BUCKETS`] are
+/// left; `None` when nothing had to be merged.
+fn coarsen(buckets: &mut Vec<Bucket>) -> Option<String> {
+    let n = buckets.len();
+    if n <= MAX_DISTRIBUTION_BUCKETS {
+        return None;
     }
-    let shift = (h.scale - to) as u32;
-    let side = |b: &ExpBuckets| -> ExpBuckets {
-        if b.counts.is_empty() {
-            return b.clone();
-        }
-        let lo = b.offset >> shift;
-        let hi = (b.offset + b.counts.len() as i32 - 1) >> shift;
-        let mut counts = vec![0u64; (hi - lo + 1) as usize];
-        for (i, c) in b.counts.iter().enumerate() {
-            counts[(((b.offset + i as i32) >> shift) - lo) as usize] += c;
-        }
-        ExpBuckets { offset: lo, counts }
-    };
-    h.positive = side(&h.positive);
-    h.negative = side(&h.negative);
-    h.scale = to;
+    let per = n.div_ceil(MAX_DISTRIBUTION_BUCKETS);
+    *buckets = buckets
+        .chunks(per)
+        .filter_map(|c| {
+            let (first, last) = (c.first()?, c.last()?);
+            Some(Bucket {
+                lower: first.lower,
+                upper: last.upper,
+                count: c.iter().fold(0u64, |a, b| a.saturating_add(b.count)),
+            })
+        })
+        .collect();
+    Some(format!(
+        "the distribution's {n} buckets are shown as {} bars of {per} (at most {MAX_DISTRIBUTION_BUCKETS})",
+        buckets.len()
+    ))
 }
 
 /// The values one stored series contributes.
@@ -496,16 +533,22 @@ fn stored_series(
                             };
                             let pts = raw
                                 .iter()
+                                // A scale the data model does not allow has no
+                                // meaningful bucket edges (the receiver refuses it).
+                                .filter(|p| EXP_SCALES.contains(&p.scale))
                                 .map(|p| {
                                     exemplars.extend(
                                         p.exemplars.iter().filter_map(|e| exemplar_of(e, true)),
                                     );
-                                    let d = ExpHistogram {
+                                    let mut d = ExpHistogram {
                                         scale: p.scale,
                                         zero_count: p.zero_count,
                                         positive: side(&p.positive),
                                         negative: side(&p.negative),
                                     };
+                                    // A point stored before the ingest caps may
+                                    // have more buckets than merging keeps.
+                                    d.fit();
                                     (p.start_time_unix_nano, p.time_unix_nano, Dist::Exp(d))
                                 })
                                 .collect();
@@ -637,16 +680,29 @@ fn combine_dists(dists: &[&Vec<(u64, Dist)>], sel: &Selection) -> Vec<(String, V
 /// Turns the OTLP points of one metric into the lines to plot.
 pub fn select(req: &ExportMetricsServiceRequest, metric_name: &str, sel: &Selection) -> Plot {
     let (meaning, stored, exemplars) = stored_series(req, sel);
+    let mut truncated = Vec::new();
     let mut keys: BTreeSet<String> = BTreeSet::new();
     let mut values: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut more_keys = false;
     for s in &stored {
         for (k, v) in &s.attrs {
-            keys.insert(k.clone());
+            if !keys.contains(k) {
+                if keys.len() >= MAX_KEYS {
+                    more_keys = true;
+                    continue;
+                }
+                keys.insert(k.clone());
+            }
             let set = values.entry(k.clone()).or_default();
-            if set.len() < 50 {
-                set.insert(v.clone());
+            if set.len() < MAX_VALUES_PER_KEY {
+                set.insert(short(v));
             }
         }
+    }
+    if more_keys {
+        truncated.push(format!(
+            "only the first {MAX_KEYS} attribute keys are listed"
+        ));
     }
     // The window's bucket distribution, over every selected series.
     let mut distribution: Option<Dist> = None;
@@ -661,6 +717,8 @@ pub fn select(req: &ExportMetricsServiceRequest, metric_name: &str, sel: &Select
         }
     }
     let mut series = Vec::new();
+    // Lines that would have been drawn beyond MAX_SERIES.
+    let mut left_out = 0usize;
     match &sel.split_by {
         None => {
             // Label each stored series by the attributes that tell it apart.
@@ -673,6 +731,13 @@ pub fn select(req: &ExportMetricsServiceRequest, metric_name: &str, sel: &Select
                 })
                 .collect();
             for s in &stored {
+                if series.len() >= MAX_SERIES {
+                    left_out += match &s.values {
+                        Values::Lines(l) => l.len(),
+                        Values::Dists(_) => sel.quantiles.len(),
+                    };
+                    continue;
+                }
                 let pairs: Vec<(String, String)> = s
                     .attrs
                     .iter()
@@ -724,6 +789,10 @@ pub fn select(req: &ExportMetricsServiceRequest, metric_name: &str, sel: &Select
                 groups.entry(key).or_default().push(s);
             }
             for (key, members) in groups {
+                if series.len() >= MAX_SERIES {
+                    left_out += 1;
+                    continue;
+                }
                 let base = label(&key, "");
                 let dists: Vec<&Vec<(u64, Dist)>> = members
                     .iter()
@@ -763,14 +832,30 @@ pub fn select(req: &ExportMetricsServiceRequest, metric_name: &str, sel: &Select
             }
         }
     }
+    if series.len() > MAX_SERIES {
+        left_out += series.len() - MAX_SERIES;
+        series.truncate(MAX_SERIES);
+    }
+    if left_out > 0 {
+        truncated.push(format!(
+            "{left_out} more series are not drawn (at most {MAX_SERIES} lines); filter or split to narrow the chart"
+        ));
+    }
     for s in &mut series {
         s.points = math::mark_gaps(&s.points);
+        s.label = short(&s.label);
     }
+    let distribution = distribution.map(|d| {
+        let mut b = d.buckets();
+        truncated.extend(coarsen(&mut b));
+        b
+    });
     Plot {
         meaning,
         series,
         exemplars,
-        distribution: distribution.map(|d| d.buckets()),
+        distribution,
+        truncated,
         keys: keys.into_iter().collect(),
         values: values
             .into_iter()

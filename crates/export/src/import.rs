@@ -607,8 +607,8 @@ fn mark(resource: &mut Option<Resource>, source: &str) {
     });
 }
 
-/// Marks a batch with its source, drops items with invalid IDs (as the
-/// receiver does) and counts what is left: (items, rejected).
+/// Marks a batch with its source, drops items with invalid IDs or bucket
+/// layouts (as the receiver does) and counts what is left: (items, rejected).
 fn prepare(batch: &mut Batch, source: &str) -> (u64, u64) {
     match batch {
         Batch::Traces(r) => {
@@ -629,7 +629,10 @@ fn prepare(batch: &mut Batch, source: &str) -> (u64, u64) {
             r.resource_metrics
                 .iter_mut()
                 .for_each(|x| mark(&mut x.resource, source));
-            (Batch::item_count(batch) as u64, 0)
+            // The receiver's bucket caps: an imported file is as untrusted
+            // as a sender (see loupe_ingest::validate::metrics).
+            let rejected = loupe_ingest::validate::metrics(r).count as u64;
+            (Batch::item_count(batch) as u64, rejected)
         }
     }
 }

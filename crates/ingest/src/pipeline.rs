@@ -86,9 +86,8 @@ impl Signal for Metrics {
     fn filter(filters: &Filters, req: &mut Self::Request) -> u64 {
         filters.metrics(req)
     }
-    fn validate(_req: &mut Self::Request) -> Rejected {
-        // Data points carry no IDs that could make them unusable.
-        Rejected::default()
+    fn validate(req: &mut Self::Request) -> Rejected {
+        validate::metrics(req)
     }
     fn batch(req: Self::Request) -> Batch {
         Batch::Metrics(req)
@@ -165,4 +164,75 @@ pub async fn export<S: Signal>(
         rejected: rejected.count,
         message: rejected.message(S::ITEMS),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use loupe_model::otlp::metrics::{
+        exponential_histogram_data_point::Buckets, metric::Data, ExponentialHistogram,
+        ExponentialHistogramDataPoint, Metric, ResourceMetrics, ScopeMetrics,
+    };
+    use loupe_model::sink::{SinkError, Ticket};
+
+    use super::*;
+
+    /// Remembers how many items each submitted batch had.
+    #[derive(Default)]
+    struct Recording(Mutex<Vec<usize>>);
+
+    impl Sink for Recording {
+        fn submit(&self, batch: Batch) -> Result<Ticket, SinkError> {
+            if let Ok(mut v) = self.0.lock() {
+                v.push(batch.item_count());
+            }
+            Ok(Ticket::ready(Ok(())))
+        }
+    }
+
+    fn exp_point(buckets: usize) -> ExponentialHistogramDataPoint {
+        ExponentialHistogramDataPoint {
+            positive: Some(Buckets {
+                offset: 0,
+                bucket_counts: vec![1; buckets],
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn million_buckets_rejected_at_ingest_the_rest_stored() {
+        let sink = Arc::new(Recording::default());
+        let cx = Context::new(sink.clone(), &ReceiverConfig::default());
+        let req = ms::ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                scope_metrics: vec![ScopeMetrics {
+                    metrics: vec![Metric {
+                        name: "http.server.duration".into(),
+                        data: Some(Data::ExponentialHistogram(ExponentialHistogram {
+                            data_points: vec![exp_point(1_000_000), exp_point(160)],
+                            aggregation_temporality: 1,
+                        })),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        let accepted = export::<Metrics>(&cx, Transport::Http, 8_000_000, req)
+            .await
+            .expect("accepted");
+        assert_eq!(accepted.rejected, 1);
+        assert!(
+            accepted
+                .message
+                .contains("positive has 1000000 buckets, more than the 2048 allowed"),
+            "{}",
+            accepted.message
+        );
+        let stored = sink.0.lock().map(|v| v.clone()).unwrap_or_default();
+        assert_eq!(stored, vec![1], "the valid point is stored");
+    }
 }

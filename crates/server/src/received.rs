@@ -281,13 +281,15 @@ impl ReceivedMetrics {
                             h.data_points
                                 .iter()
                                 .map(|p| {
-                                    let mut acc = 0;
+                                    // Cumulative `le` counts; saturating, since a
+                                    // sender's counts may add up past u64::MAX.
+                                    let mut acc = 0u64;
                                     let mut buckets: Vec<(f64, u64)> = p
                                         .explicit_bounds
                                         .iter()
                                         .zip(&p.bucket_counts)
                                         .map(|(b, n)| {
-                                            acc += n;
+                                            acc = acc.saturating_add(*n);
                                             (*b, acc)
                                         })
                                         .collect();

@@ -207,7 +207,7 @@ export function mountMetrics(root: HTMLElement, initial: MetricsState): View {
     });
     clear(dist);
     if (c.distribution) dist.append(h('h3', { text: 'Bucket distribution of the window' }), svgNode(c.distribution.svg));
-    subtitle.textContent = `${c.meaning}${c.series.length ? ` · ${c.series.length} line${c.series.length > 1 ? 's' : ''}` : ''} · ${formatTimestamp(c.xStart, { withDate: true })} – ${formatTimestamp(c.xEnd, { withDate: true })}`;
+    subtitle.textContent = `${c.meaning}${c.series.length ? ` · ${c.series.length} line${c.series.length > 1 ? 's' : ''}` : ''} · ${formatTimestamp(c.xStart, { withDate: true })} – ${formatTimestamp(c.xEnd, { withDate: true })}${c.truncated?.length ? ` · ${c.truncated.join('; ')}` : ''}`;
     renderControls();
   }
 
