@@ -236,12 +236,18 @@ mod tests {
         let mut n = notice();
         let e = n.evidence.as_mut().unwrap();
         e.summary = "GET https://bob:MARKER_URLPW@db/x failed".into();
+        e.attributes.insert(
+            "http.request.header.authorization".into(),
+            "Bearer MARKER_AUTH".into(),
+        );
         e.attributes
-            .insert("http.request.header.authorization".into(), "Bearer MARKER_AUTH".into());
-        e.attributes.insert("db.password".into(), "MARKER_DBPW".into());
-        e.attributes
-            .insert("http.url".into(), "https://x/cb?token=MARKER_QS&page=2".into());
-        n.labels.insert("session.id".into(), "MARKER_SESSION".into());
+            .insert("db.password".into(), "MARKER_DBPW".into());
+        e.attributes.insert(
+            "http.url".into(),
+            "https://x/cb?token=MARKER_QS&page=2".into(),
+        );
+        n.labels
+            .insert("session.id".into(), "MARKER_SESSION".into());
         n.group = "url=https://x/?sig=MARKER_SIG".into();
         n.error_logs = vec![
             "connect with password=MARKER_LOGPW failed".into(),
@@ -267,11 +273,20 @@ mod tests {
             }
         }
         // Only the secret part goes: the messages keep their words.
-        assert!(slack.contains("connect with password=[REDACTED] failed"), "{slack}");
-        assert!(hook.contains("https://bob:[REDACTED]@db/x failed"), "{hook}");
+        assert!(
+            slack.contains("connect with password=[REDACTED] failed"),
+            "{slack}"
+        );
+        assert!(
+            hook.contains("https://bob:[REDACTED]@db/x failed"),
+            "{hook}"
+        );
         assert!(hook.contains("page=2"), "{hook}");
         // The test is not vacuous: unmasked, the markers are there.
         let raw = render(TEMPLATE, &leaky(), true);
-        assert!(raw.contains("MARKER_LOGPW") && raw.contains("MARKER_DBPW"), "{raw}");
+        assert!(
+            raw.contains("MARKER_LOGPW") && raw.contains("MARKER_DBPW"),
+            "{raw}"
+        );
     }
 }

@@ -100,10 +100,19 @@ fn exported_bundles_hold_no_marker_and_keep_the_message() {
 
     // Not vacuous: unmasked, every marker is in the export.
     let mut raw = Vec::new();
-    write(&store.reader, &spec(Format::JsonLines, false), &mut raw, &mut |_| true).unwrap();
+    write(
+        &store.reader,
+        &spec(Format::JsonLines, false),
+        &mut raw,
+        &mut |_| true,
+    )
+    .unwrap();
     let raw = String::from_utf8(raw).unwrap();
     for m in MARKERS {
-        assert!(raw.contains(m), "{m} missing from the raw export: the test would prove nothing");
+        assert!(
+            raw.contains(m),
+            "{m} missing from the raw export: the test would prove nothing"
+        );
     }
 
     for format in [Format::JsonLines, Format::Html] {
@@ -119,7 +128,11 @@ fn exported_bundles_hold_no_marker_and_keep_the_message() {
             "{format:?}: the log body lost its message"
         );
         assert!(text.contains("GET /login?token=[REDACTED]"), "{format:?}");
-        assert!(summary.redaction.total >= MARKERS.len() as u64, "{:?}", summary.redaction);
+        assert!(
+            summary.redaction.total >= MARKERS.len() as u64,
+            "{:?}",
+            summary.redaction
+        );
     }
 
     // The preview lists findings: context, never the secret.

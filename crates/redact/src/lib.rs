@@ -255,7 +255,15 @@ impl Redactor {
                 if let Some((field, report)) = report.as_mut() {
                     for (i, (m, orig, rule)) in masks.iter().enumerate() {
                         let secret = &w[*orig..hits[i].range.end];
-                        report.finding(|| snippet(field, rule, &o[base..], m.start - base..m.end - base, secret));
+                        report.finding(|| {
+                            snippet(
+                                field,
+                                rule,
+                                &o[base..],
+                                m.start - base..m.end - base,
+                                secret,
+                            )
+                        });
                     }
                 }
             } else if let Some(o) = out.as_mut() {

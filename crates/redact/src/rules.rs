@@ -78,14 +78,79 @@ const SECRET_PAIRS: &[(&str, &str)] = &[
 /// holding it: `token_count`, `password_hint`, `secret.name`,
 /// `auth.method`, `private_key_file`, `session.duration`.
 const DESCRIBING_WORDS: &[&str] = &[
-    "count", "counts", "length", "len", "size", "type", "kind", "name", "names", "expires",
-    "expiry", "expiration", "expired", "exp", "ttl", "lifetime", "duration", "hint", "policy",
-    "enabled", "disabled", "required", "present", "valid", "validity", "status", "state",
-    "method", "methods", "scheme", "provider", "source", "mode", "limit", "max", "min", "usage",
-    "version", "format", "prefix", "algorithm", "alg", "rotation", "timeout", "storage", "file",
-    "path", "url", "uri", "endpoint", "at", "time", "timestamp", "date", "error", "errors",
-    "reason", "result", "outcome", "success", "failed", "failure", "failures", "used", "issuer",
-    "audience", "scope", "scopes", "user", "username", "principal", "level", "id_type",
+    "count",
+    "counts",
+    "length",
+    "len",
+    "size",
+    "type",
+    "kind",
+    "name",
+    "names",
+    "expires",
+    "expiry",
+    "expiration",
+    "expired",
+    "exp",
+    "ttl",
+    "lifetime",
+    "duration",
+    "hint",
+    "policy",
+    "enabled",
+    "disabled",
+    "required",
+    "present",
+    "valid",
+    "validity",
+    "status",
+    "state",
+    "method",
+    "methods",
+    "scheme",
+    "provider",
+    "source",
+    "mode",
+    "limit",
+    "max",
+    "min",
+    "usage",
+    "version",
+    "format",
+    "prefix",
+    "algorithm",
+    "alg",
+    "rotation",
+    "timeout",
+    "storage",
+    "file",
+    "path",
+    "url",
+    "uri",
+    "endpoint",
+    "at",
+    "time",
+    "timestamp",
+    "date",
+    "error",
+    "errors",
+    "reason",
+    "result",
+    "outcome",
+    "success",
+    "failed",
+    "failure",
+    "failures",
+    "used",
+    "issuer",
+    "audience",
+    "scope",
+    "scopes",
+    "user",
+    "username",
+    "principal",
+    "level",
+    "id_type",
 ];
 
 /// Query parameters that carry a secret in a URL even though their name
@@ -229,7 +294,10 @@ const VALUE_RULES: &[(&str, &str)] = &[
     ("github-token", r"(?-u:\b)gh[pousr]_[A-Za-z0-9]{30,}"),
     ("github-pat", r"(?-u:\b)github_pat_[A-Za-z0-9_]{20,}"),
     ("slack-token", r"(?-u:\b)xox[abposre]-[A-Za-z0-9\-]{8,}"),
-    ("stripe-key", r"(?-u:\b)[rs]k_(?:live|test)_[A-Za-z0-9]{10,}"),
+    (
+        "stripe-key",
+        r"(?-u:\b)[rs]k_(?:live|test)_[A-Za-z0-9]{10,}",
+    ),
     (
         "openai-key",
         r"(?-u:\b)sk-(?:proj-|ant-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}",
@@ -241,7 +309,10 @@ const VALUE_RULES: &[(&str, &str)] = &[
         "sendgrid-key",
         r"(?-u:\b)SG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}",
     ),
-    ("pypi-token", r"(?-u:\b)pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{30,}"),
+    (
+        "pypi-token",
+        r"(?-u:\b)pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{30,}",
+    ),
 ];
 
 struct ValueRules {
@@ -329,6 +400,9 @@ fn value_after(s: &str, p: usize) -> Option<Range<usize>> {
                 }
             }
         }
+        if s[start..].starts_with(MASK) {
+            return None;
+        }
         let end = b[start..]
             .iter()
             .position(|c| c.is_ascii_whitespace() || b"&,;\"')]}<>".contains(c))
@@ -350,8 +424,10 @@ pub fn find(s: &str, extra: &[String]) -> Vec<Hit> {
     if s.len() < 3 {
         return hits;
     }
-    let key_is_secret =
-        |k: &str| secret_key(k) || (!extra.is_empty() && extra.iter().any(|p| normalize(k).contains(p.as_str())));
+    let key_is_secret = |k: &str| {
+        secret_key(k)
+            || (!extra.is_empty() && extra.iter().any(|p| normalize(k).contains(p.as_str())))
+    };
 
     // name=value, name: value, "name":"value", ?name=value
     let b = s.as_bytes();
@@ -413,7 +489,8 @@ pub fn find(s: &str, extra: &[String]) -> Vec<Hit> {
                 "auth-scheme" => looks_like_credential(m.as_str()) && m.as_str() != MASK,
                 "openai-key" => {
                     let t = m.as_str();
-                    t.bytes().any(|c| c.is_ascii_digit()) && t.bytes().any(|c| c.is_ascii_alphabetic())
+                    t.bytes().any(|c| c.is_ascii_digit())
+                        && t.bytes().any(|c| c.is_ascii_alphabetic())
                 }
                 "url-userinfo" => m.as_str() != MASK,
                 _ => true,
@@ -438,27 +515,74 @@ mod tests {
     fn words_split_at_separators_and_humps() {
         assert_eq!(words("X-Amz-Signature"), ["x", "amz", "signature"]);
         assert_eq!(words("apiKey"), ["api", "key"]);
-        assert_eq!(words("http.request.header.set_cookie"), ["http", "request", "header", "set", "cookie"]);
-        assert_eq!(words("AWS_SECRET_ACCESS_KEY"), ["aws", "secret", "access", "key"]);
+        assert_eq!(
+            words("http.request.header.set_cookie"),
+            ["http", "request", "header", "set", "cookie"]
+        );
+        assert_eq!(
+            words("AWS_SECRET_ACCESS_KEY"),
+            ["aws", "secret", "access", "key"]
+        );
     }
 
     #[test]
     fn keys() {
         for k in [
-            "password", "db.password", "passwd", "secret", "client_secret", "token", "auth.token",
-            "apikey", "api_key", "api-key", "X-API-Key", "apiKey", "access_key", "secret_key",
-            "private_key", "credential", "credentials", "auth", "Authorization",
-            "http.request.header.authorization", "session", "session.id", "cookie", "set-cookie",
-            "http.response.header.set_cookie", "AWS_SECRET_ACCESS_KEY", "AccountKey", "sessionId",
-            "csrf_token", "Pwd", "proxy-authorization",
+            "password",
+            "db.password",
+            "passwd",
+            "secret",
+            "client_secret",
+            "token",
+            "auth.token",
+            "apikey",
+            "api_key",
+            "api-key",
+            "X-API-Key",
+            "apiKey",
+            "access_key",
+            "secret_key",
+            "private_key",
+            "credential",
+            "credentials",
+            "auth",
+            "Authorization",
+            "http.request.header.authorization",
+            "session",
+            "session.id",
+            "cookie",
+            "set-cookie",
+            "http.response.header.set_cookie",
+            "AWS_SECRET_ACCESS_KEY",
+            "AccountKey",
+            "sessionId",
+            "csrf_token",
+            "Pwd",
+            "proxy-authorization",
         ] {
             assert!(secret_key(k), "{k} should be secret");
         }
         for k in [
-            "author", "authority", ":authority", "token_count", "gen_ai.usage.input_tokens",
-            "keyboard", "monkey", "key", "cache.key", "password_hint", "secret.name", "auth.method",
-            "private_key_file", "tokenizer", "http.method", "service.name", "db.statement",
-            "user.authenticated", "session.duration", "authored_by",
+            "author",
+            "authority",
+            ":authority",
+            "token_count",
+            "gen_ai.usage.input_tokens",
+            "keyboard",
+            "monkey",
+            "key",
+            "cache.key",
+            "password_hint",
+            "secret.name",
+            "auth.method",
+            "private_key_file",
+            "tokenizer",
+            "http.method",
+            "service.name",
+            "db.statement",
+            "user.authenticated",
+            "session.duration",
+            "authored_by",
         ] {
             assert!(!secret_key(k), "{k} should not be secret");
         }

@@ -19,11 +19,11 @@ use std::time::Duration;
 use loupe_alerts::deliver::{Attempt, Channel, ChannelKind, Deliverer, Job, RetryPolicy};
 use loupe_alerts::eval::{self, GroupState, LogItem, Matcher, SpanItem, State, Transition};
 use loupe_alerts::template::{render, Notice, DEFAULT_TEMPLATE};
-use loupe_redact::Redactor;
 use loupe_alerts::{Notifier, Rule, Signal};
 use loupe_model::ids::TraceId;
 use loupe_model::query::LogQuery;
 use loupe_model::time::NanoRange;
+use loupe_redact::Redactor;
 use loupe_store::alerts::{
     AlertDb, ChannelRow, DeliveryRow, EvalCommit, HistoryRow, LogRow, SpanBatch, StateRow,
 };
