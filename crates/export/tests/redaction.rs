@@ -79,7 +79,8 @@ fn file() -> String {
         sm = s("login ok"),
         st = s("MKSTRUCT"),
     );
-    format!("{spans}\n{logs}\n")
+    // JSON Lines: one request per line.
+    format!("{}\n{}\n", spans.replace('\n', " "), logs.replace('\n', " "))
 }
 
 #[test]
