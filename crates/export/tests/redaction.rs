@@ -80,7 +80,11 @@ fn file() -> String {
         st = s("MKSTRUCT"),
     );
     // JSON Lines: one request per line.
-    format!("{}\n{}\n", spans.replace('\n', " "), logs.replace('\n', " "))
+    format!(
+        "{}\n{}\n",
+        spans.replace('\n', " "),
+        logs.replace('\n', " ")
+    )
 }
 
 #[test]

@@ -390,14 +390,15 @@ fn value_after(s: &str, p: usize) -> Option<Range<usize>> {
         let mut start = p;
         for scheme in ["bearer ", "basic ", "token ", "digest "] {
             let n = scheme.len();
-            if b.len() > start + n && s.is_char_boundary(start + n) {
-                if s[start..start + n].eq_ignore_ascii_case(scheme) {
-                    start += n;
-                    while start < b.len() && (b[start] == b' ' || b[start] == b'\t') {
-                        start += 1;
-                    }
-                    break;
+            if b.len() > start + n
+                && s.is_char_boundary(start + n)
+                && s[start..start + n].eq_ignore_ascii_case(scheme)
+            {
+                start += n;
+                while start < b.len() && (b[start] == b' ' || b[start] == b'\t') {
+                    start += 1;
                 }
+                break;
             }
         }
         if s[start..].starts_with(MASK) {
