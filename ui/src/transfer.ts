@@ -58,9 +58,21 @@ export function splitPatterns(s: string): string[] {
     .filter((x) => x.length > 0);
 }
 
+/** One masked secret: a short context with at most the secret's first two characters before, the mask after. */
+export interface RedactionFinding {
+  field: string;
+  rule: string;
+  before: string;
+  after: string;
+}
+
 export interface RedactionReport {
   total: number;
   byKey: Record<string, number>;
+  /** The first findings (the server keeps at most 50). */
+  findings?: RedactionFinding[];
+  /** Findings beyond those listed. */
+  moreFindings?: number;
 }
 
 export interface ExportSummary {
@@ -76,6 +88,13 @@ export interface ExportSummary {
 /** Keys and counts of what redaction removes, most first (then by key). */
 export function redactionRows(r: RedactionReport): Array<[string, number]> {
   return Object.entries(r.byKey).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+}
+
+/** The findings to list, and a closing line when the server kept only the first ones. */
+export function findingList(r: RedactionReport): { items: RedactionFinding[]; more: string | null } {
+  const items = r.findings ?? [];
+  const n = r.moreFindings ?? 0;
+  return { items, more: n > 0 ? `…and ${n} more` : null };
 }
 
 export function formatBytes(n: number): string {

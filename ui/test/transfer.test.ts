@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeSkipped, exportFileName, exportParams, importSearchUrl, importSummary, redactionRows, selectionFromLocation, splitPatterns } from '../src/transfer';
+import { describeSkipped, exportFileName, findingList, exportParams, importSearchUrl, importSummary, redactionRows, selectionFromLocation, splitPatterns } from '../src/transfer';
 
 const opts = { logs: true, metrics: false, format: 'jsonl' as const, redact: true, patterns: 'ssn, iban\n' };
 
@@ -47,6 +47,13 @@ describe('summaries', () => {
       ['a', 1],
       ['b', 1],
     ]);
+  });
+
+  it('lists findings, with a closing line past the kept ones', () => {
+    const f = { field: 'db.password', rule: 'key', before: 'db.password=hu…[masked]', after: 'db.password=[REDACTED]' };
+    expect(findingList({ total: 1, byKey: {} })).toEqual({ items: [], more: null });
+    expect(findingList({ total: 1, byKey: {}, findings: [f], moreFindings: 0 })).toEqual({ items: [f], more: null });
+    expect(findingList({ total: 9, byKey: {}, findings: [f], moreFindings: 3 })).toEqual({ items: [f], more: '…and 3 more' });
   });
 
   it('describes skipped parts by position', () => {

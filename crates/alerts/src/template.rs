@@ -5,10 +5,15 @@
 //! (all, `k=v` joined by commas), `attributes.<key>`, `error_logs` (the
 //! ERROR-or-worse log bodies of the trace, like the seed's `errorLogs()`).
 //! Values are telemetry, so for Slack they are escaped (`&`, `<`, `>`): a
-//! span name cannot inject a mention or a link.
+//! span name cannot inject a mention or a link. They can also carry
+//! credentials (`password=…` in an error log, an `Authorization` attribute),
+//! so a notice is masked with [`Notice::redact`] when it is built: every
+//! channel (Slack, webhook JSON, desktop) and every variable then gets the
+//! masked values, and no channel can forget to mask.
 
 use std::collections::BTreeMap;
 
+use loupe_redact::{Redactor, MASK};
 use serde::Serialize;
 
 use crate::eval::{Evidence, State};
@@ -34,6 +39,51 @@ pub struct Notice {
     /// A link to the trace in Loupe's UI, when there is a trace.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace_link: Option<String>,
+}
+
+impl Notice {
+    /// Masks every string that came from telemetry (group, labels, the
+    /// evidence's summary, service and attributes, the error logs) with
+    /// the one redactor used for exports: a secret key masks its whole
+    /// value, anything else keeps all but the secret part.
+    pub fn redact(&mut self, r: &Redactor) {
+        fn text(r: &Redactor, s: &mut String) {
+            if let std::borrow::Cow::Owned(o) = r.redact_str(s) {
+                *s = o;
+            }
+        }
+        fn map(r: &Redactor, m: &mut BTreeMap<String, String>) {
+            let old = std::mem::take(m);
+            for (mut k, mut v) in old {
+                if r.key_matches(&k) {
+                    v = MASK.to_string();
+                } else {
+                    text(r, &mut v);
+                    text(r, &mut k);
+                }
+                m.insert(k, v);
+            }
+        }
+        text(r, &mut self.rule);
+        text(r, &mut self.group);
+        map(r, &mut self.labels);
+        if let Some(e) = self.evidence.as_mut() {
+            text(r, &mut e.summary);
+            if let Some(s) = e.service.as_mut() {
+                text(r, s);
+            }
+            map(r, &mut e.attributes);
+        }
+        for l in &mut self.error_logs {
+            text(r, l);
+        }
+    }
+
+    /// The notice, masked ([`Notice::redact`]).
+    pub fn redacted(mut self, r: &Redactor) -> Notice {
+        self.redact(r);
+        self
+    }
 }
 
 const VARIABLES: &[&str] = &[
@@ -178,6 +228,65 @@ mod tests {
         assert_eq!(
             unknown_variables("{{rule}} {{nope}} {{attributes.x}}"),
             vec!["nope"]
+        );
+    }
+
+    /// A notice whose every telemetry string carries a marker secret.
+    fn leaky() -> Notice {
+        let mut n = notice();
+        let e = n.evidence.as_mut().unwrap();
+        e.summary = "GET https://bob:MARKER_URLPW@db/x failed".into();
+        e.attributes.insert(
+            "http.request.header.authorization".into(),
+            "Bearer MARKER_AUTH".into(),
+        );
+        e.attributes
+            .insert("db.password".into(), "MARKER_DBPW".into());
+        e.attributes.insert(
+            "http.url".into(),
+            "https://x/cb?token=MARKER_QS&page=2".into(),
+        );
+        n.labels
+            .insert("session.id".into(), "MARKER_SESSION".into());
+        n.group = "url=https://x/?sig=MARKER_SIG".into();
+        n.error_logs = vec![
+            "connect with password=MARKER_LOGPW failed".into(),
+            "key AKIAIOSFODNN7EXAMPLE rejected".into(),
+        ];
+        n
+    }
+
+    const TEMPLATE: &str = "{{rule}} {{group}} {{summary}} {{attributes}} \
+        {{attributes.db.password}} {{attributes.session.id}} {{error_logs}}";
+
+    #[test]
+    fn a_rendered_notice_carries_no_secret() {
+        let n = leaky().redacted(&Redactor::new::<&str>(&[]));
+        let slack = serde_json::json!({ "text": render(TEMPLATE, &n, true) }).to_string();
+        let mut hook = serde_json::to_value(&n).unwrap();
+        hook["text"] = render(TEMPLATE, &n, false).into();
+        let hook = hook.to_string();
+        let default = render(DEFAULT_TEMPLATE, &n, true);
+        for out in [&slack, &hook, &default] {
+            for marker in ["MARKER", "AKIAIOSFODNN7EXAMPLE"] {
+                assert!(!out.contains(marker), "{marker} in {out}");
+            }
+        }
+        // Only the secret part goes: the messages keep their words.
+        assert!(
+            slack.contains("connect with password=[REDACTED] failed"),
+            "{slack}"
+        );
+        assert!(
+            hook.contains("https://bob:[REDACTED]@db/x failed"),
+            "{hook}"
+        );
+        assert!(hook.contains("page=2"), "{hook}");
+        // The test is not vacuous: unmasked, the markers are there.
+        let raw = render(TEMPLATE, &leaky(), true);
+        assert!(
+            raw.contains("MARKER_LOGPW") && raw.contains("MARKER_DBPW"),
+            "{raw}"
         );
     }
 }

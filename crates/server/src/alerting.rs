@@ -23,6 +23,7 @@ use loupe_alerts::{Notifier, Rule, Signal};
 use loupe_model::ids::TraceId;
 use loupe_model::query::LogQuery;
 use loupe_model::time::NanoRange;
+use loupe_redact::Redactor;
 use loupe_store::alerts::{
     AlertDb, ChannelRow, DeliveryRow, EvalCommit, HistoryRow, LogRow, SpanBatch, StateRow,
 };
@@ -464,7 +465,9 @@ impl Alerting {
         }
     }
 
-    /// A notice for a transition (error logs read now).
+    /// A notice for a transition (error logs read now), masked by the one
+    /// redactor: everything sent from it (Slack, webhook, desktop, every
+    /// template variable) is built from this masked copy.
     pub fn notice(&self, rule: &Rule, id: i64, t: &Transition) -> Notice {
         let trace = t.evidence.as_ref().and_then(|e| e.trace_id.clone());
         Notice {
@@ -479,6 +482,7 @@ impl Alerting {
             error_logs: self.error_logs(trace.as_deref()),
             trace_link: trace.map(|id| format!("{}/trace/{id}", self.base_url)),
         }
+        .redacted(&Redactor::default())
     }
 
     /// Sends a notice to the named channels (and the desktop for firing).
@@ -551,7 +555,8 @@ impl Alerting {
             }),
             error_logs: Vec::new(),
             trace_link: None,
-        };
+        }
+        .redacted(&Redactor::default());
         if ch.kind == ChannelKind::Desktop {
             self.notifier
                 .notify("Loupe test notification", "Desktop notifications work.");

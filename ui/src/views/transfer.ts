@@ -13,6 +13,7 @@ import {
   importSearchUrl,
   importSummary,
   redactionRows,
+  findingList,
   selectionFromLocation,
   type ExportOptions,
   type ExportSelection,
@@ -98,7 +99,7 @@ function exportSection(): HTMLElement {
   const [logsL, logs] = checkbox('include logs', true, 'export-logs');
   const [metricsL, metrics] = checkbox('include metrics of the time window', false, 'export-metrics');
   const format = h('select', { testid: 'export-format' }, h('option', { attrs: { value: 'jsonl' }, text: 'OTLP JSON Lines (.jsonl)' }), h('option', { attrs: { value: 'html' }, text: 'HTML report (.html, opens offline)' }));
-  const [redactL, redact] = checkbox('mask secrets (authorization, cookie, password, secret, token, api-key…)', true, 'export-redact');
+  const [redactL, redact] = checkbox('mask secrets (password, token, api_key, cookie… values; Bearer, JWTs, AWS keys, URL passwords, vendor tokens)', true, 'export-redact');
   const patterns = h('input', { attrs: { type: 'text', placeholder: 'more patterns to mask, comma-separated' } });
   const preview = h('div', { class: 'transfer-preview', testid: 'export-preview' });
   const status = h('div', { class: 'transfer-status', testid: 'export-status' });
@@ -140,6 +141,21 @@ function exportSection(): HTMLElement {
         const table = h('table', { class: 'transfer-redactions' });
         for (const [key, n] of redactionRows(s.redaction)) table.append(h('tr', null, h('td', { class: 'mono', text: key }), h('td', { text: String(n) })));
         preview.append(table);
+        // What each masked secret looked like, as text (telemetry is never HTML).
+        const { items, more } = findingList(s.redaction);
+        if (items.length > 0) {
+          const list = h('ul', { class: 'transfer-findings', testid: 'export-findings' });
+          for (const f of items) {
+            list.append(
+              h('li', null,
+                h('div', { class: 'mono', text: `${f.field} (${f.rule})` }),
+                h('div', { class: 'mono', text: `before: ${f.before}` }),
+                h('div', { class: 'mono', text: `after: ${f.after}` })),
+            );
+          }
+          if (more) list.append(h('li', { text: more }));
+          preview.append(list);
+        }
       }
       save.disabled = false;
     } catch (e) {
