@@ -43,7 +43,7 @@ fn a_new_store_is_private_with_its_wal_and_shm() {
     let (wal, shm) = (with_suffix(&db, "-wal"), with_suffix(&db, "-shm"));
     assert!(wal.exists() && shm.exists());
     assert_eq!(mode(&dir), 0o700);
-    assert_eq!(mode(&dir.parent().unwrap().to_path_buf()), 0o700);
+    assert_eq!(mode(dir.parent().unwrap()), 0o700);
     for f in [&db, &wal, &shm] {
         assert_eq!(mode(f), 0o600, "{}", f.display());
     }
@@ -94,7 +94,17 @@ fn the_helpers_write_private_files_and_report_what_they_changed() {
 
     std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o755)).unwrap();
     let t = ensure_private_dir(&conf).unwrap();
-    assert!(matches!(t, Tightened::From { from: 0o755, to: 0o700, .. }), "{t:?}");
+    assert!(
+        matches!(
+            t,
+            Tightened::From {
+                from: 0o755,
+                to: 0o700,
+                ..
+            }
+        ),
+        "{t:?}"
+    );
     assert!(t.warning().unwrap().contains("755"));
     assert_eq!(mode(&conf), 0o700);
 
@@ -113,7 +123,10 @@ fn a_shared_directory_is_left_alone_with_a_warning() {
     open_umask();
     let tmp = tempfile::tempdir().unwrap();
     let shared = tmp.path().join("shared");
-    std::fs::DirBuilder::new().mode(0o1777).create(&shared).unwrap();
+    std::fs::DirBuilder::new()
+        .mode(0o1777)
+        .create(&shared)
+        .unwrap();
     std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
     let t = ensure_private_dir(&shared).unwrap();
     assert!(matches!(t, Tightened::Left { mode: 0o1777, .. }), "{t:?}");
