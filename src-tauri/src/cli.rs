@@ -229,7 +229,12 @@ impl ServeArgs {
     /// The layered configuration: file, then environment, then these flags.
     fn load(&self) -> Result<Loaded, loupe_config::ConfigError> {
         let env = |k: &str| std::env::var(k).ok();
-        Loaded::load(self.config.as_deref(), &env, self.flags())
+        let loaded = Loaded::load(self.config.as_deref(), &env, self.flags())?;
+        // Before logging exists (the configuration sets it up).
+        for w in &loaded.warnings {
+            eprintln!("loupe: warning: {w}");
+        }
+        Ok(loaded)
     }
 }
 

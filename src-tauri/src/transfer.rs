@@ -269,7 +269,9 @@ pub fn run_export(a: ExportArgs) -> ExitCode {
             lock.flush().map_err(|e| e.to_string())?;
             return Ok(s);
         }
-        let file = std::fs::File::create(&partial)
+        // 0600: a bundle is telemetry (redaction masks secrets, not the
+        // rest); the user widens it when sharing.
+        let file = loupe_config::create_private_file(&partial)
             .map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
         let mut w = std::io::BufWriter::new(file);
         let s = loupe_export::export::write(&reader, &spec, &mut w, &mut progress)

@@ -9,21 +9,25 @@
 //! - The URL is a secret: it is never logged, never put in an error text
 //!   (transport errors here never contain it) and shown only masked
 //!   ([`mask_url`]).
-//! - Targets on loopback, link-local, private, shared or unspecified
-//!   addresses are refused unless the channel allows them; the check is on
-//!   the resolved addresses, and the connection is pinned to exactly those
-//!   (no second lookup for DNS rebinding to race). Loupe's own listeners
-//!   are refused even then, and redirects are not followed.
+//! - Targets in special-use ranges (loopback, private, link-local, shared,
+//!   documentation, … see [`crate::target`]) are refused unless the channel
+//!   allows them; the check is on the resolved addresses, and the
+//!   connection is pinned to exactly those (no second lookup for DNS
+//!   rebinding to race). Loupe's own listeners, however written, are
+//!   refused even then, and redirects are not followed.
 //! - HTTP/1.1 over a connection opened here (hyper's client connection,
 //!   TLS by rustls with the ring provider and the Mozilla roots), with one
 //!   timeout over connect, handshake and answer.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, Semaphore};
+
+// The target checks live in `target`; re-exported where callers found them.
+pub use crate::target::{check_target, is_private, TargetError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -65,90 +69,6 @@ pub fn mask_url(url: &str) -> String {
         }
         Err(_) => "…".into(),
     }
-}
-
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum TargetError {
-    #[error("not a valid http(s) URL")]
-    BadUrl,
-    #[error("cannot resolve the webhook's host: {0}")]
-    Resolve(String),
-    #[error("the webhook's host resolves to {0}, a loopback, private or link-local address; allow private targets on the channel to use it")]
-    Private(IpAddr),
-    #[error("the webhook points at Loupe itself ({0})")]
-    Loupe(SocketAddr),
-}
-
-/// Addresses a webhook may not reach without the channel's permission.
-pub fn is_private(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v) => {
-            let o = v.octets();
-            v.is_loopback()
-                || v.is_private()
-                || v.is_link_local()
-                || v.is_unspecified()
-                || v.is_broadcast()
-                || v.is_multicast()
-                || o[0] == 0
-                || (o[0] == 100 && (o[1] & 0xc0) == 64) // 100.64/10 shared
-                || (o[0] == 192 && o[1] == 0 && o[2] == 0) // 192.0.0/24
-                || o[0] >= 240
-        }
-        IpAddr::V6(v) => {
-            if let Some(v4) = v.to_ipv4_mapped() {
-                return is_private(IpAddr::V4(v4));
-            }
-            let s = v.segments();
-            v.is_loopback()
-                || v.is_unspecified()
-                || v.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00 // fc00::/7 unique local
-                || (s[0] & 0xffc0) == 0xfe80 // fe80::/10 link local
-                || (s[0] == 0x64 && s[1] == 0xff9b) // NAT64 can reach v4 private
-        }
-    }
-}
-
-/// Resolves and checks a webhook URL; returns the host and the addresses
-/// the connection must use.
-pub async fn check_target(
-    url: &str,
-    allow_private: bool,
-    own: &[SocketAddr],
-) -> Result<(String, Vec<SocketAddr>), TargetError> {
-    let u = url::Url::parse(url).map_err(|_| TargetError::BadUrl)?;
-    if !matches!(u.scheme(), "http" | "https") {
-        return Err(TargetError::BadUrl);
-    }
-    let host = u.host_str().ok_or(TargetError::BadUrl)?.to_string();
-    let port = u.port_or_known_default().ok_or(TargetError::BadUrl)?;
-    let bare = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
-    let addrs: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
-        Ok(ip) => vec![SocketAddr::new(ip, port)],
-        Err(_) => tokio::net::lookup_host((bare.as_str(), port))
-            .await
-            .map_err(|e| TargetError::Resolve(e.to_string()))?
-            .collect(),
-    };
-    if addrs.is_empty() {
-        return Err(TargetError::Resolve("no address".into()));
-    }
-    for a in &addrs {
-        for o in own {
-            let same_ip = o.ip() == a.ip() || (o.ip().is_unspecified() && is_private(a.ip()));
-            if o.port() == a.port() && same_ip {
-                return Err(TargetError::Loupe(*a));
-            }
-        }
-        if !allow_private && is_private(a.ip()) {
-            return Err(TargetError::Private(a.ip()));
-        }
-    }
-    Ok((bare, addrs))
 }
 
 /// How retries are spaced.
@@ -492,53 +412,6 @@ async fn deliver(job: Job, policy: &RetryPolicy, own: &[SocketAddr], log: &Log) 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn private_ranges() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "0.0.0.0",
-            "100.64.0.1",
-            "::1",
-            "fe80::1",
-            "fd00::1",
-            "::ffff:127.0.0.1",
-            "::ffff:169.254.169.254",
-        ] {
-            assert!(is_private(ip.parse().unwrap()), "{ip}");
-        }
-        for ip in ["1.1.1.1", "8.8.8.8", "2606:4700::1111", "172.32.0.1"] {
-            assert!(!is_private(ip.parse().unwrap()), "{ip}");
-        }
-    }
-
-    #[tokio::test]
-    async fn refuses_private_targets_unless_allowed_and_always_loupe_itself() {
-        let e = check_target("http://127.0.0.1:9/x", false, &[])
-            .await
-            .unwrap_err();
-        assert!(matches!(e, TargetError::Private(_)), "{e}");
-        let e = check_target("http://localhost:9/x", false, &[])
-            .await
-            .unwrap_err();
-        assert!(matches!(e, TargetError::Private(_)), "{e}");
-        assert!(check_target("http://127.0.0.1:9/x", true, &[])
-            .await
-            .is_ok());
-        let own: SocketAddr = "127.0.0.1:16686".parse().unwrap();
-        let e = check_target("http://127.0.0.1:16686/api/v1/rules", true, &[own])
-            .await
-            .unwrap_err();
-        assert!(matches!(e, TargetError::Loupe(_)), "{e}");
-        assert!(matches!(
-            check_target("ftp://example.com/", true, &[]).await,
-            Err(TargetError::BadUrl)
-        ));
-    }
 
     #[test]
     fn classifies_statuses() {

@@ -2,7 +2,8 @@
 //! `condition`), what can be known about it before it runs (`analysis`:
 //! conditions that can never match), how it is evaluated (`eval`: a pure
 //! function of rule, data and time, so it is tested without clocks), and how
-//! its notifications are written and sent (`template`, `deliver`).
+//! its notifications are written and sent (`template`, `deliver`, and
+//! `target`: where a webhook may point).
 //!
 //! This crate does no storage and no scheduling: `loupe-server` reads data
 //! through the store's reader, calls the evaluator on its own task (so
@@ -13,6 +14,7 @@ pub mod condition;
 pub mod deliver;
 pub mod eval;
 pub mod rule;
+pub mod target;
 pub mod template;
 
 pub use analysis::{analyse, Analysis, Finding};

@@ -28,6 +28,15 @@ use toml::{Table, Value};
 
 pub use schema::{default_data_dir, Auth, Config, Forward, Health, Metrics};
 
+/// Private files for everything Loupe keeps in its configuration and data
+/// directories (tokens, keys, exports): directories 0700, files 0600
+/// whatever the umask, written atomically. Defined in the store, which
+/// every crate depends on, and re-exported here where the directories are
+/// known.
+pub use loupe_store::files::{
+    create_private_file, ensure_private_dir, tighten_private_file, write_private_file, Tightened,
+};
+
 /// Where a value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
@@ -99,6 +108,10 @@ pub struct Flag {
 pub struct Loaded {
     pub config: Config,
     pub file: FileStatus,
+    /// Things to tell the user before logging is set up (it is configured
+    /// from this): e.g. that the file was readable by other users and has
+    /// been made 0600.
+    pub warnings: Vec<String>,
     merged: Table,
     sources: BTreeMap<String, Source>,
 }
@@ -203,6 +216,7 @@ impl Loaded {
             sources.insert(k.clone(), Source::Default);
         }
         let mut merged = defaults.clone();
+        let mut warnings = Vec::new();
 
         // The file.
         let explicit = file.map(Path::to_path_buf).or_else(|| {
@@ -231,6 +245,15 @@ impl Loaded {
                         path: path.clone(),
                         message: e.to_string().trim().to_string(),
                     })?;
+                    // It may hold forwarding headers (API keys): the
+                    // user's only, like every file Loupe keeps.
+                    match tighten_private_file(&path) {
+                        Ok(t) => warnings.extend(t.warning()),
+                        Err(e) => warnings.push(format!(
+                            "cannot make {} private (0600): {e}",
+                            path.display()
+                        )),
+                    }
                     let mut set_here = Vec::new();
                     leaves(&table, "", &mut set_here);
                     for (k, v) in set_here {
@@ -286,6 +309,7 @@ impl Loaded {
         Ok(Loaded {
             config,
             file: status,
+            warnings,
             merged,
             sources,
         })
@@ -523,6 +547,23 @@ mod tests {
         let path = dir.path().join("config.toml");
         std::fs::write(&path, text).expect("write");
         (dir, path)
+    }
+
+    /// A configuration file others can read is made 0600, and the user is
+    /// told; a private one is left without a word.
+    #[cfg(unix)]
+    #[test]
+    fn a_readable_config_file_is_made_private_with_a_warning() {
+        use std::os::unix::fs::PermissionsExt;
+        let (_dir, path) = write("log = \"info\"\n");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let l = Loaded::load(Some(&path), &no_env, Vec::new()).expect("load");
+        let mode = std::fs::metadata(&path).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
+        assert!(l.warnings[0].contains("644"), "{:?}", l.warnings);
+        let l = Loaded::load(Some(&path), &no_env, Vec::new()).expect("load");
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
     }
 
     #[test]

@@ -69,6 +69,9 @@ pub struct Alerting {
     notifier: Arc<dyn Notifier>,
     /// `http://<api address>`, for links to traces.
     pub base_url: String,
+    /// Loupe's listening addresses: a channel may never point at them (the
+    /// check when a channel is saved; delivery checks again).
+    pub own: Vec<SocketAddr>,
     jobs: AtomicU64,
     firing: AtomicUsize,
 }
@@ -201,7 +204,7 @@ impl Alerting {
                 }
             });
         });
-        let deliverer = Deliverer::start(RetryPolicy::default(), own, log);
+        let deliverer = Deliverer::start(RetryPolicy::default(), own.clone(), log);
         let span_wm = match db.meta(WM_SPANS)? {
             Some(v) => v,
             None => reader.last_chunk()?,
@@ -227,6 +230,7 @@ impl Alerting {
             deliverer,
             notifier,
             base_url: format!("http://{api}"),
+            own,
             jobs: AtomicU64::new(1),
             firing: AtomicUsize::new(0),
         });

@@ -14,6 +14,7 @@ use axum::{Json, Router};
 use loupe_alerts::deliver::{mask_url, ChannelKind};
 use loupe_alerts::eval::{self, Matcher};
 use loupe_alerts::rule::{file_from_yaml, file_to_yaml};
+use loupe_alerts::target::{check_target, TargetError};
 use loupe_alerts::{analyse, from_yaml, to_yaml, Rule, RuleError, Signal};
 use loupe_model::time::NanoRange;
 use loupe_store::alerts::ChannelRow;
@@ -32,6 +33,9 @@ pub enum AlertApiError {
     Rules(Vec<RuleError>),
     #[error("{0}")]
     Bad(String),
+    /// A webhook target refused when the channel is saved.
+    #[error(transparent)]
+    Target(#[from] TargetError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("the request was interrupted")]
@@ -44,6 +48,9 @@ impl IntoResponse for AlertApiError {
             AlertApiError::Rule(e) => (StatusCode::BAD_REQUEST, vec![e.clone()]),
             AlertApiError::Rules(v) => (StatusCode::BAD_REQUEST, v.clone()),
             AlertApiError::Bad(m) => (StatusCode::BAD_REQUEST, vec![RuleError::msg(m.clone())]),
+            AlertApiError::Target(e) => {
+                (StatusCode::BAD_REQUEST, vec![RuleError::msg(e.to_string())])
+            }
             AlertApiError::Store(StoreError::Conflict(m)) => {
                 (StatusCode::CONFLICT, vec![RuleError::msg(m.clone())])
             }
@@ -498,8 +505,40 @@ fn check_channel(c: &ChannelBody, creating: bool) -> Result<(), AlertApiError> {
     Ok(())
 }
 
+/// The webhook target check, at save time: a channel that delivery would
+/// refuse (private or special-use without permission, Loupe's own
+/// listeners always) is not stored, and the answer says why. Delivery
+/// checks again on the addresses the name then resolves to. An update
+/// without a URL keeps the stored one, which is checked against the new
+/// `allowPrivate`.
+async fn check_channel_target(
+    a: &Arc<Alerting>,
+    id: i64,
+    c: &ChannelBody,
+) -> Result<(), AlertApiError> {
+    if c.kind == ChannelKind::Desktop {
+        return Ok(());
+    }
+    let url = if c.url.is_empty() {
+        let stored = blocking(a, move |a| {
+            Ok(a.db.channels()?.into_iter().find(|r| r.id == id))
+        })
+        .await?;
+        match stored {
+            Some(r) if !r.url.is_empty() => r.url,
+            // Unknown: the save answers 404. No URL: nothing to reach.
+            _ => return Ok(()),
+        }
+    } else {
+        c.url.clone()
+    };
+    check_target(&url, c.allow_private, &a.own).await?;
+    Ok(())
+}
+
 async fn save_channel(a: &Arc<Alerting>, id: i64, c: ChannelBody) -> Res {
     check_channel(&c, id == 0)?;
+    check_channel_target(a, id, &c).await?;
     let row = ChannelRow {
         id,
         name: c.name,
@@ -556,4 +595,109 @@ async fn test_channel(State(a): S, Path(id): Path<i64>) -> Res {
 async fn deliveries(State(a): S) -> Res {
     let rows = blocking(&a, |a| Ok(a.db.deliveries(200)?)).await?;
     ok(json!({ "deliveries": rows }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use http_body_util::BodyExt;
+    use loupe_store::{Store, WriterConfig};
+    use tower::ServiceExt;
+
+    async fn call(app: &Router, method: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let resp = app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    /// Saving a channel runs the target check: 400 naming the reason,
+    /// nothing stored; Loupe's own listeners are refused even with
+    /// `allowPrivate`; an update without a URL checks the stored one.
+    #[tokio::test]
+    async fn saving_a_channel_refuses_targets_delivery_would_refuse() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), WriterConfig::default()).unwrap();
+        let api: std::net::SocketAddr = "127.0.0.1:16686".parse().unwrap();
+        let a = Alerting::start(
+            store.alerts.clone(),
+            store.reader.clone(),
+            api,
+            vec![api, "0.0.0.0:4318".parse().unwrap()],
+            Arc::new(loupe_alerts::NoNotifier),
+        )
+        .unwrap();
+        let app = router(a);
+        let post = |name: &str, url: &str, allow: bool| json!({"name": name, "kind": "webhook", "url": url, "allowPrivate": allow});
+        for (url, allow, reason) in [
+            (
+                "http://10.0.0.5/hook",
+                false,
+                "private-use (10.0.0.0/8, RFC 1918)",
+            ),
+            ("http://[fec0::1]/hook", false, "site-local"),
+            (
+                "http://198.18.0.1/hook",
+                false,
+                "benchmarking (198.18.0.0/15, RFC 2544)",
+            ),
+            (
+                "http://[2002:c0a8:101::1]/hook",
+                false,
+                "embedding 192.168.1.1",
+            ),
+            ("http://localhost:9/hook", false, "loopback"),
+            ("http://127.0.0.1:16686/api/v1/rules", true, "Loupe itself"),
+            ("http://0.0.0.0:16686/api/v1/rules", true, "Loupe itself"),
+            (
+                "http://[::ffff:127.0.0.1]:4318/v1/traces",
+                true,
+                "Loupe itself",
+            ),
+            ("http://127.0.0.2:4318/v1/traces", true, "Loupe itself"),
+        ] {
+            let (s, v) = call(&app, "POST", "/api/v1/channels", post("x", url, allow)).await;
+            assert_eq!(s, StatusCode::BAD_REQUEST, "{url}: {v}");
+            let text = v["error"].as_str().unwrap_or_default();
+            assert!(text.contains(reason), "{url}: {v}");
+            assert!(
+                !text.contains("/hook") && !text.contains("/api/v1"),
+                "URL leaked: {v}"
+            );
+        }
+        let (_, v) = call(&app, "GET", "/api/v1/channels", Value::Null).await;
+        assert_eq!(v["channels"], json!([]), "{v}");
+
+        let (s, v) = call(
+            &app,
+            "POST",
+            "/api/v1/channels",
+            post("ok", "http://10.0.0.5/h", true),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let id = v["id"].as_i64().unwrap();
+        // Withdrawing the permission without resending the URL checks the
+        // stored URL.
+        let (s, v) = call(
+            &app,
+            "PUT",
+            &format!("/api/v1/channels/{id}"),
+            json!({"name": "ok", "kind": "webhook", "allowPrivate": false}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+        assert!(v["error"].as_str().unwrap().contains("10.0.0.5"), "{v}");
+    }
 }

@@ -9,11 +9,14 @@
 //! writer thread between commits; [`imports`](ImportInfo) lists imported
 //! files and deletes what one of them brought;
 //! [`alerts`] keeps alerting's tables on a
-//! connection of its own and reads what the evaluator needs.
+//! connection of its own and reads what the evaluator needs; [`files`]
+//! keeps the data directory 0700 and the database 0600 (and offers the same
+//! to every crate that writes a private file).
 
 pub mod alerts;
 mod codec;
 mod error;
+pub mod files;
 mod imports;
 mod logsearch;
 mod prepare;
@@ -49,13 +52,24 @@ pub struct Store {
 
 impl Store {
     /// Opens (creating if needed) the database in `dir`, migrates it, and
-    /// starts the writer thread.
+    /// starts the writer thread. The directory is made 0700 and the
+    /// database 0600 first (its WAL and shared memory inherit that), so
+    /// other local users cannot read telemetry or webhook URLs: see
+    /// [`files`].
     pub fn open(dir: &Path, config: WriterConfig) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Io {
-            path: dir.to_path_buf(),
-            source: e,
-        })?;
+        files::ensure_private_dir(dir)
+            .map_err(|e| StoreError::Io {
+                path: dir.to_path_buf(),
+                source: e,
+            })?
+            .warn();
         let path = dir.join(DB_FILE);
+        for t in files::private_database(&path).map_err(|e| StoreError::Io {
+            path: path.clone(),
+            source: e,
+        })? {
+            t.warn();
+        }
         let conn = schema::open_writer(&path)?;
         let writer = Writer::start(conn, config)?;
         let reader = Reader::new(path.clone());
