@@ -3,7 +3,7 @@
 //! the user alone (0600 in a 0700 directory), and reused after that so a
 //! logged-in browser and configured exporters keep working across restarts.
 
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
 
 /// The UI and API access token.
@@ -20,33 +20,13 @@ pub fn load_or_create(path: &Path) -> io::Result<String> {
         Err(e) => return Err(e),
     }
     if let Some(dir) = path.parent() {
-        create_private_dir(dir)?;
+        loupe_store::files::ensure_private_dir(dir)?.warn();
     }
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(io::Error::other)?;
     let secret = hex::encode(bytes);
-    write_private(path, secret.as_bytes())?;
+    loupe_store::files::write_private_file(path, secret.as_bytes())?;
     Ok(secret)
-}
-
-/// A directory only the user can list (0700 on Unix).
-pub fn create_private_dir(dir: &Path) -> io::Result<()> {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-    b.create(dir)
-}
-
-/// Writes a file only the user can read (0600 on Unix) from its creation on.
-fn write_private(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    let mut f = o.open(path)?;
-    f.write_all(contents)?;
-    f.sync_all()
 }
 
 #[cfg(test)]
