@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { criticalByNode, formatDelta, regressionHint, sortStats, visibleCompareRows, type CompareNode, type CompareSummary, type Stat } from '../src/analysis';
+
+const stat = (name: string, total: string, count = 1, errors = 0): Stat => ({ service: 's', name, count, total, selfTime: total, min: total, avg: total, max: total, errors });
+
+describe('statistics sorting', () => {
+  const rows = [stat('b', '9007199254740993'), stat('a', '9007199254740992', 3), stat('c', '5', 2, 1)];
+  it('sorts durations exactly, beyond 2^53', () => {
+    expect(sortStats(rows, 'total', true).map((r) => r.name)).toEqual(['b', 'a', 'c']);
+    expect(sortStats(rows, 'total', false).map((r) => r.name)).toEqual(['c', 'a', 'b']);
+  });
+  it('sorts counts, errors and names', () => {
+    expect(sortStats(rows, 'count', true).map((r) => r.name)).toEqual(['a', 'c', 'b']);
+    expect(sortStats(rows, 'errors', true)[0]!.name).toBe('c');
+    expect(sortStats(rows, 'name', false).map((r) => r.name)).toEqual(['a', 'b', 'c']);
+  });
+});
+
+describe('regression hint', () => {
+  const summary = (delta: string, ratio: number | null): CompareSummary => ({
+    matched: 3, added: 0, removed: 0, changed: 1, statusChanges: 0, durationA: '1', durationB: '2', delta,
+    regressions: [{ node: 2, service: 'worker', name: 'shell.Commands', a: '148000000000', b: '460000000000', delta, selfDelta: delta, ratio }],
+  });
+  it('names the slowed task, its growth and ratio', () => {
+    expect(regressionHint(summary('312000000000', 3.108), '02:00')).toBe(`worker - shell.Commands ${formatDelta('312000000000')} (3.1×) vs run of 02:00`);
+    expect(formatDelta('312000000000').startsWith('+')).toBe(true);
+    expect(formatDelta('-3000000').startsWith('-')).toBe(true);
+  });
+  it('says nothing without a regression of at least 1 ms', () => {
+    expect(regressionHint(null, 'x')).toBeNull();
+    expect(regressionHint(summary('999', 1.0), 'x')).toBeNull();
+    expect(regressionHint({ ...summary('0', null), regressions: [] }, 'x')).toBeNull();
+  });
+});
+
+describe('critical path by node', () => {
+  it('marks nodes and offsets their segments from the base', () => {
+    const idx = new Map([['t:a', 0], ['t:b', 2]]);
+    const r = criticalByNode(
+      [
+        { traceId: 't', spanId: 'a', service: 's', name: 'n', start: '1000000000000000100', end: '1000000000000000110' },
+        { traceId: 't', spanId: 'b', service: 's', name: 'n', start: '1000000000000000110', end: '1000000000000000150' },
+        { traceId: 't', spanId: 'gone', service: 's', name: 'n', start: '1', end: '2' },
+      ],
+      '1000000000000000000',
+      3,
+      (t, s) => idx.get(`${t}:${s}`),
+    );
+    expect([...r.onPath]).toEqual([1, 0, 1]);
+    expect(r.segs.get(0)).toEqual([[100, 110]]);
+    expect(r.segs.get(2)).toEqual([[110, 150]]);
+  });
+});
+
+describe('compare tree rows', () => {
+  const node = (id: number, parent: number | null): CompareNode => ({ id, parent, depth: 0, service: 's', name: String(id), presence: 'both', a: null, b: null, delta: null, selfDelta: null, statusChange: null });
+  it('hides collapsed subtrees', () => {
+    const nodes = [node(0, null), node(1, 0), node(2, 1), node(3, 0)];
+    expect(visibleCompareRows(nodes, new Set()).map((n) => n.id)).toEqual([0, 1, 2, 3]);
+    expect(visibleCompareRows(nodes, new Set([1])).map((n) => n.id)).toEqual([0, 1, 3]);
+    expect(visibleCompareRows(nodes, new Set([0])).map((n) => n.id)).toEqual([0]);
+  });
+});
