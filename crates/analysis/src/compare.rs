@@ -21,6 +21,9 @@ use crate::{ns, ns_signed, AnalysisError};
 
 /// Largest LCS table (cells) before falling back to pairing by occurrence.
 const MAX_LCS_CELLS: usize = 4_000_000;
+/// LCS cells for a whole comparison: many medium sibling lists must not add
+/// up to quadratic time either; past it, lists are paired by occurrence.
+const LCS_BUDGET: usize = 32_000_000;
 /// Regressions listed in the summary.
 const TOP: usize = 10;
 
@@ -184,7 +187,11 @@ pub fn compare(a: &Tree, b: &Tree) -> Result<Comparison, AnalysisError> {
     let others_a: Vec<usize> = a.roots.iter().copied().filter(|&r| r != ra).collect();
     let others_b: Vec<usize> = b.roots.iter().copied().filter(|&r| r != rb).collect();
     let mut stack: Vec<Item> = Vec::new();
-    for (x, y, moved) in align(&others_a, &others_b, &la, &lb).into_iter().rev() {
+    let mut budget = LCS_BUDGET;
+    for (x, y, moved) in align(&others_a, &others_b, &la, &lb, &mut budget)
+        .into_iter()
+        .rev()
+    {
         stack.push(Item {
             parent: None,
             depth: 0,
@@ -239,7 +246,7 @@ pub fn compare(a: &Tree, b: &Tree) -> Result<Comparison, AnalysisError> {
         let ca = it.a.map_or(empty, |i| a.children(i));
         let cb = it.b.map_or(empty, |i| b.children(i));
         let depth = it.depth.saturating_add(1);
-        for (x, y, moved) in align(ca, cb, &la, &lb).into_iter().rev() {
+        for (x, y, moved) in align(ca, cb, &la, &lb, &mut budget).into_iter().rev() {
             stack.push(Item {
                 parent: Some(id),
                 depth,
@@ -327,6 +334,7 @@ fn align(
     b: &[usize],
     la: &[u32],
     lb: &[u32],
+    budget: &mut usize,
 ) -> Vec<(Option<usize>, Option<usize>, bool)> {
     let (n, m) = (a.len(), b.len());
     // anchor_a[i] = Some(j): LCS pair; ma/mb: any pairing (LCS or moved).
@@ -345,8 +353,10 @@ fn align(
     }
     let (x0, x1, y0, y1) = (pre, n - suf, pre, m - suf);
     let (w, h) = (x1 - x0, y1 - y0);
-    let table = w > 0 && h > 0 && w.saturating_mul(h) <= MAX_LCS_CELLS;
+    let cells = w.saturating_mul(h);
+    let table = w > 0 && h > 0 && cells <= MAX_LCS_CELLS && cells <= *budget;
     if table {
+        *budget -= cells;
         // Suffix LCS lengths, then a forward walk.
         let cols = h + 1;
         let mut t = vec![0u32; (w + 1) * cols];
