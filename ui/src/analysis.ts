@@ -196,3 +196,54 @@ export function visibleCompareRows(nodes: readonly CompareNode[], collapsed: Rea
   }
   return out;
 }
+
+/** A run in the run-history scatter: x and y in [0, 1] (y = 1 the slowest), with what the point links to. */
+export interface RunPoint {
+  traceId: string;
+  x: number;
+  y: number;
+  error: boolean;
+  current: boolean;
+  durationNs: number;
+  start: string;
+}
+
+/** The search parameters that find the runs of a run key (docs/api.md: `/traces`). */
+export function runSearchParams(key: RunKey, limit = 100): URLSearchParams {
+  const p = new URLSearchParams();
+  if (key.kind === 'attributes') for (const [k, v] of key.values) p.append('attr', `${k}=${v}`);
+  else {
+    p.set('service', key.service);
+    p.set('spanName', key.name);
+  }
+  p.set('limit', String(limit));
+  return p;
+}
+
+/** Scatter positions of runs (time → x, duration → y); runs of a root key whose root differs are left out. */
+export function runPoints(
+  traces: readonly { traceId: string; rootService: string | null; rootName: string; startTimeUnixNano: string; durationNano: string; errorCount: number }[],
+  key: RunKey,
+  currentId: string,
+): RunPoint[] {
+  const runs = key.kind === 'root' ? traces.filter((t) => t.rootService === key.service && t.rootName === key.name) : [...traces];
+  if (runs.length === 0) return [];
+  const starts = runs.map((t) => BigInt(t.startTimeUnixNano));
+  let lo = starts[0]!;
+  let hi = starts[0]!;
+  for (const s of starts) {
+    if (s < lo) lo = s;
+    if (s > hi) hi = s;
+  }
+  const span = hi - lo;
+  const maxDur = Math.max(1, ...runs.map((t) => Number(t.durationNano)));
+  return runs.map((t, i) => ({
+    traceId: t.traceId,
+    x: span === 0n ? 0.5 : Number(((starts[i]! - lo) * 10000n) / span) / 10000,
+    y: Number(t.durationNano) / maxDur,
+    error: t.errorCount > 0,
+    current: t.traceId === currentId,
+    durationNs: Number(t.durationNano),
+    start: t.startTimeUnixNano,
+  }));
+}

@@ -61,3 +61,21 @@ describe('compare tree rows', () => {
     expect(visibleCompareRows(nodes, new Set([0])).map((n) => n.id)).toEqual([0]);
   });
 });
+
+import { runPoints, runSearchParams } from '../src/analysis';
+
+describe('run history', () => {
+  const t = (id: string, start: string, dur: string, errors = 0, rootName = 'flow') => ({ traceId: id, rootService: 'kestra', rootName, startTimeUnixNano: start, durationNano: dur, errorCount: errors });
+  it('searches by the key attributes or by the root', () => {
+    expect(runSearchParams({ kind: 'attributes', values: [['kestra.namespace', 'co'], ['kestra.flowId', 'nightly']] }).getAll('attr')).toEqual(['kestra.namespace=co', 'kestra.flowId=nightly']);
+    const p = runSearchParams({ kind: 'root', service: 'kestra', name: 'flow' }, 50);
+    expect([p.get('service'), p.get('spanName'), p.get('limit')]).toEqual(['kestra', 'flow', '50']);
+  });
+  it('places runs by time and duration, marks errors and the current run', () => {
+    const pts = runPoints([t('a', '1000000000000000000', '100'), t('b', '1000000000000000100', '50', 2), t('c', '1000000000000000050', '5', 0, 'other')], { kind: 'root', service: 'kestra', name: 'flow' }, 'b');
+    expect(pts.map((p) => [p.traceId, p.x, p.y, p.error, p.current])).toEqual([
+      ['a', 0, 1, false, false],
+      ['b', 1, 0.5, true, true],
+    ]);
+  });
+});

@@ -31,6 +31,7 @@ import { renderDetails, renderNoSelection, type DetailsContext } from './details
 import { createLogsPanel } from './logsPanel';
 import { serviceChip, type View } from './traceList';
 import { Waterfall } from './waterfall';
+import { renderRunHistory } from './runHistory';
 
 const STITCH_LIMIT = 20;
 const LIVE_MS = 3000;
@@ -702,15 +703,19 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     } catch {
       return; /* optional */
     }
-    if (destroyed || !previous?.previous) return;
+    if (destroyed || !previous) return;
+    if (previous.runKey) {
+      const rh = h('div', { class: 'th-runs', testid: 'run-history', title: 'Runs of the same thing (run key): duration over time' });
+      hintBox.append(rh);
+      hintBox.hidden = false;
+      renderRunHistory(rh, previous.runKey, traceId, ctl.signal).catch(() => {});
+    }
+    if (!previous.previous) return;
     const p = previous.previous;
     const at = formatTimestamp(p.start);
     const hint = regressionHint(previous.comparison, at);
     const link = h('a', { class: 'btn small', testid: 'compare-previous', attrs: { href: compareUrl({ a: p.traceId, b: traceId, linked: opts.stitched }), title: p.reason }, text: 'Compare with previous run' });
-    hintBox.replaceChildren(
-      hint ? h('span', { class: 'hint-text', text: hint }) : h('span', { class: 'muted', text: `Previous run: ${at}` }),
-      link,
-    );
+    hintBox.prepend(hint ? h('span', { class: 'hint-text', text: hint }) : h('span', { class: 'muted', text: `Previous run: ${at}` }), link);
     hintBox.hidden = false;
   }
 
