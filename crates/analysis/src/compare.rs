@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::stats::self_times;
 use crate::tree::Tree;
-use crate::{ns, ns_signed, AnalysisError};
+use crate::{display, ns, ns_signed, AnalysisError, SpanId, TraceId};
 
 /// Largest LCS table (cells) before falling back to pairing by occurrence.
 const MAX_LCS_CELLS: usize = 4_000_000;
@@ -48,8 +48,10 @@ pub enum StatusChange {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Side {
-    pub trace_id: String,
-    pub span_id: String,
+    #[serde(serialize_with = "display")]
+    pub trace_id: TraceId,
+    #[serde(serialize_with = "display")]
+    pub span_id: SpanId,
     #[serde(serialize_with = "ns")]
     pub start: u64,
     #[serde(serialize_with = "ns")]
@@ -61,12 +63,12 @@ pub struct Side {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Node {
+pub struct Node<'a> {
     pub id: usize,
     pub parent: Option<usize>,
     pub depth: u32,
-    pub service: String,
-    pub name: String,
+    pub service: &'a str,
+    pub name: &'a str,
     pub presence: Presence,
     /// Matched although siblings were reordered.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -129,10 +131,10 @@ pub struct Summary {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Comparison {
+pub struct Comparison<'a> {
     pub summary: Summary,
     /// Pre-order: parents before children.
-    pub nodes: Vec<Node>,
+    pub nodes: Vec<Node<'a>>,
 }
 
 /// One pending pairing: a merged node to create under `parent`.
@@ -145,7 +147,7 @@ struct Item {
 }
 
 /// Compares A with B (B is "now", A the baseline).
-pub fn compare(a: &Tree, b: &Tree) -> Result<Comparison, AnalysisError> {
+pub fn compare<'a>(a: &Tree<'a>, b: &Tree<'a>) -> Result<Comparison<'a>, AnalysisError> {
     let (ra, rb) = match (a.main_root, b.main_root) {
         (Some(x), Some(y)) => (x, y),
         _ => return Err(AnalysisError::Empty),
@@ -175,8 +177,8 @@ pub fn compare(a: &Tree, b: &Tree) -> Result<Comparison, AnalysisError> {
     let side = |t: &Tree, st: &[u64], i: usize| {
         let s = &t.spans[i];
         Side {
-            trace_id: s.trace_id.to_string(),
-            span_id: s.span_id.to_string(),
+            trace_id: s.trace_id,
+            span_id: s.span_id,
             start: s.start,
             duration: s.duration(),
             self_time: st[i],
@@ -207,7 +209,7 @@ pub fn compare(a: &Tree, b: &Tree) -> Result<Comparison, AnalysisError> {
         b: Some(rb),
         moved: false,
     });
-    let mut nodes: Vec<Node> = Vec::with_capacity(a.len().max(b.len()));
+    let mut nodes: Vec<Node<'a>> = Vec::with_capacity(a.len().max(b.len()));
     let empty: &[usize] = &[];
     while let Some(it) = stack.pop() {
         let id = nodes.len();
@@ -233,8 +235,8 @@ pub fn compare(a: &Tree, b: &Tree) -> Result<Comparison, AnalysisError> {
             id,
             parent: it.parent,
             depth: it.depth,
-            service: any.service.clone(),
-            name: any.name.clone(),
+            service: &any.service,
+            name: &any.name,
             presence,
             moved: it.moved,
             a: sda,
@@ -262,7 +264,7 @@ pub fn compare(a: &Tree, b: &Tree) -> Result<Comparison, AnalysisError> {
     })
 }
 
-fn summarize(nodes: &[Node]) -> Summary {
+fn summarize(nodes: &[Node<'_>]) -> Summary {
     let mut s = Summary {
         matched: 0,
         added: 0,
@@ -281,7 +283,7 @@ fn summarize(nodes: &[Node]) -> Summary {
         regressions: Vec::new(),
     };
     s.delta = i128::from(s.duration_b) - i128::from(s.duration_a);
-    let mut regs: Vec<&Node> = Vec::new();
+    let mut regs: Vec<&Node<'_>> = Vec::new();
     for n in nodes {
         match n.presence {
             Presence::OnlyA => s.removed += 1,
@@ -313,8 +315,8 @@ fn summarize(nodes: &[Node]) -> Summary {
             let (x, y) = (n.a.as_ref()?, n.b.as_ref()?);
             Some(Regression {
                 node: n.id,
-                service: n.service.clone(),
-                name: n.name.clone(),
+                service: n.service.to_string(),
+                name: n.name.to_string(),
                 a: x.duration,
                 b: y.duration,
                 delta: n.delta?,

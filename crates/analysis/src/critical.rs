@@ -23,17 +23,19 @@
 use serde::Serialize;
 
 use crate::tree::Tree;
-use crate::{ns, AnalysisError};
+use crate::{display, ns, AnalysisError, SpanId, TraceId};
 
 /// One stretch of the path: `span` was the one holding the trace up
 /// between `start` and `end` (adjusted times, see the module docs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Segment {
-    pub trace_id: String,
-    pub span_id: String,
-    pub service: String,
-    pub name: String,
+pub struct Segment<'a> {
+    #[serde(serialize_with = "display")]
+    pub trace_id: TraceId,
+    #[serde(serialize_with = "display")]
+    pub span_id: SpanId,
+    pub service: &'a str,
+    pub name: &'a str,
     #[serde(serialize_with = "ns")]
     pub start: u64,
     #[serde(serialize_with = "ns")]
@@ -45,11 +47,13 @@ pub struct Segment {
 /// A span's share of the path: the sum of its segments.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct OnPath {
-    pub trace_id: String,
-    pub span_id: String,
-    pub service: String,
-    pub name: String,
+pub struct OnPath<'a> {
+    #[serde(serialize_with = "display")]
+    pub trace_id: TraceId,
+    #[serde(serialize_with = "display")]
+    pub span_id: SpanId,
+    pub service: &'a str,
+    pub name: &'a str,
     /// Time on the path spent in this span itself (not in its children).
     #[serde(serialize_with = "ns")]
     pub self_time: u64,
@@ -57,14 +61,15 @@ pub struct OnPath {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct CriticalPath {
-    pub root_span_id: String,
+pub struct CriticalPath<'a> {
+    #[serde(serialize_with = "display")]
+    pub root_span_id: SpanId,
     #[serde(serialize_with = "ns")]
     pub duration: u64,
     /// In time order.
-    pub segments: Vec<Segment>,
+    pub segments: Vec<Segment<'a>>,
     /// Spans on the path by self time on the path, largest first.
-    pub spans: Vec<OnPath>,
+    pub spans: Vec<OnPath<'a>>,
 }
 
 /// Adjusted intervals: `None` for spans left out of the walk.
@@ -107,7 +112,7 @@ pub(crate) fn adjusted(tree: &Tree, root: usize) -> Vec<Option<(u64, u64)>> {
 }
 
 /// The critical path of the tree's main root.
-pub fn critical_path(tree: &Tree) -> Result<CriticalPath, AnalysisError> {
+pub fn critical_path<'a>(tree: &Tree<'a>) -> Result<CriticalPath<'a>, AnalysisError> {
     let root = tree.main_root.ok_or(AnalysisError::Empty)?;
     let spans = tree.spans;
     let iv = adjusted(tree, root);
@@ -166,28 +171,32 @@ pub fn critical_path(tree: &Tree) -> Result<CriticalPath, AnalysisError> {
         }
     }
     raw.reverse();
-    let mut self_time: std::collections::HashMap<usize, u64> = Default::default();
-    let segments: Vec<Segment> = raw
+    let mut self_time: Vec<u64> = vec![0; spans.len()];
+    let mut on_path: Vec<usize> = Vec::new();
+    let segments: Vec<Segment<'a>> = raw
         .into_iter()
         .map(|(i, s, e)| {
-            *self_time.entry(i).or_default() += e - s;
+            if self_time[i] == 0 {
+                on_path.push(i);
+            }
+            self_time[i] += e - s;
             let sp = &spans[i];
             Segment {
-                trace_id: sp.trace_id.to_string(),
-                span_id: sp.span_id.to_string(),
-                service: sp.service.clone(),
-                name: sp.name.clone(),
+                trace_id: sp.trace_id,
+                span_id: sp.span_id,
+                service: &sp.service,
+                name: &sp.name,
                 start: s,
                 end: e,
                 index: i,
             }
         })
         .collect();
-    let mut on: Vec<(usize, u64)> = self_time.into_iter().collect();
+    let mut on: Vec<(usize, u64)> = on_path.into_iter().map(|i| (i, self_time[i])).collect();
     on.sort_by_key(|&(i, t)| (std::cmp::Reverse(t), i));
     let (rs, re) = iv[root].unwrap_or((0, 0));
     Ok(CriticalPath {
-        root_span_id: spans[root].span_id.to_string(),
+        root_span_id: spans[root].span_id,
         duration: re - rs,
         segments,
         spans: on
@@ -195,10 +204,10 @@ pub fn critical_path(tree: &Tree) -> Result<CriticalPath, AnalysisError> {
             .map(|(i, t)| {
                 let sp = &spans[i];
                 OnPath {
-                    trace_id: sp.trace_id.to_string(),
-                    span_id: sp.span_id.to_string(),
-                    service: sp.service.clone(),
-                    name: sp.name.clone(),
+                    trace_id: sp.trace_id,
+                    span_id: sp.span_id,
+                    service: &sp.service,
+                    name: &sp.name,
                     self_time: t,
                 }
             })

@@ -70,6 +70,15 @@ pub(crate) fn ns<S: serde::Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error>
     s.serialize_str(&v.to_string())
 }
 
+/// Serializes an ID (or anything printable) as its text, without keeping
+/// a `String` per span in the answer.
+pub(crate) fn display<T: std::fmt::Display, S: serde::Serializer>(
+    v: &T,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
 /// Serializes a signed nanosecond delta as a decimal string.
 pub(crate) fn ns_signed<S: serde::Serializer>(v: &i128, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&v.to_string())

@@ -7,8 +7,37 @@
 //! (the same rule as the UI's `stitch.ts`).
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::{Span, SpanId, TraceId};
+
+/// Span IDs are random bytes already, so a multiply-and-rotate hash (as in
+/// rustc's FxHash) spreads them as well as SipHash at a fraction of the cost;
+/// flooding is not a concern for a map that lives for one analysis of one
+/// trace whose size is bounded by the store.
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(b))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+
+    fn write_usize(&mut self, v: usize) {
+        self.0 = (self.0.rotate_left(5) ^ v as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type IdMap = HashMap<(TraceId, SpanId), usize, BuildHasherDefault<IdHasher>>;
 
 /// OTLP `SPAN_KIND_PRODUCER` and `SPAN_KIND_CONSUMER`.
 pub const KIND_PRODUCER: i32 = 4;
@@ -40,7 +69,7 @@ impl<'a> Tree<'a> {
     pub fn build(spans: &'a [Span], main: Option<TraceId>) -> Tree<'a> {
         let n = spans.len();
         let main = main.or_else(|| spans.first().map(|s| s.trace_id));
-        let mut index: HashMap<(TraceId, SpanId), usize> = HashMap::with_capacity(n);
+        let mut index: IdMap = IdMap::with_capacity_and_hasher(n, Default::default());
         for (i, s) in spans.iter().enumerate() {
             index.entry((s.trace_id, s.span_id)).or_insert(i);
         }
@@ -180,7 +209,7 @@ fn csr(spans: &[Span], parent: &[Option<usize>]) -> (Vec<usize>, Vec<usize>) {
 /// placed trace that the link joins, breadth-first from `main`.
 fn stitch(
     spans: &[Span],
-    index: &HashMap<(TraceId, SpanId), usize>,
+    index: &IdMap,
     parent: &mut [Option<usize>],
     linked: &mut [bool],
     main: Option<TraceId>,

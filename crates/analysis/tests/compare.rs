@@ -19,16 +19,16 @@ fn run(t: u8, tasks: &[(&str, u64)]) -> Vec<Span> {
     spans
 }
 
-fn cmp(a: &[Span], b: &[Span]) -> Comparison {
+fn cmp<'a>(a: &'a [Span], b: &'a [Span]) -> Comparison<'a> {
     compare(&Tree::build(a, None), &Tree::build(b, None)).unwrap()
 }
 
 /// The children of the root as (name, presence, moved).
-fn shape(c: &Comparison) -> Vec<(String, Presence, bool)> {
+fn shape(c: &Comparison<'_>) -> Vec<(String, Presence, bool)> {
     c.nodes
         .iter()
         .filter(|n| n.parent == Some(0))
-        .map(|n| (n.name.clone(), n.presence, n.moved))
+        .map(|n| (n.name.to_string(), n.presence, n.moved))
         .collect()
 }
 

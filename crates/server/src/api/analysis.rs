@@ -17,7 +17,6 @@ use loupe_model::query::{AttrCondition, AttrOp, TraceQuery};
 use loupe_model::time::NanoRange;
 use loupe_query::QueryError;
 use loupe_store::{Reader, StoreError};
-use serde_json::json;
 
 use super::{blocking, json, pairs, trace_id, ApiError, ApiResult};
 
@@ -243,7 +242,8 @@ fn candidates(r: &Reader, key: &RunKey, before: u64) -> Result<Vec<Candidate>, S
         .filter(|t| match key {
             RunKey::Attributes { .. } => true,
             RunKey::Root { service, name } => {
-                t.root_service.as_deref() == Some(service) && t.root_name.as_deref() == Some(name)
+                t.root_service.as_deref() == Some(service.as_str())
+                    && t.root_name.as_deref() == Some(name.as_str())
             }
         })
         .map(|t| Candidate {
@@ -339,4 +339,150 @@ async fn topology(State(r): State<Arc<Reader>>, RawQuery(q): RawQuery) -> ApiRes
     })
     .await?;
     json(&json!({ "traces": n, "linked": linked, "serviceMap": m }))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use http_body_util::BodyExt;
+    use loupe_model::otlp::common::{any_value::Value, AnyValue, KeyValue};
+    use loupe_model::otlp::resource::Resource;
+    use loupe_model::otlp::trace::{ResourceSpans, ScopeSpans, Span as OtlpSpan};
+    use loupe_model::otlp::ExportTraceServiceRequest;
+    use loupe_model::sink::{Batch, Sink};
+    use tower::ServiceExt;
+
+    const MS: u64 = 1_000_000;
+    const T0: u64 = 1_795_292_629_000_000_000;
+
+    fn kv(k: &str, v: &str) -> KeyValue {
+        KeyValue {
+            key: k.into(),
+            value: Some(AnyValue {
+                value: Some(Value::StringValue(v.into())),
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// A Kestra-shaped run: an execution and three sequential tasks.
+    fn run(t: u8, shell_ms: u64, start: u64) -> ExportTraceServiceRequest {
+        let span = |id: u8, parent: Option<u8>, name: &str, s: u64, e: u64| OtlpSpan {
+            trace_id: vec![t; 16],
+            span_id: vec![id; 8],
+            parent_span_id: parent.map(|p| vec![p; 8]).unwrap_or_default(),
+            name: name.into(),
+            start_time_unix_nano: s,
+            end_time_unix_nano: e,
+            attributes: vec![
+                kv("kestra.namespace", "company"),
+                kv("kestra.flowId", "nightly"),
+            ],
+            ..Default::default()
+        };
+        let a = start + 10 * MS;
+        let b = a + 10 * MS;
+        let c = b + shell_ms * MS;
+        let d = c + 10 * MS;
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(Resource {
+                    attributes: vec![kv("service.name", "kestra")],
+                    ..Default::default()
+                }),
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![
+                        span(1, None, &format!("Execution {t}"), start, d + 10 * MS),
+                        span(2, Some(1), "log", a, b),
+                        span(3, Some(1), "shell.Commands", b, c),
+                        span(4, Some(1), "end", c, d),
+                    ],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    async fn get(app: &axum::Router, uri: &str) -> (StatusCode, serde_json::Value) {
+        let res = app
+            .clone()
+            .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = res.status();
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn analysis_routes_answer_from_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = loupe_store::Store::open(dir.path(), Default::default()).unwrap();
+        for req in [run(1, 100, T0), run(2, 310, T0 + 3600 * 1000 * MS)] {
+            store
+                .writer
+                .submit(Batch::Traces(req))
+                .unwrap()
+                .wait()
+                .await
+                .unwrap();
+        }
+        let info = crate::api::Info::new(
+            "127.0.0.1:4317".parse().unwrap(),
+            "127.0.0.1:4318".parse().unwrap(),
+        );
+        let app = crate::api::router(store.reader.clone(), info);
+        let (a, b) = ("01".repeat(16), "02".repeat(16));
+
+        let (s, v) = get(&app, &format!("/api/v1/traces/{b}/critical-path")).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let segs = v["criticalPath"]["segments"].as_array().unwrap();
+        assert!(segs.iter().any(|x| x["name"] == "shell.Commands"), "{v}");
+
+        let (s, v) = get(&app, &format!("/api/v1/traces/{b}/statistics?linked=true")).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["statistics"]["spanCount"], 4);
+
+        let (s, v) = get(&app, &format!("/api/v1/traces/{b}/previous")).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["previous"]["traceId"], a.as_str(), "{v}");
+        assert_eq!(v["runKey"]["kind"], "attributes");
+        assert_eq!(
+            v["comparison"]["regressions"][0]["name"], "shell.Commands",
+            "{v}"
+        );
+        let (_, v) = get(&app, &format!("/api/v1/traces/{a}/previous")).await;
+        assert!(v["previous"].is_null(), "{v}");
+
+        let (s, v) = get(&app, &format!("/api/v1/compare?a={a}&b={b}")).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["summary"]["matched"], 4, "{v}");
+        assert_eq!(v["summary"]["delta"], (210 * MS).to_string());
+
+        let (s, v) = get(&app, "/api/v1/topology?limit=10").await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["traces"], 2);
+
+        let (s, v) = get(&app, &format!("/api/v1/traces/{b}/service-map")).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+
+        let (s, _) = get(
+            &app,
+            &format!("/api/v1/traces/{}/critical-path", "03".repeat(16)),
+        )
+        .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, v) = get(&app, &format!("/api/v1/compare?a={a}")).await;
+        assert_eq!(
+            (s, v["param"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("b"))
+        );
+        let (s, v) = get(&app, &format!("/api/v1/traces/{a}/statistics?linked=maybe")).await;
+        assert_eq!(
+            (s, v["param"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("linked"))
+        );
+    }
 }
