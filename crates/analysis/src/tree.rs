@@ -7,15 +7,16 @@
 //! (the same rule as the UI's `stitch.ts`).
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasher, Hasher};
 
 use crate::{Span, SpanId, TraceId};
 
-/// Span IDs are random bytes already, so a multiply-and-rotate hash (as in
-/// rustc's FxHash) spreads them as well as SipHash at a fraction of the cost;
-/// flooding is not a concern for a map that lives for one analysis of one
-/// trace whose size is bounded by the store.
-#[derive(Default)]
+/// A cheap hasher for span IDs: multiply-rotate per 8 bytes (as rustc's
+/// FxHash), started from a per-map random seed and finished with
+/// murmur3's avalanche. Without the finish, the low bits (hashbrown's
+/// bucket index) ignore the high bytes of each word, and sequential IDs
+/// collide into one bucket: quadratic. The random seed keeps crafted IDs
+/// from colliding on purpose, since span IDs come from the network.
 pub(crate) struct IdHasher(u64);
 
 impl Hasher for IdHasher {
@@ -33,11 +34,34 @@ impl Hasher for IdHasher {
     }
 
     fn finish(&self) -> u64 {
-        self.0
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
     }
 }
 
-type IdMap = HashMap<(TraceId, SpanId), usize, BuildHasherDefault<IdHasher>>;
+/// Builds [`IdHasher`]s from one random seed.
+#[derive(Clone)]
+pub(crate) struct IdState(u64);
+
+impl IdState {
+    fn new() -> IdState {
+        IdState(std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64))
+    }
+}
+
+impl BuildHasher for IdState {
+    type Hasher = IdHasher;
+
+    fn build_hasher(&self) -> IdHasher {
+        IdHasher(self.0)
+    }
+}
+
+type IdMap = HashMap<(TraceId, SpanId), usize, IdState>;
 
 /// OTLP `SPAN_KIND_PRODUCER` and `SPAN_KIND_CONSUMER`.
 pub const KIND_PRODUCER: i32 = 4;
@@ -69,7 +93,7 @@ impl<'a> Tree<'a> {
     pub fn build(spans: &'a [Span], main: Option<TraceId>) -> Tree<'a> {
         let n = spans.len();
         let main = main.or_else(|| spans.first().map(|s| s.trace_id));
-        let mut index: IdMap = IdMap::with_capacity_and_hasher(n, Default::default());
+        let mut index: IdMap = IdMap::with_capacity_and_hasher(n, IdState::new());
         for (i, s) in spans.iter().enumerate() {
             index.entry((s.trace_id, s.span_id)).or_insert(i);
         }
