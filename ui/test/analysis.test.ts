@@ -79,3 +79,35 @@ describe('run history', () => {
     ]);
   });
 });
+
+import { flameBoxes } from '../src/flame';
+import type { SpanTree } from '../src/tree';
+
+describe('flame graph layout', () => {
+  // root [0,100] → a [0,50] → b [0,0.05]; root → c [60,100]
+  const node = (start: number, end: number, parent: number, depth: number, children: number[]) => ({ start, end, parent, depth, children, flags: 0 });
+  const tree = {
+    nodes: [node(0, 100, -1, 0, [1, 3]), node(0, 50, 0, 1, [2]), node(0, 0.05, 1, 2, []), node(60, 100, 0, 1, [])],
+    roots: [0],
+    size: Int32Array.from([4, 2, 1, 1]),
+  } as unknown as SpanTree;
+  it('lays out boxes by time and depth, leaving out the too narrow', () => {
+    const r = flameBoxes(tree, -1);
+    expect(r.boxes.map((b) => [b.node, b.x, b.w, b.row])).toEqual([
+      [0, 0, 1, 0],
+      [1, 0, 0.5, 1],
+      [3, 0.6, 0.4, 1],
+    ]);
+    expect(r.hidden).toBe(1);
+  });
+  it('zooms into a subtree', () => {
+    const r = flameBoxes(tree, 1, 0.0001);
+    expect(r.boxes.map((b) => [b.node, b.x, b.w, b.row])).toEqual([
+      [1, 0, 1, 0],
+      [2, 0, 0.001, 1],
+    ]);
+  });
+  it('caps the number of boxes', () => {
+    expect(flameBoxes(tree, -1, 0, 2).boxes.length).toBe(2);
+  });
+});

@@ -32,6 +32,7 @@ import { createLogsPanel } from './logsPanel';
 import { serviceChip, type View } from './traceList';
 import { Waterfall } from './waterfall';
 import { renderRunHistory } from './runHistory';
+import { FlameGraph } from './flame';
 
 const STITCH_LIMIT = 20;
 const LIVE_MS = 3000;
@@ -126,6 +127,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     attrs: { type: 'button', 'aria-pressed': 'false', title: 'Highlight the critical path: the spans that determined when the trace ended' },
     text: 'Critical path',
   });
+  const flameBtn = h('button', { class: 'btn small toggle', testid: 'flame-toggle', attrs: { type: 'button', 'aria-pressed': 'false', title: 'Show the trace as a flame graph (click a span to zoom into it)' }, text: 'Flame graph' });
   const hintBox = h('div', { class: 'th-hint', testid: 'regression-hint', attrs: { hidden: true } });
   const toolbar = h(
     'section',
@@ -133,7 +135,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     h('div', { class: 'tb-group find-group' }, findIn, findCount, findPrev, findNext),
     h('div', { class: 'tb-group' }, collapseAll, expandAll),
     h('label', { class: 'tb-group' }, h('span', { class: 'muted', text: 'Group by' }), groupIn, groupList, groupClear),
-    h('div', { class: 'tb-group' }, stitchedBtn, cpBtn),
+    h('div', { class: 'tb-group' }, stitchedBtn, cpBtn, flameBtn),
     h('span', { class: 'spacer' }),
     h('div', { class: 'tb-group' }, liveInfo, refreshBtn),
   );
@@ -165,7 +167,8 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   const statsBox = h('div', { class: 'side-body stats-box', testid: 'statistics', attrs: { hidden: true } });
   const side = h('aside', { class: 'side' }, h('div', { class: 'tabs', attrs: { role: 'tablist' } }, tabDetails, tabLogs, tabStats), detailsBox, logsBox, statsBox);
   header.append(hintBox);
-  const body = h('div', { class: 'trace-body' }, waterfall.el, side);
+  const flame = new FlameGraph((n) => select(n, { scroll: false, focusDetails: false }));
+  const body = h('div', { class: 'trace-body' }, waterfall.el, flame.el, side);
   const page = h('div', { class: 'page trace-view' }, header, toolbar, issues, banner, body);
   root.appendChild(page);
 
@@ -181,6 +184,12 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   document.addEventListener('keydown', onGlobalKey);
   tabLogs.addEventListener('click', () => setTab('logs'));
   tabStats.addEventListener('click', () => setTab('statistics'));
+  flameBtn.addEventListener('click', () => {
+    const on = flameBtn.getAttribute('aria-pressed') !== 'true';
+    flameBtn.setAttribute('aria-pressed', String(on));
+    waterfall.el.hidden = on;
+    flame.show(on);
+  });
   cpBtn.addEventListener('click', () => {
     cpOn = !cpOn;
     cpBtn.setAttribute('aria-pressed', String(cpOn));
@@ -438,6 +447,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
       // Lane indices of collapsed lanes' members are not needed (hidden).
     }
     waterfall.setModel({ tree, rows, lanes, groupKey: opts.group, laneOf, collapsed: coll, matches: lensRes ? lensRes.matches : null, logs: logsByNode, critical });
+    flame.setModel(tree, lensRes ? lensRes.matches : null, critical ? critical.onPath : null);
   }
 
   function toggle(n: number, expand?: boolean): void {
