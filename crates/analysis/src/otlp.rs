@@ -22,7 +22,7 @@ pub fn spans_of(req: &ExportTraceServiceRequest, keep: &[String]) -> Vec<Span> {
     let mut out = Vec::with_capacity(n);
     let pick = |attrs: &[KeyValue], into: &mut Vec<(String, String)>| {
         for kv in attrs {
-            if keep.iter().any(|k| *k == kv.key) && !into.iter().any(|(k, _)| *k == kv.key) {
+            if keep.contains(&kv.key) && !into.iter().any(|(k, _)| *k == kv.key) {
                 into.push((kv.key.clone(), any_value_text(kv.value.as_ref())));
             }
         }

@@ -111,8 +111,8 @@ impl<'a> Tree<'a> {
         // Cut cycles: whatever no root reaches sits on or under a cycle.
         let mut seen = vec![false; n];
         let mut stack = Vec::new();
-        for i in 0..n {
-            if parent[i].is_none() {
+        for (i, p) in parent.iter().enumerate() {
+            if p.is_none() {
                 mark(i, &child_off, &child_idx, &mut seen, &mut stack);
             }
         }
