@@ -247,3 +247,19 @@ export function runPoints(
     start: t.startTimeUnixNano,
   }));
 }
+
+export interface ServiceEdge {
+  caller: string;
+  callee: string;
+  count: number;
+  errors: number;
+  p50: string;
+  p95: string;
+  traces: string[];
+}
+
+export interface ServiceMapAnswer {
+  traceId: string;
+  linked: boolean;
+  serviceMap: { services: string[]; edges: ServiceEdge[] };
+}

@@ -181,3 +181,7 @@ export function getCompare(a: string, b: string, linked: boolean, signal?: Abort
   if (linked) p.set('linked', 'true');
   return getJson(`/api/v1/compare?${p.toString()}`, signal);
 }
+
+export function getServiceMap(traceId: string, linked: boolean, signal?: AbortSignal): Promise<import('./analysis').ServiceMapAnswer> {
+  return getJson(`/api/v1/traces/${encodeURIComponent(traceId)}/service-map${linkedQuery(linked)}`, signal);
+}

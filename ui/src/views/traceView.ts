@@ -1,7 +1,7 @@
 // Route `/trace/<id>`: header, toolbar (lens search, collapse, group by,
 // stitched view), the waterfall, and the side panel (details, logs).
 
-import { ApiError, getAttributeKeys, getCriticalPath, getPrevious, getRelated, getStatistics, getTrace, getTraceLogs } from '../api';
+import { ApiError, getAttributeKeys, getCriticalPath, getPrevious, getServiceMap, getRelated, getStatistics, getTrace, getTraceLogs } from '../api';
 import { criticalByNode, regressionHint, sortStats, type CriticalPathAnswer, type PreviousAnswer, type Stat, type StatColumn, type StatisticsAnswer } from '../analysis';
 import { clear, h, setText, toggleClass } from '../dom';
 import { formatCount, formatDuration, formatTimestamp, shortId } from '../format';
@@ -165,7 +165,9 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   const logsBox = h('div', { class: 'side-body logs-box', attrs: { hidden: true } }, logsPanel.el);
   const tabStats = h('button', { class: 'tab', testid: 'tab-statistics', attrs: { type: 'button', role: 'tab' }, text: 'Statistics' });
   const statsBox = h('div', { class: 'side-body stats-box', testid: 'statistics', attrs: { hidden: true } });
-  const side = h('aside', { class: 'side' }, h('div', { class: 'tabs', attrs: { role: 'tablist' } }, tabDetails, tabLogs, tabStats), detailsBox, logsBox, statsBox);
+  const tabMap = h('button', { class: 'tab', testid: 'tab-service-map', attrs: { type: 'button', role: 'tab' }, text: 'Services' });
+  const mapBox = h('div', { class: 'side-body stats-box', testid: 'service-map', attrs: { hidden: true } });
+  const side = h('aside', { class: 'side' }, h('div', { class: 'tabs', attrs: { role: 'tablist' } }, tabDetails, tabLogs, tabStats, tabMap), detailsBox, logsBox, statsBox, mapBox);
   header.append(hintBox);
   const flame = new FlameGraph((n) => select(n, { scroll: false, focusDetails: false }));
   const body = h('div', { class: 'trace-body' }, waterfall.el, flame.el, side);
@@ -184,6 +186,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   document.addEventListener('keydown', onGlobalKey);
   tabLogs.addEventListener('click', () => setTab('logs'));
   tabStats.addEventListener('click', () => setTab('statistics'));
+  tabMap.addEventListener('click', () => setTab('services'));
   flameBtn.addEventListener('click', () => {
     const on = flameBtn.getAttribute('aria-pressed') !== 'true';
     flameBtn.setAttribute('aria-pressed', String(on));
@@ -599,9 +602,13 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     if (same) detailsBox.scrollTop = scroll;
   }
 
-  function setTab(tab: 'details' | 'logs' | 'statistics'): void {
-    // The statistics tab is not kept in the URL (details is the default there).
-    if (tab !== 'statistics') opts.tab = tab;
+  function setTab(tab: 'details' | 'logs' | 'statistics' | 'services'): void {
+    // The analysis tabs are not kept in the URL (details is the default there).
+    if (tab === 'details' || tab === 'logs') opts.tab = tab;
+    toggleClass(tabMap, 'active', tab === 'services');
+    tabMap.setAttribute('aria-selected', String(tab === 'services'));
+    mapBox.hidden = tab !== 'services';
+    if (tab === 'services') void loadServiceMap();
     toggleClass(tabDetails, 'active', tab === 'details');
     toggleClass(tabLogs, 'active', tab === 'logs');
     toggleClass(tabStats, 'active', tab === 'statistics');
@@ -704,6 +711,46 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     statsBox.replaceChildren(
       h('div', { class: 'stats-bar' }, ...switcher, h('span', { class: 'muted small', text: `${formatCount(st.spanCount)} spans${statsAnswer.linked ? ' (with linked traces)' : ''}` })),
       h('table', { class: 'stats-table' }, h('thead', null, h('tr', null, ...th)), h('tbody', null, ...body)),
+    );
+  }
+
+  /** Call edges between the trace's services (a table; a laid-out graph is still to come). */
+  async function loadServiceMap(): Promise<void> {
+    mapBox.replaceChildren(h('p', { class: 'muted', text: 'Computing…' }));
+    let ans;
+    try {
+      ans = await getServiceMap(traceId, opts.stitched, ctl.signal);
+    } catch (e) {
+      if ((e as Error).name === 'AbortError') return;
+      mapBox.replaceChildren(h('p', { class: 'notice', text: (e as Error).message }));
+      return;
+    }
+    if (destroyed) return;
+    const ns = (v: string) => formatDuration(Number(v));
+    const edges = ans.serviceMap.edges;
+    mapBox.replaceChildren(
+      h('div', { class: 'stats-bar' }, h('span', { class: 'muted small', text: `${ans.serviceMap.services.length} services, ${edges.length} call edges` })),
+      h(
+        'table',
+        { class: 'stats-table' },
+        h('thead', null, h('tr', null, ...['Caller', 'Callee', 'Calls', 'Errors', 'p50', 'p95'].map((t) => h('th', { text: t })))),
+        h(
+          'tbody',
+          null,
+          ...edges.map((e) =>
+            h(
+              'tr',
+              { class: e.errors ? 'has-errors' : '', testid: 'edge-row' },
+              h('td', null, serviceChip(e.caller)),
+              h('td', null, serviceChip(e.callee)),
+              h('td', { class: 'num', text: formatCount(e.count) }),
+              h('td', { class: 'num', text: formatCount(e.errors) }),
+              h('td', { class: 'num', text: ns(e.p50) }),
+              h('td', { class: 'num', text: ns(e.p95) }),
+            ),
+          ),
+        ),
+      ),
     );
   }
 
