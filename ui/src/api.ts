@@ -165,3 +165,31 @@ export async function saveDashboard(panels: DashboardPanel[]): Promise<{ panels:
 export function getAttributeValues(key: string, signal?: AbortSignal): Promise<{ key: string; values: string[] }> {
   return getJson(`/api/v1/attributes/${encodeURIComponent(key)}/values`, signal);
 }
+
+// --- trace analysis (docs/api.md, "Trace analysis"); all GET ------------------------
+
+function linkedQuery(linked: boolean): string {
+  return linked ? '?linked=true' : '';
+}
+
+export function getCriticalPath(traceId: string, linked: boolean, signal?: AbortSignal): Promise<import('./analysis').CriticalPathAnswer> {
+  return getJson(`/api/v1/traces/${encodeURIComponent(traceId)}/critical-path${linkedQuery(linked)}`, signal);
+}
+
+export function getStatistics(traceId: string, linked: boolean, signal?: AbortSignal): Promise<import('./analysis').StatisticsAnswer> {
+  return getJson(`/api/v1/traces/${encodeURIComponent(traceId)}/statistics${linkedQuery(linked)}`, signal);
+}
+
+export function getPrevious(traceId: string, linked: boolean, signal?: AbortSignal): Promise<import('./analysis').PreviousAnswer> {
+  return getJson(`/api/v1/traces/${encodeURIComponent(traceId)}/previous${linkedQuery(linked)}`, signal);
+}
+
+export function getCompare(a: string, b: string, linked: boolean, signal?: AbortSignal): Promise<import('./analysis').CompareAnswer> {
+  const p = new URLSearchParams({ a, b });
+  if (linked) p.set('linked', 'true');
+  return getJson(`/api/v1/compare?${p.toString()}`, signal);
+}
+
+export function getServiceMap(traceId: string, linked: boolean, signal?: AbortSignal): Promise<import('./analysis').ServiceMapAnswer> {
+  return getJson(`/api/v1/traces/${encodeURIComponent(traceId)}/service-map${linkedQuery(linked)}`, signal);
+}

@@ -10,6 +10,7 @@ import { mountLogs } from './views/logs';
 import { mountDashboard } from './views/dashboard';
 import { mountTransfer } from './views/transfer';
 import { mountRules, startAlertBadge } from './views/rules';
+import { mountCompare } from './views/compare';
 
 const app = document.getElementById('app')!;
 const header = h(
@@ -42,7 +43,7 @@ function render(): void {
   }
   const route = parseRoute(location.pathname, location.search);
   if (current && current.kind === route.view && route.view !== 'notfound') {
-    current.view.update(route.view === 'search' ? route.search : route.view === 'trace' ? route.trace : route.view === 'metrics' ? route.metrics : route.view === 'logs' ? route.logs : null);
+    current.view.update(route.view === 'search' ? route.search : route.view === 'trace' ? route.trace : route.view === 'metrics' ? route.metrics : route.view === 'logs' ? route.logs : route.view === 'compare' ? route.compare : null);
     return;
   }
   current?.view.destroy();
@@ -62,6 +63,9 @@ function render(): void {
   } else if (route.view === 'dashboard') {
     document.title = 'Dashboard · Loupe';
     current = { kind: 'dashboard', view: mountDashboard(main) };
+  } else if (route.view === 'compare') {
+    document.title = 'Compare · Loupe';
+    current = { kind: 'compare', view: mountCompare(main, route.compare) };
   } else if (route.view === 'logs') {
     document.title = 'Logs · Loupe';
     current = { kind: 'logs', view: mountLogs(main, route.logs) };

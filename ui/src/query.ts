@@ -149,7 +149,21 @@ export type Route =
   | { view: 'logs'; logs: LogsState }
   | { view: 'dashboard' }
   | { view: 'settings' }
+  | { view: 'compare'; compare: CompareState }
   | { view: 'notfound'; path: string };
+
+/** `/compare?a=…&b=…&linked=1`: B is "now", A the baseline. */
+export interface CompareState {
+  a: string;
+  b: string;
+  linked: boolean;
+}
+
+export function compareUrl(c: CompareState): string {
+  const p = new URLSearchParams({ a: c.a, b: c.b });
+  if (c.linked) p.set('linked', '1');
+  return `/compare?${p.toString()}`;
+}
 
 export function parseRoute(pathname: string, query: string): Route {
   if (pathname === '/' || pathname === '' || pathname === '/index.html') return { view: 'search', search: parseSearch(query) };
@@ -157,6 +171,11 @@ export function parseRoute(pathname: string, query: string): Route {
   if (pathname === '/logs' || pathname === '/logs/') return { view: 'logs', logs: parseLogs(query) };
   if (pathname === '/dashboard' || pathname === '/dashboard/') return { view: 'dashboard' };
   if (pathname === '/settings') return { view: 'settings' };
+  if (pathname === '/compare' || pathname === '/compare/') {
+    const p = new URLSearchParams(query);
+    const id = (k: string) => ((p.get(k) ?? '').match(/^[0-9a-fA-F]{1,64}$/) ? (p.get(k) ?? '').toLowerCase() : '');
+    return { view: 'compare', compare: { a: id('a'), b: id('b'), linked: p.get('linked') === '1' } };
+  }
   const m = TRACE_PATH.exec(pathname);
   if (m) {
     const p = new URLSearchParams(query);

@@ -1,5 +1,6 @@
 //! `/api/v1/…`: what the UI and users query. Documented in `docs/api.md`.
 
+mod analysis;
 mod chart;
 
 use std::sync::Arc;
@@ -308,6 +309,7 @@ pub fn router_with(reader: Arc<Reader>, info: Info, extra: Router) -> Router {
         .route("/metrics/{name}", get(metric))
         .route("/metrics/{name}/chart", get(chart::chart))
         .route("/dashboard", get(dashboard).put(save_dashboard))
+        .merge(analysis::routes())
         .fallback(not_found)
         .with_state(reader)
         .merge(extra);

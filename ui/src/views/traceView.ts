@@ -1,10 +1,11 @@
 // Route `/trace/<id>`: header, toolbar (lens search, collapse, group by,
 // stitched view), the waterfall, and the side panel (details, logs).
 
-import { ApiError, getAttributeKeys, getRelated, getTrace, getTraceLogs } from '../api';
+import { ApiError, getAttributeKeys, getCriticalPath, getPrevious, getServiceMap, getRelated, getStatistics, getTrace, getTraceLogs } from '../api';
+import { criticalByNode, regressionHint, sortStats, type CriticalPathAnswer, type PreviousAnswer, type Stat, type StatColumn, type StatisticsAnswer } from '../analysis';
 import { clear, h, setText, toggleClass } from '../dom';
 import { formatCount, formatDuration, formatTimestamp, shortId } from '../format';
-import { traceUrl, type TraceViewState } from '../query';
+import { compareUrl, traceUrl, type TraceViewState } from '../query';
 import { navigate, replaceUrl } from '../router';
 import { planStitch, type RelatedAnswer, type StitchPlan } from '../stitch';
 import {
@@ -30,6 +31,8 @@ import { renderDetails, renderNoSelection, type DetailsContext } from './details
 import { createLogsPanel } from './logsPanel';
 import { serviceChip, type View } from './traceList';
 import { Waterfall } from './waterfall';
+import { renderRunHistory } from './runHistory';
+import { FlameGraph } from './flame';
 
 const STITCH_LIMIT = 20;
 const LIVE_MS = 3000;
@@ -80,6 +83,15 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   let selected = -1;
   let liveTimer: number | undefined;
   let readyMarked = false;
+  // Analysis (server-side, docs/api.md "Trace analysis").
+  let cpOn = false;
+  let cpAnswer: CriticalPathAnswer | null = null;
+  let cpFor = '';
+  let critical: { onPath: Uint8Array; segs: Map<number, [number, number][]> } | null = null;
+  let statsAnswer: StatisticsAnswer | null = null;
+  let statsFor = '';
+  let statsSort: { col: StatColumn; desc: boolean; table: 'operations' | 'services' } = { col: 'total', desc: true, table: 'operations' };
+  let previous: PreviousAnswer | null = null;
 
   // --- layout -----------------------------------------------------------------
   const backLink = h('a', { class: 'back', attrs: { href: `/${sessionStorage.getItem('loupe.lastSearch') ?? ''}` }, text: '← Traces' });
@@ -87,6 +99,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   const meta = h('div', { class: 'th-meta' });
   const relatedBox = h('div', { class: 'th-related' });
   const header = h('section', { class: 'trace-head' }, h('div', { class: 'th-top' }, backLink, title), meta, relatedBox);
+  // The regression hint sits under the title (appended to the header once built).
 
   const findIn = h('input', {
     class: 'find',
@@ -108,13 +121,21 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   const stitchedBtn = h('button', { class: 'btn small toggle', testid: 'stitched-toggle', attrs: { type: 'button', 'aria-pressed': 'false', title: 'Show linked traces under the spans that link them' } });
   const refreshBtn = h('button', { class: 'btn small', attrs: { type: 'button', title: 'Fetch the trace again (late spans, re-attached orphans)' }, text: 'Refresh' });
   const liveInfo = h('span', { class: 'muted small' });
+  const cpBtn = h('button', {
+    class: 'btn small toggle',
+    testid: 'critical-path-toggle',
+    attrs: { type: 'button', 'aria-pressed': 'false', title: 'Highlight the critical path: the spans that determined when the trace ended' },
+    text: 'Critical path',
+  });
+  const flameBtn = h('button', { class: 'btn small toggle', testid: 'flame-toggle', attrs: { type: 'button', 'aria-pressed': 'false', title: 'Show the trace as a flame graph (click a span to zoom into it)' }, text: 'Flame graph' });
+  const hintBox = h('div', { class: 'th-hint', testid: 'regression-hint', attrs: { hidden: true } });
   const toolbar = h(
     'section',
     { class: 'trace-toolbar' },
     h('div', { class: 'tb-group find-group' }, findIn, findCount, findPrev, findNext),
     h('div', { class: 'tb-group' }, collapseAll, expandAll),
     h('label', { class: 'tb-group' }, h('span', { class: 'muted', text: 'Group by' }), groupIn, groupList, groupClear),
-    h('div', { class: 'tb-group' }, stitchedBtn),
+    h('div', { class: 'tb-group' }, stitchedBtn, cpBtn, flameBtn),
     h('span', { class: 'spacer' }),
     h('div', { class: 'tb-group' }, liveInfo, refreshBtn),
   );
@@ -142,8 +163,14 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     setTab('details');
   });
   const logsBox = h('div', { class: 'side-body logs-box', attrs: { hidden: true } }, logsPanel.el);
-  const side = h('aside', { class: 'side' }, h('div', { class: 'tabs', attrs: { role: 'tablist' } }, tabDetails, tabLogs), detailsBox, logsBox);
-  const body = h('div', { class: 'trace-body' }, waterfall.el, side);
+  const tabStats = h('button', { class: 'tab', testid: 'tab-statistics', attrs: { type: 'button', role: 'tab' }, text: 'Statistics' });
+  const statsBox = h('div', { class: 'side-body stats-box', testid: 'statistics', attrs: { hidden: true } });
+  const tabMap = h('button', { class: 'tab', testid: 'tab-service-map', attrs: { type: 'button', role: 'tab' }, text: 'Services' });
+  const mapBox = h('div', { class: 'side-body stats-box', testid: 'service-map', attrs: { hidden: true } });
+  const side = h('aside', { class: 'side' }, h('div', { class: 'tabs', attrs: { role: 'tablist' } }, tabDetails, tabLogs, tabStats, tabMap), detailsBox, logsBox, statsBox, mapBox);
+  header.append(hintBox);
+  const flame = new FlameGraph((n) => select(n, { scroll: false, focusDetails: false }));
+  const body = h('div', { class: 'trace-body' }, waterfall.el, flame.el, side);
   const page = h('div', { class: 'page trace-view' }, header, toolbar, issues, banner, body);
   root.appendChild(page);
 
@@ -158,6 +185,19 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   };
   document.addEventListener('keydown', onGlobalKey);
   tabLogs.addEventListener('click', () => setTab('logs'));
+  tabStats.addEventListener('click', () => setTab('statistics'));
+  tabMap.addEventListener('click', () => setTab('services'));
+  flameBtn.addEventListener('click', () => {
+    const on = flameBtn.getAttribute('aria-pressed') !== 'true';
+    flameBtn.setAttribute('aria-pressed', String(on));
+    waterfall.el.hidden = on;
+    flame.show(on);
+  });
+  cpBtn.addEventListener('click', () => {
+    cpOn = !cpOn;
+    cpBtn.setAttribute('aria-pressed', String(cpOn));
+    void applyCritical();
+  });
 
   // --- toolbar behaviour --------------------------------------------------------
   let findTimer: number | undefined;
@@ -252,7 +292,10 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
       return;
     }
     rebuild();
-    if (first) focusInitial();
+    if (first) {
+      focusInitial();
+      void loadPrevious();
+    }
     if (opts.stitched) await loadStitched();
     await Promise.all([relP, logsP]);
     if (destroyed) return;
@@ -348,6 +391,8 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     else if (selected >= 0) waterfall.setCursor(selected);
     applyLogs(false);
     applyLens(false, false);
+    if (cpOn) void applyCritical();
+    if (!statsBox.hidden) void loadStats();
     renderHeader();
     renderIssues();
     groupKeysFor = null;
@@ -404,7 +449,8 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
       }
       // Lane indices of collapsed lanes' members are not needed (hidden).
     }
-    waterfall.setModel({ tree, rows, lanes, groupKey: opts.group, laneOf, collapsed: coll, matches: lensRes ? lensRes.matches : null, logs: logsByNode });
+    waterfall.setModel({ tree, rows, lanes, groupKey: opts.group, laneOf, collapsed: coll, matches: lensRes ? lensRes.matches : null, logs: logsByNode, critical });
+    flame.setModel(tree, lensRes ? lensRes.matches : null, critical ? critical.onPath : null);
   }
 
   function toggle(n: number, expand?: boolean): void {
@@ -556,16 +602,178 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     if (same) detailsBox.scrollTop = scroll;
   }
 
-  function setTab(tab: 'details' | 'logs'): void {
-    opts.tab = tab;
+  function setTab(tab: 'details' | 'logs' | 'statistics' | 'services'): void {
+    // The analysis tabs are not kept in the URL (details is the default there).
+    if (tab === 'details' || tab === 'logs') opts.tab = tab;
+    toggleClass(tabMap, 'active', tab === 'services');
+    tabMap.setAttribute('aria-selected', String(tab === 'services'));
+    mapBox.hidden = tab !== 'services';
+    if (tab === 'services') void loadServiceMap();
     toggleClass(tabDetails, 'active', tab === 'details');
     toggleClass(tabLogs, 'active', tab === 'logs');
+    toggleClass(tabStats, 'active', tab === 'statistics');
     tabDetails.setAttribute('aria-selected', String(tab === 'details'));
     tabLogs.setAttribute('aria-selected', String(tab === 'logs'));
+    tabStats.setAttribute('aria-selected', String(tab === 'statistics'));
     detailsBox.hidden = tab !== 'details';
     logsBox.hidden = tab !== 'logs';
+    statsBox.hidden = tab !== 'statistics';
     if (tab === 'details') renderSide();
+    if (tab === 'statistics') void loadStats();
     syncUrl();
+  }
+
+  // --- analysis: critical path, statistics, previous run ---------------------------------
+  async function applyCritical(): Promise<void> {
+    if (!cpOn || !tree) {
+      critical = null;
+      recomputeRows();
+      return;
+    }
+    const key = `${traceId}:${opts.stitched}`;
+    if (!cpAnswer || cpFor !== key) {
+      try {
+        cpAnswer = await getCriticalPath(traceId, opts.stitched, ctl.signal);
+        cpFor = key;
+      } catch (e) {
+        if ((e as Error).name === 'AbortError') return;
+        banner.hidden = false;
+        banner.textContent = `Critical path: ${(e as Error).message}`;
+        return;
+      }
+    }
+    if (destroyed || !tree || !cpOn) return;
+    const t = tree;
+    critical = criticalByNode(cpAnswer.criticalPath.segments, t.base, t.nodes.length, (tid, sid) => findIndex(t, tid, sid));
+    recomputeRows();
+  }
+
+  async function loadStats(): Promise<void> {
+    const key = `${traceId}:${opts.stitched}`;
+    if (statsAnswer && statsFor === key) return renderStats();
+    statsBox.replaceChildren(h('p', { class: 'muted', text: 'Computing…' }));
+    try {
+      statsAnswer = await getStatistics(traceId, opts.stitched, ctl.signal);
+      statsFor = key;
+    } catch (e) {
+      if ((e as Error).name === 'AbortError') return;
+      statsBox.replaceChildren(h('p', { class: 'notice', text: (e as Error).message }));
+      return;
+    }
+    if (!destroyed) renderStats();
+  }
+
+  function renderStats(): void {
+    if (!statsAnswer) return;
+    const st = statsAnswer.statistics;
+    const rows: Stat[] = sortStats(statsSort.table === 'operations' ? st.operations : st.services, statsSort.col, statsSort.desc);
+    const cols: [StatColumn, string][] = [
+      ['name', statsSort.table === 'operations' ? 'Service · span' : 'Service'],
+      ['count', 'Count'],
+      ['total', 'Total'],
+      ['selfTime', 'Self'],
+      ['min', 'Min'],
+      ['avg', 'Avg'],
+      ['max', 'Max'],
+      ['errors', 'Errors'],
+    ];
+    const th = cols.map(([c, label]) => {
+      const b = h('button', { class: 'stats-sort', testid: `stats-sort-${c}`, attrs: { type: 'button' }, text: label + (statsSort.col === c ? (statsSort.desc ? ' ↓' : ' ↑') : '') });
+      b.addEventListener('click', () => {
+        statsSort = { ...statsSort, col: c, desc: statsSort.col === c ? !statsSort.desc : c !== 'name' };
+        renderStats();
+      });
+      return h('th', { attrs: { 'aria-sort': statsSort.col === c ? (statsSort.desc ? 'descending' : 'ascending') : 'none' } }, b);
+    });
+    const ns = (v: string) => formatDuration(Number(v));
+    const body = rows.map((r) =>
+      h(
+        'tr',
+        { class: r.errors ? 'has-errors' : '', testid: 'stats-row' },
+        h('td', { class: 'stats-name' }, serviceChip(r.service), r.name !== undefined ? h('span', { text: ` ${r.name}` }) : null),
+        h('td', { class: 'num', text: formatCount(r.count) }),
+        h('td', { class: 'num', text: ns(r.total) }),
+        h('td', { class: 'num', text: ns(r.selfTime) }),
+        h('td', { class: 'num', text: ns(r.min) }),
+        h('td', { class: 'num', text: ns(r.avg) }),
+        h('td', { class: 'num', text: ns(r.max) }),
+        h('td', { class: 'num', text: formatCount(r.errors) }),
+      ),
+    );
+    const switcher = (['operations', 'services'] as const).map((t) => {
+      const b = h('button', { class: `btn small toggle`, attrs: { type: 'button', 'aria-pressed': String(statsSort.table === t) }, text: t === 'operations' ? 'By span name' : 'By service' });
+      b.addEventListener('click', () => {
+        statsSort = { ...statsSort, table: t };
+        renderStats();
+      });
+      return b;
+    });
+    statsBox.replaceChildren(
+      h('div', { class: 'stats-bar' }, ...switcher, h('span', { class: 'muted small', text: `${formatCount(st.spanCount)} spans${statsAnswer.linked ? ' (with linked traces)' : ''}` })),
+      h('table', { class: 'stats-table' }, h('thead', null, h('tr', null, ...th)), h('tbody', null, ...body)),
+    );
+  }
+
+  /** Call edges between the trace's services (a table; a laid-out graph is still to come). */
+  async function loadServiceMap(): Promise<void> {
+    mapBox.replaceChildren(h('p', { class: 'muted', text: 'Computing…' }));
+    let ans;
+    try {
+      ans = await getServiceMap(traceId, opts.stitched, ctl.signal);
+    } catch (e) {
+      if ((e as Error).name === 'AbortError') return;
+      mapBox.replaceChildren(h('p', { class: 'notice', text: (e as Error).message }));
+      return;
+    }
+    if (destroyed) return;
+    const ns = (v: string) => formatDuration(Number(v));
+    const edges = ans.serviceMap.edges;
+    mapBox.replaceChildren(
+      h('div', { class: 'stats-bar' }, h('span', { class: 'muted small', text: `${ans.serviceMap.services.length} services, ${edges.length} call edges` })),
+      h(
+        'table',
+        { class: 'stats-table' },
+        h('thead', null, h('tr', null, ...['Caller', 'Callee', 'Calls', 'Errors', 'p50', 'p95'].map((t) => h('th', { text: t })))),
+        h(
+          'tbody',
+          null,
+          ...edges.map((e) =>
+            h(
+              'tr',
+              { class: e.errors ? 'has-errors' : '', testid: 'edge-row' },
+              h('td', null, serviceChip(e.caller)),
+              h('td', null, serviceChip(e.callee)),
+              h('td', { class: 'num', text: formatCount(e.count) }),
+              h('td', { class: 'num', text: formatCount(e.errors) }),
+              h('td', { class: 'num', text: ns(e.p50) }),
+              h('td', { class: 'num', text: ns(e.p95) }),
+            ),
+          ),
+        ),
+      ),
+    );
+  }
+
+  async function loadPrevious(): Promise<void> {
+    try {
+      previous = await getPrevious(traceId, false, ctl.signal);
+    } catch {
+      return; /* optional */
+    }
+    if (destroyed || !previous) return;
+    if (previous.runKey) {
+      const rh = h('div', { class: 'th-runs', testid: 'run-history', title: 'Runs of the same thing (run key): duration over time' });
+      hintBox.append(rh);
+      hintBox.hidden = false;
+      renderRunHistory(rh, previous.runKey, traceId, ctl.signal).catch(() => {});
+    }
+    if (!previous.previous) return;
+    const p = previous.previous;
+    const at = formatTimestamp(p.start);
+    const hint = regressionHint(previous.comparison, at);
+    const link = h('a', { class: 'btn small', testid: 'compare-previous', attrs: { href: compareUrl({ a: p.traceId, b: traceId, linked: opts.stitched }), title: p.reason }, text: 'Compare with previous run' });
+    hintBox.prepend(hint ? h('span', { class: 'hint-text', text: hint }) : h('span', { class: 'muted', text: `Previous run: ${at}` }), link);
+    hintBox.hidden = false;
   }
 
   function syncUrl(): void {

@@ -27,6 +27,8 @@ export interface WaterfallModel {
   matches: Uint8Array | null;
   /** Log records by node index. */
   logs: Map<number, LogEntry[]>;
+  /** The critical path when shown: nodes on it, and their segments (offsets from the tree's base, ns). */
+  critical?: { onPath: Uint8Array; segs: Map<number, [number, number][]> } | null;
 }
 
 export interface WaterfallCallbacks {
@@ -50,6 +52,8 @@ interface RowEls {
   bar: HTMLDivElement;
   dur: HTMLSpanElement;
   marks: HTMLDivElement;
+  /** Critical-path segments over the bar. */
+  cp: HTMLDivElement;
   /** What the row shows now (node index or lane code) and for which model/zoom version. */
   bound: number;
   version: number;
@@ -275,9 +279,10 @@ export class Waterfall {
     const bar = h('div', { class: 'wf-bar' });
     const dur = h('span', { class: 'wf-dur' });
     const marks = h('div', { class: 'wf-marks' });
-    const tl = h('div', { class: 'wf-tl' }, bar, marks, dur);
+    const cp = h('div', { class: 'wf-cp' });
+    const tl = h('div', { class: 'wf-tl' }, bar, cp, marks, dur);
     const row = h('div', { class: 'wf-row', attrs: { role: 'treeitem' } }, h('div', { class: 'wf-gutter' }, indent, toggle, dot, name, svc, badges), tl);
-    return { row, indent, toggle, dot, name, svc, badges, tl, bar, dur, marks, bound: NaN, version: 0 };
+    return { row, indent, toggle, dot, name, svc, badges, tl, bar, dur, marks, cp, bound: NaN, version: 0 };
   }
 
   private bind(r: RowEls, pos: number, m: WaterfallModel): void {
@@ -336,6 +341,10 @@ export class Waterfall {
     toggleClass(row, 'cursor', x === this.cursor);
     toggleClass(row, 'match', !!m.matches && !!m.matches[x]);
     toggleClass(row, 'dim', !!m.matches && !m.matches[x]);
+    const cpm = m.critical;
+    toggleClass(row, 'cp-on', !!cpm && !!cpm.onPath[x]);
+    toggleClass(row, 'cp-dim', !!cpm && !cpm.onPath[x]);
+    this.fillCritical(r, cpm?.segs.get(x));
     row.setAttribute('aria-selected', String(x === this.selected));
     // Bar and duration label in the zoom window.
     const a = this.pct(node.start);
@@ -425,6 +434,22 @@ export class Waterfall {
     if (f & F.NO_START) add('warn', 'no start', 'It has no start time');
     if (f & F.ERROR) add('err', 'error', 'Status ERROR');
     if (kids > 0 && f & F.ERROR_BELOW && !(f & F.ERROR)) el.appendChild(h('span', { class: 'err-hint', text: '●', title: 'A span below has an error' }));
+  }
+
+  /** Draws the row's critical-path segments in the current zoom window (positions through the CSSOM, which the CSP allows). */
+  private fillCritical(r: RowEls, segs: [number, number][] | undefined): void {
+    const n = segs?.length ?? 0;
+    while (r.cp.children.length > n) r.cp.lastElementChild!.remove();
+    while (r.cp.children.length < n) r.cp.append(h('span', { class: 'wf-cp-seg' }));
+    for (let i = 0; i < n; i++) {
+      const [s0, s1] = segs![i]!;
+      const el = r.cp.children[i] as HTMLElement;
+      const a = Math.max(0, this.pct(s0));
+      const b = Math.min(100, this.pct(s1));
+      el.hidden = b < 0 || a > 100 || b < a;
+      el.style.left = `${a}%`;
+      el.style.width = `${Math.max(0, b - a)}%`;
+    }
   }
 
   private fillMarks(r: RowEls, logs: LogEntry[] | undefined): void {

@@ -1,0 +1,488 @@
+//! Trace analysis routes (docs/api.md, "Trace analysis"): read the trace
+//! (and, with `linked=true`, the traces joined to it by span links), turn it
+//! into `loupe_analysis` spans and answer what the analysis says. All the
+//! logic is in `loupe-analysis`; these handlers only parse, read and call.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::routing::get;
+use axum::Router;
+use loupe_analysis::runs::{self, Candidate, RunKey};
+use loupe_analysis::tree::Tree;
+use loupe_analysis::{compare, critical, servicemap, stats, Span};
+use loupe_model::ids::TraceId;
+use loupe_model::query::{AttrCondition, AttrOp, TraceQuery};
+use loupe_model::time::NanoRange;
+use loupe_query::QueryError;
+use loupe_store::{Reader, StoreError};
+
+use super::{blocking, json, pairs, trace_id, ApiError, ApiResult};
+
+/// Traces in one stitched view (the main one included), as in the UI.
+const MAX_LINKED: usize = 20;
+/// Traces read for one `/topology` answer.
+const MAX_TOPOLOGY: usize = 200;
+/// Earlier traces looked at when choosing the previous run.
+const MAX_CANDIDATES: usize = 50;
+
+/// The analysis routes, merged into `/api/v1`.
+pub(super) fn routes() -> Router<Arc<Reader>> {
+    Router::new()
+        .route("/traces/{trace_id}/critical-path", get(critical_path))
+        .route("/traces/{trace_id}/statistics", get(statistics))
+        .route("/traces/{trace_id}/service-map", get(service_map))
+        .route("/traces/{trace_id}/previous", get(previous))
+        .route("/compare", get(compare_traces))
+        .route("/topology", get(topology))
+}
+
+/// `linked` and `runKeys`, the options every analysis route shares.
+struct Opts {
+    linked: bool,
+    keys: Vec<String>,
+    rest: Vec<(String, String)>,
+}
+
+fn opts(raw: Option<String>, allowed: &[&str]) -> Result<Opts, ApiError> {
+    let mut o = Opts {
+        linked: false,
+        keys: runs::DEFAULT_KEYS.iter().map(|s| s.to_string()).collect(),
+        rest: Vec::new(),
+    };
+    for (k, v) in pairs(raw) {
+        match k.as_str() {
+            "linked" => {
+                o.linked = match v.as_str() {
+                    "true" | "1" => true,
+                    "false" | "0" | "" => false,
+                    _ => return Err(QueryError::new("linked", "true or false").into()),
+                }
+            }
+            "runKeys" => {
+                o.keys = v
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                if o.keys.len() > 8 {
+                    return Err(QueryError::new("runKeys", "at most 8 attribute keys").into());
+                }
+            }
+            _ if allowed.contains(&k.as_str()) => o.rest.push((k, v)),
+            _ => {
+                return Err(QueryError::new(&k, "unknown parameter for this analysis").into());
+            }
+        }
+    }
+    Ok(o)
+}
+
+/// The spans of a trace, and with `linked` of the traces joined to it by
+/// links (breadth-first, both directions, at most [`MAX_LINKED`] traces).
+fn load(
+    r: &Reader,
+    id: TraceId,
+    linked: bool,
+    keep: &[String],
+) -> Result<Option<(Vec<Span>, usize)>, StoreError> {
+    let Some(req) = r.trace(id)? else {
+        return Ok(None);
+    };
+    let mut spans = loupe_analysis::otlp::spans_of(&req, keep);
+    drop(req);
+    let mut traces = 1;
+    if linked {
+        let mut placed = HashSet::from([id]);
+        let mut queue = VecDeque::from([id]);
+        'walk: while let Some(t) = queue.pop_front() {
+            for rel in r.related(t)? {
+                let Ok(other) = TraceId::parse_hex(&rel.trace_id) else {
+                    continue;
+                };
+                if rel.summary.is_none() || placed.contains(&other) {
+                    continue;
+                }
+                if placed.len() >= MAX_LINKED {
+                    break 'walk;
+                }
+                if let Some(req) = r.trace(other)? {
+                    spans.extend(loupe_analysis::otlp::spans_of(&req, keep));
+                    placed.insert(other);
+                    queue.push_back(other);
+                    traces += 1;
+                }
+            }
+        }
+    }
+    Ok(Some((spans, traces)))
+}
+
+fn missing(id: TraceId) -> ApiError {
+    ApiError::NotFound(format!("no trace {id}"))
+}
+
+fn empty(id: TraceId) -> ApiError {
+    ApiError::NotFound(format!("trace {id} has no spans"))
+}
+
+async fn critical_path(
+    State(r): State<Arc<Reader>>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let id = trace_id(&id)?;
+    let o = opts(q, &[])?;
+    let (spans, traces) = blocking(&r, move |r| load(r, id, o.linked, &[]))
+        .await?
+        .ok_or_else(|| missing(id))?;
+    let cp = critical::critical_path(&Tree::build(&spans, Some(id))).map_err(|_| empty(id))?;
+    json(
+        &json!({ "traceId": id.to_string(), "linked": o.linked, "traces": traces, "criticalPath": cp }),
+    )
+}
+
+async fn statistics(
+    State(r): State<Arc<Reader>>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let id = trace_id(&id)?;
+    let o = opts(q, &[])?;
+    let (spans, traces) = blocking(&r, move |r| load(r, id, o.linked, &[]))
+        .await?
+        .ok_or_else(|| missing(id))?;
+    let s = stats::statistics(&Tree::build(&spans, Some(id)));
+    json(
+        &json!({ "traceId": id.to_string(), "linked": o.linked, "traces": traces, "statistics": s }),
+    )
+}
+
+async fn service_map(
+    State(r): State<Arc<Reader>>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let id = trace_id(&id)?;
+    let o = opts(q, &[])?;
+    let (spans, traces) = blocking(&r, move |r| load(r, id, o.linked, &[]))
+        .await?
+        .ok_or_else(|| missing(id))?;
+    let m = servicemap::service_map(&Tree::build(&spans, Some(id)));
+    json(
+        &json!({ "traceId": id.to_string(), "linked": o.linked, "traces": traces, "serviceMap": m }),
+    )
+}
+
+/// `a` and `b` as trace IDs.
+fn two_ids(rest: &[(String, String)]) -> Result<(TraceId, TraceId), ApiError> {
+    let get = |name: &str| -> Result<TraceId, ApiError> {
+        let v = rest
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .ok_or_else(|| QueryError::new(name, "a trace ID is required"))?;
+        TraceId::parse_hex(v).map_err(|e| QueryError::new(name, e.to_string()).into())
+    };
+    Ok((get("a")?, get("b")?))
+}
+
+async fn compare_traces(State(r): State<Arc<Reader>>, RawQuery(q): RawQuery) -> ApiResult {
+    let o = opts(q, &["a", "b"])?;
+    let (a, b) = two_ids(&o.rest)?;
+    let linked = o.linked;
+    let (sa, sb) = blocking(&r, move |r| {
+        Ok((load(r, a, linked, &[])?, load(r, b, linked, &[])?))
+    })
+    .await?;
+    let (sa, _) = sa.ok_or_else(|| missing(a))?;
+    let (sb, _) = sb.ok_or_else(|| missing(b))?;
+    let c = compare::compare(&Tree::build(&sa, Some(a)), &Tree::build(&sb, Some(b)))
+        .map_err(|_| ApiError::NotFound("a trace to compare has no spans".into()))?;
+    json(&json!({
+        "a": a.to_string(),
+        "b": b.to_string(),
+        "linked": linked,
+        "summary": c.summary,
+        "nodes": c.nodes,
+    }))
+}
+
+/// Earlier traces that may share the run key: found by the key's
+/// attributes, or by the root's service and name (then checked against the
+/// summary's root, since the search matches any span).
+fn candidates(r: &Reader, key: &RunKey, before: u64) -> Result<Vec<Candidate>, StoreError> {
+    let Some(end) = before.checked_sub(1) else {
+        return Ok(Vec::new());
+    };
+    let mut q = TraceQuery {
+        range: NanoRange { start: 0, end },
+        limit: MAX_CANDIDATES,
+        ..TraceQuery::default()
+    };
+    match key {
+        RunKey::Attributes { values } => {
+            q.attrs = values
+                .iter()
+                .map(|(k, v)| AttrCondition {
+                    key: k.clone(),
+                    op: AttrOp::Eq(v.clone()),
+                })
+                .collect();
+        }
+        RunKey::Root { service, name } => {
+            q.service = Some(service.clone());
+            q.span_name = Some(name.clone());
+        }
+    }
+    Ok(r.search_traces(&q)?
+        .into_iter()
+        .filter(|t| match key {
+            RunKey::Attributes { .. } => true,
+            RunKey::Root { service, name } => {
+                t.root_service.as_deref() == Some(service.as_str())
+                    && t.root_name.as_deref() == Some(name.as_str())
+            }
+        })
+        .map(|t| Candidate {
+            trace_id: t.trace_id,
+            start: t.start_time_unix_nano,
+            key: None,
+        })
+        .collect())
+}
+
+async fn previous(
+    State(r): State<Arc<Reader>>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let id = trace_id(&id)?;
+    let o = opts(q, &[])?;
+    let linked = o.linked;
+    let answer = blocking(&r, move |r| {
+        let Some((spans, _)) = load(r, id, false, &o.keys)? else {
+            return Ok(None);
+        };
+        let Some(summary) = r.trace_summary(id)? else {
+            return Ok(None);
+        };
+        let tree = Tree::build(&spans, Some(id));
+        let Ok(key) = runs::run_key(&tree, &o.keys) else {
+            return Ok(Some((None, None, None)));
+        };
+        let start = summary.start_time_unix_nano;
+        let cands = candidates(r, &key, start)?;
+        let prev = runs::previous_run(&id.to_string(), start, &key, &cands);
+        // What changed the most since then: the summary of the comparison.
+        let mut cmp = None;
+        if let Some(p) = &prev {
+            if let Ok(pid) = TraceId::parse_hex(&p.trace_id) {
+                let (now, _) = if linked {
+                    load(r, id, true, &[])?.unwrap_or_default()
+                } else {
+                    (spans, 1)
+                };
+                if let Some((before, _)) = load(r, pid, linked, &[])? {
+                    cmp = compare::compare(
+                        &Tree::build(&before, Some(pid)),
+                        &Tree::build(&now, Some(id)),
+                    )
+                    .ok()
+                    .map(|c| c.summary);
+                }
+            }
+        }
+        Ok(Some((Some(key), prev, cmp)))
+    })
+    .await?
+    .ok_or_else(|| missing(id))?;
+    let (key, prev, summary) = answer;
+    json(&json!({
+        "traceId": id.to_string(),
+        "linked": linked,
+        "runKey": key,
+        "previous": prev,
+        "comparison": summary,
+    }))
+}
+
+/// The service map of the traces a search finds (the `/traces` search
+/// parameters; at most [`MAX_TOPOLOGY`] traces, the newest first).
+async fn topology(State(r): State<Arc<Reader>>, RawQuery(q): RawQuery) -> ApiResult {
+    let params = pairs(q);
+    let linked = params
+        .iter()
+        .any(|(k, v)| k == "linked" && (v == "true" || v == "1"));
+    let params: Vec<(String, String)> = params.into_iter().filter(|(k, _)| k != "linked").collect();
+    let mut tq = loupe_query::trace_query(&params)?;
+    if !params.iter().any(|(k, _)| k == "limit") {
+        tq.limit = MAX_TOPOLOGY;
+    }
+    tq.limit = tq.limit.min(MAX_TOPOLOGY);
+    let (m, n) = blocking(&r, move |r| {
+        let found = r.search_traces(&tq)?;
+        let mut m = servicemap::ServiceMap::new();
+        let mut n = 0;
+        for t in &found {
+            let Ok(id) = TraceId::parse_hex(&t.trace_id) else {
+                continue;
+            };
+            if let Some((spans, _)) = load(r, id, linked, &[])? {
+                m.add(&Tree::build(&spans, Some(id)));
+                n += 1;
+            }
+        }
+        Ok((m.finish(), n))
+    })
+    .await?;
+    json(&json!({ "traces": n, "linked": linked, "serviceMap": m }))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use http_body_util::BodyExt;
+    use loupe_model::otlp::common::{any_value::Value, AnyValue, KeyValue};
+    use loupe_model::otlp::resource::Resource;
+    use loupe_model::otlp::trace::{ResourceSpans, ScopeSpans, Span as OtlpSpan};
+    use loupe_model::otlp::ExportTraceServiceRequest;
+    use loupe_model::sink::{Batch, Sink};
+    use tower::ServiceExt;
+
+    const MS: u64 = 1_000_000;
+    const T0: u64 = 1_795_292_629_000_000_000;
+
+    fn kv(k: &str, v: &str) -> KeyValue {
+        KeyValue {
+            key: k.into(),
+            value: Some(AnyValue {
+                value: Some(Value::StringValue(v.into())),
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// A Kestra-shaped run: an execution and three sequential tasks.
+    fn run(t: u8, shell_ms: u64, start: u64) -> ExportTraceServiceRequest {
+        let span = |id: u8, parent: Option<u8>, name: &str, s: u64, e: u64| OtlpSpan {
+            trace_id: vec![t; 16],
+            span_id: vec![id; 8],
+            parent_span_id: parent.map(|p| vec![p; 8]).unwrap_or_default(),
+            name: name.into(),
+            start_time_unix_nano: s,
+            end_time_unix_nano: e,
+            attributes: vec![
+                kv("kestra.namespace", "company"),
+                kv("kestra.flowId", "nightly"),
+            ],
+            ..Default::default()
+        };
+        let a = start + 10 * MS;
+        let b = a + 10 * MS;
+        let c = b + shell_ms * MS;
+        let d = c + 10 * MS;
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(Resource {
+                    attributes: vec![kv("service.name", "kestra")],
+                    ..Default::default()
+                }),
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![
+                        span(1, None, &format!("Execution {t}"), start, d + 10 * MS),
+                        span(2, Some(1), "log", a, b),
+                        span(3, Some(1), "shell.Commands", b, c),
+                        span(4, Some(1), "end", c, d),
+                    ],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    async fn get(app: &axum::Router, uri: &str) -> (StatusCode, serde_json::Value) {
+        let res = app
+            .clone()
+            .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = res.status();
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn analysis_routes_answer_from_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = loupe_store::Store::open(dir.path(), Default::default()).unwrap();
+        for req in [run(1, 100, T0), run(2, 310, T0 + 3600 * 1000 * MS)] {
+            store
+                .writer
+                .submit(Batch::Traces(req))
+                .unwrap()
+                .wait()
+                .await
+                .unwrap();
+        }
+        let info = crate::api::Info::new(
+            "127.0.0.1:4317".parse().unwrap(),
+            "127.0.0.1:4318".parse().unwrap(),
+        );
+        let app = crate::api::router(store.reader.clone(), info);
+        let (a, b) = ("01".repeat(16), "02".repeat(16));
+
+        let (s, v) = get(&app, &format!("/api/v1/traces/{b}/critical-path")).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let segs = v["criticalPath"]["segments"].as_array().unwrap();
+        assert!(segs.iter().any(|x| x["name"] == "shell.Commands"), "{v}");
+
+        let (s, v) = get(&app, &format!("/api/v1/traces/{b}/statistics?linked=true")).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["statistics"]["spanCount"], 4);
+
+        let (s, v) = get(&app, &format!("/api/v1/traces/{b}/previous")).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["previous"]["traceId"], a.as_str(), "{v}");
+        assert_eq!(v["runKey"]["kind"], "attributes");
+        assert_eq!(
+            v["comparison"]["regressions"][0]["name"], "shell.Commands",
+            "{v}"
+        );
+        let (_, v) = get(&app, &format!("/api/v1/traces/{a}/previous")).await;
+        assert!(v["previous"].is_null(), "{v}");
+
+        let (s, v) = get(&app, &format!("/api/v1/compare?a={a}&b={b}")).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["summary"]["matched"], 4, "{v}");
+        assert_eq!(v["summary"]["delta"], (210 * MS).to_string());
+
+        let (s, v) = get(&app, "/api/v1/topology?limit=10").await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["traces"], 2);
+
+        let (s, v) = get(&app, &format!("/api/v1/traces/{b}/service-map")).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+
+        let (s, _) = get(
+            &app,
+            &format!("/api/v1/traces/{}/critical-path", "03".repeat(16)),
+        )
+        .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (s, v) = get(&app, &format!("/api/v1/compare?a={a}")).await;
+        assert_eq!(
+            (s, v["param"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("b"))
+        );
+        let (s, v) = get(&app, &format!("/api/v1/traces/{a}/statistics?linked=maybe")).await;
+        assert_eq!(
+            (s, v["param"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("linked"))
+        );
+    }
+}
