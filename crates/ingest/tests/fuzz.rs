@@ -20,15 +20,18 @@ use loupe_model::otlp::{
     ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest,
 };
 use proptest::prelude::*;
+use proptest::strategy::ValueTree;
 use prost::Message;
 
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
 /// Decoded memory per input byte, at most (plus [`SLACK`]). Measured: a
-/// request of empty spans (two bytes each on the wire, a ~250-byte struct
-/// decoded) is the worst case, see `empty_spans_decode_within_the_bound`.
-const PER_BYTE: usize = 160;
+/// request of empty spans (two bytes each on the wire, a 272-byte `Span`
+/// decoded, in a `Vec` that grows by doubling) is the worst case, 173x, see
+/// `empty_spans_decode_within_the_bound`. A known limit, not a goal: with
+/// the 64 MiB request cap it allows about 11 GiB (docs/fuzzing.md).
+const PER_BYTE: usize = 192;
 const SLACK: usize = 256 << 10;
 
 fn bounded(what: &str, input: usize, peak: usize) -> Result<(), TestCaseError> {
@@ -140,7 +143,10 @@ proptest! {
         t in otlp::traces(), l in otlp::logs(), m in otlp::metrics()
     ) {
         let tb = t.encode_to_vec();
-        prop_assert_eq!(&decode_message::<ExportTraceServiceRequest>(&tb, Encoding::Protobuf).map_err(|e| TestCaseError::fail(e.to_string()))?, &t);
+        // Compared encoded: NaN values never equal themselves.
+        let back = decode_message::<ExportTraceServiceRequest>(&tb, Encoding::Protobuf)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(back.encode_to_vec(), tb.clone());
         decode_all(&tb, Encoding::Protobuf)?;
         decode_all(&l.encode_to_vec(), Encoding::Protobuf)?;
         decode_all(&m.encode_to_vec(), Encoding::Protobuf)?;

@@ -22,6 +22,8 @@ use crate::StoreError;
 /// indexed right after its SQL runs.
 pub(crate) const FTS_MIGRATION: usize = 2;
 
+/// Recursive over nested values: their depth is bounded where they were
+/// decoded (prost's recursion limit of 100 messages, serde_json's of 128).
 fn flatten(v: &AnyValue, out: &mut String) {
     match v.value.as_ref() {
         None => {}
