@@ -105,7 +105,7 @@ fn seeds() -> Vec<Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(config(48))]
+    #![proptest_config(config(96))]
 
     #[test]
     fn arbitrary_files_import_or_fail_typed(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {

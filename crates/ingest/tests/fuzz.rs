@@ -117,7 +117,7 @@ fn seeds(enc: Encoding) -> Vec<Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(config(64))]
+    #![proptest_config(config(384))]
 
     #[test]
     fn arbitrary_bytes_decode_to_typed_errors(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {

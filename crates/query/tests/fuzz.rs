@@ -93,7 +93,7 @@ fn params() -> impl Strategy<Value = Vec<(String, String)>> {
 }
 
 proptest! {
-    #![proptest_config(config(256))]
+    #![proptest_config(config(2048))]
 
     #[test]
     fn expressions_never_panic(s in mutated_text(EXPRESSIONS, 8)) {

@@ -83,7 +83,7 @@ fn ok_or_bad_query<T>(r: Result<T, StoreError>) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(config(128))]
+    #![proptest_config(config(512))]
 
     #[test]
     fn log_searches_are_answered_or_bad_queries(

@@ -95,11 +95,11 @@ fn interesting() -> impl Strategy<Value = Vec<u8>> {
 pub fn mutation() -> impl Strategy<Value = Mutation> {
     let at = any::<usize>();
     prop_oneof![
-        (at.clone(), 0u8..8).prop_map(|(at, bit)| Mutation::Flip { at, bit }),
-        (at.clone(), any::<u8>()).prop_map(|(at, byte)| Mutation::Set { at, byte }),
-        (at.clone(), interesting()).prop_map(|(at, bytes)| Mutation::Insert { at, bytes }),
-        (at.clone(), 1usize..16).prop_map(|(at, len)| Mutation::Delete { at, len }),
-        at.clone().prop_map(|at| Mutation::Truncate { at }),
+        (at, 0u8..8).prop_map(|(at, bit)| Mutation::Flip { at, bit }),
+        (at, any::<u8>()).prop_map(|(at, byte)| Mutation::Set { at, byte }),
+        (at, interesting()).prop_map(|(at, bytes)| Mutation::Insert { at, bytes }),
+        (at, 1usize..16).prop_map(|(at, len)| Mutation::Delete { at, len }),
+        at.prop_map(|at| Mutation::Truncate { at }),
         (at, 1usize..64, 1usize..64).prop_map(|(at, len, times)| Mutation::Repeat {
             at,
             len,
