@@ -38,7 +38,14 @@ pub struct Analysis {
     pub findings: Vec<Finding>,
 }
 
-/// Analyses a condition (`None` matches everything).
+/// Most contradictions reported for one condition. Each finding's
+/// suggestion is a copy of the whole tree, so without a cap a tree of many
+/// small contradictory ANDs would be copied once per AND (quadratic).
+pub const MAX_FINDINGS: usize = 20;
+
+/// Analyses a condition (`None` matches everything). Recursive (`walk`,
+/// `atoms`, `replace_at`): callers pass validated rules, whose trees are
+/// within `condition::MAX_CONDITION_DEPTH`.
 pub fn analyse(cond: Option<&Condition>, signal: Signal) -> Analysis {
     let Some(c) = cond else {
         return Analysis {
@@ -330,6 +337,11 @@ fn walk(
             }
             if involved.is_empty() {
                 return sat;
+            }
+            if out.len() >= MAX_FINDINGS {
+                // Each finding carries a copy of the whole tree: past the
+                // cap, only the verdict is kept.
+                return false;
             }
             involved.sort_unstable();
             let suggestion = replace_at(root, path, &or_of(all, &involved));

@@ -146,7 +146,49 @@ fn raw_to_cond(
     Ok(Condition::Pred(Predicate { field, op, value }))
 }
 
+/// Deepest condition tree a rule may hold (`all`, `any` and `not` each
+/// count one level). Rules arrive from the network (save, import, parse,
+/// backtest) and everything that walks a tree — compiling, matching, the
+/// analysis, writing YAML — recurses, so [`Condition::check_size`] refuses
+/// deeper trees before any of them runs. The deserializers already stop at
+/// their own recursion limit (128 for serde_norway and serde_json); this is
+/// the tighter bound the rest of the crate relies on.
+pub const MAX_CONDITION_DEPTH: usize = 32;
+
+/// Most groups and predicates in one condition tree: bounds the analysis,
+/// whose contradiction check is quadratic in an AND's members.
+pub const MAX_CONDITION_NODES: usize = 1000;
+
 impl Condition {
+    /// Checks the tree against [`MAX_CONDITION_DEPTH`] and
+    /// [`MAX_CONDITION_NODES`] without recursing (an explicit stack), so
+    /// it is safe on any tree a deserializer produced.
+    pub fn check_size(&self) -> Result<(), String> {
+        let mut stack: Vec<(&Condition, usize)> = vec![(self, 1)];
+        let mut nodes = 0usize;
+        while let Some((c, depth)) = stack.pop() {
+            nodes += 1;
+            if depth > MAX_CONDITION_DEPTH {
+                return Err(format!(
+                    "the condition nests deeper than the limit of {MAX_CONDITION_DEPTH} levels of all/any/not"
+                ));
+            }
+            if nodes > MAX_CONDITION_NODES {
+                return Err(format!(
+                    "the condition has more than the limit of {MAX_CONDITION_NODES} groups and predicates"
+                ));
+            }
+            match c {
+                Condition::All { all: v } | Condition::Any { any: v } => {
+                    stack.extend(v.iter().map(|c| (c, depth + 1)))
+                }
+                Condition::Not { not } => stack.push((not, depth + 1)),
+                Condition::Pred(_) => {}
+            }
+        }
+        Ok(())
+    }
+
     pub fn pred(field: &str, op: Op, value: Option<Scalar>) -> Condition {
         Condition::Pred(Predicate {
             field: field.into(),
@@ -293,12 +335,20 @@ fn number_for(field: &Field, v: &Scalar) -> Result<Option<f64>, String> {
 }
 
 impl Compiled {
-    /// Resolves and checks a condition for a rule on `signal`.
+    /// Resolves and checks a condition for a rule on `signal`. Recursive:
+    /// the depth is the tree's, bounded by [`MAX_CONDITION_DEPTH`], which
+    /// this checks first (iteratively) at the root.
     pub fn new(c: &Condition, signal: Signal) -> Result<Compiled, String> {
+        c.check_size()?;
+        Self::compile(c, signal)
+    }
+
+    /// [`Compiled::new`] below the root, whose size was checked.
+    fn compile(c: &Condition, signal: Signal) -> Result<Compiled, String> {
         Ok(match c {
             Condition::All { all } => Compiled::All(
                 all.iter()
-                    .map(|c| Compiled::new(c, signal))
+                    .map(|c| Compiled::compile(c, signal))
                     .collect::<Result<_, _>>()?,
             ),
             Condition::Any { any } => {
@@ -307,15 +357,17 @@ impl Compiled {
                 }
                 Compiled::Any(
                     any.iter()
-                        .map(|c| Compiled::new(c, signal))
+                        .map(|c| Compiled::compile(c, signal))
                         .collect::<Result<_, _>>()?,
                 )
             }
-            Condition::Not { not } => Compiled::Not(Box::new(Compiled::new(not, signal)?)),
+            Condition::Not { not } => Compiled::Not(Box::new(Compiled::compile(not, signal)?)),
             Condition::Pred(p) => Compiled::Pred(compile_pred(p, signal)?),
         })
     }
 
+    /// Recursive; a compiled tree is no deeper than
+    /// [`MAX_CONDITION_DEPTH`] (checked by [`Compiled::new`]).
     pub fn matches(&self, s: &dyn Subject) -> bool {
         match self {
             Compiled::All(v) => v.iter().all(|c| c.matches(s)),

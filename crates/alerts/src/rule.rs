@@ -360,8 +360,26 @@ impl RuleError {
     }
 }
 
-/// Parses one rule and checks it ([`Rule::validate`]).
+/// Largest rule text parsed (one rule or a file of rules), in bytes:
+/// rules come from the network (the editor, imports), and a YAML parser
+/// holds the whole document's events in memory.
+pub const MAX_RULE_YAML_BYTES: usize = 1 << 20;
+
+fn check_yaml_size(text: &str) -> Result<(), RuleError> {
+    if text.len() > MAX_RULE_YAML_BYTES {
+        return Err(RuleError::msg(format!(
+            "the rule text is {} bytes, more than the limit of {MAX_RULE_YAML_BYTES} bytes",
+            text.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Parses one rule and checks it ([`Rule::validate`]): at most
+/// [`MAX_RULE_YAML_BYTES`], a condition within
+/// [`crate::condition::MAX_CONDITION_DEPTH`].
 pub fn from_yaml(text: &str) -> Result<Rule, RuleError> {
+    check_yaml_size(text)?;
     let rule: Rule = serde_norway::from_str(text).map_err(RuleError::from_yaml)?;
     rule.validate()?;
     Ok(rule)
@@ -375,6 +393,7 @@ pub fn to_yaml(rule: &Rule) -> String {
 /// Parses a file of rules: `rules: [...]`, or a single rule. Every rule is
 /// validated; errors name the line of the rule they are about.
 pub fn file_from_yaml(text: &str) -> Result<Vec<Rule>, Vec<RuleError>> {
+    check_yaml_size(text).map_err(|e| vec![e])?;
     let value: serde_norway::Value =
         serde_norway::from_str(text).map_err(|e| vec![RuleError::from_yaml(e)])?;
     let is_file = matches!(&value, serde_norway::Value::Mapping(m) if m.contains_key("rules"));

@@ -8,8 +8,11 @@
 //! column, or byte offset) while the rest of the file still imports, and
 //! memory holds one decoded unit at a time beside the file itself.
 //! Limits: the file size ([`MAX_FILE_BYTES`], also after gzip inflation),
-//! JSON nesting (serde_json's recursion limit of 128), protobuf nesting
-//! (prost's recursion limit of 100).
+//! the number of units ([`MAX_UNITS`]), JSON nesting (serde_json's
+//! recursion limit of 128), protobuf nesting (prost's recursion limit of
+//! 100). Going past the size or unit limit is [`ImportError::TooLarge`],
+//! [`ImportError::Inflated`] or [`ImportError::TooManyUnits`], which the API
+//! answers 413 (see [`ImportError::is_too_large`]).
 //!
 //! Everything imported is marked with the resource attribute
 //! [`SOURCE_KEY`] = the file's name, so it can be searched
@@ -37,6 +40,13 @@ pub const SOURCE_KEY: &str = "loupe.import.source";
 
 /// Largest file imported (and largest gzip content after inflation).
 pub const MAX_FILE_BYTES: usize = 256 << 20;
+
+/// Most units (lines, array elements, protobuf entries) one file may hold.
+/// Units are cut before they are decoded, and a unit can be two bytes
+/// (`{}` and a comma, or an empty protobuf entry), so the list of them is
+/// bounded here rather than by the file size alone (256 MiB of empty
+/// protobuf entries would have listed 3 GiB of offsets).
+pub const MAX_UNITS: usize = 1_000_000;
 
 /// Skipped units listed one by one in a report (the rest are counted).
 pub const MAX_LISTED: usize = 20;
@@ -152,6 +162,8 @@ pub enum ImportError {
     TooLarge { size: u64, limit: usize },
     #[error("the file inflates to more than the import limit of {limit} bytes")]
     Inflated { limit: usize },
+    #[error("the file holds more than the import limit of {limit} units (lines, array elements or protobuf entries)")]
+    TooManyUnits { limit: usize },
     #[error("the file is empty")]
     Empty,
     #[error("not an importable file ({position}): {message}. Loupe imports OTLP JSON, OTLP JSON Lines, JSON arrays of OTLP requests, OTLP protobuf and Loupe HTML reports")]
@@ -162,6 +174,19 @@ pub enum ImportError {
     Sink(#[from] SinkError),
     #[error("the import was cancelled")]
     Cancelled,
+}
+
+impl ImportError {
+    /// Whether the file is over one of the import's size limits (its
+    /// size, inflated size or unit count): an HTTP 413.
+    pub fn is_too_large(&self) -> bool {
+        matches!(
+            self,
+            ImportError::TooLarge { .. }
+                | ImportError::Inflated { .. }
+                | ImportError::TooManyUnits { .. }
+        )
+    }
 }
 
 /// One unit's decoded requests, or why it could not be decoded.
@@ -252,6 +277,17 @@ fn each_line(
     base: usize,
     f: &mut dyn FnMut(usize, Result<Vec<Batch>, Skipped>) -> Result<(), ImportError>,
 ) -> Result<(), ImportError> {
+    // Counted before anything is stored, so a file over the limit stores
+    // nothing (the cheap newline count settles almost every file).
+    let units = || {
+        bytes
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+            .count()
+    };
+    if bytes.iter().filter(|&&b| b == b'\n').count() >= MAX_UNITS && units() > MAX_UNITS {
+        return Err(ImportError::TooManyUnits { limit: MAX_UNITS });
+    }
     let mut offset = 0;
     for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
         let start = offset;
@@ -264,13 +300,21 @@ fn each_line(
     Ok(())
 }
 
+/// A JSON array's elements, and the error that stopped reading it, if any.
+type ArrayElements<'a> = (
+    Vec<&'a serde_json::value::RawValue>,
+    Option<serde_json::Error>,
+);
+
 /// The elements of a JSON array, as far as the array is well-formed: a
 /// truncated or broken array still yields the elements before the damage,
 /// and the damage itself as an error.
-fn array_elements(bytes: &[u8]) -> (Vec<&serde_json::value::RawValue>, Option<serde_json::Error>) {
-    use serde::de::{Deserializer as _, SeqAccess, Visitor};
+/// More than [`MAX_UNITS`] elements is [`ImportError::TooManyUnits`].
+fn array_elements(bytes: &[u8]) -> Result<ArrayElements<'_>, ImportError> {
+    use serde::de::{Deserializer as _, Error as _, SeqAccess, Visitor};
     struct Elements<'a, 'de> {
         out: &'a mut Vec<&'de serde_json::value::RawValue>,
+        too_many: &'a mut bool,
     }
     impl<'de> Visitor<'de> for Elements<'_, 'de> {
         type Value = ();
@@ -280,6 +324,10 @@ fn array_elements(bytes: &[u8]) -> (Vec<&serde_json::value::RawValue>, Option<se
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
             loop {
                 match seq.next_element::<&'de serde_json::value::RawValue>() {
+                    Ok(Some(_)) if self.out.len() >= MAX_UNITS => {
+                        *self.too_many = true;
+                        return Err(A::Error::custom("too many elements"));
+                    }
                     Ok(Some(v)) => self.out.push(v),
                     Ok(None) => return Ok(()),
                     // Keep what was read; the caller reports the error.
@@ -290,13 +338,20 @@ fn array_elements(bytes: &[u8]) -> (Vec<&serde_json::value::RawValue>, Option<se
     }
     let mut out = Vec::new();
     let mut err = None;
+    let mut too_many = false;
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let r = (&mut de).deserialize_seq(Elements { out: &mut out });
+    let r = (&mut de).deserialize_seq(Elements {
+        out: &mut out,
+        too_many: &mut too_many,
+    });
     let r = r.and_then(|_| de.end());
+    if too_many {
+        return Err(ImportError::TooManyUnits { limit: MAX_UNITS });
+    }
     if let Err(e) = r {
         err = Some(e);
     }
-    (out, err)
+    Ok((out, err))
 }
 
 /// Line (1-based) and column of a byte offset.
@@ -310,6 +365,34 @@ fn line_col_of(bytes: &[u8], offset: usize) -> (usize, usize) {
             .map_or(0, |p| p + 1)
         + 1;
     (line, col)
+}
+
+/// [`line_col_of`] for increasing offsets, in time linear in the file.
+#[derive(Default)]
+struct LineCounter {
+    /// Bytes before `at` have been counted.
+    at: usize,
+    /// Newlines before `at`.
+    newlines: usize,
+    /// Offset just after the last newline before `at`.
+    line_start: usize,
+}
+
+impl LineCounter {
+    fn line_col(&mut self, bytes: &[u8], offset: usize) -> (usize, usize) {
+        let offset = offset.min(bytes.len());
+        if offset < self.at {
+            return line_col_of(bytes, offset);
+        }
+        for (i, &b) in bytes[self.at..offset].iter().enumerate() {
+            if b == b'\n' {
+                self.newlines += 1;
+                self.line_start = self.at + i + 1;
+            }
+        }
+        self.at = offset;
+        (self.newlines + 1, offset - self.line_start + 1)
+    }
 }
 
 // ------------------------------------------------------------- protobuf
@@ -360,10 +443,15 @@ fn guess_signal(name: &str, first: &[u8]) -> Option<Signal> {
         .find(|&s| plausible(s, first))
 }
 
+/// A protobuf file's top-level entries with their offsets, and the
+/// malformed field they stop at, if any.
+type ProtobufEntries<'a> = (Vec<(usize, &'a [u8])>, Option<Skipped>);
+
 /// The top-level entries (field 1, the repeated `Resource*` of every export
 /// request) of a protobuf request with their byte offsets; stops at the
 /// first malformed field, returned as the error.
-fn protobuf_entries(bytes: &[u8]) -> (Vec<(usize, &[u8])>, Option<Skipped>) {
+/// More than [`MAX_UNITS`] entries is [`ImportError::TooManyUnits`].
+fn protobuf_entries(bytes: &[u8]) -> Result<ProtobufEntries<'_>, ImportError> {
     use prost::encoding::{decode_key, decode_varint, WireType};
     let mut out = Vec::new();
     let mut buf = bytes;
@@ -378,39 +466,42 @@ fn protobuf_entries(bytes: &[u8]) -> (Vec<(usize, &[u8])>, Option<Skipped>) {
         };
         let (tag, wire) = match decode_key(&mut buf) {
             Ok(k) => k,
-            Err(e) => return (out, fail(format!("invalid protobuf field: {e}"))),
+            Err(e) => return Ok((out, fail(format!("invalid protobuf field: {e}")))),
         };
         let len = match wire {
             WireType::Varint => match decode_varint(&mut buf) {
                 Ok(_) => 0,
-                Err(e) => return (out, fail(format!("invalid protobuf varint: {e}"))),
+                Err(e) => return Ok((out, fail(format!("invalid protobuf varint: {e}")))),
             },
             WireType::SixtyFourBit => 8,
             WireType::ThirtyTwoBit => 4,
             WireType::LengthDelimited => match decode_varint(&mut buf) {
                 Ok(n) => n as usize,
-                Err(e) => return (out, fail(format!("invalid protobuf length: {e}"))),
+                Err(e) => return Ok((out, fail(format!("invalid protobuf length: {e}")))),
             },
             WireType::StartGroup | WireType::EndGroup => {
-                return (out, fail("protobuf groups are not OTLP".into()))
+                return Ok((out, fail("protobuf groups are not OTLP".into())))
             }
         };
         if len > buf.len() {
-            return (
+            return Ok((
                 out,
                 fail(format!(
                     "truncated: a field of {len} bytes but only {} left in the file",
                     buf.len()
                 )),
-            );
+            ));
         }
         let (value, rest) = buf.split_at(len);
         buf = rest;
         if tag == 1 && wire == WireType::LengthDelimited {
+            if out.len() >= MAX_UNITS {
+                return Err(ImportError::TooManyUnits { limit: MAX_UNITS });
+            }
             out.push((start, value));
         }
     }
-    (out, None)
+    Ok((out, None))
 }
 
 fn protobuf_entry(signal: Signal, entry: &[u8]) -> Unit {
@@ -500,10 +591,14 @@ fn each_unit(
             Ok(FileFormat::HtmlReport)
         }
         b'[' => {
-            let (elements, err) = array_elements(bytes);
+            let (elements, err) = array_elements(bytes)?;
+            // Elements come in file order: lines are counted from the
+            // previous element on, not from the start of the file each time
+            // (which was quadratic in the number of elements).
+            let mut lines = LineCounter::default();
             for el in &elements {
                 let off = el.get().as_ptr() as usize - bytes.as_ptr() as usize;
-                let (line, col) = line_col_of(bytes, off);
+                let (line, col) = lines.line_col(bytes, off);
                 let unit = match serde_json::from_str::<Envelope>(el.get()) {
                     Ok(env) => env.into_batches().map_err(|message| Skipped {
                         position: Position::line_col(line, col),
@@ -563,7 +658,7 @@ fn each_unit(
             ),
         }),
         _ => {
-            let (entries, err) = protobuf_entries(bytes);
+            let (entries, err) = protobuf_entries(bytes)?;
             let signal = match entries.first() {
                 Some((_, first)) => guess_signal(name, first),
                 None => None,

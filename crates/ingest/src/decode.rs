@@ -54,6 +54,8 @@ pub enum DecodeError {
 
 /// A `Write` that refuses to grow past `limit`: the decompressor stops the
 /// moment the output would exceed it, so a gzip bomb never gets buffered.
+/// Its capacity never exceeds `limit` either (a doubling `Vec` would have
+/// reserved up to twice the limit).
 pub struct CappedBuf {
     pub buf: Vec<u8>,
     limit: usize,
@@ -75,6 +77,11 @@ impl Write for CappedBuf {
                 std::io::ErrorKind::WriteZero,
                 "size limit",
             ));
+        }
+        let needed = self.buf.len() + data.len();
+        if needed > self.buf.capacity() {
+            let grown = (self.buf.capacity() * 2).max(needed).min(self.limit);
+            self.buf.reserve_exact(grown - self.buf.len());
         }
         self.buf.extend_from_slice(data);
         Ok(data.len())
@@ -179,6 +186,18 @@ mod tests {
             .try_for_each(|c| sink.push(c))
             .expect_err("must exceed the limit");
         assert!(matches!(err, DecodeError::TooLarge { .. }), "{err}");
+    }
+
+    /// The buffer grew by doubling, so its capacity could reach almost
+    /// twice the limit before the limit refused a write.
+    #[test]
+    fn capped_buf_capacity_overshoot_regression() {
+        let limit = (1 << 20) + 1;
+        let mut b = CappedBuf::new(limit);
+        let chunk = vec![0u8; 4096];
+        while b.write_all(&chunk).is_ok() {}
+        assert!(b.buf.capacity() <= limit, "{}", b.buf.capacity());
+        assert!(b.buf.len() > limit - 4096);
     }
 
     #[test]

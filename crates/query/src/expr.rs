@@ -13,8 +13,26 @@
 //! Keywords are case-insensitive. `service` means `service.name`, `name`
 //! the span name and `scope` the instrumentation scope name. Errors carry
 //! the character offset they are about, so the UI can point at it.
+//!
+//! An expression arrives from the network (any web page can make the
+//! browser send `GET /api/v1/traces?q=…`), and the parser is recursive
+//! descent, so both its input and its recursion are bounded: at most
+//! [`MAX_EXPR_LEN`] bytes, checked before lexing, and at most
+//! [`MAX_EXPR_DEPTH`] nested `(` or `NOT`, checked before each recursive
+//! step. Everything that walks a parsed [`Expr`] afterwards (the store's
+//! evaluator, `Drop`) recurses no deeper than that.
 
 use loupe_model::query::{AttrCondition, AttrOp, Expr, SCOPE_NAME_KEY, SPAN_NAME_KEY};
+
+/// Longest expression accepted, in bytes: far beyond anything typed into
+/// the search box (the UI sends the box's text verbatim), small enough that
+/// lexing and parsing it is instant.
+pub const MAX_EXPR_LEN: usize = 4096;
+
+/// Deepest nesting accepted: `(` and `NOT` each count one level. The parser
+/// uses three stack frames per level, so this keeps it far from the end of
+/// even a 2 MiB thread stack (10,000 levels overflowed it).
+pub const MAX_EXPR_DEPTH: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExprError {
@@ -37,14 +55,16 @@ fn ends_word(c: char) -> bool {
     c.is_whitespace() || matches!(c, '(' | ')' | '=' | '!' | '<' | '>' | '"')
 }
 
+/// Iterative (no recursion); linear in the input, which [`parse_expr`] has
+/// already bounded by [`MAX_EXPR_LEN`].
 fn lex(s: &str) -> Result<Vec<(usize, Tok)>, ExprError> {
-    let chars: Vec<(usize, char)> = s.char_indices().collect();
-    let pos = |i: usize| -> usize { s[..chars.get(i).map_or(s.len(), |c| c.0)].chars().count() };
+    // Positions are character offsets, and `i` indexes characters.
+    let chars: Vec<char> = s.chars().collect();
     let mut out = Vec::new();
     let mut i = 0;
     while i < chars.len() {
-        let c = chars[i].1;
-        let at = pos(i);
+        let c = chars[i];
+        let at = i;
         match c {
             _ if c.is_whitespace() => i += 1,
             '(' => {
@@ -56,7 +76,7 @@ fn lex(s: &str) -> Result<Vec<(usize, Tok)>, ExprError> {
                 i += 1;
             }
             '=' | '!' | '<' | '>' => {
-                let next = chars.get(i + 1).map(|c| c.1);
+                let next = chars.get(i + 1).copied();
                 let (op, len) = match (c, next) {
                     ('!', Some('=')) => ("!=", 2),
                     ('>', Some('=')) => (">=", 2),
@@ -79,7 +99,7 @@ fn lex(s: &str) -> Result<Vec<(usize, Tok)>, ExprError> {
                 let mut v = String::new();
                 i += 1;
                 loop {
-                    match chars.get(i).map(|c| c.1) {
+                    match chars.get(i).copied() {
                         None => {
                             return Err(ExprError {
                                 position: at,
@@ -91,7 +111,7 @@ fn lex(s: &str) -> Result<Vec<(usize, Tok)>, ExprError> {
                             break;
                         }
                         Some('\\') => {
-                            match chars.get(i + 1).map(|c| c.1) {
+                            match chars.get(i + 1).copied() {
                                 Some(e) => v.push(e),
                                 None => {
                                     return Err(ExprError {
@@ -112,10 +132,10 @@ fn lex(s: &str) -> Result<Vec<(usize, Tok)>, ExprError> {
             }
             _ => {
                 let start = i;
-                while i < chars.len() && !ends_word(chars[i].1) {
+                while i < chars.len() && !ends_word(chars[i]) {
                     i += 1;
                 }
-                let w: String = chars[start..i].iter().map(|c| c.1).collect();
+                let w: String = chars[start..i].iter().collect();
                 out.push((at, Tok::Word(w)));
             }
         }
@@ -127,6 +147,8 @@ struct Parser {
     toks: Vec<(usize, Tok)>,
     i: usize,
     end: usize,
+    /// `(` and `NOT` currently open; never above [`MAX_EXPR_DEPTH`].
+    depth: usize,
 }
 
 fn keyword(t: Option<&Tok>, k: &str) -> bool {
@@ -149,6 +171,8 @@ impl Parser {
         })
     }
 
+    /// Recursion: `expr` → `term` → `factor` → `expr`/`factor` again only
+    /// through [`Parser::nest`], which refuses more than [`MAX_EXPR_DEPTH`].
     fn expr(&mut self) -> Result<Expr, ExprError> {
         let mut items = vec![self.term()?];
         while keyword(self.peek(), "OR") {
@@ -175,15 +199,34 @@ impl Parser {
         })
     }
 
+    /// Enters one level of `(` or `NOT`: the bound on the parser's
+    /// recursion, checked before recursing.
+    fn nest(&mut self) -> Result<(), ExprError> {
+        if self.depth >= MAX_EXPR_DEPTH {
+            return self.err(format!(
+                "the expression nests deeper than the limit of {MAX_EXPR_DEPTH} levels of parentheses and NOT"
+            ));
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
+    /// Bounded by [`MAX_EXPR_DEPTH`]: both recursive calls below come after
+    /// [`Parser::nest`].
     fn factor(&mut self) -> Result<Expr, ExprError> {
         if keyword(self.peek(), "NOT") {
+            self.nest()?;
             self.i += 1;
-            return Ok(Expr::Not(Box::new(self.factor()?)));
+            let inner = self.factor()?;
+            self.depth -= 1;
+            return Ok(Expr::Not(Box::new(inner)));
         }
         match self.peek() {
             Some(Tok::Open) => {
+                self.nest()?;
                 self.i += 1;
                 let e = self.expr()?;
+                self.depth -= 1;
                 if self.peek() != Some(&Tok::Close) {
                     return self.err("expected `)`");
                 }
@@ -254,13 +297,25 @@ impl Parser {
     }
 }
 
-/// Parses a `q=` expression.
+/// Parses a `q=` expression of at most [`MAX_EXPR_LEN`] bytes and
+/// [`MAX_EXPR_DEPTH`] levels of nesting; beyond either it is an error that
+/// names the limit.
 pub fn parse_expr(s: &str) -> Result<Expr, ExprError> {
+    if s.len() > MAX_EXPR_LEN {
+        return Err(ExprError {
+            position: 0,
+            message: format!(
+                "the expression is {} bytes long, more than the limit of {MAX_EXPR_LEN} bytes",
+                s.len()
+            ),
+        });
+    }
     let toks = lex(s)?;
     let mut p = Parser {
         toks,
         i: 0,
         end: s.chars().count(),
+        depth: 0,
     };
     let e = p.expr()?;
     if p.i < p.toks.len() {
@@ -352,5 +407,54 @@ mod tests {
         assert!(parse_expr("a ! b").is_err());
         let e = parse_expr("é = 1 OR").unwrap_err();
         assert_eq!(e.position, 8, "positions count characters, not bytes");
+        let e = parse_expr("é = \"x").unwrap_err();
+        assert_eq!(e.position, 4);
+    }
+
+    #[test]
+    fn nesting_up_to_the_limit_parses() {
+        let ok = format!(
+            "{}a=1{}",
+            "(".repeat(MAX_EXPR_DEPTH),
+            ")".repeat(MAX_EXPR_DEPTH)
+        );
+        assert_eq!(parse_expr(&ok).unwrap(), eq("a", "1"));
+        let nots = format!("{}a", "NOT ".repeat(MAX_EXPR_DEPTH));
+        assert!(parse_expr(&nots).is_ok());
+        // Mixed: the levels add up, closing a group gives its level back.
+        let mixed =
+            format!("{}(a) AND {}b", "NOT (".repeat(30), "NOT ".repeat(4)) + &")".repeat(30);
+        assert!(parse_expr(&mixed).is_ok(), "{:?}", parse_expr(&mixed));
+    }
+
+    #[test]
+    fn stack_overflow_from_deep_nesting_is_a_limit_error() {
+        for deep in [
+            format!("{}a=1{}", "(".repeat(10_000), ")".repeat(10_000)),
+            format!("{}a", "NOT ".repeat(10_000)),
+            format!("{}a", "NOT (".repeat(5_000)),
+            "(".repeat(MAX_EXPR_DEPTH + 1) + "a" + &")".repeat(MAX_EXPR_DEPTH + 1),
+        ] {
+            let e = parse_expr(&deep).unwrap_err();
+            assert!(
+                e.message.contains(&format!("{MAX_EXPR_LEN} bytes"))
+                    || e.message.contains(&format!("{MAX_EXPR_DEPTH} levels")),
+                "{}",
+                e.message
+            );
+        }
+        let e = parse_expr(&"(".repeat(MAX_EXPR_DEPTH + 1)).unwrap_err();
+        assert_eq!(e.position, MAX_EXPR_DEPTH);
+        assert!(e.message.contains("64 levels"), "{}", e.message);
+    }
+
+    #[test]
+    fn overlong_expression_is_refused_before_lexing() {
+        let long = "a=1 AND ".repeat(600) + "a=1";
+        assert!(long.len() > MAX_EXPR_LEN);
+        let e = parse_expr(&long).unwrap_err();
+        assert_eq!(e.position, 0);
+        assert!(e.message.contains("limit of 4096 bytes"), "{}", e.message);
+        assert!(parse_expr(&long[..MAX_EXPR_LEN - 7]).is_ok());
     }
 }

@@ -8,8 +8,11 @@ mod expr;
 mod params;
 mod time;
 
-pub use expr::{parse_expr, ExprError};
-pub use params::{chart_query, log_query, metric_filter, metric_range, trace_query, Params};
+pub use expr::{parse_expr, ExprError, MAX_EXPR_DEPTH, MAX_EXPR_LEN};
+pub use params::{
+    chart_query, log_query, metric_filter, metric_range, trace_query, Params, MAX_ATTRS,
+    MAX_LOG_SEARCH_LEN,
+};
 pub use time::{parse_duration, parse_time};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -10,6 +10,26 @@ use crate::QueryError;
 /// Raw `(name, value)` pairs in URL order; names may repeat (`attr`).
 pub type Params = [(String, String)];
 
+/// Most `attr` conditions one query takes: each is an index lookup, and a
+/// URL can carry thousands of them.
+pub const MAX_ATTRS: usize = 64;
+
+/// Longest log search text (`q` of `/api/v1/logs`), in bytes: every word
+/// becomes an FTS5 term, so it is bounded like a trace expression.
+pub const MAX_LOG_SEARCH_LEN: usize = crate::MAX_EXPR_LEN;
+
+/// Counts `attr` parameters against [`MAX_ATTRS`].
+fn check_attrs(params: &Params) -> Result<(), QueryError> {
+    let n = params.iter().filter(|(k, _)| k == "attr").count();
+    if n > MAX_ATTRS {
+        return Err(QueryError::new(
+            "attr",
+            format!("{n} conditions, more than the limit of {MAX_ATTRS}"),
+        ));
+    }
+    Ok(())
+}
+
 fn check_known(params: &Params, known: &[&str]) -> Result<(), QueryError> {
     for (k, _) in params {
         if !known.contains(&k.as_str()) {
@@ -146,6 +166,25 @@ pub fn trace_query(params: &Params) -> Result<TraceQuery, QueryError> {
             "limit",
         ],
     )?;
+    check_attrs(params)?;
+    // Repeated `q`s are ANDed: one flat AND, so their number adds no
+    // nesting, and their lengths count together against the one limit.
+    let q_len: usize = params
+        .iter()
+        .filter(|(k, _)| k == "q")
+        .map(|(_, v)| v.len())
+        .sum();
+    if q_len > crate::MAX_EXPR_LEN {
+        return Err(QueryError {
+            param: "q".into(),
+            message: format!(
+                "the expression is {q_len} bytes long, more than the limit of {} bytes",
+                crate::MAX_EXPR_LEN
+            ),
+            position: Some(0),
+        });
+    }
+    let mut exprs = Vec::new();
     let mut q = TraceQuery {
         range: range(params)?,
         limit: limit(params, 20, 1000)?,
@@ -163,10 +202,7 @@ pub fn trace_query(params: &Params) -> Result<TraceQuery, QueryError> {
                     message: format!("{} (at character {})", e.message, e.position),
                     position: Some(e.position),
                 })?;
-                q.expr = Some(match q.expr.take() {
-                    None => e,
-                    Some(prev) => loupe_model::query::Expr::And(vec![prev, e]),
-                });
+                exprs.push(e);
             }
             "errors" => q.errors_only = boolean(k, v)?,
             "minDuration" => {
@@ -178,6 +214,11 @@ pub fn trace_query(params: &Params) -> Result<TraceQuery, QueryError> {
             _ => {}
         }
     }
+    q.expr = match exprs.len() {
+        0 => None,
+        1 => exprs.pop(),
+        _ => Some(loupe_model::query::Expr::And(exprs)),
+    };
     if let (Some(a), Some(b)) = (q.min_duration_ns, q.max_duration_ns) {
         if a > b {
             return Err(QueryError::new(
@@ -222,6 +263,7 @@ pub fn log_query(params: &Params) -> Result<LogQuery, QueryError> {
             "limit",
         ],
     )?;
+    check_attrs(params)?;
     let mut q = LogQuery {
         range: range(params)?,
         limit: limit(params, 100, 10_000)?,
@@ -250,6 +292,15 @@ pub fn log_query(params: &Params) -> Result<LogQuery, QueryError> {
             }
             "text" => q.text = Some(nonempty(k, v)?),
             "q" if v.trim().is_empty() => {}
+            "q" if v.len() > MAX_LOG_SEARCH_LEN => {
+                return Err(QueryError::new(
+                    k,
+                    format!(
+                        "the search is {} bytes long, more than the limit of {MAX_LOG_SEARCH_LEN} bytes",
+                        v.len()
+                    ),
+                ))
+            }
             "q" => q.search = Some(v.trim().to_string()),
             "attr" => q.attrs.push(attr_condition(v)?),
             _ => {}
@@ -310,6 +361,7 @@ pub fn chart_query(params: &Params) -> Result<ChartQuery, QueryError> {
             "hide",
         ],
     )?;
+    check_attrs(params)?;
     let mut q = ChartQuery {
         range: range(params)?,
         width: 800,
@@ -506,5 +558,44 @@ mod tests {
         .unwrap();
         assert_eq!(q.search.as_deref(), Some("payment refused"));
         assert_eq!(q.attrs.len(), 1);
+        let long = "w ".repeat(MAX_LOG_SEARCH_LEN);
+        let e = log_query(&p(&[("q", &long)])).unwrap_err();
+        assert_eq!(e.param, "q");
+        assert!(e.message.contains("limit of 4096 bytes"), "{e}");
+    }
+
+    /// Repeating `q` used to nest one AND per repetition, so 10,000 `q=a`
+    /// built a 10,000-deep expression (a stack overflow when evaluated or
+    /// dropped); now they form one flat AND, and their lengths add up.
+    #[test]
+    fn repeated_q_nests_nothing() {
+        let three = p(&[("q", "a=1"), ("q", "b"), ("q", "NOT c")]);
+        let q = trace_query(&three).unwrap();
+        match q.expr {
+            Some(loupe_model::query::Expr::And(v)) => assert_eq!(v.len(), 3),
+            e => panic!("{e:?}"),
+        }
+        let many: Vec<(String, String)> = (0..10_000)
+            .map(|_| ("q".to_string(), "a".to_string()))
+            .collect();
+        let e = trace_query(&many).unwrap_err();
+        assert_eq!(e.param, "q");
+        assert!(e.message.contains("limit of 4096 bytes"), "{e}");
+    }
+
+    #[test]
+    fn attr_count_is_bounded() {
+        let many: Vec<(String, String)> = (0..=MAX_ATTRS)
+            .map(|i| ("attr".to_string(), format!("k{i}=v")))
+            .collect();
+        for e in [
+            trace_query(&many).unwrap_err(),
+            log_query(&many).unwrap_err(),
+            chart_query(&many).unwrap_err(),
+        ] {
+            assert_eq!(e.param, "attr");
+            assert!(e.message.contains("limit of 64"), "{e}");
+        }
+        assert!(trace_query(&many[..MAX_ATTRS]).is_ok());
     }
 }

@@ -37,7 +37,12 @@ pub enum ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
-            ApiError::BadParam(_) | ApiError::BadBody(_) => StatusCode::BAD_REQUEST,
+            // A query the store cannot run (a log search with a NUL byte or
+            // that FTS5 cannot parse) is the caller's fault, like a bad
+            // parameter.
+            ApiError::BadParam(_)
+            | ApiError::BadBody(_)
+            | ApiError::Store(StoreError::BadQuery(_)) => StatusCode::BAD_REQUEST,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Store(_) | ApiError::Interrupted | ApiError::Encode(_) => {

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -31,6 +32,27 @@ pub enum TransferError {
     NotFound(String),
     #[error("{0}")]
     Failed(String),
+    /// The upload was refused before it reached the importer: over the
+    /// body limit (a 413), or cut short (a 400).
+    #[error("{message}")]
+    Upload { status: StatusCode, message: String },
+}
+
+impl From<BytesRejection> for TransferError {
+    /// The body limit layer's refusal (plain text by default) becomes the
+    /// same JSON answer as the importer's own size errors.
+    fn from(r: BytesRejection) -> Self {
+        let status = r.status();
+        let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            format!(
+                "the file is larger than the import limit of {MAX_FILE_BYTES} bytes ({} MiB)",
+                MAX_FILE_BYTES >> 20
+            )
+        } else {
+            format!("reading the upload failed: {}", r.body_text())
+        };
+        TransferError::Upload { status, message }
+    }
 }
 
 impl IntoResponse for TransferError {
@@ -44,13 +66,23 @@ impl IntoResponse for TransferError {
             TransferError::Export(_) | TransferError::Failed(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
-            TransferError::Import(ImportError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
+            TransferError::Import(e) if e.is_too_large() => StatusCode::PAYLOAD_TOO_LARGE,
+            TransferError::Upload { status, .. } => *status,
             TransferError::Import(ImportError::Sink(_)) => StatusCode::SERVICE_UNAVAILABLE,
             TransferError::Import(_) => StatusCode::UNPROCESSABLE_ENTITY,
         };
         let mut body = json!({ "error": self.to_string() });
         match &self {
             TransferError::BadParam(q) => body["param"] = json!(q.param),
+            TransferError::Import(e) if e.is_too_large() => {
+                body["limit"] = json!(MAX_FILE_BYTES);
+                if let ImportError::TooManyUnits { limit } = e {
+                    body["limit"] = json!(limit);
+                }
+            }
+            TransferError::Upload { status, .. } if *status == StatusCode::PAYLOAD_TOO_LARGE => {
+                body["limit"] = json!(MAX_FILE_BYTES)
+            }
             TransferError::Import(ImportError::Unreadable { position, .. }) => {
                 body["position"] = json!(position)
             }
@@ -268,11 +300,15 @@ async fn preview(
     Ok(Json(summary).into_response())
 }
 
+/// The body arrives whole (at most [`MAX_FILE_BYTES`], the route's body
+/// limit); a larger one is refused while it is read, with the importer's
+/// JSON 413 rather than axum's plain-text one.
 async fn import(
     State(store): State<Store>,
     RawQuery(q): RawQuery,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, TransferError> {
+    let body = body?;
     let name = pairs(q)
         .into_iter()
         .find(|(k, _)| k == "name")

@@ -24,6 +24,11 @@ pub enum StoreError {
     NotFound(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The query itself cannot be run (a log search with a NUL byte, or
+    /// that the full-text engine cannot parse): the caller's fault, so the
+    /// API answers 400, not 500.
+    #[error("bad query: {0}")]
+    BadQuery(String),
 }
 
 impl From<prost::DecodeError> for StoreError {

@@ -22,6 +22,8 @@ use crate::StoreError;
 /// indexed right after its SQL runs.
 pub(crate) const FTS_MIGRATION: usize = 2;
 
+/// Recursive over nested values: their depth is bounded where they were
+/// decoded (prost's recursion limit of 100 messages, serde_json's of 128).
 fn flatten(v: &AnyValue, out: &mut String) {
     match v.value.as_ref() {
         None => {}
@@ -109,7 +111,20 @@ fn quote(term: &str) -> String {
 /// must occur (in the body or an attribute); a word ending in `*` matches as
 /// a prefix. Words are quoted, so FTS5 operators typed by the user are just
 /// words. `None` when there is no word.
-pub(crate) fn match_query(text: &str, conditions: &[(String, Option<String>)]) -> Option<String> {
+///
+/// A NUL byte is refused ([`StoreError::BadQuery`]): SQLite reads the
+/// MATCH text as a C string, so a NUL inside a quoted word would cut it into
+/// an unterminated phrase, a syntax error. (The length is bounded by the
+/// query crate; this function is iterative.)
+pub(crate) fn match_query(
+    text: &str,
+    conditions: &[(String, Option<String>)],
+) -> Result<Option<String>, StoreError> {
+    if text.contains('\0') {
+        return Err(StoreError::BadQuery(
+            "the log search contains a NUL character".into(),
+        ));
+    }
     let mut parts: Vec<String> = Vec::new();
     for w in text.split_whitespace() {
         match w.strip_suffix('*') {
@@ -125,7 +140,19 @@ pub(crate) fn match_query(text: &str, conditions: &[(String, Option<String>)]) -
     for (key, value) in conditions {
         parts.push(format!("attrs : {}", attr_token(key, value.as_deref())));
     }
-    (!parts.is_empty()).then(|| parts.join(" AND "))
+    Ok((!parts.is_empty()).then(|| parts.join(" AND ")))
+}
+
+/// A full-text query the engine refused (an `fts5: syntax error …`) is the
+/// query's fault, not the store's: [`StoreError::BadQuery`]. Any other
+/// error stays what it is.
+pub(crate) fn fts_error(e: rusqlite::Error) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(_, Some(m)) if m.starts_with("fts5:") => {
+            StoreError::BadQuery(format!("the log search cannot be run ({m})"))
+        }
+        _ => StoreError::Sql(e),
+    }
 }
 
 #[cfg(test)]
@@ -134,6 +161,7 @@ mod tests {
 
     #[test]
     fn search_text_becomes_quoted_terms() {
+        let match_query = |t: &str, c: &[(String, Option<String>)]| match_query(t, c).unwrap();
         assert_eq!(match_query("  ", &[]), None);
         assert_eq!(
             match_query("payment refused", &[]).unwrap(),
@@ -153,6 +181,13 @@ mod tests {
             q.starts_with("attrs : a") && q.len() == "attrs : a".len() + 16,
             "{q}"
         );
+    }
+
+    #[test]
+    fn nul_in_log_search_is_a_bad_query() {
+        let e = match_query("pay\0ment", &[]).unwrap_err();
+        assert!(matches!(e, StoreError::BadQuery(_)), "{e}");
+        assert!(e.to_string().contains("NUL"), "{e}");
     }
 
     #[test]

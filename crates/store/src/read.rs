@@ -616,7 +616,7 @@ fn select_logs(c: &Connection, q: &LogQuery) -> Result<Vec<LogRow>, StoreError> 
             _ => None,
         })
         .collect();
-    let fts = crate::logsearch::match_query(q.search.as_deref().unwrap_or(""), &indexable);
+    let fts = crate::logsearch::match_query(q.search.as_deref().unwrap_or(""), &indexable)?;
     let limit = q.limit.max(1);
     let sql = match &fts {
         Some(_) => format!(
@@ -631,10 +631,13 @@ fn select_logs(c: &Connection, q: &LogQuery) -> Result<Vec<LogRow>, StoreError> 
         args.insert(0, m.into());
     }
     let mut st = c.prepare(&sql)?;
-    let mut rows = st.query(params_from_iter(args))?;
+    // FTS5 parses the MATCH text when the statement runs: its syntax
+    // errors surface here and are the query's fault (`fts_error`).
+    let fts_error = crate::logsearch::fts_error;
+    let mut rows = st.query(params_from_iter(args)).map_err(fts_error)?;
     let mut out: Vec<LogRow> = Vec::new();
     let mut examined = 0;
-    while let Some(row) = rows.next()? {
+    while let Some(row) = rows.next().map_err(fts_error)? {
         examined += 1;
         let record = LogRecord::decode(row.get_ref(2)?.as_blob()?)?;
         if q.attrs.iter().all(|a| log_attr_matches(&record, a)) {
@@ -821,7 +824,10 @@ impl TraceSet {
     }
 }
 
-/// Evaluates an expression against the attribute index.
+/// Evaluates an expression against the attribute index. Recursive: its
+/// depth is the expression's, which `loupe_query::parse_expr` bounds to
+/// `MAX_EXPR_DEPTH` (plus the one AND that `search_traces` wraps around it;
+/// repeated `q`s are one flat AND).
 fn eval(c: &Connection, e: &Expr) -> Result<TraceSet, StoreError> {
     Ok(match e {
         Expr::Cond(AttrCondition { key, op }) => {
