@@ -71,13 +71,15 @@ pub fn render(mut page: Page, max_bytes: usize) -> String {
         clip_strings(v, MAX_STRING);
     }
     let mut omitted = Vec::new();
+    let mut clipped = false;
     loop {
         if let Some(text) = fit(&page, max_bytes, &omitted) {
             return text;
         }
-        // Even one item does not fit: clip harder, then drop optional parts.
-        if page.items.iter().any(|v| longest(v) > TIGHT_STRING)
-            || page.body.values().any(|v| longest(v) > TIGHT_STRING)
+        // Even one item does not fit: clip harder (once), then drop optional parts.
+        if !std::mem::replace(&mut clipped, true)
+            && (page.items.iter().any(|v| longest(v) > TIGHT_STRING)
+                || page.body.values().any(|v| longest(v) > TIGHT_STRING))
         {
             for v in page.items.iter_mut().chain(page.body.values_mut()) {
                 clip_strings(v, TIGHT_STRING);
