@@ -110,7 +110,10 @@ fn terminal_commands_and_exit_codes() {
     let o = loupe_cli(&["trace", &main, "--api", &api]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains(" ERROR: Command failed with exit code 1"), "{out}");
+    assert!(
+        out.contains(" ERROR: Command failed with exit code 1"),
+        "{out}"
+    );
     assert!(out.contains(&format!("{api}/trace/{main}")), "{out}");
     let o = loupe_cli(&["trace", "0123456789abcdef0123456789abcdef", "--api", &api]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
@@ -132,7 +135,11 @@ fn terminal_commands_and_exit_codes() {
     // Nothing running there: exit 2 and a clear line.
     let o = loupe_cli(&["traces", "--api", "http://127.0.0.1:9"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o).contains("no Loupe answers at http://127.0.0.1:9"), "{}", text(&o));
+    assert!(
+        text(&o).contains("no Loupe answers at http://127.0.0.1:9"),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]

@@ -594,22 +594,22 @@ pub fn main() -> ExitCode {
         Some(Command::Import(a)) => crate::transfer::run_import(a),
         Some(Command::Rules(RulesCommand::Check { file })) => run_rules_check(&file),
         Some(Command::Mcp(api)) => run_mcp(api),
-        Some(Command::Traces { api, search, json }) => {
-            run_query(api, |ctx, out| Box::pin(async move { loupe_mcp::term::traces(ctx, &search, json, out).await }))
-        }
-        Some(Command::Trace { id, api, json }) => {
-            run_query(api, |ctx, out| Box::pin(async move { loupe_mcp::term::trace(ctx, &id, json, out).await }))
-        }
+        Some(Command::Traces { api, search, json }) => run_query(api, |ctx, out| {
+            Box::pin(async move { loupe_mcp::term::traces(ctx, &search, json, out).await })
+        }),
+        Some(Command::Trace { id, api, json }) => run_query(api, |ctx, out| {
+            Box::pin(async move { loupe_mcp::term::trace(ctx, &id, json, out).await })
+        }),
         Some(Command::Logs { api, search, json }) if search.follow => run_follow(api, search, json),
-        Some(Command::Logs { api, search, json }) => {
-            run_query(api, |ctx, out| Box::pin(async move { loupe_mcp::term::logs(ctx, &search, json, out).await }))
-        }
-        Some(Command::Metrics { api, which, json }) => {
-            run_query(api, |ctx, out| Box::pin(async move { loupe_mcp::term::metrics(ctx, &which, json, out).await }))
-        }
-        Some(Command::Alerts { api, json }) => {
-            run_query(api, |ctx, out| Box::pin(async move { loupe_mcp::term::alerts(ctx, json, out).await }))
-        }
+        Some(Command::Logs { api, search, json }) => run_query(api, |ctx, out| {
+            Box::pin(async move { loupe_mcp::term::logs(ctx, &search, json, out).await })
+        }),
+        Some(Command::Metrics { api, which, json }) => run_query(api, |ctx, out| {
+            Box::pin(async move { loupe_mcp::term::metrics(ctx, &which, json, out).await })
+        }),
+        Some(Command::Alerts { api, json }) => run_query(api, |ctx, out| {
+            Box::pin(async move { loupe_mcp::term::alerts(ctx, json, out).await })
+        }),
         None => run_window(cli.window),
     }
 }
@@ -641,7 +641,11 @@ fn run_mcp(api: ApiArgs) -> ExitCode {
 }
 
 type QueryFuture<'a> = std::pin::Pin<
-    Box<dyn std::future::Future<Output = Result<loupe_mcp::term::Outcome, loupe_mcp::tools::ToolError>> + 'a>,
+    Box<
+        dyn std::future::Future<
+                Output = Result<loupe_mcp::term::Outcome, loupe_mcp::tools::ToolError>,
+            > + 'a,
+    >,
 >;
 
 /// A terminal query: its output on stdout, exit 0 (found), 1 (no match)
@@ -680,7 +684,12 @@ fn run_follow(api: ApiArgs, search: loupe_mcp::term::LogsArgs, json: bool) -> Ex
     };
     let backend = loupe_mcp::HttpBackend::new(&base);
     let mut stdout = std::io::stdout();
-    let emit = |line: &str| stdout.write_all(line.as_bytes()).and_then(|_| stdout.flush()).is_ok();
+    let emit = |line: &str| {
+        stdout
+            .write_all(line.as_bytes())
+            .and_then(|_| stdout.flush())
+            .is_ok()
+    };
     let result = runtime.block_on(async {
         tokio::select! {
             r = loupe_mcp::term::follow(&backend, &search, json, emit) => r,

@@ -122,10 +122,7 @@ fn fit(page: &Page, max_bytes: usize, omitted: &[&str]) -> Option<String> {
         if page.offset > 0 {
             o.insert("from".into(), page.offset.into());
         }
-        o.insert(
-            page.list_key.into(),
-            Value::Array(page.items[..n].to_vec()),
-        );
+        o.insert(page.list_key.into(), Value::Array(page.items[..n].to_vec()));
         if n < page.items.len() {
             let next = page.offset + n;
             o.insert("truncated".into(), true.into());
@@ -202,7 +199,9 @@ mod tests {
     #[test]
     fn cuts_the_list_and_gives_a_cursor_that_continues() {
         let mut seen = 0;
-        let all: Vec<Value> = (0..1000).map(|i| format!("row number {i}").into()).collect();
+        let all: Vec<Value> = (0..1000)
+            .map(|i| format!("row number {i}").into())
+            .collect();
         let mut offset = 0;
         loop {
             let mut p = Page::new("rows");

@@ -87,15 +87,15 @@ impl Backend for HttpBackend {
     fn get(&self, path: String) -> BoxFut<'_, Result<Answer, BackendError>> {
         Box::pin(async move {
             let url = format!("{}{}", self.base, path);
-            let resp = self
-                .client
-                .get(&url)
-                .send()
-                .await
-                .map_err(|e| BackendError::Unreachable {
-                    base: self.base.clone(),
-                    detail: short_error(&e),
-                })?;
+            let resp =
+                self.client
+                    .get(&url)
+                    .send()
+                    .await
+                    .map_err(|e| BackendError::Unreachable {
+                        base: self.base.clone(),
+                        detail: short_error(&e),
+                    })?;
             let status = resp.status().as_u16();
             let bytes = resp.bytes().await.map_err(|e| BackendError::Unreachable {
                 base: self.base.clone(),

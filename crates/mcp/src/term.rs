@@ -150,7 +150,11 @@ fn error_args(a: &TracesArgs) -> Map<String, Value> {
 }
 
 /// The items of a tool's answer, redacted.
-async fn items(ctx: &Ctx<'_>, tool: &str, args: Map<String, Value>) -> Result<(Vec<Value>, Map<String, Value>), ToolError> {
+async fn items(
+    ctx: &Ctx<'_>,
+    tool: &str,
+    args: Map<String, Value>,
+) -> Result<(Vec<Value>, Map<String, Value>), ToolError> {
     let (mut page, _) = tools::run(ctx, tool, args).await?;
     for v in page.items.iter_mut().chain(page.body.values_mut()) {
         redact(v);
@@ -233,7 +237,10 @@ pub fn traces_table(items: &[Value]) -> String {
             ]
         })
         .collect();
-    table(&["TRACE", "START", "DURATION", "SPANS", "ERRORS", "ROOT"], &rows)
+    table(
+        &["TRACE", "START", "DURATION", "SPANS", "ERRORS", "ROOT"],
+        &rows,
+    )
 }
 
 /// `loupe logs` as a table (oldest first, bodies on one line).
@@ -281,7 +288,14 @@ pub fn series_table(meaning: &str, items: &[Value]) -> String {
                 s(&st["max"]),
                 s(&st["last"]),
                 s(&st["points"]),
-                { let label = s(&l["label"]); if label.is_empty() { "(all)".into() } else { label } },
+                {
+                    let label = s(&l["label"]);
+                    if label.is_empty() {
+                        "(all)".into()
+                    } else {
+                        label
+                    }
+                },
             ]
         })
         .collect();
@@ -289,7 +303,10 @@ pub fn series_table(meaning: &str, items: &[Value]) -> String {
     if !meaning.is_empty() {
         out.push_str(&format!("values: {meaning}\n"));
     }
-    out.push_str(&table(&["MIN", "AVG", "MAX", "LAST", "POINTS", "LINE"], &rows));
+    out.push_str(&table(
+        &["MIN", "AVG", "MAX", "LAST", "POINTS", "LINE"],
+        &rows,
+    ));
     out
 }
 
@@ -301,7 +318,11 @@ pub fn alerts_table(items: &[Value]) -> String {
             let evidence = g["evidence"]["summary"]
                 .as_str()
                 .map(str::to_string)
-                .or_else(|| g["evidence"]["traceId"].as_str().map(|t| format!("trace {t}")))
+                .or_else(|| {
+                    g["evidence"]["traceId"]
+                        .as_str()
+                        .map(|t| format!("trace {t}"))
+                })
                 .unwrap_or_else(|| s(&g["value"]));
             vec![
                 s(&g["state"]),
@@ -337,21 +358,41 @@ pub fn trace_text(id: &str, ui: &str, spans: &[otlp::Span]) -> String {
 }
 
 /// Runs `loupe traces`; `out` gets the table or NDJSON.
-pub async fn traces(ctx: &Ctx<'_>, a: &TracesArgs, json: bool, out: &mut String) -> Result<Outcome, ToolError> {
+pub async fn traces(
+    ctx: &Ctx<'_>,
+    a: &TracesArgs,
+    json: bool,
+    out: &mut String,
+) -> Result<Outcome, ToolError> {
     let (items, _) = items(ctx, "search_traces", error_args(a)).await?;
-    out.push_str(&if json { ndjson(&items) } else if items.is_empty() { String::new() } else { traces_table(&items) });
+    out.push_str(&if json {
+        ndjson(&items)
+    } else if items.is_empty() {
+        String::new()
+    } else {
+        traces_table(&items)
+    });
     Ok(outcome(!items.is_empty()))
 }
 
 /// Runs `loupe trace ID`.
-pub async fn trace(ctx: &Ctx<'_>, id: &str, json: bool, out: &mut String) -> Result<Outcome, ToolError> {
+pub async fn trace(
+    ctx: &Ctx<'_>,
+    id: &str,
+    json: bool,
+    out: &mut String,
+) -> Result<Outcome, ToolError> {
     let id = id.trim().to_ascii_lowercase();
     if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(ToolError::Invalid(format!("{id:?} is not a trace ID (32 hex digits)")));
+        return Err(ToolError::Invalid(format!(
+            "{id:?} is not a trace ID (32 hex digits)"
+        )));
     }
     let ans = ctx.backend.get(format!("/api/v1/traces/{id}")).await?;
     if ans.status == 404 {
-        out.push_str(&format!("no trace {id}: never received, or retention has deleted it\n"));
+        out.push_str(&format!(
+            "no trace {id}: never received, or retention has deleted it\n"
+        ));
         return Ok(Outcome::NoMatch);
     }
     if !ans.ok() {
@@ -407,10 +448,21 @@ fn logs_args(a: &LogsArgs, limit: u64) -> Map<String, Value> {
 }
 
 /// Runs `loupe logs` (without `--follow`): oldest first.
-pub async fn logs(ctx: &Ctx<'_>, a: &LogsArgs, json: bool, out: &mut String) -> Result<Outcome, ToolError> {
+pub async fn logs(
+    ctx: &Ctx<'_>,
+    a: &LogsArgs,
+    json: bool,
+    out: &mut String,
+) -> Result<Outcome, ToolError> {
     let (mut items, _) = items(ctx, "search_logs", logs_args(a, a.limit.unwrap_or(50))).await?;
     items.reverse();
-    out.push_str(&if json { ndjson(&items) } else if items.is_empty() { String::new() } else { logs_table(&items) });
+    out.push_str(&if json {
+        ndjson(&items)
+    } else if items.is_empty() {
+        String::new()
+    } else {
+        logs_table(&items)
+    });
     Ok(outcome(!items.is_empty()))
 }
 
@@ -496,11 +548,22 @@ pub async fn follow(
 }
 
 /// Runs `loupe metrics [NAME]`.
-pub async fn metrics(ctx: &Ctx<'_>, a: &MetricsArgs, json: bool, out: &mut String) -> Result<Outcome, ToolError> {
+pub async fn metrics(
+    ctx: &Ctx<'_>,
+    a: &MetricsArgs,
+    json: bool,
+    out: &mut String,
+) -> Result<Outcome, ToolError> {
     match &a.name {
         None => {
             let (items, _) = items(ctx, "list_metrics", Map::new()).await?;
-            out.push_str(&if json { ndjson(&items) } else if items.is_empty() { String::new() } else { metrics_table(&items) });
+            out.push_str(&if json {
+                ndjson(&items)
+            } else if items.is_empty() {
+                String::new()
+            } else {
+                metrics_table(&items)
+            });
             Ok(outcome(!items.is_empty()))
         }
         Some(name) => {
@@ -509,11 +572,16 @@ pub async fn metrics(ctx: &Ctx<'_>, a: &MetricsArgs, json: bool, out: &mut Strin
             put(&mut m, "since", a.since.clone().or(Some("1h".into())));
             put(&mut m, "split", a.split.clone());
             let (items, body) = items(ctx, "get_metric_series", m).await?;
-            let found = items.iter().any(|l| l["stats"]["points"].as_u64().unwrap_or(0) > 0);
+            let found = items
+                .iter()
+                .any(|l| l["stats"]["points"].as_u64().unwrap_or(0) > 0);
             if json {
                 out.push_str(&ndjson(&items));
             } else if found {
-                out.push_str(&series_table(&s(&body.get("meaning").cloned().unwrap_or_default()), &items));
+                out.push_str(&series_table(
+                    &s(&body.get("meaning").cloned().unwrap_or_default()),
+                    &items,
+                ));
             }
             Ok(outcome(found))
         }
@@ -523,6 +591,12 @@ pub async fn metrics(ctx: &Ctx<'_>, a: &MetricsArgs, json: bool, out: &mut Strin
 /// Runs `loupe alerts`: firing and pending groups.
 pub async fn alerts(ctx: &Ctx<'_>, json: bool, out: &mut String) -> Result<Outcome, ToolError> {
     let (items, _) = items(ctx, "list_alerts", Map::new()).await?;
-    out.push_str(&if json { ndjson(&items) } else if items.is_empty() { String::new() } else { alerts_table(&items) });
+    out.push_str(&if json {
+        ndjson(&items)
+    } else if items.is_empty() {
+        String::new()
+    } else {
+        alerts_table(&items)
+    });
     Ok(outcome(!items.is_empty()))
 }

@@ -245,7 +245,10 @@ impl Args {
         let props = &def.schema["properties"];
         for k in m.keys() {
             if props.get(k).is_none() {
-                let known: Vec<&String> = props.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+                let known: Vec<&String> = props
+                    .as_object()
+                    .map(|o| o.keys().collect())
+                    .unwrap_or_default();
                 return Err(ToolError::Invalid(format!(
                     "{tool} takes no argument {k:?}; it takes {known:?}"
                 )));
@@ -266,7 +269,9 @@ impl Args {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
-            Some(other) => Err(ToolError::Invalid(format!("{k} must be a string, not {other}"))),
+            Some(other) => Err(ToolError::Invalid(format!(
+                "{k} must be a string, not {other}"
+            ))),
         }
     }
 
@@ -274,7 +279,9 @@ impl Args {
         match self.m.get(k) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(other) => Err(ToolError::Invalid(format!("{k} must be true or false, not {other}"))),
+            Some(other) => Err(ToolError::Invalid(format!(
+                "{k} must be true or false, not {other}"
+            ))),
         }
     }
 
@@ -283,7 +290,9 @@ impl Args {
             None | Some(Value::Null) => Ok(None),
             Some(v) => match v.as_u64() {
                 Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
-                _ => Err(ToolError::Invalid(format!("{k} must be an integer from {min} to {max}, not {v}"))),
+                _ => Err(ToolError::Invalid(format!(
+                    "{k} must be an integer from {min} to {max}, not {v}"
+                ))),
             },
         }
     }
@@ -300,7 +309,9 @@ impl Args {
                         .ok_or_else(|| ToolError::Invalid(format!("{k} must be a list of strings")))
                 })
                 .collect(),
-            Some(other) => Err(ToolError::Invalid(format!("{k} must be a list of strings, not {other}"))),
+            Some(other) => Err(ToolError::Invalid(format!(
+                "{k} must be a list of strings, not {other}"
+            ))),
         }
     }
 
@@ -320,7 +331,9 @@ impl Args {
             Some(s) if s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit()) => {
                 Ok(Some(s.to_ascii_lowercase()))
             }
-            Some(s) => Err(ToolError::Invalid(format!("{k} must be {len} hex digits, not {s:?}"))),
+            Some(s) => Err(ToolError::Invalid(format!(
+                "{k} must be {len} hex digits, not {s:?}"
+            ))),
         }
     }
 
@@ -348,7 +361,11 @@ fn pair(out: &mut Vec<(String, String)>, k: &str, v: Option<String>) {
 }
 
 /// Runs tool `name`; the answer is JSON text within its budget, redacted.
-pub async fn call(ctx: &Ctx<'_>, name: &str, args: Map<String, Value>) -> Result<String, ToolError> {
+pub async fn call(
+    ctx: &Ctx<'_>,
+    name: &str,
+    args: Map<String, Value>,
+) -> Result<String, ToolError> {
     let (page, max) = run(ctx, name, args).await?;
     Ok(answer::render(page, max))
 }
@@ -388,7 +405,10 @@ async fn list_services(ctx: &Ctx<'_>, a: &Args) -> Result<Page, ToolError> {
     let mut p = Page::new("services");
     p.set("count", items.len());
     if items.is_empty() {
-        p.set("note", "Loupe has received no telemetry yet (or retention removed it all).");
+        p.set(
+            "note",
+            "Loupe has received no telemetry yet (or retention removed it all).",
+        );
     }
     p.set("link", format!("{}/", ctx.ui));
     p.offset = a.cursor()?;
@@ -533,7 +553,11 @@ enum Node {
 /// (with their subtrees) stay. Returns the lines and how many spans were
 /// folded away.
 pub fn tree_lines(spans: &[Span], fold: bool, with_ids: bool) -> (Vec<String>, usize) {
-    let index: HashMap<&str, usize> = spans.iter().enumerate().map(|(i, s)| (s.span_id.as_str(), i)).collect();
+    let index: HashMap<&str, usize> = spans
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.span_id.as_str(), i))
+        .collect();
     let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
     let mut roots = Vec::new();
     for (i, s) in spans.iter().enumerate() {
@@ -553,7 +577,10 @@ pub fn tree_lines(spans: &[Span], fold: bool, with_ids: bool) -> (Vec<String>, u
         }
         let mut groups: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
         for &i in kids {
-            groups.entry((spans[i].name.as_str(), spans[i].service.as_str())).or_default().push(i);
+            groups
+                .entry((spans[i].name.as_str(), spans[i].service.as_str()))
+                .or_default()
+                .push(i);
         }
         let mut out = Vec::new();
         let mut done: std::collections::HashSet<(&str, &str)> = Default::default();
@@ -589,7 +616,11 @@ pub fn tree_lines(spans: &[Span], fold: bool, with_ids: bool) -> (Vec<String>, u
             Node::Group(members, depth) => {
                 let s = &spans[members[0]];
                 let durs: Vec<u64> = members.iter().map(|&i| spans[i].duration()).collect();
-                let errors: Vec<usize> = members.iter().copied().filter(|&i| spans[i].is_error()).collect();
+                let errors: Vec<usize> = members
+                    .iter()
+                    .copied()
+                    .filter(|&i| spans[i].is_error())
+                    .collect();
                 let mut line = format!(
                     "{}{} [{}] ×{} {}…{} (total {})",
                     indent(depth),
@@ -738,7 +769,11 @@ async fn get_trace(ctx: &Ctx<'_>, a: &Args) -> Result<Page, ToolError> {
         let logs_ans = ctx
             .get(format!("/api/v1/logs?traceId={id}&limit=1000"))
             .await?;
-        let logs = if logs_ans.ok() { otlp::logs(&logs_ans.body) } else { Vec::new() };
+        let logs = if logs_ans.ok() {
+            otlp::logs(&logs_ans.body)
+        } else {
+            Vec::new()
+        };
         let mut by_span: HashMap<&str, Vec<&otlp::Log>> = HashMap::new();
         for l in &logs {
             by_span.entry(l.span_id.as_str()).or_default().push(l);
@@ -747,7 +782,10 @@ async fn get_trace(ctx: &Ctx<'_>, a: &Args) -> Result<Page, ToolError> {
         let mut sorted = error_spans.clone();
         sorted.sort_by_key(|s| s.start);
         for s in sorted.iter().take(10) {
-            let mut span_logs: Vec<&&otlp::Log> = by_span.get(s.span_id.as_str()).map(|v| v.iter().collect()).unwrap_or_default();
+            let mut span_logs: Vec<&&otlp::Log> = by_span
+                .get(s.span_id.as_str())
+                .map(|v| v.iter().collect())
+                .unwrap_or_default();
             span_logs.sort_by_key(|l| std::cmp::Reverse(l.severity_number));
             errors.push(json!({
                 "spanId": s.span_id,
@@ -762,7 +800,13 @@ async fn get_trace(ctx: &Ctx<'_>, a: &Args) -> Result<Page, ToolError> {
             }));
         }
         if error_spans.len() > 10 {
-            p.set("moreErrors", format!("{} more ERROR spans: fold=false lists them in the tree", error_spans.len() - 10));
+            p.set(
+                "moreErrors",
+                format!(
+                    "{} more ERROR spans: fold=false lists them in the tree",
+                    error_spans.len() - 10
+                ),
+            );
         }
         p.set("errors", errors);
         let error_logs: Vec<Value> = logs
@@ -821,7 +865,10 @@ async fn get_span(ctx: &Ctx<'_>, a: &Args) -> Result<Page, ToolError> {
     let Some(s) = spans.iter().find(|s| s.span_id == span_id) else {
         p.set("traceId", id.as_str());
         p.set("found", false);
-        p.set("note", format!("trace {id} has no span {span_id} (get_trace lists its spans)"));
+        p.set(
+            "note",
+            format!("trace {id} has no span {span_id} (get_trace lists its spans)"),
+        );
         p.set("link", ctx.trace_link(&id));
         return Ok(p);
     };
@@ -864,7 +911,9 @@ async fn get_span(ctx: &Ctx<'_>, a: &Args) -> Result<Page, ToolError> {
     );
     p.set("link", ctx.span_link(&id, &span_id));
     let logs = ctx
-        .get_ok(format!("/api/v1/logs?traceId={id}&spanId={span_id}&limit=200"))
+        .get_ok(format!(
+            "/api/v1/logs?traceId={id}&spanId={span_id}&limit=200"
+        ))
         .await
         .map(|b| otlp::logs(&b))
         .unwrap_or_default();
@@ -911,12 +960,21 @@ async fn get_related(ctx: &Ctx<'_>, a: &Args) -> Result<Page, ToolError> {
                     .into_iter()
                     .flatten()
                     .take(10)
-                    .map(|l| json!(format!("{} → {}", l["fromSpanId"].as_str().unwrap_or(""), l["toSpanId"].as_str().unwrap_or(""))))
+                    .map(|l| {
+                        json!(format!(
+                            "{} → {}",
+                            l["fromSpanId"].as_str().unwrap_or(""),
+                            l["toSpanId"].as_str().unwrap_or("")
+                        ))
+                    })
                     .collect::<Vec<_>>()
                     .into(),
             );
             if r["summary"].is_null() {
-                o.insert("summary".into(), "not received (or deleted by retention)".into());
+                o.insert(
+                    "summary".into(),
+                    "not received (or deleted by retention)".into(),
+                );
             } else {
                 let mut s = trace_item(ctx, &r["summary"]);
                 s.remove("traceId");
@@ -976,7 +1034,11 @@ async fn search_logs(ctx: &Ctx<'_>, a: &Args) -> Result<Page, ToolError> {
     let mut p = Page::new("logs");
     p.set(
         "link",
-        if ui_q.is_empty() { format!("{}/logs", ctx.ui) } else { format!("{}/logs?{}", ctx.ui, query(&ui_q)) },
+        if ui_q.is_empty() {
+            format!("{}/logs", ctx.ui)
+        } else {
+            format!("{}/logs?{}", ctx.ui, query(&ui_q))
+        },
     );
     if items.is_empty() && offset == 0 {
         p.set("note", "no log record matches; widen the time range or drop a filter (records older than the retention age are deleted)");
@@ -1075,11 +1137,16 @@ async fn metric_series(ctx: &Ctx<'_>, a: &Args) -> Result<Page, ToolError> {
     }
     q.push(("width".into(), "200".into()));
     let body = ctx
-        .get_ok(format!("/api/v1/metrics/{}/chart?{}", enc(&name), query(&q)))
+        .get_ok(format!(
+            "/api/v1/metrics/{}/chart?{}",
+            enc(&name),
+            query(&q)
+        ))
         .await?;
     let mut items = Vec::new();
     for s in body["series"].as_array().into_iter().flatten() {
-        let (stats, series) = series_summary(s["points"].as_array().map(Vec::as_slice).unwrap_or(&[]), n);
+        let (stats, series) =
+            series_summary(s["points"].as_array().map(Vec::as_slice).unwrap_or(&[]), n);
         items.push(json!({"label": s["label"], "stats": stats, "series": series}));
     }
     let mut p = Page::new("lines");
@@ -1103,7 +1170,10 @@ async fn metric_series(ctx: &Ctx<'_>, a: &Args) -> Result<Page, ToolError> {
     if items.is_empty() {
         p.set("note", format!("no points of {name:?} in this range: an unknown name (list_metrics), a range without data, or points retention has deleted"));
     }
-    p.set("link", format!("{}/explore/metrics?metric={}", ctx.ui, enc(&name)));
+    p.set(
+        "link",
+        format!("{}/explore/metrics?metric={}", ctx.ui, enc(&name)),
+    );
     p.optional = vec!["exemplars"];
     p.offset = a.cursor()?;
     p.items = from_offset(items, p.offset);
@@ -1156,7 +1226,11 @@ fn alert_item(ctx: &Ctx<'_>, g: &Value) -> Value {
     }
     if let Some(e) = g.get("evidence").filter(|e| !e.is_null()) {
         let mut e = e.clone();
-        if let Some(t) = e["traceId"].as_str().filter(|t| !t.is_empty()).map(str::to_string) {
+        if let Some(t) = e["traceId"]
+            .as_str()
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+        {
             e["link"] = match e["spanId"].as_str().filter(|s| !s.is_empty()) {
                 Some(s) => ctx.span_link(&t, s),
                 None => ctx.trace_link(&t),
@@ -1170,9 +1244,18 @@ fn alert_item(ctx: &Ctx<'_>, g: &Value) -> Value {
 
 async fn alert_history(ctx: &Ctx<'_>, a: &Args) -> Result<Page, ToolError> {
     let mut q = Vec::new();
-    pair(&mut q, "rule", a.uint("rule", 0, i64::MAX as u64)?.map(|r| r.to_string()));
-    q.push(("limit".into(), a.uint("limit", 1, 5000)?.unwrap_or(50).to_string()));
-    let ans = ctx.get(format!("/api/v1/alerts/history?{}", query(&q))).await?;
+    pair(
+        &mut q,
+        "rule",
+        a.uint("rule", 0, i64::MAX as u64)?.map(|r| r.to_string()),
+    );
+    q.push((
+        "limit".into(),
+        a.uint("limit", 1, 5000)?.unwrap_or(50).to_string(),
+    ));
+    let ans = ctx
+        .get(format!("/api/v1/alerts/history?{}", query(&q)))
+        .await?;
     if ans.status == 404 {
         return Ok(alerting_off(ctx, "history"));
     }

@@ -2,7 +2,9 @@
 //! A change in layout shows up here as a readable diff.
 
 use loupe_mcp::otlp;
-use loupe_mcp::term::{alerts_table, logs_table, metrics_table, series_table, trace_text, traces_table};
+use loupe_mcp::term::{
+    alerts_table, logs_table, metrics_table, series_table, trace_text, traces_table,
+};
 use serde_json::json;
 
 #[test]
@@ -41,7 +43,9 @@ TIME                      SEVERITY  SERVICE           BODY
 
 #[test]
 fn metrics_and_series() {
-    let items = vec![json!({"name": "kestra.worker.job.duration", "type": "histogram", "unit": "s", "series": 2, "lastPoint": "2026-11-21T20:24:19.616Z"})];
+    let items = vec![
+        json!({"name": "kestra.worker.job.duration", "type": "histogram", "unit": "s", "series": 2, "lastPoint": "2026-11-21T20:24:19.616Z"}),
+    ];
     assert_eq!(
         metrics_table(&items),
         "\
@@ -66,8 +70,10 @@ MIN  AVG   MAX  LAST  POINTS  LINE
 
 #[test]
 fn alerts() {
-    let items = vec![json!({"state": "firing", "rule": "Failed executions", "group": "orders_pipeline", "since": "2026-11-21T20:23:50.000Z",
-                            "evidence": {"traceId": "5b8efff798038103d269b633813fc60c", "summary": "export_report failed"}})];
+    let items = vec![
+        json!({"state": "firing", "rule": "Failed executions", "group": "orders_pipeline", "since": "2026-11-21T20:23:50.000Z",
+                            "evidence": {"traceId": "5b8efff798038103d269b633813fc60c", "summary": "export_report failed"}}),
+    ];
     assert_eq!(
         alerts_table(&items),
         "\
