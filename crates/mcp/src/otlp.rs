@@ -185,7 +185,7 @@ pub fn logs(doc: &Value) -> Vec<Log> {
             }
         }
     }
-    out.sort_by(|a, b| b.time.cmp(&a.time));
+    out.sort_by_key(|l| std::cmp::Reverse(l.time));
     out
 }
 

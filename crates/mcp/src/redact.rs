@@ -26,11 +26,7 @@ pub fn redact(v: &mut Value) {
 
 fn walk(v: &mut Value, r: &Redactor) {
     match v {
-        Value::String(s) => {
-            if r.value_matches(s) {
-                *s = MASK.to_string();
-            }
-        }
+        Value::String(s) if r.value_matches(s) => *s = MASK.to_string(),
         Value::Array(items) => {
             for item in items {
                 walk(item, r);
