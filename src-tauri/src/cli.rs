@@ -1,5 +1,6 @@
 //! Argument parsing and the `serve`, `config` and `demo` commands (`export`
-//! and `import` are in `transfer.rs`); without a command, the desktop window
+//! and `import` are in `transfer.rs`; `mcp` and the query commands `traces`,
+//! `trace`, `logs`, `metrics`, `alerts` run `loupe_mcp`); without a command, the desktop window
 //! (feature `desktop`, in `desktop/`) with the same options as `serve`.
 //! Errors end here as one clear line on stderr and a non-zero exit code.
 
@@ -48,6 +49,88 @@ enum Command {
     /// Alert rule files.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// MCP server on stdin/stdout for coding agents, answering from the running Loupe
+    /// (docs/agents.md). Loupe also serves MCP over HTTP at http://127.0.0.1:16686/mcp.
+    Mcp(ApiArgs),
+    /// Search traces in the running Loupe: a table, or NDJSON with --json.
+    /// Exit code 0: found some; 1: none matched; 2: error (e.g. Loupe not running).
+    Traces {
+        #[command(flatten)]
+        api: ApiArgs,
+        #[command(flatten)]
+        search: loupe_mcp::term::TracesArgs,
+        /// One JSON object a line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One trace as an indented tree with durations and errors (exit 1: no such trace).
+    Trace {
+        /// The trace ID (32 hex digits).
+        id: String,
+        #[command(flatten)]
+        api: ApiArgs,
+        /// One JSON object a span instead of the tree.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Log records, oldest first; --follow keeps printing new ones (exit 1: none matched).
+    Logs {
+        #[command(flatten)]
+        api: ApiArgs,
+        #[command(flatten)]
+        search: loupe_mcp::term::LogsArgs,
+        /// One JSON object a line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Metrics: the list, or one metric's lines with min/avg/max/last (exit 1: none).
+    Metrics {
+        #[command(flatten)]
+        api: ApiArgs,
+        #[command(flatten)]
+        which: loupe_mcp::term::MetricsArgs,
+        /// One JSON object a line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Firing and pending alerts (exit 1: none).
+    Alerts {
+        #[command(flatten)]
+        api: ApiArgs,
+        /// One JSON object a line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Where the running Loupe's API is, for the commands that ask it.
+#[derive(Args, Debug, Default)]
+struct ApiArgs {
+    /// The running Loupe's API [default: api_addr of the configuration, http://127.0.0.1:16686].
+    #[arg(long, env = "LOUPE_API", value_name = "URL")]
+    api: Option<String>,
+    /// Configuration file to read api_addr from.
+    #[arg(long, env = "LOUPE_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+impl ApiArgs {
+    /// `--api`, else the configured API address (a wildcard is reached on loopback).
+    fn base(&self) -> Result<String, ExitCode> {
+        if let Some(a) = &self.api {
+            return Ok(a.clone());
+        }
+        let env = |k: &str| std::env::var(k).ok();
+        let loaded = Loaded::load(self.config.as_deref(), &env, Vec::new()).map_err(|e| {
+            eprintln!("loupe: {e}");
+            ExitCode::from(2)
+        })?;
+        let mut addr = loaded.config.api_addr;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        Ok(format!("http://{addr}"))
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -556,7 +639,115 @@ pub fn main() -> ExitCode {
         Some(Command::Export(a)) => crate::transfer::run_export(a),
         Some(Command::Import(a)) => crate::transfer::run_import(a),
         Some(Command::Rules(RulesCommand::Check { file })) => run_rules_check(&file),
+        Some(Command::Mcp(api)) => run_mcp(api),
+        Some(Command::Traces { api, search, json }) => run_query(api, |ctx, out| {
+            Box::pin(async move { loupe_mcp::term::traces(ctx, &search, json, out).await })
+        }),
+        Some(Command::Trace { id, api, json }) => run_query(api, |ctx, out| {
+            Box::pin(async move { loupe_mcp::term::trace(ctx, &id, json, out).await })
+        }),
+        Some(Command::Logs { api, search, json }) if search.follow => run_follow(api, search, json),
+        Some(Command::Logs { api, search, json }) => run_query(api, |ctx, out| {
+            Box::pin(async move { loupe_mcp::term::logs(ctx, &search, json, out).await })
+        }),
+        Some(Command::Metrics { api, which, json }) => run_query(api, |ctx, out| {
+            Box::pin(async move { loupe_mcp::term::metrics(ctx, &which, json, out).await })
+        }),
+        Some(Command::Alerts { api, json }) => run_query(api, |ctx, out| {
+            Box::pin(async move { loupe_mcp::term::alerts(ctx, json, out).await })
+        }),
         None => run_window(cli.window),
+    }
+}
+
+fn current_thread() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("loupe: cannot start: {e}");
+            ExitCode::from(2)
+        })
+}
+
+/// `loupe mcp`: the MCP server on stdio (stdout is the protocol's, so
+/// messages go to stderr).
+fn run_mcp(api: ApiArgs) -> ExitCode {
+    let (base, runtime) = match (api.base(), current_thread()) {
+        (Ok(b), Ok(r)) => (b, r),
+        (Err(c), _) | (_, Err(c)) => return c,
+    };
+    match runtime.block_on(loupe_mcp::serve_stdio(&base)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("loupe mcp: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+type QueryFuture<'a> = std::pin::Pin<
+    Box<
+        dyn std::future::Future<
+                Output = Result<loupe_mcp::term::Outcome, loupe_mcp::tools::ToolError>,
+            > + 'a,
+    >,
+>;
+
+/// A terminal query: its output on stdout, exit 0 (found), 1 (no match)
+/// or 2 (error, on stderr).
+fn run_query(
+    api: ApiArgs,
+    query: impl for<'a> FnOnce(&'a loupe_mcp::tools::Ctx<'a>, &'a mut String) -> QueryFuture<'a>,
+) -> ExitCode {
+    let (base, runtime) = match (api.base(), current_thread()) {
+        (Ok(b), Ok(r)) => (b, r),
+        (Err(c), _) | (_, Err(c)) => return c,
+    };
+    let backend = loupe_mcp::HttpBackend::new(&base);
+    let ctx = loupe_mcp::tools::Ctx {
+        backend: &backend,
+        ui: backend.base().to_string(),
+    };
+    let mut out = String::new();
+    let result = runtime.block_on(query(&ctx, &mut out));
+    print!("{out}");
+    match result {
+        Ok(outcome) => ExitCode::from(outcome.code()),
+        Err(e) => {
+            eprintln!("loupe: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `loupe logs --follow`: prints until Ctrl-C or a closed stdout.
+fn run_follow(api: ApiArgs, search: loupe_mcp::term::LogsArgs, json: bool) -> ExitCode {
+    use std::io::Write;
+    let (base, runtime) = match (api.base(), current_thread()) {
+        (Ok(b), Ok(r)) => (b, r),
+        (Err(c), _) | (_, Err(c)) => return c,
+    };
+    let backend = loupe_mcp::HttpBackend::new(&base);
+    let mut stdout = std::io::stdout();
+    let emit = |line: &str| {
+        stdout
+            .write_all(line.as_bytes())
+            .and_then(|_| stdout.flush())
+            .is_ok()
+    };
+    let result = runtime.block_on(async {
+        tokio::select! {
+            r = loupe_mcp::term::follow(&backend, &search, json, emit) => r,
+            _ = shutdown_signal() => Ok(()),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("loupe: {e}");
+            ExitCode::from(2)
+        }
     }
 }
 

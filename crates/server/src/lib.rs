@@ -9,7 +9,8 @@
 //! shell call [`serve::run`]. [`ports`] tells which process holds a taken
 //! port. [`transfer`] serves export and import (`loupe_export`).
 //! port. [`alerting`] evaluates alert rules on a task of its own and
-//! [`alerts_api`] serves them.
+//! [`alerts_api`] serves them. `/mcp` (Streamable HTTP MCP, `loupe_mcp`)
+//! answers through the same routes.
 
 pub mod alerting;
 pub mod alerts_api;
@@ -51,6 +52,8 @@ pub fn app_with_ops(
     if let Some(a) = alerting {
         routes = routes.merge(alerts_api::router(a));
     }
+    // `/mcp`: the MCP tools answer through these same routes, in-process.
+    let routes = routes.clone().merge(loupe_mcp::router(routes));
     let routes = routes.layer(axum::middleware::from_fn_with_state(
         ops.api_stats.clone(),
         selfmetrics::measure,
