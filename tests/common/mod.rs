@@ -276,8 +276,14 @@ pub fn api_routes() -> Vec<(String, Vec<&'static str>)> {
     for f in files {
         let text = std::fs::read_to_string(&f).expect("read source");
         let mut rest = text.as_str();
-        while let Some(i) = rest.find(".route(") {
-            rest = &rest[i + ".route(".len()..];
+        // `.route(` and `.route_service(` (a whole service, such as `/mcp`,
+        // takes every method).
+        while let Some((i, needle)) = [".route(", ".route_service("]
+            .iter()
+            .filter_map(|n| rest.find(n).map(|i| (i, *n)))
+            .min()
+        {
+            rest = &rest[i + needle.len()..];
             let body = rest.trim_start();
             let Some(body) = body.strip_prefix('"') else {
                 continue;
@@ -285,7 +291,11 @@ pub fn api_routes() -> Vec<(String, Vec<&'static str>)> {
             let Some(end) = body.find('"') else { break };
             let path = body[..end].to_string();
             let call = &body[end..];
-            let call = &call[..call.find(".route(").unwrap_or(call.len())];
+            let call = &call[..call.find(".route").unwrap_or(call.len())];
+            if needle == ".route_service(" {
+                out.push((path, vec!["POST", "PUT", "DELETE", "PATCH"]));
+                continue;
+            }
             let methods = [
                 ("post(", "POST"),
                 ("put(", "PUT"),
