@@ -222,7 +222,10 @@ mod tests {
         assert_eq!(info.retry_delay.unwrap().seconds, 5);
         let grpc = e.to_grpc();
         assert_eq!(grpc.code(), tonic::Code::Unavailable);
-        assert!(!grpc.details().is_empty(), "RetryInfo travels in the details");
+        assert!(
+            !grpc.details().is_empty(),
+            "RetryInfo travels in the details"
+        );
     }
 
     #[test]
