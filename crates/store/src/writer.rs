@@ -131,7 +131,7 @@ impl Writer {
     #[doc(hidden)]
     pub fn inject_page_limit(&self, pages: Option<u64>) {
         self.page_limit
-            .store(pages.unwrap_or(u64::MAX).max(1), Ordering::SeqCst);
+            .store(pages.unwrap_or(0xFFFF_FFFE).max(1), Ordering::SeqCst);
     }
 
     /// The writer's queue, commit and retention statistics.
