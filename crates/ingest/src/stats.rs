@@ -54,7 +54,9 @@ impl Outcome {
             | IngestError::UnsupportedMediaType(_)
             | IngestError::MethodNotAllowed(_)
             | IngestError::Unauthenticated => Outcome::Invalid,
-            IngestError::Sink(SinkError::Busy { .. } | SinkError::Paused { .. }) => Outcome::Busy,
+            IngestError::Sink(
+                SinkError::Busy { .. } | SinkError::Paused { .. } | SinkError::Unavailable { .. },
+            ) => Outcome::Busy,
             IngestError::Sink(_) => Outcome::Error,
         }
     }

@@ -193,3 +193,46 @@ pub fn remap_tonic_code(code: tonic::Code, message: &str) -> Option<tonic::Code>
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn disk_full() -> IngestError {
+        IngestError::Sink(SinkError::Unavailable {
+            reason: "disk full".into(),
+            retry_after: Duration::from_secs(5),
+        })
+    }
+
+    /// Issue 13: a full disk was answered 500 / INTERNAL, which OTLP
+    /// exporters do not retry, so they dropped the data.
+    #[test]
+    fn disk_full_is_retryable_not_500() {
+        let e = disk_full();
+        let resp = e.to_http(Encoding::Protobuf);
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "5");
+        assert_eq!(e.grpc_code(), tonic::Code::Unavailable);
+        let status = e.rpc_status();
+        assert!(status.message.contains("disk full"), "{}", status.message);
+        assert_eq!(status.details.len(), 1);
+        assert_eq!(status.details[0].type_url, RETRY_INFO_TYPE);
+        let info = RetryInfo::decode(&status.details[0].value[..]).unwrap();
+        assert_eq!(info.retry_delay.unwrap().seconds, 5);
+        let grpc = e.to_grpc();
+        assert_eq!(grpc.code(), tonic::Code::Unavailable);
+        assert!(
+            !grpc.details().is_empty(),
+            "RetryInfo travels in the details"
+        );
+    }
+
+    #[test]
+    fn a_failed_write_stays_internal() {
+        let e = IngestError::Sink(SinkError::Failed("corrupt".into()));
+        assert_eq!(e.http_status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(e.grpc_code(), tonic::Code::Internal);
+        assert!(e.rpc_status().details.is_empty());
+    }
+}

@@ -56,6 +56,15 @@ pub enum SinkError {
     /// Ingest is paused by the user; retryable like `Busy`.
     #[error("ingest is paused")]
     Paused { retry_after: Duration },
+    /// The store cannot write right now for a reason that passes by itself
+    /// (disk full, database locked by another process); nothing of the batch
+    /// was committed. Retryable, so OTLP senders keep the data and send it
+    /// again instead of dropping it as they do after a non-retryable error.
+    #[error("{reason}; retry in {}s", retry_after.as_secs().max(1))]
+    Unavailable {
+        reason: String,
+        retry_after: Duration,
+    },
     /// The writer has shut down.
     #[error("the store is shutting down")]
     Closed,
@@ -68,9 +77,9 @@ impl SinkError {
     /// How long the client should wait, for retryable errors.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            SinkError::Busy { retry_after } | SinkError::Paused { retry_after } => {
-                Some(*retry_after)
-            }
+            SinkError::Busy { retry_after }
+            | SinkError::Paused { retry_after }
+            | SinkError::Unavailable { retry_after, .. } => Some(*retry_after),
             SinkError::Closed => Some(Duration::from_secs(5)),
             SinkError::Failed(_) => None,
         }

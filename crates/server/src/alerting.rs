@@ -579,6 +579,10 @@ impl Alerting {
         let mut stop = std::pin::pin!(stop);
         let mut ticker = tokio::time::interval(INTERVAL);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // A storage fault (database locked by another process, disk full)
+        // lasts many ticks: it is logged when it starts and when it ends,
+        // not once a second.
+        let mut fault: Option<loupe_store::Fault> = None;
         loop {
             tokio::select! {
                 _ = &mut stop => return,
@@ -587,9 +591,27 @@ impl Alerting {
             let me = self.clone();
             let result = tokio::task::spawn_blocking(move || me.tick(now_ns())).await;
             let notices = match result {
-                Ok(Ok(n)) => n,
+                Ok(Ok(n)) => {
+                    if let Some(f) = fault.take() {
+                        tracing::info!(
+                            "loupe: alert evaluation works again ({} is over)",
+                            f.reason()
+                        );
+                    }
+                    n
+                }
                 Ok(Err(e)) => {
-                    tracing::warn!("loupe: alert evaluation failed: {e}");
+                    match e.fault().filter(|f| f.is_transient()) {
+                        Some(f) if fault == Some(f) => {}
+                        Some(f) => {
+                            fault = Some(f);
+                            tracing::warn!(
+                                "loupe: alert evaluation paused: {}; it resumes by itself ({e})",
+                                f.reason()
+                            );
+                        }
+                        None => tracing::warn!("loupe: alert evaluation failed: {e}"),
+                    }
                     continue;
                 }
                 Err(_) => continue,

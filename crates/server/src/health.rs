@@ -57,18 +57,30 @@ pub async fn report(ops: &Ops) -> (bool, Value) {
         .map_err(|e| e.to_string())
         .and_then(|r| r.map_err(|e| e.to_string()));
     let stats = ops.store.writer.stats();
-    let store_up = reachable.is_ok();
+    // DOWN while it cannot write (the last write failed on a storage fault
+    // and nothing committed since), not only while it cannot be read: a
+    // full disk or another process's lock stops ingest while reads work.
+    let failure = stats.write_failure();
+    let store_up = reachable.is_ok() && failure.is_none();
+    let (db_bytes, wal_bytes) = (ops.store.db_bytes(), ops.store.wal_bytes());
     let mut store = json!({
         "status": status(store_up),
-        "reachable": store_up,
+        "reachable": reachable.is_ok(),
         "path": ops.store.path().display().to_string(),
-        "fileBytes": ops.store.file_bytes(),
+        "fileBytes": db_bytes + wal_bytes,
+        "databaseBytes": db_bytes,
+        "walBytes": wal_bytes,
         "lastCommit": stats.last_commit_ns().map(|n| n.to_string()),
         "queue": {
             "batches": stats.queued_batches.get().max(0),
             "bytes": stats.queued_bytes.get().max(0),
         },
     });
+    if let Some((fault, at)) = failure {
+        store["error"] = json!(fault.reason());
+        store["writeFailedAt"] = json!(at.to_string());
+        store["retryable"] = json!(fault.is_transient());
+    }
     if let Err(e) = &reachable {
         store["error"] = json!(e);
     }
@@ -132,4 +144,78 @@ pub async fn handler(State(ops): State<Arc<Ops>>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (code, Json(body)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use loupe_model::sink::{Batch, Sink};
+
+    fn ops(store: loupe_store::Store) -> Ops {
+        let addr: std::net::SocketAddr = "127.0.0.1:1".parse().unwrap();
+        Ops {
+            bound: crate::serve::Bound {
+                grpc: addr,
+                http: addr,
+                api: addr,
+                db: store.path().to_path_buf(),
+                login_url: None,
+            },
+            store,
+            receiver: Default::default(),
+            min_free_disk: 0,
+            prefix: "loupe_".into(),
+            registry: loupe_ops::Registry::new(),
+            api_stats: Default::default(),
+            log: None,
+            health_parts: Vec::new(),
+            received: None,
+        }
+    }
+
+    /// Issue 13: with a full disk /health said DOWN while its store part
+    /// said UP. The store part is DOWN, with the reason, while it cannot
+    /// write, and UP again by itself after the next commit.
+    #[tokio::test]
+    async fn store_down_with_reason_while_it_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = loupe_store::Store::open(dir.path(), Default::default()).unwrap();
+        let ops = ops(store.clone());
+        let (up, body) = report(&ops).await;
+        assert!(up, "{body}");
+        assert!(body["details"]["store"]["walBytes"].is_u64());
+        assert!(body["details"]["store"]["databaseBytes"].as_u64().unwrap() > 0);
+
+        store.writer.inject_page_limit(Some(1));
+        let big = Batch::Traces(loupe_model::otlp::ExportTraceServiceRequest {
+            resource_spans: vec![loupe_model::otlp::trace::ResourceSpans {
+                scope_spans: vec![loupe_model::otlp::trace::ScopeSpans {
+                    spans: (0..2000u64)
+                        .map(|i| loupe_model::otlp::trace::Span {
+                            trace_id: vec![7; 16],
+                            span_id: (i + 1).to_be_bytes().to_vec(),
+                            name: format!("span {i} {}", "y".repeat(300)),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        });
+        let err = store.writer.submit(big.clone()).unwrap().wait().await;
+        assert!(err.is_err());
+        let (up, body) = report(&ops).await;
+        assert!(!up);
+        let part = &body["details"]["store"];
+        assert_eq!(part["status"], "DOWN", "{body}");
+        assert_eq!(part["error"], "disk full");
+        assert_eq!(part["retryable"], true);
+
+        store.writer.inject_page_limit(None);
+        store.writer.submit(big).unwrap().wait().await.unwrap();
+        let (up, body) = report(&ops).await;
+        assert!(up, "recovers by itself: {body}");
+        assert_eq!(body["details"]["store"]["status"], "UP");
+    }
 }

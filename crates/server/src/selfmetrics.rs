@@ -90,17 +90,23 @@ pub async fn measure(State(stats): State<Arc<ApiStats>>, req: Request, next: Nex
     resp
 }
 
-/// Gauges read at scrape time: the database's size on disk.
+/// Gauges read at scrape time: the database's and its WAL's sizes on disk.
 pub struct StoreSize(pub Store);
 
 impl Collect for StoreSize {
     fn collect(&self, out: &mut Exposition) {
         out.family(
             "store_database_bytes",
-            "Size of the database file and its write-ahead log.",
+            "Size of the database file (its write-ahead log not included).",
             Kind::Gauge,
         )
-        .sample("", &[], self.0.file_bytes() as f64);
+        .sample("", &[], self.0.db_bytes() as f64);
+        out.family(
+            "store_wal_bytes",
+            "Size of the database's write-ahead log.",
+            Kind::Gauge,
+        )
+        .sample("", &[], self.0.wal_bytes() as f64);
     }
 }
 

@@ -108,7 +108,10 @@ const DELIVERIES_KEEP: i64 = 2_000;
 impl AlertDb {
     pub(crate) fn open(path: &Path) -> Result<AlertDb, StoreError> {
         let conn = Connection::open(path)?;
-        conn.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;")?;
+        // The same bounded wait as the ingest writer: a lock held longer
+        // is a `Fault::Locked` the alert loop reports once per episode.
+        conn.busy_timeout(crate::WriterConfig::default().busy_timeout)?;
+        conn.execute_batch("PRAGMA synchronous = NORMAL;")?;
         Ok(AlertDb {
             conn: Mutex::new(conn),
         })

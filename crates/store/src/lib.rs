@@ -29,7 +29,7 @@ mod writer;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use error::StoreError;
+pub use error::{Fault, StoreError};
 pub use imports::{ImportInfo, ImportRecord};
 pub use read::Reader;
 pub use retention::Retention;
@@ -103,9 +103,17 @@ impl Store {
 
     /// Bytes the database takes on disk: the file plus its write-ahead log.
     pub fn file_bytes(&self) -> u64 {
-        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-        let mut wal = self.path.clone().into_os_string();
-        wal.push("-wal");
-        size(&self.path) + size(Path::new(&wal))
+        self.db_bytes() + self.wal_bytes()
+    }
+
+    /// Size of the database file alone.
+    pub fn db_bytes(&self) -> u64 {
+        std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Size of the write-ahead log (`loupe.db-wal`): bounded by the
+    /// checkpointer, zero after a while without ingest.
+    pub fn wal_bytes(&self) -> u64 {
+        retention::wal_bytes(&self.path)
     }
 }

@@ -152,7 +152,7 @@ impl RetentionState {
             deleted += delete_points(conn, "time_ns >= 0 AND time_ns < ?1", cutoff, BATCH)?;
         }
         if !self.size_settling && self.size_debt == [0; 3] {
-            let live = live_bytes(conn)?;
+            let live = capped_bytes(conn)?;
             if live > self.cfg.max_bytes {
                 // Delete the oldest share of each signal that brings the
                 // database to 90% of the limit, spread over later steps.
@@ -183,6 +183,23 @@ impl RetentionState {
         }
         Ok(deleted)
     }
+}
+
+/// Size of the WAL next to the database at `db`.
+pub(crate) fn wal_bytes(db: &std::path::Path) -> u64 {
+    let mut wal = db.as_os_str().to_os_string();
+    wal.push("-wal");
+    std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0)
+}
+
+/// Bytes the size cap counts: the database's pages in use plus its WAL, so
+/// the cap bounds everything Loupe writes and not only the main file.
+fn capped_bytes(conn: &Connection) -> Result<u64, StoreError> {
+    let wal = match conn.path() {
+        Some(p) if !p.is_empty() => wal_bytes(std::path::Path::new(p)),
+        _ => 0,
+    };
+    Ok(live_bytes(conn)? + wal)
 }
 
 pub(crate) fn live_bytes(conn: &Connection) -> Result<u64, StoreError> {

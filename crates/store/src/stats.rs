@@ -1,6 +1,9 @@
 //! What the writer reports about its own work, for `/metrics` and `/health`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use crate::Fault;
 
 use loupe_ops::{Collect, Counter, Exposition, Gauge, Histogram, Kind};
 
@@ -25,6 +28,10 @@ pub struct WriterStats {
     pub retention_deleted: Counter,
     /// Wall-clock time of the last successful commit, Unix nanoseconds (0: none yet).
     last_commit_ns: AtomicU64,
+    /// The last write failure and when (Unix nanoseconds), cleared by the
+    /// next successful commit: /health says the store is DOWN, and why,
+    /// while it cannot write, and UP again by itself once it can.
+    failure: Mutex<Option<(Fault, u64)>>,
 }
 
 impl Default for WriterStats {
@@ -39,6 +46,7 @@ impl Default for WriterStats {
             failed_batches: Counter::new(),
             retention_deleted: Counter::new(),
             last_commit_ns: AtomicU64::new(0),
+            failure: Mutex::new(None),
         }
     }
 }
@@ -47,6 +55,20 @@ impl WriterStats {
     pub(crate) fn committed_now(&self) {
         self.last_commit_ns
             .store(loupe_model::time::now_ns(), Ordering::Relaxed);
+        *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Remembers a failed write (storage faults only: a batch the store
+    /// cannot take says nothing about the store).
+    pub(crate) fn failed_now(&self, fault: Fault) {
+        *self.failure.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((fault, loupe_model::time::now_ns()));
+    }
+
+    /// The fault of the last write, with its time (Unix nanoseconds), if it
+    /// failed and nothing committed since.
+    pub fn write_failure(&self) -> Option<(Fault, u64)> {
+        *self.failure.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// When the last commit happened (Unix nanoseconds), if any since start.

@@ -10,7 +10,7 @@
 //!   `submit` answers `Busy` at once and memory stays bounded.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -36,6 +36,12 @@ pub struct WriterConfig {
     /// Batches committed together in one transaction, at most.
     pub max_group: usize,
     pub retention: Retention,
+    /// How long a write waits for a lock held by another connection or
+    /// process (`busy_timeout`) before its batches are answered retryable.
+    /// Short enough that the wait plus the queue stays inside an exporter's
+    /// usual 10 s deadline, long enough to ride out a checkpoint or an
+    /// alert-state write.
+    pub busy_timeout: Duration,
 }
 
 impl Default for WriterConfig {
@@ -45,6 +51,7 @@ impl Default for WriterConfig {
             queue_bytes: 48 << 20,
             max_group: 64,
             retention: Retention::default(),
+            busy_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -64,6 +71,8 @@ pub struct Writer {
     paused: AtomicBool,
     thread: Mutex<Option<JoinHandle<()>>>,
     stats: Arc<WriterStats>,
+    /// See [`Writer::inject_page_limit`]; 0: never set.
+    page_limit: Arc<AtomicU64>,
 }
 
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -74,14 +83,23 @@ impl Writer {
         // never stalls copying the WAL into the database; the writer's own
         // autocheckpoint stays only as a safety net if this one falls behind.
         conn.pragma_update(None, "wal_autocheckpoint", 16384)?;
+        conn.busy_timeout(config.busy_timeout)?;
+        let wal_limit = wal_limit(config.retention.max_bytes);
+        conn.pragma_update(None, "journal_size_limit", wal_limit as i64)?;
+        let stats = Arc::new(WriterStats::default());
         let checkpointer = match conn.path() {
-            Some(p) if !p.is_empty() => Some(Checkpointer::start(std::path::PathBuf::from(p))?),
+            Some(p) if !p.is_empty() => Some(Checkpointer::start(
+                std::path::PathBuf::from(p),
+                stats.clone(),
+                wal_limit,
+            )?),
             _ => None,
         };
         let (tx, rx) = mpsc::sync_channel::<Job>(config.queue_batches.max(1));
         let queued_bytes = Arc::new(AtomicUsize::new(0));
-        let stats = Arc::new(WriterStats::default());
+        let page_limit = Arc::new(AtomicU64::new(0));
         let mut state = WriterState::new(conn, config.retention.clone(), stats.clone())?;
+        state.page_limit = page_limit.clone();
         let qb = queued_bytes.clone();
         let max_group = config.max_group.max(1);
         let thread = std::thread::Builder::new()
@@ -102,7 +120,18 @@ impl Writer {
             paused: AtomicBool::new(false),
             thread: Mutex::new(Some(thread)),
             stats,
+            page_limit,
         })
+    }
+
+    /// Fault injection for tests: caps the database at `pages` pages
+    /// (`PRAGMA max_page_count`, applied before the next transaction), so
+    /// writes fail with a real `SQLITE_FULL` without filling a disk; `None`
+    /// lifts the cap. SQLite never sets the cap below the current size.
+    #[doc(hidden)]
+    pub fn inject_page_limit(&self, pages: Option<u64>) {
+        self.page_limit
+            .store(pages.unwrap_or(0xFFFF_FFFE).max(1), Ordering::SeqCst);
     }
 
     /// The writer's queue, commit and retention statistics.
@@ -263,6 +292,9 @@ struct WriterState {
     next_log_seq: i64,
     retention: RetentionState,
     stats: Arc<WriterStats>,
+    /// Injected page cap (tests), and the one applied last.
+    page_limit: Arc<AtomicU64>,
+    page_limit_applied: u64,
 }
 
 /// Caches above this many entries are dropped and rebuilt on demand.
@@ -298,6 +330,8 @@ impl WriterState {
             next_chunk,
             retention: RetentionState::new(retention),
             stats,
+            page_limit: Arc::new(AtomicU64::new(0)),
+            page_limit_applied: 0,
         })
     }
 
@@ -371,6 +405,9 @@ impl WriterState {
         *last = Instant::now();
         match self.retention.step(&self.conn) {
             Ok(n) => self.stats.retention_deleted.add(n as u64),
+            Err(e) if e.fault().is_some_and(|f| f.is_transient()) => {
+                tracing::debug!("retention step failed: {e}")
+            }
             Err(e) => tracing::warn!("retention step failed: {e}"),
         }
     }
@@ -383,25 +420,51 @@ impl WriterState {
     fn commit_group(&mut self, jobs: &[Job]) -> Vec<Result<(), SinkError>> {
         match self.transaction(|w| jobs.iter().try_for_each(|j| w.apply(&j.prepared))) {
             Ok(()) => jobs.iter().map(|_| Ok(())).collect(),
-            Err(_) if jobs.len() > 1 => jobs
+            // A storage fault (disk full, locked) fails every batch alike:
+            // retrying them one by one would only wait out the busy timeout
+            // once per batch.
+            Err(e) if jobs.len() > 1 && e.fault().is_none() => jobs
                 .iter()
                 .map(|j| {
                     self.transaction(|w| w.apply(&j.prepared))
-                        .map_err(|e| SinkError::Failed(e.to_string()))
+                        .map_err(|e| self.sink_error(&e))
                 })
                 .collect(),
-            Err(e) => vec![Err(SinkError::Failed(e.to_string()))],
+            Err(e) => {
+                let answer = self.sink_error(&e);
+                jobs.iter().map(|_| Err(answer.clone())).collect()
+            }
         }
+    }
+
+    /// Classifies a failed write once: storage faults are remembered for
+    /// /health, transient ones answered retryable.
+    fn sink_error(&self, e: &StoreError) -> SinkError {
+        if let Some(f) = e.fault() {
+            self.stats.failed_now(f);
+        }
+        e.to_sink_error()
     }
 
     fn transaction(
         &mut self,
         f: impl FnOnce(&mut Self) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
+        let limit = self.page_limit.load(Ordering::SeqCst);
+        if limit != self.page_limit_applied {
+            self.conn
+                .query_row(&format!("PRAGMA max_page_count = {limit}"), [], |_| Ok(()))?;
+            self.page_limit_applied = limit;
+        }
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
         let result = f(self).and_then(|_| Ok(self.conn.execute_batch("COMMIT")?));
         if let Err(e) = &result {
-            tracing::warn!("write failed, rolled back: {e}");
+            match e.fault() {
+                // Expected while another process holds the lock or the disk
+                // is full; /health and the answers say so.
+                Some(f) if f.is_transient() => tracing::debug!("write failed, rolled back: {e}"),
+                _ => tracing::warn!("write failed, rolled back: {e}"),
+            }
             let _ = self.conn.execute_batch("ROLLBACK");
             self.clear_caches();
         }
@@ -847,20 +910,65 @@ struct Checkpointer {
     thread: Option<JoinHandle<()>>,
 }
 
+/// The WAL size the checkpointer keeps under (and `journal_size_limit`
+/// truncates back to): a twentieth of the size cap, between 1 and 64 MiB,
+/// so database + WAL stays within the margin documented in ARCHITECTURE.md.
+pub(crate) fn wal_limit(max_bytes: u64) -> u64 {
+    (max_bytes / 20).clamp(1 << 20, 64 << 20)
+}
+
+/// No commit for this long and ingest counts as idle: the WAL is truncated.
+const IDLE: Duration = Duration::from_secs(1);
+
 impl Checkpointer {
-    fn start(path: std::path::PathBuf) -> Result<Checkpointer, StoreError> {
+    /// Every 200 ms: a PASSIVE checkpoint while ingest is busy (never blocks
+    /// the writer); a RESTART once the WAL is over `wal_limit`, so readers
+    /// that are always in the WAL cannot keep the writer from wrapping
+    /// around (the WAL would grow without bound); and once ingest is idle a
+    /// TRUNCATE, so the -wal file goes back to zero bytes.
+    fn start(
+        path: std::path::PathBuf,
+        stats: Arc<WriterStats>,
+        wal_limit: u64,
+    ) -> Result<Checkpointer, StoreError> {
         let conn = Connection::open(&path)?;
-        conn.execute_batch("PRAGMA busy_timeout = 1000;")?;
+        // RESTART and TRUNCATE hold new writers back while they wait for
+        // readers: wait briefly and try again on the next round instead.
+        conn.busy_timeout(Duration::from_millis(250))?;
+        conn.pragma_update(None, "journal_size_limit", wal_limit as i64)?;
+        let page_size: u64 = conn.query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0))? as u64;
+        let limit_frames = (wal_limit / page_size.max(512)) as i64;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
             .name("loupe-checkpoint".into())
             .spawn(move || {
+                // The commit time the last TRUNCATE followed: one per idle period.
+                let mut truncated_after: Option<u64> = None;
                 while !flag.load(Ordering::SeqCst) {
                     std::thread::sleep(Duration::from_millis(200));
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                    {
-                        tracing::debug!("checkpoint: {e}");
+                    let last = stats.last_commit_ns().unwrap_or(0);
+                    let idle =
+                        loupe_model::time::now_ns().saturating_sub(last) >= IDLE.as_nanos() as u64;
+                    let mode = if idle && truncated_after != Some(last) {
+                        "TRUNCATE"
+                    } else {
+                        "PASSIVE"
+                    };
+                    let checkpoint = |mode: &str| {
+                        conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+                            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+                        })
+                    };
+                    match checkpoint(mode) {
+                        Ok((0, _)) if mode == "TRUNCATE" => truncated_after = Some(last),
+                        Ok((_, log)) if mode == "PASSIVE" && log > limit_frames => {
+                            if let Err(e) = checkpoint("RESTART") {
+                                tracing::debug!("checkpoint (RESTART): {e}");
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::debug!("checkpoint ({mode}): {e}"),
                     }
                 }
             })
