@@ -206,7 +206,7 @@ pub(super) async fn get_critical_path(ctx: &Ctx<'_>, a: &Args) -> Result<Page, T
     p.set(
         "meaning",
         format!(
-            "path: the spans on the critical path, largest self time on the path first (share of the {} trace); segments: the path in time order, +offset from its start, name [service] time on the path. Only speeding up these spans makes the trace end sooner.",
+            "path: the spans on the critical path, largest self time on the path first (share of the {} trace); segments: the path in time order, +offset from its start, name [service] time on the path. Only speeding up these spans makes the root end sooner. Spans that end after the root (asynchronous work, such as the tasks of a Kestra execution that an API call started) are not on the path: when the path is short next to the trace, get_statistics shows where the rest of the time went.",
             duration(total)
         ),
     );
