@@ -764,7 +764,7 @@ async fn get_trace(ctx: &Ctx<'_>, a: &Args) -> Result<Page, ToolError> {
     p.set(
         "treeNote",
         format!(
-            "{} lines{}; each ends with #spanId (get_span gives one whole). criticalPath lists the spans that decided when the trace ended (get_critical_path gives the whole path); get_statistics, compare_with_previous_run and compare_traces analyse it further.",
+            "{} lines{}; each ends with #spanId (get_span gives one whole). criticalPath lists the spans that decided when the root span ended (get_critical_path gives the whole path); get_statistics, compare_with_previous_run and compare_traces analyse it further.",
             lines.len(),
             if fold && folded > 0 {
                 format!(", {folded} spans folded into ×N lines (fold=false lists every span)")

@@ -29,7 +29,7 @@ pub(super) fn definitions() -> Vec<ToolDef> {
         ToolDef {
             name: "get_critical_path",
             title: "Get a trace's critical path",
-            description: "The chain of spans that determined when the trace ended (Jaeger's critical path): per span on the path, its service, name and self time on the path (time not spent waiting for a child), largest first, with its share of the trace; and the path's segments in time order. Speeding up anything off this path does not make the trace faster. Example: {\"trace_id\": \"5b8efff798038103d269b633813fc60c\", \"linked\": true}",
+            description: "The chain of spans that determined when the trace's root span ended (Jaeger's critical path): per span on the path, its service, name and self time on the path (time not spent waiting for a child), largest first, with its share of the root's duration; and the path's segments in time order. Speeding up anything off this path does not make the root end sooner; spans that end after the root (asynchronous work) are left out. Example: {\"trace_id\": \"5b8efff798038103d269b633813fc60c\", \"linked\": true}",
             schema: schema(
                 json!({
                     "trace_id": {"type": "string", "pattern": TRACE_ID, "description": "32 hex digits."},
@@ -206,7 +206,7 @@ pub(super) async fn get_critical_path(ctx: &Ctx<'_>, a: &Args) -> Result<Page, T
     p.set(
         "meaning",
         format!(
-            "path: the spans on the critical path, largest self time on the path first (share of the {} trace); segments: the path in time order, +offset from its start, name [service] time on the path. Only speeding up these spans makes the root end sooner. Spans that end after the root (asynchronous work, such as the tasks of a Kestra execution that an API call started) are not on the path: when the path is short next to the trace, get_statistics shows where the rest of the time went.",
+            "path: the spans on the critical path, largest self time on the path first (share of the root's {}); segments: the path in time order, +offset from its start, name [service] time on the path. Only speeding up these spans makes the root end sooner. Spans that end after the root (asynchronous work, such as the tasks of a Kestra execution that an API call started) are not on the path: when the path is short next to the trace, get_statistics shows where the rest of the time went.",
             duration(total)
         ),
     );
@@ -289,15 +289,6 @@ pub(super) async fn get_statistics(ctx: &Ctx<'_>, a: &Args) -> Result<Page, Tool
 /// with its size).
 fn changes(ctx: &Ctx<'_>, c: &Value) -> Vec<Value> {
     let mut out = Vec::new();
-    for r in c["summary"]["regressions"].as_array().into_iter().flatten() {
-        out.push(json!({
-            "kind": "regression",
-            "service": r["service"], "name": r["name"],
-            "before": duration(ns(&r["a"])), "after": duration(ns(&r["b"])),
-            "delta": signed(&r["delta"]), "selfDelta": signed(&r["selfDelta"]),
-            "ratio": r["ratio"],
-        }));
-    }
     let nodes: Vec<&Value> = c["nodes"].as_array().into_iter().flatten().collect();
     let side_link = |n: &Value, side: &str| -> Value {
         let s = &n[side];
@@ -306,6 +297,21 @@ fn changes(ctx: &Ctx<'_>, c: &Value) -> Vec<Value> {
             _ => Value::Null,
         }
     };
+    for r in c["summary"]["regressions"].as_array().into_iter().flatten() {
+        // `node` is a node's id (at most 10 regressions: a scan is cheap).
+        let link = nodes
+            .iter()
+            .find(|n| n["id"] == r["node"])
+            .map_or(Value::Null, |n| side_link(n, "b"));
+        out.push(json!({
+            "kind": "regression",
+            "service": r["service"], "name": r["name"],
+            "before": duration(ns(&r["a"])), "after": duration(ns(&r["b"])),
+            "delta": signed(&r["delta"]), "selfDelta": signed(&r["selfDelta"]),
+            "ratio": r["ratio"],
+            "link": link,
+        }));
+    }
     for n in &nodes {
         if let Some(sc) = n["statusChange"].as_str() {
             out.push(json!({
@@ -617,6 +623,10 @@ mod tests {
         assert_eq!(v["link"], format!("http://ui/compare?a={A}&b={B}"));
         assert_eq!(v["changes"][0]["kind"], "regression");
         assert_eq!(v["changes"][0]["selfDelta"], "+1.5s");
+        assert_eq!(
+            v["changes"][0]["link"],
+            format!("http://ui/trace/{B}?span=51a2c8e0d3f47b96")
+        );
         assert_eq!(v["changes"][1]["kind"], "added");
         assert_eq!(v["changes"][1]["spans"], 2);
         assert_eq!(v["changes"].as_array().unwrap().len(), 2);
