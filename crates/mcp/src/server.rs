@@ -19,7 +19,9 @@ use crate::tools::{self, Ctx, ToolError};
 
 const INSTRUCTIONS: &str = "Loupe is the local OpenTelemetry viewer that receives this machine's traces, logs and metrics (often from Kestra). \
 Start with search_traces (errors=true, since=15m) or search_logs, then get_trace for a bounded summary (errors with exceptions and logs, slowest spans, folded tree), \
-get_span for one span whole, get_related_traces for linked runs (Kestra ForEachItem/subflows). Answers are JSON within max_bytes (default 16000); \
+get_span for one span whole, get_related_traces for linked runs (Kestra ForEachItem/subflows). \
+To explain slowness: get_critical_path (what decided when the trace ended), get_statistics (time per operation or service), \
+compare_with_previous_run (what changed since the last run of the same flow) or compare_traces (any two). Answers are JSON within max_bytes (default 16000); \
 when cut they say so and give nextCursor. Every answer has links into Loupe's UI to show the user. Secrets are masked as [REDACTED].";
 
 /// The MCP server: tools over a backend. Cheap to clone.

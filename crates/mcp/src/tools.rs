@@ -3,9 +3,9 @@
 //! Each tool asks the JSON API (through a [`Backend`]) exactly what the UI
 //! asks, then shapes a compact answer for an agent: summaries instead of
 //! OTLP dumps, deep links into the UI, notes when something is missing,
-//! and a [`Page`] that [`answer::render`] fits into the budget. Analysis
-//! tools (critical path, comparisons, statistics) come with the analysis
-//! work and are not here yet.
+//! and a [`Page`] that [`answer::render`] fits into the budget. The
+//! analysis tools (critical path, statistics, comparisons) are in
+//! [`analysis`], over the API's analysis routes.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -15,6 +15,8 @@ use crate::answer::{self, Page, DEFAULT_MAX_BYTES, MAX_MAX_BYTES, MIN_MAX_BYTES}
 use crate::backend::{Answer, Backend, BackendError};
 use crate::fmt::{clip, duration, enc, ns, query, time};
 use crate::otlp::{self, Span};
+
+mod analysis;
 
 /// Attributes that identify a Kestra run, shown in trace summaries.
 pub const RUN_KEYS: &[&str] = &["kestra.namespace", "kestra.flowId", "kestra.executionId"];
@@ -106,7 +108,7 @@ fn with_time(props: Value) -> Value {
 
 /// Every tool, in a stable order with stable names.
 pub fn definitions() -> Vec<ToolDef> {
-    vec![
+    let mut defs = vec![
         ToolDef {
             name: "list_services",
             title: "List services",
@@ -228,7 +230,9 @@ pub fn definitions() -> Vec<ToolDef> {
                 &[],
             ),
         },
-    ]
+    ];
+    defs.extend(analysis::definitions());
+    defs
 }
 
 /// The arguments of one call, checked against what the tool takes.
@@ -390,6 +394,10 @@ pub async fn run(
         "get_metric_series" => metric_series(ctx, &a).await?,
         "list_alerts" => list_alerts(ctx, &a).await?,
         "alert_history" => alert_history(ctx, &a).await?,
+        "get_critical_path" => analysis::get_critical_path(ctx, &a).await?,
+        "get_statistics" => analysis::get_statistics(ctx, &a).await?,
+        "compare_traces" => analysis::compare_traces(ctx, &a).await?,
+        "compare_with_previous_run" => analysis::compare_with_previous(ctx, &a).await?,
         other => return Err(ToolError::Unknown(other.to_string())),
     };
     Ok((page, max))
@@ -756,7 +764,7 @@ async fn get_trace(ctx: &Ctx<'_>, a: &Args) -> Result<Page, ToolError> {
     p.set(
         "treeNote",
         format!(
-            "{} lines{}; each ends with #spanId (get_span gives one whole). Critical path and comparisons are not available yet.",
+            "{} lines{}; each ends with #spanId (get_span gives one whole). criticalPath lists the spans that decided when the root span ended (get_critical_path gives the whole path); get_statistics, compare_with_previous_run and compare_traces analyse it further.",
             lines.len(),
             if fold && folded > 0 {
                 format!(", {folded} spans folded into ×N lines (fold=false lists every span)")
@@ -843,7 +851,33 @@ async fn get_trace(ctx: &Ctx<'_>, a: &Args) -> Result<Page, ToolError> {
                 );
             }
         }
-        p.optional = vec!["related", "slowest", "logs", "errors"];
+        // The top of the critical path: what to speed up, in a few lines.
+        if let Ok(Some(cp)) = analysis::critical_path(ctx, &id, false).await {
+            let spans = analysis::path_spans(ctx, &cp["criticalPath"]);
+            let n = spans.len();
+            let path = ns(&cp["criticalPath"]["duration"]);
+            let whole = end.saturating_sub(start);
+            let mut note = "largest self time on the critical path first; get_critical_path gives the whole path".to_string();
+            // A root that ends long before the trace (an API call that
+            // starts a Kestra execution) leaves the later work off the path.
+            if whole > 0 && path.saturating_mul(10) < whole.saturating_mul(9) {
+                note.push_str(&format!(
+                    ". The root ended after {} but the trace runs {}: spans that end after the root (asynchronous work) are not on the path; get_statistics shows where that time went",
+                    duration(path),
+                    duration(whole)
+                ));
+            }
+            p.set(
+                "criticalPath",
+                json!({
+                    "duration": duration(path),
+                    "top": spans.into_iter().take(5).collect::<Vec<_>>(),
+                    "spansOnPath": n,
+                    "note": note,
+                }),
+            );
+        }
+        p.optional = vec!["related", "slowest", "criticalPath", "logs", "errors"];
     }
     p.offset = offset;
     p.items = lines.into_iter().skip(offset).map(Value::from).collect();

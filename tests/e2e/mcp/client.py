@@ -27,6 +27,7 @@ from mcp.client.streamable_http import streamable_http_client
 TOOLS = {
     "list_services", "search_traces", "get_trace", "get_span", "get_related_traces",
     "search_logs", "list_metrics", "get_metric_series", "list_alerts", "alert_history",
+    "get_critical_path", "get_statistics", "compare_traces", "compare_with_previous_run",
 }
 MARKER = "MARKER-s3cr3t"
 BUDGET = 16000
@@ -136,6 +137,51 @@ class Run:
             self.transcript.append(f"[{self.label}] call {name} {json.dumps(arguments)}\n  -> {text[:600]}{'…' if len(text) > 600 else ''}")
         return json.loads(text)
 
+    async def analysis(self, failed):
+        """The analysis tools against the demo workload (docs/api.md, "Trace analysis")."""
+        a = self.args
+        # The main trace's root is the API call that started the execution
+        # (71 ms); its tasks end after it, so they are off the critical path,
+        # and get_trace says why.
+        tr = await self.call("get_trace", {"trace_id": a.main})
+        cpn = tr.get("criticalPath")
+        check(cpn and cpn["top"] and "get_critical_path" in cpn["note"], f"get_trace has the critical path {cpn}")
+        check("ended after" in cpn["note"], f"get_trace explains the short path {cpn}")
+        check("not available" not in tr["treeNote"], f"stale tree note {tr['treeNote']}")
+        cp = await self.call("get_critical_path", {"trace_id": a.main})
+        check(cp["path"] and all(p["selfTime"] and p["service"] and p["name"] for p in cp["path"]), f"path {cp}")
+        check(cp["path"][0]["service"] in ("upstream", "kestra-webserver"), f"main path is the API call {cp['path']}")
+        check(cp["link"] == f"{a.api}/trace/{a.main}", f"critical path link {cp['link']}")
+        # A ForEachItem child: its slow shell task is on its path, with most of its time.
+        child = await self.call("get_critical_path", {"trace_id": a.linked[0]})
+        top = child["path"][0]
+        check("Commands" in top["name"] and float(top["share"].rstrip("%")) > 50, f"slow task on the child's path {child['path']}")
+        check(child["segments"], "segments in time order")
+        stitched = await self.call("get_critical_path", {"trace_id": a.main, "linked": True})
+        check(stitched["traces"] == 1 + len(a.linked), f"stitched view traces {stitched['traces']}")
+        check(stitched["link"].endswith("?stitched=1"), f"stitched link {stitched['link']}")
+
+        st = await self.call("get_statistics", {"trace_id": a.main})
+        ops = st["operations"]
+        check(ops and any(o["errors"] >= 1 and "Commands" in o["name"] for o in ops), f"failed shell task in statistics {ops}")
+        check(st["spanCount"] == tr["summary"]["spans"], f"span counts {st['spanCount']} vs {tr['summary']['spans']}")
+        sv = await self.call("get_statistics", {"trace_id": a.main, "group_by": "service"})
+        check({"kestra", "upstream"} <= {s["service"] for s in sv["services"]}, f"services {sv['services']}")
+
+        same = await self.call("compare_traces", {"a": a.main, "b": a.main})
+        check(same["verdict"].startswith("no changes") and same["changes"] == [], f"a trace against itself {same}")
+        check(same["link"] == f"{a.api}/compare?a={a.main}&b={a.main}", f"compare link {same['link']}")
+        diff = await self.call("compare_traces", {"a": a.linked[0], "b": a.linked[1]})
+        check(diff["summary"]["matched"] >= 1 and diff["link"].startswith(f"{a.api}/compare?a="), f"two batches {diff}")
+
+        none = await self.call("compare_with_previous_run", {"trace_id": a.main})
+        check(none["previous"] is None and none["note"].startswith("no previous run"), f"no previous run says so {none}")
+        check("kestra.flowId=orders_pipeline" in none["note"], f"the run key is named {none['note']}")
+        prev = await self.call("compare_with_previous_run", {"trace_id": a.marker_trace})
+        check(prev["previous"]["traceId"] == a.marker_prev, f"previous run of the marker trace {prev}")
+        check(prev["link"] == f"{a.api}/compare?a={a.marker_prev}&b={a.marker_trace}", f"previous-run compare link {prev['link']}")
+        check(failed["spanId"] not in json.dumps(cp["path"]), "the failed task ends after the root: not on the main path")
+
     async def all(self):
         a = self.args
         tools = (await self.s.list_tools()).tools
@@ -209,9 +255,16 @@ class Run:
         hist = await self.call("alert_history", {"limit": 10})
         check("history" in hist, f"history {hist}")
 
+        await self.analysis(f)
+
         gone = "0123456789abcdef0123456789abcdef"
         nf = await self.call("get_trace", {"trace_id": gone})
         check(nf["found"] is False and "retention" in nf["note"], f"missing trace says so {nf}")
+
+        for tool, arg in [("get_critical_path", {"trace_id": gone}), ("compare_with_previous_run", {"trace_id": gone}),
+                          ("compare_traces", {"a": gone, "b": a.main})]:
+            r = await self.call(tool, arg)
+            check(r.get("found") is False and "retention" in r["note"], f"{tool} on a missing trace says so {r}")
 
         # The marker secret: every tool that can show it.
         await self.call("get_trace", {"trace_id": a.marker_trace})
@@ -219,6 +272,10 @@ class Run:
         await self.call("search_logs", {"service": "marker-svc"})
         await self.call("search_traces", {"service": "marker-svc"})
         await self.call("get_trace", {"trace_id": a.marker_trace, "fold": False})
+
+        await self.call("get_critical_path", {"trace_id": a.marker_trace})
+        await self.call("get_statistics", {"trace_id": a.marker_trace})
+        await self.call("compare_traces", {"a": a.marker_prev, "b": a.marker_trace})
 
         # The big trace: page through its summary; each page within budget.
         pages, lines, cursor = 0, 0, None
@@ -295,6 +352,9 @@ def main():
     args = p.parse_args()
     args.linked = args.linked.split(",")
     args.api = args.api.rstrip("/")
+    # Twice: the second run's previous run is the first (same root span).
+    args.marker_prev, _ = send_marker(args.otlp_http)
+    time.sleep(0.01)
     args.marker_trace, args.marker_span = send_marker(args.otlp_http)
     t0 = time.time()
     args.big, args.big_spans = send_big(args.otlp_http, args.big_spans)
