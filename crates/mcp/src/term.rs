@@ -336,6 +336,15 @@ pub fn alerts_table(items: &[Value]) -> String {
     table(&["STATE", "RULE", "GROUP", "SINCE", "EVIDENCE"], &rows)
 }
 
+/// "1 error", "2 errors".
+fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
 /// `loupe trace ID`: a header and the whole tree, indented, with durations
 /// and errors.
 pub fn trace_text(id: &str, ui: &str, spans: &[otlp::Span]) -> String {
@@ -344,11 +353,11 @@ pub fn trace_text(id: &str, ui: &str, spans: &[otlp::Span]) -> String {
     let errors = spans.iter().filter(|s| s.is_error()).count();
     let (lines, _) = tools::tree_lines(spans, false, false);
     let mut out = format!(
-        "trace {id}  {}  {}  {} spans, {} errors\n{ui}/trace/{id}\n\n",
+        "trace {id}  {}  {}  {}, {}\n{ui}/trace/{id}\n\n",
         time(start),
         duration(end.saturating_sub(start)),
-        spans.len(),
-        errors
+        count(spans.len(), "span"),
+        count(errors, "error")
     );
     for l in lines {
         out.push_str(&l);

@@ -104,7 +104,7 @@ fn trace_tree() {
     assert_eq!(
         trace_text(t, "http://127.0.0.1:16686", &spans),
         "\
-trace 5b8efff798038103d269b633813fc60c  2026-11-21T20:23:49.616Z  9.98s  4 spans, 1 errors
+trace 5b8efff798038103d269b633813fc60c  2026-11-21T20:23:49.616Z  9.98s  4 spans, 1 error
 http://127.0.0.1:16686/trace/5b8efff798038103d269b633813fc60c
 
 GET /orders [upstream] 9.98s

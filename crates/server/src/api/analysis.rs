@@ -128,20 +128,36 @@ fn empty(id: TraceId) -> ApiError {
     ApiError::NotFound(format!("trace {id} has no spans"))
 }
 
-async fn critical_path(
-    State(r): State<Arc<Reader>>,
-    Path(id): Path<String>,
-    RawQuery(q): RawQuery,
+/// The one-trace analyses (`/traces/{id}/…`) share this: parse the ID and
+/// the options, read the trace (and with `linked` the traces joined to
+/// it), build its tree, hand it to `analyse`, answer under `field`.
+async fn one_trace<T: serde::Serialize>(
+    r: Arc<Reader>,
+    id: String,
+    q: Option<String>,
+    field: &str,
+    analyse: impl FnOnce(&Tree, TraceId) -> Result<T, ApiError>,
 ) -> ApiResult {
     let id = trace_id(&id)?;
     let o = opts(q, &[])?;
     let (spans, traces) = blocking(&r, move |r| load(r, id, o.linked, &[]))
         .await?
         .ok_or_else(|| missing(id))?;
-    let cp = critical::critical_path(&Tree::build(&spans, Some(id))).map_err(|_| empty(id))?;
-    json(
-        &json!({ "traceId": id.to_string(), "linked": o.linked, "traces": traces, "criticalPath": cp }),
-    )
+    let answer = analyse(&Tree::build(&spans, Some(id)), id)?;
+    let mut body = json!({ "traceId": id.to_string(), "linked": o.linked, "traces": traces });
+    body[field] = serde_json::to_value(answer).map_err(|e| ApiError::Encode(e.to_string()))?;
+    json(&body)
+}
+
+async fn critical_path(
+    State(r): State<Arc<Reader>>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    one_trace(r, id, q, "criticalPath", |t, id| {
+        critical::critical_path(t).map_err(|_| empty(id))
+    })
+    .await
 }
 
 async fn statistics(
@@ -149,15 +165,7 @@ async fn statistics(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult {
-    let id = trace_id(&id)?;
-    let o = opts(q, &[])?;
-    let (spans, traces) = blocking(&r, move |r| load(r, id, o.linked, &[]))
-        .await?
-        .ok_or_else(|| missing(id))?;
-    let s = stats::statistics(&Tree::build(&spans, Some(id)));
-    json(
-        &json!({ "traceId": id.to_string(), "linked": o.linked, "traces": traces, "statistics": s }),
-    )
+    one_trace(r, id, q, "statistics", |t, _| Ok(stats::statistics(t))).await
 }
 
 async fn service_map(
@@ -165,15 +173,7 @@ async fn service_map(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult {
-    let id = trace_id(&id)?;
-    let o = opts(q, &[])?;
-    let (spans, traces) = blocking(&r, move |r| load(r, id, o.linked, &[]))
-        .await?
-        .ok_or_else(|| missing(id))?;
-    let m = servicemap::service_map(&Tree::build(&spans, Some(id)));
-    json(
-        &json!({ "traceId": id.to_string(), "linked": o.linked, "traces": traces, "serviceMap": m }),
-    )
+    one_trace(r, id, q, "serviceMap", |t, _| Ok(servicemap::service_map(t))).await
 }
 
 /// `a` and `b` as trace IDs.
