@@ -131,22 +131,26 @@ fn empty(id: TraceId) -> ApiError {
 /// The one-trace analyses (`/traces/{id}/…`) share this: parse the ID and
 /// the options, read the trace (and with `linked` the traces joined to
 /// it), build its tree, hand it to `analyse`, answer under `field`.
-async fn one_trace<T: serde::Serialize>(
+async fn one_trace(
     r: Arc<Reader>,
     id: String,
     q: Option<String>,
     field: &str,
-    analyse: impl FnOnce(&Tree, TraceId) -> Result<T, ApiError>,
+    analyse: impl FnOnce(&Tree, TraceId) -> Result<serde_json::Value, ApiError>,
 ) -> ApiResult {
     let id = trace_id(&id)?;
     let o = opts(q, &[])?;
     let (spans, traces) = blocking(&r, move |r| load(r, id, o.linked, &[]))
         .await?
         .ok_or_else(|| missing(id))?;
-    let answer = analyse(&Tree::build(&spans, Some(id)), id)?;
     let mut body = json!({ "traceId": id.to_string(), "linked": o.linked, "traces": traces });
-    body[field] = serde_json::to_value(answer).map_err(|e| ApiError::Encode(e.to_string()))?;
+    body[field] = analyse(&Tree::build(&spans, Some(id)), id)?;
     json(&body)
+}
+
+/// An analysis result as JSON (it may borrow the tree it came from).
+fn value(v: impl serde::Serialize) -> Result<serde_json::Value, ApiError> {
+    serde_json::to_value(v).map_err(|e| ApiError::Encode(e.to_string()))
 }
 
 async fn critical_path(
@@ -155,7 +159,7 @@ async fn critical_path(
     RawQuery(q): RawQuery,
 ) -> ApiResult {
     one_trace(r, id, q, "criticalPath", |t, id| {
-        critical::critical_path(t).map_err(|_| empty(id))
+        value(critical::critical_path(t).map_err(|_| empty(id))?)
     })
     .await
 }
@@ -165,7 +169,7 @@ async fn statistics(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult {
-    one_trace(r, id, q, "statistics", |t, _| Ok(stats::statistics(t))).await
+    one_trace(r, id, q, "statistics", |t, _| value(stats::statistics(t))).await
 }
 
 async fn service_map(
@@ -173,7 +177,10 @@ async fn service_map(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult {
-    one_trace(r, id, q, "serviceMap", |t, _| Ok(servicemap::service_map(t))).await
+    one_trace(r, id, q, "serviceMap", |t, _| {
+        value(servicemap::service_map(t))
+    })
+    .await
 }
 
 /// `a` and `b` as trace IDs.
