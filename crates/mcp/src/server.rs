@@ -156,16 +156,20 @@ pub async fn serve_stdio(api: &str) -> Result<(), ServeError> {
 /// POST carries one JSON-RPC message and gets its JSON answer), answering
 /// through `api`, the API router of this process. The caller mounts it
 /// behind its Host guard, which is why rmcp's own Host check is off: one
-/// check, the same as for the rest of the API.
-pub fn router(api: axum::Router) -> axum::Router {
+/// check, the same as for the rest of the API. `ui` is the UI's origin,
+/// for the answers' deep links.
+pub fn router(api: axum::Router, ui: String) -> axum::Router {
     use rmcp::transport::streamable_http_server::{
         session::local::LocalSessionManager, StreamableHttpServerConfig, StreamableHttpService,
     };
-    let handler = LoupeMcp::new(RouterBackend::new(api), "http://127.0.0.1:16686".into());
+    let handler = LoupeMcp::new(RouterBackend::new(api), ui);
     let config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)
         .with_json_response(true)
         .with_sse_keep_alive(None)
+        // One JSON-RPC message per POST: 1 MiB is far above any tool call
+        // (rmcp answers 413 beyond it; serde_json bounds the nesting at 128).
+        .with_max_request_body_bytes(1 << 20)
         .disable_allowed_hosts();
     let service = StreamableHttpService::new(
         move || Ok(handler.clone()),

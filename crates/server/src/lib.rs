@@ -53,7 +53,9 @@ pub fn app_with_ops(
         routes = routes.merge(alerts_api::router(a));
     }
     // `/mcp`: the MCP tools answer through these same routes, in-process.
-    let routes = routes.clone().merge(loupe_mcp::router(routes));
+    let routes = routes
+        .clone()
+        .merge(loupe_mcp::router(routes, ops.bound.ui_base()));
     let routes = routes.layer(axum::middleware::from_fn_with_state(
         ops.api_stats.clone(),
         selfmetrics::measure,

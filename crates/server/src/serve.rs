@@ -185,6 +185,19 @@ pub struct Bound {
     pub login_url: Option<String>,
 }
 
+impl Bound {
+    /// The UI's origin for links (`http://127.0.0.1:16686`): a wildcard
+    /// listen address is reached on loopback.
+    pub fn ui_base(&self) -> String {
+        let ip = match self.api.ip() {
+            std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+            ip => ip,
+        };
+        format!("http://{}", SocketAddr::new(ip, self.api.port()))
+    }
+}
+
 impl std::fmt::Display for Bound {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "loupe: OTLP/gRPC on {}", self.grpc)?;
@@ -255,26 +268,15 @@ pub async fn run_with_notifier(
         inner: store_sink,
         observers,
     });
-    let bound = Bound {
+    let mut bound = Bound {
         grpc: listeners.grpc.local_addr().unwrap_or(config.grpc_addr),
         http: listeners.http.local_addr().unwrap_or(config.http_addr),
         api: listeners.api.local_addr().unwrap_or(config.api_addr),
         db: store.path().to_path_buf(),
         login_url: None,
     };
-    let mut bound = bound;
     if let Some(t) = &config.security.api_token {
-        // A wildcard address is reached on loopback (as the desktop does).
-        let host = match bound.api.ip() {
-            std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
-                SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), bound.api.port())
-            }
-            std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
-                SocketAddr::new(std::net::Ipv6Addr::LOCALHOST.into(), bound.api.port())
-            }
-            _ => bound.api,
-        };
-        bound.login_url = Some(t.login_url(&format!("http://{host}")));
+        bound.login_url = Some(t.login_url(&bound.ui_base()));
     }
     for w in &config.security.warnings {
         tracing::warn!("{w}");
