@@ -379,6 +379,25 @@ async fn remote_mode_needs_the_token_and_the_otlp_key() {
     assert_eq!(otlp(None).await.expect("send").status(), 401);
     assert_eq!(otlp(Some("wrong")).await.expect("send").status(), 401);
     assert_eq!(otlp(Some(&key)).await.expect("send").status(), 200);
+    // The terminal commands and `loupe mcp` send the token from the file
+    // (same configuration directory): "no match" (1), not an error (2).
+    let out = common::loupe_command()
+        .env("XDG_CONFIG_HOME", dir.path().join("config"))
+        .args(["traces", "--service", "nobody", "--api", &url("")])
+        .output()
+        .expect("loupe traces");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = common::loupe_command()
+        .env("XDG_CONFIG_HOME", dir.path().join("elsewhere"))
+        .args(["traces", "--api", &url("")])
+        .output()
+        .expect("loupe traces");
+    assert_eq!(out.status.code(), Some(2), "without the token");
     // And over gRPC, as metadata.
     let grpc = addr_of(&lines, "loupe: OTLP/gRPC on");
     let ch = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{grpc}"))

@@ -115,21 +115,30 @@ struct ApiArgs {
 }
 
 impl ApiArgs {
-    /// `--api`, else the configured API address (a wildcard is reached on loopback).
-    fn base(&self) -> Result<String, ExitCode> {
-        if let Some(a) = &self.api {
-            return Ok(a.clone());
-        }
+    /// `--api`, else the configured API address (a wildcard is reached on
+    /// loopback), and remote mode's access token: `LOUPE_TOKEN`, else
+    /// the `api-token` file beside the configuration if Loupe made one.
+    fn connect(&self) -> Result<(String, Option<String>), ExitCode> {
         let env = |k: &str| std::env::var(k).ok();
         let loaded = Loaded::load(self.config.as_deref(), &env, Vec::new()).map_err(|e| {
             eprintln!("loupe: {e}");
             ExitCode::from(2)
         })?;
+        let token = env("LOUPE_TOKEN").filter(|t| !t.is_empty()).or_else(|| {
+            loupe_config::secrets::load_existing(
+                &loaded
+                    .secrets_dir()
+                    .join(loupe_config::secrets::API_TOKEN_FILE),
+            )
+        });
+        if let Some(a) = &self.api {
+            return Ok((a.clone(), token));
+        }
         let mut addr = loaded.config.api_addr;
         if addr.ip().is_unspecified() {
             addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
         }
-        Ok(format!("http://{addr}"))
+        Ok((format!("http://{addr}"), token))
     }
 }
 
@@ -673,11 +682,11 @@ fn current_thread() -> Result<tokio::runtime::Runtime, ExitCode> {
 /// `loupe mcp`: the MCP server on stdio (stdout is the protocol's, so
 /// messages go to stderr).
 fn run_mcp(api: ApiArgs) -> ExitCode {
-    let (base, runtime) = match (api.base(), current_thread()) {
+    let ((base, token), runtime) = match (api.connect(), current_thread()) {
         (Ok(b), Ok(r)) => (b, r),
         (Err(c), _) | (_, Err(c)) => return c,
     };
-    match runtime.block_on(loupe_mcp::serve_stdio(&base)) {
+    match runtime.block_on(loupe_mcp::serve_stdio(&base, token)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("loupe mcp: {e}");
@@ -700,11 +709,11 @@ fn run_query(
     api: ApiArgs,
     query: impl for<'a> FnOnce(&'a loupe_mcp::tools::Ctx<'a>, &'a mut String) -> QueryFuture<'a>,
 ) -> ExitCode {
-    let (base, runtime) = match (api.base(), current_thread()) {
+    let ((base, token), runtime) = match (api.connect(), current_thread()) {
         (Ok(b), Ok(r)) => (b, r),
         (Err(c), _) | (_, Err(c)) => return c,
     };
-    let backend = loupe_mcp::HttpBackend::new(&base);
+    let backend = loupe_mcp::HttpBackend::new(&base).with_token(token);
     let ctx = loupe_mcp::tools::Ctx {
         backend: &backend,
         ui: backend.base().to_string(),
@@ -724,11 +733,11 @@ fn run_query(
 /// `loupe logs --follow`: prints until Ctrl-C or a closed stdout.
 fn run_follow(api: ApiArgs, search: loupe_mcp::term::LogsArgs, json: bool) -> ExitCode {
     use std::io::Write;
-    let (base, runtime) = match (api.base(), current_thread()) {
+    let ((base, token), runtime) = match (api.connect(), current_thread()) {
         (Ok(b), Ok(r)) => (b, r),
         (Err(c), _) | (_, Err(c)) => return c,
     };
-    let backend = loupe_mcp::HttpBackend::new(&base);
+    let backend = loupe_mcp::HttpBackend::new(&base).with_token(token);
     let mut stdout = std::io::stdout();
     let emit = |line: &str| {
         stdout

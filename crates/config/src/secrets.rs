@@ -11,6 +11,15 @@ pub const API_TOKEN_FILE: &str = "api-token";
 /// The key OTLP exporters send.
 pub const OTLP_KEY_FILE: &str = "otlp-api-key";
 
+/// The secret in `path` if it was made already (the CLI reads the access
+/// token this way; it never creates one).
+pub fn load_existing(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
 /// The secret in `path`, made on first use: 32 random bytes, hex.
 pub fn load_or_create(path: &Path) -> io::Result<String> {
     match std::fs::read_to_string(path) {

@@ -57,6 +57,8 @@ pub trait Backend: Send + Sync + 'static {
 pub struct HttpBackend {
     base: String,
     client: reqwest::Client,
+    /// Remote mode's access token, sent as `Authorization: Bearer`.
+    token: Option<String>,
 }
 
 impl HttpBackend {
@@ -74,7 +76,17 @@ impl HttpBackend {
             .timeout(Duration::from_secs(120))
             .build()
             .unwrap_or_default();
-        HttpBackend { base, client }
+        HttpBackend {
+            base,
+            client,
+            token: None,
+        }
+    }
+
+    /// Sends remote mode's access token with every request (SECURITY.md).
+    pub fn with_token(mut self, token: Option<String>) -> HttpBackend {
+        self.token = token;
+        self
     }
 
     /// Where the UI is: the same address as the API.
@@ -87,15 +99,14 @@ impl Backend for HttpBackend {
     fn get(&self, path: String) -> BoxFut<'_, Result<Answer, BackendError>> {
         Box::pin(async move {
             let url = format!("{}{}", self.base, path);
-            let resp =
-                self.client
-                    .get(&url)
-                    .send()
-                    .await
-                    .map_err(|e| BackendError::Unreachable {
-                        base: self.base.clone(),
-                        detail: short_error(&e),
-                    })?;
+            let mut req = self.client.get(&url);
+            if let Some(t) = &self.token {
+                req = req.bearer_auth(t);
+            }
+            let resp = req.send().await.map_err(|e| BackendError::Unreachable {
+                base: self.base.clone(),
+                detail: short_error(&e),
+            })?;
             let status = resp.status().as_u16();
             let bytes = resp.bytes().await.map_err(|e| BackendError::Unreachable {
                 base: self.base.clone(),

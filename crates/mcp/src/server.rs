@@ -134,8 +134,8 @@ pub enum ServeError {
 /// from the Loupe whose API is at `api` (`http://127.0.0.1:16686`).
 /// Whether Loupe runs is checked at start (a line on stderr, which clients
 /// show in their logs) and at every call (the tool's error says it).
-pub async fn serve_stdio(api: &str) -> Result<(), ServeError> {
-    let backend = HttpBackend::new(api);
+pub async fn serve_stdio(api: &str, token: Option<String>) -> Result<(), ServeError> {
+    let backend = HttpBackend::new(api).with_token(token);
     let ui = backend.base().to_string();
     if let Err(e) = backend.get("/api/v1/info".into()).await {
         eprintln!("loupe mcp: {e}; tools will say so until it runs");
