@@ -31,12 +31,21 @@ impl ApiKey {
         &self.0
     }
 
-    /// Whether `headers` (HTTP headers or gRPC metadata as headers) carry the key.
+    /// Whether HTTP `headers` carry the key.
     pub fn admits(&self, headers: &HeaderMap) -> bool {
-        let presented = headers.get(HEADER).map(|v| v.as_bytes()).or_else(|| {
+        self.admits_values(
+            headers.get(HEADER).map(|v| v.as_bytes()),
             headers
                 .get(http::header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.to_str().ok()),
+        )
+    }
+
+    /// The check on the two header values alone (gRPC metadata is looked
+    /// up the same way, without copying the map).
+    pub fn admits_values(&self, key: Option<&[u8]>, authorization: Option<&str>) -> bool {
+        let presented = key.or_else(|| {
+            authorization
                 .and_then(|v| {
                     v.strip_prefix("Bearer ")
                         .or_else(|| v.strip_prefix("bearer "))

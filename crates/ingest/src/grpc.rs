@@ -155,7 +155,16 @@ pub async fn serve(
     // Checked on the headers, before tonic decodes the message.
     let check = move |req: Request<()>| -> Result<Request<()>, Status> {
         match &key {
-            Some(k) if !k.admits(&req.metadata().clone().into_headers()) => {
+            Some(k)
+                if !k.admits_values(
+                    req.metadata()
+                        .get(crate::auth::HEADER)
+                        .map(|v| v.as_bytes()),
+                    req.metadata()
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok()),
+                ) =>
+            {
                 Err(IngestError::Unauthenticated.to_grpc())
             }
             _ => Ok(req),
