@@ -398,6 +398,31 @@ async fn remote_mode_needs_the_token_and_the_otlp_key() {
         .output()
         .expect("loupe traces");
     assert_eq!(out.status.code(), Some(2), "without the token");
+    // `loupe import --to` too.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos();
+    let bundle = dir.path().join("bundle.json");
+    std::fs::write(
+        &bundle,
+        format!(
+            r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"00f067aa0ba902b7","name":"imported","startTimeUnixNano":"{now}","endTimeUnixNano":"{}"}}]}}]}}]}}"#,
+            now + 1000
+        ),
+    )
+    .expect("write bundle");
+    let out = common::loupe_command()
+        .env("XDG_CONFIG_HOME", dir.path().join("config"))
+        .args(["import", "--to", &url("")])
+        .arg(&bundle)
+        .output()
+        .expect("loupe import --to");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // And over gRPC, as metadata.
     let grpc = addr_of(&lines, "loupe: OTLP/gRPC on");
     let ch = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{grpc}"))

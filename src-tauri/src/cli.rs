@@ -124,13 +124,7 @@ impl ApiArgs {
             eprintln!("loupe: {e}");
             ExitCode::from(2)
         })?;
-        let token = env("LOUPE_TOKEN").filter(|t| !t.is_empty()).or_else(|| {
-            loupe_config::secrets::load_existing(
-                &loaded
-                    .secrets_dir()
-                    .join(loupe_config::secrets::API_TOKEN_FILE),
-            )
-        });
+        let token = loupe_config::secrets::client_token(&loaded.secrets_dir(), &env);
         if let Some(a) = &self.api {
             return Ok((a.clone(), token));
         }

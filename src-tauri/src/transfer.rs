@@ -446,6 +446,11 @@ fn import_over_http(url: &str, files: &[PathBuf]) -> ExitCode {
         }
     };
     let base = url.trim_end_matches('/').to_string();
+    // Remote mode's access token, when the target Loupe needs one.
+    let env = |k: &str| std::env::var(k).ok();
+    let token = loupe_config::Loaded::load(None, &env, Vec::new())
+        .ok()
+        .and_then(|l| loupe_config::secrets::client_token(&l.secrets_dir(), &env));
     runtime.block_on(async move {
         let client = reqwest::Client::new();
         let mut failed = false;
@@ -463,9 +468,12 @@ fn import_over_http(url: &str, files: &[PathBuf]) -> ExitCode {
             let r = client
                 .post(format!("{base}/api/v1/imports?name={}", url_encode(&source)))
                 // The cross-site write guard's sign of intent (SECURITY.md).
-                .header(loupe_server::guard::write::REQUEST_HEADER, "1")
-                .body(bytes)
-                .send()
+                .header(loupe_server::guard::write::REQUEST_HEADER, "1");
+            let r = match &token {
+                Some(t) => r.bearer_auth(t),
+                None => r,
+            };
+            let r = r.body(bytes).send()
                 .await;
             let resp = match r {
                 Ok(r) => r,

@@ -20,6 +20,15 @@ pub fn load_existing(path: &Path) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+/// Remote mode's access token for a client of the running Loupe (the CLI,
+/// `loupe mcp`, `loupe import --to`): `LOUPE_TOKEN`, else the `api-token`
+/// file in `dir` if Loupe made one.
+pub fn client_token(dir: &Path, env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    env("LOUPE_TOKEN")
+        .filter(|t| !t.is_empty())
+        .or_else(|| load_existing(&dir.join(API_TOKEN_FILE)))
+}
+
 /// The secret in `path`, made on first use: 32 random bytes, hex.
 pub fn load_or_create(path: &Path) -> io::Result<String> {
     match std::fs::read_to_string(path) {
