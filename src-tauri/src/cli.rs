@@ -10,8 +10,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use loupe_app::{self as serve, ServeConfig};
 use loupe_config::{Flag, Loaded};
-use loupe_server::serve::{self, ServeConfig};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -385,7 +385,7 @@ fn prepare(a: &ServeArgs) -> Result<ServeConfig, ExitCode> {
         }
         Err(_) => None,
     };
-    let mut config = loaded.serve_config(log).map_err(|e| {
+    let mut config = ServeConfig::from_loaded(&loaded, log).map_err(|e| {
         eprintln!("loupe: {e}");
         ExitCode::from(2)
     })?;
@@ -446,7 +446,7 @@ fn run_config(a: ServeArgs) -> ExitCode {
         eprintln!("loupe: log: {e}");
         return ExitCode::from(2);
     }
-    if let Err(e) = loaded.serve_config(None) {
+    if let Err(e) = ServeConfig::from_loaded(&loaded, None) {
         eprintln!("loupe: {e}");
         return ExitCode::from(2);
     }

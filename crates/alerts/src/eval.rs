@@ -488,7 +488,7 @@ fn histogram_percentile(bounds: &[f64], counts: &[u64], p: f64) -> Option<f64> {
 }
 
 /// Most explicit bounds a histogram point may have to be merged for a
-/// percentile (the receiver's cap, `loupe_ingest::validate`); points stored
+/// percentile (the receiver's cap, `loupe_otlp::validate`); points stored
 /// before that cap with more are left out of percentiles, so one point
 /// cannot make every evaluation walk millions of buckets.
 pub const MAX_HISTOGRAM_BOUNDS: usize = 2048;

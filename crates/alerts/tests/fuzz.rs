@@ -6,7 +6,7 @@
 //! `LOUPE_FUZZ_CASES=100000 cargo test -p loupe-alerts --test fuzz
 //! --release` (docs/fuzzing.md).
 
-#[path = "../../ingest/tests/fuzz_support/mod.rs"]
+#[path = "../../otlp/tests/fuzz_support/mod.rs"]
 mod fuzz_support;
 
 use fuzz_support::{config, mutated_text, peak_memory, Counting};

@@ -98,7 +98,7 @@ pub fn explicit_quantile(
 /// Most buckets per side an exponential histogram keeps when histograms are
 /// merged ([`ExpHistogram::add`]): beyond it the scale is lowered (adjacent
 /// buckets merged) until the range fits, as the OpenTelemetry SDKs do at
-/// their `max_size`. Equal to the ingest cap (`loupe_ingest::validate`), so a
+/// their `max_size`. Equal to the ingest cap (`loupe_otlp::validate`), so a
 /// single accepted point never loses resolution; two points whose offsets
 /// lie far apart (0 and 2^29) cost at most this many buckets, not the
 /// distance between them.

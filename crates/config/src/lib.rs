@@ -6,8 +6,9 @@
 //! Each layer is a `toml::Table` merged key by key over the ones before,
 //! and every leaf remembers which layer set it, so `loupe config` can say
 //! where each value came from. A layer that makes the configuration
-//! invalid is named in the error. [`Loaded::serve_config`] turns the result
-//! into what `serve::run` takes.
+//! invalid is named in the error. The result is plain values: `loupe-app`
+//! turns it into a running Loupe, so this crate knows nothing of HTTP,
+//! sockets or the store's threads.
 
 mod schema;
 pub mod secrets;
@@ -16,13 +17,7 @@ pub mod units;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use loupe_forward::{ForwardConfig, Protocol};
-use loupe_ingest::filter::Filters;
-use loupe_ingest::ReceiverConfig;
-use loupe_server::serve::{OpsConfig, Security, ServeConfig};
-use loupe_store::{Retention, WriterConfig};
 use serde::Deserialize;
 use toml::{Table, Value};
 
@@ -36,6 +31,25 @@ pub use schema::{default_data_dir, Auth, Config, Forward, Health, Metrics};
 pub use loupe_store::files::{
     create_private_file, ensure_private_dir, tighten_private_file, write_private_file, Tightened,
 };
+
+/// The secrets and warnings of the listening mode (SECURITY.md), as read
+/// or created by [`Loaded::access`].
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    /// The API and UI's access token, when they listen beyond loopback.
+    pub api_token: Option<String>,
+    /// The OTLP API key, when a receiver listens beyond loopback.
+    pub otlp_key: Option<String>,
+    /// Said at every start: a defence turned off on purpose.
+    pub warnings: Vec<String>,
+}
+
+/// The forwarding protocol named by `forward.protocol`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardProtocol {
+    Grpc,
+    Http,
+}
 
 /// Where a value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -389,59 +403,6 @@ impl Loaded {
         }
     }
 
-    /// What `serve::run` takes. `log` is the handle of the installed log
-    /// subscriber, if any.
-    pub fn serve_config(
-        &self,
-        log: Option<loupe_server::logging::LogHandle>,
-    ) -> Result<ServeConfig, ConfigError> {
-        let c = &self.config;
-        let filters = Filters::new(c.filters.clone()).map_err(|e| ConfigError::Invalid {
-            key: "filters",
-            message: e.to_string(),
-        })?;
-        if !loupe_ops::valid_prefix(&c.metrics.prefix) {
-            return Err(ConfigError::Invalid {
-                key: "metrics.prefix",
-                message: format!(
-                    "{:?} cannot start a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)",
-                    c.metrics.prefix
-                ),
-            });
-        }
-        let (security, api_key) = self.security()?;
-        let receiver = ReceiverConfig {
-            cors_origins: c.cors_origins.clone(),
-            filters: Arc::new(filters),
-            api_key,
-            ..ReceiverConfig::default()
-        };
-        Ok(ServeConfig {
-            grpc_addr: c.grpc_addr,
-            http_addr: c.http_addr,
-            api_addr: c.api_addr,
-            data_dir: c.data_dir.clone(),
-            allow_remote: c.allow_remote,
-            security,
-            receiver,
-            writer: WriterConfig {
-                retention: Retention {
-                    max_bytes: c.max_db_size.bytes,
-                    max_age: c.max_age.duration,
-                },
-                ..WriterConfig::default()
-            },
-            drop_data: false,
-            ops: OpsConfig {
-                min_free_disk: c.health.min_free_disk.bytes,
-                metrics_prefix: c.metrics.prefix.clone(),
-                received_metrics: c.metrics.received,
-            },
-            log,
-            forward: self.forward()?,
-        })
-    }
-
     /// Where the token files live: beside the configuration file in use,
     /// else in the data directory.
     pub fn secrets_dir(&self) -> PathBuf {
@@ -456,45 +417,63 @@ impl Loaded {
 
     /// The defences of the mode: in remote mode the access token and the
     /// OTLP API key (created on first use, kept in 0600 files), or a
-    /// warning for each that the user turned off.
-    fn security(&self) -> Result<(Security, Option<loupe_ingest::ApiKey>), ConfigError> {
+    /// warning for each that the user turned off. Plain values: the
+    /// application (`loupe-app`) turns them into the guards.
+    pub fn access(&self) -> Result<Access, ConfigError> {
         let c = &self.config;
         let beyond = |a: &std::net::SocketAddr| c.allow_remote && !a.ip().is_loopback();
-        let mut security = Security {
-            allowed_hosts: c.allowed_hosts.clone(),
-            ..Security::default()
-        };
+        let mut access = Access::default();
         let keep = |name: &str| {
             let path = self.secrets_dir().join(name);
             secrets::load_or_create(&path).map_err(|source| ConfigError::Secret { path, source })
         };
         if beyond(&c.api_addr) {
             if c.auth.api {
-                security.api_token = Some(loupe_server::guard::AccessToken::new(keep(
-                    secrets::API_TOKEN_FILE,
-                )?));
+                access.api_token = Some(keep(secrets::API_TOKEN_FILE)?);
             } else {
-                security.warnings.push(format!(
+                access.warnings.push(format!(
                     "auth.api = false: anyone who can reach {} can read, export and change everything in Loupe",
                     c.api_addr
                 ));
             }
         }
-        let mut api_key = None;
         if beyond(&c.grpc_addr) || beyond(&c.http_addr) {
             if c.auth.otlp {
-                api_key = Some(loupe_ingest::ApiKey::new(keep(secrets::OTLP_KEY_FILE)?));
+                access.otlp_key = Some(keep(secrets::OTLP_KEY_FILE)?);
             } else {
-                security.warnings.push(format!(
+                access.warnings.push(format!(
                     "auth.otlp = false: anyone who can reach {} or {} can send telemetry to Loupe",
                     c.grpc_addr, c.http_addr
                 ));
             }
         }
-        Ok((security, api_key))
+        Ok(access)
     }
 
-    fn forward(&self) -> Result<Option<ForwardConfig>, ConfigError> {
+    /// Checks what the file's types cannot: filter rules compile, the
+    /// metrics prefix can start a Prometheus name, the forwarding target
+    /// is usable. `loupe config` and start-up both call it, so a mistake is
+    /// reported the same way before anything listens.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let c = &self.config;
+        loupe_otlp::filter::Filters::new(c.filters.clone()).map_err(|e| ConfigError::Invalid {
+            key: "filters",
+            message: e.to_string(),
+        })?;
+        if !loupe_ops::valid_prefix(&c.metrics.prefix) {
+            return Err(ConfigError::Invalid {
+                key: "metrics.prefix",
+                message: format!(
+                    "{:?} cannot start a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)",
+                    c.metrics.prefix
+                ),
+            });
+        }
+        self.forward_protocol().map(|_| ())
+    }
+
+    /// Where to forward to, checked: `None` when forwarding is off.
+    pub fn forward_protocol(&self) -> Result<Option<ForwardProtocol>, ConfigError> {
         let f = &self.config.forward;
         if f.endpoint.is_empty() {
             return Ok(None);
@@ -508,24 +487,14 @@ impl Loaded {
                 ),
             });
         }
-        let protocol = match f.protocol.as_str() {
-            "grpc" => Protocol::Grpc,
-            "http" => Protocol::Http,
-            other => {
-                return Err(ConfigError::Invalid {
-                    key: "forward.protocol",
-                    message: format!("{other:?} is neither grpc nor http"),
-                })
-            }
-        };
-        Ok(Some(ForwardConfig {
-            endpoint: f.endpoint.clone(),
-            protocol,
-            queue_batches: f.queue_batches.max(1),
-            queue_bytes: usize::try_from(f.queue_bytes.bytes).unwrap_or(usize::MAX),
-            max_backoff: f.max_backoff.duration,
-            timeout: f.timeout.duration,
-        }))
+        match f.protocol.as_str() {
+            "grpc" => Ok(Some(ForwardProtocol::Grpc)),
+            "http" => Ok(Some(ForwardProtocol::Http)),
+            other => Err(ConfigError::Invalid {
+                key: "forward.protocol",
+                message: format!("{other:?} is neither grpc nor http"),
+            }),
+        }
     }
 
     /// The value of a dotted key in the effective configuration.

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use loupe_ingest::filter::FilterRule;
+use loupe_otlp::filter::FilterRule;
 use serde::{Deserialize, Serialize};
 
 use crate::units::{Age, Size};
@@ -123,7 +123,7 @@ impl Default for Config {
             http_addr: SocketAddr::from(([127, 0, 0, 1], 4318)),
             api_addr: SocketAddr::from(([127, 0, 0, 1], 16686)),
             allow_remote: false,
-            cors_origins: loupe_ingest::cors::DEFAULT_ORIGINS
+            cors_origins: loupe_otlp::DEFAULT_CORS_ORIGINS
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),

@@ -522,7 +522,7 @@ fn protobuf_entry(signal: Signal, entry: &[u8]) -> Unit {
 // ------------------------------------------------------------ detection
 
 fn gunzip(bytes: &[u8], limit: usize) -> Result<Vec<u8>, ImportError> {
-    let mut sink = loupe_ingest::decode::BodySink::new(Some("gzip"), limit).map_err(|e| {
+    let mut sink = loupe_otlp::decode::BodySink::new(Some("gzip"), limit).map_err(|e| {
         ImportError::Unreadable {
             position: Position::byte(0),
             message: e.to_string(),
@@ -530,7 +530,7 @@ fn gunzip(bytes: &[u8], limit: usize) -> Result<Vec<u8>, ImportError> {
     })?;
     let r = sink.push(bytes).and_then(|_| sink.finish());
     r.map_err(|e| match e {
-        loupe_ingest::decode::DecodeError::TooLarge { .. } => ImportError::Inflated { limit },
+        loupe_otlp::decode::DecodeError::TooLarge { .. } => ImportError::Inflated { limit },
         e => ImportError::Unreadable {
             position: Position::byte(0),
             message: e.to_string(),
@@ -710,14 +710,14 @@ fn prepare(batch: &mut Batch, source: &str) -> (u64, u64) {
             r.resource_spans
                 .iter_mut()
                 .for_each(|x| mark(&mut x.resource, source));
-            let rejected = loupe_ingest::validate::traces(r).count as u64;
+            let rejected = loupe_otlp::validate::traces(r).count as u64;
             (Batch::item_count(batch) as u64, rejected)
         }
         Batch::Logs(r) => {
             r.resource_logs
                 .iter_mut()
                 .for_each(|x| mark(&mut x.resource, source));
-            let rejected = loupe_ingest::validate::logs(r).count as u64;
+            let rejected = loupe_otlp::validate::logs(r).count as u64;
             (Batch::item_count(batch) as u64, rejected)
         }
         Batch::Metrics(r) => {
@@ -725,8 +725,8 @@ fn prepare(batch: &mut Batch, source: &str) -> (u64, u64) {
                 .iter_mut()
                 .for_each(|x| mark(&mut x.resource, source));
             // The receiver's bucket caps: an imported file is as untrusted
-            // as a sender (see loupe_ingest::validate::metrics).
-            let rejected = loupe_ingest::validate::metrics(r).count as u64;
+            // as a sender (see loupe_otlp::validate::metrics).
+            let rejected = loupe_otlp::validate::metrics(r).count as u64;
             (Batch::item_count(batch) as u64, rejected)
         }
     }

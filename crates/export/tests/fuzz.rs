@@ -5,9 +5,9 @@
 //! within a memory bound. Long run: `LOUPE_FUZZ_CASES=100000 cargo test
 //! -p loupe-export --test fuzz --release` (docs/fuzzing.md).
 
-#[path = "../../ingest/tests/fuzz_support/mod.rs"]
+#[path = "../../otlp/tests/fuzz_support/mod.rs"]
 mod fuzz_support;
-#[path = "../../ingest/tests/fuzz_support/otlp.rs"]
+#[path = "../../otlp/tests/fuzz_support/otlp.rs"]
 mod otlp;
 
 use std::io::Write;

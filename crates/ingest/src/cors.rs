@@ -8,7 +8,7 @@ use http::{header, HeaderValue, Method};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 /// Local development pages, on any port.
-pub const DEFAULT_ORIGINS: &[&str] = &["http://localhost:*", "http://127.0.0.1:*"];
+pub use loupe_otlp::DEFAULT_CORS_ORIGINS as DEFAULT_ORIGINS;
 
 /// Whether `origin` matches one of `patterns`.
 pub fn allowed(origin: &str, patterns: &[String]) -> bool {

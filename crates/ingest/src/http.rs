@@ -15,10 +15,10 @@ use prost::Message;
 use crate::stats::{Outcome, Transport};
 use tokio::sync::Semaphore;
 
-use crate::decode::{decode_message, BodySink, DecodeError, Encoding};
 use crate::pipeline::{self, Signal};
 use crate::status::IngestError;
 use crate::{cors, ReceiverConfig};
+use loupe_otlp::decode::{decode_message, BodySink, DecodeError, Encoding};
 
 /// Bodies being read and decoded at once, at most. Others wait unread (TCP
 /// flow control holds them on the client), which bounds memory under load.

@@ -1,28 +1,24 @@
 //! Loupe's OTLP receiver.
 //!
-//! Both transports share one pipeline: [`decode`] (size-capped gzip, then
-//! protobuf or JSON) → [`validate`] (drop bad items, count them for
-//! `partial_success`) → a [`Sink`](loupe_model::sink::Sink) → wait for the
-//! commit → answer. Every failure becomes a protocol answer in exactly one
+//! Both transports share one pipeline (`pipeline`): `loupe_otlp::decode`
+//! (size-capped gzip, then protobuf or JSON) → `loupe_otlp::validate`
+//! (drop bad items, count them for `partial_success`) → a
+//! [`Sink`](loupe_model::sink::Sink) → wait for the commit → answer. Every failure becomes a protocol answer in exactly one
 //! place per protocol: [`status`] for both (gRPC `Status`, HTTP status code
 //! plus `google.rpc.Status` body). Between validation and the sink, the
-//! user's [`filter`] rules drop what they name; [`stats`] counts it all.
+//! user's `loupe_otlp::filter` rules drop what they name; [`stats`] counts it all.
 
 pub mod cors;
-pub mod decode;
-pub mod filter;
 pub mod grpc;
 pub mod http;
 pub mod pipeline;
 pub mod stats;
 pub mod status;
-pub mod validate;
 
 pub use auth::{constant_time_eq, ApiKey};
 mod auth;
 
-/// The largest request Loupe accepts, counted after decompression.
-pub const MAX_DECODED_BYTES: usize = 64 << 20;
+use loupe_otlp::{filter, MAX_DECODED_BYTES};
 
 use std::sync::Arc;
 

@@ -7,11 +7,11 @@ use loupe_model::otlp::{logs_service as ls, metrics_service as ms, trace_service
 use loupe_model::sink::{Batch, Sink};
 use serde::de::DeserializeOwned;
 
-use crate::filter::{Filters, SignalKind};
 use crate::stats::{IngestStats, Transport};
 use crate::status::IngestError;
-use crate::validate::{self, Rejected};
 use crate::ReceiverConfig;
+use loupe_otlp::filter::{Filters, SignalKind};
+use loupe_otlp::validate::{self, Rejected};
 
 /// What both transports share: where batches go, the filters applied
 /// before, and the counters.

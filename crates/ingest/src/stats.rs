@@ -3,7 +3,7 @@
 
 use loupe_ops::{Collect, Counter, Exposition, Histogram, Kind};
 
-use crate::filter::SignalKind;
+use loupe_otlp::filter::SignalKind;
 
 /// The two OTLP transports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,9 +45,9 @@ pub enum Outcome {
 impl Outcome {
     /// The outcome a refused request is counted as.
     pub(crate) fn of(e: &crate::status::IngestError) -> Outcome {
-        use crate::decode::DecodeError;
         use crate::status::IngestError;
         use loupe_model::sink::SinkError;
+        use loupe_otlp::decode::DecodeError;
         match e {
             IngestError::Decode(DecodeError::TooLarge { .. }) => Outcome::TooLarge,
             IngestError::Decode(_)

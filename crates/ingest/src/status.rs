@@ -9,7 +9,7 @@ use http::{header, HeaderValue, StatusCode};
 use loupe_model::sink::SinkError;
 use prost::Message;
 
-use crate::decode::{DecodeError, Encoding};
+use loupe_otlp::decode::{DecodeError, Encoding};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {

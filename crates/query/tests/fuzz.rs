@@ -5,7 +5,7 @@
 //! parameter. Long run: `LOUPE_FUZZ_CASES=100000 cargo test -p loupe-query
 //! --test fuzz --release` (docs/fuzzing.md).
 
-#[path = "../../ingest/tests/fuzz_support/mod.rs"]
+#[path = "../../otlp/tests/fuzz_support/mod.rs"]
 mod fuzz_support;
 
 use fuzz_support::{config, mutated_text};

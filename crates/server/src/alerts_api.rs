@@ -1,95 +1,68 @@
 //! `/api/v1/rules`, `/alerts`, `/channels`, `/deliveries`: alerting's part of
-//! the API (documented in `docs/api.md`). Rule text is parsed and rendered
-//! here with the same code `loupe rules check` uses, so the editor's YAML
-//! and tree never disagree. Webhook URLs are answered only masked.
+//! the API (documented in `docs/api.md`), over `loupe_alerting`'s service.
+//! Rule text is parsed and rendered with the same code `loupe rules check`
+//! uses, so the editor's YAML and tree never disagree. Webhook URLs are
+//! answered only masked.
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use loupe_alerts::deliver::{mask_url, ChannelKind};
-use loupe_alerts::eval::{self, Matcher};
-use loupe_alerts::rule::{file_from_yaml, file_to_yaml};
-use loupe_alerts::target::{check_target, TargetError};
-use loupe_alerts::{analyse, from_yaml, to_yaml, Rule, RuleError, Signal};
-use loupe_model::time::NanoRange;
-use loupe_store::alerts::ChannelRow;
+use loupe_alerting::service::{self, ChannelInput};
+use loupe_alerting::{Alerting, AlertingError};
+use loupe_alerts::{from_yaml, Rule};
 use loupe_store::StoreError;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
-use crate::alerting::{log_items, span_items, Alerting};
+/// An alerting error as an answer: `{error, errors}`, where `errors` holds
+/// the line-numbered rule errors the editor shows.
+pub struct AlertApiError(AlertingError);
 
-/// What an alerting call can fail with.
-#[derive(Debug, thiserror::Error)]
-pub enum AlertApiError {
-    #[error("{0}")]
-    Rule(RuleError),
-    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
-    Rules(Vec<RuleError>),
-    #[error("{0}")]
-    Bad(String),
-    /// A webhook target refused when the channel is saved.
-    #[error(transparent)]
-    Target(#[from] TargetError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("the request was interrupted")]
-    Interrupted,
+impl From<AlertingError> for AlertApiError {
+    fn from(e: AlertingError) -> Self {
+        AlertApiError(e)
+    }
 }
 
 impl IntoResponse for AlertApiError {
     fn into_response(self) -> Response {
-        let (status, errors) = match &self {
-            AlertApiError::Rule(e) => (StatusCode::BAD_REQUEST, vec![e.clone()]),
-            AlertApiError::Rules(v) => (StatusCode::BAD_REQUEST, v.clone()),
-            AlertApiError::Bad(m) => (StatusCode::BAD_REQUEST, vec![RuleError::msg(m.clone())]),
-            AlertApiError::Target(e) => {
-                (StatusCode::BAD_REQUEST, vec![RuleError::msg(e.to_string())])
+        let status = match &self.0 {
+            AlertingError::Rule(_)
+            | AlertingError::Rules(_)
+            | AlertingError::Bad(_)
+            | AlertingError::Target(_) => StatusCode::BAD_REQUEST,
+            AlertingError::NotFound(_) => StatusCode::NOT_FOUND,
+            AlertingError::Store(StoreError::Conflict(_)) => StatusCode::CONFLICT,
+            AlertingError::Store(_) | AlertingError::Interrupted => {
+                StatusCode::INTERNAL_SERVER_ERROR
             }
-            AlertApiError::Store(StoreError::Conflict(m)) => {
-                (StatusCode::CONFLICT, vec![RuleError::msg(m.clone())])
-            }
-            AlertApiError::Store(StoreError::NotFound(m)) => (
-                StatusCode::NOT_FOUND,
-                vec![RuleError::msg(format!("{m} not found"))],
-            ),
-            _ => (StatusCode::INTERNAL_SERVER_ERROR, Vec::new()),
         };
-        (
-            status,
-            Json(json!({ "error": self.to_string(), "errors": errors })),
-        )
-            .into_response()
+        let body = json!({ "error": self.0.to_string(), "errors": self.0.rule_errors() });
+        (status, Json(body)).into_response()
     }
 }
 
-type Res = Result<Response, AlertApiError>;
+type Res<T> = Result<Json<T>, AlertApiError>;
 type S = State<Arc<Alerting>>;
 
+/// Runs a store-bound service call on a blocking thread.
 async fn blocking<T: Send + 'static>(
     a: &Arc<Alerting>,
-    f: impl FnOnce(&Alerting) -> Result<T, AlertApiError> + Send + 'static,
+    f: impl FnOnce(&Alerting) -> Result<T, AlertingError> + Send + 'static,
 ) -> Result<T, AlertApiError> {
     let a = a.clone();
-    tokio::task::spawn_blocking(move || f(&a))
+    Ok(tokio::task::spawn_blocking(move || f(&a))
         .await
-        .map_err(|_| AlertApiError::Interrupted)?
+        .map_err(|_| AlertingError::Interrupted)??)
 }
 
-fn ok(v: Value) -> Res {
-    Ok(Json(v).into_response())
-}
-
-fn now_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
+fn body<T: serde::de::DeserializeOwned>(b: &Bytes) -> Result<T, AlertApiError> {
+    serde_json::from_slice(b).map_err(|e| AlertingError::Bad(format!("bad JSON body: {e}")).into())
 }
 
 /// `/api/v1/…` routes for alerting.
@@ -114,41 +87,17 @@ pub fn router(a: Arc<Alerting>) -> Router {
     Router::new().nest("/api/v1", api)
 }
 
-fn rule_view(id: i64, yaml: &str, a: &Alerting) -> Value {
-    let groups: Vec<Value> = a
-        .groups()
-        .into_iter()
-        .filter(|(r, _, _)| *r == id)
-        .map(|(_, _, g)| serde_json::to_value(g).unwrap_or_default())
-        .collect();
-    let firing = groups.iter().filter(|g| g["state"] == "firing").count();
-    match from_yaml(yaml) {
-        Ok(rule) => json!({
-            "id": id,
-            "name": rule.name,
-            "enabled": rule.enabled,
-            "signal": rule.signal,
-            "yaml": yaml,
-            "rule": rule,
-            "analysis": analyse(rule.when.as_ref(), rule.signal),
-            "firing": firing,
-            "groups": groups,
-        }),
-        Err(e) => json!({ "id": id, "yaml": yaml, "error": e, "firing": firing, "groups": groups }),
-    }
+#[derive(Serialize)]
+pub struct RuleList {
+    rules: Vec<service::RuleView>,
 }
 
-async fn list_rules(State(a): S) -> Res {
-    let v = blocking(&a, |a| {
-        Ok(a.rules()
-            .iter()
-            .map(|l| rule_view(l.id, &l.yaml, a))
-            .collect::<Vec<_>>())
-    })
-    .await?;
-    ok(json!({ "rules": v }))
+async fn list_rules(State(a): S) -> Res<RuleList> {
+    let rules = blocking(&a, |a| Ok(a.list_rules())).await?;
+    Ok(Json(RuleList { rules }))
 }
 
+/// A rule as YAML or as the tree.
 #[derive(Deserialize)]
 struct RuleBody {
     yaml: Option<String>,
@@ -156,127 +105,74 @@ struct RuleBody {
 }
 
 impl RuleBody {
-    fn rule(self) -> Result<Rule, AlertApiError> {
+    fn rule(self) -> Result<Rule, AlertingError> {
         match (self.yaml, self.rule) {
-            (Some(y), _) => from_yaml(&y).map_err(AlertApiError::Rule),
+            (Some(y), _) => from_yaml(&y).map_err(AlertingError::Rule),
             (None, Some(r)) => {
-                r.validate().map_err(AlertApiError::Rule)?;
+                r.validate().map_err(AlertingError::Rule)?;
                 Ok(r)
             }
-            (None, None) => Err(AlertApiError::Bad("send `yaml` or `rule`".into())),
+            (None, None) => Err(AlertingError::Bad("send `yaml` or `rule`".into())),
         }
     }
 }
 
-fn body<T: serde::de::DeserializeOwned>(b: &Bytes) -> Result<T, AlertApiError> {
-    serde_json::from_slice(b).map_err(|e| AlertApiError::Bad(format!("bad JSON body: {e}")))
+async fn save(a: &Arc<Alerting>, id: Option<i64>, b: &Bytes) -> Res<service::RuleView> {
+    let rule = body::<RuleBody>(b)?.rule()?;
+    Ok(Json(blocking(a, move |a| a.save_rule(id, &rule)).await?))
 }
 
-async fn save(a: &Arc<Alerting>, id: Option<i64>, rule: Rule) -> Res {
-    let v = blocking(a, move |a| {
-        let yaml = to_yaml(&rule);
-        let id =
-            a.db.save_rule(id, &rule.name, &yaml, rule.enabled, now_ns())?;
-        a.reset(id)?;
-        a.reload()?;
-        Ok(rule_view(id, &yaml, a))
-    })
-    .await?;
-    ok(v)
+async fn create_rule(State(a): S, b: Bytes) -> Res<service::RuleView> {
+    save(&a, None, &b).await
 }
 
-async fn create_rule(State(a): S, b: Bytes) -> Res {
-    let rule = body::<RuleBody>(&b)?.rule()?;
-    save(&a, None, rule).await
+async fn update_rule(State(a): S, Path(id): Path<i64>, b: Bytes) -> Res<service::RuleView> {
+    save(&a, Some(id), &b).await
 }
 
-async fn update_rule(State(a): S, Path(id): Path<i64>, b: Bytes) -> Res {
-    let rule = body::<RuleBody>(&b)?.rule()?;
-    save(&a, Some(id), rule).await
+#[derive(Serialize)]
+pub struct Deleted {
+    deleted: i64,
 }
 
-async fn delete_rule(State(a): S, Path(id): Path<i64>) -> Res {
-    let found = blocking(&a, move |a| {
-        let f = a.db.delete_rule(id)?;
-        a.reload()?;
-        Ok(f)
-    })
-    .await?;
-    if !found {
-        return Err(StoreError::NotFound(format!("rule {id}")).into());
-    }
-    ok(json!({ "deleted": id }))
+async fn delete_rule(State(a): S, Path(id): Path<i64>) -> Res<Deleted> {
+    blocking(&a, move |a| a.delete_rule(id)).await?;
+    Ok(Json(Deleted { deleted: id }))
 }
 
-fn stored_rule(a: &Alerting, id: i64) -> Result<Rule, AlertApiError> {
-    let l = a
-        .rules()
-        .into_iter()
-        .find(|l| l.id == id)
-        .ok_or_else(|| StoreError::NotFound(format!("rule {id}")))?;
-    l.rule.map_err(|e| AlertApiError::Bad(e.to_string()))
-}
-
-async fn set_enabled(State(a): S, Path(id): Path<i64>, b: Bytes) -> Res {
+async fn set_enabled(State(a): S, Path(id): Path<i64>, b: Bytes) -> Res<service::RuleView> {
     #[derive(Deserialize)]
     struct E {
         enabled: bool,
     }
     let e: E = body(&b)?;
-    let mut rule = blocking(&a, move |a| stored_rule(a, id)).await?;
-    rule.enabled = e.enabled;
-    save(&a, Some(id), rule).await
+    Ok(Json(
+        blocking(&a, move |a| a.set_enabled(id, e.enabled)).await?,
+    ))
 }
 
-async fn duplicate(State(a): S, Path(id): Path<i64>) -> Res {
-    let names: Vec<String> = blocking(&a, |a| {
-        Ok(a.rules()
-            .into_iter()
-            .filter_map(|l| l.rule.ok().map(|r| r.name))
-            .collect())
-    })
-    .await?;
-    let mut rule = blocking(&a, move |a| stored_rule(a, id)).await?;
-    let base = format!("{} (copy)", rule.name);
-    let mut name = base.clone();
-    let mut n = 2;
-    while names.contains(&name) {
-        name = format!("{base} {n}");
-        n += 1;
-    }
-    rule.name = name;
-    rule.enabled = false;
-    save(&a, None, rule).await
+async fn duplicate(State(a): S, Path(id): Path<i64>) -> Res<service::RuleView> {
+    Ok(Json(blocking(&a, move |a| a.duplicate_rule(id)).await?))
 }
 
 /// YAML → rule (the tree), canonical YAML and the never-matches analysis.
-async fn parse(b: Bytes) -> Res {
+async fn parse(b: Bytes) -> Res<service::Rendered> {
     #[derive(Deserialize)]
     struct P {
         yaml: String,
     }
     let p: P = body(&b)?;
-    let rule = from_yaml(&p.yaml).map_err(AlertApiError::Rule)?;
-    ok(json!({
-        "rule": rule,
-        "yaml": to_yaml(&rule),
-        "analysis": analyse(rule.when.as_ref(), rule.signal),
-    }))
+    Ok(Json(service::parse(&p.yaml)?))
 }
 
 /// Rule (the tree) → canonical YAML and the analysis.
-async fn render_rule(b: Bytes) -> Res {
-    let rule = body::<RuleBody>(&b)?.rule()?;
-    ok(json!({
-        "rule": rule,
-        "yaml": to_yaml(&rule),
-        "analysis": analyse(rule.when.as_ref(), rule.signal),
-    }))
+async fn render_rule(b: Bytes) -> Res<service::Rendered> {
+    Ok(Json(service::render(body::<RuleBody>(&b)?.rule()?)))
 }
 
 /// How often the rule would have fired over `[start, end]` (default: the
 /// last hour), with the matches.
-async fn backtest(State(a): S, b: Bytes) -> Res {
+async fn backtest(State(a): S, b: Bytes) -> Res<service::BacktestReport> {
     #[derive(Deserialize)]
     struct B {
         yaml: Option<String>,
@@ -285,83 +181,28 @@ async fn backtest(State(a): S, b: Bytes) -> Res {
         end: Option<String>,
     }
     let p: B = body(&b)?;
-    let parse_ns = |s: &Option<String>| -> Result<Option<u64>, AlertApiError> {
+    let ns = |s: &Option<String>| -> Result<Option<u64>, AlertingError> {
         s.as_deref()
             .map(|s| {
                 s.parse::<u64>()
-                    .map_err(|_| AlertApiError::Bad(format!("{s:?} is not nanoseconds")))
+                    .map_err(|_| AlertingError::Bad(format!("{s:?} is not nanoseconds")))
             })
             .transpose()
     };
-    let end = parse_ns(&p.end)?.unwrap_or_else(now_ns);
-    let start = parse_ns(&p.start)?.unwrap_or(end.saturating_sub(3_600_000_000_000));
+    let (start, end) = (ns(&p.start)?, ns(&p.end)?);
     let rule = RuleBody {
         yaml: p.yaml,
         rule: p.rule,
     }
     .rule()?;
-    let v = blocking(&a, move |a| {
-        let m = Matcher::new(&rule).map_err(AlertApiError::Bad)?;
-        let (bt, matches) = match rule.signal {
-            Signal::Spans | Signal::Traces => {
-                let batches = a.reader.spans_between(start, end, 20_000)?;
-                let items: Vec<_> = span_items(&batches)
-                    .into_iter()
-                    .filter(|s| s.end_ns.max(s.start_ns) >= start && s.start_ns <= end)
-                    .collect();
-                let matches = m.span_matches(&items);
-                (eval::backtest_events(&rule, matches.clone(), end), matches)
-            }
-            Signal::Logs => {
-                let rows = a.reader.logs_between(start, end, 100_000)?;
-                let matches = m.log_matches(&log_items(&rows));
-                (eval::backtest_events(&rule, matches.clone(), end), matches)
-            }
-            Signal::Metrics => {
-                let Some(spec) = &rule.metric else {
-                    return Err(AlertApiError::Bad("no metric".into()));
-                };
-                let req = a.reader.metric_points(
-                    &spec.name,
-                    NanoRange {
-                        start: start.saturating_sub(spec.window.0),
-                        end,
-                    },
-                )?;
-                let series = eval::series_from_otlp(&req);
-                let tick = (spec.window.0 / 2).clamp(1_000_000_000, 60_000_000_000);
-                (
-                    eval::backtest_metric(&rule, &series, start, end, tick),
-                    Vec::new(),
-                )
-            }
-        };
-        let shown: Vec<Value> = matches
-            .iter()
-            .rev()
-            .take(200)
-            .map(|m| json!({ "group": m.group, "evidence": m.evidence }))
-            .collect();
-        Ok(json!({
-            "start": start.to_string(),
-            "end": end.to_string(),
-            "fired": bt.fired,
-            "groups": bt.groups,
-            "transitions": bt.transitions,
-            "matchCount": matches.len(),
-            "matches": shown,
-        }))
-    })
-    .await?;
-    ok(v)
+    Ok(Json(
+        blocking(&a, move |a| a.backtest(&rule, start, end)).await?,
+    ))
 }
 
 /// Every rule as one YAML file (no channel URLs: rules only name channels).
-async fn export(State(a): S) -> Res {
-    let rules: Vec<Rule> = blocking(&a, |a| {
-        Ok(a.rules().into_iter().filter_map(|l| l.rule.ok()).collect())
-    })
-    .await?;
+async fn export(State(a): S) -> Result<Response, AlertApiError> {
+    let text = blocking(&a, |a| Ok(a.export_rules())).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/yaml"),
@@ -370,231 +211,105 @@ async fn export(State(a): S) -> Res {
                 "attachment; filename=\"loupe-rules.yaml\"",
             ),
         ],
-        file_to_yaml(&rules),
+        text,
     )
         .into_response())
 }
 
+#[derive(Serialize)]
+pub struct Imported {
+    imported: usize,
+}
+
 /// Imports a YAML file of rules; a rule whose name exists replaces it.
-async fn import(State(a): S, b: Bytes) -> Res {
-    let text = String::from_utf8(b.to_vec()).map_err(|_| AlertApiError::Bad("not UTF-8".into()))?;
-    let rules = file_from_yaml(&text).map_err(AlertApiError::Rules)?;
-    let n = rules.len();
-    blocking(&a, move |a| {
-        let existing = a.db.rules()?;
-        for r in rules {
-            let id = existing.iter().find(|e| e.name == r.name).map(|e| e.id);
-            let id =
-                a.db.save_rule(id, &r.name, &to_yaml(&r), r.enabled, now_ns())?;
-            a.reset(id)?;
-        }
-        a.reload()?;
-        Ok(())
-    })
-    .await?;
-    ok(json!({ "imported": n }))
+async fn import(State(a): S, b: Bytes) -> Res<Imported> {
+    let text = String::from_utf8(b.to_vec()).map_err(|_| AlertingError::Bad("not UTF-8".into()))?;
+    let imported = blocking(&a, move |a| a.import_rules(&text)).await?;
+    Ok(Json(Imported { imported }))
 }
 
-async fn alerts(State(a): S) -> Res {
-    let groups: Vec<Value> = a
-        .groups()
-        .into_iter()
-        .map(|(id, name, g)| {
-            let mut v = serde_json::to_value(&g).unwrap_or_default();
-            v["ruleId"] = id.into();
-            v["rule"] = name.into();
-            v
-        })
-        .collect();
-    let firing = groups.iter().filter(|g| g["state"] == "firing").count();
-    let pending = groups.iter().filter(|g| g["state"] == "pending").count();
-    ok(json!({ "firing": firing, "pending": pending, "groups": groups }))
-}
-
-fn query_pairs(raw: Option<String>) -> Vec<(String, String)> {
-    raw.unwrap_or_default()
-        .split('&')
-        .filter_map(|kv| {
-            kv.split_once('=')
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-        })
-        .collect()
-}
-
-async fn history(State(a): S, RawQuery(raw): RawQuery) -> Res {
-    let q = query_pairs(raw);
-    let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    let rule = get("rule")
-        .map(|v| {
-            v.parse::<i64>()
-                .map_err(|_| AlertApiError::Bad("rule must be a number".into()))
-        })
-        .transpose()?;
-    let limit = get("limit")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200usize)
-        .min(5000);
-    let rows = blocking(&a, move |a| Ok(a.db.history(rule, limit)?)).await?;
-    let v: Vec<Value> = rows
-        .into_iter()
-        .map(|h| {
-            let mut v = serde_json::to_value(&h).unwrap_or_default();
-            if let Some(o) = v.as_object_mut() {
-                o.remove("body");
-            }
-            v["transition"] = serde_json::from_str(&h.body).unwrap_or(Value::Null);
-            v
-        })
-        .collect();
-    ok(json!({ "history": v }))
-}
-
-fn channel_view(c: &ChannelRow) -> Value {
-    json!({
-        "id": c.id,
-        "name": c.name,
-        "kind": c.kind,
-        "url": if c.url.is_empty() { String::new() } else { mask_url(&c.url) },
-        "allowPrivate": c.allow_private,
-        "template": c.template,
-    })
-}
-
-async fn list_channels(State(a): S) -> Res {
-    let rows = blocking(&a, |a| Ok(a.db.channels()?)).await?;
-    ok(json!({ "channels": rows.iter().map(channel_view).collect::<Vec<_>>() }))
+async fn alerts(State(a): S) -> Res<service::AlertsSummary> {
+    Ok(Json(blocking(&a, |a| Ok(a.alerts())).await?))
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ChannelBody {
-    name: String,
-    kind: ChannelKind,
-    #[serde(default)]
-    url: String,
-    #[serde(default)]
-    allow_private: bool,
-    #[serde(default)]
-    template: String,
+struct HistoryQuery {
+    rule: Option<String>,
+    limit: Option<String>,
 }
 
-fn check_channel(c: &ChannelBody, creating: bool) -> Result<(), AlertApiError> {
-    if c.name.trim().is_empty() {
-        return Err(AlertApiError::Bad("a channel needs a name".into()));
-    }
-    let unknown = loupe_alerts::template::unknown_variables(&c.template);
-    if !unknown.is_empty() {
-        return Err(AlertApiError::Bad(format!(
-            "unknown template variables: {}",
-            unknown.join(", ")
-        )));
-    }
-    if c.kind == ChannelKind::Desktop {
-        return Ok(());
-    }
-    if c.url.is_empty() && !creating {
-        return Ok(());
-    }
-    let u = url::Url::parse(&c.url)
-        .map_err(|_| AlertApiError::Bad("the webhook URL is not a valid URL".into()))?;
-    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
-        return Err(AlertApiError::Bad(
-            "the webhook URL must be http(s)://host/…".into(),
-        ));
-    }
-    Ok(())
+#[derive(Serialize)]
+pub struct History {
+    history: Vec<service::HistoryEntry>,
 }
 
-/// The webhook target check, at save time: a channel that delivery would
-/// refuse (private or special-use without permission, Loupe's own
-/// listeners always) is not stored, and the answer says why. Delivery
-/// checks again on the addresses the name then resolves to. An update
-/// without a URL keeps the stored one, which is checked against the new
-/// `allowPrivate`.
-async fn check_channel_target(
-    a: &Arc<Alerting>,
-    id: i64,
-    c: &ChannelBody,
-) -> Result<(), AlertApiError> {
-    if c.kind == ChannelKind::Desktop {
-        return Ok(());
-    }
-    let url = if c.url.is_empty() {
-        let stored = blocking(a, move |a| {
-            Ok(a.db.channels()?.into_iter().find(|r| r.id == id))
+/// Most history entries answered at once.
+const HISTORY_MAX: usize = 5000;
+
+async fn history(State(a): S, Query(q): Query<HistoryQuery>) -> Res<History> {
+    let rule = q
+        .rule
+        .map(|v| {
+            v.parse::<i64>()
+                .map_err(|_| AlertingError::Bad("rule must be a number".into()))
         })
-        .await?;
-        match stored {
-            Some(r) if !r.url.is_empty() => r.url,
-            // Unknown: the save answers 404. No URL: nothing to reach.
-            _ => return Ok(()),
-        }
-    } else {
-        c.url.clone()
-    };
-    check_target(&url, c.allow_private, &a.own).await?;
-    Ok(())
+        .transpose()?;
+    let limit = q
+        .limit
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200usize)
+        .min(HISTORY_MAX);
+    let history = blocking(&a, move |a| a.history(rule, limit)).await?;
+    Ok(Json(History { history }))
 }
 
-async fn save_channel(a: &Arc<Alerting>, id: i64, c: ChannelBody) -> Res {
-    check_channel(&c, id == 0)?;
-    check_channel_target(a, id, &c).await?;
-    let row = ChannelRow {
-        id,
-        name: c.name,
-        kind: match c.kind {
-            ChannelKind::Slack => "slack",
-            ChannelKind::Desktop => "desktop",
-            ChannelKind::Webhook => "webhook",
-        }
-        .into(),
-        url: c.url,
-        allow_private: c.allow_private,
-        template: c.template,
-    };
-    let saved = blocking(a, move |a| {
-        let id = a.db.save_channel(&row)?;
-        let rows = a.db.channels()?;
-        rows.into_iter()
-            .find(|r| r.id == id)
-            .ok_or_else(|| StoreError::NotFound(format!("channel {id}")).into())
-    })
-    .await?;
-    ok(channel_view(&saved))
+#[derive(Serialize)]
+pub struct Channels {
+    channels: Vec<service::ChannelView>,
 }
 
-async fn create_channel(State(a): S, b: Bytes) -> Res {
-    save_channel(&a, 0, body(&b)?).await
+async fn list_channels(State(a): S) -> Res<Channels> {
+    let channels = blocking(&a, |a| a.channels()).await?;
+    Ok(Json(Channels { channels }))
 }
 
-async fn update_channel(State(a): S, Path(id): Path<i64>, b: Bytes) -> Res {
-    save_channel(&a, id, body(&b)?).await
+async fn save_channel(a: &Arc<Alerting>, id: i64, b: &Bytes) -> Res<service::ChannelView> {
+    let c: ChannelInput = body(b)?;
+    service::check_channel_target(a, id, &c).await?;
+    Ok(Json(blocking(a, move |a| a.save_channel(id, c)).await?))
 }
 
-async fn delete_channel(State(a): S, Path(id): Path<i64>) -> Res {
-    let found = blocking(&a, move |a| Ok(a.db.delete_channel(id)?)).await?;
-    if !found {
-        return Err(StoreError::NotFound(format!("channel {id}")).into());
-    }
-    ok(json!({ "deleted": id }))
+async fn create_channel(State(a): S, b: Bytes) -> Res<service::ChannelView> {
+    save_channel(&a, 0, &b).await
 }
 
-async fn test_channel(State(a): S, Path(id): Path<i64>) -> Res {
-    let queued = blocking(&a, move |a| {
-        let row =
-            a.db.channels()?
-                .into_iter()
-                .find(|r| r.id == id)
-                .ok_or_else(|| StoreError::NotFound(format!("channel {id}")))?;
-        Ok(a.send_test(&row))
-    })
-    .await?;
-    ok(json!({ "queued": queued }))
+async fn update_channel(State(a): S, Path(id): Path<i64>, b: Bytes) -> Res<service::ChannelView> {
+    save_channel(&a, id, &b).await
 }
 
-async fn deliveries(State(a): S) -> Res {
-    let rows = blocking(&a, |a| Ok(a.db.deliveries(200)?)).await?;
-    ok(json!({ "deliveries": rows }))
+async fn delete_channel(State(a): S, Path(id): Path<i64>) -> Res<Deleted> {
+    blocking(&a, move |a| a.delete_channel(id)).await?;
+    Ok(Json(Deleted { deleted: id }))
+}
+
+#[derive(Serialize)]
+pub struct Queued {
+    queued: bool,
+}
+
+async fn test_channel(State(a): S, Path(id): Path<i64>) -> Res<Queued> {
+    let queued = blocking(&a, move |a| a.test_channel(id)).await?;
+    Ok(Json(Queued { queued }))
+}
+
+#[derive(Serialize)]
+pub struct Deliveries {
+    deliveries: Vec<loupe_store::alerts::DeliveryRow>,
+}
+
+async fn deliveries(State(a): S) -> Res<Deliveries> {
+    let deliveries = blocking(&a, |a| a.deliveries()).await?;
+    Ok(Json(Deliveries { deliveries }))
 }
 
 #[cfg(test)]
@@ -604,6 +319,7 @@ mod tests {
     use axum::http::Request;
     use http_body_util::BodyExt;
     use loupe_store::{Store, WriterConfig};
+    use serde_json::Value;
     use tower::ServiceExt;
 
     async fn call(app: &Router, method: &str, path: &str, body: Value) -> (StatusCode, Value) {

@@ -154,7 +154,7 @@ mod tests {
     fn ops(store: loupe_store::Store) -> Ops {
         let addr: std::net::SocketAddr = "127.0.0.1:1".parse().unwrap();
         Ops {
-            bound: crate::serve::Bound {
+            bound: crate::Bound {
                 grpc: addr,
                 http: addr,
                 api: addr,

@@ -1,32 +1,30 @@
-//! The JSON API and the wiring of a running Loupe.
+//! The HTTP layer of Loupe: routers and thin handlers (parse, call,
+//! answer) over the store, alerting and export crates. Nothing here
+//! decides anything about telemetry; `loupe-app` wires a running Loupe.
 //!
 //! [`app`] serves the API (`api`) and the embedded web UI (`ui`) behind the
 //! `Host` check (`guard`); [`app_with_ops`] adds the operational endpoints
-//! (`health`, `selfmetrics`, `received`, `settings`, gathered in `ops`);
-//! `logging` owns the process's log filter; [`serve`] binds
-//! the three listeners, opens the store and runs receiver, API and
-//! retention until shutdown. Both the headless `loupe serve` and the desktop
-//! shell call [`serve::run`]. [`ports`] tells which process holds a taken
-//! port. [`transfer`] serves export and import (`loupe_export`).
-//! port. [`alerting`] evaluates alert rules on a task of its own and
-//! [`alerts_api`] serves them. `/mcp` (Streamable HTTP MCP, `loupe_mcp`)
-//! answers through the same routes.
+//! (`health`, `selfmetrics`, `settings`, over the state in `ops`) and
+//! alerting's routes (`alerts_api`); `api_stats` times every answer;
+//! `logging` owns the process's reloadable log filter; [`transfer`] serves
+//! export and import (`loupe_export`). `/mcp` (Streamable HTTP MCP,
+//! `loupe_mcp`) answers through the same routes.
 
-pub mod alerting;
 pub mod alerts_api;
 pub mod api;
+pub mod api_stats;
+pub mod bound;
 pub mod guard;
 pub mod health;
 pub mod logging;
 pub mod ops;
 pub mod otlp_json;
-pub mod ports;
-pub mod received;
 pub mod selfmetrics;
-pub mod serve;
 pub mod settings;
 pub mod transfer;
 pub mod ui;
+
+pub use bound::Bound;
 
 use std::sync::Arc;
 
@@ -45,10 +43,10 @@ pub fn app_with_ops(
     guard: guard::Guard,
     ops: Arc<ops::Ops>,
     extra: axum::Router,
-    alerting: Option<Arc<alerting::Alerting>>,
+    alerting: Option<Arc<loupe_alerting::Alerting>>,
 ) -> axum::Router {
     let mut routes = api::router_with(reader, info, settings::router(ops.clone()).merge(extra))
-        .merge(ops::router(ops.clone()));
+        .merge(ops_router(ops.clone()));
     if let Some(a) = alerting {
         routes = routes.merge(alerts_api::router(a));
     }
@@ -58,7 +56,7 @@ pub fn app_with_ops(
         .merge(loupe_mcp::router(routes, ops.bound.ui_base()));
     let routes = routes.layer(axum::middleware::from_fn_with_state(
         ops.api_stats.clone(),
-        selfmetrics::measure,
+        api_stats::measure,
     ));
     guarded(routes, guard)
 }
@@ -69,4 +67,15 @@ fn guarded(routes: axum::Router, guard: guard::Guard) -> axum::Router {
     routes
         .fallback(ui::serve)
         .layer(axum::middleware::from_fn_with_state(guard, guard::layer))
+}
+
+/// `/health`, `/metrics` and `/metrics/received` (outside `/api/v1`, where
+/// monitoring tools expect them).
+fn ops_router(ops: Arc<ops::Ops>) -> axum::Router {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/health", get(health::handler))
+        .route("/metrics", get(selfmetrics::handler))
+        .route("/metrics/received", get(selfmetrics::received))
+        .with_state(ops)
 }

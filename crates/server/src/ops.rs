@@ -1,18 +1,17 @@
 //! What the operational endpoints (`/health`, `/metrics`, the settings
-//! API) need from a running Loupe, gathered once by `serve`.
+//! API) need from a running Loupe, gathered once by `loupe-app`. A leaf:
+//! the handlers read it, it names none of them.
 
 use std::sync::Arc;
 
-use axum::routing::get;
-use axum::Router;
 use loupe_ingest::ReceiverConfig;
 use loupe_ops::Registry;
 use loupe_store::Store;
 use serde_json::Value;
 
+use crate::api_stats::ApiStats;
+use crate::bound::Bound;
 use crate::logging::LogHandle;
-use crate::selfmetrics::ApiStats;
-use crate::serve::Bound;
 
 /// A part of `/health` contributed by an optional layer (forwarding…).
 pub type HealthPart = Box<dyn Fn() -> Value + Send + Sync>;
@@ -35,21 +34,11 @@ pub struct Ops {
     /// Extra `/health` details, by name; informative (never DOWN).
     pub health_parts: Vec<(&'static str, HealthPart)>,
     /// `GET /metrics/received`, when enabled.
-    pub received: Option<Arc<crate::received::ReceivedMetrics>>,
+    pub received: Option<Arc<loupe_received::ReceivedMetrics>>,
 }
 
 impl Ops {
     pub(crate) fn extra_health(&self) -> Vec<(&'static str, Value)> {
         self.health_parts.iter().map(|(n, f)| (*n, f())).collect()
     }
-}
-
-/// `/health`, `/metrics` and `/metrics/received` (outside `/api/v1`, where
-/// monitoring tools expect them).
-pub fn router(ops: Arc<Ops>) -> Router {
-    Router::new()
-        .route("/health", get(crate::health::handler))
-        .route("/metrics", get(crate::selfmetrics::handler))
-        .route("/metrics/received", get(crate::received::handler))
-        .with_state(ops)
 }

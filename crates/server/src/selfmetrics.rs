@@ -1,128 +1,14 @@
-//! `GET /metrics`: Loupe's own metrics in the Prometheus text format, and
-//! the API's request durations, measured by a middleware on the API address.
+//! `GET /metrics`: Loupe's own metrics in the Prometheus text format, from
+//! the collectors each layer registered; `GET /metrics/received`, the
+//! received metrics (`loupe-received`).
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
-use std::time::Instant;
+use std::sync::Arc;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::header;
-use axum::middleware::Next;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use loupe_ops::{Collect, Exposition, Histogram, Kind};
-use loupe_store::Store;
 
 use crate::ops::Ops;
-
-/// Durations of API answers by route template and status class. The
-/// routes are a fixed set (templates, not paths), so the map stays small;
-/// a read lock suffices once a route has been seen.
-#[derive(Default)]
-pub struct ApiStats {
-    by_route: RwLock<HashMap<(String, &'static str), Arc<Histogram>>>,
-}
-
-fn class(status: u16) -> &'static str {
-    match status {
-        100..=199 => "1xx",
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        _ => "5xx",
-    }
-}
-
-impl ApiStats {
-    fn histogram(&self, route: &str, code: &'static str) -> Arc<Histogram> {
-        let key = (route.to_string(), code);
-        if let Some(h) = self
-            .by_route
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-        {
-            return h.clone();
-        }
-        self.by_route
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(key)
-            .or_insert_with(|| Arc::new(Histogram::durations()))
-            .clone()
-    }
-}
-
-impl Collect for ApiStats {
-    fn collect(&self, out: &mut Exposition) {
-        out.family(
-            "api_request_duration_seconds",
-            "Time to answer requests on the API address, by route and status class.",
-            Kind::Histogram,
-        );
-        let mut all: Vec<_> = self
-            .by_route
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        all.sort_by(|a, b| a.0.cmp(&b.0));
-        for ((route, code), h) in all {
-            out.histogram(&[("route", &route), ("code", code)], &h);
-        }
-    }
-}
-
-/// Times every request of the API address. Unmatched paths (the UI's
-/// files and pages) count under one route, `/*`, so the label set stays
-/// bounded whatever paths clients ask for.
-pub async fn measure(State(stats): State<Arc<ApiStats>>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_else(|| "/*".to_string());
-    let start = Instant::now();
-    let resp = next.run(req).await;
-    stats
-        .histogram(&route, class(resp.status().as_u16()))
-        .observe_duration(start.elapsed());
-    resp
-}
-
-/// Gauges read at scrape time: the database's and its WAL's sizes on disk.
-pub struct StoreSize(pub Store);
-
-impl Collect for StoreSize {
-    fn collect(&self, out: &mut Exposition) {
-        out.family(
-            "store_database_bytes",
-            "Size of the database file (its write-ahead log not included).",
-            Kind::Gauge,
-        )
-        .sample("", &[], self.0.db_bytes() as f64);
-        out.family(
-            "store_wal_bytes",
-            "Size of the database's write-ahead log.",
-            Kind::Gauge,
-        )
-        .sample("", &[], self.0.wal_bytes() as f64);
-    }
-}
-
-/// Which Loupe this is.
-pub struct BuildInfo;
-
-impl Collect for BuildInfo {
-    fn collect(&self, out: &mut Exposition) {
-        out.family(
-            "build_info",
-            "Always 1; the labels say which Loupe is running.",
-            Kind::Gauge,
-        )
-        .sample("", &[("version", env!("CARGO_PKG_VERSION"))], 1.0);
-    }
-}
 
 /// The content type of the text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -130,4 +16,16 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub async fn handler(State(ops): State<Arc<Ops>>) -> Response {
     let body = ops.registry.render(&ops.prefix);
     ([(header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response()
+}
+
+/// `GET /metrics/received`: 404 with the setting's name when it is off.
+pub async fn received(State(ops): State<Arc<Ops>>) -> Response {
+    match &ops.received {
+        Some(r) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], r.render()).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            "received metrics are not exposed; enable metrics.received in the configuration (or pass --received-metrics)",
+        )
+            .into_response(),
+    }
 }

@@ -15,7 +15,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use loupe_ingest::filter::FilterRule;
+use loupe_otlp::filter::FilterRule;
 use serde::Deserialize;
 use serde_json::json;
 

@@ -23,7 +23,7 @@ fn app() -> App {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(dir.path(), WriterConfig::default()).expect("store");
     let addr: std::net::SocketAddr = "127.0.0.1:16686".parse().expect("addr");
-    let alerting = loupe_server::alerting::Alerting::start(
+    let alerting = loupe_alerting::Alerting::start(
         store.alerts.clone(),
         store.reader.clone(),
         addr,

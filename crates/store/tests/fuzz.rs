@@ -6,7 +6,7 @@
 //! panic. Long run: `LOUPE_FUZZ_CASES=100000 cargo test -p loupe-store
 //! --test fuzz --release` (docs/fuzzing.md).
 
-#[path = "../../ingest/tests/fuzz_support/mod.rs"]
+#[path = "../../otlp/tests/fuzz_support/mod.rs"]
 mod fuzz_support;
 
 use std::sync::OnceLock;

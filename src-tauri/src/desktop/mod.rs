@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 
-use loupe_server::serve::ServeConfig;
+use loupe_app::ServeConfig;
 use serde::Serialize;
 use tauri::{AppHandle, Manager, RunEvent, WebviewUrl, WebviewWindowBuilder, WindowEvent};
 use tauri_plugin_window_state::{AppHandleExt, StateFlags};
@@ -204,7 +204,7 @@ fn ui_url(api: SocketAddr) -> String {
 
 /// Where the window opens the UI: through the login URL when the API needs
 /// the access token (remote mode), so the user types nothing.
-fn entry_url(bound: &loupe_server::serve::Bound) -> String {
+fn entry_url(bound: &loupe_app::Bound) -> String {
     bound.login_url.clone().unwrap_or_else(|| ui_url(bound.api))
 }
 

@@ -1,4 +1,4 @@
-//! The in-process server behind the window: `loupe_server::serve::run` on
+//! The in-process server behind the window: `loupe_app::run` on
 //! a tokio runtime, started, restarted (after a taken port) and stopped by
 //! the shell. It only tracks state; what a state means is decided in
 //! `loupe_server` (errors, which process holds a port).
@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
-use loupe_server::ports;
-use loupe_server::serve::{self, Running, ServeConfig, ServeError};
+use loupe_app::ports;
+use loupe_app::{self as serve, Running, ServeConfig, ServeError};
 use serde::Serialize;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;

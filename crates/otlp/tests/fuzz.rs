@@ -2,7 +2,7 @@
 //! bytes, mutated valid requests and generated requests with arbitrary
 //! field values, for each signal in protobuf and JSON, plus gzip (bombs
 //! included). Every input must give a typed answer, never a panic, within
-//! a memory bound. `LOUPE_FUZZ_CASES=100000 cargo test -p loupe-ingest
+//! a memory bound. `LOUPE_FUZZ_CASES=100000 cargo test -p loupe-otlp
 //! --test fuzz --release` is the long run (docs/fuzzing.md).
 
 #[path = "fuzz_support/mod.rs"]
@@ -13,12 +13,12 @@ mod otlp;
 use std::io::Write;
 
 use fuzz_support::{config, mutated, peak_memory, Counting};
-use loupe_ingest::decode::{decode_message, BodySink, DecodeError, Encoding};
-use loupe_ingest::validate;
 use loupe_model::ids::{SpanId, TraceId};
 use loupe_model::otlp::{
     ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest,
 };
+use loupe_otlp::decode::{decode_message, BodySink, DecodeError, Encoding};
+use loupe_otlp::validate;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use prost::Message;

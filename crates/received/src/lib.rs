@@ -1,4 +1,5 @@
-//! `GET /metrics/received` (opt-in, `metrics.received`): the latest value
+//! Received OTLP metrics as Prometheus text, for `GET /metrics/received`
+//! (opt-in, `metrics.received`): the latest value
 //! of every received OTLP metric series in the Prometheus text format, so
 //! a real Prometheus can scrape Loupe where the seed puts a Collector with
 //! a Prometheus exporter.
@@ -15,21 +16,19 @@
 //! cumulative Prometheus equivalent here and are skipped. Values are kept
 //! in memory, updated as batches are stored; series not updated for
 //! [`STALE_AFTER`] disappear, and at most [`MAX_SERIES`] are kept.
+//!
+//! An [`Observer`] of committed batches, like forwarding: it sees only
+//! what the store acknowledged, and never slows ingest down.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
 use loupe_model::otlp::common::KeyValue;
 use loupe_model::otlp::metrics::{metric::Data, number_data_point, AggregationTemporality};
 use loupe_model::otlp::{any_value_text, ExportMetricsServiceRequest};
 use loupe_model::sink::{Batch, Observer};
 use loupe_ops::{escape_label_value, Exposition, Kind};
-
-use crate::ops::Ops;
 
 /// Series kept at most; new ones beyond are ignored.
 pub const MAX_SERIES: usize = 100_000;
@@ -467,21 +466,6 @@ impl Observer for ReceivedMetrics {
     }
     fn wants(&self, batch: &Batch) -> bool {
         matches!(batch, Batch::Metrics(_))
-    }
-}
-
-pub async fn handler(State(ops): State<Arc<Ops>>) -> Response {
-    match &ops.received {
-        Some(r) => (
-            [(header::CONTENT_TYPE, crate::selfmetrics::CONTENT_TYPE)],
-            r.render(),
-        )
-            .into_response(),
-        None => (
-            StatusCode::NOT_FOUND,
-            "received metrics are not exposed; enable metrics.received in the configuration (or pass --received-metrics)",
-        )
-            .into_response(),
     }
 }
 

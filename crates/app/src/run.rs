@@ -1,215 +1,23 @@
-//! A running Loupe: listeners bound, store open, receiver and API serving.
+//! A running Loupe: listeners bound, store open, receiver, API, alerting
+//! and forwarding running until shutdown, then the writer drained.
 
 use std::future::{Future, IntoFuture};
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::collectors::{BuildInfo, StoreSize};
+use loupe_alerting::Alerting;
 use loupe_alerts::{NoNotifier, Notifier};
-use loupe_forward::{ForwardConfig, ForwardError, Forwarder};
-use loupe_ingest::ReceiverConfig;
+use loupe_forward::Forwarder;
 use loupe_model::sink::{DropSink, Observer, Sink, Tee};
 use loupe_ops::Registry;
-use loupe_store::{Store, StoreError, Writer, WriterConfig};
-use tokio::net::TcpListener;
+use loupe_received::ReceivedMetrics;
+use loupe_server::api_stats::ApiStats;
+use loupe_server::ops::Ops;
+use loupe_server::Bound;
+use loupe_store::{Store, Writer};
 
-use crate::ops::Ops;
-use crate::received::ReceivedMetrics;
-use crate::selfmetrics::{ApiStats, BuildInfo, StoreSize};
-pub use loupe_alerts::Notifier as AlertNotifier;
-
-#[derive(Debug, Clone)]
-pub struct ServeConfig {
-    pub grpc_addr: SocketAddr,
-    pub http_addr: SocketAddr,
-    pub api_addr: SocketAddr,
-    pub data_dir: PathBuf,
-    /// Listening on non-loopback addresses needs this.
-    pub allow_remote: bool,
-    /// Who may talk to the listeners: accepted `Host` names, the access
-    /// token and the OTLP API key (`receiver.api_key`) in remote mode.
-    pub security: Security,
-    pub receiver: ReceiverConfig,
-    pub writer: WriterConfig,
-    /// Decode and acknowledge without storing (the ingest benchmark's baseline).
-    pub drop_data: bool,
-    /// `/health`, `/metrics` and `/metrics/received`.
-    pub ops: OpsConfig,
-    /// The process's log filter, when it installed Loupe's subscriber
-    /// (`logging::init`); makes the log level changeable through the API.
-    pub log: Option<crate::logging::LogHandle>,
-    /// Send what is stored on to an upstream OTLP endpoint too.
-    pub forward: Option<ForwardConfig>,
-}
-
-/// The defences that depend on the mode (SECURITY.md). The configuration
-/// layer fills them: it owns the token files.
-#[derive(Debug, Clone, Default)]
-pub struct Security {
-    /// Names accepted in `Host` besides loopback names and IP literals,
-    /// with `allow_remote`.
-    pub allowed_hosts: Vec<String>,
-    /// The access token the UI and API require, when they are reachable
-    /// beyond loopback.
-    pub api_token: Option<crate::guard::AccessToken>,
-    /// Said at every start (a defence turned off on purpose).
-    pub warnings: Vec<String>,
-}
-
-impl Security {
-    fn host_policy(&self, allow_remote: bool) -> crate::guard::HostPolicy {
-        if allow_remote {
-            crate::guard::HostPolicy::remote(&self.allowed_hosts)
-        } else {
-            crate::guard::HostPolicy::loopback()
-        }
-    }
-}
-
-/// Settings of the operational endpoints.
-#[derive(Debug, Clone)]
-pub struct OpsConfig {
-    /// `/health` is DOWN when the data directory's disk has less free space (bytes).
-    pub min_free_disk: u64,
-    /// Prefix of Loupe's own metric names in `/metrics`.
-    pub metrics_prefix: String,
-    /// Serve the latest received metric values at `/metrics/received`.
-    pub received_metrics: bool,
-}
-
-impl Default for OpsConfig {
-    fn default() -> Self {
-        OpsConfig {
-            min_free_disk: 100 << 20,
-            metrics_prefix: "loupe_".into(),
-            received_metrics: false,
-        }
-    }
-}
-
-impl Default for ServeConfig {
-    fn default() -> Self {
-        ServeConfig {
-            grpc_addr: SocketAddr::from(([127, 0, 0, 1], 4317)),
-            http_addr: SocketAddr::from(([127, 0, 0, 1], 4318)),
-            api_addr: SocketAddr::from(([127, 0, 0, 1], 16686)),
-            data_dir: PathBuf::from(".loupe"),
-            allow_remote: false,
-            security: Security::default(),
-            receiver: ReceiverConfig::default(),
-            writer: WriterConfig::default(),
-            drop_data: false,
-            ops: OpsConfig::default(),
-            log: None,
-            forward: None,
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    #[error("cannot listen for {what} on {addr}: {source}{hint}")]
-    Bind {
-        what: &'static str,
-        addr: SocketAddr,
-        source: std::io::Error,
-        hint: String,
-    },
-    #[error("refusing to listen for {what} on {addr}, which is not a loopback address: pass --allow-remote to accept telemetry from other machines")]
-    NotLoopback {
-        what: &'static str,
-        addr: SocketAddr,
-    },
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Forward(#[from] ForwardError),
-    #[error("{what} stopped: {message}")]
-    Server { what: &'static str, message: String },
-}
-
-/// The three listeners, bound. Binding first (before anything else starts)
-/// gives a clear error naming the port, which tonic's own bind would hide.
-pub struct Listeners {
-    pub grpc: TcpListener,
-    pub http: TcpListener,
-    pub api: TcpListener,
-}
-
-async fn bind(
-    what: &'static str,
-    flag: &str,
-    addr: SocketAddr,
-    allow_remote: bool,
-) -> Result<TcpListener, ServeError> {
-    if !allow_remote && !addr.ip().is_loopback() {
-        return Err(ServeError::NotLoopback { what, addr });
-    }
-    TcpListener::bind(addr).await.map_err(|source| {
-        let hint = if source.kind() == std::io::ErrorKind::AddrInUse {
-            let who = match crate::ports::holder(addr) {
-                Some(h) => format!("it is taken by {h}"),
-                None => "another Loupe, Jaeger or OpenTelemetry Collector may be running".into(),
-            };
-            format!(" ({who}; stop it or pass {flag} with another port)")
-        } else {
-            String::new()
-        };
-        ServeError::Bind {
-            what,
-            addr,
-            source,
-            hint,
-        }
-    })
-}
-
-impl Listeners {
-    pub async fn bind(c: &ServeConfig) -> Result<Listeners, ServeError> {
-        Ok(Listeners {
-            grpc: bind("OTLP/gRPC", "--grpc-addr", c.grpc_addr, c.allow_remote).await?,
-            http: bind("OTLP/HTTP", "--http-addr", c.http_addr, c.allow_remote).await?,
-            api: bind("the API and UI", "--api-addr", c.api_addr, c.allow_remote).await?,
-        })
-    }
-}
-
-/// Where a running Loupe listens, after binding (ports may have been 0).
-#[derive(Debug, Clone)]
-pub struct Bound {
-    pub grpc: SocketAddr,
-    pub http: SocketAddr,
-    pub api: SocketAddr,
-    pub db: PathBuf,
-    /// The URL that logs a browser in, when the API needs a token.
-    pub login_url: Option<String>,
-}
-
-impl Bound {
-    /// The UI's origin for links (`http://127.0.0.1:16686`): a wildcard
-    /// listen address is reached on loopback.
-    pub fn ui_base(&self) -> String {
-        let ip = match self.api.ip() {
-            std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
-            std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
-            ip => ip,
-        };
-        format!("http://{}", SocketAddr::new(ip, self.api.port()))
-    }
-}
-
-impl std::fmt::Display for Bound {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "loupe: OTLP/gRPC on {}", self.grpc)?;
-        writeln!(f, "loupe: OTLP/HTTP on http://{}", self.http)?;
-        writeln!(f, "loupe: API and UI on http://{}", self.api)?;
-        write!(f, "loupe: data in {}", self.db.display())?;
-        if let Some(u) = &self.login_url {
-            write!(f, "\nloupe: the API and UI need a token: log in at {u}")?;
-        }
-        Ok(())
-    }
-}
+use crate::config::ServeConfig;
+use crate::listen::{Listeners, ServeError};
 
 /// Handed to `run`'s `on_ready` once everything listens: where Loupe
 /// listens, and the handles a front end (the desktop shell's tray) may act on
@@ -298,7 +106,7 @@ pub async fn run_with_notifier(
         stopped(),
     ));
     let http_app = loupe_ingest::http::router(sink.clone(), &config.receiver).layer(
-        axum::middleware::from_fn_with_state(hosts.clone(), crate::guard::host_layer),
+        axum::middleware::from_fn_with_state(hosts.clone(), loupe_server::guard::host_layer),
     );
     let http = tokio::spawn(
         axum::serve(listeners.http, http_app)
@@ -306,9 +114,9 @@ pub async fn run_with_notifier(
             .into_future(),
     );
     let ops = ops(&config, &store, &bound, forwarder.clone(), received);
-    let info = crate::api::Info::new(bound.grpc, bound.http);
+    let info = loupe_server::api::Info::new(bound.grpc, bound.http);
     // Alerting: evaluation on its own task, reading through the Reader.
-    let alerting = crate::alerting::Alerting::start(
+    let alerting = Alerting::start(
         store.alerts.clone(),
         store.reader.clone(),
         bound.api,
@@ -316,15 +124,15 @@ pub async fn run_with_notifier(
         notifier,
     )?;
     tokio::spawn(alerting.clone().run(stopped()));
-    let api_app = crate::app_with_ops(
+    let api_app = loupe_server::app_with_ops(
         store.reader.clone(),
         info,
-        crate::guard::Guard {
+        loupe_server::guard::Guard {
             hosts,
             token: config.security.api_token.clone(),
         },
         ops,
-        crate::transfer::router(store.clone()),
+        loupe_server::transfer::router(store.clone()),
         Some(alerting),
     );
     let api = tokio::spawn(
@@ -396,7 +204,7 @@ fn ops(
     registry.register(store.writer.stats().clone());
     registry.register(Arc::new(StoreSize(store.clone())));
     registry.register(api_stats.clone());
-    let mut health_parts: Vec<(&'static str, crate::ops::HealthPart)> = Vec::new();
+    let mut health_parts: Vec<(&'static str, loupe_server::ops::HealthPart)> = Vec::new();
     if let Some(f) = forwarder {
         registry.register(f.stats().clone());
         health_parts.push(("forward", Box::new(move || forward_health(&f))));

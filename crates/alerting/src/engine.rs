@@ -1,4 +1,4 @@
-//! The alerting engine of a running Loupe: loads rules from the store,
+//! The evaluation loop of a running Loupe: loads rules from the store,
 //! evaluates them once a second on a blocking task of its own (reading
 //! through the store's `Reader`, so evaluation never blocks ingest), keeps
 //! group states and history in the store, and hands notifications to the
@@ -17,16 +17,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use loupe_alerts::deliver::{Attempt, Channel, ChannelKind, Deliverer, Job, RetryPolicy};
-use loupe_alerts::eval::{self, GroupState, LogItem, Matcher, SpanItem, State, Transition};
+use loupe_alerts::eval::{self, GroupState, Matcher, State, Transition};
 use loupe_alerts::template::{render, Notice, DEFAULT_TEMPLATE};
 use loupe_alerts::{Notifier, Rule, Signal};
 use loupe_model::ids::TraceId;
 use loupe_model::query::LogQuery;
-use loupe_model::time::NanoRange;
+use loupe_model::time::{now_ns, NanoRange};
 use loupe_redact::Redactor;
 use loupe_store::alerts::{
-    AlertDb, ChannelRow, DeliveryRow, EvalCommit, HistoryRow, LogRow, SpanBatch, StateRow,
+    AlertDb, ChannelRow, DeliveryRow, EvalCommit, HistoryRow, LogRow, StateRow,
 };
+
+use crate::items::{log_items, span_items};
 use loupe_store::{Reader, StoreError};
 
 /// How often rules are evaluated.
@@ -45,14 +47,14 @@ const WM_LOGS: &str = "logs";
 
 /// A rule as loaded: its row and parsed form (or why it failed to parse).
 #[derive(Clone)]
-pub struct Loaded {
+pub struct LoadedRule {
     pub id: i64,
     pub yaml: String,
     pub rule: Result<Rule, String>,
 }
 
 struct Inner {
-    rules: Vec<Loaded>,
+    rules: Vec<LoadedRule>,
     states: HashMap<i64, Vec<GroupState>>,
     span_wm: i64,
     log_wm: u64,
@@ -62,8 +64,8 @@ struct Inner {
 
 /// The engine; cheap to share.
 pub struct Alerting {
-    pub db: Arc<AlertDb>,
-    pub reader: Arc<Reader>,
+    pub(crate) db: Arc<AlertDb>,
+    pub(crate) reader: Arc<Reader>,
     inner: Mutex<Inner>,
     deliverer: Deliverer,
     notifier: Arc<dyn Notifier>,
@@ -71,58 +73,9 @@ pub struct Alerting {
     pub base_url: String,
     /// Loupe's listening addresses: a channel may never point at them (the
     /// check when a channel is saved; delivery checks again).
-    pub own: Vec<SocketAddr>,
+    pub(crate) own: Vec<SocketAddr>,
     jobs: AtomicU64,
     firing: AtomicUsize,
-}
-
-fn now_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
-}
-
-fn hex_id(b: &[u8]) -> Option<String> {
-    (!b.is_empty() && b.iter().any(|x| *x != 0)).then(|| hex::encode(b))
-}
-
-/// Span chunks as the evaluator's items.
-pub fn span_items(batches: &[SpanBatch]) -> Vec<SpanItem> {
-    let mut out = Vec::new();
-    for b in batches {
-        let trace_id = hex::encode(&b.trace_id);
-        for s in &b.spans {
-            out.push(SpanItem {
-                trace_id: trace_id.clone(),
-                span_id: hex::encode(&s.span_id),
-                name: s.name.clone(),
-                kind: s.kind,
-                status: s.status.as_ref().map(|st| st.code).unwrap_or(0),
-                start_ns: s.start_time_unix_nano,
-                end_ns: s.end_time_unix_nano,
-                attributes: s.attributes.clone(),
-                resource: b.resource.clone(),
-            });
-        }
-    }
-    out
-}
-
-/// Log rows as the evaluator's items.
-pub fn log_items(rows: &[LogRow]) -> Vec<LogItem> {
-    rows.iter()
-        .map(|r| LogItem {
-            key: format!("{}:{:x}", r.time_ns, r.hash),
-            time_ns: r.time_ns,
-            severity: r.record.severity_number,
-            body: loupe_model::otlp::any_value_text(r.record.body.as_ref()),
-            trace_id: hex_id(&r.record.trace_id),
-            span_id: hex_id(&r.record.span_id),
-            attributes: r.record.attributes.clone(),
-            resource: r.resource.clone(),
-        })
-        .collect()
 }
 
 pub fn channel_of(row: &ChannelRow) -> Channel {
@@ -249,9 +202,9 @@ impl Alerting {
     /// that no longer exist are dropped.
     pub fn reload(&self) -> Result<(), StoreError> {
         let rows = self.db.rules()?;
-        let rules: Vec<Loaded> = rows
+        let rules: Vec<LoadedRule> = rows
             .into_iter()
-            .map(|r| Loaded {
+            .map(|r| LoadedRule {
                 id: r.id,
                 rule: loupe_alerts::from_yaml(&r.yaml).map_err(|e| e.to_string()),
                 yaml: r.yaml,
@@ -273,7 +226,7 @@ impl Alerting {
         })
     }
 
-    pub fn rules(&self) -> Vec<Loaded> {
+    pub fn rules(&self) -> Vec<LoadedRule> {
         self.lock().rules.clone()
     }
 
