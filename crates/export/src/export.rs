@@ -16,7 +16,8 @@ use loupe_model::sink::Batch;
 use loupe_model::time::NanoRange;
 use loupe_store::{Reader, StoreError};
 
-use crate::redact::{RedactionReport, Redactor};
+use crate::redact::Redactor;
+use crate::summary::ExportSummary;
 
 /// Most traces one export holds (a search or time range beyond it is cut,
 /// and the summary says so).
@@ -95,22 +96,6 @@ pub struct Progress {
     /// Items (traces, then log and metric steps) written so far.
     pub done: usize,
     pub total: usize,
-}
-
-/// What an export held.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ExportSummary {
-    pub traces: u64,
-    pub spans: u64,
-    pub log_records: u64,
-    pub data_points: u64,
-    /// Requests written (lines of the JSON Lines).
-    pub requests: u64,
-    pub bytes: u64,
-    /// The selection matched more traces than [`MAX_TRACES`].
-    pub truncated: bool,
-    pub redaction: RedactionReport,
 }
 
 #[derive(Debug, thiserror::Error)]

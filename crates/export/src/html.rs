@@ -23,7 +23,7 @@ use std::io::Write;
 use base64::Engine;
 use sha2::Digest;
 
-use crate::export::ExportSummary;
+use crate::summary::ExportSummary;
 use crate::import::REPORT_DATA_ID;
 
 const SCRIPT: &str = include_str!("report.js");

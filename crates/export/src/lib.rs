@@ -21,8 +21,10 @@ pub mod html;
 pub mod import;
 pub mod jsonl;
 pub mod redact;
+pub mod summary;
 
-pub use export::{ExportError, ExportSpec, ExportSummary, Format, Progress, Selection};
+pub use export::{ExportError, ExportSpec, Format, Progress, Selection};
+pub use summary::ExportSummary;
 pub use import::{ImportError, ImportProgress, ImportReport, SOURCE_KEY};
 pub use redact::{RedactionReport, Redactor};
 
