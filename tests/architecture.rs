@@ -204,7 +204,13 @@ fn tauri_is_optional_in_the_app_package() {
 fn crate_graph() -> std::collections::BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = std::process::Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(root())
         .output()
         .expect("run cargo metadata");
@@ -272,7 +278,10 @@ fn table(heading: &str, first_column: &str) -> Vec<(String, BTreeSet<String>)> {
         let first = names(cells[0]).into_iter().next().unwrap_or_default();
         rows.push((first, names(cells[1])));
     }
-    assert!(!rows.is_empty(), "ARCHITECTURE.md: the table under {heading:?} is empty");
+    assert!(
+        !rows.is_empty(),
+        "ARCHITECTURE.md: the table under {heading:?} is empty"
+    );
     rows
 }
 
@@ -280,7 +289,9 @@ fn table(heading: &str, first_column: &str) -> Vec<(String, BTreeSet<String>)> {
 fn the_crate_graph_is_the_documented_one() {
     let graph = crate_graph();
     let documented: std::collections::BTreeMap<String, BTreeSet<String>> =
-        table("## Dependencies between crates", "crate").into_iter().collect();
+        table("## Dependencies between crates", "crate")
+            .into_iter()
+            .collect();
     let mut wrong = Vec::new();
     for (name, (ours, _)) in &graph {
         match documented.get(name) {
@@ -297,7 +308,9 @@ fn the_crate_graph_is_the_documented_one() {
     }
     for name in documented.keys() {
         if !graph.contains_key(name) {
-            wrong.push(format!("the table lists `{name}`, which is not a workspace crate"));
+            wrong.push(format!(
+                "the table lists `{name}`, which is not a workspace crate"
+            ));
         }
     }
     assert!(
@@ -337,7 +350,12 @@ fn source_roots() -> Vec<PathBuf> {
 /// `None` for the crate root.
 fn module_of(src: &Path, file: &Path) -> Option<String> {
     let rel = file.strip_prefix(src).ok()?;
-    let first = rel.components().next()?.as_os_str().to_string_lossy().to_string();
+    let first = rel
+        .components()
+        .next()?
+        .as_os_str()
+        .to_string_lossy()
+        .to_string();
     let name = first.trim_end_matches(".rs").to_string();
     (!matches!(name.as_str(), "lib" | "main")).then_some(name)
 }

@@ -24,9 +24,14 @@ pub struct Finding {
     /// The predicates that contradict each other, as text.
     pub conflicts: Vec<String>,
     pub message: String,
-    /// The whole condition with the conflicting members of that AND put
-    /// under an OR: what was probably meant.
+    /// The whole condition with that AND rewritten into an OR of whole
+    /// branches: what was probably meant (see [`branches`]).
     pub suggestion: Condition,
+    /// Other readings of the same AND, most likely first: the plain OR of
+    /// the conflicting members, and the identity predicates placed with
+    /// another branch. The editor shows each with its backtest count.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alternatives: Vec<Condition>,
 }
 
 /// The analysis of a rule's condition.
@@ -344,7 +349,14 @@ fn walk(
                 return false;
             }
             involved.sort_unstable();
-            let suggestion = replace_at(root, path, &or_of(all, &involved));
+            let mut readings: Vec<Condition> = branches(all, &involved)
+                .iter()
+                .map(|placement| replace_at(root, path, &or_of(all, &involved, placement)))
+                .collect();
+            readings.dedup();
+            let suggestion = readings.remove(0);
+            readings.retain(|r| r != &suggestion);
+            readings.truncate(MAX_ALTERNATIVES);
             out.push(Finding {
                 path: path.clone(),
                 message: format!(
@@ -358,17 +370,111 @@ fn walk(
                 ),
                 conflicts,
                 suggestion,
+                alternatives: readings,
             });
             false
         }
     }
 }
 
+/// Other readings offered beside the suggestion, at most.
+const MAX_ALTERNATIVES: usize = 4;
+
+/// Where the AND's other members go in the OR: `placement[j]` is the
+/// branch (an index into `involved`) that member `j` joins, or `None` to
+/// stay common to all branches. The first placement is the likeliest.
+type Placement = Vec<Option<usize>>;
+
+/// Whether a member narrows *which* thing matches (a service, a flow, a
+/// namespace) rather than *how* it went (status, duration, severity):
+/// only those can belong to one branch. The seed's `flowId = cleanup`
+/// belongs with `namespace = company.system`, while `status = error`
+/// applies to every branch.
+fn identity(c: &Condition) -> bool {
+    match c {
+        Condition::Pred(p) => {
+            matches!(
+                Field::parse(&p.field),
+                Field::Service | Field::SpanName | Field::Resource(_) | Field::Attr(_)
+            ) && matches!(p.op, Op::Equals | Op::Prefix)
+        }
+        _ => false,
+    }
+}
+
+/// How specific a branch is: an exact value (or a group, which already
+/// pins several) is one thing, a prefix or pattern a family of things. An
+/// identity member joins the single most specific branch: "the cleanup
+/// flow in company.system" reads as one flow, "company.product" as the
+/// whole namespace.
+fn specificity(c: &Condition) -> u8 {
+    match c {
+        Condition::Pred(p) if p.op == Op::Equals => 2,
+        Condition::All { .. } => 2,
+        _ => 1,
+    }
+}
+
+/// The readings of an AND whose `involved` members contradict each other:
+/// first the likeliest (identity members with the single most specific
+/// branch, when there is one), then the plain OR (every other member
+/// common), then each identity member moved to each other branch.
+fn branches(all: &[Condition], involved: &[usize]) -> Vec<Placement> {
+    let movable: Vec<usize> = (0..all.len())
+        .filter(|j| !involved.contains(j) && identity(&all[*j]))
+        .collect();
+    let plain: Placement = vec![None; all.len()];
+    let best = involved
+        .iter()
+        .map(|&i| specificity(&all[i]))
+        .max()
+        .unwrap_or(0);
+    let most_specific: Vec<usize> = (0..involved.len())
+        .filter(|&b| specificity(&all[involved[b]]) == best)
+        .collect();
+    let mut out = Vec::new();
+    if let ([b], false) = (most_specific.as_slice(), movable.is_empty()) {
+        let mut p = plain.clone();
+        for &j in &movable {
+            p[j] = Some(*b);
+        }
+        out.push(p);
+    }
+    out.push(plain.clone());
+    for &j in &movable {
+        for b in 0..involved.len() {
+            let mut p = plain.clone();
+            p[j] = Some(b);
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
 /// The AND's children with the `involved` ones moved under one `any`, placed
-/// where the first of them was.
-fn or_of(all: &[Condition], involved: &[usize]) -> Condition {
+/// where the first of them was; members placed with a branch join it (as
+/// an `all` with the branch's own member).
+fn or_of(all: &[Condition], involved: &[usize], placement: &[Option<usize>]) -> Condition {
+    let branch = |b: usize| -> Condition {
+        let own = &all[involved[b]];
+        let extra: Vec<Condition> = (0..all.len())
+            .filter(|&j| placement[j] == Some(b))
+            .map(|j| all[j].clone())
+            .collect();
+        if extra.is_empty() {
+            return own.clone();
+        }
+        let mut members = match own {
+            Condition::All { all } => all.clone(),
+            c => vec![c.clone()],
+        };
+        members.extend(extra);
+        Condition::All { all: members }
+    };
     let any = Condition::Any {
-        any: involved.iter().map(|&i| all[i].clone()).collect(),
+        any: (0..involved.len()).map(branch).collect(),
     };
     let mut rest = Vec::new();
     let mut placed = false;
@@ -378,7 +484,7 @@ fn or_of(all: &[Condition], involved: &[usize]) -> Condition {
                 rest.push(any.clone());
                 placed = true;
             }
-        } else {
+        } else if placement[i].is_none() {
             rest.push(c.clone());
         }
     }

@@ -147,3 +147,119 @@ fn analysis_of_a_full_rule() {
 fn indent(s: &str) -> String {
     s.lines().map(|l| format!("  {l}\n")).collect()
 }
+
+/// The seed's bad example as a user types it in the editor: four
+/// predicates in one flat AND. The conflict is between the two namespace
+/// predicates, but the OR the seed means is over whole branches: the
+/// cleanup flow belongs with `company.system`, the status with both.
+const SEED_FLAT: &str = "all:
+- {field: span.status, op: equals, value: error}
+- {field: kestra.namespace, op: prefix, value: company.product}
+- {field: kestra.flowId, op: equals, value: cleanup}
+- {field: kestra.namespace, op: equals, value: company.system}
+";
+
+mod by_meaning {
+    use loupe_alerts::eval::{Matcher, SpanItem};
+    use loupe_alerts::{Condition, Rule};
+    use loupe_model::otlp::common::{any_value, AnyValue, KeyValue};
+
+    fn kv(k: &str, v: &str) -> KeyValue {
+        KeyValue {
+            key: k.into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(v.into())),
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// One execution: a span of trace `id` in namespace `ns`, flow `flow`.
+    fn execution(id: &str, ns: &str, flow: &str, failed: bool) -> SpanItem {
+        SpanItem {
+            trace_id: id.into(),
+            span_id: "01".into(),
+            name: "EXECUTOR - io.kestra.core.runners.Executor".into(),
+            kind: 1,
+            status: if failed { 2 } else { 1 },
+            start_ns: 1,
+            end_ns: 2,
+            attributes: vec![kv("kestra.namespace", ns), kv("kestra.flowId", flow)],
+            resource: vec![kv("service.name", "kestra")],
+        }
+    }
+
+    /// The executions a condition matches, by trace ID, as a backtest
+    /// would find them.
+    pub fn matched(when: &Condition) -> Vec<String> {
+        let yaml = format!(
+            "name: failures\nsignal: traces\nwhen:\n{}",
+            serde_norway::to_string(when)
+                .unwrap()
+                .lines()
+                .map(|l| format!("  {l}\n"))
+                .collect::<String>()
+        );
+        let rule: Rule = loupe_alerts::from_yaml(&yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+        let spans = vec![
+            execution(
+                "product-billing-failed",
+                "company.product.billing",
+                "invoice",
+                true,
+            ),
+            execution("product-cleanup-failed", "company.product", "cleanup", true),
+            execution("product-ok", "company.product.billing", "invoice", false),
+            execution("system-cleanup-failed", "company.system", "cleanup", true),
+            execution("system-cleanup-ok", "company.system", "cleanup", false),
+            execution("system-backup-failed", "company.system", "backup", true),
+            execution("team-cleanup-failed", "company.team", "cleanup", true),
+        ];
+        let m = Matcher::new(&rule).unwrap();
+        let mut ids: Vec<String> = m
+            .span_matches(&spans)
+            .into_iter()
+            .map(|m| m.evidence.trace_id.unwrap_or_default())
+            .collect();
+        ids.sort();
+        ids
+    }
+}
+
+/// Regression (issue 18): "Use OR instead" on the flat seed rule put the
+/// OR only between the two namespace predicates and left `flowId =
+/// cleanup` under the AND, so the "fixed" rule matched 1 execution of 4.
+/// Checked by meaning: the fix matches every failed execution in
+/// `company.product*` and every failed `cleanup` in `company.system`, and
+/// nothing else.
+#[test]
+fn the_flat_seed_rule_is_fixed_into_an_or_of_whole_branches() {
+    let before = cond(SEED_FLAT);
+    assert!(
+        by_meaning::matched(&before).is_empty(),
+        "the AND never matches"
+    );
+    let a = analyse(Some(&before), Signal::Traces);
+    assert!(a.never_matches);
+    let f = &a.findings[0];
+    assert_eq!(
+        by_meaning::matched(&f.suggestion),
+        vec![
+            "product-billing-failed",
+            "product-cleanup-failed",
+            "system-cleanup-failed"
+        ],
+        "{}",
+        serde_norway::to_string(&f.suggestion).unwrap()
+    );
+    let again = analyse(Some(&f.suggestion), Signal::Traces);
+    assert!(!again.never_matches && again.findings.is_empty());
+    // The plain OR (what the editor used to apply) is still offered, as an
+    // alternative: it matches only the failed cleanups.
+    assert!(
+        f.alternatives.iter().any(|alt| by_meaning::matched(alt)
+            == vec!["product-cleanup-failed", "system-cleanup-failed"]),
+        "{:?}",
+        f.alternatives
+    );
+}

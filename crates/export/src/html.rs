@@ -23,8 +23,8 @@ use std::io::Write;
 use base64::Engine;
 use sha2::Digest;
 
-use crate::summary::ExportSummary;
 use crate::import::REPORT_DATA_ID;
+use crate::summary::ExportSummary;
 
 const SCRIPT: &str = include_str!("report.js");
 const STYLE: &str = include_str!("report.css");

@@ -24,9 +24,9 @@ pub mod redact;
 pub mod summary;
 
 pub use export::{ExportError, ExportSpec, Format, Progress, Selection};
-pub use summary::ExportSummary;
 pub use import::{ImportError, ImportProgress, ImportReport, SOURCE_KEY};
 pub use redact::{RedactionReport, Redactor};
+pub use summary::ExportSummary;
 
 /// Imports a file into a store and records it in the store's list of
 /// imports (`GET /api/v1/imports`), from which it can be deleted. Blocking.
