@@ -1,7 +1,8 @@
 //! Browser end-to-end of the rule editor: `ui/e2e/alerts.mjs` drives
 //! headless Chromium against a real `loupe serve` holding the Node SDK's
 //! Kestra-shaped workload — builds the seed's rule, sees the never-matches
-//! warning, applies the OR, backtests and saves. Needs what `browser.rs`
+//! warning, previews the fix (before and after, each backtested), applies
+//! the OR of whole branches, backtests and saves. Needs what `browser.rs`
 //! needs (ui/node_modules, tests/e2e/node/node_modules, /usr/bin/chromium).
 
 mod common;

@@ -75,11 +75,12 @@ try {
     }
     if (!seen.some((v) => v.startsWith('company.'))) throw new Error(`no namespace suggested for kestra.namespace: ${JSON.stringify(seen)}`);
     await op(1).selectOption('prefix');
-    await setInput(value(1), 'company.product');
-    await page.locator('.cond-group[data-path=""] > .group-head [data-testid=add-group]').click();
+    await setInput(value(1), 'company.team');
+    // The seed's bad example as typed: every predicate in one flat AND.
+    await page.locator('[data-testid=add-pred]').first().click();
     await setInput(field(2), 'kestra.flowId');
     await setInput(value(2), 'cleanup');
-    await page.locator('.cond-group[data-path="2"] > .group-head [data-testid=add-pred]').click();
+    await page.locator('[data-testid=add-pred]').first().click();
     await setInput(field(3), 'kestra.namespace');
     await op(3).selectOption('equals');
     await setInput(value(3), 'company.system');
@@ -89,14 +90,35 @@ try {
     const warn = page.locator('[data-testid=never-matches]');
     await warn.getByText('can never fire').waitFor();
     const text = await warn.innerText();
-    if (!text.includes('kestra.namespace prefix company.product') || !text.includes('kestra.namespace equals company.system')) throw new Error(`warning text: ${text}`);
+    if (!text.includes('kestra.namespace prefix company.team') || !text.includes('kestra.namespace equals company.system')) throw new Error(`warning text: ${text}`);
   });
-  await step('apply-or', async () => {
-    await page.locator('[data-testid=apply-or]').click();
+  await step('fix-preview', async () => {
+    // Before and after, each backtested over the same hour: the AND finds
+    // nothing, the OR of whole branches finds the failed run.
+    await page.locator('[data-testid=preview-fix]').click();
+    const count = async (id) => {
+      const loc = page.locator(`[data-testid=${id}-count]`);
+      for (let i = 0; i < 100; i++) {
+        const t = await loc.innerText();
+        if (t !== 'counting…') return t;
+        await page.waitForTimeout(100);
+      }
+      throw new Error(`${id}: no backtest count`);
+    };
+    const before = await count('fix-before');
+    const after = await count('fix-after');
+    if (!before.startsWith('0 matches')) throw new Error(`before: ${before}`);
+    if (!/^[1-9]\d* match/.test(after)) throw new Error(`after: ${after}`);
+    const shown = await page.locator('[data-testid=fix-after] code').innerText();
+    if (!shown.includes('(kestra.namespace equals company.system AND kestra.flowId equals cleanup)')) throw new Error(`suggested: ${shown}`);
+  });
+  await step('apply-fix', async () => {
+    await page.locator('[data-testid=fix-after-apply]').click();
     await waitYaml('any:');
     await page.locator('[data-testid=never-matches]').getByText('can never fire').waitFor({ state: 'detached' });
     const y = await yaml();
     if (!/- any:\n\s+- field: kestra.namespace\n\s+op: prefix/.test(y)) throw new Error(`the OR is not where expected:\n${y}`);
+    if (!/- all:\n\s+- field: kestra.namespace\n\s+op: equals\n\s+value: company.system\n\s+- field: kestra.flowId/.test(y)) throw new Error(`cleanup is not in the company.system branch:\n${y}`);
   });
   await step('widen-prefix', async () => {
     await setInput(value(1), 'company.');

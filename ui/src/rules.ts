@@ -32,7 +32,10 @@ export interface Finding {
   path: number[];
   conflicts: string[];
   message: string;
+  /** The AND rewritten into an OR of whole branches: the likeliest reading. */
   suggestion: Cond;
+  /** Other readings, most likely first (absent when there are none). */
+  alternatives?: Cond[];
 }
 export interface Analysis {
   neverMatches: boolean;
@@ -167,6 +170,19 @@ export function parseValue(s: string): Scalar {
 
 export function describe(p: Pred): string {
   return p.op === 'exists' ? `${p.field} exists` : `${p.field} ${p.op.replace('_', ' ')} ${String(p.value ?? '')}`;
+}
+
+/** A condition as one line of text: `(a AND (b OR c))`. */
+export function condText(c: Cond): string {
+  if (isPred(c)) return describe(c);
+  if ('all' in c) return c.all.length === 1 ? condText(c.all[0]) : `(${c.all.map(condText).join(' AND ')})`;
+  if ('any' in c) return c.any.length === 1 ? condText(c.any[0]) : `(${c.any.map(condText).join(' OR ')})`;
+  return `NOT ${condText(c.not)}`;
+}
+
+/** The readings a finding offers, the suggestion first. */
+export function readings(f: Finding): Cond[] {
+  return [f.suggestion, ...(f.alternatives ?? [])];
 }
 
 export function pathKey(path: number[]): string {

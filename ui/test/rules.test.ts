@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addChild, at, badgeText, newPred, parseValue, remove, setKind, simplify, toggleNot, valueSource, type Cond } from '../src/rules';
+import { addChild, at, badgeText, condText, readings, newPred, parseValue, remove, setKind, simplify, toggleNot, valueSource, type Cond } from '../src/rules';
 
 const status: Cond = { field: 'span.status', op: 'equals', value: 'error' };
 const prefix: Cond = { field: 'kestra.namespace', op: 'prefix', value: 'company.product' };
@@ -58,5 +58,21 @@ describe('value suggestions', () => {
     expect(valueSource('span.status')).toBeNull();
     expect(valueSource('log.body')).toBeNull();
     expect(valueSource('')).toBeNull();
+  });
+});
+
+describe('fix preview text', () => {
+  const system = { all: [{ field: 'kestra.namespace', op: 'equals' as const, value: 'company.system' }, { field: 'kestra.flowId', op: 'equals' as const, value: 'cleanup' }] };
+  const fixed = { all: [{ field: 'span.status', op: 'equals' as const, value: 'error' }, { any: [{ field: 'kestra.namespace', op: 'prefix' as const, value: 'company.product' }, system] }] };
+
+  it('writes a condition as one line with its groups', () => {
+    expect(condText(fixed)).toBe('(span.status equals error AND (kestra.namespace prefix company.product OR (kestra.namespace equals company.system AND kestra.flowId equals cleanup)))');
+    expect(condText({ not: { field: 'x', op: 'exists' } })).toBe('NOT x exists');
+  });
+
+  it('offers the suggestion first, then the alternatives', () => {
+    const plain = { field: 'x', op: 'exists' as const };
+    expect(readings({ path: [], conflicts: [], message: '', suggestion: fixed, alternatives: [plain] })).toEqual([fixed, plain]);
+    expect(readings({ path: [], conflicts: [], message: '', suggestion: fixed })).toEqual([fixed]);
   });
 });

@@ -8,7 +8,7 @@
 import { clear, h } from '../dom';
 import { navigate } from '../router';
 import { getAttributeValues, getServices, WRITE_HEADERS } from '../api';
-import { addChild, children, describe, FIELDS, isPred, kindOf, newPred, OPS, parseValue, remove, setKind, toggleNot, update, type Analysis, type Cond, type Op, type Pred, type Rule, type Signal, valueSource } from '../rules';
+import { addChild, children, condText, describe, FIELDS, isPred, kindOf, newPred, OPS, parseValue, remove, setKind, toggleNot, update, type Analysis, type Cond, type Finding, type Op, type Pred, type Rule, type Signal, readings, valueSource } from '../rules';
 
 interface ApiErr {
   error?: string;
@@ -310,6 +310,7 @@ function mountEditor(page: HTMLElement, id: number | null): void {
     if (!a || a.findings.length === 0) return;
     warnBox.className = 'notice warn never-matches';
     for (const f of a.findings) {
+      const preview = h('div', { class: 'fix-preview', testid: 'fix-preview' });
       warnBox.appendChild(
         h(
           'div',
@@ -319,18 +320,49 @@ function mountEditor(page: HTMLElement, id: number | null): void {
           ' ',
           h('button', {
             class: 'btn',
-            testid: 'apply-or',
-            text: 'Use OR instead',
-            on: {
-              click: () => {
-                rule = { ...rule, when: f.suggestion };
-                void fromTree();
-              },
-            },
+            testid: 'preview-fix',
+            text: 'Show the fix',
+            on: { click: () => void showFix(f, preview) },
           }),
+          preview,
         ),
       );
     }
+  };
+
+  /** How many matches a condition finds over the last hour, as text. */
+  const countOf = async (when: Cond): Promise<string> => {
+    try {
+      const r = await call<{ matchCount: number; fired: number }>('POST', '/api/v1/rules/backtest', { rule: { ...rule, name: rule.name || 'untitled', when } });
+      return `${r.matchCount} match${r.matchCount === 1 ? '' : 'es'} in the last hour`;
+    } catch (e) {
+      return `backtest failed: ${(e as Error).message}`;
+    }
+  };
+
+  /**
+   * Before and after, each with its backtest over the same window, so the
+   * user sees what the fix changes before applying it: the seed's rule
+   * goes from no match to every failed execution it meant.
+   */
+  const showFix = async (f: Finding, box: HTMLElement) => {
+    clear(box);
+    const before = rule.when;
+    const row = (label: string, when: Cond | undefined, testid: string, apply?: () => void) => {
+      const count = h('span', { class: 'muted', testid: `${testid}-count`, text: 'counting…' });
+      const line = h('div', { class: 'fix-row', testid }, h('span', { class: 'fix-label', text: label }), h('code', { class: 'mono', text: when ? condText(when) : '(matches everything)' }), ' ', count);
+      if (apply) line.appendChild(h('button', { class: 'btn primary', testid: `${testid}-apply`, text: 'Apply', on: { click: apply } }));
+      box.appendChild(line);
+      if (when) void countOf(when).then((t) => (count.textContent = t));
+      else count.textContent = '';
+    };
+    row('Now:', before, 'fix-before');
+    readings(f).forEach((when, i) =>
+      row(i === 0 ? 'Suggested:' : 'Or:', when, i === 0 ? 'fix-after' : `fix-alt-${i}`, () => {
+        rule = { ...rule, when };
+        void fromTree();
+      }),
+    );
   };
 
   /** Tree changed: ask the server for the YAML and the analysis. */
