@@ -318,6 +318,7 @@ pub async fn run_with_notifier(
     tokio::spawn(alerting.clone().run(stopped()));
     let api_app = crate::app_with_ops(
         store.reader.clone(),
+        Some(store.writer.clone()),
         info,
         crate::guard::Guard {
             hosts,

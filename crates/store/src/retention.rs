@@ -9,7 +9,7 @@ use std::time::Duration;
 use loupe_model::time::{now_ns, to_sql};
 use rusqlite::{params, Connection};
 
-use crate::StoreError;
+use crate::error::StoreError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Retention {

@@ -15,7 +15,7 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
-use crate::StoreError;
+use crate::error::StoreError;
 
 const MIGRATIONS: &[&str] = &[
     // 1: the first schema.
