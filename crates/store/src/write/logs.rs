@@ -27,12 +27,13 @@ impl Logs {
         conn: &Connection,
         interned: &mut Interned,
         l: &PreparedLogs,
+        arrived: u64,
     ) -> Result<(), StoreError> {
         let resource_ids = interned.envelope_ids(conn, &l.resources, true)?;
         let scope_ids = interned.envelope_ids(conn, &l.scopes, false)?;
         let mut ins = conn.prepare_cached(
-            "INSERT OR IGNORE INTO logs(time_ns, hash, resource, scope, severity, trace_id, span_id, body_text, record, seq)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            "INSERT OR IGNORE INTO logs(time_ns, hash, resource, scope, severity, trace_id, span_id, body_text, record, seq, arrived_ns)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?;
         let mut fts =
             conn.prepare_cached("INSERT INTO logs_fts(rowid, body, attrs) VALUES (?1, ?2, ?3)")?;
@@ -49,6 +50,7 @@ impl Logs {
                 r.body_text,
                 r.record,
                 seq,
+                to_sql(arrived),
             ])?;
             // A record stored before (a re-sent request) is not indexed twice.
             if inserted == 1 {

@@ -35,6 +35,7 @@ impl Metrics {
         conn: &Connection,
         interned: &mut Interned,
         m: &PreparedMetrics,
+        arrived: u64,
     ) -> Result<(), StoreError> {
         let resource_ids = interned.envelope_ids(conn, &m.resources, true)?;
         let scope_ids = interned.envelope_ids(conn, &m.scopes, false)?;
@@ -88,9 +89,9 @@ impl Metrics {
                     }
                 };
                 conn.prepare_cached(
-                    "INSERT OR IGNORE INTO points(series, time_ns, point) VALUES (?1, ?2, ?3)",
+                    "INSERT OR IGNORE INTO points(series, time_ns, point, arrived_ns) VALUES (?1, ?2, ?3, ?4)",
                 )?
-                .execute(params![series, to_sql(p.time), p.point])?;
+                .execute(params![series, to_sql(p.time), p.point, to_sql(arrived)])?;
                 conn.prepare_cached(LAST_NS_UPDATE)?
                     .execute(params![series, to_sql(p.time)])?;
             }

@@ -87,6 +87,8 @@ pub struct Writer {
     stats: Arc<WriterStats>,
     /// See [`Writer::inject_page_limit`]; 0: never set.
     page_limit: Arc<AtomicU64>,
+    /// See [`Writer::inject_clock_ahead`].
+    clock_ahead: Arc<AtomicU64>,
 }
 
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -112,11 +114,13 @@ impl Writer {
         let (tx, rx) = mpsc::sync_channel::<Job>(config.queue_batches.max(1));
         let queued_bytes = Arc::new(AtomicUsize::new(0));
         let page_limit = Arc::new(AtomicU64::new(0));
+        let clock_ahead = Arc::new(AtomicU64::new(0));
         let mut state = WriterState::new(
             conn,
             config.retention.clone(),
             stats.clone(),
             page_limit.clone(),
+            clock_ahead.clone(),
         )?;
         let qb = queued_bytes.clone();
         let max_group = config.max_group.max(1);
@@ -139,7 +143,17 @@ impl Writer {
             thread: Mutex::new(Some(thread)),
             stats,
             page_limit,
+            clock_ahead,
         })
+    }
+
+    /// Time travel for tests: the writer's clock (arrival stamps and
+    /// retention's age cutoff) runs `ahead` of the system clock from now
+    /// on, so data can age past `max_age` without waiting for it.
+    #[doc(hidden)]
+    pub fn inject_clock_ahead(&self, ahead: Duration) {
+        let ns = ahead.as_nanos().min(u64::MAX as u128) as u64;
+        self.clock_ahead.store(ns, Ordering::SeqCst);
     }
 
     /// Fault injection for tests: caps the database at `pages` pages

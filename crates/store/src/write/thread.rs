@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use loupe_model::sink::SinkError;
+use loupe_model::time::now_ns;
 use rusqlite::Connection;
 
 use super::command::{Command, Job};
@@ -32,6 +33,11 @@ pub(super) struct WriterState {
     /// Injected page cap (tests), and the one applied last.
     page_limit: Arc<AtomicU64>,
     page_limit_applied: u64,
+    /// Nanoseconds the writer's clock runs ahead of the system's (tests).
+    clock_ahead: Arc<AtomicU64>,
+    /// When the open transaction's data arrived: one clock reading per
+    /// transaction, stamped on its traces, log records and data points.
+    arrived: u64,
 }
 
 /// Caches above this many entries are dropped and rebuilt on demand.
@@ -43,6 +49,7 @@ impl WriterState {
         retention: Retention,
         stats: Arc<WriterStats>,
         page_limit: Arc<AtomicU64>,
+        clock_ahead: Arc<AtomicU64>,
     ) -> Result<Self, StoreError> {
         Ok(WriterState {
             traces: Traces::open(&conn)?,
@@ -54,7 +61,15 @@ impl WriterState {
             stats,
             page_limit,
             page_limit_applied: 0,
+            clock_ahead,
+            arrived: 0,
         })
+    }
+
+    /// The writer's time: arrival stamps and retention's cutoff read the
+    /// same clock, so a test that moves it moves both.
+    fn now(&self) -> u64 {
+        now_ns().saturating_add(self.clock_ahead.load(Ordering::Relaxed))
     }
 
     fn clear_caches(&mut self) {
@@ -127,7 +142,7 @@ impl WriterState {
             return;
         }
         *last = Instant::now();
-        match self.retention.step(&self.conn) {
+        match self.retention.step(&self.conn, self.now()) {
             Ok(n) => self.stats.retention_deleted.add(n as u64),
             Err(e) if e.fault().is_some_and(|f| f.is_transient()) => {
                 tracing::debug!("retention step failed: {e}")
@@ -181,6 +196,7 @@ impl WriterState {
             self.page_limit_applied = limit;
         }
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        self.arrived = self.now();
         let result = f(self).and_then(|_| Ok(self.conn.execute_batch("COMMIT")?));
         if let Err(e) = &result {
             match e.fault() {
@@ -200,11 +216,15 @@ impl WriterState {
     }
 
     fn apply(&mut self, c: &Command) -> Result<(), StoreError> {
-        let conn = &self.conn;
+        let (conn, at) = (&self.conn, self.arrived);
         match c {
-            Command::Batch(Prepared::Traces(t)) => self.traces.apply(conn, &mut self.interned, t),
-            Command::Batch(Prepared::Logs(l)) => self.logs.apply(conn, &mut self.interned, l),
-            Command::Batch(Prepared::Metrics(m)) => self.metrics.apply(conn, &mut self.interned, m),
+            Command::Batch(Prepared::Traces(t)) => {
+                self.traces.apply(conn, &mut self.interned, t, at)
+            }
+            Command::Batch(Prepared::Logs(l)) => self.logs.apply(conn, &mut self.interned, l, at),
+            Command::Batch(Prepared::Metrics(m)) => {
+                self.metrics.apply(conn, &mut self.interned, m, at)
+            }
             Command::SaveDashboard(panels) => dashboard::save(conn, panels),
             Command::RecordImport(r) => imports::record(conn, r),
             Command::DeleteImport(source) => {

@@ -70,6 +70,7 @@ impl Traces {
         conn: &Connection,
         interned: &mut Interned,
         t: &PreparedTraces,
+        arrived: u64,
     ) -> Result<(), StoreError> {
         let resource_ids = interned.envelope_ids(conn, &t.resources, true)?;
         let scope_ids = interned.envelope_ids(conn, &t.scopes, false)?;
@@ -170,7 +171,8 @@ impl Traces {
         {
             let mut update = conn.prepare_cached(
                 "UPDATE traces SET start_ns = ?2, end_ns = ?3, span_count = ?4, error_count = ?5,
-                    root_known = ?6, root_start = ?7, root_name = ?8, root_service = ?9, services = ?10
+                    root_known = ?6, root_start = ?7, root_name = ?8, root_service = ?9, services = ?10,
+                    arrived_ns = ?11
                  WHERE id = ?1",
             )?;
             let mut delete =
@@ -192,6 +194,7 @@ impl Traces {
                         row.root_name,
                         row.root_service,
                         serde_json::to_string(&row.services).unwrap_or_else(|_| "[]".into()),
+                        to_sql(arrived),
                     ])?;
                 }
             }
@@ -254,8 +257,8 @@ fn load_trace(conn: &Connection, trace_id: &[u8; 16]) -> Result<TraceRow, StoreE
     }
     conn.prepare_cached(
         "INSERT INTO traces(trace_id, start_ns, end_ns, span_count, error_count,
-                                    root_known, root_start, services)
-                 VALUES (?1, 0, 0, 0, 0, 0, 0, '[]')",
+                                    root_known, root_start, services, arrived_ns)
+                 VALUES (?1, 0, 0, 0, 0, 0, 0, '[]', 0)",
     )?
     .execute([&trace_id[..]])?;
     Ok(TraceRow {
