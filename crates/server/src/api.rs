@@ -359,6 +359,42 @@ mod tests {
         assert_eq!(i.otlp_http, "http://127.0.0.2:2");
     }
 
+    async fn put_dashboard(app: &Router, body: &str) -> (StatusCode, serde_json::Value) {
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        let req = axum::http::Request::put("/api/v1/dashboard")
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap();
+        let res = app.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&body).unwrap_or_default())
+    }
+
+    /// The dashboard is saved through the writer the router was given, and
+    /// a router without one refuses to save.
+    #[tokio::test]
+    async fn the_dashboard_saves_through_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = loupe_store::Store::open(dir.path(), Default::default()).unwrap();
+        let addr = "127.0.0.1:4317".parse().unwrap();
+        let body = r#"{"panels": [{"title": "CPU", "chart": "metric=cpu"}]}"#;
+        let app = router(
+            store.reader.clone(),
+            Some(store.writer.clone()),
+            Info::new(addr, addr),
+        );
+        let (status, answer) = put_dashboard(&app, body).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(answer["panels"][0]["title"], "CPU");
+        assert_eq!(store.reader.dashboard().unwrap().len(), 1);
+        let read_only = router(store.reader.clone(), None, Info::new(addr, addr));
+        let (status, _) = put_dashboard(&read_only, r#"{"panels": []}"#).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(store.reader.dashboard().unwrap().len(), 1);
+    }
+
     #[test]
     fn query_strings_decode() {
         assert_eq!(
