@@ -660,8 +660,9 @@ async fn received_metrics_are_exposed_for_prometheus() {
 
 #[tokio::test]
 async fn retention_deletions_are_counted() {
-    let l = Loupe::start_with(&["--max-age", "1m"]);
-    // A trace from an hour ago: older than --max-age, so retention deletes it.
+    let l = Loupe::start_with(&["--max-age", "2s"]);
+    // A trace from an hour ago by its own timestamps. Retention goes by
+    // arrival: it is deleted once it has been stored longer than --max-age.
     let (tid, mut req) = trace_request("old", 2);
     let hour = 3_600_000_000_000;
     for s in req.resource_spans[0].scope_spans[0].spans.iter_mut() {

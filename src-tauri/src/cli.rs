@@ -186,7 +186,7 @@ struct ServeArgs {
     /// Largest database size before the oldest data is deleted (e.g. 500MB, 2GiB) [default: 1GiB].
     #[arg(long, value_parser = check_size, value_name = "SIZE")]
     max_db_size: Option<String>,
-    /// Oldest data kept, by its own timestamps (e.g. 24h, 7d) [default: 7d].
+    /// How long data is kept after it arrived, whatever its own timestamps (e.g. 24h, 7d) [default: 7d].
     #[arg(long, value_parser = check_age, value_name = "AGE")]
     max_age: Option<String>,
     /// Log filter in RUST_LOG syntax (e.g. info, warn,loupe_store=debug) [default: info].

@@ -126,6 +126,7 @@ pub async fn run_with_notifier(
     tokio::spawn(alerting.clone().run(stopped()));
     let api_app = loupe_server::app_with_ops(
         store.reader.clone(),
+        Some(store.writer.clone()),
         info,
         loupe_server::guard::Guard {
             hosts,

@@ -31,7 +31,7 @@ pub struct Config {
     pub auth: Auth,
     /// Largest database size before the oldest data is deleted.
     pub max_db_size: Size,
-    /// Oldest data kept, by its own timestamps.
+    /// How long data is kept after it arrived (not by its own timestamps).
     pub max_age: Age,
     /// Log filter, `RUST_LOG` syntax (`info`, `warn,loupe_store=debug`).
     pub log: String,

@@ -738,12 +738,7 @@ fn store(sink: &dyn Sink, batch: Batch) -> Result<(), ImportError> {
     let mut waited = Duration::ZERO;
     loop {
         match sink.submit(batch.clone()) {
-            Ok(ticket) => {
-                return match ticket.0.blocking_recv() {
-                    Ok(r) => r.map_err(ImportError::Sink),
-                    Err(_) => Err(ImportError::Sink(SinkError::Closed)),
-                }
-            }
+            Ok(ticket) => return ticket.wait_blocking().map_err(ImportError::Sink),
             Err(SinkError::Busy { retry_after }) if waited < BUSY_PATIENCE => {
                 let pause = retry_after.min(Duration::from_millis(200));
                 std::thread::sleep(pause);

@@ -47,10 +47,7 @@ pub fn import_into(
         skipped: report.skipped_count,
     };
     let ticket = store.writer.record_import(record)?;
-    ticket
-        .0
-        .blocking_recv()
-        .map_err(|_| loupe_model::sink::SinkError::Closed)??;
+    ticket.wait_blocking()?;
     Ok(report)
 }
 

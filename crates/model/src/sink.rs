@@ -100,6 +100,13 @@ impl Ticket {
     pub async fn wait(self) -> Result<(), SinkError> {
         self.0.await.unwrap_or(Err(SinkError::Closed))
     }
+
+    /// [`wait`](Ticket::wait) for threads that may block (importers,
+    /// `spawn_blocking` tasks, tests); never call it on an async task. A
+    /// writer that went away without answering is `Closed`.
+    pub fn wait_blocking(self) -> Result<(), SinkError> {
+        self.0.blocking_recv().unwrap_or(Err(SinkError::Closed))
+    }
 }
 
 pub trait Sink: Send + Sync + 'static {

@@ -11,8 +11,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use loupe_model::ids::TraceId;
+use loupe_model::sink::SinkError;
 use loupe_query::QueryError;
-use loupe_store::{Reader, StoreError};
+use loupe_store::{Reader, StoreError, Writer};
 use serde_json::json;
 
 /// Everything an API call can fail with, turned into an answer in one place.
@@ -225,7 +226,13 @@ async fn dashboard(State(r): State<Arc<Reader>>) -> ApiResult {
 const MAX_PANELS: usize = 100;
 const MAX_FIELD: usize = 4096;
 
-async fn save_dashboard(State(r): State<Arc<Reader>>, body: axum::body::Bytes) -> ApiResult {
+/// Saves through the writer (every write goes through its queue); a router
+/// built without one (a read-only store) answers 503.
+async fn save_dashboard(
+    r: Arc<Reader>,
+    writer: Option<Arc<Writer>>,
+    body: axum::body::Bytes,
+) -> ApiResult {
     #[derive(serde::Deserialize)]
     struct Body {
         panels: Vec<loupe_model::query::DashboardPanel>,
@@ -244,8 +251,9 @@ async fn save_dashboard(State(r): State<Arc<Reader>>, body: axum::body::Bytes) -
             "at most {MAX_PANELS} panels of at most {MAX_FIELD} bytes each"
         )));
     }
-    let ticket = r
-        .save_dashboard(b.panels)
+    let ticket = writer
+        .ok_or(SinkError::Closed)
+        .and_then(|w| w.save_dashboard(b.panels))
         .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     ticket
         .wait()
@@ -293,14 +301,24 @@ fn reachable(a: std::net::SocketAddr) -> String {
     std::net::SocketAddr::new(ip, a.port()).to_string()
 }
 
-/// The `/api/v1` router over a store's reader.
-pub fn router(reader: Arc<Reader>, info: Info) -> Router {
-    router_with(reader, info, Router::new())
+/// The `/api/v1` router over a store's reader, and its writer for the one
+/// write this router makes (`PUT /dashboard`; without a writer it answers
+/// 503).
+pub fn router(reader: Arc<Reader>, writer: Option<Arc<Writer>>, info: Info) -> Router {
+    router_with(reader, writer, info, Router::new())
 }
 
 /// The `/api/v1` router with more routes (relative to `/api/v1`) merged in,
-/// such as [`crate::transfer::router`], which needs the writer too.
-pub fn router_with(reader: Arc<Reader>, info: Info, extra: Router) -> Router {
+/// such as [`crate::transfer::router`].
+pub fn router_with(
+    reader: Arc<Reader>,
+    writer: Option<Arc<Writer>>,
+    info: Info,
+    extra: Router,
+) -> Router {
+    let save = move |State(r): State<Arc<Reader>>, body: axum::body::Bytes| {
+        save_dashboard(r, writer.clone(), body)
+    };
     let api = Router::new()
         .route("/info", get(move || async move { Json(info) }))
         .route("/services", get(services))
@@ -313,7 +331,7 @@ pub fn router_with(reader: Arc<Reader>, info: Info, extra: Router) -> Router {
         .route("/metrics", get(metrics))
         .route("/metrics/{name}", get(metric))
         .route("/metrics/{name}/chart", get(chart::chart))
-        .route("/dashboard", get(dashboard).put(save_dashboard))
+        .route("/dashboard", get(dashboard).put(save))
         .merge(analysis::routes())
         .fallback(not_found)
         .with_state(reader)
@@ -339,6 +357,42 @@ mod tests {
         );
         assert_eq!(i.otlp_grpc, "127.0.0.1:1");
         assert_eq!(i.otlp_http, "http://127.0.0.2:2");
+    }
+
+    async fn put_dashboard(app: &Router, body: &str) -> (StatusCode, serde_json::Value) {
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        let req = axum::http::Request::put("/api/v1/dashboard")
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap();
+        let res = app.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&body).unwrap_or_default())
+    }
+
+    /// The dashboard is saved through the writer the router was given, and
+    /// a router without one refuses to save.
+    #[tokio::test]
+    async fn the_dashboard_saves_through_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = loupe_store::Store::open(dir.path(), Default::default()).unwrap();
+        let addr = "127.0.0.1:4317".parse().unwrap();
+        let body = r#"{"panels": [{"title": "CPU", "chart": "metric=cpu"}]}"#;
+        let app = router(
+            store.reader.clone(),
+            Some(store.writer.clone()),
+            Info::new(addr, addr),
+        );
+        let (status, answer) = put_dashboard(&app, body).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(answer["panels"][0]["title"], "CPU");
+        assert_eq!(store.reader.dashboard().unwrap().len(), 1);
+        let read_only = router(store.reader.clone(), None, Info::new(addr, addr));
+        let (status, _) = put_dashboard(&read_only, r#"{"panels": []}"#).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(store.reader.dashboard().unwrap().len(), 1);
     }
 
     #[test]

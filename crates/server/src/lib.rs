@@ -30,8 +30,13 @@ use std::sync::Arc;
 
 /// Everything served on the API address: `/api/v1/…`, the web UI at `/`,
 /// behind the `Host` check and security headers of [`guard`].
-pub fn app(reader: Arc<loupe_store::Reader>, info: api::Info, guard: guard::Guard) -> axum::Router {
-    guarded(api::router(reader, info), guard)
+pub fn app(
+    reader: Arc<loupe_store::Reader>,
+    writer: Option<Arc<loupe_store::Writer>>,
+    info: api::Info,
+    guard: guard::Guard,
+) -> axum::Router {
+    guarded(api::router(reader, writer, info), guard)
 }
 
 /// [`app`] plus `/health`, `/metrics`, `/metrics/received` and
@@ -39,14 +44,20 @@ pub fn app(reader: Arc<loupe_store::Reader>, info: api::Info, guard: guard::Guar
 /// `serve`) and alerting's routes, with every answer's duration measured.
 pub fn app_with_ops(
     reader: Arc<loupe_store::Reader>,
+    writer: Option<Arc<loupe_store::Writer>>,
     info: api::Info,
     guard: guard::Guard,
     ops: Arc<ops::Ops>,
     extra: axum::Router,
     alerting: Option<Arc<loupe_alerting::Alerting>>,
 ) -> axum::Router {
-    let mut routes = api::router_with(reader, info, settings::router(ops.clone()).merge(extra))
-        .merge(ops_router(ops.clone()));
+    let mut routes = api::router_with(
+        reader,
+        writer,
+        info,
+        settings::router(ops.clone()).merge(extra),
+    )
+    .merge(ops_router(ops.clone()));
     if let Some(a) = alerting {
         routes = routes.merge(alerts_api::router(a));
     }

@@ -361,10 +361,7 @@ async fn remove(
     run_blocking(move |_| {
         let failed = |e: loupe_model::sink::SinkError| TransferError::Failed(e.to_string());
         let ticket = store.writer.delete_import(&s).map_err(failed)?;
-        match ticket.0.blocking_recv() {
-            Ok(r) => r.map_err(failed),
-            Err(_) => Err(failed(loupe_model::sink::SinkError::Closed)),
-        }
+        ticket.wait_blocking().map_err(failed)
     })
     .await?;
     Ok(Json(json!({ "deleted": source })).into_response())

@@ -34,6 +34,7 @@ fn app() -> App {
     let info = loupe_server::api::Info::new(addr, addr);
     let router = loupe_server::api::router_with(
         store.reader.clone(),
+        Some(store.writer.clone()),
         info,
         loupe_server::transfer::router(store.clone()),
     )

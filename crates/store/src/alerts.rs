@@ -21,8 +21,9 @@ use loupe_model::time::{from_sql, to_sql};
 use prost::Message;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::prepare::decode_chunk;
-use crate::{Reader, StoreError};
+use crate::codec::decode_chunk;
+use crate::error::StoreError;
+use crate::read::Reader;
 
 /// A stored rule.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -110,7 +111,7 @@ impl AlertDb {
         let conn = Connection::open(path)?;
         // The same bounded wait as the ingest writer: a lock held longer
         // is a `Fault::Locked` the alert loop reports once per episode.
-        conn.busy_timeout(crate::WriterConfig::default().busy_timeout)?;
+        conn.busy_timeout(crate::write::WriterConfig::default().busy_timeout)?;
         conn.execute_batch("PRAGMA synchronous = NORMAL;")?;
         Ok(AlertDb {
             conn: Mutex::new(conn),

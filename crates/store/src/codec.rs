@@ -1,9 +1,12 @@
-//! How OTLP pieces are encoded into blobs and index values.
+//! How OTLP pieces are encoded into blobs and index values, and decoded back:
+//! span chunks, posting lists, hashes, the index form of attribute values,
+//! and the SQL order of stored timestamps.
 
 use loupe_model::otlp::common::{any_value::Value, AnyValue};
+use loupe_model::otlp::trace::{ScopeSpans, Span};
 use prost::Message;
 
-use crate::StoreError;
+use crate::error::StoreError;
 
 /// zstd level for span chunks: level 1 keeps the prepare step well under the
 /// cost of decoding the request, and still compresses repetitive spans 4-6x.
@@ -41,6 +44,13 @@ pub(crate) fn compress(bytes: &[u8]) -> Vec<u8> {
 
 pub(crate) fn decompress(bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
     zstd::stream::decode_all(bytes).map_err(|e| StoreError::Corrupt(format!("span chunk: {e}")))
+}
+
+/// Decodes a stored span chunk (zstd of `ScopeSpans.spans` fields) back
+/// into spans.
+pub(crate) fn decode_chunk(chunk: &[u8]) -> Result<Vec<Span>, StoreError> {
+    let raw = decompress(chunk)?;
+    Ok(ScopeSpans::decode(raw.as_slice())?.spans)
 }
 
 pub(crate) fn encode<M: Message>(m: &M) -> Vec<u8> {
@@ -182,3 +192,10 @@ impl std::hash::Hasher for PreHashed {
 }
 
 pub(crate) type PreHashedBuild = std::hash::BuildHasherDefault<PreHashed>;
+
+/// An SQL expression that orders stored nanosecond timestamps (bit-cast
+/// `u64`) correctly as unsigned: it flips the sign bit, `x XOR i64::MIN`,
+/// written with the operators SQLite has.
+pub(crate) fn unsigned_order(x: &str) -> String {
+    format!("(({x} | -9223372036854775808) & ~({x} & -9223372036854775808))")
+}

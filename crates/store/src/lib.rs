@@ -2,40 +2,40 @@
 //!
 //! Data path: [`prepare`] turns a validated OTLP batch into rows (encoding and
 //! compressing on the caller's thread, so the single writer only runs SQL);
-//! [`writer`] applies prepared batches in group-committed transactions on one
-//! thread and acknowledges each only after its commit; [`read`] answers
-//! queries on separate read-only connections (WAL lets them run while the
-//! writer writes); [`retention`] deletes the oldest data in small steps on the
-//! writer thread between commits; [`imports`](ImportInfo) lists imported
-//! files and deletes what one of them brought;
-//! [`alerts`] keeps alerting's tables on a
-//! connection of its own and reads what the evaluator needs; [`files`]
-//! keeps the data directory 0700 and the database 0600 (and offers the same
-//! to every crate that writes a private file).
+//! [`write`] owns every write: a [`Writer`] queues commands (prepared
+//! batches, the dashboard, imports) that one thread applies in
+//! group-committed transactions, acknowledging each only after its commit;
+//! [`read`] answers queries on separate read-only connections (WAL lets
+//! them run while the writer writes) and never writes; [`retention`]
+//! deletes the oldest data in small steps on the writer thread between
+//! commits; [`codec`] is the blob formats (span chunks, posting lists,
+//! hashes); [`alerts`] keeps alerting's tables on a connection of its own
+//! and reads what the evaluator needs; [`files`] keeps the data directory
+//! 0700 and the database 0600 (and offers the same to every crate that
+//! writes a private file).
 
 pub mod alerts;
 mod codec;
 mod error;
 pub mod files;
-mod imports;
 mod logsearch;
 mod prepare;
 pub mod read;
 mod retention;
 mod schema;
 mod stats;
-mod writer;
+mod write;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use error::{Fault, StoreError};
-pub use imports::{ImportInfo, ImportRecord};
+pub use read::imports::ImportInfo;
 pub use read::Reader;
 pub use retention::Retention;
 pub use schema::SCHEMA_VERSION;
 pub use stats::WriterStats;
-pub use writer::{Writer, WriterConfig};
+pub use write::{ImportRecord, Writer, WriterConfig};
 
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "loupe.db";
@@ -74,7 +74,6 @@ impl Store {
         let writer = Writer::start(conn, config)?;
         let reader = Reader::new(path.clone());
         let writer = Arc::new(writer);
-        reader.attach_writer(&writer);
         let alerts = alerts::AlertDb::open(&path)?;
         Ok(Store {
             writer,

@@ -16,7 +16,7 @@ use loupe_model::otlp::logs::LogRecord;
 use prost::Message;
 use rusqlite::Connection;
 
-use crate::StoreError;
+use crate::error::StoreError;
 
 /// The migration (1-based) that creates `logs_fts`; its existing records are
 /// indexed right after its SQL runs.

@@ -16,7 +16,6 @@ use loupe_model::otlp::trace::{status, ResourceSpans, ScopeSpans, Span};
 use loupe_model::otlp::{self, common::InstrumentationScope};
 use loupe_model::query::MetricKind;
 use loupe_model::sink::Batch;
-use prost::Message;
 
 use crate::codec::{self, IndexRef, IndexValue, PreHashedBuild};
 
@@ -28,14 +27,11 @@ pub(crate) struct Envelope {
     pub label: Option<String>,
 }
 
+/// A telemetry batch as the writer stores it.
 pub(crate) enum Prepared {
     Traces(PreparedTraces),
     Logs(PreparedLogs),
     Metrics(PreparedMetrics),
-    /// The dashboard's panels, replacing the stored ones.
-    Dashboard(Vec<loupe_model::query::DashboardPanel>),
-    /// Not telemetry: recording or deleting an import.
-    Admin(crate::imports::Admin),
 }
 
 impl Prepared {
@@ -52,13 +48,11 @@ impl Prepared {
                 .iter()
                 .map(|r| r.record.len() + r.fts_body.len() + r.fts_attrs.len() + 64)
                 .sum(),
-            Prepared::Dashboard(d) => d.iter().map(|p| p.title.len() + p.chart.len() + 64).sum(),
             Prepared::Metrics(m) => m
                 .metrics
                 .iter()
                 .map(|x| x.points.iter().map(|p| p.point.len() + 64).sum::<usize>())
                 .sum(),
-            Prepared::Admin(_) => 0,
         }
     }
 }
@@ -181,10 +175,6 @@ fn encode_span_field(span: &Span, out: &mut Vec<u8>) {
     prost::encoding::message::encode(2, span, out);
 }
 
-pub(crate) fn chunk_of(raw: &[u8]) -> Vec<u8> {
-    codec::compress(raw)
-}
-
 fn prepare_traces(req: otlp::ExportTraceServiceRequest) -> PreparedTraces {
     let mut ri = Interner::default();
     let mut si = Interner::default();
@@ -293,18 +283,12 @@ fn prepare_traces(req: otlp::ExportTraceServiceRequest) -> PreparedTraces {
         }
     }
     for g in out.groups.iter_mut() {
-        g.chunk = chunk_of(&g.raw);
+        g.chunk = codec::compress(&g.raw);
         g.raw = Vec::new();
     }
     out.resources = ri.envelopes;
     out.scopes = si.envelopes;
     out
-}
-
-/// Decodes a stored chunk back into spans.
-pub(crate) fn decode_chunk(chunk: &[u8]) -> Result<Vec<Span>, crate::StoreError> {
-    let raw = codec::decompress(chunk)?;
-    Ok(ScopeSpans::decode(raw.as_slice())?.spans)
 }
 
 // ---------------------------------------------------------------- logs

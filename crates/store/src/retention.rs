@@ -3,19 +3,26 @@
 //! Runs on the writer thread between group commits (so it never contends for
 //! the write lock) and deletes in small batches, each its own short
 //! transaction, so ingest waits at most one small batch.
+//!
+//! Both limits go by arrival (`arrived_ns`: when Loupe stored a log record
+//! or data point, when a trace last got a new span), never by the data's
+//! own timestamps: those may be a month old (an imported bug report), zero
+//! or skewed, and data must not vanish right after it was acknowledged.
+//! The oldest-arrived data goes first, through the `*_arrived` indexes.
 
 use std::time::Duration;
 
-use loupe_model::time::{now_ns, to_sql};
+use loupe_model::time::to_sql;
 use rusqlite::{params, Connection};
 
-use crate::StoreError;
+use crate::error::StoreError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Retention {
     /// Live database size (pages in use) above which the oldest data goes.
     pub max_bytes: u64,
-    /// Data older than this (by its own timestamps) goes.
+    /// Data that arrived longer ago than this goes (by the time Loupe
+    /// stored it, not the data's own timestamps).
     pub max_age: Duration,
 }
 
@@ -40,6 +47,14 @@ impl Retention {
 
 /// Traces, log records or points deleted per step.
 const BATCH: i64 = 500;
+
+/// The age limit's predicate: arrived before the cutoff (`?1`). Arrival
+/// stamps come from the writer's clock, so they are never negative (no
+/// unsigned comparison needed).
+const AGED: &str = "arrived_ns < ?1";
+
+/// The size limit's predicate: any row (oldest-arrived first).
+const ANY: &str = "1 OR ?1";
 
 /// Index rows examined per sweep step.
 const SWEEP: i64 = 8000;
@@ -140,16 +155,16 @@ impl RetentionState {
         self.size_debt != [0; 3] || self.cursor.is_some()
     }
 
-    /// One bounded step; returns how many rows it deleted.
-    pub(crate) fn step(&mut self, conn: &Connection) -> Result<usize, StoreError> {
+    /// One bounded step at time `now` (the writer's clock, which stamps
+    /// arrivals); returns how many rows it deleted.
+    pub(crate) fn step(&mut self, conn: &Connection, now: u64) -> Result<usize, StoreError> {
         let mut deleted = 0;
         let age_ns = self.cfg.max_age.as_nanos().min(u64::MAX as u128) as u64;
-        let now = now_ns();
         if now > age_ns {
             let cutoff = to_sql(now - age_ns);
-            deleted += delete_traces(conn, "end_ns >= 0 AND end_ns < ?1", cutoff, BATCH)?;
-            deleted += delete_logs(conn, "time_ns >= 0 AND time_ns < ?1", cutoff, BATCH)?;
-            deleted += delete_points(conn, "time_ns >= 0 AND time_ns < ?1", cutoff, BATCH)?;
+            deleted += delete_traces(conn, AGED, cutoff, BATCH)?;
+            deleted += delete_logs(conn, AGED, cutoff, BATCH)?;
+            deleted += delete_points(conn, AGED, cutoff, BATCH)?;
         }
         if !self.size_settling && self.size_debt == [0; 3] {
             let live = capped_bytes(conn)?;
@@ -169,9 +184,9 @@ impl RetentionState {
         for (i, debt) in self.size_debt.iter_mut().enumerate() {
             if *debt > 0 {
                 let n = match i {
-                    0 => delete_traces(conn, "1 OR ?1", 0, (*debt).min(BATCH))?,
-                    1 => delete_logs(conn, "1 OR ?1", 0, (*debt).min(BATCH))?,
-                    _ => delete_points(conn, "1 OR ?1", 0, (*debt).min(BATCH))?,
+                    0 => delete_traces(conn, ANY, 0, (*debt).min(BATCH))?,
+                    1 => delete_logs(conn, ANY, 0, (*debt).min(BATCH))?,
+                    _ => delete_points(conn, ANY, 0, (*debt).min(BATCH))?,
                 };
                 deleted += n;
                 *debt = if n == 0 { 0 } else { *debt - n as i64 };
@@ -213,12 +228,22 @@ pub(crate) fn live_bytes(conn: &Connection) -> Result<u64, StoreError> {
     Ok(((pages - free).max(0) * size) as u64)
 }
 
+/// The keys of the oldest-arrived rows of `table` that meet `pred`, at most
+/// `limit`: what one step deletes. Walks the table's `*_arrived` index, so a
+/// step costs its batch, not the table (`tests` checks the plans).
+fn oldest(table: &str, pred: &str, limit: i64) -> String {
+    let (key, order) = match table {
+        "traces" => ("id", "arrived_ns"),
+        "logs" => ("time_ns, hash", "arrived_ns"),
+        _ => ("series, time_ns", "arrived_ns, time_ns"),
+    };
+    format!("SELECT {key} FROM {table} WHERE {pred} ORDER BY {order} LIMIT {limit}")
+}
+
 fn delete_traces(conn: &Connection, pred: &str, arg: i64, limit: i64) -> Result<usize, StoreError> {
     let tx = conn.unchecked_transaction()?;
     let ids: Vec<i64> = tx
-        .prepare(&format!(
-            "SELECT id FROM traces WHERE {pred} ORDER BY start_ns LIMIT {limit}"
-        ))?
+        .prepare(&oldest("traces", pred, limit))?
         .query_map([arg], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     for id in &ids {
@@ -238,9 +263,8 @@ fn delete_logs(conn: &Connection, pred: &str, arg: i64, limit: i64) -> Result<us
     // The full-text rows go with their records (by `seq`, their FTS rowid).
     let seqs: Vec<Option<i64>> = conn
         .prepare(&format!(
-            "DELETE FROM logs WHERE (time_ns, hash) IN
-               (SELECT time_ns, hash FROM logs WHERE {pred} ORDER BY time_ns LIMIT {limit})
-             RETURNING seq"
+            "DELETE FROM logs WHERE (time_ns, hash) IN ({}) RETURNING seq",
+            oldest("logs", pred, limit)
         ))?
         .query_map(params![arg], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
@@ -254,8 +278,8 @@ fn delete_logs(conn: &Connection, pred: &str, arg: i64, limit: i64) -> Result<us
 fn delete_points(conn: &Connection, pred: &str, arg: i64, limit: i64) -> Result<usize, StoreError> {
     let n = conn.execute(
         &format!(
-            "DELETE FROM points WHERE (series, time_ns) IN
-               (SELECT series, time_ns FROM points WHERE {pred} ORDER BY time_ns LIMIT {limit})"
+            "DELETE FROM points WHERE (series, time_ns) IN ({})",
+            oldest("points", pred, limit)
         ),
         params![arg],
     )?;
@@ -275,4 +299,39 @@ fn vacuum_some(conn: &Connection) -> Result<(), StoreError> {
         conn.execute_batch("PRAGMA incremental_vacuum(2048)")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both limits' steps read their batch from the arrival indexes, in
+    /// index order: no table scan, no sort of the whole table.
+    #[test]
+    fn steps_walk_the_arrival_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::schema::open_writer(&dir.path().join("x.db")).unwrap();
+        for (table, index) in [
+            ("traces", "traces_arrived"),
+            ("logs", "logs_arrived"),
+            ("points", "points_arrived"),
+        ] {
+            for pred in [AGED, ANY] {
+                let sql = format!("EXPLAIN QUERY PLAN {}", oldest(table, pred, BATCH));
+                let plan: Vec<String> = conn
+                    .prepare(&sql)
+                    .unwrap()
+                    .query_map([0i64], |r| r.get(3))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                let plan = plan.join("; ");
+                assert!(plan.contains(index), "{table} where {pred}: {plan}");
+                assert!(
+                    !plan.contains("TEMP B-TREE"),
+                    "{table} where {pred}: {plan}"
+                );
+            }
+        }
+    }
 }

@@ -13,9 +13,10 @@
 
 use std::path::Path;
 
+use loupe_model::time::{now_ns, to_sql};
 use rusqlite::Connection;
 
-use crate::StoreError;
+use crate::error::StoreError;
 
 const MIGRATIONS: &[&str] = &[
     // 1: the first schema.
@@ -212,6 +213,26 @@ CREATE TABLE alert_meta (
     value INTEGER NOT NULL              -- evaluation watermarks
 ) WITHOUT ROWID;
 "#,
+    // 5: retention by arrival. Traces (their last new span), log records
+    // and data points remember when Loupe stored them, and age retention
+    // counts from then instead of from the data's own timestamps, which may
+    // be days old (an imported bundle), zero or skewed. Rows stored before
+    // this migration count as arrived when it ran: `{now}` is that time and
+    // the columns' default, so adding them rewrites no row (a big database
+    // migrates in the time its indexes take to build) and nothing is
+    // deleted sooner than before the upgrade. The writer always sets the
+    // column itself. `points_time` served only retention: its place is
+    // taken by `points_arrived` (time second, so points that arrived
+    // together go oldest first under the size cap).
+    r#"
+ALTER TABLE traces ADD COLUMN arrived_ns INTEGER NOT NULL DEFAULT {now};
+CREATE INDEX traces_arrived ON traces(arrived_ns);
+ALTER TABLE logs ADD COLUMN arrived_ns INTEGER NOT NULL DEFAULT {now};
+CREATE INDEX logs_arrived ON logs(arrived_ns);
+ALTER TABLE points ADD COLUMN arrived_ns INTEGER NOT NULL DEFAULT {now};
+DROP INDEX points_time;
+CREATE INDEX points_arrived ON points(arrived_ns, time_ns);
+"#,
 ];
 
 /// The schema version this build writes.
@@ -252,7 +273,8 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
 fn migrate(conn: &mut Connection, from: i64) -> Result<(), StoreError> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
         let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
+        // `{now}` in a migration is the time it runs (stored nanoseconds).
+        tx.execute_batch(&sql.replace("{now}", &to_sql(now_ns()).to_string()))?;
         if i + 1 == crate::logsearch::FTS_MIGRATION {
             crate::logsearch::backfill(&tx)?;
         }
@@ -384,6 +406,56 @@ mod tests {
             .query_row("SELECT key FROM attr_keys", [], |r| r.get(0))
             .unwrap();
         assert_eq!(kept, "kept");
+    }
+
+    /// Rows stored before retention went by arrival count as arrived at
+    /// the upgrade, whatever their own timestamps, without being rewritten.
+    #[test]
+    fn a_version_4_database_counts_its_rows_as_arrived_at_the_upgrade() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.db");
+        let month_ago = to_sql(now_ns() - 30 * 24 * 3600 * 1_000_000_000);
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..4] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.execute_batch("PRAGMA user_version = 4;").unwrap();
+            conn.execute(
+                "INSERT INTO traces(trace_id, start_ns, end_ns, span_count, error_count,
+                    root_known, root_start, services) VALUES (x'01', ?1, ?1, 1, 0, 1, ?1, '[]')",
+                [month_ago],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO logs(time_ns, hash, resource, scope, severity, body_text, record, seq)
+                 VALUES (?1, 1, 1, 1, 9, 'old', x'', 1)",
+                [month_ago],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO points(series, time_ns, point) VALUES (1, ?1, x'')",
+                [month_ago],
+            )
+            .unwrap();
+        }
+        let before = to_sql(now_ns());
+        let conn = open_writer(&path).unwrap();
+        let after = to_sql(now_ns());
+        for table in ["traces", "logs", "points"] {
+            let arrived: i64 = conn
+                .query_row(&format!("SELECT arrived_ns FROM {table}"), [], |r| r.get(0))
+                .unwrap();
+            assert!(before <= arrived && arrived <= after, "{table}: {arrived}");
+        }
+        let indexes: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'points%'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(indexes, vec!["points_arrived".to_string()]);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use crate::Fault;
+use crate::error::Fault;
 
 use loupe_ops::{Collect, Counter, Exposition, Gauge, Histogram, Kind};
 

@@ -60,7 +60,7 @@ fn store() -> &'static Store {
                 }],
             };
             let ticket = store.writer.submit(Batch::Logs(req)).expect("submit");
-            ticket.0.blocking_recv().expect("ack").expect("commit");
+            ticket.wait_blocking().expect("commit");
             (store, dir)
         })
         .0

@@ -1,15 +1,21 @@
-//! Retention on a real database: age and size limits delete the oldest data,
-//! in the background, while the newest stays.
+//! Retention on a real database: age and size limits delete the
+//! oldest-arrived data, in the background, while the newest stays.
 
 use std::time::{Duration, Instant};
 
 use loupe_model::ids::TraceId;
 use loupe_model::otlp::common::{any_value::Value, AnyValue, KeyValue};
 use loupe_model::otlp::logs::{LogRecord, ResourceLogs, ScopeLogs};
+use loupe_model::otlp::metrics::{
+    metric::Data, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
+};
 use loupe_model::otlp::trace::{ResourceSpans, ScopeSpans, Span};
-use loupe_model::otlp::{ExportLogsServiceRequest, ExportTraceServiceRequest};
+use loupe_model::otlp::{
+    ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest,
+};
 use loupe_model::sink::{Batch, Sink};
 use loupe_model::time::now_ns;
+use loupe_store::read::Counts;
 use loupe_store::{Retention, Store, WriterConfig};
 
 fn trace(seed: u64, start: u64, spans: usize) -> ([u8; 16], ExportTraceServiceRequest) {
@@ -100,42 +106,149 @@ async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-#[tokio::test]
-async fn data_older_than_max_age_is_deleted() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(
-        dir.path(),
+const DAY: u64 = 24 * 3600 * 1_000_000_000;
+
+fn gauge(name: &str, time: u64, n: usize) -> ExportMetricsServiceRequest {
+    ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            scope_metrics: vec![ScopeMetrics {
+                metrics: vec![Metric {
+                    name: name.into(),
+                    data: Some(Data::Gauge(Gauge {
+                        data_points: (0..n)
+                            .map(|i| NumberDataPoint {
+                                time_unix_nano: time + i as u64,
+                                ..Default::default()
+                            })
+                            .collect(),
+                    })),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+fn week_limit(dir: &std::path::Path) -> Store {
+    Store::open(
+        dir,
         WriterConfig {
             retention: Retention {
                 max_bytes: u64::MAX,
-                max_age: Duration::from_secs(3600),
+                max_age: Duration::from_secs(7 * 24 * 3600),
             },
             ..Default::default()
         },
     )
-    .unwrap();
-    let now = now_ns();
-    let two_hours = 2 * 3600 * 1_000_000_000;
-    let (old, req) = trace(1, now - two_hours, 5);
-    write(&store, Batch::Traces(req)).await;
-    let (fresh, req) = trace(2, now, 5);
-    write(&store, Batch::Traces(req)).await;
-    write(&store, Batch::Logs(logs(now - two_hours, 3))).await;
-    write(&store, Batch::Logs(logs(now, 2))).await;
+    .unwrap()
+}
 
+/// Age goes by arrival: a bundle whose data is 30 days old (or timestamped
+/// zero) survives retention passes with a 7-day limit right after it was
+/// stored; it goes once it has been stored for longer than the limit (the
+/// writer's clock moved 8 days ahead), and what arrived since stays.
+#[tokio::test]
+async fn month_old_data_stays_until_its_arrival_is_older_than_max_age() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = week_limit(dir.path());
+    let month_ago = now_ns() - 30 * DAY;
+    let (old, req) = trace(1, month_ago, 5);
+    write(&store, Batch::Traces(req)).await;
+    let (zero, req) = trace(2, 0, 2);
+    write(&store, Batch::Traces(req)).await;
+    write(&store, Batch::Logs(logs(month_ago, 3))).await;
+    write(&store, Batch::Metrics(gauge("queue.depth", month_ago, 4))).await;
+    let stored = Counts {
+        traces: 2,
+        spans: 7,
+        log_records: 3,
+        data_points: 4,
+    };
     let r = store.reader.clone();
-    eventually("old trace and logs deleted", || {
-        let c = r.counts().unwrap();
-        c.traces == 1 && c.log_records == 2
+    assert_eq!(r.counts().unwrap(), stored);
+
+    // The idle writer runs a retention step every 0.5 s: several pass here.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(r.counts().unwrap(), stored, "nothing deleted by age");
+    assert_eq!(store.writer.stats().retention_deleted.get(), 0);
+    assert!(r.trace(TraceId(old)).unwrap().is_some());
+    assert!(r.trace(TraceId(zero)).unwrap().is_some());
+
+    // Eight days later, by the writer's clock: a month-old bundle arrives.
+    store
+        .writer
+        .inject_clock_ahead(Duration::from_nanos(8 * DAY));
+    let (fresh, req) = trace(3, month_ago, 5);
+    write(&store, Batch::Traces(req)).await;
+    write(&store, Batch::Logs(logs(month_ago - 1_000, 2))).await;
+    write(&store, Batch::Metrics(gauge("queue.length", month_ago, 1))).await;
+    eventually("what arrived 8 days ago deleted", || {
+        r.counts().unwrap()
+            == Counts {
+                traces: 1,
+                spans: 5,
+                log_records: 2,
+                data_points: 1,
+            }
     })
     .await;
     assert!(r.trace(TraceId(old)).unwrap().is_none());
+    assert!(r.trace(TraceId(zero)).unwrap().is_none());
     let kept = r
         .trace(TraceId(fresh))
         .unwrap()
-        .expect("the fresh trace stays");
+        .expect("the new arrival stays");
     assert_eq!(kept.resource_spans[0].scope_spans[0].spans.len(), 5);
-    assert_eq!(r.counts().unwrap().spans, 5);
+}
+
+/// A trace's arrival is its last new span's: spans that keep coming keep
+/// the whole trace, even when its first spans arrived longer ago than the
+/// limit.
+#[tokio::test]
+async fn a_trace_lives_from_its_last_new_span() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = week_limit(dir.path());
+    let now = now_ns();
+    let (tid, first) = trace(4, now, 2);
+    write(&store, Batch::Traces(first)).await;
+    store
+        .writer
+        .inject_clock_ahead(Duration::from_nanos(6 * DAY));
+    // Two more spans of the same trace (span IDs 3 and 4), 6 days later.
+    let (_, mut more) = trace(4, now, 4);
+    more.resource_spans[0].scope_spans[0].spans.drain(..2);
+    write(&store, Batch::Traces(more)).await;
+    // 10 days after the first spans, 4 after the last.
+    store
+        .writer
+        .inject_clock_ahead(Duration::from_nanos(10 * DAY));
+    let (other, req) = trace(5, now, 1);
+    write(&store, Batch::Traces(req)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let r = store.reader.clone();
+    let kept = r
+        .trace(TraceId(tid))
+        .unwrap()
+        .expect("the trace stays whole");
+    assert_eq!(
+        kept.resource_spans
+            .iter()
+            .flat_map(|rs| &rs.scope_spans)
+            .map(|ss| ss.spans.len())
+            .sum::<usize>(),
+        4
+    );
+    assert!(r.trace(TraceId(other)).unwrap().is_some());
+    // 15 days after its last span, it goes.
+    store
+        .writer
+        .inject_clock_ahead(Duration::from_nanos(14 * DAY));
+    eventually("the trace deleted", || {
+        r.trace(TraceId(tid)).unwrap().is_none()
+    })
+    .await;
 }
 
 #[tokio::test]

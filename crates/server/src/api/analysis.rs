@@ -440,7 +440,7 @@ mod tests {
             "127.0.0.1:4317".parse().unwrap(),
             "127.0.0.1:4318".parse().unwrap(),
         );
-        let app = crate::api::router(store.reader.clone(), info);
+        let app = crate::api::router(store.reader.clone(), Some(store.writer.clone()), info);
         let (a, b) = ("01".repeat(16), "02".repeat(16));
 
         let (s, v) = get(&app, &format!("/api/v1/traces/{b}/critical-path")).await;

@@ -1,26 +1,26 @@
-//! The list of imported files, and deleting everything one of them brought.
+//! Recording an import, and deleting everything one of them brought.
 //!
 //! Imported data carries the resource attribute `loupe.import.source` (set by
 //! the importer); the `imports` table remembers each source with what it
-//! held, so the UI can list imports and delete one as a whole. Deleting runs
-//! on the writer thread like every write: it finds the resources marked with
-//! the source and removes their log records, series and points, and span
-//! chunks; traces left without spans are removed, traces that still have
-//! spans from elsewhere get their summary recomputed from what is left,
-//! and removed traces are taken out of the index's posting lists.
-//! Resources and scopes stay interned (they are small, and row IDs must stay
-//! stable for the readers' caches).
+//! held, so the UI can list imports (`read::imports`) and delete one as a
+//! whole. Deleting runs on the writer thread like every write: it finds the
+//! resources marked with the source and removes their log records, series
+//! and points, and span chunks; traces left without spans are removed,
+//! traces that still have spans from elsewhere get their summary recomputed
+//! from what is left, and removed traces are taken out of the index's
+//! posting lists. Resources and scopes stay interned (they are small, and
+//! row IDs must stay stable for the readers' caches).
 
 use std::collections::HashSet;
 
 use loupe_model::otlp::common::any_value::Value;
 use loupe_model::otlp::trace::{status, ResourceSpans};
-use loupe_model::time::{from_sql, now_ns, to_sql};
+use loupe_model::time::{now_ns, to_sql};
 use prost::Message;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::prepare::decode_chunk;
-use crate::StoreError;
+use crate::codec::{self, decode_chunk};
+use crate::error::StoreError;
 
 /// The resource attribute that marks imported data with its source.
 pub const SOURCE_KEY: &str = "loupe.import.source";
@@ -37,33 +37,7 @@ pub struct ImportRecord {
     pub skipped: u64,
 }
 
-/// A row of `GET /api/v1/imports`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ImportInfo {
-    pub source: String,
-    pub format: String,
-    pub bytes: u64,
-    pub spans: u64,
-    pub log_records: u64,
-    pub data_points: u64,
-    pub skipped: u64,
-    /// How many times the file was imported (re-imports store nothing twice).
-    pub times: u64,
-    #[serde(serialize_with = "loupe_model::query::ns_string")]
-    pub first_imported_unix_nano: u64,
-    #[serde(serialize_with = "loupe_model::query::ns_string")]
-    pub last_imported_unix_nano: u64,
-}
-
-/// Writes that are not telemetry, run by the writer thread.
-#[derive(Debug, Clone)]
-pub(crate) enum Admin {
-    Record(ImportRecord),
-    Delete(String),
-}
-
-pub(crate) fn record(conn: &Connection, r: &ImportRecord) -> Result<(), StoreError> {
+pub(super) fn record(conn: &Connection, r: &ImportRecord) -> Result<(), StoreError> {
     let now = to_sql(now_ns());
     conn.prepare_cached(
         "INSERT INTO imports(source, format, bytes, spans, log_records, data_points, skipped, times, first_ns, last_ns)
@@ -86,28 +60,6 @@ pub(crate) fn record(conn: &Connection, r: &ImportRecord) -> Result<(), StoreErr
     Ok(())
 }
 
-pub(crate) fn list(conn: &Connection) -> Result<Vec<ImportInfo>, StoreError> {
-    let mut st = conn.prepare_cached(
-        "SELECT source, format, bytes, spans, log_records, data_points, skipped, times, first_ns, last_ns
-         FROM imports ORDER BY last_ns DESC, source",
-    )?;
-    let rows = st.query_map([], |r| {
-        Ok(ImportInfo {
-            source: r.get(0)?,
-            format: r.get(1)?,
-            bytes: r.get::<_, i64>(2)? as u64,
-            spans: r.get::<_, i64>(3)? as u64,
-            log_records: r.get::<_, i64>(4)? as u64,
-            data_points: r.get::<_, i64>(5)? as u64,
-            skipped: r.get::<_, i64>(6)? as u64,
-            times: r.get::<_, i64>(7)? as u64,
-            first_imported_unix_nano: from_sql(r.get(8)?),
-            last_imported_unix_nano: from_sql(r.get(9)?),
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
 /// Resource rows marked with `source`.
 fn marked_resources(conn: &Connection, source: &str) -> Result<Vec<i64>, StoreError> {
     let mut st = conn.prepare("SELECT id, body FROM resources")?;
@@ -128,7 +80,7 @@ fn marked_resources(conn: &Connection, source: &str) -> Result<Vec<i64>, StoreEr
 }
 
 /// Deletes what `source` brought; `Ok(false)` when no such import is known.
-pub(crate) fn delete(conn: &Connection, source: &str) -> Result<bool, StoreError> {
+pub(super) fn delete(conn: &Connection, source: &str) -> Result<bool, StoreError> {
     let known = conn
         .prepare_cached("SELECT 1 FROM imports WHERE source = ?1")?
         .query_row([source], |_| Ok(()))
@@ -200,7 +152,7 @@ fn unpost(conn: &Connection, gone: &mut [i64]) -> Result<(), StoreError> {
     let mut blob = Vec::new();
     for (key, value, segment, traces) in rows {
         ids.clear();
-        crate::codec::decode_ids(&traces, &mut ids)?;
+        codec::decode_ids(&traces, &mut ids)?;
         let before = ids.len();
         ids.retain(|t| gone.binary_search(t).is_err());
         if ids.len() == before {
@@ -213,7 +165,7 @@ fn unpost(conn: &Connection, gone: &mut [i64]) -> Result<(), StoreError> {
             .execute(params![key, value, segment])?;
         } else {
             blob.clear();
-            crate::codec::encode_ids(&ids, &mut blob);
+            codec::encode_ids(&ids, &mut blob);
             conn.prepare_cached(
                 "UPDATE attr_index SET traces = ?4 WHERE key = ?1 AND value = ?2 AND segment = ?3",
             )?

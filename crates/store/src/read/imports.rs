@@ -1,0 +1,55 @@
+//! The list of imported files (what `GET /api/v1/imports` answers).
+
+use loupe_model::time::from_sql;
+use rusqlite::Connection;
+
+use super::Reader;
+use crate::error::StoreError;
+
+/// A row of `GET /api/v1/imports`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportInfo {
+    pub source: String,
+    pub format: String,
+    pub bytes: u64,
+    pub spans: u64,
+    pub log_records: u64,
+    pub data_points: u64,
+    pub skipped: u64,
+    /// How many times the file was imported (re-imports store nothing twice).
+    pub times: u64,
+    #[serde(serialize_with = "loupe_model::query::ns_string")]
+    pub first_imported_unix_nano: u64,
+    #[serde(serialize_with = "loupe_model::query::ns_string")]
+    pub last_imported_unix_nano: u64,
+}
+
+impl Reader {
+    /// Imported files, most recent first.
+    pub fn imports(&self) -> Result<Vec<ImportInfo>, StoreError> {
+        self.with(list)
+    }
+}
+
+fn list(conn: &Connection) -> Result<Vec<ImportInfo>, StoreError> {
+    let mut st = conn.prepare_cached(
+        "SELECT source, format, bytes, spans, log_records, data_points, skipped, times, first_ns, last_ns
+         FROM imports ORDER BY last_ns DESC, source",
+    )?;
+    let rows = st.query_map([], |r| {
+        Ok(ImportInfo {
+            source: r.get(0)?,
+            format: r.get(1)?,
+            bytes: r.get::<_, i64>(2)? as u64,
+            spans: r.get::<_, i64>(3)? as u64,
+            log_records: r.get::<_, i64>(4)? as u64,
+            data_points: r.get::<_, i64>(5)? as u64,
+            skipped: r.get::<_, i64>(6)? as u64,
+            times: r.get::<_, i64>(7)? as u64,
+            first_imported_unix_nano: from_sql(r.get(8)?),
+            last_imported_unix_nano: from_sql(r.get(9)?),
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

@@ -1,0 +1,280 @@
+//! Traces: search (trace filters over the `traces` summary table, after
+//! `postings` narrowed the candidates by attribute), one trace's spans, and
+//! the traces its span links join.
+
+use std::collections::HashMap;
+
+use loupe_model::ids::{SpanId, TraceId};
+use loupe_model::otlp::trace::ResourceSpans;
+use loupe_model::otlp::ExportTraceServiceRequest;
+use loupe_model::query::{
+    AttrCondition, AttrOp, Expr, LinkDirection, LinkPair, RelatedTrace, TraceQuery, TraceSummary,
+};
+use loupe_model::time::{from_sql, to_sql};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params_from_iter, Connection, OptionalExtension};
+
+use super::postings::{eval, TraceSet};
+use super::Reader;
+use crate::codec::{decode_chunk, KEY_SPAN_NAME};
+use crate::error::StoreError;
+
+impl Reader {
+    pub fn search_traces(&self, q: &TraceQuery) -> Result<Vec<TraceSummary>, StoreError> {
+        self.with(|c| search_traces(c, q))
+    }
+
+    /// Every span of a trace, grouped by resource and scope.
+    pub fn trace(&self, id: TraceId) -> Result<Option<ExportTraceServiceRequest>, StoreError> {
+        self.with(|c| {
+            let Some(trace) = c
+                .prepare_cached("SELECT id FROM traces WHERE trace_id = ?1")?
+                .query_row([&id.0[..]], |r| r.get::<_, i64>(0))
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let mut st = c.prepare_cached(
+                "SELECT resource, scope, body FROM span_chunks WHERE trace = ?1 ORDER BY id",
+            )?;
+            let mut rows = st.query([trace])?;
+            let mut out: Vec<ResourceSpans> = Vec::new();
+            let mut index: HashMap<(i64, i64), (usize, usize)> = HashMap::new();
+            let mut res_index: HashMap<i64, usize> = HashMap::new();
+            while let Some(row) = rows.next()? {
+                let (r, s): (i64, i64) = (row.get(0)?, row.get(1)?);
+                let spans = decode_chunk(row.get_ref(2)?.as_blob()?)?;
+                let (ri, si) = match index.get(&(r, s)) {
+                    Some(x) => *x,
+                    None => {
+                        let ri = match res_index.get(&r) {
+                            Some(i) => *i,
+                            None => {
+                                out.push(self.resource(c, r)?);
+                                res_index.insert(r, out.len() - 1);
+                                out.len() - 1
+                            }
+                        };
+                        out[ri].scope_spans.push(self.scope(c, s)?);
+                        let si = out[ri].scope_spans.len() - 1;
+                        index.insert((r, s), (ri, si));
+                        (ri, si)
+                    }
+                };
+                out[ri].scope_spans[si].spans.extend(spans);
+            }
+            Ok(Some(ExportTraceServiceRequest {
+                resource_spans: out,
+            }))
+        })
+    }
+
+    pub fn trace_summary(&self, id: TraceId) -> Result<Option<TraceSummary>, StoreError> {
+        self.with(|c| summary_of(c, &id.0))
+    }
+
+    /// Traces joined to this one by span links, in both directions.
+    pub fn related(&self, id: TraceId) -> Result<Vec<RelatedTrace>, StoreError> {
+        self.with(|c| {
+            let this = c
+                .prepare_cached("SELECT id FROM traces WHERE trace_id = ?1")?
+                .query_row([&id.0[..]], |r| r.get::<_, i64>(0))
+                .optional()?;
+            let mut by_trace: Vec<(Vec<u8>, LinkDirection, Vec<LinkPair>)> = Vec::new();
+            let mut add = |other: Vec<u8>, dir: LinkDirection, pair: LinkPair| {
+                match by_trace.iter_mut().find(|(t, d, _)| *t == other && *d == dir) {
+                    Some((_, _, pairs)) => pairs.push(pair),
+                    None => by_trace.push((other, dir, vec![pair])),
+                }
+            };
+            let me = id.to_string();
+            if let Some(this) = this {
+                let mut st = c.prepare_cached(
+                    "SELECT span_id, linked_trace, linked_span FROM span_links WHERE trace = ?1 ORDER BY span_id",
+                )?;
+                let rows = st.query_map([this], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, i64>(2)?))
+                })?;
+                for row in rows {
+                    let (span, other, other_span) = row?;
+                    if other == id.0 {
+                        continue;
+                    }
+                    add(
+                        other.clone(),
+                        LinkDirection::Outgoing,
+                        LinkPair {
+                            from_trace_id: me.clone(),
+                            from_span_id: SpanId::from_i64(span).to_string(),
+                            to_trace_id: hex::encode(&other),
+                            to_span_id: SpanId::from_i64(other_span).to_string(),
+                        },
+                    );
+                }
+            }
+            let mut st = c.prepare_cached(
+                "SELECT t.trace_id, l.span_id, l.linked_span FROM span_links l JOIN traces t ON t.id = l.trace
+                 WHERE l.linked_trace = ?1 ORDER BY t.id, l.span_id",
+            )?;
+            let rows = st.query_map([&id.0[..]], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+            })?;
+            for row in rows {
+                let (other, span, my_span) = row?;
+                if other == id.0 {
+                    continue;
+                }
+                add(
+                    other.clone(),
+                    LinkDirection::Incoming,
+                    LinkPair {
+                        from_trace_id: hex::encode(&other),
+                        from_span_id: SpanId::from_i64(span).to_string(),
+                        to_trace_id: me.clone(),
+                        to_span_id: SpanId::from_i64(my_span).to_string(),
+                    },
+                );
+            }
+            by_trace
+                .into_iter()
+                .map(|(other, direction, links)| {
+                    Ok(RelatedTrace {
+                        trace_id: hex::encode(&other),
+                        direction,
+                        summary: summary_of(c, &other)?,
+                        links,
+                    })
+                })
+                .collect()
+        })
+    }
+}
+
+const SUMMARY_COLUMNS: &str =
+    "t.trace_id, t.root_service, t.root_name, t.start_ns, t.end_ns, t.span_count, t.error_count, t.services";
+
+fn summary_row(r: &rusqlite::Row) -> rusqlite::Result<TraceSummary> {
+    summary_row_at(r, 0)
+}
+
+/// A summary from [`SUMMARY_COLUMNS`] starting at column `o`.
+fn summary_row_at(r: &rusqlite::Row, o: usize) -> rusqlite::Result<TraceSummary> {
+    let tid: Vec<u8> = r.get(o)?;
+    let start = from_sql(r.get(o + 3)?);
+    let end = from_sql(r.get(o + 4)?);
+    let services: String = r.get(o + 7)?;
+    Ok(TraceSummary {
+        trace_id: hex::encode(tid),
+        root_service: r.get(o + 1)?,
+        root_name: r.get(o + 2)?,
+        start_time_unix_nano: start,
+        duration_nano: end.saturating_sub(start),
+        span_count: r.get::<_, i64>(o + 5)? as u64,
+        error_count: r.get::<_, i64>(o + 6)? as u64,
+        services: serde_json::from_str(&services).unwrap_or_default(),
+    })
+}
+
+fn summary_of(c: &Connection, trace_id: &[u8]) -> Result<Option<TraceSummary>, StoreError> {
+    Ok(c.prepare_cached(&format!(
+        "SELECT {SUMMARY_COLUMNS} FROM traces t WHERE t.trace_id = ?1"
+    ))?
+    .query_row([trace_id], summary_row)
+    .optional()?)
+}
+
+/// Candidate traces fetched per SQL statement when conditions narrowed the search.
+const CANDIDATE_CHUNK: usize = 400;
+
+/// Above this many candidates, a search walks the traces newest first
+/// instead of fetching every candidate.
+const FEW_CANDIDATES: usize = 2000;
+
+fn search_traces(c: &Connection, q: &TraceQuery) -> Result<Vec<TraceSummary>, StoreError> {
+    let mut filter = String::from("t.span_count > 0 AND ");
+    let (range, [lo, hi]) = q.range.sql("t.start_ns");
+    filter.push_str(&range);
+    let mut args: Vec<SqlValue> = vec![lo.into(), hi.into()];
+    if q.errors_only {
+        filter.push_str(" AND t.error_count > 0");
+    }
+    if let Some(min) = q.min_duration_ns {
+        filter.push_str(" AND (t.end_ns - t.start_ns) >= ?");
+        args.push(to_sql(min).into());
+    }
+    if let Some(max) = q.max_duration_ns {
+        filter.push_str(" AND (t.end_ns - t.start_ns) <= ?");
+        args.push(to_sql(max).into());
+    }
+    let mut conds: Vec<Expr> = Vec::new();
+    let cond = |key: &str, op: AttrOp| {
+        Expr::Cond(AttrCondition {
+            key: key.to_string(),
+            op,
+        })
+    };
+    if let Some(s) = &q.service {
+        conds.push(cond("service.name", AttrOp::Eq(s.clone())));
+    }
+    if let Some(n) = &q.span_name {
+        conds.push(cond(KEY_SPAN_NAME, AttrOp::Eq(n.clone())));
+    }
+    conds.extend(q.attrs.iter().map(|a| Expr::Cond(a.clone())));
+    conds.extend(q.expr.iter().cloned());
+    let limit = q.limit.max(1);
+
+    if conds.is_empty() {
+        let sql = format!("SELECT {SUMMARY_COLUMNS} FROM traces t WHERE {filter} ORDER BY t.start_ns DESC LIMIT {limit}");
+        let mut st = c.prepare(&sql)?;
+        let rows = st.query_map(params_from_iter(args), summary_row)?;
+        return Ok(rows.collect::<Result<_, _>>()?);
+    }
+
+    // Narrow down with the attribute index, then apply the trace filters to
+    // the candidates.
+    let (candidates, negated) = match eval(c, &Expr::And(conds))? {
+        TraceSet::Only(ids) => (ids, false),
+        TraceSet::AllBut(ids) => (ids, true),
+    };
+    if !negated && candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut out: Vec<TraceSummary> = Vec::new();
+    if negated || candidates.len() > FEW_CANDIDATES {
+        // Many matches (or all but some): walk the traces newest first and
+        // keep the matching ones; matches are dense, so this stops early.
+        let sql = format!(
+            "SELECT t.id, {SUMMARY_COLUMNS} FROM traces t WHERE {filter} ORDER BY t.start_ns DESC"
+        );
+        let mut st = c.prepare(&sql)?;
+        let mut rows = st.query(params_from_iter(args))?;
+        while let Some(row) = rows.next()? {
+            let id: i64 = row.get(0)?;
+            if candidates.binary_search(&id).is_ok() != negated {
+                out.push(summary_row_at(row, 1)?);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        return Ok(out);
+    }
+    // Few matches: fetch them all and order exactly.
+    for chunk in candidates.chunks(CANDIDATE_CHUNK) {
+        let marks = vec!["?"; chunk.len()].join(",");
+        let sql =
+            format!("SELECT {SUMMARY_COLUMNS} FROM traces t WHERE t.id IN ({marks}) AND {filter}");
+        let mut st = c.prepare_cached(&sql)?;
+        let all = chunk
+            .iter()
+            .map(|&i| SqlValue::Integer(i))
+            .chain(args.iter().cloned());
+        let rows = st.query_map(params_from_iter(all), summary_row)?;
+        for r in rows {
+            out.push(r?);
+        }
+    }
+    out.sort_by_key(|t| std::cmp::Reverse(t.start_time_unix_nano));
+    out.truncate(limit);
+    Ok(out)
+}
