@@ -17,8 +17,9 @@ use loupe_charts::select::{
 };
 use loupe_charts::{render, select, Aggregate, Frame, Selection};
 use loupe_model::otlp::metrics::{
-    exponential_histogram_data_point::Buckets, metric::Data, ExponentialHistogram,
-    ExponentialHistogramDataPoint, Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint,
+    exponential_histogram_data_point::Buckets, metric::Data, number_data_point,
+    ExponentialHistogram, ExponentialHistogramDataPoint, Gauge, Histogram, HistogramDataPoint,
+    Metric, NumberDataPoint,
 };
 use loupe_model::otlp::ExportMetricsServiceRequest;
 use proptest::collection::vec;
