@@ -17,9 +17,8 @@ use loupe_charts::select::{
 };
 use loupe_charts::{render, select, Aggregate, Frame, Selection};
 use loupe_model::otlp::metrics::{
-    exponential_histogram_data_point::Buckets, metric::Data, number_data_point,
-    ExponentialHistogram, ExponentialHistogramDataPoint, Gauge, Histogram, HistogramDataPoint,
-    Metric, NumberDataPoint,
+    metric::Data, number_data_point, ExponentialHistogram, ExponentialHistogramDataPoint, Gauge,
+    Histogram, HistogramDataPoint, Metric, NumberDataPoint,
 };
 use loupe_model::otlp::ExportMetricsServiceRequest;
 use proptest::collection::vec;
@@ -96,14 +95,8 @@ fn exp_point(
         start_time_unix_nano: T0 - S,
         scale,
         count: 1,
-        positive: Some(Buckets {
-            offset: pos.0,
-            bucket_counts: pos.1,
-        }),
-        negative: Some(Buckets {
-            offset: neg.0,
-            bucket_counts: neg.1,
-        }),
+        positive: side(pos),
+        negative: side(neg),
         ..Default::default()
     }
 }

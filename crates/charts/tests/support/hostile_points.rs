@@ -124,6 +124,14 @@ pub fn attrs() -> impl Strategy<Value = Vec<KeyValue>> {
     (0u8..4).prop_map(|i| vec![kv("k", &i.to_string())])
 }
 
+/// One side's buckets as OTLP writes them.
+pub fn side((offset, bucket_counts): Side) -> Option<Buckets> {
+    Some(Buckets {
+        offset,
+        bucket_counts,
+    })
+}
+
 pub fn exp_points() -> impl Strategy<Value = Vec<ExponentialHistogramDataPoint>> {
     vec(
         (
@@ -146,14 +154,8 @@ pub fn exp_points() -> impl Strategy<Value = Vec<ExponentialHistogramDataPoint>>
                     sum,
                     min: sum,
                     max: sum,
-                    positive: Some(Buckets {
-                        offset: pos.0,
-                        bucket_counts: pos.1,
-                    }),
-                    negative: Some(Buckets {
-                        offset: neg.0,
-                        bucket_counts: neg.1,
-                    }),
+                    positive: side(pos),
+                    negative: side(neg),
                     ..Default::default()
                 }
             }),
