@@ -13,7 +13,7 @@
 use serde::Serialize;
 
 use crate::condition::{compile_pred, CompiledPred, Condition, Field, Op, Predicate, Want};
-use crate::rule::Signal;
+use crate::signal::Signal;
 
 /// One contradiction found under an AND.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -499,33 +499,23 @@ fn replace_at(c: &Condition, path: &[usize], with: &Condition) -> Condition {
     let Some((&i, rest)) = path.split_first() else {
         return with.clone();
     };
+    // The children with child `i` replaced further down `rest`.
+    let replaced = |children: &[Condition]| -> Vec<Condition> {
+        children
+            .iter()
+            .enumerate()
+            .map(|(j, ch)| {
+                if j == i {
+                    replace_at(ch, rest, with)
+                } else {
+                    ch.clone()
+                }
+            })
+            .collect()
+    };
     match c {
-        Condition::All { all } => Condition::All {
-            all: all
-                .iter()
-                .enumerate()
-                .map(|(j, ch)| {
-                    if j == i {
-                        replace_at(ch, rest, with)
-                    } else {
-                        ch.clone()
-                    }
-                })
-                .collect(),
-        },
-        Condition::Any { any } => Condition::Any {
-            any: any
-                .iter()
-                .enumerate()
-                .map(|(j, ch)| {
-                    if j == i {
-                        replace_at(ch, rest, with)
-                    } else {
-                        ch.clone()
-                    }
-                })
-                .collect(),
-        },
+        Condition::All { all } => Condition::All { all: replaced(all) },
+        Condition::Any { any } => Condition::Any { any: replaced(any) },
         Condition::Not { not } => Condition::Not {
             not: Box::new(replace_at(not, rest, with)),
         },

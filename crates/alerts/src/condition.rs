@@ -15,7 +15,8 @@ use regex::Regex;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::rule::{Dur, Signal};
+use crate::duration::Dur;
+use crate::signal::Signal;
 
 /// A condition tree.
 #[derive(Debug, Clone, PartialEq, Serialize)]

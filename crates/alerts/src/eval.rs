@@ -20,7 +20,8 @@ use loupe_model::otlp::common::{any_value, KeyValue};
 use serde::{Deserialize, Serialize};
 
 use crate::condition::{Compiled, Field, Subject, Value};
-use crate::rule::{Aggregate, Rule, Signal};
+use crate::rule::{Aggregate, Rule};
+use crate::signal::Signal;
 
 /// Resolved event groups are forgotten this long after resolving.
 pub const FORGET_RESOLVED_NS: u64 = 3_600_000_000_000;
@@ -758,7 +759,7 @@ pub fn backtest_metric(
 /// The series of an OTLP metrics answer (as the store returns a metric's
 /// points): one per resource and point attributes, points in time order.
 pub fn series_from_otlp(req: &loupe_model::otlp::ExportMetricsServiceRequest) -> Vec<Series> {
-    use loupe_model::otlp::metrics::{metric::Data, number_data_point};
+    use loupe_model::otlp::metrics::{metric::Data, number_data_point, Gauge, Sum};
     let mut out: Vec<Series> = Vec::new();
     // Series by (resource, attributes) in their debug form: a lookup per
     // point, not a scan of every series so far (which made a metric with
@@ -797,24 +798,9 @@ pub fn series_from_otlp(req: &loupe_model::otlp::ExportMetricsServiceRequest) ->
                     }
                 };
                 match &m.data {
-                    Some(Data::Gauge(g)) => {
-                        for dp in &g.data_points {
-                            let v = match dp.value {
-                                Some(number_data_point::Value::AsDouble(d)) => d,
-                                Some(number_data_point::Value::AsInt(i)) => i as f64,
-                                None => f64::NAN,
-                            };
-                            add(
-                                &dp.attributes,
-                                Point {
-                                    time_ns: dp.time_unix_nano,
-                                    value: PointValue::Number(v),
-                                },
-                            );
-                        }
-                    }
-                    Some(Data::Sum(g)) => {
-                        for dp in &g.data_points {
+                    Some(Data::Gauge(Gauge { data_points }))
+                    | Some(Data::Sum(Sum { data_points, .. })) => {
+                        for dp in data_points {
                             let v = match dp.value {
                                 Some(number_data_point::Value::AsDouble(d)) => d,
                                 Some(number_data_point::Value::AsInt(i)) => i as f64,

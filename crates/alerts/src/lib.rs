@@ -1,6 +1,7 @@
 //! Alert rules for Loupe: what a rule is and how it is written (`rule`,
-//! `condition`), what can be known about it before it runs (`analysis`:
-//! conditions that can never match), how it is evaluated (`eval`: a pure
+//! `condition`, and the `signal` and `duration` both use), what can be
+//! known about it before it runs (`analysis`: conditions that can never
+//! match), how it is evaluated (`eval`: a pure
 //! function of rule, data and time, so it is tested without clocks), and how
 //! its notifications are written and sent (`template`, `deliver`, and
 //! `target`: where a webhook may point).
@@ -12,8 +13,10 @@
 pub mod analysis;
 pub mod condition;
 pub mod deliver;
+pub mod duration;
 pub mod eval;
 pub mod rule;
+pub mod signal;
 pub mod target;
 pub mod template;
 

@@ -37,6 +37,30 @@ impl Outcome {
     }
 }
 
+/// The time range of a search, the same flags for traces and logs (and
+/// the same arguments as the tools' `since`, `start`, `end`).
+#[derive(Args, Debug, Default, Clone)]
+pub struct RangeArgs {
+    /// Only the last … (15m, 2h, 1d).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Range start: Unix ns, RFC 3339 or now-15m.
+    #[arg(long, conflicts_with = "since")]
+    pub start: Option<String>,
+    /// Range end.
+    #[arg(long)]
+    pub end: Option<String>,
+}
+
+impl RangeArgs {
+    /// Adds the range as tool arguments.
+    fn put(&self, m: &mut Map<String, Value>) {
+        put(m, "since", self.since.clone());
+        put(m, "start", self.start.clone());
+        put(m, "end", self.end.clone());
+    }
+}
+
 /// `loupe traces`: the search flags of `GET /api/v1/traces`.
 #[derive(Args, Debug, Default, Clone)]
 pub struct TracesArgs {
@@ -61,15 +85,8 @@ pub struct TracesArgs {
     /// At most this long.
     #[arg(long)]
     pub max_duration: Option<String>,
-    /// Only the last … (15m, 2h, 1d).
-    #[arg(long)]
-    pub since: Option<String>,
-    /// Range start: Unix ns, RFC 3339 or now-15m.
-    #[arg(long, conflicts_with = "since")]
-    pub start: Option<String>,
-    /// Range end.
-    #[arg(long)]
-    pub end: Option<String>,
+    #[command(flatten)]
+    pub range: RangeArgs,
     /// How many traces [default: 20].
     #[arg(long)]
     pub limit: Option<u64>,
@@ -95,13 +112,8 @@ pub struct LogsArgs {
     /// Attribute condition (repeatable).
     #[arg(long)]
     pub attr: Vec<String>,
-    /// Only the last … (15m, 2h).
-    #[arg(long)]
-    pub since: Option<String>,
-    #[arg(long, conflicts_with = "since")]
-    pub start: Option<String>,
-    #[arg(long)]
-    pub end: Option<String>,
+    #[command(flatten)]
+    pub range: RangeArgs,
     /// How many records [default: 50; 20 with --follow].
     #[arg(long)]
     pub limit: Option<u64>,
@@ -142,9 +154,7 @@ fn error_args(a: &TracesArgs) -> Map<String, Value> {
     }
     put(&mut m, "min_duration", a.min_duration.clone());
     put(&mut m, "max_duration", a.max_duration.clone());
-    put(&mut m, "since", a.since.clone());
-    put(&mut m, "start", a.start.clone());
-    put(&mut m, "end", a.end.clone());
+    a.range.put(&mut m);
     put(&mut m, "limit", a.limit);
     m
 }
@@ -449,9 +459,7 @@ fn logs_args(a: &LogsArgs, limit: u64) -> Map<String, Value> {
     if !a.attr.is_empty() {
         m.insert("attr".into(), a.attr.clone().into());
     }
-    put(&mut m, "since", a.since.clone());
-    put(&mut m, "start", a.start.clone());
-    put(&mut m, "end", a.end.clone());
+    a.range.put(&mut m);
     m.insert("limit".into(), limit.into());
     m
 }
@@ -511,7 +519,7 @@ pub async fn follow(
                 10_000
             }
             None => {
-                if let Some(s) = &a.since {
+                if let Some(s) = &a.range.since {
                     q.push(("start".into(), format!("now-{s}")));
                 }
                 first_limit

@@ -8,7 +8,9 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{not_found_trace, schema, Args, Ctx, ToolDef, ToolError};
+use super::args::Args;
+use super::schema::schema;
+use super::{not_found_trace, Ctx, ToolDef, ToolError};
 use crate::answer::Page;
 use crate::fmt::{duration, enc, ns, query, time};
 
@@ -137,19 +139,11 @@ pub(super) async fn critical_path(
     id: &str,
     linked: bool,
 ) -> Result<Option<Value>, ToolError> {
-    let ans = ctx
-        .get(format!(
-            "/api/v1/traces/{id}/critical-path?{}",
-            query(&linked_q(linked))
-        ))
-        .await?;
-    if ans.status == 404 {
-        return Ok(None);
-    }
-    if !ans.ok() {
-        return Err(ToolError::Api(ans.error_text()));
-    }
-    Ok(Some(ans.body))
+    ctx.get_found(format!(
+        "/api/v1/traces/{id}/critical-path?{}",
+        query(&linked_q(linked))
+    ))
+    .await
 }
 
 /// The path's spans, largest self time first, as compact items.
@@ -241,19 +235,16 @@ pub(super) async fn get_statistics(ctx: &Ctx<'_>, a: &Args) -> Result<Page, Tool
             )))
         }
     };
-    let ans = ctx
-        .get(format!(
+    let Some(body) = ctx
+        .get_found(format!(
             "/api/v1/traces/{id}/statistics?{}",
             query(&linked_q(linked))
         ))
-        .await?;
-    if ans.status == 404 {
+        .await?
+    else {
         return Ok(not_found_trace(ctx, &id, list));
-    }
-    if !ans.ok() {
-        return Err(ToolError::Api(ans.error_text()));
-    }
-    let st = &ans.body["statistics"];
+    };
+    let st = &body["statistics"];
     let items: Vec<Value> = st[list]
         .as_array()
         .into_iter()
@@ -275,7 +266,7 @@ pub(super) async fn get_statistics(ctx: &Ctx<'_>, a: &Args) -> Result<Page, Tool
     let mut p = Page::new(list);
     p.set("traceId", id.as_str());
     p.set("linked", linked);
-    p.set("traces", ans.body["traces"].clone());
+    p.set("traces", body["traces"].clone());
     p.set("spanCount", st["spanCount"].clone());
     p.set("meaning", "largest total first; selfTime is time not spent in children (parallel children count once); errors counts ERROR spans");
     p.set("link", trace_view(ctx, &id, linked));
@@ -472,17 +463,14 @@ pub(super) async fn compare_with_previous(ctx: &Ctx<'_>, a: &Args) -> Result<Pag
     if !keys.is_empty() {
         q.push(("runKeys".into(), keys.join(",")));
     }
-    let ans = ctx
-        .get(format!("/api/v1/traces/{id}/previous?{}", query(&q)))
-        .await?;
-    if ans.status == 404 {
+    let Some(body) = ctx
+        .get_found(format!("/api/v1/traces/{id}/previous?{}", query(&q)))
+        .await?
+    else {
         return Ok(not_found_trace(ctx, &id, "changes"));
-    }
-    if !ans.ok() {
-        return Err(ToolError::Api(ans.error_text()));
-    }
-    let key = &ans.body["runKey"];
-    let prev = &ans.body["previous"];
+    };
+    let key = &body["runKey"];
+    let prev = &body["previous"];
     let Some(prev_id) = prev["traceId"].as_str() else {
         let mut p = Page::new("changes");
         p.set("traceId", id.as_str());
