@@ -363,6 +363,9 @@ fn intervals(
     out
 }
 
+/// A stored series' resource and point attributes as text, sorted.
+type AttrKey = Vec<(String, String)>;
+
 /// Collects the stored series of `req` (every metric in it is taken as the
 /// same metric) that pass the filters, turned into values by type.
 fn stored_series(
@@ -385,8 +388,8 @@ fn stored_series(
         // Group the metric's points by their attributes: one stored series
         // each, as indices into its typed points (the walk yields them in
         // stored order).
-        let mut groups: BTreeMap<Vec<(String, String)>, Vec<usize>> = BTreeMap::new();
-        let attrs_of = |a: &[KeyValue]| -> Vec<(String, String)> {
+        let mut groups: BTreeMap<AttrKey, Vec<usize>> = BTreeMap::new();
+        let attrs_of = |a: &[KeyValue]| -> AttrKey {
             let mut v: Vec<(String, String)> = res_attrs
                 .iter()
                 .map(|kv| (kv.key.clone(), text(kv)))
@@ -403,7 +406,7 @@ fn stored_series(
         // Points of one series usually come together (the store answers
         // them so): building the attribute set once per run of equal
         // attributes, not per point, is most of a large chart's time.
-        let mut last: Option<(&[KeyValue], Vec<(String, String)>)> = None;
+        let mut last: Option<(&[KeyValue], AttrKey)> = None;
         for (i, dp) in m.points().enumerate() {
             let attributes = dp.attributes();
             match &last {

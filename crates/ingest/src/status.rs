@@ -190,7 +190,7 @@ mod tests {
             "RetryInfo travels in the details"
         );
         assert_eq!(
-            &grpc.details()[..],
+            grpc.details(),
             &e.rpc_status().encode_to_vec()[..],
             "gRPC carries the same google.rpc.Status as the HTTP body"
         );
