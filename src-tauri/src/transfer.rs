@@ -563,3 +563,78 @@ fn import_over_http(url: &str, files: &[PathBuf]) -> ExitCode {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        a: ExportArgs,
+    }
+
+    fn request(args: &[&str]) -> Result<ExportRequest, String> {
+        let cli = Cli::try_parse_from(std::iter::once("loupe").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        export_request(&cli.a)
+    }
+
+    #[test]
+    fn flags_become_the_typed_request() {
+        let r = request(&["-o", "x.html", "--errors", "--service", "api"]).unwrap();
+        assert_eq!(r.format, Format::Html);
+        assert!(r.redact && !r.logs);
+        match r.selection {
+            Selection::Search(q) => {
+                assert!(q.errors_only);
+                assert_eq!(q.service.as_deref(), Some("api"));
+                assert_eq!(q.limit, loupe_export::export::MAX_TRACES);
+            }
+            other => panic!("{other:?}"),
+        }
+        let r = request(&[
+            "--preview",
+            "--window",
+            "--since",
+            "1h30m",
+            "--service",
+            "a",
+        ])
+        .unwrap();
+        match r.selection {
+            Selection::Window { range, services } => {
+                assert_eq!(services, ["a"]);
+                let back = loupe_model::time::now_ns() - range.start;
+                assert!(
+                    (5_400_000_000_000..5_460_000_000_000).contains(&back),
+                    "{back}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let id = "5b8efff798038103d269b633813fc60c";
+        let r = request(&["--preview", "--trace", id, "--linked", "--redact=false"]).unwrap();
+        assert!(matches!(
+            r.selection,
+            Selection::Traces { linked: true, .. }
+        ));
+        assert!(r.into_spec().redact.is_none());
+    }
+
+    #[test]
+    fn bad_flags_name_themselves() {
+        for (args, flag) in [
+            (&["--preview", "--trace", "xyz"][..], "--trace"),
+            (&["--preview", "--limit", "0"], "--limit"),
+            (&["--preview", "--since", "5parsecs"], "--since"),
+            (&["--preview", "--query", "a AND"], "--query"),
+            (&["--preview", "--window", "--query", "a=b"], "--query"),
+            (&["--preview", "--format", "pdf", "--errors"], "--format"),
+        ] {
+            let e = request(args).unwrap_err();
+            assert!(e.starts_with(flag), "{args:?}: {e}");
+        }
+    }
+}
