@@ -338,12 +338,8 @@ struct DemoArgs {
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..), value_name = "N")]
     repeat: u32,
     /// Pause between runs (e.g. 2s, 500ms).
-    #[arg(long, default_value = "2s", value_parser = parse_age, value_name = "DURATION")]
+    #[arg(long, default_value = "2s", value_parser = loupe_config::units::parse_age, value_name = "DURATION")]
     interval: Duration,
-}
-
-fn parse_age(s: &str) -> Result<Duration, String> {
-    loupe_query::parse_duration(s).map(Duration::from_nanos)
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -1,7 +1,7 @@
 //! `loupe export` and `loupe import`: argument mapping, progress on stderr,
-//! Ctrl-C to cancel. The work is `loupe_export`'s; the export's options are
-//! turned into the same parameters `GET /api/v1/export` takes, so the CLI
-//! and the UI select exactly alike.
+//! Ctrl-C to cancel. The work is `loupe_export`'s; the flags become the
+//! same typed `ExportRequest` that `GET /api/v1/export` parses its
+//! parameters into, so the CLI and the UI select exactly alike.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -10,6 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use clap::Args;
+use loupe_export::{ExportRequest, Format, Selection};
+use loupe_model::ids::TraceId;
+use loupe_model::query::TraceQuery;
+use loupe_model::time::NanoRange;
 use loupe_store::{Store, WriterConfig};
 
 #[derive(Args, Debug)]
@@ -146,53 +150,103 @@ fn data_dir(d: Option<PathBuf>) -> PathBuf {
     d.unwrap_or_else(loupe_config::default_data_dir)
 }
 
-fn export_params(a: &ExportArgs) -> Vec<(String, String)> {
-    let mut p: Vec<(String, String)> = Vec::new();
-    let mut add = |k: &str, v: String| p.push((k.to_string(), v));
-    for t in &a.traces {
-        add("traceId", t.clone());
+/// The export the flags ask for, built from typed values as the API builds
+/// it from its parameters (`loupe_export::ExportRequest`). An error is the
+/// message for the flag at fault.
+fn export_request(a: &ExportArgs) -> Result<ExportRequest, String> {
+    let selection = if !a.traces.is_empty() {
+        let ids = a
+            .traces
+            .iter()
+            .map(|t| TraceId::parse_hex(t).map_err(|e| format!("--trace: {e}")))
+            .collect::<Result<_, _>>()?;
+        Selection::traces(ids, a.linked)
+    } else if a.window {
+        if a.query.is_some() {
+            return Err("--query: a window exports everything in its range; drop --window to export a search".into());
+        }
+        Selection::window(time_range(a)?, a.services.clone())
+    } else {
+        Selection::search(trace_query(a)?, a.limit.map(search_limit).transpose()?)
+    };
+    let format = match &a.format {
+        Some(f) => {
+            Format::parse(f).ok_or_else(|| format!("--format: {f:?} is not jsonl or html"))?
+        }
+        None => {
+            let html = a
+                .output
+                .as_deref()
+                .and_then(Path::extension)
+                .is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"));
+            if html {
+                Format::Html
+            } else {
+                Format::JsonLines
+            }
+        }
+    };
+    Ok(ExportRequest {
+        selection,
+        logs: a.logs,
+        metrics: a.metrics,
+        redact: a.redact,
+        redact_patterns: a.redact_patterns.clone(),
+        format,
+    })
+}
+
+/// `--since`, or `--start`/`--end`, in the query language's time grammar.
+fn time_range(a: &ExportArgs) -> Result<NanoRange, String> {
+    let mut r = NanoRange::default();
+    if let Some(s) = &a.since {
+        let back = loupe_model::duration::parse(s).map_err(|e| format!("--since: {e}"))?;
+        r.start = loupe_model::time::now_ns().saturating_sub(back);
     }
-    add("linked", a.linked.to_string());
-    add("window", a.window.to_string());
-    add("logs", a.logs.to_string());
-    add("metrics", a.metrics.to_string());
-    add("redact", a.redact.to_string());
-    for r in &a.redact_patterns {
-        add("redactPattern", r.clone());
+    if let Some(s) = &a.start {
+        r.start = loupe_query::parse_time(s).map_err(|e| format!("--start: {e}"))?;
     }
-    if a.traces.is_empty() {
-        for s in &a.services {
-            add("service", s.clone());
-        }
-        if let Some(q) = &a.query {
-            add("q", q.clone());
-        }
-        if a.errors && !a.window {
-            add("errors", "true".into());
-        }
-        if let Some(s) = &a.since {
-            add("start", format!("now-{s}"));
-        }
-        if let Some(s) = &a.start {
-            add("start", s.clone());
-        }
-        if let Some(e) = &a.end {
-            add("end", e.clone());
-        }
-        if let (Some(l), false) = (a.limit, a.window) {
-            add("limit", l.to_string());
-        }
+    if let Some(e) = &a.end {
+        r.end = loupe_query::parse_time(e).map_err(|e| format!("--end: {e}"))?;
     }
-    let format = a.format.clone().unwrap_or_else(|| {
-        let html = a
-            .output
-            .as_deref()
-            .and_then(Path::extension)
-            .is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"));
-        if html { "html" } else { "jsonl" }.to_string()
-    });
-    add("format", format);
-    p
+    if r.start > r.end {
+        return Err("--start: is after --end".into());
+    }
+    Ok(r)
+}
+
+/// The search flags as a trace query (what `GET /api/v1/traces` would
+/// parse from the same values; the last `--service` counts, as there).
+fn trace_query(a: &ExportArgs) -> Result<TraceQuery, String> {
+    let service = match a.services.last() {
+        Some(s) if s.is_empty() => return Err("--service: is empty".into()),
+        s => s.cloned(),
+    };
+    let expr = match a.query.as_deref() {
+        None => None,
+        Some(q) if q.trim().is_empty() => None,
+        Some(q) => Some(
+            loupe_query::parse_expr(q)
+                .map_err(|e| format!("--query: {} (at character {})", e.message, e.position))?,
+        ),
+    };
+    Ok(TraceQuery {
+        service,
+        expr,
+        errors_only: a.errors,
+        range: time_range(a)?,
+        ..TraceQuery::default()
+    })
+}
+
+/// A search's limit: as many as a page of search results may hold.
+fn search_limit(n: usize) -> Result<usize, String> {
+    const MAX: usize = 1000;
+    if (1..=MAX).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!("--limit: {n} is not a number from 1 to {MAX}"))
+    }
 }
 
 pub fn run_export(a: ExportArgs) -> ExitCode {
@@ -207,11 +261,10 @@ pub fn run_export(a: ExportArgs) -> ExitCode {
         eprintln!("loupe: say what to export: --trace ID, --query EXPR, --service NAME, --errors, or --window with --since/--start");
         return ExitCode::from(2);
     }
-    let params = export_params(&a);
-    let spec = match loupe_server::transfer::export_spec(&params) {
-        Ok(s) => s,
+    let spec = match export_request(&a) {
+        Ok(r) => r.into_spec(),
         Err(e) => {
-            eprintln!("loupe: {}: {}", e.param, e.message);
+            eprintln!("loupe: {e}");
             return ExitCode::from(2);
         }
     };
@@ -466,7 +519,7 @@ fn import_over_http(url: &str, files: &[PathBuf]) -> ExitCode {
             let source = loupe_export::source_name(&path.to_string_lossy());
             eprintln!("loupe: sending {} ({} bytes) to {base}", path.display(), bytes.len());
             let r = client
-                .post(format!("{base}/api/v1/imports?name={}", url_encode(&source)))
+                .post(format!("{base}/api/v1/imports?name={}", loupe_mcp::fmt::enc(&source)))
                 // The cross-site write guard's sign of intent (SECURITY.md).
                 .header(loupe_server::guard::write::REQUEST_HEADER, "1");
             let r = match &token {
@@ -511,14 +564,77 @@ fn import_over_http(url: &str, files: &[PathBuf]) -> ExitCode {
     })
 }
 
-/// Percent-encodes a query parameter value.
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        a: ExportArgs,
+    }
+
+    fn request(args: &[&str]) -> Result<ExportRequest, String> {
+        let cli = Cli::try_parse_from(std::iter::once("loupe").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        export_request(&cli.a)
+    }
+
+    #[test]
+    fn flags_become_the_typed_request() {
+        let r = request(&["-o", "x.html", "--errors", "--service", "api"]).unwrap();
+        assert_eq!(r.format, Format::Html);
+        assert!(r.redact && !r.logs);
+        match r.selection {
+            Selection::Search(q) => {
+                assert!(q.errors_only);
+                assert_eq!(q.service.as_deref(), Some("api"));
+                assert_eq!(q.limit, loupe_export::export::MAX_TRACES);
             }
-            b => format!("%{b:02X}"),
-        })
-        .collect()
+            other => panic!("{other:?}"),
+        }
+        let r = request(&[
+            "--preview",
+            "--window",
+            "--since",
+            "1h30m",
+            "--service",
+            "a",
+        ])
+        .unwrap();
+        match r.selection {
+            Selection::Window { range, services } => {
+                assert_eq!(services, ["a"]);
+                let back = loupe_model::time::now_ns() - range.start;
+                assert!(
+                    (5_400_000_000_000..5_460_000_000_000).contains(&back),
+                    "{back}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let id = "5b8efff798038103d269b633813fc60c";
+        let r = request(&["--preview", "--trace", id, "--linked", "--redact=false"]).unwrap();
+        assert!(matches!(
+            r.selection,
+            Selection::Traces { linked: true, .. }
+        ));
+        assert!(r.into_spec().redact.is_none());
+    }
+
+    #[test]
+    fn bad_flags_name_themselves() {
+        for (args, flag) in [
+            (&["--preview", "--trace", "xyz"][..], "--trace"),
+            (&["--preview", "--limit", "0"], "--limit"),
+            (&["--preview", "--since", "5parsecs"], "--since"),
+            (&["--preview", "--query", "a AND"], "--query"),
+            (&["--preview", "--window", "--query", "a=b"], "--query"),
+            (&["--preview", "--format", "pdf", "--errors"], "--format"),
+        ] {
+            let e = request(args).unwrap_err();
+            assert!(e.starts_with(flag), "{args:?}: {e}");
+        }
+    }
 }

@@ -394,7 +394,7 @@ impl Alerting {
             trace_id: Some(id),
             span_id: None,
             service: None,
-            min_severity: Some(17),
+            min_severity: Some(loupe_model::severity::ERROR),
             text: None,
             search: None,
             attrs: Vec::new(),

@@ -307,27 +307,13 @@ pub enum Compiled {
     Pred(CompiledPred),
 }
 
-/// Severity names to OTLP severity numbers (the lowest of each range).
-pub fn severity_number(name: &str) -> Option<f64> {
-    let n = match name.to_ascii_uppercase().as_str() {
-        "TRACE" => 1,
-        "DEBUG" => 5,
-        "INFO" => 9,
-        "WARN" | "WARNING" => 13,
-        "ERROR" => 17,
-        "FATAL" => 21,
-        _ => return None,
-    };
-    Some(n as f64)
-}
-
 fn number_for(field: &Field, v: &Scalar) -> Result<Option<f64>, String> {
     Ok(match (field, v) {
         (_, Scalar::Int(i)) => Some(*i as f64),
         (_, Scalar::Float(f)) => Some(*f),
         (Field::SpanDuration, Scalar::Str(s)) => Some(Dur::parse(s)?.0 as f64),
-        (Field::LogSeverity, Scalar::Str(s)) => match severity_number(s) {
-            Some(n) => Some(n),
+        (Field::LogSeverity, Scalar::Str(s)) => match loupe_model::severity::from_name(s) {
+            Some(n) => Some(f64::from(n)),
             None => s.parse().ok(),
         },
         (_, Scalar::Str(s)) => s.trim().parse().ok(),

@@ -321,13 +321,6 @@ pub struct Deliverer {
     tx: mpsc::Sender<Job>,
 }
 
-fn now_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
-}
-
 impl Deliverer {
     /// Starts the worker on the current tokio runtime. `own` are Loupe's
     /// listening addresses; `log` records every attempt.
@@ -374,7 +367,7 @@ async fn deliver(job: Job, policy: &RetryPolicy, own: &[SocketAddr], log: &Log) 
             result: result.into(),
             status,
             error,
-            at_ns: now_ns(),
+            at_ns: loupe_model::time::now_ns(),
         };
         match outcome {
             Outcome::Delivered(s) => {

@@ -1,24 +1,18 @@
-//! Durations as rules write them (`90s`, `5m`, `1h30m`, `250ms`): parsed
-//! and written back in their largest exact unit, so YAML round trips stay
-//! canonical. Conditions compare span durations written the same way.
+//! Durations as rules write them (`90s`, `5m`, `1h30m`, `250ms`):
+//! `loupe_model::duration`'s grammar, written back in the largest exact
+//! unit so YAML round trips stay canonical. Conditions compare span
+//! durations written the same way.
 
 use std::fmt;
 
+use loupe_model::duration;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// A duration in nanoseconds, written like `90s`, `5m`, `1h`, `250ms`.
+/// A duration in nanoseconds, written like `90s`, `5m`, `1h30m`, `250ms`:
+/// `loupe_model::duration`'s grammar, printed in its largest exact unit so
+/// the canonical YAML is stable.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Dur(pub u64);
-
-const UNITS: &[(&str, u64)] = &[
-    ("d", 86_400_000_000_000),
-    ("h", 3_600_000_000_000),
-    ("m", 60_000_000_000),
-    ("s", 1_000_000_000),
-    ("ms", 1_000_000),
-    ("us", 1_000),
-    ("ns", 1),
-];
 
 impl Dur {
     pub fn is_zero(&self) -> bool {
@@ -26,61 +20,21 @@ impl Dur {
     }
 
     pub fn secs(s: u64) -> Dur {
-        Dur(s * 1_000_000_000)
+        Dur(s.saturating_mul(1_000_000_000))
     }
 
-    /// Parses `5m`, `1h30m`, `250ms`, `0`.
+    /// Parses `5m`, `1h30m`, `250ms`, `0`. A bare number other than 0 is
+    /// refused: in a rule it is a forgotten unit, not nanoseconds.
     pub fn parse(s: &str) -> Result<Dur, String> {
-        let t = s.trim();
-        if t == "0" {
-            return Ok(Dur(0));
-        }
-        let bad = || format!("{s:?} is not a duration like 30s, 5m, 1h or 250ms");
-        let mut rest = t;
-        let mut total: u64 = 0;
-        if rest.is_empty() {
-            return Err(bad());
-        }
-        while !rest.is_empty() {
-            let digits = rest
-                .find(|c: char| !c.is_ascii_digit() && c != '.')
-                .ok_or_else(bad)?;
-            if digits == 0 {
-                return Err(bad());
-            }
-            let num: f64 = rest[..digits].parse().map_err(|_| bad())?;
-            rest = &rest[digits..];
-            let unit_len = rest
-                .find(|c: char| c.is_ascii_digit())
-                .unwrap_or(rest.len());
-            let unit = &rest[..unit_len];
-            rest = &rest[unit_len..];
-            let mult = UNITS
-                .iter()
-                .find(|(u, _)| *u == unit)
-                .map(|(_, m)| *m)
-                .ok_or_else(bad)?;
-            let add = num * mult as f64;
-            if !add.is_finite() || add < 0.0 || add > u64::MAX as f64 {
-                return Err(bad());
-            }
-            total = total.checked_add(add.round() as u64).ok_or_else(bad)?;
-        }
-        Ok(Dur(total))
+        duration::parse_with_unit(s)
+            .map(Dur)
+            .map_err(|e| e.to_string())
     }
 }
 
 impl fmt::Display for Dur {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 == 0 {
-            return f.write_str("0s");
-        }
-        for (u, m) in UNITS {
-            if self.0.is_multiple_of(*m) {
-                return write!(f, "{}{u}", self.0 / m);
-            }
-        }
-        write!(f, "{}ns", self.0)
+        duration::Exact(self.0).fmt(f)
     }
 }
 

@@ -759,96 +759,71 @@ pub fn backtest_metric(
 /// The series of an OTLP metrics answer (as the store returns a metric's
 /// points): one per resource and point attributes, points in time order.
 pub fn series_from_otlp(req: &loupe_model::otlp::ExportMetricsServiceRequest) -> Vec<Series> {
-    use loupe_model::otlp::metrics::{metric::Data, number_data_point, Gauge, Sum};
+    use loupe_model::otlp::metrics::ResourceMetrics;
+    use loupe_model::points::{self, PointRef};
     let mut out: Vec<Series> = Vec::new();
     // Series by (resource, attributes) in their debug form: a lookup per
     // point, not a scan of every series so far (which made a metric with
     // many series quadratic in its series count, every evaluation).
     let mut index: std::collections::HashMap<(String, String), usize> =
         std::collections::HashMap::new();
-    for rm in &req.resource_metrics {
-        let resource = rm
-            .resource
+    // The resource's attributes and key, formatted once per resource.
+    let mut current: Option<(&ResourceMetrics, Vec<KeyValue>, String)> = None;
+    for m in points::metrics(req) {
+        if current
             .as_ref()
-            .map(|r| r.attributes.clone())
-            .unwrap_or_default();
-        let resource_key = format!("{resource:?}");
-        for sm in &rm.scope_metrics {
-            for m in &sm.metrics {
-                // Points of one series usually come together: the last
-                // series is tried before formatting a key.
-                let mut last: Option<usize> = None;
-                let mut add = |attrs: &Vec<KeyValue>, p: Point| {
-                    let i = match last {
-                        Some(i) if out.get(i).is_some_and(|s| s.attributes == *attrs) => i,
-                        _ => *index
-                            .entry((resource_key.clone(), format!("{attrs:?}")))
-                            .or_insert_with(|| {
-                                out.push(Series {
-                                    attributes: attrs.clone(),
-                                    resource: resource.clone(),
-                                    points: Vec::new(),
-                                });
-                                out.len() - 1
-                            }),
-                    };
-                    last = Some(i);
-                    if let Some(s) = out.get_mut(i) {
-                        s.points.push(p);
-                    }
-                };
-                match &m.data {
-                    Some(Data::Gauge(Gauge { data_points }))
-                    | Some(Data::Sum(Sum { data_points, .. })) => {
-                        for dp in data_points {
-                            let v = match dp.value {
-                                Some(number_data_point::Value::AsDouble(d)) => d,
-                                Some(number_data_point::Value::AsInt(i)) => i as f64,
-                                None => f64::NAN,
-                            };
-                            add(
-                                &dp.attributes,
-                                Point {
-                                    time_ns: dp.time_unix_nano,
-                                    value: PointValue::Number(v),
-                                },
-                            );
-                        }
-                    }
-                    Some(Data::Histogram(h)) => {
-                        for dp in &h.data_points {
-                            add(
-                                &dp.attributes,
-                                Point {
-                                    time_ns: dp.time_unix_nano,
-                                    value: PointValue::Histogram {
-                                        count: dp.count,
-                                        sum: dp.sum.unwrap_or(f64::NAN),
-                                        bounds: dp.explicit_bounds.clone(),
-                                        counts: dp.bucket_counts.clone(),
-                                    },
-                                },
-                            );
-                        }
-                    }
-                    Some(Data::Summary(s)) => {
-                        for dp in &s.data_points {
-                            let v = if dp.count > 0 {
-                                dp.sum / dp.count as f64
-                            } else {
-                                f64::NAN
-                            };
-                            add(
-                                &dp.attributes,
-                                Point {
-                                    time_ns: dp.time_unix_nano,
-                                    value: PointValue::Number(v),
-                                },
-                            );
-                        }
-                    }
-                    _ => {}
+            .is_none_or(|(r, _, _)| !std::ptr::eq(*r, m.resource))
+        {
+            let resource = m.resource_attributes().to_vec();
+            let key = format!("{resource:?}");
+            current = Some((m.resource, resource, key));
+        }
+        let Some((_, resource, resource_key)) = &current else {
+            continue;
+        };
+        // Points of one series usually come together: the last series
+        // (of this metric, so of this resource) is tried before
+        // formatting a key.
+        let mut last: Option<usize> = None;
+        for dp in m.points() {
+            let value = match dp {
+                PointRef::Gauge(_) | PointRef::Sum(..) => {
+                    PointValue::Number(dp.number().unwrap_or(f64::NAN))
                 }
+                PointRef::Histogram(_, p) => PointValue::Histogram {
+                    count: p.count,
+                    sum: p.sum.unwrap_or(f64::NAN),
+                    bounds: p.explicit_bounds.clone(),
+                    counts: p.bucket_counts.clone(),
+                },
+                PointRef::Summary(p) => PointValue::Number(if p.count > 0 {
+                    p.sum / p.count as f64
+                } else {
+                    f64::NAN
+                }),
+                // Not evaluated by rules.
+                PointRef::ExponentialHistogram(..) => continue,
+            };
+            let attrs = dp.attributes();
+            let i = match last {
+                Some(i) if out.get(i).is_some_and(|s| s.attributes == attrs) => i,
+                _ => *index
+                    .entry((resource_key.clone(), format!("{attrs:?}")))
+                    .or_insert_with(|| {
+                        out.push(Series {
+                            attributes: attrs.to_vec(),
+                            resource: resource.clone(),
+                            points: Vec::new(),
+                        });
+                        out.len() - 1
+                    }),
+            };
+            last = Some(i);
+            if let Some(s) = out.get_mut(i) {
+                s.points.push(Point {
+                    time_ns: dp.time_unix_nano(),
+                    value,
+                });
             }
         }
     }

@@ -26,6 +26,7 @@ use loupe_model::otlp::metrics::{
     exemplar, metric::Data, number_data_point, AggregationTemporality, Exemplar, Metric,
 };
 use loupe_model::otlp::ExportMetricsServiceRequest;
+use loupe_model::points;
 use serde::Serialize;
 
 use crate::math::{self, Cumulative, ExpBuckets, ExpHistogram};
@@ -285,12 +286,9 @@ fn text(kv: &KeyValue) -> String {
     }
 }
 
+/// A number point's value; a point without one is a gap (NaN).
 fn number(v: Option<&number_data_point::Value>) -> f64 {
-    match v {
-        Some(number_data_point::Value::AsDouble(d)) => *d,
-        Some(number_data_point::Value::AsInt(i)) => *i as f64,
-        None => f64::NAN,
-    }
+    points::number_value(v).unwrap_or(f64::NAN)
 }
 
 fn exemplar_of(e: &Exemplar, on_scale: bool) -> Option<PlotExemplar> {
@@ -365,6 +363,9 @@ fn intervals(
     out
 }
 
+/// A stored series' resource and point attributes as text, sorted.
+type AttrKey = Vec<(String, String)>;
+
 /// Collects the stored series of `req` (every metric in it is taken as the
 /// same metric) that pass the filters, turned into values by type.
 fn stored_series(
@@ -376,220 +377,207 @@ fn stored_series(
     let mut meaning = String::new();
     let in_range = |t: u64| t >= sel.start && t <= sel.end;
     let qlabel = |q: f64| format!("p{}", (q * 1000.0).round() / 10.0);
-    for rm in &req.resource_metrics {
-        let res_attrs: Vec<&KeyValue> = rm
-            .resource
-            .as_ref()
-            .map(|r| r.attributes.iter().collect())
-            .unwrap_or_default();
-        for sm in &rm.scope_metrics {
-            for m in &sm.metrics {
-                let Metric {
-                    data: Some(data), ..
-                } = m
-                else {
-                    continue;
-                };
-                // Group the metric's points by their attributes: one stored series each.
-                let mut groups: BTreeMap<Vec<(String, String)>, Vec<usize>> = BTreeMap::new();
-                let attrs_of = |a: &[KeyValue]| -> Vec<(String, String)> {
-                    let mut v: Vec<(String, String)> = res_attrs
-                        .iter()
-                        .map(|kv| (kv.key.clone(), text(kv)))
-                        .chain(a.iter().map(|kv| (kv.key.clone(), text(kv))))
-                        .collect();
-                    v.sort();
-                    v
-                };
-                let pass = |attrs: &[(String, String)]| {
-                    sel.filters
-                        .iter()
-                        .all(|(k, v)| attrs.iter().any(|(ak, av)| ak == k && av == v))
-                };
-                // Points of one series usually come together (the store answers
-                // them so): building the attribute set once per run of equal
-                // attributes, not per point, is most of a large chart's time.
-                macro_rules! group {
-                    ($dps:expr) => {{
-                        let mut last: Option<(&Vec<KeyValue>, Vec<(String, String)>)> = None;
-                        for (i, dp) in $dps.iter().enumerate() {
-                            match &last {
-                                Some((a, key)) if **a == dp.attributes => {
-                                    if let Some(g) = groups.get_mut(key) {
-                                        g.push(i);
-                                    }
-                                }
-                                _ => {
-                                    let key = attrs_of(&dp.attributes);
-                                    groups.entry(key.clone()).or_default().push(i);
-                                    last = Some((&dp.attributes, key));
-                                }
-                            }
-                        }
-                    }};
-                }
-                match data {
-                    Data::Gauge(g) => group!(g.data_points),
-                    Data::Sum(s) => group!(s.data_points),
-                    Data::Histogram(h) => group!(h.data_points),
-                    Data::ExponentialHistogram(h) => group!(h.data_points),
-                    Data::Summary(s) => group!(s.data_points),
-                }
-                for (attrs, idx) in groups {
-                    if !pass(&attrs) {
-                        continue;
+    for m in points::metrics(req) {
+        let res_attrs = m.resource_attributes();
+        let Metric {
+            data: Some(data), ..
+        } = m.metric
+        else {
+            continue;
+        };
+        // Group the metric's points by their attributes: one stored series
+        // each, as indices into its typed points (the walk yields them in
+        // stored order).
+        let mut groups: BTreeMap<AttrKey, Vec<usize>> = BTreeMap::new();
+        let attrs_of = |a: &[KeyValue]| -> AttrKey {
+            let mut v: Vec<(String, String)> = res_attrs
+                .iter()
+                .map(|kv| (kv.key.clone(), text(kv)))
+                .chain(a.iter().map(|kv| (kv.key.clone(), text(kv))))
+                .collect();
+            v.sort();
+            v
+        };
+        let pass = |attrs: &[(String, String)]| {
+            sel.filters
+                .iter()
+                .all(|(k, v)| attrs.iter().any(|(ak, av)| ak == k && av == v))
+        };
+        // Points of one series usually come together (the store answers
+        // them so): building the attribute set once per run of equal
+        // attributes, not per point, is most of a large chart's time.
+        let mut last: Option<(&[KeyValue], AttrKey)> = None;
+        for (i, dp) in m.points().enumerate() {
+            let attributes = dp.attributes();
+            match &last {
+                Some((a, key)) if *a == attributes => {
+                    if let Some(g) = groups.get_mut(key) {
+                        g.push(i);
                     }
-                    let values = match data {
-                        Data::Gauge(g) => {
-                            meaning = "value".into();
-                            let mut pts: Vec<Point> = idx
-                                .iter()
-                                .map(|&i| &g.data_points[i])
-                                .map(|p| {
-                                    exemplars.extend(
-                                        p.exemplars.iter().filter_map(|e| exemplar_of(e, true)),
-                                    );
-                                    Point::new(p.time_unix_nano, number(p.value.as_ref()))
-                                })
-                                .collect();
-                            pts.sort_by_key(|p| p.t);
-                            Values::Lines(vec![(String::new(), pts)])
-                        }
-                        Data::Sum(s) => {
-                            let cumulative = s.aggregation_temporality
-                                == AggregationTemporality::Cumulative as i32;
-                            let mut raw: Vec<_> = idx.iter().map(|&i| &s.data_points[i]).collect();
-                            raw.sort_by_key(|p| p.time_unix_nano);
-                            for p in &raw {
-                                exemplars.extend(p.exemplars.iter().filter_map(|e| {
-                                    exemplar_of(e, !(cumulative && s.is_monotonic))
-                                }));
-                            }
-                            let pts = if cumulative && s.is_monotonic {
-                                meaning = "rate per second".into();
-                                let c: Vec<Cumulative> = raw
-                                    .iter()
-                                    .map(|p| Cumulative {
-                                        start: p.start_time_unix_nano,
-                                        t: p.time_unix_nano,
-                                        v: number(p.value.as_ref()),
-                                    })
-                                    .collect();
-                                math::rate(&c)
-                            } else {
-                                meaning = if cumulative {
-                                    "value"
-                                } else {
-                                    "value per interval"
-                                }
-                                .into();
-                                raw.iter()
-                                    .map(|p| Point::new(p.time_unix_nano, number(p.value.as_ref())))
-                                    .collect()
-                            };
-                            Values::Lines(vec![(String::new(), pts)])
-                        }
-                        Data::Histogram(h) => {
-                            let cumulative = h.aggregation_temporality
-                                == AggregationTemporality::Cumulative as i32;
-                            let mut raw: Vec<_> = idx.iter().map(|&i| &h.data_points[i]).collect();
-                            raw.sort_by_key(|p| p.time_unix_nano);
-                            let pts = raw
-                                .iter()
-                                .map(|p| {
-                                    exemplars.extend(
-                                        p.exemplars.iter().filter_map(|e| exemplar_of(e, true)),
-                                    );
-                                    let counts =
-                                        if p.bucket_counts.len() == p.explicit_bounds.len() + 1 {
-                                            p.bucket_counts.clone()
-                                        } else {
-                                            // No buckets sent: all values in one overflow bucket.
-                                            vec![p.count]
-                                        };
-                                    let bounds = if counts.len() == 1 {
-                                        Vec::new()
-                                    } else {
-                                        p.explicit_bounds.clone()
-                                    };
-                                    (
-                                        p.start_time_unix_nano,
-                                        p.time_unix_nano,
-                                        Dist::Explicit { bounds, counts },
-                                    )
-                                })
-                                .collect();
-                            Values::Dists(intervals(pts, cumulative, sel.start))
-                        }
-                        Data::ExponentialHistogram(h) => {
-                            let cumulative = h.aggregation_temporality
-                                == AggregationTemporality::Cumulative as i32;
-                            let mut raw: Vec<_> = idx.iter().map(|&i| &h.data_points[i]).collect();
-                            raw.sort_by_key(|p| p.time_unix_nano);
-                            let side = |b: &Option<loupe_model::otlp::metrics::exponential_histogram_data_point::Buckets>| {
-                                b.as_ref()
-                                    .map(|b| ExpBuckets { offset: b.offset, counts: b.bucket_counts.clone() })
-                                    .unwrap_or_default()
-                            };
-                            let pts = raw
-                                .iter()
-                                // A scale the data model does not allow has no
-                                // meaningful bucket edges (the receiver refuses it).
-                                .filter(|p| EXP_SCALES.contains(&p.scale))
-                                .map(|p| {
-                                    exemplars.extend(
-                                        p.exemplars.iter().filter_map(|e| exemplar_of(e, true)),
-                                    );
-                                    let mut d = ExpHistogram {
-                                        scale: p.scale,
-                                        zero_count: p.zero_count,
-                                        positive: side(&p.positive),
-                                        negative: side(&p.negative),
-                                    };
-                                    // A point stored before the ingest caps may
-                                    // have more buckets than merging keeps.
-                                    d.fit();
-                                    (p.start_time_unix_nano, p.time_unix_nano, Dist::Exp(d))
-                                })
-                                .collect();
-                            Values::Dists(intervals(pts, cumulative, sel.start))
-                        }
-                        Data::Summary(s) => {
-                            meaning = "quantiles".into();
-                            let mut raw: Vec<_> = idx.iter().map(|&i| &s.data_points[i]).collect();
-                            raw.sort_by_key(|p| p.time_unix_nano);
-                            let mut lines: BTreeMap<u64, Vec<Point>> = BTreeMap::new();
-                            for p in raw {
-                                for qv in &p.quantile_values {
-                                    let key = (qv.quantile.clamp(0.0, 1.0) * 1e6) as u64;
-                                    lines
-                                        .entry(key)
-                                        .or_default()
-                                        .push(Point::new(p.time_unix_nano, qv.value));
-                                }
-                            }
-                            Values::Lines(
-                                lines
-                                    .into_iter()
-                                    .map(|(q, pts)| (qlabel(q as f64 / 1e6), pts))
-                                    .collect(),
-                            )
-                        }
-                    };
-                    if matches!(values, Values::Dists(_)) {
-                        meaning = sel
-                            .quantiles
-                            .iter()
-                            .map(|q| qlabel(*q))
-                            .collect::<Vec<_>>()
-                            .join(", ");
-                    }
-                    out.push(StoredSeries {
-                        attrs: attrs.into_iter().collect(),
-                        values,
-                    });
+                }
+                _ => {
+                    let key = attrs_of(attributes);
+                    groups.entry(key.clone()).or_default().push(i);
+                    last = Some((attributes, key));
                 }
             }
+        }
+        for (attrs, idx) in groups {
+            if !pass(&attrs) {
+                continue;
+            }
+            let values = match data {
+                Data::Gauge(g) => {
+                    meaning = "value".into();
+                    let mut pts: Vec<Point> = idx
+                        .iter()
+                        .map(|&i| &g.data_points[i])
+                        .map(|p| {
+                            exemplars
+                                .extend(p.exemplars.iter().filter_map(|e| exemplar_of(e, true)));
+                            Point::new(p.time_unix_nano, number(p.value.as_ref()))
+                        })
+                        .collect();
+                    pts.sort_by_key(|p| p.t);
+                    Values::Lines(vec![(String::new(), pts)])
+                }
+                Data::Sum(s) => {
+                    let cumulative =
+                        s.aggregation_temporality == AggregationTemporality::Cumulative as i32;
+                    let mut raw: Vec<_> = idx.iter().map(|&i| &s.data_points[i]).collect();
+                    raw.sort_by_key(|p| p.time_unix_nano);
+                    for p in &raw {
+                        exemplars.extend(
+                            p.exemplars
+                                .iter()
+                                .filter_map(|e| exemplar_of(e, !(cumulative && s.is_monotonic))),
+                        );
+                    }
+                    let pts = if cumulative && s.is_monotonic {
+                        meaning = "rate per second".into();
+                        let c: Vec<Cumulative> = raw
+                            .iter()
+                            .map(|p| Cumulative {
+                                start: p.start_time_unix_nano,
+                                t: p.time_unix_nano,
+                                v: number(p.value.as_ref()),
+                            })
+                            .collect();
+                        math::rate(&c)
+                    } else {
+                        meaning = if cumulative {
+                            "value"
+                        } else {
+                            "value per interval"
+                        }
+                        .into();
+                        raw.iter()
+                            .map(|p| Point::new(p.time_unix_nano, number(p.value.as_ref())))
+                            .collect()
+                    };
+                    Values::Lines(vec![(String::new(), pts)])
+                }
+                Data::Histogram(h) => {
+                    let cumulative =
+                        h.aggregation_temporality == AggregationTemporality::Cumulative as i32;
+                    let mut raw: Vec<_> = idx.iter().map(|&i| &h.data_points[i]).collect();
+                    raw.sort_by_key(|p| p.time_unix_nano);
+                    let pts = raw
+                        .iter()
+                        .map(|p| {
+                            exemplars
+                                .extend(p.exemplars.iter().filter_map(|e| exemplar_of(e, true)));
+                            let counts = if p.bucket_counts.len() == p.explicit_bounds.len() + 1 {
+                                p.bucket_counts.clone()
+                            } else {
+                                // No buckets sent: all values in one overflow bucket.
+                                vec![p.count]
+                            };
+                            let bounds = if counts.len() == 1 {
+                                Vec::new()
+                            } else {
+                                p.explicit_bounds.clone()
+                            };
+                            (
+                                p.start_time_unix_nano,
+                                p.time_unix_nano,
+                                Dist::Explicit { bounds, counts },
+                            )
+                        })
+                        .collect();
+                    Values::Dists(intervals(pts, cumulative, sel.start))
+                }
+                Data::ExponentialHistogram(h) => {
+                    let cumulative =
+                        h.aggregation_temporality == AggregationTemporality::Cumulative as i32;
+                    let mut raw: Vec<_> = idx.iter().map(|&i| &h.data_points[i]).collect();
+                    raw.sort_by_key(|p| p.time_unix_nano);
+                    let side = |b: &Option<
+                        loupe_model::otlp::metrics::exponential_histogram_data_point::Buckets,
+                    >| {
+                        b.as_ref()
+                            .map(|b| ExpBuckets {
+                                offset: b.offset,
+                                counts: b.bucket_counts.clone(),
+                            })
+                            .unwrap_or_default()
+                    };
+                    let pts = raw
+                        .iter()
+                        // A scale the data model does not allow has no
+                        // meaningful bucket edges (the receiver refuses it).
+                        .filter(|p| EXP_SCALES.contains(&p.scale))
+                        .map(|p| {
+                            exemplars
+                                .extend(p.exemplars.iter().filter_map(|e| exemplar_of(e, true)));
+                            let mut d = ExpHistogram {
+                                scale: p.scale,
+                                zero_count: p.zero_count,
+                                positive: side(&p.positive),
+                                negative: side(&p.negative),
+                            };
+                            // A point stored before the ingest caps may
+                            // have more buckets than merging keeps.
+                            d.fit();
+                            (p.start_time_unix_nano, p.time_unix_nano, Dist::Exp(d))
+                        })
+                        .collect();
+                    Values::Dists(intervals(pts, cumulative, sel.start))
+                }
+                Data::Summary(s) => {
+                    meaning = "quantiles".into();
+                    let mut raw: Vec<_> = idx.iter().map(|&i| &s.data_points[i]).collect();
+                    raw.sort_by_key(|p| p.time_unix_nano);
+                    let mut lines: BTreeMap<u64, Vec<Point>> = BTreeMap::new();
+                    for p in raw {
+                        for qv in &p.quantile_values {
+                            let key = (qv.quantile.clamp(0.0, 1.0) * 1e6) as u64;
+                            lines
+                                .entry(key)
+                                .or_default()
+                                .push(Point::new(p.time_unix_nano, qv.value));
+                        }
+                    }
+                    Values::Lines(
+                        lines
+                            .into_iter()
+                            .map(|(q, pts)| (qlabel(q as f64 / 1e6), pts))
+                            .collect(),
+                    )
+                }
+            };
+            if matches!(values, Values::Dists(_)) {
+                meaning = sel
+                    .quantiles
+                    .iter()
+                    .map(|q| qlabel(*q))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+            }
+            out.push(StoredSeries {
+                attrs: attrs.into_iter().collect(),
+                values,
+            });
         }
     }
     exemplars.retain(|e| in_range(e.time_unix_nano));

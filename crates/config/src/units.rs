@@ -35,9 +35,12 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{s:?} is too large"))
 }
 
-/// Parses a duration like `7d`, `24h`, `1.5s`, `250ms`.
+/// Parses a duration like `7d`, `24h`, `1h30m`, `1.5s`, `250ms`
+/// (`loupe_model::duration`'s grammar, as everywhere else).
 pub fn parse_age(s: &str) -> Result<Duration, String> {
-    loupe_query::parse_duration(s).map(Duration::from_nanos)
+    loupe_model::duration::parse(s)
+        .map(Duration::from_nanos)
+        .map_err(|e| e.to_string())
 }
 
 /// A size in bytes, written as text.
@@ -124,6 +127,7 @@ mod tests {
     #[test]
     fn ages() {
         assert_eq!(parse_age("7d"), Ok(Duration::from_secs(7 * 86400)));
+        assert_eq!(parse_age("1h30m"), Ok(Duration::from_secs(5400)));
         assert!(parse_age("soon").is_err());
     }
 }

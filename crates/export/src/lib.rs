@@ -14,6 +14,9 @@
 //! store like the receiver does; [`import_into`] also records the import so
 //! it can be listed and deleted.
 //!
+//! What to export arrives as an [`ExportRequest`] of typed values, which
+//! the API and the command line both build.
+//!
 //! No tauri and no SQL here: the store answers reads and takes writes.
 
 pub mod export;
@@ -21,11 +24,13 @@ pub mod html;
 pub mod import;
 pub mod jsonl;
 pub mod redact;
+pub mod request;
 pub mod summary;
 
 pub use export::{ExportError, ExportSpec, Format, Progress, Selection};
 pub use import::{ImportError, ImportProgress, ImportReport, SOURCE_KEY};
 pub use redact::{RedactionReport, Redactor};
+pub use request::ExportRequest;
 pub use summary::ExportSummary;
 
 /// Imports a file into a store and records it in the store's list of

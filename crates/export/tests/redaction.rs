@@ -5,15 +5,9 @@
 use loupe_export::export::{preview, write};
 use loupe_export::{import_into, ExportSpec, Format, Redactor, Selection};
 use loupe_model::ids::TraceId;
+use loupe_model::time::now_ns;
 
 const TRACE: &str = "5b8efff798038103d269b633813fc60c";
-
-fn now_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-}
 
 /// Markers: every one must be gone from the export.
 const MARKERS: &[&str] = &[

@@ -124,23 +124,12 @@ fn refused_before_handler<B>(resp: &http::Response<B>) -> bool {
     }
 }
 
-/// Decodes the percent-encoding of a `grpc-message` header.
+/// Decodes the percent-encoding of a `grpc-message` header (gRPC's
+/// percent-encoding, where `+` is itself; malformed escapes stay as sent).
 fn percent_decode(bytes: &[u8]) -> String {
-    let hex = |b: u8| (b as char).to_digit(16);
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode(bytes)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// Serves OTLP/gRPC on an already bound listener until `shutdown` resolves.

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
 use loupe_model::sink::SinkError;
 use prost::Message;
+use tonic_types::{ErrorDetails, StatusExt};
 
 use loupe_otlp::decode::{DecodeError, Encoding};
 
@@ -25,43 +26,11 @@ pub enum IngestError {
     Unauthenticated,
 }
 
-/// `google.rpc.Status`, the error body of OTLP/HTTP and gRPC's rich status.
-#[derive(Clone, PartialEq, Message)]
-pub struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    pub code: i32,
-    #[prost(string, tag = "2")]
-    pub message: String,
-    #[prost(message, repeated, tag = "3")]
-    pub details: Vec<ProtoAny>,
-}
+/// `google.rpc.Status`, the error body of OTLP/HTTP and gRPC's rich
+/// status, and `google.rpc.RetryInfo`: tonic-types' generated messages.
+pub use tonic_types::pb::{RetryInfo, Status as RpcStatus};
 
-/// `google.protobuf.Any`.
-#[derive(Clone, PartialEq, Message)]
-pub struct ProtoAny {
-    #[prost(string, tag = "1")]
-    pub type_url: String,
-    #[prost(bytes = "vec", tag = "2")]
-    pub value: Vec<u8>,
-}
-
-/// `google.rpc.RetryInfo`.
-#[derive(Clone, PartialEq, Message)]
-pub struct RetryInfo {
-    #[prost(message, optional, tag = "1")]
-    pub retry_delay: Option<ProtoDuration>,
-}
-
-/// `google.protobuf.Duration`.
-#[derive(Clone, PartialEq, Message)]
-pub struct ProtoDuration {
-    #[prost(int64, tag = "1")]
-    pub seconds: i64,
-    #[prost(int32, tag = "2")]
-    pub nanos: i32,
-}
-
-pub const RETRY_INFO_TYPE: &str = "type.googleapis.com/google.rpc.RetryInfo";
+pub const RETRY_INFO_TYPE: &str = tonic_types::RetryInfo::TYPE_URL;
 
 impl IngestError {
     pub fn grpc_code(&self) -> tonic::Code {
@@ -102,15 +71,9 @@ impl IngestError {
     pub fn rpc_status(&self) -> RpcStatus {
         let details = self
             .retry_after()
-            .map(|d| ProtoAny {
+            .map(|d| prost_types::Any {
                 type_url: RETRY_INFO_TYPE.to_string(),
-                value: RetryInfo {
-                    retry_delay: Some(ProtoDuration {
-                        seconds: d.as_secs() as i64,
-                        nanos: d.subsec_nanos() as i32,
-                    }),
-                }
-                .encode_to_vec(),
+                value: RetryInfo::from(tonic_types::RetryInfo::new(Some(d))).encode_to_vec(),
             })
             .into_iter()
             .collect();
@@ -121,16 +84,16 @@ impl IngestError {
         }
     }
 
+    /// The gRPC answer: the rich status (tonic-types' `StatusExt`) when
+    /// there are details, the same `google.rpc.Status` as [`Self::rpc_status`].
     pub fn to_grpc(&self) -> tonic::Status {
-        let status = self.rpc_status();
-        if status.details.is_empty() {
-            tonic::Status::new(self.grpc_code(), status.message)
-        } else {
-            tonic::Status::with_details(
+        match self.retry_after() {
+            None => tonic::Status::new(self.grpc_code(), self.to_string()),
+            Some(d) => tonic::Status::with_error_details(
                 self.grpc_code(),
-                status.message.clone(),
-                status.encode_to_vec().into(),
-            )
+                self.to_string(),
+                ErrorDetails::with_retry_info(Some(d)),
+            ),
         }
     }
 
@@ -225,6 +188,11 @@ mod tests {
         assert!(
             !grpc.details().is_empty(),
             "RetryInfo travels in the details"
+        );
+        assert_eq!(
+            grpc.details(),
+            &e.rpc_status().encode_to_vec()[..],
+            "gRPC carries the same google.rpc.Status as the HTTP body"
         );
     }
 

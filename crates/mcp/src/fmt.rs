@@ -1,18 +1,21 @@
 //! Small formatting helpers shared by tools and terminal tables: times,
 //! durations, URL encoding. No clock here, so tables are reproducible.
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+/// Everything but RFC 3986's unreserved characters is escaped: safe in a
+/// query value and in a path segment alike (form encoding's `+` for a
+/// space would be a literal `+` in a path).
+const ESCAPED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 /// Percent-encodes everything but unreserved characters (RFC 3986), for
 /// query values and path segments.
 pub fn enc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(s, ESCAPED).to_string()
 }
 
 /// `a=b&c=d` from pairs, encoded.

@@ -171,7 +171,7 @@ pub fn logs(doc: &Value) -> Vec<Log> {
                 out.push(Log {
                     time,
                     severity: if text.is_empty() {
-                        severity_name(number).to_string()
+                        loupe_model::severity::name(number).to_string()
                     } else {
                         text.to_string()
                     },
@@ -187,19 +187,6 @@ pub fn logs(doc: &Value) -> Vec<Log> {
     }
     out.sort_by_key(|l| std::cmp::Reverse(l.time));
     out
-}
-
-/// The OTLP severity range's name (`17` → `ERROR`).
-pub fn severity_name(n: i64) -> &'static str {
-    match n {
-        1..=4 => "TRACE",
-        5..=8 => "DEBUG",
-        9..=12 => "INFO",
-        13..=16 => "WARN",
-        17..=20 => "ERROR",
-        21..=24 => "FATAL",
-        _ => "",
-    }
 }
 
 impl Log {

@@ -42,7 +42,7 @@ impl Outcome {
 #[derive(Args, Debug, Default, Clone)]
 pub struct RangeArgs {
     /// Only the last … (15m, 2h, 1d).
-    #[arg(long)]
+    #[arg(long, value_parser = duration_arg)]
     pub since: Option<String>,
     /// Range start: Unix ns, RFC 3339 or now-15m.
     #[arg(long, conflicts_with = "since")]
@@ -80,10 +80,10 @@ pub struct TracesArgs {
     #[arg(long)]
     pub errors: bool,
     /// At least this long (250ms, 1.5s).
-    #[arg(long)]
+    #[arg(long, value_parser = duration_arg)]
     pub min_duration: Option<String>,
     /// At most this long.
-    #[arg(long)]
+    #[arg(long, value_parser = duration_arg)]
     pub max_duration: Option<String>,
     #[command(flatten)]
     pub range: RangeArgs,
@@ -128,11 +128,19 @@ pub struct MetricsArgs {
     /// A metric's exact name: its lines' statistics; without: the list.
     pub name: Option<String>,
     /// Range for NAME (15m, 2h) [default: 1h].
-    #[arg(long)]
+    #[arg(long, value_parser = duration_arg)]
     pub since: Option<String>,
     /// Split NAME's lines by these attribute keys (comma-separated).
     #[arg(long)]
     pub split: Option<String>,
+}
+
+/// Checks a duration flag with the grammar the API parses it with
+/// (`loupe_model::duration`), so a typo is a usage error before any request.
+fn duration_arg(s: &str) -> Result<String, String> {
+    loupe_model::duration::parse(s)
+        .map(|_| s.to_string())
+        .map_err(|e| e.to_string())
 }
 
 fn put(m: &mut Map<String, Value>, k: &str, v: Option<impl Into<Value>>) {

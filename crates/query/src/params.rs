@@ -2,6 +2,7 @@
 
 use loupe_model::ids::{SpanId, TraceId};
 use loupe_model::query::{AttrCondition, AttrOp, ChartQuery, LogQuery, MetricFilter, TraceQuery};
+use loupe_model::severity;
 use loupe_model::time::NanoRange;
 
 use crate::time::{parse_duration, parse_time};
@@ -230,22 +231,6 @@ pub fn trace_query(params: &Params) -> Result<TraceQuery, QueryError> {
     Ok(q)
 }
 
-/// Severity numbers by name, per the OTLP log data model.
-fn severity(v: &str) -> Option<i32> {
-    if let Ok(n) = v.parse::<i32>() {
-        return (1..=24).contains(&n).then_some(n);
-    }
-    Some(match v.to_ascii_uppercase().as_str() {
-        "TRACE" => 1,
-        "DEBUG" => 5,
-        "INFO" => 9,
-        "WARN" | "WARNING" => 13,
-        "ERROR" => 17,
-        "FATAL" => 21,
-        _ => return None,
-    })
-}
-
 /// `GET /api/v1/logs`.
 pub fn log_query(params: &Params) -> Result<LogQuery, QueryError> {
     check_known(
@@ -281,13 +266,8 @@ pub fn log_query(params: &Params) -> Result<LogQuery, QueryError> {
             }
             "service" => q.service = Some(nonempty(k, v)?),
             "minSeverity" => {
-                q.min_severity = Some(severity(v).ok_or_else(|| {
-                    QueryError::new(
-                        k,
-                        format!(
-                        "{v:?} is not a severity (1-24, or TRACE, DEBUG, INFO, WARN, ERROR, FATAL)"
-                    ),
-                    )
+                q.min_severity = Some(severity::parse(v).ok_or_else(|| {
+                    QueryError::new(k, format!("{v:?} is not a severity ({})", severity::EXPECTED))
                 })?)
             }
             "text" => q.text = Some(nonempty(k, v)?),

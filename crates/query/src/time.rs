@@ -2,39 +2,11 @@
 
 use loupe_model::time::now_ns;
 
-/// A duration: `250ms`, `1.5s`, `100us`/`100µs`, `10ns`, `5m`, `2h`, `1d`,
-/// or a bare integer of nanoseconds.
+/// A duration in `loupe_model::duration`'s grammar: `250ms`, `1.5s`,
+/// `1h30m`, `100us`/`100µs`, `10ns`, `2h`, `1d`, or a bare integer of
+/// nanoseconds. The error is the message a parameter error carries.
 pub fn parse_duration(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    if let Ok(n) = s.parse::<u64>() {
-        return Ok(n);
-    }
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(|| format!("{s:?} is not a duration"))?;
-    let (num, unit) = s.split_at(split);
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration (like 250ms, 1.5s, 2m)"))?;
-    let scale: f64 = match unit {
-        "ns" => 1.0,
-        "us" | "µs" => 1e3,
-        "ms" => 1e6,
-        "s" => 1e9,
-        "m" => 60e9,
-        "h" => 3600e9,
-        "d" => 86400e9,
-        _ => {
-            return Err(format!(
-                "unknown unit {unit:?} in {s:?}; use ns, us, ms, s, m, h or d"
-            ))
-        }
-    };
-    let ns = value * scale;
-    if !ns.is_finite() || ns < 0.0 || ns > u64::MAX as f64 {
-        return Err(format!("{s:?} is out of range"));
-    }
-    Ok(ns as u64)
+    loupe_model::duration::parse(s).map_err(|e| e.to_string())
 }
 
 /// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
@@ -133,6 +105,7 @@ mod tests {
         assert_eq!(parse_duration("1.5s"), Ok(1_500_000_000));
         assert_eq!(parse_duration("42"), Ok(42));
         assert_eq!(parse_duration("2m"), Ok(120_000_000_000));
+        assert_eq!(parse_duration("1h30m"), Ok(5_400_000_000_000));
         assert!(parse_duration("12parsecs").is_err());
         assert!(parse_duration("").is_err());
     }
@@ -156,5 +129,7 @@ mod tests {
         let t = parse_time("now-1h").unwrap();
         assert!(t <= now - 3_600_000_000_000 + 1_000_000_000 && t >= now - 3_700_000_000_000);
         assert!(parse_time("yesterday").is_err());
+        assert!(parse_time("now-1h30m").is_ok());
+        assert!(parse_time("now-99999999999d").is_err());
     }
 }

@@ -81,44 +81,17 @@ fn json_sized<T: serde::Serialize>(v: &T, hint: usize) -> Result<Response, ApiEr
         .into_response())
 }
 
-/// Parses a raw query string into ordered pairs (names may repeat).
+/// Parses a raw query string into ordered, decoded pairs (names may
+/// repeat): `application/x-www-form-urlencoded`, `+` as a space.
 fn pairs(raw: Option<String>) -> Vec<(String, String)> {
-    let raw = raw.unwrap_or_default();
-    raw.split('&')
-        .filter(|s| !s.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (decode(k), decode(v))
-        })
+    url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .into_owned()
         .collect()
 }
 
 /// A raw query string as ordered, decoded pairs (for other route modules).
 pub fn query_pairs(raw: Option<String>) -> Vec<(String, String)> {
     pairs(raw)
-}
-
-/// `application/x-www-form-urlencoded` decoding.
-fn decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len()
-                && bytes[i + 1].is_ascii_hexdigit()
-                && bytes[i + 2].is_ascii_hexdigit() =>
-            {
-                let hex = |b: u8| (b as char).to_digit(16).unwrap_or(0) as u8;
-                out.push((hex(bytes[i + 1]) << 4) | hex(bytes[i + 2]));
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Runs a store query off the async threads.

@@ -14,7 +14,7 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use futures_util::StreamExt;
 use loupe_export::import::{ImportError, MAX_FILE_BYTES};
-use loupe_export::{ExportError, ExportSpec, Format, Redactor, Selection};
+use loupe_export::{ExportError, ExportRequest, ExportSpec, Format, Selection};
 use loupe_model::ids::TraceId;
 use loupe_query::QueryError;
 use loupe_store::Store;
@@ -115,8 +115,15 @@ fn flag(k: &str, v: &str) -> Result<bool, QueryError> {
     }
 }
 
-/// The export a query string asks for.
+/// The export a query string asks for: the parameters parsed into
+/// `loupe_export`'s typed [`ExportRequest`], which the CLI builds from its
+/// flags.
 pub fn export_spec(params: &[(String, String)]) -> Result<ExportSpec, QueryError> {
+    export_request(params).map(ExportRequest::into_spec)
+}
+
+/// [`export_spec`]'s parsing.
+fn export_request(params: &[(String, String)]) -> Result<ExportRequest, QueryError> {
     let (own, rest): (Vec<_>, Vec<_>) = params
         .iter()
         .cloned()
@@ -145,27 +152,25 @@ pub fn export_spec(params: &[(String, String)]) -> Result<ExportSpec, QueryError
         }
     }
     let selection = if !ids.is_empty() {
-        Selection::Traces { ids, linked }
+        Selection::traces(ids, linked)
     } else if window {
         let (services, times): (Vec<_>, Vec<_>) =
             rest.into_iter().partition(|(k, _)| k == "service");
-        Selection::Window {
-            range: loupe_query::metric_range(&times)?,
-            services: services.into_iter().map(|(_, v)| v).collect(),
-        }
+        Selection::window(
+            loupe_query::metric_range(&times)?,
+            services.into_iter().map(|(_, v)| v).collect(),
+        )
     } else {
-        let limited = rest.iter().any(|(k, _)| k == "limit");
-        let mut q = loupe_query::trace_query(&rest)?;
-        if !limited {
-            q.limit = loupe_export::export::MAX_TRACES;
-        }
-        Selection::Search(q)
+        let q = loupe_query::trace_query(&rest)?;
+        let limit = rest.iter().any(|(k, _)| k == "limit").then_some(q.limit);
+        Selection::search(q, limit)
     };
-    Ok(ExportSpec {
+    Ok(ExportRequest {
         selection,
         logs,
         metrics,
-        redact: redact.then(|| Redactor::new(&patterns)),
+        redact,
+        redact_patterns: patterns,
         format,
     })
 }

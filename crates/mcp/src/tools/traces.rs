@@ -291,7 +291,7 @@ pub(super) async fn get_trace(ctx: &Ctx<'_>, a: &Args) -> Result<Page, ToolError
         p.set("errors", errors);
         let error_logs: Vec<Value> = logs
             .iter()
-            .filter(|l| l.severity_number >= 17)
+            .filter(|l| l.severity_number >= i64::from(loupe_model::severity::ERROR))
             .take(10)
             .map(log_json)
             .collect();
