@@ -25,8 +25,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use loupe_model::otlp::common::KeyValue;
-use loupe_model::otlp::metrics::{metric::Data, number_data_point, AggregationTemporality};
+use loupe_model::otlp::metrics::{metric::Data, AggregationTemporality};
 use loupe_model::otlp::{any_value_text, ExportMetricsServiceRequest};
+use loupe_model::points::{self, PointRef};
 use loupe_model::sink::{Batch, Observer};
 use loupe_ops::{escape_label_value, Exposition, Kind};
 
@@ -66,9 +67,6 @@ struct Family {
     /// Rendered labels (`a="1",b="2"`, sorted) → latest sample.
     series: BTreeMap<String, Sample>,
 }
-
-/// One data point: its attributes, time and value.
-type Point<'a> = (&'a [KeyValue], u64, Value);
 
 /// The latest point of each received series.
 #[derive(Default)]
@@ -248,124 +246,71 @@ impl ReceivedMetrics {
         let now = Instant::now();
         let mut families = self.families.lock().unwrap_or_else(|e| e.into_inner());
         let mut total: usize = families.values().map(|f| f.series.len()).sum();
-        for rm in &req.resource_metrics {
-            let res_attrs = rm.resource.as_ref().map_or(&[][..], |r| &r.attributes);
-            for sm in &rm.scope_metrics {
-                let scope = sm.scope.as_ref().map_or("", |s| s.name.as_str());
-                let base = resource_labels(res_attrs, scope);
-                for m in &sm.metrics {
-                    let cumulative = AggregationTemporality::Cumulative as i32;
-                    // (kind, name, [(attributes, time, value)])
-                    let (kind, points): (Kind, Vec<Point<'_>>) = match &m.data {
-                        Some(Data::Gauge(g)) => (
-                            Kind::Gauge,
-                            g.data_points
-                                .iter()
-                                .map(|p| (&p.attributes[..], p.time_unix_nano, number(&p.value)))
-                                .collect(),
-                        ),
-                        Some(Data::Sum(s)) if s.aggregation_temporality == cumulative => (
-                            if s.is_monotonic {
-                                Kind::Counter
-                            } else {
-                                Kind::Gauge
-                            },
-                            s.data_points
-                                .iter()
-                                .map(|p| (&p.attributes[..], p.time_unix_nano, number(&p.value)))
-                                .collect(),
-                        ),
-                        Some(Data::Histogram(h)) if h.aggregation_temporality == cumulative => (
-                            Kind::Histogram,
-                            h.data_points
-                                .iter()
-                                .map(|p| {
-                                    // Cumulative `le` counts; saturating, since a
-                                    // sender's counts may add up past u64::MAX.
-                                    let mut acc = 0u64;
-                                    let mut buckets: Vec<(f64, u64)> = p
-                                        .explicit_bounds
-                                        .iter()
-                                        .zip(&p.bucket_counts)
-                                        .map(|(b, n)| {
-                                            acc = acc.saturating_add(*n);
-                                            (*b, acc)
-                                        })
-                                        .collect();
-                                    buckets.push((f64::INFINITY, p.count));
-                                    (
-                                        &p.attributes[..],
-                                        p.time_unix_nano,
-                                        Value::Histogram {
-                                            buckets,
-                                            sum: p.sum.unwrap_or(0.0),
-                                            count: p.count,
-                                        },
-                                    )
-                                })
-                                .collect(),
-                        ),
-                        Some(Data::Summary(s)) => (
-                            Kind::Summary,
-                            s.data_points
-                                .iter()
-                                .map(|p| {
-                                    (
-                                        &p.attributes[..],
-                                        p.time_unix_nano,
-                                        Value::Summary {
-                                            quantiles: p
-                                                .quantile_values
-                                                .iter()
-                                                .map(|q| (q.quantile, q.value))
-                                                .collect(),
-                                            sum: p.sum,
-                                            count: p.count,
-                                        },
-                                    )
-                                })
-                                .collect(),
-                        ),
-                        _ => continue,
-                    };
-                    let name =
-                        prom_name(&m.name, &m.unit, kind == Kind::Gauge, kind == Kind::Counter);
-                    let family = families.entry(name).or_insert_with(|| Family {
-                        kind,
-                        help: m.description.clone(),
-                        series: BTreeMap::new(),
-                    });
-                    if family.kind != kind {
-                        continue;
+        let cumulative = AggregationTemporality::Cumulative as i32;
+        for m in points::metrics(req) {
+            let metric = m.metric;
+            let kind = match &metric.data {
+                Some(Data::Gauge(_)) => Kind::Gauge,
+                Some(Data::Sum(s)) if s.aggregation_temporality == cumulative => {
+                    if s.is_monotonic {
+                        Kind::Counter
+                    } else {
+                        Kind::Gauge
                     }
-                    if !m.description.is_empty() {
-                        family.help.clone_from(&m.description);
-                    }
-                    for (attrs, time, value) in points {
-                        let key = labels(&base, attrs);
-                        match family.series.get_mut(&key) {
-                            Some(s) if s.time > time => {}
-                            Some(s) => {
-                                *s = Sample {
-                                    time,
-                                    updated: now,
-                                    value,
-                                }
-                            }
-                            None if total < MAX_SERIES => {
-                                total += 1;
-                                family.series.insert(
-                                    key,
-                                    Sample {
-                                        time,
-                                        updated: now,
-                                        value,
-                                    },
-                                );
-                            }
-                            None => {}
+                }
+                Some(Data::Histogram(h)) if h.aggregation_temporality == cumulative => {
+                    Kind::Histogram
+                }
+                Some(Data::Summary(_)) => Kind::Summary,
+                // Delta temporality and exponential histograms have no
+                // cumulative Prometheus form here.
+                _ => continue,
+            };
+            let name = prom_name(
+                &metric.name,
+                &metric.unit,
+                kind == Kind::Gauge,
+                kind == Kind::Counter,
+            );
+            let family = families.entry(name).or_insert_with(|| Family {
+                kind,
+                help: metric.description.clone(),
+                series: BTreeMap::new(),
+            });
+            if family.kind != kind {
+                continue;
+            }
+            if !metric.description.is_empty() {
+                family.help.clone_from(&metric.description);
+            }
+            let base = resource_labels(m.resource_attributes(), m.scope_name());
+            for p in m.points() {
+                let Some(value) = sample_value(&p) else {
+                    continue;
+                };
+                let time = p.time_unix_nano();
+                let key = labels(&base, p.attributes());
+                match family.series.get_mut(&key) {
+                    Some(s) if s.time > time => {}
+                    Some(s) => {
+                        *s = Sample {
+                            time,
+                            updated: now,
+                            value,
                         }
                     }
+                    None if total < MAX_SERIES => {
+                        total += 1;
+                        family.series.insert(
+                            key,
+                            Sample {
+                                time,
+                                updated: now,
+                                value,
+                            },
+                        );
+                    }
+                    None => {}
                 }
             }
         }
@@ -421,11 +366,40 @@ impl ReceivedMetrics {
     }
 }
 
-fn number(v: &Option<number_data_point::Value>) -> Value {
-    Value::Number(match v {
-        Some(number_data_point::Value::AsDouble(d)) => *d,
-        Some(number_data_point::Value::AsInt(i)) => *i as f64,
-        None => 0.0,
+/// A point's value as exposed: numbers (a missing value is written 0, as
+/// the Collector's exporter does), cumulative `le` buckets (saturating,
+/// since a sender's counts may add up past u64::MAX), summary quantiles.
+fn sample_value(p: &PointRef<'_>) -> Option<Value> {
+    Some(match *p {
+        PointRef::Gauge(_) | PointRef::Sum(..) => Value::Number(p.number().unwrap_or(0.0)),
+        PointRef::Histogram(_, h) => {
+            let mut acc = 0u64;
+            let mut buckets: Vec<(f64, u64)> = h
+                .explicit_bounds
+                .iter()
+                .zip(&h.bucket_counts)
+                .map(|(b, n)| {
+                    acc = acc.saturating_add(*n);
+                    (*b, acc)
+                })
+                .collect();
+            buckets.push((f64::INFINITY, h.count));
+            Value::Histogram {
+                buckets,
+                sum: h.sum.unwrap_or(0.0),
+                count: h.count,
+            }
+        }
+        PointRef::Summary(s) => Value::Summary {
+            quantiles: s
+                .quantile_values
+                .iter()
+                .map(|q| (q.quantile, q.value))
+                .collect(),
+            sum: s.sum,
+            count: s.count,
+        },
+        _ => return None,
     })
 }
 
