@@ -118,15 +118,47 @@ fn work_outliving_the_root_extends_the_path_to_the_trace_end() {
 fn kestra_execution_started_by_a_short_api_call() {
     let ms = 1_000_000u64;
     let spans = vec![
-        sp(1, 1, None, "upstream", "POST /api/v1/executions", 0, 71 * ms),
+        sp(
+            1,
+            1,
+            None,
+            "upstream",
+            "POST /api/v1/executions",
+            0,
+            71 * ms,
+        ),
         sp(1, 2, Some(1), "kestra-webserver", "POST", 4 * ms, 67 * ms),
         sp(1, 3, Some(2), "kestra", "log_start", 212 * ms, 236 * ms),
         sp(1, 4, Some(2), "kestra", "fetch_orders", 268 * ms, 1145 * ms),
-        sp(1, 5, Some(4), "downstream", "GET /api/orders", 293 * ms, 1117 * ms),
-        sp(1, 6, Some(2), "kestra", "process_orders", 1190 * ms, 4962 * ms),
+        sp(
+            1,
+            5,
+            Some(4),
+            "downstream",
+            "GET /api/orders",
+            293 * ms,
+            1117 * ms,
+        ),
+        sp(
+            1,
+            6,
+            Some(2),
+            "kestra",
+            "process_orders",
+            1190 * ms,
+            4962 * ms,
+        ),
         sp(1, 7, Some(6), "kestra", "transform", 1340 * ms, 4871 * ms),
         sp(1, 8, Some(2), "kestra", "each_batch", 5010 * ms, 5188 * ms),
-        sp(1, 9, Some(2), "kestra", "export_report", 7540 * ms, 9912 * ms),
+        sp(
+            1,
+            9,
+            Some(2),
+            "kestra",
+            "export_report",
+            7540 * ms,
+            9912 * ms,
+        ),
     ];
     let cp = critical_path(&Tree::build(&spans, None)).unwrap();
     assert_eq!(cp.duration, 9912 * ms);

@@ -135,6 +135,16 @@ pub fn fresh() -> Demo {
     build(loupe_model::time::now_ns(), fresh_run_id())
 }
 
+/// The `nth` run (0-based) of `loupe demo --repeat`, at the current time:
+/// see [`build_nth`].
+pub fn fresh_nth(nth: u32) -> Demo {
+    build_nth(loupe_model::time::now_ns(), fresh_run_id(), nth)
+}
+
+/// How much longer the failing shell task runs in each repeated run, so
+/// "compare with previous run" has a regression to name.
+const SLOWER_PER_RUN_MS: f64 = 1500.0;
+
 /// splitmix64's finalizer: a good 64-bit mix, so consecutive inputs give
 /// unrelated outputs.
 fn mix(mut z: u64) -> u64 {
@@ -487,6 +497,14 @@ fn id8(span: &Span) -> [u8; 8] {
 /// Builds one run: the main trace starts 2½ minutes before `now_ns` and
 /// everything, metric points included, ends before it.
 pub fn build(now_ns: u64, run_id: u64) -> Demo {
+    build_nth(now_ns, run_id, 0)
+}
+
+/// [`build`] for the `nth` run of a repeated demo: from the second run on,
+/// the failing shell task (`export_report`) runs 1.5 s longer per run
+/// (up to 4 runs), so consecutive runs of the flow differ in one task.
+pub fn build_nth(now_ns: u64, run_id: u64, nth: u32) -> Demo {
+    let slower = SLOWER_PER_RUN_MS * f64::from(nth.min(4));
     let mut b = Builder {
         ids: Ids { run: run_id, n: 0 },
         spans: SpanSet::default(),
@@ -811,7 +829,7 @@ pub fn build(now_ns: u64, run_id: u64) -> Demo {
         main,
         web,
         t0,
-        (7540.0, 9912.7),
+        (7540.0, 9912.7 + slower),
     );
     let message = "Command failed with exit code 1";
     failed.events.push(Event {
@@ -856,13 +874,14 @@ pub fn build(now_ns: u64, run_id: u64) -> Demo {
         EXECUTOR,
         SeverityNumber::Info,
         format!(
-            "Execution {} of flow {NAMESPACE}.{MAIN_FLOW} ended in state FAILED after 9.9s",
-            parent_exec.id
+            "Execution {} of flow {NAMESPACE}.{MAIN_FLOW} ended in state FAILED after {:.1}s",
+            parent_exec.id,
+            (9912.7 + slower) / 1000.0
         ),
         &parent_exec,
         None,
         t0,
-        9961.0,
+        9961.0 + slower,
     );
 
     Demo {
@@ -1298,5 +1317,24 @@ mod tests {
         assert_eq!(build(NOW, 1).traces, a.traces);
         assert_eq!(a.metrics, b.metrics);
         assert_ne!(fresh_run_id(), fresh_run_id());
+    }
+
+    #[test]
+    fn repeated_runs_slow_down_one_task() {
+        let dur = |d: &Demo, name: &str| -> u64 {
+            let (_, s) = spans(d)
+                .into_iter()
+                .find(|(_, s)| s.span_id[..] == d.failed_span_id[..])
+                .unwrap_or_else(|| panic!("{name}"));
+            s.end_time_unix_nano - s.start_time_unix_nano
+        };
+        let first = build_nth(NOW, 1, 0);
+        let second = build_nth(NOW, 2, 1);
+        assert_eq!(first.traces, build(NOW, 1).traces);
+        let (a, b) = (dur(&first, "first"), dur(&second, "second"));
+        assert!(
+            b > a && b - a > 1_400 * NS_PER_MS && b - a < 1_600 * NS_PER_MS,
+            "{a} {b}"
+        );
     }
 }
