@@ -2,7 +2,7 @@
 // stitched view), the waterfall, and the side panel (details, logs).
 
 import { ApiError, getAttributeKeys, getCriticalPath, getPrevious, getServiceMap, getRelated, getStatistics, getTrace, getTraceLogs } from '../api';
-import { criticalByNode, regressionHint, sortStats, type CriticalPathAnswer, type PreviousAnswer, type Stat, type StatColumn, type StatisticsAnswer } from '../analysis';
+import { criticalByNode, criticalPathInfo, regressionHint, sortStats, type CriticalPathAnswer, type PreviousAnswer, type Stat, type StatColumn, type StatisticsAnswer } from '../analysis';
 import { clear, h, setText, toggleClass } from '../dom';
 import { formatCount, formatDuration, formatTimestamp, shortId } from '../format';
 import { compareUrl, traceUrl, type TraceViewState } from '../query';
@@ -127,6 +127,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     attrs: { type: 'button', 'aria-pressed': 'false', title: 'Highlight the critical path: the spans that determined when the trace ended' },
     text: 'Critical path',
   });
+  const cpInfo = h('span', { class: 'muted small', testid: 'critical-path-info' });
   const flameBtn = h('button', { class: 'btn small toggle', testid: 'flame-toggle', attrs: { type: 'button', 'aria-pressed': 'false', title: 'Show the trace as a flame graph (click a span to zoom into it)' }, text: 'Flame graph' });
   const hintBox = h('div', { class: 'th-hint', testid: 'regression-hint', attrs: { hidden: true } });
   const toolbar = h(
@@ -135,7 +136,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     h('div', { class: 'tb-group find-group' }, findIn, findCount, findPrev, findNext),
     h('div', { class: 'tb-group' }, collapseAll, expandAll),
     h('label', { class: 'tb-group' }, h('span', { class: 'muted', text: 'Group by' }), groupIn, groupList, groupClear),
-    h('div', { class: 'tb-group' }, stitchedBtn, cpBtn, flameBtn),
+    h('div', { class: 'tb-group' }, stitchedBtn, cpBtn, cpInfo, flameBtn),
     h('span', { class: 'spacer' }),
     h('div', { class: 'tb-group' }, liveInfo, refreshBtn),
   );
@@ -627,6 +628,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   async function applyCritical(): Promise<void> {
     if (!cpOn || !tree) {
       critical = null;
+      setText(cpInfo, '');
       recomputeRows();
       return;
     }
@@ -645,6 +647,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     if (destroyed || !tree || !cpOn) return;
     const t = tree;
     critical = criticalByNode(cpAnswer.criticalPath.segments, t.base, t.nodes.length, (tid, sid) => findIndex(t, tid, sid));
+    setText(cpInfo, criticalPathInfo(cpAnswer.criticalPath));
     recomputeRows();
   }
 
