@@ -270,6 +270,10 @@ pub struct Info {
     /// Base URL for OTLP/HTTP (`/v1/traces` etc. are appended by SDKs).
     #[serde(rename = "otlpHttp")]
     pub otlp_http: String,
+    /// Attribute keys that name a run (config `analysis.run_keys`): the
+    /// analysis routes' default for `runKeys`.
+    #[serde(rename = "runKeys")]
+    pub run_keys: Vec<String>,
 }
 
 impl Info {
@@ -279,6 +283,10 @@ impl Info {
             version: env!("CARGO_PKG_VERSION"),
             otlp_grpc: reachable(grpc),
             otlp_http: format!("http://{}", reachable(http)),
+            run_keys: loupe_analysis::runs::DEFAULT_KEYS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         }
     }
 }
@@ -301,6 +309,7 @@ pub fn router(reader: Arc<Reader>, info: Info) -> Router {
 /// The `/api/v1` router with more routes (relative to `/api/v1`) merged in,
 /// such as [`crate::transfer::router`], which needs the writer too.
 pub fn router_with(reader: Arc<Reader>, info: Info, extra: Router) -> Router {
+    let run_keys: Arc<[String]> = info.run_keys.clone().into();
     let api = Router::new()
         .route("/info", get(move || async move { Json(info) }))
         .route("/services", get(services))
@@ -314,7 +323,7 @@ pub fn router_with(reader: Arc<Reader>, info: Info, extra: Router) -> Router {
         .route("/metrics/{name}", get(metric))
         .route("/metrics/{name}/chart", get(chart::chart))
         .route("/dashboard", get(dashboard).put(save_dashboard))
-        .merge(analysis::routes())
+        .merge(analysis::routes(run_keys))
         .fallback(not_found)
         .with_state(reader)
         .merge(extra);

@@ -40,6 +40,8 @@ pub struct ServeConfig {
     pub log: Option<crate::logging::LogHandle>,
     /// Send what is stored on to an upstream OTLP endpoint too.
     pub forward: Option<ForwardConfig>,
+    /// Attribute keys that name a run (config `analysis.run_keys`).
+    pub run_keys: Vec<String>,
 }
 
 /// The defences that depend on the mode (SECURITY.md). The configuration
@@ -102,6 +104,10 @@ impl Default for ServeConfig {
             ops: OpsConfig::default(),
             log: None,
             forward: None,
+            run_keys: loupe_analysis::runs::DEFAULT_KEYS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         }
     }
 }
@@ -306,7 +312,8 @@ pub async fn run_with_notifier(
             .into_future(),
     );
     let ops = ops(&config, &store, &bound, forwarder.clone(), received);
-    let info = crate::api::Info::new(bound.grpc, bound.http);
+    let mut info = crate::api::Info::new(bound.grpc, bound.http);
+    info.run_keys = config.run_keys.clone();
     // Alerting: evaluation on its own task, reading through the Reader.
     let alerting = crate::alerting::Alerting::start(
         store.alerts.clone(),
