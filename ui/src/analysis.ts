@@ -302,3 +302,9 @@ export interface ServiceMapAnswer {
   linked: boolean;
   serviceMap: { services: string[]; edges: ServiceEdge[] };
 }
+
+export interface TopologyAnswer {
+  traces: number;
+  linked: boolean;
+  serviceMap: { services: string[]; edges: ServiceEdge[] };
+}

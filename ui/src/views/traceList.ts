@@ -1,6 +1,6 @@
 // Route `/`: the search form and the trace list, refreshed every 2 s.
 
-import { ApiError, getAttributeKeys, getServices, searchTraces } from '../api';
+import { ApiError, getAttributeKeys, getServices, getTopology, searchTraces } from '../api';
 import { serviceColor } from '../color';
 import { clear, h, setText, toggleClass } from '../dom';
 import { formatCount, formatDurationNs, formatRelative, formatTimestamp, isSameDay, nsParts, parseDuration } from '../format';
@@ -20,6 +20,7 @@ import { navigate } from '../router';
 import type { TraceSummary } from '../stitch';
 import { comparePair } from '../analysis';
 import { renderSearchScatter } from './runHistory';
+import { serviceMapView } from './serviceMap';
 import { emptyState } from './empty';
 import { attachKeySuggest } from './suggest';
 
@@ -171,6 +172,34 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
     compareBtn.disabled = !pair;
     compareBtn.textContent = picked.size ? `Compare (${picked.size}/2)` : 'Compare';
   }
+  // The service map of the current search (GET /api/v1/topology), on demand.
+  const mapBtn = h('button', { class: 'btn small toggle', testid: 'topology-toggle', attrs: { type: 'button', 'aria-pressed': 'false', title: 'The services of the traces this search finds, as a graph' }, text: 'Service map' });
+  const mapPanel = h('div', { class: 'list-map', testid: 'topology', attrs: { hidden: true } });
+  let mapCtl: AbortController | null = null;
+  async function loadTopology(): Promise<void> {
+    mapCtl?.abort();
+    const ctl = new AbortController();
+    mapCtl = ctl;
+    mapPanel.replaceChildren(h('p', { class: 'muted small', text: 'Computing the service map…' }));
+    try {
+      const ans = await getTopology(searchToApiParams(state, { withQ: !!state.q.trim() && !qUnsupported }), ctl.signal);
+      if (ctl.signal.aborted || destroyed) return;
+      mapPanel.replaceChildren(
+        h('div', { class: 'muted small', text: `${ans.serviceMap.services.length} services, ${ans.serviceMap.edges.length} call edges in ${formatCount(ans.traces)} traces (at most 200, the newest)` }),
+        serviceMapView(ans.serviceMap, 'LR'),
+      );
+    } catch (e) {
+      if ((e as Error).name === 'AbortError') return;
+      mapPanel.replaceChildren(h('p', { class: 'notice', text: (e as Error).message }));
+    }
+  }
+  mapBtn.addEventListener('click', () => {
+    const on = mapBtn.getAttribute('aria-pressed') !== 'true';
+    mapBtn.setAttribute('aria-pressed', String(on));
+    mapPanel.hidden = !on;
+    if (on) void loadTopology();
+    else mapCtl?.abort();
+  });
   // Duration over time of the current results (Jaeger's scatter plot).
   const scatter = h('div', { class: 'list-scatter', testid: 'search-scatter', attrs: { hidden: true } });
   let scatterSig = '';
@@ -178,8 +207,9 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
   const results = h(
     'section',
     { class: 'results' },
-    h('div', { class: 'results-head' }, count, compareBtn, h('span', { class: 'spacer' }), liveDot, status, pauseBtn),
+    h('div', { class: 'results-head' }, count, compareBtn, mapBtn, h('span', { class: 'spacer' }), liveDot, status, pauseBtn),
     notice,
+    mapPanel,
     scatter,
     resultsBody,
     moreBtn,
@@ -466,9 +496,11 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
       state = next as SearchState;
       fillForm();
       void refresh();
+      if (!mapPanel.hidden) void loadTopology();
     },
     destroy() {
       destroyed = true;
+      mapCtl?.abort();
       window.clearTimeout(timer);
       inflight?.abort();
       document.removeEventListener('visibilitychange', onVisibility);

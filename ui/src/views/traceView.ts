@@ -33,6 +33,7 @@ import { serviceChip, type View } from './traceList';
 import { Waterfall } from './waterfall';
 import { renderRunHistory } from './runHistory';
 import { FlameGraph } from './flame';
+import { serviceMapView } from './serviceMap';
 
 const STITCH_LIMIT = 20;
 const LIVE_MS = 3000;
@@ -717,7 +718,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     );
   }
 
-  /** Call edges between the trace's services (a table; a laid-out graph is still to come). */
+  /** Call edges between the trace's services: a laid-out graph, and the same edges as a table. */
   async function loadServiceMap(): Promise<void> {
     mapBox.replaceChildren(h('p', { class: 'muted', text: 'Computing…' }));
     let ans;
@@ -729,31 +730,9 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
       return;
     }
     if (destroyed) return;
-    const ns = (v: string) => formatDuration(Number(v));
-    const edges = ans.serviceMap.edges;
     mapBox.replaceChildren(
-      h('div', { class: 'stats-bar' }, h('span', { class: 'muted small', text: `${ans.serviceMap.services.length} services, ${edges.length} call edges` })),
-      h(
-        'table',
-        { class: 'stats-table' },
-        h('thead', null, h('tr', null, ...['Caller', 'Callee', 'Calls', 'Errors', 'p50', 'p95'].map((t) => h('th', { text: t })))),
-        h(
-          'tbody',
-          null,
-          ...edges.map((e) =>
-            h(
-              'tr',
-              { class: e.errors ? 'has-errors' : '', testid: 'edge-row' },
-              h('td', null, serviceChip(e.caller)),
-              h('td', null, serviceChip(e.callee)),
-              h('td', { class: 'num', text: formatCount(e.count) }),
-              h('td', { class: 'num', text: formatCount(e.errors) }),
-              h('td', { class: 'num', text: ns(e.p50) }),
-              h('td', { class: 'num', text: ns(e.p95) }),
-            ),
-          ),
-        ),
-      ),
+      h('div', { class: 'stats-bar' }, h('span', { class: 'muted small', text: `${ans.serviceMap.services.length} services, ${ans.serviceMap.edges.length} call edges` })),
+      serviceMapView(ans.serviceMap, 'TB'),
     );
   }
 
