@@ -142,14 +142,14 @@ export function sortStats(rows: readonly Stat[], col: StatColumn, desc: boolean)
 }
 
 /**
- * What the critical path covers, in words: "path 9.9s", or, when work
- * outlived the root, "path 9.9s (root span 71.4ms; work it started ran on)".
+ * What the critical path covers, in words: "path 9.9s · 21 segments", and
+ * when work outlived the root, "… · root span 71.4ms".
  */
 export function criticalPathInfo(cp: { duration: string; rootDuration: string; segments: readonly unknown[] }): string {
   const d = formatDuration(Number(cp.duration));
   const onPath = `${cp.segments.length} segment${cp.segments.length === 1 ? '' : 's'}`;
-  if (BigInt(cp.rootDuration) < BigInt(cp.duration)) return `path ${d}, ${onPath} (root span ${formatDuration(Number(cp.rootDuration))}; work it started ran on)`;
-  return `path ${d}, ${onPath}`;
+  if (BigInt(cp.rootDuration) < BigInt(cp.duration)) return `path ${d} · ${onPath} · root span ${formatDuration(Number(cp.rootDuration))}`;
+  return `path ${d} · ${onPath}`;
 }
 
 /** A signed nanosecond delta as `+5m12s` / `-3ms`. */

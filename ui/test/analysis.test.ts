@@ -175,7 +175,7 @@ describe('run key → trace-list search', () => {
 
 describe('critical path info', () => {
   it('says when work outlived the root', () => {
-    expect(criticalPathInfo({ duration: '9912700000', rootDuration: '71400000', segments: [1, 2, 3] })).toBe('path 9.91s, 3 segments (root span 71.4ms; work it started ran on)');
-    expect(criticalPathInfo({ duration: '100', rootDuration: '100', segments: [1] })).toBe('path 100ns, 1 segment');
+    expect(criticalPathInfo({ duration: '9912700000', rootDuration: '71400000', segments: [1, 2, 3] })).toBe('path 9.91s · 3 segments · root span 71.4ms');
+    expect(criticalPathInfo({ duration: '100', rootDuration: '100', segments: [1] })).toBe('path 100ns · 1 segment');
   });
 });

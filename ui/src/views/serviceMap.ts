@@ -29,7 +29,7 @@ export function serviceMapView(map: { services: string[]; edges: ServiceEdge[] }
   const marker = `sm-arrow-${++markerSeq}`;
   const root = svg('svg', { width: g.width, height: g.height, viewBox: `0 0 ${g.width} ${g.height}`, class: 'sm-graph', role: 'img', 'aria-label': `Service map: ${g.nodes.length} services, ${g.edges.length} call edges`, 'data-testid': 'service-graph' });
   const defs = svg('defs', {});
-  const m = svg('marker', { id: marker, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' });
+  const m = svg('marker', { id: marker, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 9, markerHeight: 9, markerUnits: 'userSpaceOnUse', orient: 'auto-start-reverse' });
   m.append(svg('path', { d: 'M0,0 L10,5 L0,10 z', class: 'sm-arrowhead' }));
   defs.append(m);
   root.append(defs);
@@ -48,6 +48,9 @@ export function serviceMapView(map: { services: string[]; edges: ServiceEdge[] }
     const d = ge.points.map((p, k) => `${k ? 'L' : 'M'}${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(' ');
     const grp = svg('g', { class: `sm-edge${ge.edge.errors ? ' error' : ''}`, 'data-testid': 'service-edge', 'data-caller': ge.edge.caller, 'data-callee': ge.edge.callee, tabindex: 0, role: 'button', 'aria-label': `${ge.edge.caller} to ${ge.edge.callee}: ${ge.label}` });
     grp.append(svg('path', { d, class: 'sm-hit' }), svg('path', { d, class: 'sm-line', 'marker-end': `url(#${marker})` }));
+    // The label on a backing box, so the line does not run through the text.
+    const lw = ge.label.length * 5.9 + 8;
+    grp.append(svg('rect', { x: ge.lx - lw / 2, y: ge.ly - 8, width: lw, height: 16, rx: 3, class: 'sm-label-bg' }));
     const text = svg('text', { x: ge.lx, y: ge.ly + 4, class: 'sm-label', 'text-anchor': 'middle' });
     text.textContent = ge.label;
     grp.append(text);

@@ -128,7 +128,11 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     attrs: { type: 'button', 'aria-pressed': 'false', title: 'Highlight the critical path: the spans that determined when the trace ended' },
     text: 'Critical path',
   });
-  const cpInfo = h('span', { class: 'muted small', testid: 'critical-path-info' });
+  const cpInfo = h('span', {
+    class: 'muted small',
+    testid: 'critical-path-info',
+    title: 'The path covers the trace from the root\'s start to the end of the last span: work the root started and did not wait for (a workflow execution started by an API call) is on it.',
+  });
   const flameBtn = h('button', { class: 'btn small toggle', testid: 'flame-toggle', attrs: { type: 'button', 'aria-pressed': 'false', title: 'Show the trace as a flame graph (click a span to zoom into it)' }, text: 'Flame graph' });
   const hintBox = h('div', { class: 'th-hint', testid: 'regression-hint', attrs: { hidden: true } });
   const toolbar = h(
@@ -607,6 +611,8 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   function setTab(tab: 'details' | 'logs' | 'statistics' | 'services'): void {
     // The analysis tabs are not kept in the URL (details is the default there).
     if (tab === 'details' || tab === 'logs') opts.tab = tab;
+    // The analysis tables need more room than the details: the panel widens for them.
+    toggleClass(side, 'wide', tab === 'statistics' || tab === 'services');
     toggleClass(tabMap, 'active', tab === 'services');
     tabMap.setAttribute('aria-selected', String(tab === 'services'));
     mapBox.hidden = tab !== 'services';
