@@ -30,7 +30,14 @@ fn the_analysis_views_work_in_chromium() {
     );
     let loupe = common::Loupe::start();
     let out = common::loupe_command()
-        .args(["demo", "--repeat", "2", "--interval", "100ms", "--grpc-endpoint"])
+        .args([
+            "demo",
+            "--repeat",
+            "2",
+            "--interval",
+            "100ms",
+            "--grpc-endpoint",
+        ])
         .arg(format!("http://{}", loupe.grpc))
         .output()
         .expect("loupe demo");
