@@ -19,7 +19,10 @@ export interface CriticalPathAnswer {
   linked: boolean;
   criticalPath: {
     rootSpanId: string;
+    /** The trace's extent the path covers (ns). */
     duration: string;
+    /** The root span's own duration (ns): shorter when work outlived it. */
+    rootDuration: string;
     segments: Segment[];
     spans: { traceId: string; spanId: string; service: string; name: string; selfTime: string }[];
   };
@@ -138,6 +141,17 @@ export function sortStats(rows: readonly Stat[], col: StatColumn, desc: boolean)
   });
 }
 
+/**
+ * What the critical path covers, in words: "path 9.9s · 21 segments", and
+ * when work outlived the root, "… · root span 71.4ms".
+ */
+export function criticalPathInfo(cp: { duration: string; rootDuration: string; segments: readonly unknown[] }): string {
+  const d = formatDuration(Number(cp.duration));
+  const onPath = `${cp.segments.length} segment${cp.segments.length === 1 ? '' : 's'}`;
+  if (BigInt(cp.rootDuration) < BigInt(cp.duration)) return `path ${d} · ${onPath} · root span ${formatDuration(Number(cp.rootDuration))}`;
+  return `path ${d} · ${onPath}`;
+}
+
 /** A signed nanosecond delta as `+5m12s` / `-3ms`. */
 export function formatDelta(ns: string): string {
   const v = BigInt(ns);
@@ -220,13 +234,38 @@ export function runSearchParams(key: RunKey, limit = 100): URLSearchParams {
   return p;
 }
 
-/** Scatter positions of runs (time → x, duration → y); runs of a root key whose root differs are left out. */
+/** A string as a quoted value of the attribute expression language (`q`): backslash escapes. */
+function quoteQ(v: string): string {
+  return `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/**
+ * The trace-list search (fields of the search form) that lists the runs of a
+ * run key: its attributes as an expression, or the root's service and span name.
+ */
+export function runKeySearch(key: RunKey): { service: string; name: string; q: string } {
+  if (key.kind === 'root') return { service: key.service, name: key.name, q: '' };
+  return { service: '', name: '', q: key.values.map(([k, v]) => `${k} = ${quoteQ(v)}`).join(' AND ') };
+}
+
+/**
+ * The two traces picked in the list to compare, as A (the earlier start) and
+ * B (the later), or null unless exactly two are picked.
+ */
+export function comparePair(picked: ReadonlyMap<string, string>): { a: string; b: string } | null {
+  if (picked.size !== 2) return null;
+  const [x, y] = [...picked.entries()] as [[string, string], [string, string]];
+  const later = BigInt(y[1]) > BigInt(x[1]) || (BigInt(y[1]) === BigInt(x[1]) && y[0] > x[0]);
+  return later ? { a: x[0], b: y[0] } : { a: y[0], b: x[0] };
+}
+
+/** Scatter positions of runs (time → x, duration → y); with a root key, traces whose root differs are left out; `null`: every trace (the trace list's search). */
 export function runPoints(
   traces: readonly { traceId: string; rootService: string | null; rootName: string; startTimeUnixNano: string; durationNano: string; errorCount: number }[],
-  key: RunKey,
+  key: RunKey | null,
   currentId: string,
 ): RunPoint[] {
-  const runs = key.kind === 'root' ? traces.filter((t) => t.rootService === key.service && t.rootName === key.name) : [...traces];
+  const runs = key?.kind === 'root' ? traces.filter((t) => t.rootService === key.service && t.rootName === key.name) : [...traces];
   if (runs.length === 0) return [];
   const starts = runs.map((t) => BigInt(t.startTimeUnixNano));
   let lo = starts[0]!;
@@ -260,6 +299,12 @@ export interface ServiceEdge {
 
 export interface ServiceMapAnswer {
   traceId: string;
+  linked: boolean;
+  serviceMap: { services: string[]; edges: ServiceEdge[] };
+}
+
+export interface TopologyAnswer {
+  traces: number;
   linked: boolean;
   serviceMap: { services: string[]; edges: ServiceEdge[] };
 }

@@ -190,6 +190,11 @@ export function getCompare(a: string, b: string, linked: boolean, signal?: Abort
   return getJson(`/api/v1/compare?${p.toString()}`, signal);
 }
 
+/** The service map of the traces a search finds (the `/traces` search parameters). */
+export function getTopology(params: URLSearchParams, signal?: AbortSignal): Promise<import('./analysis').TopologyAnswer> {
+  return getJson(`/api/v1/topology?${params.toString()}`, signal);
+}
+
 export function getServiceMap(traceId: string, linked: boolean, signal?: AbortSignal): Promise<import('./analysis').ServiceMapAnswer> {
   return getJson(`/api/v1/traces/${encodeURIComponent(traceId)}/service-map${linkedQuery(linked)}`, signal);
 }

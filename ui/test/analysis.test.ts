@@ -80,7 +80,7 @@ describe('run history', () => {
   });
 });
 
-import { flameBoxes } from '../src/flame';
+import { flameBoxes, flameRange } from '../src/flame';
 import type { SpanTree } from '../src/tree';
 
 describe('flame graph layout', () => {
@@ -109,5 +109,73 @@ describe('flame graph layout', () => {
   });
   it('caps the number of boxes', () => {
     expect(flameBoxes(tree, -1, 0, 2).boxes.length).toBe(2);
+  });
+  it('scales to the trace extent when children outlive the root (fire-and-forget)', () => {
+    // A 71 ms API call whose tasks run until 9912 ms: the scale is 0..9912,
+    // not 0..71, so the tasks are drawn.
+    const t = {
+      nodes: [node(0, 71, -1, 0, [1]), node(4, 67, 0, 1, [2, 3]), node(212, 236, 1, 2, []), node(7540, 9912, 1, 2, [])],
+      roots: [0],
+      size: Int32Array.from([4, 3, 1, 1]),
+    } as unknown as SpanTree;
+    expect(flameRange(t, -1)).toEqual([0, 9912]);
+    const r = flameBoxes(t, -1);
+    expect(r.hidden).toBe(0);
+    expect(r.boxes.map((b) => b.node)).toEqual([0, 1, 2, 3]);
+    const last = r.boxes[3]!;
+    expect(last.x).toBeCloseTo(7540 / 9912, 6);
+    expect(last.x + last.w).toBeCloseTo(1, 6);
+    expect(r.boxes[0]!.w).toBeCloseTo(71 / 9912, 6);
+    // Zooming into the webserver span keeps its outliving children in view.
+    expect(flameRange(t, 1)).toEqual([4, 9912]);
+  });
+  it('draws wide descendants of a too-narrow span', () => {
+    const t = {
+      nodes: [node(0, 1000, -1, 0, [1]), node(0, 1, 0, 1, [2]), node(10, 900, 1, 2, [])],
+      roots: [0],
+      size: Int32Array.from([3, 2, 1]),
+    } as unknown as SpanTree;
+    const r = flameBoxes(t, -1);
+    expect(r.boxes.map((b) => b.node)).toEqual([0, 2]);
+    expect(r.hidden).toBe(1);
+  });
+});
+
+import { comparePair, criticalPathInfo, runKeySearch } from '../src/analysis';
+
+describe('trace list: two picked traces to compare', () => {
+  it('needs exactly two, the earlier is A', () => {
+    expect(comparePair(new Map([['x', '5']]))).toBeNull();
+    expect(comparePair(new Map([['late', '9007199254740993'], ['early', '9007199254740992']]))).toEqual({ a: 'early', b: 'late' });
+    expect(comparePair(new Map([['early', '1'], ['late', '2']]))).toEqual({ a: 'early', b: 'late' });
+    expect(comparePair(new Map([['a', '1'], ['b', '2'], ['c', '3']]))).toBeNull();
+  });
+});
+
+describe('run key → trace-list search', () => {
+  it('lists attribute keys as an expression, quoting values', () => {
+    expect(runKeySearch({ kind: 'attributes', values: [['kestra.namespace', 'company.team'], ['kestra.flowId', 'say "hi" \\o/']] })).toEqual({
+      service: '',
+      name: '',
+      q: 'kestra.namespace = "company.team" AND kestra.flowId = "say \\"hi\\" \\\\o/"',
+    });
+  });
+  it('uses the root service and span name otherwise', () => {
+    expect(runKeySearch({ kind: 'root', service: 'api', name: 'GET /x' })).toEqual({ service: 'api', name: 'GET /x', q: '' });
+  });
+  it('scatters every trace of a search when there is no key', () => {
+    const t = (id: string, start: string, dur: string) => ({ traceId: id, rootService: 's', rootName: id, startTimeUnixNano: start, durationNano: dur, errorCount: 0 });
+    const pts = runPoints([t('a', '1000', '10'), t('b', '2000', '20')], null, '');
+    expect(pts.map((p) => [p.traceId, p.x, p.y])).toEqual([
+      ['a', 0, 0.5],
+      ['b', 1, 1],
+    ]);
+  });
+});
+
+describe('critical path info', () => {
+  it('says when work outlived the root', () => {
+    expect(criticalPathInfo({ duration: '9912700000', rootDuration: '71400000', segments: [1, 2, 3] })).toBe('path 9.91s · 3 segments · root span 71.4ms');
+    expect(criticalPathInfo({ duration: '100', rootDuration: '100', segments: [1] })).toBe('path 100ns · 1 segment');
   });
 });

@@ -120,6 +120,8 @@ pub struct Summary {
     /// least 10% and 1 ms.
     pub changed: u64,
     pub status_changes: u64,
+    /// Each trace's extent: its root's start to the end of the last span
+    /// under it (work that outlived the root included).
     #[serde(serialize_with = "ns")]
     pub duration_a: u64,
     #[serde(serialize_with = "ns")]
@@ -258,27 +260,27 @@ pub fn compare<'a>(a: &Tree<'a>, b: &Tree<'a>) -> Result<Comparison<'a>, Analysi
             });
         }
     }
+    let extent = |t: &Tree, r: usize| {
+        let (s, e) = t.extent(r);
+        e - s
+    };
     Ok(Comparison {
-        summary: summarize(&nodes),
+        summary: summarize(&nodes, extent(a, ra), extent(b, rb)),
         nodes,
     })
 }
 
-fn summarize(nodes: &[Node<'_>]) -> Summary {
+/// `duration_a`/`duration_b`: the extents of the two traces (see
+/// [`Tree::extent`]), not their roots' durations.
+fn summarize(nodes: &[Node<'_>], duration_a: u64, duration_b: u64) -> Summary {
     let mut s = Summary {
         matched: 0,
         added: 0,
         removed: 0,
         changed: 0,
         status_changes: 0,
-        duration_a: nodes
-            .first()
-            .and_then(|n| n.a.as_ref())
-            .map_or(0, |x| x.duration),
-        duration_b: nodes
-            .first()
-            .and_then(|n| n.b.as_ref())
-            .map_or(0, |x| x.duration),
+        duration_a,
+        duration_b,
         delta: 0,
         regressions: Vec::new(),
     };

@@ -1,18 +1,37 @@
 //! The critical path: the chain of span segments that determined when the
-//! trace's root ended, as Jaeger UI defines it
-//! (`TracePage/CriticalPath`): start at the root's end, step into the
-//! child that finished last before the cursor, and when a span has no such
-//! child, its own time up to the cursor is on the path and the cursor moves
-//! to its start, back in its parent.
+//! trace's work ended. The walk is Jaeger UI's (`TracePage/CriticalPath`):
+//! start at the end, step into the child that finished last before the
+//! cursor, and when a span has no such child, its own time up to the cursor
+//! is on the path and the cursor moves to its start, back in its parent.
 //!
-//! Before walking, each span's interval is made to fit its parent, as
-//! Jaeger's `sanitizeOverFlowingChildren` does: a child ending after its
-//! parent is clipped to the parent's end, one starting after it is dropped.
-//! Where Jaeger clamps a child that starts before its parent, Loupe first
-//! shifts a *cross-service* child (clock skew between hosts) forward to its
-//! parent's start with its subtree, then clamps. Asynchronous children (a
-//! consumer under a producer, or anything ending after the root) and their
-//! subtrees are left out: fire-and-forget work never delays the root.
+//! Where Loupe differs is what "the end" is. Jaeger walks back from the
+//! root's end and clips every child to its parent, so work the root started
+//! and did not wait for (an API call that starts a workflow execution and
+//! answers at once, a fire-and-forget job) is cut off: for a Kestra
+//! execution started by a 71 ms API call, Jaeger's path is the 71 ms call
+//! and the 10 s of tasks are invisible. Loupe walks the trace's *extent*:
+//!
+//! - each span's interval is extended to the end of its latest-ending
+//!   descendant (the work it started belongs to it, waited for or not), so
+//!   a child outliving its parent is never clipped and extends the parent;
+//! - the path therefore runs from the root's start to the end of the
+//!   last-finishing span under it, and ends in that span;
+//! - the time a span holds the path after its own end (waiting for nothing
+//!   it knows of while work it started is scheduled) is its self time on
+//!   the path: for the Kestra case, the gaps between tasks are billed to the
+//!   API span that started the execution, which is where they come from.
+//!
+//! When nothing outlives its parent, this is exactly Jaeger's path.
+//! [`CriticalPath::duration`] is the extent and
+//! [`CriticalPath::root_duration`] the root's own duration, so a UI can say
+//! "the path covers 9.9 s; the root span took 71 ms".
+//!
+//! Before walking, a *cross-service* child starting before its parent (clock
+//! skew between hosts) is shifted forward to its parent's start with its
+//! subtree; a same-service child starting before its parent is clamped to
+//! the parent's start (dropped if it ended before the parent started).
+//! Producer → consumer (message) children are walked like any other: when
+//! the message's processing is what ended last, it is the answer.
 //!
 //! One deliberate difference: Jaeger takes a child that ends strictly
 //! before the cursor; Loupe also takes one ending exactly at it, so two
@@ -64,26 +83,34 @@ pub struct OnPath<'a> {
 pub struct CriticalPath<'a> {
     #[serde(serialize_with = "display")]
     pub root_span_id: SpanId,
+    /// The trace's extent under the root: from the root's start to the end
+    /// of the last-finishing span (adjusted times).
     #[serde(serialize_with = "ns")]
     pub duration: u64,
+    /// The root span's own duration (shorter than `duration` when work it
+    /// started outlived it).
+    #[serde(serialize_with = "ns")]
+    pub root_duration: u64,
     /// In time order.
     pub segments: Vec<Segment<'a>>,
     /// Spans on the path by self time on the path, largest first.
     pub spans: Vec<OnPath<'a>>,
 }
 
-/// Adjusted intervals: `None` for spans left out of the walk.
+/// Adjusted intervals: `None` for spans left out of the walk. Each kept
+/// span's end is extended to its latest-ending kept descendant's.
 pub(crate) fn adjusted(tree: &Tree, root: usize) -> Vec<Option<(u64, u64)>> {
     let spans = tree.spans;
     let mut iv: Vec<Option<(u64, u64)>> = vec![None; spans.len()];
     // Per span, how far its subtree was shifted forward (clock skew).
     let mut shift = vec![0u64; spans.len()];
     let r = &spans[root];
-    let root_end = r.end.max(r.start);
-    iv[root] = Some((r.start, root_end));
+    iv[root] = Some((r.start, r.end.max(r.start)));
+    // Kept spans in pre-order: reversed, children come before parents.
+    let mut kept = vec![root];
     let mut stack = vec![root];
     while let Some(p) = stack.pop() {
-        let Some((ps, pe)) = iv[p] else { continue };
+        let Some((ps, _)) = iv[p] else { continue };
         for &c in tree.children(p) {
             let s = &spans[c];
             let mut sh = shift[p];
@@ -95,17 +122,21 @@ pub(crate) fn adjusted(tree: &Tree, root: usize) -> Vec<Option<(u64, u64)>> {
                 cs = ps;
                 ce = ce.saturating_add(d);
             }
-            if tree.is_async(c) || ce > root_end {
-                continue;
-            }
-            let cs = cs.max(ps);
-            let ce = ce.min(pe);
-            if cs > ce {
+            if ce < ps {
                 continue;
             }
             shift[c] = sh;
-            iv[c] = Some((cs, ce));
+            iv[c] = Some((cs.max(ps), ce));
+            kept.push(c);
             stack.push(c);
+        }
+    }
+    for &c in kept.iter().rev() {
+        let (Some(p), Some((_, ce))) = (tree.parent(c), iv[c]) else {
+            continue;
+        };
+        if let Some((ps, pe)) = iv[p] {
+            iv[p] = Some((ps, pe.max(ce)));
         }
     }
     iv
@@ -198,6 +229,7 @@ pub fn critical_path<'a>(tree: &Tree<'a>) -> Result<CriticalPath<'a>, AnalysisEr
     Ok(CriticalPath {
         root_span_id: spans[root].span_id,
         duration: re - rs,
+        root_duration: spans[root].duration(),
         segments,
         spans: on
             .into_iter()

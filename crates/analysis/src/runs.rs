@@ -4,7 +4,9 @@
 //! A workflow engine names each execution's flow in attributes (Kestra:
 //! `kestra.namespace` and `kestra.flowId`), and its root span name often
 //! carries the execution ID, so the attributes are the better key when the
-//! spans carry them; otherwise the root's (service, span name) is.
+//! spans carry them; otherwise the root's (service, span name) is. Which
+//! attributes is configuration (`analysis.run_keys`, default
+//! [`DEFAULT_KEYS`]); the `runKeys` parameter of a request overrides it.
 
 use serde::Serialize;
 

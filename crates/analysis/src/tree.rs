@@ -179,6 +179,23 @@ impl<'a> Tree<'a> {
         &self.child_idx[self.child_off[i]..self.child_off[i + 1]]
     }
 
+    /// The extent of `i`'s subtree: its start to the latest end of any
+    /// span under it (itself included). Work that outlives the span that
+    /// started it (an API call that starts a workflow execution) counts:
+    /// this is what "how long did this run take" means.
+    pub fn extent(&self, i: usize) -> (u64, u64) {
+        let s = &self.spans[i];
+        let mut end = s.end.max(s.start);
+        let mut stack = vec![i];
+        while let Some(j) = stack.pop() {
+            for &c in self.children(j) {
+                end = end.max(self.spans[c].end);
+                stack.push(c);
+            }
+        }
+        (s.start, end)
+    }
+
     /// Whether `i` was started by its parent without being waited for:
     /// a consumer under a producer (a message). OTLP has no FOLLOWS_FROM;
     /// this is the one relation it does mark as asynchronous.

@@ -164,6 +164,23 @@ fn the_slowed_task_is_the_largest_regression_not_its_ancestors() {
 }
 
 #[test]
+fn durations_are_the_traces_extents_when_work_outlives_the_root() {
+    // A 71 ms API call starts tasks that run on after it answered.
+    let mut a = run(1, &[("t1", MS), ("shell.Commands", 100 * MS)]);
+    let mut b = run(2, &[("t1", MS), ("shell.Commands", 310 * MS)]);
+    for s in [&mut a, &mut b] {
+        s[0].end = 71 * MS;
+    }
+    let c = cmp(&a, &b);
+    assert_eq!(c.summary.duration_a, 10 + 101 * MS);
+    assert_eq!(c.summary.duration_b, 10 + 311 * MS);
+    assert_eq!(c.summary.delta, 210 * MS as i128);
+    assert_eq!(c.summary.regressions[0].name, "shell.Commands");
+    // The root's own node still shows its own duration.
+    assert_eq!(c.nodes[0].delta, Some(0));
+}
+
+#[test]
 fn subtrees_of_unmatched_nodes_are_one_sided() {
     let mut a = run(1, &[("t1", MS)]);
     a.push(sp(1, 50, Some(2), "worker", "inner", 10, 20));

@@ -63,7 +63,9 @@ fn parallel_children_only_the_last_finishing_counts() {
 }
 
 #[test]
-fn child_ending_after_its_parent_is_clipped() {
+fn child_ending_after_its_parent_extends_it() {
+    // x outlives p: p is taken to last until x ends (work it started), so x
+    // holds the path to its end instead of being clipped at p's.
     let spans = vec![
         sp(1, 1, None, "api", "root", 0, 100),
         sp(1, 2, Some(1), "api", "p", 10, 50),
@@ -71,33 +73,121 @@ fn child_ending_after_its_parent_is_clipped() {
     ];
     assert_eq!(
         path(&spans),
-        vec![(1, 0, 10), (2, 10, 20), (3, 20, 50), (1, 50, 100)]
+        vec![(1, 0, 10), (2, 10, 20), (3, 20, 70), (1, 70, 100)]
     );
+    let cp = critical_path(&Tree::build(&spans, None)).unwrap();
+    assert_eq!((cp.duration, cp.root_duration), (100, 100));
 }
 
 #[test]
-fn fire_and_forget_children_do_not_extend_the_path() {
+fn work_outliving_the_root_extends_the_path_to_the_trace_end() {
     let mut spans = vec![
         sp(1, 1, None, "api", "root", 0, 100),
         sp(1, 2, Some(1), "api", "a", 10, 30),
-        // Ends after the root: nobody waited for it.
+        // Ends after the root: nobody waited for it, but it is the trace's
+        // last work, so the path ends in it.
         sp(1, 3, Some(1), "mail", "send", 20, 150),
         sp(1, 4, Some(1), "api", "publish", 40, 45),
-        // A consumer under a producer: asynchronous by kind.
+        // A consumer under a producer: walked like any child.
         sp(1, 5, Some(4), "worker", "consume", 42, 95),
     ];
     spans[3].kind = KIND_PRODUCER;
     spans[4].kind = KIND_CONSUMER;
+    assert_eq!(path(&spans), vec![(1, 0, 20), (3, 20, 150)]);
+    let cp = critical_path(&Tree::build(&spans, None)).unwrap();
+    assert_eq!((cp.duration, cp.root_duration), (150, 100));
+    // Without the mail, the message's processing ended last under the root.
+    spans.remove(2);
     assert_eq!(
         path(&spans),
         vec![
             (1, 0, 10),
             (2, 10, 30),
             (1, 30, 40),
-            (4, 40, 45),
-            (1, 45, 100)
+            (4, 40, 42),
+            (5, 42, 95),
+            (1, 95, 100)
         ]
     );
+}
+
+/// The shape of `loupe demo`: a 71 ms API call (upstream → webserver)
+/// starts a Kestra execution whose tasks are children of the webserver
+/// span and run for ~10 s after the call answered.
+#[test]
+fn kestra_execution_started_by_a_short_api_call() {
+    let ms = 1_000_000u64;
+    let spans = vec![
+        sp(
+            1,
+            1,
+            None,
+            "upstream",
+            "POST /api/v1/executions",
+            0,
+            71 * ms,
+        ),
+        sp(1, 2, Some(1), "kestra-webserver", "POST", 4 * ms, 67 * ms),
+        sp(1, 3, Some(2), "kestra", "log_start", 212 * ms, 236 * ms),
+        sp(1, 4, Some(2), "kestra", "fetch_orders", 268 * ms, 1145 * ms),
+        sp(
+            1,
+            5,
+            Some(4),
+            "downstream",
+            "GET /api/orders",
+            293 * ms,
+            1117 * ms,
+        ),
+        sp(
+            1,
+            6,
+            Some(2),
+            "kestra",
+            "process_orders",
+            1190 * ms,
+            4962 * ms,
+        ),
+        sp(1, 7, Some(6), "kestra", "transform", 1340 * ms, 4871 * ms),
+        sp(1, 8, Some(2), "kestra", "each_batch", 5010 * ms, 5188 * ms),
+        sp(
+            1,
+            9,
+            Some(2),
+            "kestra",
+            "export_report",
+            7540 * ms,
+            9912 * ms,
+        ),
+    ];
+    let cp = critical_path(&Tree::build(&spans, None)).unwrap();
+    assert_eq!(cp.duration, 9912 * ms);
+    assert_eq!(cp.root_duration, 71 * ms);
+    assert_eq!(
+        path(&spans),
+        vec![
+            (1, 0, 4 * ms),
+            (2, 4 * ms, 212 * ms),
+            (3, 212 * ms, 236 * ms),
+            (2, 236 * ms, 268 * ms),
+            (4, 268 * ms, 293 * ms),
+            (5, 293 * ms, 1117 * ms),
+            (4, 1117 * ms, 1145 * ms),
+            (2, 1145 * ms, 1190 * ms),
+            (6, 1190 * ms, 1340 * ms),
+            (7, 1340 * ms, 4871 * ms),
+            (6, 4871 * ms, 4962 * ms),
+            (2, 4962 * ms, 5010 * ms),
+            (8, 5010 * ms, 5188 * ms),
+            (2, 5188 * ms, 7540 * ms),
+            (9, 7540 * ms, 9912 * ms),
+        ]
+    );
+    // The slowest thing on the path is the transform task.
+    assert_eq!(cp.spans[0].name, "transform");
+    // The segments tile the extent with no gap or overlap.
+    let total: u64 = cp.segments.iter().map(|s| s.end - s.start).sum();
+    assert_eq!(total, cp.duration);
 }
 
 #[test]

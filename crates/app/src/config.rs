@@ -37,6 +37,8 @@ pub struct ServeConfig {
     pub log: Option<LogHandle>,
     /// Send what is stored on to an upstream OTLP endpoint too.
     pub forward: Option<ForwardConfig>,
+    /// Attribute keys that name a run (config `analysis.run_keys`).
+    pub run_keys: Vec<String>,
 }
 
 /// The defences that depend on the mode (SECURITY.md). The configuration
@@ -99,6 +101,10 @@ impl Default for ServeConfig {
             ops: OpsConfig::default(),
             log: None,
             forward: None,
+            run_keys: loupe_analysis::runs::DEFAULT_KEYS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         }
     }
 }
@@ -161,6 +167,7 @@ impl ServeConfig {
             },
             log,
             forward,
+            run_keys: c.analysis.run_keys.clone(),
         })
     }
 }

@@ -114,7 +114,8 @@ pub async fn run_with_notifier(
             .into_future(),
     );
     let ops = ops(&config, &store, &bound, forwarder.clone(), received);
-    let info = loupe_server::api::Info::new(bound.grpc, bound.http);
+    let mut info = loupe_server::api::Info::new(bound.grpc, bound.http);
+    info.run_keys = config.run_keys.clone();
     // Alerting: evaluation on its own task, reading through the Reader.
     let alerting = Alerting::start(
         store.alerts.clone(),

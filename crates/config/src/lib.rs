@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::{Table, Value};
 
-pub use schema::{default_data_dir, Auth, Config, Forward, Health, Metrics};
+pub use schema::{default_data_dir, Analysis, Auth, Config, Forward, Health, Metrics};
 
 /// Private files for everything Loupe keeps in its configuration and data
 /// directories (tokens, keys, exports): directories 0700, files 0600
@@ -460,6 +460,13 @@ impl Loaded {
             key: "filters",
             message: e.to_string(),
         })?;
+        if c.analysis.run_keys.len() > 8 || c.analysis.run_keys.iter().any(|k| k.trim().is_empty())
+        {
+            return Err(ConfigError::Invalid {
+                key: "analysis.run_keys",
+                message: "at most 8 attribute keys, none empty".into(),
+            });
+        }
         if !loupe_ops::valid_prefix(&c.metrics.prefix) {
             return Err(ConfigError::Invalid {
                 key: "metrics.prefix",
@@ -533,6 +540,25 @@ mod tests {
         assert!(l.warnings[0].contains("644"), "{:?}", l.warnings);
         let l = Loaded::load(Some(&path), &no_env, Vec::new()).expect("load");
         assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    }
+
+    #[test]
+    fn run_keys_come_from_the_file_or_the_environment() {
+        let l = Loaded::load(None, &no_env, Vec::new()).expect("load");
+        assert_eq!(
+            l.config.analysis.run_keys,
+            ["kestra.namespace", "kestra.flowId"]
+        );
+        let (_d, path) = write("[analysis]\nrun_keys = [\"app.job\"]\n");
+        let l = Loaded::load(Some(&path), &no_env, Vec::new()).expect("load");
+        l.check().expect("valid");
+        assert_eq!(l.config.analysis.run_keys, ["app.job"]);
+        let env = |k: &str| (k == "LOUPE_ANALYSIS_RUN_KEYS").then(|| "a.b, c".to_string());
+        let l = Loaded::load(None, &env, Vec::new()).expect("load");
+        assert_eq!(l.config.analysis.run_keys, ["a.b", "c"]);
+        let (_d, path) = write("[analysis]\nrun_keys = [\"\"]\n");
+        let l = Loaded::load(Some(&path), &no_env, Vec::new()).expect("load");
+        assert!(l.check().is_err());
     }
 
     #[test]

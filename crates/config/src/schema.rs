@@ -40,6 +40,25 @@ pub struct Config {
     pub forward: Forward,
     /// Ingest filter rules (`[[filters]]`), applied before storage.
     pub filters: Vec<FilterRule>,
+    pub analysis: Analysis,
+}
+
+/// Trace analysis (docs/api.md, "Trace analysis").
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Analysis {
+    /// Attribute keys that name "the same run" (the run key: previous run,
+    /// run history) when a span of the trace carries all of them; else the
+    /// root's service and span name is the key. Empty: always the root.
+    pub run_keys: Vec<String>,
+}
+
+impl Default for Analysis {
+    fn default() -> Self {
+        Analysis {
+            run_keys: vec!["kestra.namespace".into(), "kestra.flowId".into()],
+        }
+    }
 }
 
 /// What a listener reachable beyond loopback requires (SECURITY.md).
@@ -136,6 +155,7 @@ impl Default for Config {
             metrics: Metrics::default(),
             forward: Forward::default(),
             filters: Vec::new(),
+            analysis: Analysis::default(),
         }
     }
 }

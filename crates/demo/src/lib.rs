@@ -36,7 +36,7 @@ mod time;
 use otlp::{ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest};
 
 pub use ids::fresh_run_id;
-pub use run::build;
+pub use run::{build, build_nth};
 pub use service::{EXECUTOR, WORKER};
 
 pub const NAMESPACE: &str = "company.team";
@@ -116,6 +116,12 @@ pub fn hex(id: &[u8]) -> String {
 /// A fresh run at the current time.
 pub fn fresh() -> Demo {
     build(loupe_model::time::now_ns(), fresh_run_id())
+}
+
+/// The `nth` run (0-based) of `loupe demo --repeat`, at the current time:
+/// see [`build_nth`].
+pub fn fresh_nth(nth: u32) -> Demo {
+    build_nth(loupe_model::time::now_ns(), fresh_run_id(), nth)
 }
 
 #[cfg(test)]
@@ -379,5 +385,22 @@ mod tests {
         assert_eq!(build(NOW, 1).traces, a.traces);
         assert_eq!(a.metrics, b.metrics);
         assert_ne!(fresh_run_id(), fresh_run_id());
+    }
+
+    #[test]
+    fn repeated_runs_slow_down_one_task() {
+        let dur = |d: &Demo, name: &str| -> u64 {
+            let (_, s) = spans(d)
+                .into_iter()
+                .find(|(_, s)| s.span_id[..] == d.failed_span_id[..])
+                .unwrap_or_else(|| panic!("{name}"));
+            s.end_time_unix_nano - s.start_time_unix_nano
+        };
+        let first = build_nth(NOW, 1, 0);
+        let second = build_nth(NOW, 2, 1);
+        assert_eq!(first.traces, build(NOW, 1).traces);
+        let (a, b) = (dur(&first, "first"), dur(&second, "second"));
+        let ms = 1_000_000;
+        assert!(b > a && b - a > 1_400 * ms && b - a < 1_600 * ms, "{a} {b}");
     }
 }

@@ -19,9 +19,21 @@ use crate::{Demo, ITEM_FLOW, MAIN_FLOW, NAMESPACE, SUBFLOW};
 /// The main trace starts this long before `now_ns`.
 const LEAD_NS: u64 = 150 * NS_PER_S;
 
+/// How much longer the failing shell task runs in each repeated run, so
+/// "compare with previous run" has a regression to name.
+const SLOWER_PER_RUN_MS: f64 = 1500.0;
+
 /// Builds one run: the main trace starts 2½ minutes before `now_ns` and
 /// everything, metric points included, ends before it.
 pub fn build(now_ns: u64, run_id: u64) -> Demo {
+    build_nth(now_ns, run_id, 0)
+}
+
+/// [`build`] for the `nth` run of a repeated demo: from the second run on,
+/// the failing shell task (`export_report`) runs 1.5 s longer per run
+/// (up to 4 runs), so consecutive runs of the flow differ in one task.
+pub fn build_nth(now_ns: u64, run_id: u64, nth: u32) -> Demo {
+    let slower = SLOWER_PER_RUN_MS * f64::from(nth.min(4));
     let mut b = Builder::new(run_id);
     let t0 = now_ns.saturating_sub(LEAD_NS);
     let main = b.ids.trace();
@@ -342,7 +354,7 @@ pub fn build(now_ns: u64, run_id: u64) -> Demo {
         main,
         web,
         t0,
-        (7540.0, 9912.7),
+        (7540.0, 9912.7 + slower),
     );
     let message = "Command failed with exit code 1";
     failed.events.push(Event {
@@ -387,13 +399,14 @@ pub fn build(now_ns: u64, run_id: u64) -> Demo {
         EXECUTOR,
         SeverityNumber::Info,
         format!(
-            "Execution {} of flow {NAMESPACE}.{MAIN_FLOW} ended in state FAILED after 9.9s",
-            parent_exec.id
+            "Execution {} of flow {NAMESPACE}.{MAIN_FLOW} ended in state FAILED after {:.1}s",
+            parent_exec.id,
+            (9912.7 + slower) / 1000.0
         ),
         &parent_exec,
         None,
         t0,
-        9961.0,
+        9961.0 + slower,
     );
 
     Demo {

@@ -251,6 +251,10 @@ pub struct Info {
     /// Base URL for OTLP/HTTP (`/v1/traces` etc. are appended by SDKs).
     #[serde(rename = "otlpHttp")]
     pub otlp_http: String,
+    /// Attribute keys that name a run (config `analysis.run_keys`): the
+    /// analysis routes' default for `runKeys`.
+    #[serde(rename = "runKeys")]
+    pub run_keys: Vec<String>,
 }
 
 impl Info {
@@ -260,6 +264,10 @@ impl Info {
             version: env!("CARGO_PKG_VERSION"),
             otlp_grpc: reachable(grpc),
             otlp_http: format!("http://{}", reachable(http)),
+            run_keys: loupe_analysis::runs::DEFAULT_KEYS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
         }
     }
 }
@@ -292,6 +300,7 @@ pub fn router_with(
     let save = move |State(r): State<Arc<Reader>>, body: axum::body::Bytes| {
         save_dashboard(r, writer.clone(), body)
     };
+    let run_keys: Arc<[String]> = info.run_keys.clone().into();
     let api = Router::new()
         .route("/info", get(move || async move { Json(info) }))
         .route("/services", get(services))
@@ -305,7 +314,7 @@ pub fn router_with(
         .route("/metrics/{name}", get(metric))
         .route("/metrics/{name}/chart", get(chart::chart))
         .route("/dashboard", get(dashboard).put(save))
-        .merge(analysis::routes())
+        .merge(analysis::routes(run_keys))
         .fallback(not_found)
         .with_state(reader)
         .merge(extra);

@@ -1,12 +1,13 @@
 // Route `/`: the search form and the trace list, refreshed every 2 s.
 
-import { ApiError, getAttributeKeys, getServices, searchTraces } from '../api';
+import { ApiError, getAttributeKeys, getServices, getTopology, searchTraces } from '../api';
 import { serviceColor } from '../color';
 import { clear, h, setText, toggleClass } from '../dom';
 import { formatCount, formatDurationNs, formatRelative, formatTimestamp, isSameDay, nsParts, parseDuration } from '../format';
 import {
   MAX_LIMIT,
   RANGE_PRESETS,
+  compareUrl,
   isoToLocalInput,
   localInputToIso,
   searchToApiParams,
@@ -17,6 +18,9 @@ import {
 } from '../query';
 import { navigate } from '../router';
 import type { TraceSummary } from '../stitch';
+import { comparePair } from '../analysis';
+import { renderSearchScatter } from './runHistory';
+import { serviceMapView } from './serviceMap';
 import { emptyState } from './empty';
 import { attachKeySuggest } from './suggest';
 
@@ -138,6 +142,7 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
       h(
         'tr',
         null,
+        h('th', { class: 'c-pick' }, h('span', { class: 'sr-only', text: 'Pick to compare' })),
         h('th', { class: 'c-start', text: 'Start' }),
         h('th', { class: 'c-root', text: 'Root' }),
         h('th', { class: 'c-dur', text: 'Duration' }),
@@ -150,12 +155,62 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
   );
   const moreBtn = h('button', { class: 'btn small more', attrs: { type: 'button', hidden: true }, text: 'Show more' });
   moreBtn.addEventListener('click', () => submit({ limit: Math.min(MAX_LIMIT, state.limit * 2) }));
+  // Two picked rows → "Compare" (A = the earlier, B = the later). Kept across refreshes.
+  const picked = new Map<string, string>();
+  const compareBtn = h('button', {
+    class: 'btn small',
+    testid: 'compare-picked',
+    attrs: { type: 'button', disabled: true, title: 'Tick two traces to compare them' },
+    text: 'Compare',
+  });
+  compareBtn.addEventListener('click', () => {
+    const pair = comparePair(picked);
+    if (pair) navigate(compareUrl({ ...pair, linked: false }));
+  });
+  function renderPicked(): void {
+    const pair = comparePair(picked);
+    compareBtn.disabled = !pair;
+    compareBtn.textContent = picked.size ? `Compare (${picked.size}/2)` : 'Compare';
+  }
+  // The service map of the current search (GET /api/v1/topology), on demand.
+  const mapBtn = h('button', { class: 'btn small toggle', testid: 'topology-toggle', attrs: { type: 'button', 'aria-pressed': 'false', title: 'The services of the traces this search finds, as a graph' }, text: 'Service map' });
+  const mapPanel = h('div', { class: 'list-map', testid: 'topology', attrs: { hidden: true } });
+  let mapCtl: AbortController | null = null;
+  async function loadTopology(): Promise<void> {
+    mapCtl?.abort();
+    const ctl = new AbortController();
+    mapCtl = ctl;
+    mapPanel.replaceChildren(h('p', { class: 'muted small', text: 'Computing the service map…' }));
+    try {
+      const ans = await getTopology(searchToApiParams(state, { withQ: !!state.q.trim() && !qUnsupported }), ctl.signal);
+      if (ctl.signal.aborted || destroyed) return;
+      mapPanel.replaceChildren(
+        h('div', { class: 'muted small', text: `${ans.serviceMap.services.length} services, ${ans.serviceMap.edges.length} call edges in ${formatCount(ans.traces)} traces (at most 200, the newest)` }),
+        serviceMapView(ans.serviceMap, 'LR'),
+      );
+    } catch (e) {
+      if ((e as Error).name === 'AbortError') return;
+      mapPanel.replaceChildren(h('p', { class: 'notice', text: (e as Error).message }));
+    }
+  }
+  mapBtn.addEventListener('click', () => {
+    const on = mapBtn.getAttribute('aria-pressed') !== 'true';
+    mapBtn.setAttribute('aria-pressed', String(on));
+    mapPanel.hidden = !on;
+    if (on) void loadTopology();
+    else mapCtl?.abort();
+  });
+  // Duration over time of the current results (Jaeger's scatter plot).
+  const scatter = h('div', { class: 'list-scatter', testid: 'search-scatter', attrs: { hidden: true } });
+  let scatterSig = '';
   const resultsBody = h('div', { class: 'results-body' }, table);
   const results = h(
     'section',
     { class: 'results' },
-    h('div', { class: 'results-head' }, count, h('span', { class: 'spacer' }), liveDot, status, pauseBtn),
+    h('div', { class: 'results-head' }, count, compareBtn, mapBtn, h('span', { class: 'spacer' }), liveDot, status, pauseBtn),
     notice,
+    mapPanel,
+    scatter,
     resultsBody,
     moreBtn,
   );
@@ -327,6 +382,12 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
       if (!showEmpty) void loadServices();
     }
     renderRows(traces);
+    const sig = traces.map((t) => `${t.traceId}:${t.durationNano}:${t.errorCount}`).join(',');
+    if (sig !== scatterSig || showEmpty) {
+      scatterSig = sig;
+      if (showEmpty) scatter.hidden = true;
+      else renderSearchScatter(scatter, traces, Math.min(1400, (resultsBody.clientWidth || 900) - 16));
+    }
     moreBtn.hidden = showEmpty || traces.length < state.limit || state.limit >= MAX_LIMIT;
     count.textContent = showEmpty ? 'Waiting for telemetry' : traces.length === 0 ? 'No traces match' : `${formatCount(traces.length)} trace${traces.length === 1 ? '' : 's'}${traces.length >= state.limit ? ` (newest ${state.limit})` : ''}`;
   }
@@ -379,9 +440,25 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
     if (t.errorCount > 0) bar.classList.add('err');
     const startCell = h('span', { class: 'abs', text: formatTimestamp(t.startTimeUnixNano, { withDate: !isSameDay(t.startTimeUnixNano, now) }) });
     const relCell = h('span', { class: 'rel muted' });
+    const pick = h('input', { testid: 'trace-pick', attrs: { type: 'checkbox', 'aria-label': `Pick ${t.rootName || 'trace'} to compare` } });
+    pick.checked = picked.has(t.traceId);
+    pick.addEventListener('change', () => {
+      if (pick.checked) {
+        // A third pick replaces the oldest pick.
+        if (picked.size >= 2) {
+          const first = picked.keys().next().value as string;
+          picked.delete(first);
+          const other = rowCache.get(first)?.tr.querySelector<HTMLInputElement>('input[type=checkbox]');
+          if (other) other.checked = false;
+        }
+        picked.set(t.traceId, t.startTimeUnixNano);
+      } else picked.delete(t.traceId);
+      renderPicked();
+    });
     const tr = h(
       'tr',
       { testid: 'trace-row', data: { traceId: t.traceId }, class: t.errorCount > 0 ? 'has-error' : '' },
+      h('td', { class: 'c-pick' }, pick),
       h('td', { class: 'c-start' }, startCell, relCell),
       h(
         'td',
@@ -395,7 +472,7 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
       h('td', { class: 'c-svcs' }, ...t.services.slice(0, 6).map((s) => serviceChip(s)), t.services.length > 6 ? h('span', { class: 'muted', text: `+${t.services.length - 6}` }) : null),
     );
     tr.addEventListener('click', (ev) => {
-      if ((ev.target as Element).closest('a')) return;
+      if ((ev.target as Element).closest('a, .c-pick')) return;
       if (window.getSelection()?.toString()) return;
       navigate(href);
     });
@@ -419,9 +496,11 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
       state = next as SearchState;
       fillForm();
       void refresh();
+      if (!mapPanel.hidden) void loadTopology();
     },
     destroy() {
       destroyed = true;
+      mapCtl?.abort();
       window.clearTimeout(timer);
       inflight?.abort();
       document.removeEventListener('visibilitychange', onVisibility);

@@ -2,7 +2,7 @@
 // stitched view), the waterfall, and the side panel (details, logs).
 
 import { ApiError, getAttributeKeys, getCriticalPath, getPrevious, getServiceMap, getRelated, getStatistics, getTrace, getTraceLogs } from '../api';
-import { criticalByNode, regressionHint, sortStats, type CriticalPathAnswer, type PreviousAnswer, type Stat, type StatColumn, type StatisticsAnswer } from '../analysis';
+import { criticalByNode, criticalPathInfo, regressionHint, sortStats, type CriticalPathAnswer, type PreviousAnswer, type Stat, type StatColumn, type StatisticsAnswer } from '../analysis';
 import { clear, h, setText, toggleClass } from '../dom';
 import { formatCount, formatDuration, formatTimestamp, shortId } from '../format';
 import { compareUrl, traceUrl, type TraceViewState } from '../query';
@@ -33,6 +33,7 @@ import { serviceChip, type View } from './traceList';
 import { Waterfall } from './waterfall';
 import { renderRunHistory } from './runHistory';
 import { FlameGraph } from './flame';
+import { serviceMapView } from './serviceMap';
 
 const STITCH_LIMIT = 20;
 const LIVE_MS = 3000;
@@ -127,6 +128,11 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     attrs: { type: 'button', 'aria-pressed': 'false', title: 'Highlight the critical path: the spans that determined when the trace ended' },
     text: 'Critical path',
   });
+  const cpInfo = h('span', {
+    class: 'muted small',
+    testid: 'critical-path-info',
+    title: 'The path covers the trace from the root\'s start to the end of the last span: work the root started and did not wait for (a workflow execution started by an API call) is on it.',
+  });
   const flameBtn = h('button', { class: 'btn small toggle', testid: 'flame-toggle', attrs: { type: 'button', 'aria-pressed': 'false', title: 'Show the trace as a flame graph (click a span to zoom into it)' }, text: 'Flame graph' });
   const hintBox = h('div', { class: 'th-hint', testid: 'regression-hint', attrs: { hidden: true } });
   const toolbar = h(
@@ -135,7 +141,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     h('div', { class: 'tb-group find-group' }, findIn, findCount, findPrev, findNext),
     h('div', { class: 'tb-group' }, collapseAll, expandAll),
     h('label', { class: 'tb-group' }, h('span', { class: 'muted', text: 'Group by' }), groupIn, groupList, groupClear),
-    h('div', { class: 'tb-group' }, stitchedBtn, cpBtn, flameBtn),
+    h('div', { class: 'tb-group' }, stitchedBtn, cpBtn, cpInfo, flameBtn),
     h('span', { class: 'spacer' }),
     h('div', { class: 'tb-group' }, liveInfo, refreshBtn),
   );
@@ -605,6 +611,8 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   function setTab(tab: 'details' | 'logs' | 'statistics' | 'services'): void {
     // The analysis tabs are not kept in the URL (details is the default there).
     if (tab === 'details' || tab === 'logs') opts.tab = tab;
+    // The analysis tables need more room than the details: the panel widens for them.
+    toggleClass(side, 'wide', tab === 'statistics' || tab === 'services');
     toggleClass(tabMap, 'active', tab === 'services');
     tabMap.setAttribute('aria-selected', String(tab === 'services'));
     mapBox.hidden = tab !== 'services';
@@ -627,6 +635,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   async function applyCritical(): Promise<void> {
     if (!cpOn || !tree) {
       critical = null;
+      setText(cpInfo, '');
       recomputeRows();
       return;
     }
@@ -645,6 +654,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     if (destroyed || !tree || !cpOn) return;
     const t = tree;
     critical = criticalByNode(cpAnswer.criticalPath.segments, t.base, t.nodes.length, (tid, sid) => findIndex(t, tid, sid));
+    setText(cpInfo, criticalPathInfo(cpAnswer.criticalPath));
     recomputeRows();
   }
 
@@ -714,7 +724,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     );
   }
 
-  /** Call edges between the trace's services (a table; a laid-out graph is still to come). */
+  /** Call edges between the trace's services: a laid-out graph, and the same edges as a table. */
   async function loadServiceMap(): Promise<void> {
     mapBox.replaceChildren(h('p', { class: 'muted', text: 'Computing…' }));
     let ans;
@@ -726,31 +736,9 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
       return;
     }
     if (destroyed) return;
-    const ns = (v: string) => formatDuration(Number(v));
-    const edges = ans.serviceMap.edges;
     mapBox.replaceChildren(
-      h('div', { class: 'stats-bar' }, h('span', { class: 'muted small', text: `${ans.serviceMap.services.length} services, ${edges.length} call edges` })),
-      h(
-        'table',
-        { class: 'stats-table' },
-        h('thead', null, h('tr', null, ...['Caller', 'Callee', 'Calls', 'Errors', 'p50', 'p95'].map((t) => h('th', { text: t })))),
-        h(
-          'tbody',
-          null,
-          ...edges.map((e) =>
-            h(
-              'tr',
-              { class: e.errors ? 'has-errors' : '', testid: 'edge-row' },
-              h('td', null, serviceChip(e.caller)),
-              h('td', null, serviceChip(e.callee)),
-              h('td', { class: 'num', text: formatCount(e.count) }),
-              h('td', { class: 'num', text: formatCount(e.errors) }),
-              h('td', { class: 'num', text: ns(e.p50) }),
-              h('td', { class: 'num', text: ns(e.p95) }),
-            ),
-          ),
-        ),
-      ),
+      h('div', { class: 'stats-bar' }, h('span', { class: 'muted small', text: `${ans.serviceMap.services.length} services, ${ans.serviceMap.edges.length} call edges` })),
+      serviceMapView(ans.serviceMap, 'TB'),
     );
   }
 

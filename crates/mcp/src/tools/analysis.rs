@@ -31,7 +31,7 @@ pub(super) fn definitions() -> Vec<ToolDef> {
         ToolDef {
             name: "get_critical_path",
             title: "Get a trace's critical path",
-            description: "The chain of spans that determined when the trace's root span ended (Jaeger's critical path): per span on the path, its service, name and self time on the path (time not spent waiting for a child), largest first, with its share of the root's duration; and the path's segments in time order. Speeding up anything off this path does not make the root end sooner; spans that end after the root (asynchronous work) are left out. Example: {\"trace_id\": \"5b8efff798038103d269b633813fc60c\", \"linked\": true}",
+            description: "The chain of spans that determined when the trace's work ended (Jaeger's critical path, over the trace's extent: from the root's start to the end of the last span, so work the root started and did not wait for, such as the tasks of a Kestra execution an API call started, is on it): per span on the path, its service, name and self time on the path (time not spent waiting for a child), largest first, with its share of the path; and the path's segments in time order. Speeding up anything off this path does not make the trace end sooner. Example: {\"trace_id\": \"5b8efff798038103d269b633813fc60c\", \"linked\": true}",
             schema: schema(
                 json!({
                     "trace_id": {"type": "string", "pattern": TRACE_ID, "description": "32 hex digits."},
@@ -200,7 +200,7 @@ pub(super) async fn get_critical_path(ctx: &Ctx<'_>, a: &Args) -> Result<Page, T
     p.set(
         "meaning",
         format!(
-            "path: the spans on the critical path, largest self time on the path first (share of the root's {}); segments: the path in time order, +offset from its start, name [service] time on the path. Only speeding up these spans makes the root end sooner. Spans that end after the root (asynchronous work, such as the tasks of a Kestra execution that an API call started) are not on the path: when the path is short next to the trace, get_statistics shows where the rest of the time went.",
+            "path: the spans on the critical path, largest self time on the path first (share of the path's {}, the trace's extent: from the root's start to the end of the last span, work that outlived the root included); segments: the path in time order, +offset from its start, name [service] time on the path. Only speeding up these spans makes the trace end sooner.",
             duration(total)
         ),
     );

@@ -328,15 +328,15 @@ pub(super) async fn get_trace(ctx: &Ctx<'_>, a: &Args) -> Result<Page, ToolError
             let spans = analysis::path_spans(ctx, &cp["criticalPath"]);
             let n = spans.len();
             let path = ns(&cp["criticalPath"]["duration"]);
-            let whole = end.saturating_sub(start);
+            let root = ns(&cp["criticalPath"]["rootDuration"]);
             let mut note = "largest self time on the critical path first; get_critical_path gives the whole path".to_string();
             // A root that ends long before the trace (an API call that
-            // starts a Kestra execution) leaves the later work off the path.
-            if whole > 0 && path.saturating_mul(10) < whole.saturating_mul(9) {
+            // starts a Kestra execution): the path covers the work it started.
+            if root > 0 && root.saturating_mul(10) < path.saturating_mul(9) {
                 note.push_str(&format!(
-                    ". The root ended after {} but the trace runs {}: spans that end after the root (asynchronous work) are not on the path; get_statistics shows where that time went",
-                    duration(path),
-                    duration(whole)
+                    ". The root span ended after {} but the work it started ran {}: the path covers all of it, up to the last span to end",
+                    duration(root),
+                    duration(path)
                 ));
             }
             p.set(

@@ -27,13 +27,18 @@ const MAX_TOPOLOGY: usize = 200;
 /// Earlier traces looked at when choosing the previous run.
 const MAX_CANDIDATES: usize = 50;
 
-/// The analysis routes, merged into `/api/v1`.
-pub(super) fn routes() -> Router<Arc<Reader>> {
+/// The analysis routes, merged into `/api/v1`. `run_keys`: the configured
+/// attribute keys that name a run (`analysis.run_keys`), the default of
+/// the `runKeys` parameter.
+pub(super) fn routes(run_keys: Arc<[String]>) -> Router<Arc<Reader>> {
     Router::new()
         .route("/traces/{trace_id}/critical-path", get(critical_path))
         .route("/traces/{trace_id}/statistics", get(statistics))
         .route("/traces/{trace_id}/service-map", get(service_map))
-        .route("/traces/{trace_id}/previous", get(previous))
+        .route(
+            "/traces/{trace_id}/previous",
+            get(move |s, p, q| previous(s, p, q, run_keys)),
+        )
         .route("/compare", get(compare_traces))
         .route("/topology", get(topology))
 }
@@ -45,10 +50,10 @@ struct Opts {
     rest: Vec<(String, String)>,
 }
 
-fn opts(raw: Option<String>, allowed: &[&str]) -> Result<Opts, ApiError> {
+fn opts(raw: Option<String>, allowed: &[&str], keys: &[String]) -> Result<Opts, ApiError> {
     let mut o = Opts {
         linked: false,
-        keys: runs::DEFAULT_KEYS.iter().map(|s| s.to_string()).collect(),
+        keys: keys.to_vec(),
         rest: Vec::new(),
     };
     for (k, v) in pairs(raw) {
@@ -139,7 +144,7 @@ async fn one_trace(
     analyse: impl FnOnce(&Tree, TraceId) -> Result<serde_json::Value, ApiError>,
 ) -> ApiResult {
     let id = trace_id(&id)?;
-    let o = opts(q, &[])?;
+    let o = opts(q, &[], &[])?;
     let (spans, traces) = blocking(&r, move |r| load(r, id, o.linked, &[]))
         .await?
         .ok_or_else(|| missing(id))?;
@@ -197,7 +202,7 @@ fn two_ids(rest: &[(String, String)]) -> Result<(TraceId, TraceId), ApiError> {
 }
 
 async fn compare_traces(State(r): State<Arc<Reader>>, RawQuery(q): RawQuery) -> ApiResult {
-    let o = opts(q, &["a", "b"])?;
+    let o = opts(q, &["a", "b"], &[])?;
     let (a, b) = two_ids(&o.rest)?;
     let linked = o.linked;
     let (sa, sb) = blocking(&r, move |r| {
@@ -265,9 +270,10 @@ async fn previous(
     State(r): State<Arc<Reader>>,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
+    run_keys: Arc<[String]>,
 ) -> ApiResult {
     let id = trace_id(&id)?;
-    let o = opts(q, &[])?;
+    let o = opts(q, &[], &run_keys)?;
     let linked = o.linked;
     let answer = blocking(&r, move |r| {
         let Some((spans, _)) = load(r, id, false, &o.keys)? else {
@@ -462,6 +468,23 @@ mod tests {
         );
         let (_, v) = get(&app, &format!("/api/v1/traces/{a}/previous")).await;
         assert!(v["previous"].is_null(), "{v}");
+
+        // Configured run keys (`analysis.run_keys`): none → the root names the run.
+        let mut info = crate::api::Info::new(
+            "127.0.0.1:4317".parse().unwrap(),
+            "127.0.0.1:4318".parse().unwrap(),
+        );
+        info.run_keys = Vec::new();
+        let by_root = crate::api::router(store.reader.clone(), info);
+        let (_, v) = get(&by_root, &format!("/api/v1/traces/{b}/previous")).await;
+        assert_eq!(v["runKey"]["kind"], "root", "{v}");
+        assert!(v["previous"].is_null(), "root names differ: {v}");
+        let (_, v) = get(
+            &by_root,
+            &format!("/api/v1/traces/{b}/previous?runKeys=kestra.flowId"),
+        )
+        .await;
+        assert_eq!(v["previous"]["traceId"], a.as_str(), "{v}");
 
         let (s, v) = get(&app, &format!("/api/v1/compare?a={a}&b={b}")).await;
         assert_eq!(s, StatusCode::OK, "{v}");
