@@ -92,7 +92,6 @@ pub fn run(config: ServeConfig) -> ExitCode {
                 .build(),
         )
         .plugin(tauri_plugin_notification::init())
-        .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_clipboard_manager::init())
         .manage(Shell {
             server: server.clone(),
@@ -107,7 +106,6 @@ pub fn run(config: ServeConfig) -> ExitCode {
         .setup(move |app| {
             let handle = app.handle().clone();
             crate::notify::install(&handle);
-            crate::files::install(&handle);
             create_window(&handle)?;
             match tray::build(&handle) {
                 Ok(t) => {
