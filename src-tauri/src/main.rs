@@ -14,6 +14,7 @@ mod cli;
 mod desktop;
 #[cfg(feature = "desktop")]
 mod notify;
+mod signals;
 mod transfer;
 
 #[global_allocator]

@@ -126,7 +126,7 @@ pub fn run(config: ServeConfig) -> ExitCode {
             // Ctrl-C or SIGTERM quit as the tray's Quit does.
             let quit = handle.clone();
             signals.spawn(async move {
-                crate::cli::shutdown_signal().await;
+                crate::signals::shutdown().await;
                 quit.exit(0);
             });
             Ok(())
