@@ -12,8 +12,6 @@
 mod cli;
 #[cfg(feature = "desktop")]
 mod desktop;
-#[cfg(feature = "desktop")]
-mod notify;
 mod signals;
 mod transfer;
 
