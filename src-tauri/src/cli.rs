@@ -342,30 +342,6 @@ struct DemoArgs {
     interval: Duration,
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-pub(crate) async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(t) => t,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
-}
-
 /// Loads the configuration, installs the log subscriber with its filter,
 /// and builds what `serve::run` takes. Errors are printed here.
 fn prepare(a: &ServeArgs) -> Result<ServeConfig, ExitCode> {
@@ -414,7 +390,7 @@ fn run_serve(a: ServeArgs) -> ExitCode {
             k.as_str()
         );
     }
-    let result = runtime.block_on(serve::run(config, shutdown_signal(), |running| {
+    let result = runtime.block_on(serve::run(config, crate::signals::shutdown(), |running| {
         println!("{}", running.bound);
         if discard {
             println!("loupe: --discard: telemetry is decoded and acknowledged, not stored");
@@ -738,7 +714,7 @@ fn run_follow(api: ApiArgs, search: loupe_mcp::term::LogsArgs, json: bool) -> Ex
     let result = runtime.block_on(async {
         tokio::select! {
             r = loupe_mcp::term::follow(&backend, &search, json, emit) => r,
-            _ = shutdown_signal() => Ok(()),
+            _ = crate::signals::shutdown() => Ok(()),
         }
     });
     match result {

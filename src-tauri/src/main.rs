@@ -1,5 +1,5 @@
 //! `loupe`: the command line and, with the default feature `desktop`, the
-//! desktop shell (Tauri 2: window, tray, notifications, file dialogs) over
+//! desktop shell (Tauri 2: window, tray, notifications) over
 //! the same core that `loupe serve` runs headless. Nothing here decides
 //! anything about telemetry: that lives in the crates under `crates/`.
 
@@ -12,10 +12,7 @@
 mod cli;
 #[cfg(feature = "desktop")]
 mod desktop;
-#[cfg(feature = "desktop")]
-mod files;
-#[cfg(feature = "desktop")]
-mod notify;
+mod signals;
 mod transfer;
 
 #[global_allocator]

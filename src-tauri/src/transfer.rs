@@ -6,8 +6,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use clap::Args;
 use loupe_export::{ExportRequest, Format, Selection};
@@ -91,27 +90,6 @@ pub struct ImportArgs {
     /// Import through a running Loupe's API instead (e.g. http://127.0.0.1:16686).
     #[arg(long, value_name = "URL")]
     pub to: Option<String>,
-}
-
-/// Set by Ctrl-C (once handled, Ctrl-C no longer kills the process: the
-/// running export or import stops at its next step and cleans up).
-fn cancel_on_ctrl_c() -> Arc<AtomicBool> {
-    let flag = Arc::new(AtomicBool::new(false));
-    let f = flag.clone();
-    let _ = std::thread::Builder::new()
-        .name("ctrl-c".into())
-        .spawn(move || {
-            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                rt.block_on(async {
-                    let _ = tokio::signal::ctrl_c().await;
-                });
-                f.store(true, Ordering::SeqCst);
-            }
-        });
-    flag
 }
 
 /// Progress on stderr: one updating line on a terminal, a line per 10%
@@ -303,7 +281,7 @@ pub fn run_export(a: ExportArgs) -> ExitCode {
         eprintln!("loupe: --output FILE is required");
         return ExitCode::from(2);
     };
-    let cancel = cancel_on_ctrl_c();
+    let cancel = crate::signals::cancel_on_ctrl_c();
     let mut meter = Meter::new();
     let to_stdout = output.as_os_str() == "-";
     // Written beside the target and renamed at the end: a cancelled or
@@ -450,7 +428,7 @@ pub fn run_import(a: ImportArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let cancel = cancel_on_ctrl_c();
+    let cancel = crate::signals::cancel_on_ctrl_c();
     let mut failed = false;
     for path in &a.files {
         let bytes = match read_file(path) {

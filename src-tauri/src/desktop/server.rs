@@ -1,12 +1,14 @@
 //! The in-process server behind the window: `loupe_app::run` on
 //! a tokio runtime, started, restarted (after a taken port) and stopped by
 //! the shell. It only tracks state; what a state means is decided in
-//! `loupe_server` (errors, which process holds a port).
+//! `loupe_app` (errors, which process holds a port). Alerting's notifier
+//! is given to it, so it knows nothing of the window or the tray.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
+use loupe_alerts::Notifier;
 use loupe_app::ports;
 use loupe_app::{self as serve, Running, ServeConfig, ServeError};
 use serde::Serialize;
@@ -82,6 +84,8 @@ type Listener = Box<dyn Fn(&Status) + Send + Sync>;
 /// The server and its state; shared by the window, the tray and the commands.
 pub struct Server {
     runtime: tokio::runtime::Handle,
+    /// Handed to every start: alerting runs inside the server.
+    notifier: Arc<dyn Notifier>,
     inner: Mutex<Inner>,
     listener: OnceLock<Listener>,
 }
@@ -94,9 +98,14 @@ struct Inner {
 }
 
 impl Server {
-    pub fn new(runtime: tokio::runtime::Handle, config: ServeConfig) -> Arc<Server> {
+    pub fn new(
+        runtime: tokio::runtime::Handle,
+        config: ServeConfig,
+        notifier: Arc<dyn Notifier>,
+    ) -> Arc<Server> {
         Arc::new(Server {
             runtime,
+            notifier,
             inner: Mutex::new(Inner {
                 config,
                 status: Status::Stopped,
@@ -138,13 +147,14 @@ impl Server {
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         inner.stop = Some(stop_tx);
         let config = inner.config.clone();
+        let notifier = self.notifier.clone();
         // The task holds a weak reference: the server is owned by the shell.
         let me = Arc::downgrade(self);
         inner.task = Some(self.runtime.spawn(async move {
             let ready = me.clone();
             let result = serve::run_with_notifier(
                 config.clone(),
-                Arc::new(crate::notify::DesktopNotifier),
+                notifier,
                 async move {
                     let _ = stop_rx.await;
                 },
@@ -252,7 +262,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let blocker = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let taken = blocker.local_addr().unwrap();
-        let server = Server::new(rt.handle().clone(), config(dir.path(), taken));
+        let server = Server::new(
+            rt.handle().clone(),
+            config(dir.path(), taken),
+            Arc::new(loupe_alerts::NoNotifier),
+        );
         server.start();
         let Status::Failed(p) =
             wait_for(&server, "the failure", |s| matches!(s, Status::Failed(_)))

@@ -475,7 +475,7 @@ mod tests {
             "127.0.0.1:4318".parse().unwrap(),
         );
         info.run_keys = Vec::new();
-        let by_root = crate::api::router(store.reader.clone(), info);
+        let by_root = crate::api::router(store.reader.clone(), Some(store.writer.clone()), info);
         let (_, v) = get(&by_root, &format!("/api/v1/traces/{b}/previous")).await;
         assert_eq!(v["runKey"]["kind"], "root", "{v}");
         assert!(v["previous"].is_null(), "root names differ: {v}");
