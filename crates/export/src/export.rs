@@ -98,7 +98,7 @@ pub struct Progress {
 }
 
 /// What an export held.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ExportSummary {
     pub traces: u64,

@@ -15,6 +15,7 @@
 pub mod alerting;
 pub mod alerts_api;
 pub mod api;
+pub mod contract;
 pub mod guard;
 pub mod health;
 pub mod logging;
