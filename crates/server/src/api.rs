@@ -44,10 +44,7 @@ fn json_sized<T: serde::Serialize>(v: &T, hint: usize) -> Result<Response, ApiEr
 /// goes through a `serde_json::Value` first. Used where that was so, and
 /// the answer is small, so the bytes on the wire stay the same.
 pub(crate) fn json_sorted<T: serde::Serialize>(v: &T, hint: usize) -> Result<Response, ApiError> {
-    json_sized(
-        &serde_json::to_value(v).map_err(ApiError::encode)?,
-        hint,
-    )
+    json_sized(&serde_json::to_value(v).map_err(ApiError::encode)?, hint)
 }
 
 /// Parses a raw query string into ordered pairs (names may repeat).

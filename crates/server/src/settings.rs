@@ -73,7 +73,9 @@ async fn get_filters(State(ops): State<Arc<Ops>>) -> Answer<serde_json::Value> {
     let answer = Filters {
         filters: ops.receiver.filters.current().rules().to_vec(),
     };
-    Ok(Json(serde_json::to_value(answer).map_err(ApiError::encode)?))
+    Ok(Json(
+        serde_json::to_value(answer).map_err(ApiError::encode)?,
+    ))
 }
 
 async fn put_filters(

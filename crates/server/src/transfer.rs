@@ -175,10 +175,7 @@ impl std::io::Write for ChannelWriter {
     }
 }
 
-async fn export(
-    State(store): State<Store>,
-    RawQuery(q): RawQuery,
-) -> Result<Response, ApiError> {
+async fn export(State(store): State<Store>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
     let spec = export_spec(&pairs(q))?;
     let format = spec.format;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Piece>(4);
@@ -230,10 +227,7 @@ async fn export(
         .into_response())
 }
 
-async fn preview(
-    State(store): State<Store>,
-    RawQuery(q): RawQuery,
-) -> Result<Response, ApiError> {
+async fn preview(State(store): State<Store>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
     let spec = export_spec(&pairs(q))?;
     let summary =
         run_blocking(move |_| Ok(loupe_export::export::preview(&store.reader, &spec)?)).await?;

@@ -246,7 +246,10 @@ impl From<BytesRejection> for ApiError {
             )
             .with_limit(MAX_FILE_BYTES as u64)
         } else {
-            ApiError::new(status, format!("reading the upload failed: {}", r.body_text()))
+            ApiError::new(
+                status,
+                format!("reading the upload failed: {}", r.body_text()),
+            )
         }
     }
 }
