@@ -80,24 +80,25 @@ impl From<&loupe_alerts::RuleError> for ErrorDetail {
     }
 }
 
-/// Everything an API call can fail with: a status and the one body shape.
+/// Everything an API call can fail with: a status and the one body shape
+/// (boxed, so a `Result` with it stays small).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub body: ErrorBody,
+    pub body: Box<ErrorBody>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
-            body: ErrorBody {
+            body: Box::new(ErrorBody {
                 error: message.into(),
                 errors: None,
                 limit: None,
                 param: None,
                 position: None,
-            },
+            }),
         }
     }
 
@@ -167,7 +168,7 @@ impl std::error::Error for ApiError {}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(self.body)).into_response()
+        (self.status, axum::Json(*self.body)).into_response()
     }
 }
 
