@@ -5,111 +5,22 @@
 
 import { formatDuration } from './format';
 
-export interface Segment {
-  traceId: string;
-  spanId: string;
-  service: string;
-  name: string;
-  start: string;
-  end: string;
-}
-
-export interface CriticalPathAnswer {
-  traceId: string;
-  linked: boolean;
-  criticalPath: {
-    rootSpanId: string;
-    /** The trace's extent the path covers (ns). */
-    duration: string;
-    /** The root span's own duration (ns): shorter when work outlived it. */
-    rootDuration: string;
-    segments: Segment[];
-    spans: { traceId: string; spanId: string; service: string; name: string; selfTime: string }[];
-  };
-}
-
-export interface Stat {
-  service: string;
-  name?: string;
-  count: number;
-  total: string;
-  selfTime: string;
-  min: string;
-  avg: string;
-  max: string;
-  errors: number;
-}
-
-export interface StatisticsAnswer {
-  traceId: string;
-  linked: boolean;
-  statistics: { spanCount: number; operations: Stat[]; services: Stat[] };
-}
-
-export interface Regression {
-  node: number;
-  service: string;
-  name: string;
-  a: string;
-  b: string;
-  delta: string;
-  selfDelta: string;
-  ratio: number | null;
-}
-
-export interface CompareSummary {
-  matched: number;
-  added: number;
-  removed: number;
-  changed: number;
-  statusChanges: number;
-  durationA: string;
-  durationB: string;
-  delta: string;
-  regressions: Regression[];
-}
-
-export interface CompareSide {
-  traceId: string;
-  spanId: string;
-  start: string;
-  duration: string;
-  selfTime: string;
-  error: boolean;
-}
-
-export interface CompareNode {
-  id: number;
-  parent: number | null;
-  depth: number;
-  service: string;
-  name: string;
-  presence: 'both' | 'onlyA' | 'onlyB';
-  moved?: boolean;
-  a: CompareSide | null;
-  b: CompareSide | null;
-  delta: string | null;
-  selfDelta: string | null;
-  statusChange: 'newError' | 'fixed' | null;
-}
-
-export interface CompareAnswer {
-  a: string;
-  b: string;
-  linked: boolean;
-  summary: CompareSummary;
-  nodes: CompareNode[];
-}
-
-export type RunKey = { kind: 'attributes'; values: [string, string][] } | { kind: 'root'; service: string; name: string };
-
-export interface PreviousAnswer {
-  traceId: string;
-  linked: boolean;
-  runKey: RunKey | null;
-  previous: { traceId: string; start: string; runKey: RunKey; reason: string } | null;
-  comparison: CompareSummary | null;
-}
+export type {
+  CompareAnswer,
+  CompareNode,
+  CompareSide,
+  CompareSummary,
+  CriticalPathAnswer,
+  PreviousAnswer,
+  Regression,
+  RunKey,
+  Segment,
+  ServiceEdge,
+  ServiceMapAnswer,
+  Stat,
+  StatisticsAnswer,
+} from './generated/api';
+import type { CompareNode, CompareSummary, RunKey, Segment, Stat } from './generated/api';
 
 export type StatColumn = 'name' | 'count' | 'total' | 'selfTime' | 'min' | 'avg' | 'max' | 'errors';
 
@@ -261,7 +172,7 @@ export function comparePair(picked: ReadonlyMap<string, string>): { a: string; b
 
 /** Scatter positions of runs (time → x, duration → y); with a root key, traces whose root differs are left out; `null`: every trace (the trace list's search). */
 export function runPoints(
-  traces: readonly { traceId: string; rootService: string | null; rootName: string; startTimeUnixNano: string; durationNano: string; errorCount: number }[],
+  traces: readonly { traceId: string; rootService: string | null; rootName: string | null; startTimeUnixNano: string; durationNano: string; errorCount: number }[],
   key: RunKey | null,
   currentId: string,
 ): RunPoint[] {
@@ -287,24 +198,3 @@ export function runPoints(
   }));
 }
 
-export interface ServiceEdge {
-  caller: string;
-  callee: string;
-  count: number;
-  errors: number;
-  p50: string;
-  p95: string;
-  traces: string[];
-}
-
-export interface ServiceMapAnswer {
-  traceId: string;
-  linked: boolean;
-  serviceMap: { services: string[]; edges: ServiceEdge[] };
-}
-
-export interface TopologyAnswer {
-  traces: number;
-  linked: boolean;
-  serviceMap: { services: string[]; edges: ServiceEdge[] };
-}

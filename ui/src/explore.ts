@@ -87,25 +87,8 @@ export function chartApiParams(s: MetricsState, width: number, height: number, t
   return p;
 }
 
-/** What the chart API answers (the parts the page uses). */
-export interface ChartAnswer {
-  svg: string;
-  width: number;
-  height: number;
-  plot: { x: number; y: number; width: number; height: number };
-  xStart: string;
-  xEnd: string;
-  yMin: number;
-  yMax: number;
-  meaning: string;
-  series: { label: string; color: string; hidden: boolean; points: [string, number | null][] }[];
-  exemplars: { timeUnixNano: string; value: number; traceId: string; spanId: string; x: number; y: number }[];
-  keys: string[];
-  values: Record<string, string[]>;
-  distribution: { svg: string; buckets: { lower: number | null; upper: number | null; count: number }[] } | null;
-  /** What the server left out or merged to keep the answer within its limits (docs/api.md). */
-  truncated?: string[];
-}
+export type { ChartAnswer } from './generated/api';
+import type { ChartAnswer } from './generated/api';
 
 /** Adds a (possibly fractional) nanosecond offset to a decimal nanosecond string, exactly enough for charts. */
 function nsAddFloat(base: string, delta: number): string {

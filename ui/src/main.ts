@@ -1,8 +1,8 @@
 import './style.css';
 import { h } from './dom';
-import { parseRoute, type Route } from './query';
-import { onNavigate, startRouter } from './router';
-import { mountTraceList, type View } from './views/traceList';
+import { parseRoute } from './query';
+import { onNavigate, routeRenderer, startRouter, type RouteTable } from './router';
+import { mountTraceList } from './views/traceList';
 import { mountTraceView } from './views/traceView';
 import { mountSettings } from './views/settings';
 import { mountMetrics } from './views/metrics';
@@ -32,49 +32,27 @@ const main = h('main', { class: 'app-main' });
 app.append(header, main);
 mountTransfer(header);
 
-let current: { kind: Route['view'] | 'rules'; view: View } | null = null;
+/** The route table: which view shows each kind of route. */
+const routes: RouteTable = {
+  search: { title: () => 'Traces · Loupe', mount: (el, r) => mountTraceList(el, r.search), state: (r) => r.search },
+  trace: { title: (r) => `Trace ${r.trace.traceId.slice(0, 8)} · Loupe`, mount: (el, r) => mountTraceView(el, r.trace), state: (r) => r.trace },
+  metrics: { title: (r) => `${r.metrics.metric || 'Metrics'} · Loupe`, mount: (el, r) => mountMetrics(el, r.metrics), state: (r) => r.metrics },
+  logs: { title: () => 'Logs · Loupe', mount: (el, r) => mountLogs(el, r.logs), state: (r) => r.logs },
+  dashboard: { title: () => 'Dashboard · Loupe', mount: (el) => mountDashboard(el), state: () => null },
+  settings: { title: () => 'Settings · Loupe', mount: (el) => mountSettings(el), state: () => null },
+  compare: { title: () => 'Compare · Loupe', mount: (el, r) => mountCompare(el, r.compare), state: (r) => r.compare },
+  // The Alerts page reads its path itself and is mounted anew on every navigation.
+  rules: { title: () => 'Alerts · Loupe', mount: (el, r) => mountRules(el, r.path) },
+  notfound: {
+    mount: (el, r) => {
+      const page = h('div', { class: 'page notfound' }, h('h2', { text: 'Not found' }), h('p', null, 'Nothing lives at ', h('code', { text: r.path }), '. ', h('a', { attrs: { href: '/' }, text: 'Back to traces' })));
+      el.appendChild(page);
+      return { update() {}, destroy: () => page.remove() };
+    },
+  },
+};
 
-function render(): void {
-  if (location.pathname === '/rules' || location.pathname.startsWith('/rules/')) {
-    current?.view.destroy();
-    document.title = 'Alerts · Loupe';
-    current = { kind: 'rules', view: mountRules(main, location.pathname) };
-    return;
-  }
-  const route = parseRoute(location.pathname, location.search);
-  if (current && current.kind === route.view && route.view !== 'notfound') {
-    current.view.update(route.view === 'search' ? route.search : route.view === 'trace' ? route.trace : route.view === 'metrics' ? route.metrics : route.view === 'logs' ? route.logs : route.view === 'compare' ? route.compare : null);
-    return;
-  }
-  current?.view.destroy();
-  current = null;
-  if (route.view === 'search') {
-    document.title = 'Traces · Loupe';
-    current = { kind: 'search', view: mountTraceList(main, route.search) };
-  } else if (route.view === 'trace') {
-    document.title = `Trace ${route.trace.traceId.slice(0, 8)} · Loupe`;
-    current = { kind: 'trace', view: mountTraceView(main, route.trace) };
-  } else if (route.view === 'settings') {
-    document.title = 'Settings · Loupe';
-    current = { kind: 'settings', view: mountSettings(main) };
-  } else if (route.view === 'metrics') {
-    document.title = `${route.metrics.metric || 'Metrics'} · Loupe`;
-    current = { kind: 'metrics', view: mountMetrics(main, route.metrics) };
-  } else if (route.view === 'dashboard') {
-    document.title = 'Dashboard · Loupe';
-    current = { kind: 'dashboard', view: mountDashboard(main) };
-  } else if (route.view === 'compare') {
-    document.title = 'Compare · Loupe';
-    current = { kind: 'compare', view: mountCompare(main, route.compare) };
-  } else if (route.view === 'logs') {
-    document.title = 'Logs · Loupe';
-    current = { kind: 'logs', view: mountLogs(main, route.logs) };
-  } else {
-    const el = h('div', { class: 'page notfound' }, h('h2', { text: 'Not found' }), h('p', null, 'Nothing lives at ', h('code', { text: route.path }), '. ', h('a', { attrs: { href: '/' }, text: 'Back to traces' })));
-    main.appendChild(el);
-    current = { kind: 'notfound', view: { update() {}, destroy: () => el.remove() } };
-  }
-}
+const render = routeRenderer(main, routes, () => parseRoute(location.pathname, location.search));
 
 startRouter();
 startAlertBadge(header.querySelector('[data-testid=alert-badge]') as HTMLElement);

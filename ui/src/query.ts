@@ -150,6 +150,7 @@ export type Route =
   | { view: 'dashboard' }
   | { view: 'settings' }
   | { view: 'compare'; compare: CompareState }
+  | { view: 'rules'; path: string }
   | { view: 'notfound'; path: string };
 
 /** `/compare?a=…&b=…&linked=1`: B is "now", A the baseline. */
@@ -171,6 +172,7 @@ export function parseRoute(pathname: string, query: string): Route {
   if (pathname === '/logs' || pathname === '/logs/') return { view: 'logs', logs: parseLogs(query) };
   if (pathname === '/dashboard' || pathname === '/dashboard/') return { view: 'dashboard' };
   if (pathname === '/settings') return { view: 'settings' };
+  if (pathname === '/rules' || pathname.startsWith('/rules/')) return { view: 'rules', path: pathname };
   if (pathname === '/compare' || pathname === '/compare/') {
     const p = new URLSearchParams(query);
     const id = (k: string) => ((p.get(k) ?? '').match(/^[0-9a-fA-F]{1,64}$/) ? (p.get(k) ?? '').toLowerCase() : '');

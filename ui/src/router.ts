@@ -1,5 +1,51 @@
-// History-API routing: `/` (search) and `/trace/<id>`. Internal links are
-// ordinary <a href> elements; a plain left click navigates without reload.
+// History-API routing. Internal links are ordinary <a href> elements; a
+// plain left click navigates without reload. `parseRoute` (query.ts) turns
+// a URL into a `Route`; the one `RouteTable` (main.ts) says, for each kind
+// of route, which `View` shows it.
+
+import type { Route } from './query';
+
+/** What every page is: updated in place with its route's state, or destroyed. */
+export interface View {
+  update(state: unknown): void;
+  destroy(): void;
+}
+
+/** The route of one kind. */
+export type RouteOf<K extends Route['view']> = Extract<Route, { view: K }>;
+
+/** How one kind of route is shown. */
+export interface ViewDef<R extends Route> {
+  /** The document title (unchanged when absent). */
+  title?(route: R): string;
+  mount(root: HTMLElement, route: R): View;
+  /**
+   * The state handed to `update` when the next route is of the same kind;
+   * without it, every navigation mounts the view anew.
+   */
+  state?(route: R): unknown;
+}
+
+/** The route table: a view for every kind of route, checked by the compiler. */
+export type RouteTable = { [K in Route['view']]: ViewDef<RouteOf<K>> };
+
+/** Shows the current route in `root` on each call: updates the view in place or mounts the route's view. */
+export function routeRenderer(root: HTMLElement, table: RouteTable, current: () => Route): () => void {
+  let shown: { kind: Route['view']; view: View } | null = null;
+  return () => {
+    const route = current();
+    const def = table[route.view] as ViewDef<Route>;
+    if (shown && shown.kind === route.view && def.state) {
+      shown.view.update(def.state(route));
+      return;
+    }
+    shown?.view.destroy();
+    shown = null;
+    const title = def.title?.(route);
+    if (title) document.title = title;
+    shown = { kind: route.view, view: def.mount(root, route) };
+  };
+}
 
 type Listener = () => void;
 const listeners: Listener[] = [];

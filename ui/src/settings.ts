@@ -2,15 +2,10 @@
 // JSON text, checked before they are sent (the server checks again and
 // has the last word).
 
-export interface FilterRule {
-  name?: string;
-  action?: 'drop' | 'keep';
-  signals?: ('traces' | 'metrics' | 'logs')[];
-  service?: string;
-  scope?: string;
-  span_name?: string;
-  attribute?: { key: string; value?: string };
-}
+import type { FilterRule as Rule } from './generated/api';
+
+/** A rule as the user writes it: `action` may be left out (drop); the server answers it. */
+export type FilterRule = Omit<Rule, 'action'> & { action?: Rule['action'] };
 
 const FIELDS = new Set(['name', 'action', 'signals', 'service', 'scope', 'span_name', 'attribute']);
 const CONDITIONS = ['service', 'scope', 'span_name', 'attribute'];

@@ -3,35 +3,8 @@
 
 import type { Attachment } from './tree';
 
-export interface TraceSummary {
-  traceId: string;
-  rootService: string | null;
-  rootName: string;
-  startTimeUnixNano: string;
-  durationNano: string;
-  spanCount: number;
-  errorCount: number;
-  services: string[];
-}
-
-export interface RelatedLink {
-  fromTraceId: string;
-  fromSpanId: string;
-  toTraceId: string;
-  toSpanId: string;
-}
-
-export interface RelatedEntry {
-  traceId: string;
-  direction: 'incoming' | 'outgoing';
-  links: RelatedLink[];
-  summary: TraceSummary | null;
-}
-
-export interface RelatedAnswer {
-  traceId: string;
-  related: RelatedEntry[];
-}
+export type { RelatedTrace as RelatedEntry, LinkPair as RelatedLink, Related as RelatedAnswer, TraceSummary } from './generated/api';
+import type { Related as RelatedAnswer, RelatedTrace as RelatedEntry } from './generated/api';
 
 export interface StitchPlan {
   /** Traces to show, main first, in discovery (BFS) order. */

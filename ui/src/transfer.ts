@@ -58,32 +58,8 @@ export function splitPatterns(s: string): string[] {
     .filter((x) => x.length > 0);
 }
 
-/** One masked secret: a short context with at most the secret's first two characters before, the mask after. */
-export interface RedactionFinding {
-  field: string;
-  rule: string;
-  before: string;
-  after: string;
-}
-
-export interface RedactionReport {
-  total: number;
-  byKey: Record<string, number>;
-  /** The first findings (the server keeps at most 50). */
-  findings?: RedactionFinding[];
-  /** Findings beyond those listed. */
-  moreFindings?: number;
-}
-
-export interface ExportSummary {
-  traces: number;
-  spans: number;
-  logRecords: number;
-  dataPoints: number;
-  bytes: number;
-  truncated: boolean;
-  redaction: RedactionReport;
-}
+export type { ExportSummary, RedactionFinding, RedactionReport } from './generated/api';
+import type { FilePosition as Position, ImportReport, RedactionFinding, RedactionReport, Skipped } from './generated/api';
 
 /** Keys and counts of what redaction removes, most first (then by key). */
 export function redactionRows(r: RedactionReport): Array<[string, number]> {
@@ -109,28 +85,7 @@ export function exportFileName(o: Pick<ExportOptions, 'format'>, sel: ExportSele
   return `loupe-${what}-${stamp}.${o.format}`;
 }
 
-export interface Position {
-  line?: number;
-  column?: number;
-  byte?: number;
-}
-
-export interface Skipped {
-  position: Position;
-  message: string;
-}
-
-export interface ImportReport {
-  source: string;
-  format: string;
-  bytes: number;
-  spans: number;
-  logRecords: number;
-  dataPoints: number;
-  rejected: number;
-  skippedCount: number;
-  skipped: Skipped[];
-}
+export type { FilePosition as Position, ImportReport, Skipped } from './generated/api';
 
 export function describePosition(p: Position | undefined): string {
   if (!p) return '';

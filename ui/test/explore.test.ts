@@ -26,7 +26,9 @@ const chart: ChartAnswer = {
   xEnd: '1795255800000000000', // +600 s
   yMin: 0,
   yMax: 10,
+  name: 'm',
   meaning: 'value',
+  truncated: [],
   series: [
     { label: 'a', color: '#111', hidden: false, points: [['1795255200000000000', 1], ['1795255500000000000', 5], ['1795255800000000000', null]] },
     { label: 'b', color: '#222', hidden: true, points: [['1795255500000000000', 7]] },

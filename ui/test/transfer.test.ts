@@ -42,7 +42,7 @@ describe('export parameters', () => {
 
 describe('summaries', () => {
   it('orders redaction rows by count, then key', () => {
-    expect(redactionRows({ total: 6, byKey: { b: 1, a: 1, token: 4 } })).toEqual([
+    expect(redactionRows({ total: 6, byKey: { b: 1, a: 1, token: 4 }, findings: [], moreFindings: 0 })).toEqual([
       ['token', 4],
       ['a', 1],
       ['b', 1],
@@ -51,7 +51,7 @@ describe('summaries', () => {
 
   it('lists findings, with a closing line past the kept ones', () => {
     const f = { field: 'db.password', rule: 'key', before: 'db.password=hu…[masked]', after: 'db.password=[REDACTED]' };
-    expect(findingList({ total: 1, byKey: {} })).toEqual({ items: [], more: null });
+    expect(findingList({ total: 1, byKey: {}, findings: [], moreFindings: 0 })).toEqual({ items: [], more: null });
     expect(findingList({ total: 1, byKey: {}, findings: [f], moreFindings: 0 })).toEqual({ items: [f], more: null });
     expect(findingList({ total: 9, byKey: {}, findings: [f], moreFindings: 3 })).toEqual({ items: [f], more: '…and 3 more' });
   });
@@ -60,7 +60,7 @@ describe('summaries', () => {
     expect(describeSkipped({ position: { line: 3, column: 7 }, message: 'expected value' })).toBe('line 3, column 7: expected value');
     expect(describeSkipped({ position: { byte: 12 }, message: 'truncated' })).toBe('byte 12: truncated');
     expect(describeSkipped({ position: {}, message: 'x' })).toBe('x');
-    expect(importSummary({ source: 'f.jsonl', format: 'jsonLines', bytes: 1, spans: 2, logRecords: 0, dataPoints: 1, rejected: 0, skippedCount: 1, skipped: [] })).toBe(
+    expect(importSummary({ source: 'f.jsonl', format: 'jsonLines', bytes: 1, requests: 1, spans: 2, logRecords: 0, dataPoints: 1, rejected: 0, skippedCount: 1, skipped: [] })).toBe(
       'f.jsonl: 2 spans, 0 log records, 1 data points imported; 1 part skipped',
     );
   });

@@ -27,7 +27,7 @@ const LCS_BUDGET: usize = 32_000_000;
 /// Regressions listed in the summary.
 const TOP: usize = 10;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub enum Presence {
     Both,
@@ -35,7 +35,7 @@ pub enum Presence {
     OnlyB,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub enum StatusChange {
     /// OK in A, error in B.
@@ -45,24 +45,31 @@ pub enum StatusChange {
 }
 
 /// One side of a merged node.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(rename = "CompareSide")]
 pub struct Side {
+    #[ts(type = "string")]
     #[serde(serialize_with = "display")]
     pub trace_id: TraceId,
+    #[ts(type = "string")]
     #[serde(serialize_with = "display")]
     pub span_id: SpanId,
+    #[ts(type = "string")]
     #[serde(serialize_with = "ns")]
     pub start: u64,
+    #[ts(type = "string")]
     #[serde(serialize_with = "ns")]
     pub duration: u64,
+    #[ts(type = "string")]
     #[serde(serialize_with = "ns")]
     pub self_time: u64,
     pub error: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(rename = "CompareNode")]
 pub struct Node<'a> {
     pub id: usize,
     pub parent: Option<usize>,
@@ -72,12 +79,15 @@ pub struct Node<'a> {
     pub presence: Presence,
     /// Matched although siblings were reordered.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[ts(as = "Option<bool>", optional)]
     pub moved: bool,
     pub a: Option<Side>,
     pub b: Option<Side>,
     /// B's duration minus A's (both sides present), nanoseconds.
+    #[ts(type = "string | null")]
     #[serde(serialize_with = "ns_signed_opt")]
     pub delta: Option<i128>,
+    #[ts(type = "string | null")]
     #[serde(serialize_with = "ns_signed_opt")]
     pub self_delta: Option<i128>,
     pub status_change: Option<StatusChange>,
@@ -92,26 +102,31 @@ fn ns_signed_opt<S: serde::Serializer>(v: &Option<i128>, s: S) -> Result<S::Ok, 
 
 /// A node that got slower, by the growth of its self time (so the span
 /// doing the extra work is named, not each of its ancestors).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Regression {
     pub node: usize,
     pub service: String,
     pub name: String,
+    #[ts(type = "string")]
     #[serde(serialize_with = "ns")]
     pub a: u64,
+    #[ts(type = "string")]
     #[serde(serialize_with = "ns")]
     pub b: u64,
+    #[ts(type = "string")]
     #[serde(serialize_with = "ns_signed")]
     pub delta: i128,
+    #[ts(type = "string")]
     #[serde(serialize_with = "ns_signed")]
     pub self_delta: i128,
     /// B's duration over A's (`null` when A's is zero).
     pub ratio: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(rename = "CompareSummary")]
 pub struct Summary {
     pub matched: u64,
     pub added: u64,
@@ -122,16 +137,19 @@ pub struct Summary {
     pub status_changes: u64,
     /// Each trace's extent: its root's start to the end of the last span
     /// under it (work that outlived the root included).
+    #[ts(type = "string")]
     #[serde(serialize_with = "ns")]
     pub duration_a: u64,
+    #[ts(type = "string")]
     #[serde(serialize_with = "ns")]
     pub duration_b: u64,
+    #[ts(type = "string")]
     #[serde(serialize_with = "ns_signed")]
     pub delta: i128,
     pub regressions: Vec<Regression>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Comparison<'a> {
     pub summary: Summary,

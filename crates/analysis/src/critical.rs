@@ -46,17 +46,21 @@ use crate::{display, ns, AnalysisError, SpanId, TraceId};
 
 /// One stretch of the path: `span` was the one holding the trace up
 /// between `start` and `end` (adjusted times, see the module docs).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Segment<'a> {
+    #[ts(type = "string")]
     #[serde(serialize_with = "display")]
     pub trace_id: TraceId,
+    #[ts(type = "string")]
     #[serde(serialize_with = "display")]
     pub span_id: SpanId,
     pub service: &'a str,
     pub name: &'a str,
+    #[ts(type = "string")]
     #[serde(serialize_with = "ns")]
     pub start: u64,
+    #[ts(type = "string")]
     #[serde(serialize_with = "ns")]
     pub end: u64,
     #[serde(skip)]
@@ -64,31 +68,38 @@ pub struct Segment<'a> {
 }
 
 /// A span's share of the path: the sum of its segments.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(rename = "OnPathSpan")]
 pub struct OnPath<'a> {
+    #[ts(type = "string")]
     #[serde(serialize_with = "display")]
     pub trace_id: TraceId,
+    #[ts(type = "string")]
     #[serde(serialize_with = "display")]
     pub span_id: SpanId,
     pub service: &'a str,
     pub name: &'a str,
     /// Time on the path spent in this span itself (not in its children).
+    #[ts(type = "string")]
     #[serde(serialize_with = "ns")]
     pub self_time: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct CriticalPath<'a> {
+    #[ts(type = "string")]
     #[serde(serialize_with = "display")]
     pub root_span_id: SpanId,
     /// The trace's extent under the root: from the root's start to the end
     /// of the last-finishing span (adjusted times).
+    #[ts(type = "string")]
     #[serde(serialize_with = "ns")]
     pub duration: u64,
     /// The root span's own duration (shorter than `duration` when work it
     /// started outlived it).
+    #[ts(type = "string")]
     #[serde(serialize_with = "ns")]
     pub root_duration: u64,
     /// In time order.

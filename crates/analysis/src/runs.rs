@@ -16,7 +16,7 @@ use crate::{ns, AnalysisError};
 /// The attributes that name a run by default (the seed engine, Kestra).
 pub const DEFAULT_KEYS: [&str; 2] = ["kestra.namespace", "kestra.flowId"];
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase", tag = "kind")]
 pub enum RunKey {
     /// The configured attributes, all present on one span.
@@ -83,10 +83,12 @@ pub struct Candidate {
     pub key: Option<RunKey>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(rename = "PreviousRun")]
 pub struct Previous {
     pub trace_id: String,
+    #[ts(type = "string")]
     #[serde(serialize_with = "ns")]
     pub start: u64,
     pub run_key: RunKey,

@@ -11,8 +11,9 @@ use serde::Serialize;
 use crate::ns;
 use crate::tree::Tree;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(rename = "ServiceEdge")]
 pub struct Edge {
     pub caller: String,
     pub callee: String,
@@ -20,16 +21,19 @@ pub struct Edge {
     pub count: u64,
     /// Calls whose callee span has status ERROR.
     pub errors: u64,
+    #[ts(type = "string")]
     #[serde(serialize_with = "ns")]
     pub p50: u64,
+    #[ts(type = "string")]
     #[serde(serialize_with = "ns")]
     pub p95: u64,
     /// Up to 20 traces behind this edge (for "list the traces").
     pub traces: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(rename = "ServiceMap")]
 pub struct ServiceMapAnswer {
     pub services: Vec<String>,
     pub edges: Vec<Edge>,

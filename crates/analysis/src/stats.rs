@@ -46,28 +46,34 @@ pub fn self_times(tree: &Tree) -> Vec<u64> {
 }
 
 /// Totals for one group of spans.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Stat {
     pub service: String,
     /// `None` in the per-service table.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub name: Option<String>,
     pub count: u64,
+    #[ts(type = "string")]
     #[serde(serialize_with = "ns")]
     pub total: u64,
+    #[ts(type = "string")]
     #[serde(serialize_with = "ns")]
     pub self_time: u64,
+    #[ts(type = "string")]
     #[serde(serialize_with = "ns")]
     pub min: u64,
+    #[ts(type = "string")]
     #[serde(serialize_with = "ns")]
     pub avg: u64,
+    #[ts(type = "string")]
     #[serde(serialize_with = "ns")]
     pub max: u64,
     pub errors: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Statistics {
     pub span_count: u64,

@@ -55,7 +55,7 @@ fn draw_err<E: std::fmt::Debug>(e: E) -> ChartError {
 }
 
 /// The plot area inside the SVG, in pixels from its top-left corner.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct PlotRect {
     pub x: i32,
     pub y: i32,
@@ -63,7 +63,7 @@ pub struct PlotRect {
     pub height: i32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct RenderedSeries {
     pub label: String,
@@ -73,7 +73,7 @@ pub struct RenderedSeries {
     pub points: Vec<(String, Option<f64>)>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct RenderedExemplar {
     #[serde(flatten)]
@@ -84,7 +84,7 @@ pub struct RenderedExemplar {
 }
 
 /// A drawn chart.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Chart {
     pub svg: String,
@@ -92,8 +92,10 @@ pub struct Chart {
     pub height: u32,
     pub plot: PlotRect,
     /// The x axis: nanoseconds at the plot area's left and right edges.
+    #[ts(type = "string")]
     #[serde(serialize_with = "loupe_model::query::ns_string")]
     pub x_start: u64,
+    #[ts(type = "string")]
     #[serde(serialize_with = "loupe_model::query::ns_string")]
     pub x_end: u64,
     /// The y axis: values at the plot area's bottom and top edges.

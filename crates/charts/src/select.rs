@@ -127,9 +127,10 @@ pub struct PlotSeries {
 }
 
 /// A mark on the chart that opens a trace.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct PlotExemplar {
+    #[ts(type = "string")]
     #[serde(serialize_with = "loupe_model::query::ns_string")]
     pub time_unix_nano: u64,
     pub value: f64,
@@ -142,9 +143,12 @@ pub struct PlotExemplar {
 }
 
 /// One bucket of a histogram's distribution over the selected window.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, ts_rs::TS)]
 pub struct Bucket {
+    /// JSON has no infinities: an open first or last bucket's bound is `null`.
+    #[ts(type = "number | null")]
     pub lower: f64,
+    #[ts(type = "number | null")]
     pub upper: f64,
     pub count: u64,
 }

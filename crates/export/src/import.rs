@@ -54,7 +54,7 @@ pub const MAX_LISTED: usize = 20;
 /// How long an import waits for a busy writer before giving up.
 const BUSY_PATIENCE: Duration = Duration::from_secs(300);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub enum FileFormat {
     /// One OTLP/JSON export request.
@@ -83,14 +83,18 @@ impl FileFormat {
 
 /// Where in a file something is: a line and column (JSON, 1-based), or a
 /// byte offset (protobuf, 0-based).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(rename = "FilePosition")]
 pub struct Position {
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub line: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub column: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub byte: Option<usize>,
 }
 
@@ -123,7 +127,7 @@ impl std::fmt::Display for Position {
 }
 
 /// A part of the file that was not imported, and why.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Skipped {
     pub position: Position,
@@ -137,7 +141,7 @@ impl std::fmt::Display for Skipped {
 }
 
 /// What an import stored and skipped.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ImportReport {
     pub source: String,

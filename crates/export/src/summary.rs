@@ -4,7 +4,7 @@
 use crate::redact::RedactionReport;
 
 /// What an export held.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ExportSummary {
     pub traces: u64,

@@ -115,7 +115,7 @@ pub struct ChartQuery {
 }
 
 /// A chart pinned on the dashboard, in grid order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct DashboardPanel {
     pub title: String,
@@ -136,14 +136,16 @@ pub fn ns_string<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&v.to_string())
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct TraceSummary {
     pub trace_id: String,
     pub root_service: Option<String>,
     pub root_name: Option<String>,
+    #[ts(type = "string")]
     #[serde(serialize_with = "ns_string")]
     pub start_time_unix_nano: u64,
+    #[ts(type = "string")]
     #[serde(serialize_with = "ns_string")]
     pub duration_nano: u64,
     pub span_count: u64,
@@ -152,7 +154,7 @@ pub struct TraceSummary {
 }
 
 /// One span link that joins two traces.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkPair {
     /// The trace and span that carry the link.
@@ -163,7 +165,7 @@ pub struct LinkPair {
     pub to_span_id: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub enum LinkDirection {
     /// Spans of this trace link to the other trace.
@@ -172,7 +174,7 @@ pub enum LinkDirection {
     Incoming,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct RelatedTrace {
     pub trace_id: String,
@@ -182,7 +184,7 @@ pub struct RelatedTrace {
     pub links: Vec<LinkPair>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct MetricInfo {
     pub name: String,
@@ -191,11 +193,12 @@ pub struct MetricInfo {
     pub unit: String,
     pub description: String,
     pub series: u64,
+    #[ts(type = "string")]
     #[serde(serialize_with = "ns_string")]
     pub last_point_unix_nano: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub enum MetricKind {
     Gauge,

@@ -21,8 +21,9 @@ use loupe_model::otlp::{
 use serde::{Deserialize, Serialize};
 
 /// What a rule does with the items it matches.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
+#[ts(rename = "FilterAction")]
 pub enum Action {
     /// Matching items are not stored.
     #[default]
@@ -32,7 +33,7 @@ pub enum Action {
 }
 
 /// The three OTLP signals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum SignalKind {
     Traces,
@@ -58,7 +59,7 @@ impl SignalKind {
 
 /// An attribute condition: the key is present (on the item or its
 /// resource) and, if `value` is given, its text form matches it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct AttributeMatch {
     pub key: String,
@@ -68,7 +69,7 @@ pub struct AttributeMatch {
 
 /// One filter rule. Text conditions match exactly, or by prefix when they
 /// end in `*` (`io.kestra.core.runners.*`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct FilterRule {
     /// The name counted in `/metrics` (default: the rule's position, from 0).

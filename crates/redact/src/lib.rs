@@ -71,8 +71,9 @@ const CONTEXT: usize = 32;
 /// One masked secret, shown so the user can judge what redaction does
 /// without the secret itself: `before` shows at most its first two
 /// characters.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(rename = "RedactionFinding")]
 pub struct Finding {
     /// The attribute key or field (`(log body)`, `(span name)`, …).
     pub field: String,
@@ -87,7 +88,7 @@ pub struct Finding {
 
 /// What was (or, in a preview, would be) masked: values per key, and the
 /// first findings as masked before/after snippets.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct RedactionReport {
     /// Values changed.

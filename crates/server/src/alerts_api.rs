@@ -6,62 +6,51 @@
 
 use std::sync::Arc;
 
+use crate::api::{ApiError, ErrorDetail};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use loupe_alerting::service::{self, ChannelInput};
 use loupe_alerting::{Alerting, AlertingError};
 use loupe_alerts::{from_yaml, Rule};
-use loupe_store::StoreError;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
-/// An alerting error as an answer: `{error, errors}`, where `errors` holds
-/// the line-numbered rule errors the editor shows.
-pub struct AlertApiError(AlertingError);
-
-impl From<AlertingError> for AlertApiError {
+/// An alerting error as the API's one error body; `errors` holds the
+/// line-numbered rule errors the editor shows beside its lines.
+impl From<AlertingError> for ApiError {
     fn from(e: AlertingError) -> Self {
-        AlertApiError(e)
-    }
-}
-
-impl IntoResponse for AlertApiError {
-    fn into_response(self) -> Response {
-        let status = match &self.0 {
+        let details: Vec<ErrorDetail> = e.rule_errors().iter().map(ErrorDetail::from).collect();
+        let base = match e {
             AlertingError::Rule(_)
             | AlertingError::Rules(_)
             | AlertingError::Bad(_)
-            | AlertingError::Target(_) => StatusCode::BAD_REQUEST,
-            AlertingError::NotFound(_) => StatusCode::NOT_FOUND,
-            AlertingError::Store(StoreError::Conflict(_)) => StatusCode::CONFLICT,
-            AlertingError::Store(_) | AlertingError::Interrupted => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            | AlertingError::Target(_) => ApiError::bad_request(e.to_string()),
+            AlertingError::NotFound(_) => ApiError::not_found(e.to_string()),
+            AlertingError::Store(e) => ApiError::from(e),
+            AlertingError::Interrupted => ApiError::interrupted(),
         };
-        let body = json!({ "error": self.0.to_string(), "errors": self.0.rule_errors() });
-        (status, Json(body)).into_response()
+        base.with_errors(details)
     }
 }
 
-type Res<T> = Result<Json<T>, AlertApiError>;
+type Res<T> = Result<Json<T>, ApiError>;
 type S = State<Arc<Alerting>>;
 
 /// Runs a store-bound service call on a blocking thread.
 async fn blocking<T: Send + 'static>(
     a: &Arc<Alerting>,
     f: impl FnOnce(&Alerting) -> Result<T, AlertingError> + Send + 'static,
-) -> Result<T, AlertApiError> {
+) -> Result<T, ApiError> {
     let a = a.clone();
     Ok(tokio::task::spawn_blocking(move || f(&a))
         .await
         .map_err(|_| AlertingError::Interrupted)??)
 }
 
-fn body<T: serde::de::DeserializeOwned>(b: &Bytes) -> Result<T, AlertApiError> {
+fn body<T: serde::de::DeserializeOwned>(b: &Bytes) -> Result<T, ApiError> {
     serde_json::from_slice(b).map_err(|e| AlertingError::Bad(format!("bad JSON body: {e}")).into())
 }
 
@@ -201,7 +190,7 @@ async fn backtest(State(a): S, b: Bytes) -> Res<service::BacktestReport> {
 }
 
 /// Every rule as one YAML file (no channel URLs: rules only name channels).
-async fn export(State(a): S) -> Result<Response, AlertApiError> {
+async fn export(State(a): S) -> Result<Response, ApiError> {
     let text = blocking(&a, |a| Ok(a.export_rules())).await?;
     Ok((
         [
@@ -317,9 +306,10 @@ mod tests {
     use super::*;
     use axum::body::Body;
     use axum::http::Request;
+    use axum::http::StatusCode;
     use http_body_util::BodyExt;
     use loupe_store::{Store, WriterConfig};
-    use serde_json::Value;
+    use serde_json::{json, Value};
     use tower::ServiceExt;
 
     async fn call(app: &Router, method: &str, path: &str, body: Value) -> (StatusCode, Value) {

@@ -1,65 +1,24 @@
 //! `/api/v1/…`: what the UI and users query. Documented in `docs/api.md`.
 
-mod analysis;
-mod chart;
+pub(crate) mod analysis;
+pub(crate) mod chart;
+pub mod error;
 
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use loupe_model::ids::TraceId;
+use loupe_model::query::{DashboardPanel, MetricInfo, RelatedTrace, TraceSummary};
 use loupe_model::sink::SinkError;
 use loupe_query::QueryError;
 use loupe_store::{Reader, StoreError, Writer};
-use serde_json::json;
+use serde::Serialize;
+use ts_rs::TS;
 
-/// Everything an API call can fail with, turned into an answer in one place.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error(transparent)]
-    BadParam(#[from] QueryError),
-    #[error("{0}")]
-    NotFound(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("the query was interrupted")]
-    Interrupted,
-    #[error("encoding the answer failed: {0}")]
-    Encode(String),
-    #[error("{0}")]
-    BadBody(String),
-    #[error("saving failed: {0}")]
-    Unavailable(String),
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = match &self {
-            // A query the store cannot run (a log search with a NUL byte or
-            // that FTS5 cannot parse) is the caller's fault, like a bad
-            // parameter.
-            ApiError::BadParam(_)
-            | ApiError::BadBody(_)
-            | ApiError::Store(StoreError::BadQuery(_)) => StatusCode::BAD_REQUEST,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Store(_) | ApiError::Interrupted | ApiError::Encode(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-        };
-        let mut body = json!({ "error": self.to_string() });
-        if let ApiError::BadParam(q) = &self {
-            body["param"] = json!(q.param);
-            if let Some(p) = q.position {
-                body["position"] = json!(p);
-            }
-        }
-        (status, Json(body)).into_response()
-    }
-}
+pub use error::{ApiError, ErrorBody, ErrorDetail, ErrorPosition};
 
 type ApiResult = Result<Response, ApiError>;
 
@@ -73,12 +32,20 @@ fn json<T: serde::Serialize>(v: &T) -> Result<Response, ApiError> {
 /// buffer grows.
 fn json_sized<T: serde::Serialize>(v: &T, hint: usize) -> Result<Response, ApiError> {
     let mut body = Vec::with_capacity(hint);
-    serde_json::to_writer(&mut body, v).map_err(|e| ApiError::Encode(e.to_string()))?;
+    serde_json::to_writer(&mut body, v).map_err(ApiError::encode)?;
     Ok((
         [(axum::http::header::CONTENT_TYPE, "application/json")],
         body,
     )
         .into_response())
+}
+
+/// [`json_sized`] with the keys of every object in alphabetical order, as
+/// the answers that were built with `json!` always had them: the answer
+/// goes through a `serde_json::Value` first. Used where that was so, and
+/// the answer is small, so the bytes on the wire stay the same.
+pub(crate) fn json_sorted<T: serde::Serialize>(v: &T, hint: usize) -> Result<Response, ApiError> {
+    json_sized(&serde_json::to_value(v).map_err(ApiError::encode)?, hint)
 }
 
 /// Parses a raw query string into ordered, decoded pairs (names may
@@ -102,7 +69,7 @@ async fn blocking<T: Send + 'static>(
     let reader = reader.clone();
     tokio::task::spawn_blocking(move || f(&reader))
         .await
-        .map_err(|_| ApiError::Interrupted)?
+        .map_err(|_| ApiError::interrupted())?
         .map_err(ApiError::from)
 }
 
@@ -110,27 +77,72 @@ fn trace_id(s: &str) -> Result<TraceId, ApiError> {
     TraceId::parse_hex(s).map_err(|e| QueryError::new("traceId", e.to_string()).into())
 }
 
+/// `GET /services`.
+#[derive(Debug, Serialize, TS)]
+pub struct Services {
+    pub services: Vec<String>,
+}
+
+/// `GET /attributes`: attribute keys seen.
+#[derive(Debug, Serialize, TS)]
+pub struct AttributeKeys {
+    pub keys: Vec<String>,
+}
+
+/// `GET /attributes/{key}/values`: recent values, most frequent first.
+#[derive(Debug, Serialize, TS)]
+pub struct AttributeValues {
+    pub key: String,
+    pub values: Vec<String>,
+}
+
+/// `GET /traces`: the search's traces, newest first.
+#[derive(Debug, Serialize, TS)]
+pub struct Traces {
+    pub traces: Vec<TraceSummary>,
+}
+
+/// `GET /traces/{traceId}/related`: traces joined to it by span links.
+#[derive(Debug, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Related {
+    pub related: Vec<RelatedTrace>,
+    pub trace_id: String,
+}
+
+/// `GET /metrics`: the metric catalogue.
+#[derive(Debug, Serialize, TS)]
+pub struct Metrics {
+    pub metrics: Vec<MetricInfo>,
+}
+
+/// `GET` and `PUT /dashboard`.
+#[derive(Debug, Serialize, TS)]
+pub struct Dashboard {
+    pub panels: Vec<DashboardPanel>,
+}
+
 async fn services(State(r): State<Arc<Reader>>) -> ApiResult {
-    let s = blocking(&r, |r| r.services()).await?;
-    json(&json!({ "services": s }))
+    let services = blocking(&r, |r| r.services()).await?;
+    json_sorted(&Services { services }, 4096)
 }
 
 async fn attributes(State(r): State<Arc<Reader>>) -> ApiResult {
     let keys = blocking(&r, |r| r.attribute_keys()).await?;
-    json(&json!({ "keys": keys }))
+    json_sorted(&AttributeKeys { keys }, 4096)
 }
 
 /// Recent values of one attribute, for autocompletion (rule editor).
 async fn attribute_values(State(r): State<Arc<Reader>>, Path(key): Path<String>) -> ApiResult {
     let k = key.clone();
     let values = blocking(&r, move |r| r.attribute_values(&k, 100)).await?;
-    json(&json!({ "key": key, "values": values }))
+    json_sorted(&AttributeValues { key, values }, 4096)
 }
 
 async fn traces(State(r): State<Arc<Reader>>, RawQuery(q): RawQuery) -> ApiResult {
     let q = loupe_query::trace_query(&pairs(q))?;
-    let t = blocking(&r, move |r| r.search_traces(&q)).await?;
-    json(&json!({ "traces": t }))
+    let traces = blocking(&r, move |r| r.search_traces(&q)).await?;
+    json_sorted(&Traces { traces }, 16 * 1024)
 }
 
 async fn trace(State(r): State<Arc<Reader>>, Path(id): Path<String>) -> ApiResult {
@@ -158,14 +170,20 @@ async fn trace(State(r): State<Arc<Reader>>, Path(id): Path<String>) -> ApiResul
             body,
         )
             .into_response()),
-        None => Err(ApiError::NotFound(format!("no trace {id}"))),
+        None => Err(ApiError::not_found(format!("no trace {id}"))),
     }
 }
 
 async fn related(State(r): State<Arc<Reader>>, Path(id): Path<String>) -> ApiResult {
     let id = trace_id(&id)?;
-    let rel = blocking(&r, move |r| r.related(id)).await?;
-    json(&json!({ "traceId": id.to_string(), "related": rel }))
+    let related = blocking(&r, move |r| r.related(id)).await?;
+    json_sorted(
+        &Related {
+            related,
+            trace_id: id.to_string(),
+        },
+        4096,
+    )
 }
 
 async fn logs(State(r): State<Arc<Reader>>, RawQuery(q): RawQuery) -> ApiResult {
@@ -176,8 +194,8 @@ async fn logs(State(r): State<Arc<Reader>>, RawQuery(q): RawQuery) -> ApiResult 
 
 async fn metrics(State(r): State<Arc<Reader>>, RawQuery(q): RawQuery) -> ApiResult {
     let f = loupe_query::metric_filter(&pairs(q))?;
-    let m = blocking(&r, move |r| r.metric_catalogue(&f)).await?;
-    json(&json!({ "metrics": m }))
+    let metrics = blocking(&r, move |r| r.metric_catalogue(&f)).await?;
+    json_sorted(&Metrics { metrics }, 16 * 1024)
 }
 
 async fn metric(
@@ -192,7 +210,7 @@ async fn metric(
 
 async fn dashboard(State(r): State<Arc<Reader>>) -> ApiResult {
     let panels = blocking(&r, |r| r.dashboard()).await?;
-    json(&json!({ "panels": panels }))
+    json_sorted(&Dashboard { panels }, 4096)
 }
 
 /// Panels a dashboard may hold, and the longest title and chart query.
@@ -211,7 +229,7 @@ async fn save_dashboard(
         panels: Vec<loupe_model::query::DashboardPanel>,
     }
     let b: Body = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::BadBody(format!(
+        ApiError::bad_request(format!(
             "the body is not {{\"panels\": [{{\"title\": …, \"chart\": …}}]}}: {e}"
         ))
     })?;
@@ -220,29 +238,29 @@ async fn save_dashboard(
             .iter()
             .any(|p| p.title.len() > MAX_FIELD || p.chart.len() > MAX_FIELD)
     {
-        return Err(ApiError::BadBody(format!(
+        return Err(ApiError::bad_request(format!(
             "at most {MAX_PANELS} panels of at most {MAX_FIELD} bytes each"
         )));
     }
     let ticket = writer
         .ok_or(SinkError::Closed)
         .and_then(|w| w.save_dashboard(b.panels))
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        .map_err(|e| ApiError::unavailable(format!("saving failed: {e}")))?;
     ticket
         .wait()
         .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        .map_err(|e| ApiError::unavailable(format!("saving failed: {e}")))?;
     dashboard(State(r)).await
 }
 
 async fn not_found() -> ApiError {
-    ApiError::NotFound("no such API endpoint; see docs/api.md".into())
+    ApiError::not_found("no such API endpoint; see docs/api.md")
 }
 
 /// Where this Loupe listens, for `GET /api/v1/info`: the UI's empty state
 /// tells users the real OTLP endpoints, which differ from the defaults after
 /// `--http-addr` or the desktop's "use other ports".
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, TS)]
 pub struct Info {
     pub version: &'static str,
     /// `host:port` for OTLP/gRPC.
@@ -324,6 +342,7 @@ pub fn router_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::StatusCode;
 
     #[test]
     fn info_names_reachable_endpoints() {

@@ -14,6 +14,7 @@ pub mod alerts_api;
 pub mod api;
 pub mod api_stats;
 pub mod bound;
+pub mod contract;
 pub mod guard;
 pub mod health;
 pub mod logging;

@@ -11,54 +11,54 @@ use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use loupe_otlp::filter::FilterRule;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
+use crate::api::ApiError;
 use crate::ops::Ops;
 
-fn error(status: StatusCode, message: String) -> Response {
-    (status, Json(json!({ "error": message }))).into_response()
+/// `GET` and `PUT /settings/log-level`: the log filter in force.
+#[derive(Debug, Serialize, TS)]
+pub struct LogLevel {
+    /// `tracing` filter directives (`info`, `loupe_store=debug,info`, …).
+    pub filter: String,
+}
+
+/// `GET` and `PUT /settings/filters`: the ingest filter rules in force.
+#[derive(Debug, Serialize, TS)]
+pub struct Filters {
+    pub filters: Vec<FilterRule>,
+}
+
+type Answer<T> = Result<Json<T>, ApiError>;
+
+fn not_managed() -> ApiError {
+    ApiError::not_found("this process does not manage its log output")
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct LogLevel {
+struct LogLevelBody {
     filter: String,
 }
 
-async fn get_log_level(State(ops): State<Arc<Ops>>) -> Response {
-    match &ops.log {
-        Some(h) => Json(json!({ "filter": h.get() })).into_response(),
-        None => error(
-            StatusCode::NOT_FOUND,
-            "this process does not manage its log output".into(),
-        ),
-    }
+async fn get_log_level(State(ops): State<Arc<Ops>>) -> Answer<LogLevel> {
+    let h = ops.log.as_ref().ok_or_else(not_managed)?;
+    Ok(Json(LogLevel { filter: h.get() }))
 }
 
 async fn put_log_level(
     State(ops): State<Arc<Ops>>,
-    body: Result<Json<LogLevel>, JsonRejection>,
-) -> Response {
-    let Json(body) = match body {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
-    };
-    let Some(h) = &ops.log else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "this process does not manage its log output".into(),
-        );
-    };
-    match h.set(&body.filter) {
-        Ok(()) => Json(json!({ "filter": h.get() })).into_response(),
-        Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
-    }
+    body: Result<Json<LogLevelBody>, JsonRejection>,
+) -> Answer<LogLevel> {
+    let Json(body) = body?;
+    let h = ops.log.as_ref().ok_or_else(not_managed)?;
+    h.set(&body.filter)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(Json(LogLevel { filter: h.get() }))
 }
 
 #[derive(Deserialize)]
@@ -67,22 +67,27 @@ struct FilterRules {
     filters: Vec<FilterRule>,
 }
 
-async fn get_filters(State(ops): State<Arc<Ops>>) -> Response {
-    Json(json!({ "filters": ops.receiver.filters.current().rules() })).into_response()
+/// The rules as `json!` wrote them before they were typed: keys in
+/// alphabetical order (through a `serde_json::Value`).
+async fn get_filters(State(ops): State<Arc<Ops>>) -> Answer<serde_json::Value> {
+    let answer = Filters {
+        filters: ops.receiver.filters.current().rules().to_vec(),
+    };
+    Ok(Json(
+        serde_json::to_value(answer).map_err(ApiError::encode)?,
+    ))
 }
 
 async fn put_filters(
     State(ops): State<Arc<Ops>>,
     body: Result<Json<FilterRules>, JsonRejection>,
-) -> Response {
-    let Json(body) = match body {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
-    };
-    match ops.receiver.filters.replace(body.filters) {
-        Ok(()) => get_filters(State(ops)).await,
-        Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
-    }
+) -> Answer<serde_json::Value> {
+    let Json(body) = body?;
+    ops.receiver
+        .filters
+        .replace(body.filters)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    get_filters(State(ops)).await
 }
 
 /// The settings routes, to be nested under `/api/v1`.

@@ -8,91 +8,31 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use futures_util::StreamExt;
-use loupe_export::import::{ImportError, MAX_FILE_BYTES};
+use loupe_export::import::MAX_FILE_BYTES;
 use loupe_export::{ExportError, ExportRequest, ExportSpec, Format, Selection};
 use loupe_model::ids::TraceId;
 use loupe_query::QueryError;
-use loupe_store::Store;
-use serde_json::json;
+use loupe_store::{ImportInfo, Store};
+use serde::Serialize;
+use ts_rs::TS;
 
-#[derive(Debug, thiserror::Error)]
-pub enum TransferError {
-    #[error(transparent)]
-    BadParam(#[from] QueryError),
-    #[error(transparent)]
-    Export(#[from] ExportError),
-    #[error(transparent)]
-    Import(#[from] ImportError),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Failed(String),
-    /// The upload was refused before it reached the importer: over the
-    /// body limit (a 413), or cut short (a 400).
-    #[error("{message}")]
-    Upload { status: StatusCode, message: String },
+use crate::api::ApiError;
+
+/// `GET /imports`: the imported files.
+#[derive(Debug, Serialize, TS)]
+pub struct Imports {
+    pub imports: Vec<ImportInfo>,
 }
 
-impl From<BytesRejection> for TransferError {
-    /// The body limit layer's refusal (plain text by default) becomes the
-    /// same JSON answer as the importer's own size errors.
-    fn from(r: BytesRejection) -> Self {
-        let status = r.status();
-        let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            format!(
-                "the file is larger than the import limit of {MAX_FILE_BYTES} bytes ({} MiB)",
-                MAX_FILE_BYTES >> 20
-            )
-        } else {
-            format!("reading the upload failed: {}", r.body_text())
-        };
-        TransferError::Upload { status, message }
-    }
-}
-
-impl IntoResponse for TransferError {
-    fn into_response(self) -> Response {
-        let status = match &self {
-            TransferError::BadParam(_) => StatusCode::BAD_REQUEST,
-            TransferError::Export(ExportError::Empty(_)) | TransferError::NotFound(_) => {
-                StatusCode::NOT_FOUND
-            }
-            TransferError::Export(ExportError::Cancelled) => StatusCode::BAD_REQUEST,
-            TransferError::Export(_) | TransferError::Failed(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-            TransferError::Import(e) if e.is_too_large() => StatusCode::PAYLOAD_TOO_LARGE,
-            TransferError::Upload { status, .. } => *status,
-            TransferError::Import(ImportError::Sink(_)) => StatusCode::SERVICE_UNAVAILABLE,
-            TransferError::Import(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        };
-        let mut body = json!({ "error": self.to_string() });
-        match &self {
-            TransferError::BadParam(q) => body["param"] = json!(q.param),
-            TransferError::Import(e) if e.is_too_large() => {
-                body["limit"] = json!(MAX_FILE_BYTES);
-                if let ImportError::TooManyUnits { limit } = e {
-                    body["limit"] = json!(limit);
-                }
-            }
-            TransferError::Upload { status, .. } if *status == StatusCode::PAYLOAD_TOO_LARGE => {
-                body["limit"] = json!(MAX_FILE_BYTES)
-            }
-            TransferError::Import(ImportError::Unreadable { position, .. }) => {
-                body["position"] = json!(position)
-            }
-            TransferError::Import(ImportError::NothingValid { first, .. }) => {
-                body["position"] = json!(first.position)
-            }
-            _ => {}
-        }
-        (status, Json(body)).into_response()
-    }
+/// `DELETE /imports/{source}`: the import whose data was deleted.
+#[derive(Debug, Serialize, TS)]
+pub struct Deleted {
+    pub deleted: String,
 }
 
 /// Parameters of `GET /api/v1/export` that are not the trace search's.
@@ -187,13 +127,13 @@ impl Drop for CancelOnDrop {
 }
 
 async fn run_blocking<T: Send + 'static>(
-    f: impl FnOnce(Arc<AtomicBool>) -> Result<T, TransferError> + Send + 'static,
-) -> Result<T, TransferError> {
+    f: impl FnOnce(Arc<AtomicBool>) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
     let cancel = Arc::new(AtomicBool::new(false));
     let _guard = CancelOnDrop(cancel.clone());
     tokio::task::spawn_blocking(move || f(cancel))
         .await
-        .map_err(|e| TransferError::Failed(e.to_string()))?
+        .map_err(|e| ApiError::internal(e.to_string()))?
 }
 
 fn pairs(raw: Option<String>) -> Vec<(String, String)> {
@@ -240,10 +180,7 @@ impl std::io::Write for ChannelWriter {
     }
 }
 
-async fn export(
-    State(store): State<Store>,
-    RawQuery(q): RawQuery,
-) -> Result<Response, TransferError> {
+async fn export(State(store): State<Store>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
     let spec = export_spec(&pairs(q))?;
     let format = spec.format;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Piece>(4);
@@ -265,7 +202,7 @@ async fn export(
     let first = match rx.recv().await {
         Some(Piece::Data(b)) => b,
         Some(Piece::Failed(e)) => return Err(e.into()),
-        None => return Err(TransferError::Failed("the export stopped".into())),
+        None => return Err(ApiError::internal("the export stopped")),
     };
     let rest = futures_util::stream::unfold(rx, |mut rx| async move {
         match rx.recv().await {
@@ -295,10 +232,7 @@ async fn export(
         .into_response())
 }
 
-async fn preview(
-    State(store): State<Store>,
-    RawQuery(q): RawQuery,
-) -> Result<Response, TransferError> {
+async fn preview(State(store): State<Store>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
     let spec = export_spec(&pairs(q))?;
     let summary =
         run_blocking(move |_| Ok(loupe_export::export::preview(&store.reader, &spec)?)).await?;
@@ -312,7 +246,7 @@ async fn import(
     State(store): State<Store>,
     RawQuery(q): RawQuery,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Response, TransferError> {
+) -> Result<Response, ApiError> {
     let body = body?;
     let name = pairs(q)
         .into_iter()
@@ -332,21 +266,21 @@ async fn import(
     Ok(Json(report).into_response())
 }
 
-async fn list(State(store): State<Store>) -> Result<Response, TransferError> {
+async fn list(State(store): State<Store>) -> Result<Response, ApiError> {
     let imports = run_blocking(move |_| {
         store
             .reader
             .imports()
-            .map_err(|e| TransferError::Failed(e.to_string()))
+            .map_err(|e| ApiError::internal(e.to_string()))
     })
     .await?;
-    Ok(Json(json!({ "imports": imports })).into_response())
+    crate::api::json_sorted(&Imports { imports }, 4096)
 }
 
 async fn remove(
     State(store): State<Store>,
     Path(source): Path<String>,
-) -> Result<Response, TransferError> {
+) -> Result<Response, ApiError> {
     let known = {
         let store = store.clone();
         let source = source.clone();
@@ -355,21 +289,21 @@ async fn remove(
                 .reader
                 .imports()
                 .map(|l| l.iter().any(|i| i.source == source))
-                .map_err(|e| TransferError::Failed(e.to_string()))
+                .map_err(|e| ApiError::internal(e.to_string()))
         })
         .await?
     };
     if !known {
-        return Err(TransferError::NotFound(format!("no import {source:?}")));
+        return Err(ApiError::not_found(format!("no import {source:?}")));
     }
     let s = source.clone();
     run_blocking(move |_| {
-        let failed = |e: loupe_model::sink::SinkError| TransferError::Failed(e.to_string());
+        let failed = |e: loupe_model::sink::SinkError| ApiError::internal(e.to_string());
         let ticket = store.writer.delete_import(&s).map_err(failed)?;
         ticket.wait_blocking().map_err(failed)
     })
     .await?;
-    Ok(Json(json!({ "deleted": source })).into_response())
+    Ok(Json(Deleted { deleted: source }).into_response())
 }
 
 /// The export and import routes, relative to `/api/v1`.

@@ -8,7 +8,7 @@ import { clear, h } from '../dom';
 import { formatDurationNs, shortId } from '../format';
 import { compareUrl, traceUrl, type CompareState } from '../query';
 import { navigate } from '../router';
-import type { View } from './traceList';
+import type { View } from '../router';
 
 /** Rows drawn at once; the rest is behind "Show more" (compare trees are read, not scrolled through). */
 const PAGE_ROWS = 2000;

@@ -4,7 +4,7 @@
 import { getChart, getDashboard, saveDashboard, type DashboardPanel } from '../api';
 import { clear, h } from '../dom';
 import { chartApiParams, parseMetrics } from '../explore';
-import type { View } from './traceList';
+import type { View } from '../router';
 
 function svgNode(svg: string): Node {
   const doc = new DOMParser().parseFromString(svg, 'image/svg+xml');

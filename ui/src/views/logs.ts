@@ -9,7 +9,7 @@ import { LOG_RANGES, flattenLogs, groupLogs, logsApiParams, logsToQuery, type Lo
 import { SEVERITIES, anyValueToString, formatTimestamp, severityName, type AnyValue } from '../format';
 import { traceUrl } from '../query';
 import { navigate } from '../router';
-import type { View } from './traceList';
+import type { View } from '../router';
 
 const POLL_MS = 2000;
 

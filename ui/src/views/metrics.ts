@@ -19,7 +19,7 @@ import {
 import { formatRelative, formatTimestamp } from '../format';
 import { traceUrl } from '../query';
 import { navigate } from '../router';
-import type { View } from './traceList';
+import type { View } from '../router';
 
 const CHART_HEIGHT = 280;
 

@@ -7,27 +7,19 @@
 
 import { clear, h } from '../dom';
 import { navigate } from '../router';
-import { getAttributeValues, getServices, WRITE_HEADERS } from '../api';
+import { alertsCall, ApiError, getAttributeKeys, getAttributeValues, getServices } from '../api';
 import { addChild, children, condText, describe, FIELDS, isPred, kindOf, newPred, OPS, parseValue, remove, setKind, toggleNot, update, type Analysis, type Cond, type Finding, type Op, type Pred, type Rule, type Signal, readings, valueSource } from '../rules';
 
-interface ApiErr {
-  error?: string;
-  errors?: { line?: number; column?: number; message: string }[];
-}
-
-async function call<T>(method: string, path: string, body?: unknown, raw = false): Promise<T> {
-  const res = await fetch(path, {
-    method,
-    headers: { ...WRITE_HEADERS, ...(raw ? { 'Content-Type': 'application/yaml' } : { 'Content-Type': 'application/json', Accept: 'application/json' }) },
-    body: body === undefined ? undefined : raw ? String(body) : JSON.stringify(body),
-  });
-  const json = (await res.json().catch(() => ({}))) as T & ApiErr;
-  if (!res.ok) {
-    const e = json.errors?.[0];
-    const where = e?.line ? `line ${e.line}${e.column ? `, column ${e.column}` : ''}: ` : '';
-    throw new Error(e ? where + e.message : (json.error ?? `${res.status}`));
+/** An alerting call; a failure names the first rule error's line and column when there is one. */
+async function call<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, raw = false): Promise<T> {
+  try {
+    return await alertsCall<T>(method, path, body, raw);
+  } catch (err) {
+    const e = err instanceof ApiError ? err.errors?.[0] : undefined;
+    if (!e) throw err;
+    const where = e.line ? `line ${e.line}${e.column ? `, column ${e.column}` : ''}: ` : '';
+    throw new Error(where + e.message);
   }
-  return json;
 }
 
 interface RuleView {
@@ -69,10 +61,8 @@ interface Delivery {
   atNs: string;
 }
 
-export interface View {
-  update(): void;
-  destroy(): void;
-}
+export type { View } from '../router';
+import type { View } from '../router';
 
 function when(ns: number | string): string {
   const ms = Number(BigInt(String(ns)) / 1000000n);
@@ -562,10 +552,9 @@ function mountEditor(page: HTMLElement, id: number | null): void {
     btResult,
   );
 
-  void fetch('/api/v1/attributes')
-    .then((r) => r.json())
-    .then((j: { keys?: string[] }) => {
-      keys = j.keys ?? [];
+  void getAttributeKeys()
+    .then((j) => {
+      keys = j.keys;
       fillFields();
     })
     .catch(() => {});

@@ -4,7 +4,7 @@
 import { ApiError, getFilters, getHealth, getLogLevel, putFilters, putLogLevel } from '../api';
 import { h } from '../dom';
 import { formatBytes, formatRules, parseRules } from '../settings';
-import type { View } from './traceList';
+import type { View } from '../router';
 
 function message(el: HTMLElement, text: string, ok: boolean): void {
   el.textContent = text;

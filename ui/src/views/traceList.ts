@@ -26,10 +26,8 @@ import { attachKeySuggest } from './suggest';
 
 const POLL_MS = 2000;
 
-export interface View {
-  update(route: unknown): void;
-  destroy(): void;
-}
+export type { View } from '../router';
+import type { View } from '../router';
 
 export function serviceChip(service: string | null): HTMLElement {
   const chip = h('span', { class: 'svc' }, h('span', { class: 'svc-dot' }), service ?? '(unknown service)');

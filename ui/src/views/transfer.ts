@@ -3,7 +3,7 @@
 // progress and cancel, what was skipped), plus the list of imports with
 // "show" and "delete". Logic lives in ../transfer.ts.
 
-import { WRITE_HEADERS } from '../api';
+import { deleteImport, getExport, getExportPreview, getImports, importFile, type Upload } from '../api';
 import { clear, h } from '../dom';
 import {
   describeSkipped,
@@ -17,27 +17,7 @@ import {
   selectionFromLocation,
   type ExportOptions,
   type ExportSelection,
-  type ExportSummary,
-  type ImportReport,
 } from '../transfer';
-
-interface ImportInfo {
-  source: string;
-  format: string;
-  spans: number;
-  logRecords: number;
-  dataPoints: number;
-  times: number;
-}
-
-async function errorOf(res: Response): Promise<string> {
-  try {
-    const b = (await res.json()) as { error?: string };
-    return b.error ?? `${res.status} ${res.statusText}`;
-  } catch {
-    return `${res.status} ${res.statusText}`;
-  }
-}
 
 /** Adds the "Export / Import" button to the header and the page-wide drop zone. */
 export function mountTransfer(header: HTMLElement): void {
@@ -129,9 +109,7 @@ function exportSection(): HTMLElement {
     clear(preview);
     status.textContent = 'Counting…';
     try {
-      const res = await fetch(`/api/v1/export/preview?${exportParams(selection(), options())}`);
-      if (!res.ok) throw new Error(await errorOf(res));
-      const s = (await res.json()) as ExportSummary;
+      const s = await getExportPreview(exportParams(selection(), options()));
       status.textContent = '';
       preview.append(h('p', { text: `${s.traces} traces, ${s.spans} spans, ${s.logRecords} log records, ${s.dataPoints} data points${s.truncated ? ' (cut at the export limit)' : ''}.` }));
       if (!redact.checked) preview.append(h('p', { class: 'warn', text: 'Secrets are not masked: the file holds the data as stored.' }));
@@ -171,9 +149,8 @@ function exportSection(): HTMLElement {
     save.disabled = true;
     status.textContent = 'Exporting…';
     try {
-      const res = await fetch(`/api/v1/export?${exportParams(sel, opts)}`, { signal: controller.signal });
-      if (!res.ok || !res.body) throw new Error(await errorOf(res));
-      const reader = res.body.getReader();
+      const res = await getExport(exportParams(sel, opts), controller.signal);
+      const reader = res.body!.getReader();
       const chunks: Uint8Array[] = [];
       let got = 0;
       for (;;) {
@@ -220,44 +197,32 @@ function importSection(initial?: File[]): HTMLElement {
   const results = h('div', { class: 'transfer-results', testid: 'import-results' });
   const list = h('div', { class: 'transfer-imports', testid: 'imports-list' });
   const zone = h('div', { class: 'transfer-drop' }, 'Drop files anywhere on the page, or ', picker);
-  let xhr: XMLHttpRequest | null = null;
+  let upload: Upload | null = null;
 
-  const importOne = (file: File): Promise<void> =>
-    new Promise((resolve) => {
-      const line = h('div', { class: 'transfer-result' }, `${file.name}: sending…`);
-      const stop = h('button', { attrs: { type: 'button' }, text: 'Cancel', on: { click: () => xhr?.abort() } });
-      line.append(' ', stop);
-      results.append(line);
-      xhr = new XMLHttpRequest();
-      xhr.open('POST', `/api/v1/imports?${new URLSearchParams({ name: file.name })}`);
-      for (const [k, v] of Object.entries(WRITE_HEADERS)) xhr.setRequestHeader(k, v);
-      xhr.upload.onprogress = (e) => {
-        if (e.lengthComputable) line.firstChild!.textContent = `${file.name}: ${Math.round((100 * e.loaded) / e.total)}% sent…`;
-      };
-      const done = (text: string, detail: string[] = [], cls = ''): void => {
-        clear(line);
-        line.className = `transfer-result ${cls}`;
-        line.append(h('div', { text }));
-        for (const d of detail) line.append(h('div', { class: 'mono', text: d }));
-        xhr = null;
-        resolve();
-      };
-      xhr.onload = () => {
-        let body: (ImportReport & { error?: string }) | null = null;
-        try {
-          body = JSON.parse(xhr!.responseText);
-        } catch {
-          /* not JSON */
-        }
-        if (xhr!.status === 200 && body) {
-          done(importSummary(body), body.skipped.map(describeSkipped), body.skippedCount ? 'warn' : 'ok');
-          void refresh();
-        } else done(`${file.name}: ${body?.error ?? `HTTP ${xhr!.status}`}`, [], 'error');
-      };
-      xhr.onerror = () => done(`${file.name}: Loupe is not reachable`, [], 'error');
-      xhr.onabort = () => done(`${file.name}: cancelled (what was stored stays; delete it below)`, [], 'warn');
-      xhr.send(file);
+  const importOne = async (file: File): Promise<void> => {
+    const line = h('div', { class: 'transfer-result' }, `${file.name}: sending…`);
+    const stop = h('button', { attrs: { type: 'button' }, text: 'Cancel', on: { click: () => upload?.abort() } });
+    line.append(' ', stop);
+    results.append(line);
+    const done = (text: string, detail: string[] = [], cls = ''): void => {
+      clear(line);
+      line.className = `transfer-result ${cls}`;
+      line.append(h('div', { text }));
+      for (const d of detail) line.append(h('div', { class: 'mono', text: d }));
+      upload = null;
+    };
+    upload = importFile(file, (loaded, total) => {
+      line.firstChild!.textContent = `${file.name}: ${Math.round((100 * loaded) / total)}% sent…`;
     });
+    try {
+      const body = await upload.done;
+      done(importSummary(body), body.skipped.map(describeSkipped), body.skippedCount ? 'warn' : 'ok');
+      void refresh();
+    } catch (e) {
+      if ((e as Error).name === 'AbortError') done(`${file.name}: cancelled (what was stored stays; delete it below)`, [], 'warn');
+      else done(`${file.name}: ${(e as Error).message}`, [], 'error');
+    }
+  };
 
   const importAll = async (files: File[]): Promise<void> => {
     for (const f of files) await importOne(f);
@@ -266,9 +231,7 @@ function importSection(initial?: File[]): HTMLElement {
 
   async function refresh(): Promise<void> {
     try {
-      const res = await fetch('/api/v1/imports');
-      if (!res.ok) throw new Error(await errorOf(res));
-      const { imports } = (await res.json()) as { imports: ImportInfo[] };
+      const { imports } = await getImports();
       clear(list);
       if (!imports.length) {
         list.append(h('p', { class: 'muted', text: 'Nothing imported yet.' }));
@@ -282,8 +245,7 @@ function importSection(initial?: File[]): HTMLElement {
           on: {
             click: async () => {
               if (!confirm(`Delete everything imported from ${i.source}?`)) return;
-              const r = await fetch(`/api/v1/imports/${encodeURIComponent(i.source)}`, { method: 'DELETE', headers: WRITE_HEADERS });
-              if (!r.ok) alert(await errorOf(r));
+              await deleteImport(i.source).catch((e: Error) => alert(e.message));
               void refresh();
             },
           },

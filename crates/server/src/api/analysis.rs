@@ -9,7 +9,10 @@ use std::sync::Arc;
 use axum::extract::{Path, RawQuery, State};
 use axum::routing::get;
 use axum::Router;
-use loupe_analysis::runs::{self, Candidate, RunKey};
+use loupe_analysis::compare::{Node as CompareNode, Summary as CompareSummary};
+use loupe_analysis::critical::CriticalPath;
+use loupe_analysis::runs::{self, Candidate, Previous as PreviousRun, RunKey};
+use loupe_analysis::stats::Statistics;
 use loupe_analysis::tree::Tree;
 use loupe_analysis::{compare, critical, servicemap, stats, Span};
 use loupe_model::ids::TraceId;
@@ -17,8 +20,84 @@ use loupe_model::query::{AttrCondition, AttrOp, TraceQuery};
 use loupe_model::time::NanoRange;
 use loupe_query::QueryError;
 use loupe_store::{Reader, StoreError};
+use serde::Serialize;
+use ts_rs::TS;
 
-use super::{blocking, json, pairs, trace_id, ApiError, ApiResult};
+use super::{blocking, json_sorted, pairs, trace_id, ApiError, ApiResult};
+
+// The answers. Every one goes through `json_sorted`: keys in alphabetical
+// order, as when they were built with `json!`.
+
+/// `GET /traces/{traceId}/critical-path`.
+#[derive(Debug, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CriticalPathAnswer<'a> {
+    pub trace_id: String,
+    pub linked: bool,
+    /// Traces read (more than one with `linked`).
+    pub traces: usize,
+    pub critical_path: CriticalPath<'a>,
+}
+
+/// `GET /traces/{traceId}/statistics`.
+#[derive(Debug, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct StatisticsAnswer {
+    pub trace_id: String,
+    pub linked: bool,
+    pub traces: usize,
+    pub statistics: Statistics,
+}
+
+/// `GET /traces/{traceId}/service-map`.
+#[derive(Debug, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceMapAnswer {
+    pub trace_id: String,
+    pub linked: bool,
+    pub traces: usize,
+    pub service_map: servicemap::ServiceMapAnswer,
+}
+
+/// `GET /compare?a=…&b=…`.
+#[derive(Debug, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CompareAnswer<'a> {
+    pub a: String,
+    pub b: String,
+    pub linked: bool,
+    pub summary: CompareSummary,
+    pub nodes: Vec<CompareNode<'a>>,
+}
+
+/// `GET /traces/{traceId}/previous`.
+#[derive(Debug, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PreviousAnswer {
+    pub trace_id: String,
+    pub linked: bool,
+    pub run_key: Option<RunKey>,
+    pub previous: Option<PreviousRun>,
+    /// What changed since the previous run.
+    pub comparison: Option<CompareSummary>,
+}
+
+/// `GET /topology`.
+#[derive(Debug, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TopologyAnswer {
+    /// Traces read.
+    pub traces: usize,
+    pub linked: bool,
+    pub service_map: servicemap::ServiceMapAnswer,
+}
+
+/// What every one-trace answer starts with.
+struct Head {
+    trace_id: String,
+    linked: bool,
+    traces: usize,
+}
 
 /// Traces in one stitched view (the main one included), as in the UI.
 const MAX_LINKED: usize = 20;
@@ -126,36 +205,33 @@ fn load(
 }
 
 fn missing(id: TraceId) -> ApiError {
-    ApiError::NotFound(format!("no trace {id}"))
+    ApiError::not_found(format!("no trace {id}"))
 }
 
 fn empty(id: TraceId) -> ApiError {
-    ApiError::NotFound(format!("trace {id} has no spans"))
+    ApiError::not_found(format!("trace {id} has no spans"))
 }
 
 /// The one-trace analyses (`/traces/{id}/…`) share this: parse the ID and
 /// the options, read the trace (and with `linked` the traces joined to
-/// it), build its tree, hand it to `analyse`, answer under `field`.
+/// it), build its tree, hand it to `answer`.
 async fn one_trace(
     r: Arc<Reader>,
     id: String,
     q: Option<String>,
-    field: &str,
-    analyse: impl FnOnce(&Tree, TraceId) -> Result<serde_json::Value, ApiError>,
+    answer: impl FnOnce(&Tree, TraceId, Head) -> ApiResult,
 ) -> ApiResult {
     let id = trace_id(&id)?;
     let o = opts(q, &[], &[])?;
     let (spans, traces) = blocking(&r, move |r| load(r, id, o.linked, &[]))
         .await?
         .ok_or_else(|| missing(id))?;
-    let mut body = json!({ "traceId": id.to_string(), "linked": o.linked, "traces": traces });
-    body[field] = analyse(&Tree::build(&spans, Some(id)), id)?;
-    json(&body)
-}
-
-/// An analysis result as JSON (it may borrow the tree it came from).
-fn value(v: impl serde::Serialize) -> Result<serde_json::Value, ApiError> {
-    serde_json::to_value(v).map_err(|e| ApiError::Encode(e.to_string()))
+    let head = Head {
+        trace_id: id.to_string(),
+        linked: o.linked,
+        traces,
+    };
+    answer(&Tree::build(&spans, Some(id)), id, head)
 }
 
 async fn critical_path(
@@ -163,8 +239,15 @@ async fn critical_path(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult {
-    one_trace(r, id, q, "criticalPath", |t, id| {
-        value(critical::critical_path(t).map_err(|_| empty(id))?)
+    one_trace(r, id, q, |t, id, h| {
+        let critical_path = critical::critical_path(t).map_err(|_| empty(id))?;
+        let a = CriticalPathAnswer {
+            trace_id: h.trace_id,
+            linked: h.linked,
+            traces: h.traces,
+            critical_path,
+        };
+        json_sorted(&a, 4096)
     })
     .await
 }
@@ -174,7 +257,16 @@ async fn statistics(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult {
-    one_trace(r, id, q, "statistics", |t, _| value(stats::statistics(t))).await
+    one_trace(r, id, q, |t, _, h| {
+        let a = StatisticsAnswer {
+            trace_id: h.trace_id,
+            linked: h.linked,
+            traces: h.traces,
+            statistics: stats::statistics(t),
+        };
+        json_sorted(&a, 4096)
+    })
+    .await
 }
 
 async fn service_map(
@@ -182,8 +274,14 @@ async fn service_map(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult {
-    one_trace(r, id, q, "serviceMap", |t, _| {
-        value(servicemap::service_map(t))
+    one_trace(r, id, q, |t, _, h| {
+        let a = ServiceMapAnswer {
+            trace_id: h.trace_id,
+            linked: h.linked,
+            traces: h.traces,
+            service_map: servicemap::service_map(t),
+        };
+        json_sorted(&a, 4096)
     })
     .await
 }
@@ -212,14 +310,15 @@ async fn compare_traces(State(r): State<Arc<Reader>>, RawQuery(q): RawQuery) -> 
     let (sa, _) = sa.ok_or_else(|| missing(a))?;
     let (sb, _) = sb.ok_or_else(|| missing(b))?;
     let c = compare::compare(&Tree::build(&sa, Some(a)), &Tree::build(&sb, Some(b)))
-        .map_err(|_| ApiError::NotFound("a trace to compare has no spans".into()))?;
-    json(&json!({
-        "a": a.to_string(),
-        "b": b.to_string(),
-        "linked": linked,
-        "summary": c.summary,
-        "nodes": c.nodes,
-    }))
+        .map_err(|_| ApiError::not_found("a trace to compare has no spans"))?;
+    let answer = CompareAnswer {
+        a: a.to_string(),
+        b: b.to_string(),
+        linked,
+        summary: c.summary,
+        nodes: c.nodes,
+    };
+    json_sorted(&answer, 64 * 1024)
 }
 
 /// Earlier traces that may share the run key: found by the key's
@@ -312,14 +411,15 @@ async fn previous(
     })
     .await?
     .ok_or_else(|| missing(id))?;
-    let (key, prev, summary) = answer;
-    json(&json!({
-        "traceId": id.to_string(),
-        "linked": linked,
-        "runKey": key,
-        "previous": prev,
-        "comparison": summary,
-    }))
+    let (run_key, previous, comparison) = answer;
+    let answer = PreviousAnswer {
+        trace_id: id.to_string(),
+        linked,
+        run_key,
+        previous,
+        comparison,
+    };
+    json_sorted(&answer, 4096)
 }
 
 /// The service map of the traces a search finds (the `/traces` search
@@ -351,7 +451,12 @@ async fn topology(State(r): State<Arc<Reader>>, RawQuery(q): RawQuery) -> ApiRes
         Ok((m.finish(), n))
     })
     .await?;
-    json(&json!({ "traces": n, "linked": linked, "serviceMap": m }))
+    let answer = TopologyAnswer {
+        traces: n,
+        linked,
+        service_map: m,
+    };
+    json_sorted(&answer, 16 * 1024)
 }
 
 #[cfg(test)]

@@ -11,14 +11,41 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
+use std::collections::BTreeMap;
+
 use loupe_charts::render::render_distribution;
-use loupe_charts::{render, select, Aggregate, Frame, Selection};
+use loupe_charts::select::Bucket;
+use loupe_charts::{render, select, Aggregate, Chart, Frame, Selection};
 use loupe_model::query::ChartQuery;
 use loupe_model::time::{now_ns, NanoRange};
 use loupe_store::Reader;
-use serde_json::json;
+use serde::Serialize;
+use ts_rs::TS;
 
-use super::{blocking, json_sized, pairs, ApiError, ApiResult};
+use super::{blocking, json_sorted, pairs, ApiError, ApiResult};
+
+/// `GET /metrics/{name}/chart`: the drawn chart and what the pickers need.
+#[derive(Debug, Serialize, TS)]
+pub struct ChartAnswer {
+    #[serde(flatten)]
+    pub chart: Chart,
+    pub name: String,
+    /// What the values mean ("rate per second", "p50, p90, p99", …).
+    pub meaning: String,
+    /// Attribute keys of the matching series (split and filter pickers).
+    pub keys: Vec<String>,
+    /// Values of each key.
+    pub values: BTreeMap<String, Vec<String>>,
+    /// For histograms: the bucket distribution of the window.
+    pub distribution: Option<Distribution>,
+}
+
+/// A histogram's buckets over the chart's window, and their drawing.
+#[derive(Debug, Serialize, TS)]
+pub struct Distribution {
+    pub buckets: Vec<Bucket>,
+    pub svg: String,
+}
 
 /// The default window when the query names no `start`.
 const DEFAULT_WINDOW_NS: u64 = 3600 * 1_000_000_000;
@@ -45,7 +72,7 @@ fn draw(
     name: &str,
     q: &ChartQuery,
     req: &loupe_model::otlp::ExportMetricsServiceRequest,
-) -> Result<serde_json::Value, ApiError> {
+) -> Result<ChartAnswer, ApiError> {
     let range = concrete(q.range);
     let sel = Selection {
         start: range.start,
@@ -65,21 +92,23 @@ fn draw(
         utc_offset_s: q.utc_offset_s,
         hidden: q.hidden.clone(),
     };
-    let chart = render(&plot, &frame).map_err(|e| ApiError::Encode(e.to_string()))?;
-    let distribution = match &plot.distribution {
-        Some(buckets) => Some(json!({
-            "buckets": buckets,
-            "svg": render_distribution(buckets, q.width, (q.height * 3 / 4).max(100)).map_err(|e| ApiError::Encode(e.to_string()))?,
-        })),
+    let chart = render(&plot, &frame).map_err(ApiError::encode)?;
+    let distribution = match plot.distribution {
+        Some(buckets) => Some(Distribution {
+            svg: render_distribution(&buckets, q.width, (q.height * 3 / 4).max(100))
+                .map_err(ApiError::encode)?,
+            buckets,
+        }),
         None => None,
     };
-    let mut v = serde_json::to_value(&chart).map_err(|e| ApiError::Encode(e.to_string()))?;
-    v["name"] = json!(name);
-    v["meaning"] = json!(plot.meaning);
-    v["keys"] = json!(plot.keys);
-    v["values"] = json!(plot.values);
-    v["distribution"] = json!(distribution);
-    Ok(v)
+    Ok(ChartAnswer {
+        chart,
+        name: name.to_string(),
+        meaning: plot.meaning,
+        keys: plot.keys,
+        values: plot.values,
+        distribution,
+    })
 }
 
 pub(super) async fn chart(
@@ -93,6 +122,6 @@ pub(super) async fn chart(
     let req = blocking(&r, move |r| r.metric_points(&n, range)).await?;
     let v = tokio::task::spawn_blocking(move || draw(&name, &q, &req))
         .await
-        .map_err(|_| ApiError::Interrupted)??;
-    json_sized(&v, 64 * 1024)
+        .map_err(|_| ApiError::interrupted())??;
+    json_sorted(&v, 64 * 1024)
 }

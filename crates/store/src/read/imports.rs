@@ -7,7 +7,7 @@ use super::Reader;
 use crate::error::StoreError;
 
 /// A row of `GET /api/v1/imports`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ImportInfo {
     pub source: String,
@@ -19,8 +19,10 @@ pub struct ImportInfo {
     pub skipped: u64,
     /// How many times the file was imported (re-imports store nothing twice).
     pub times: u64,
+    #[ts(type = "string")]
     #[serde(serialize_with = "loupe_model::query::ns_string")]
     pub first_imported_unix_nano: u64,
+    #[ts(type = "string")]
     #[serde(serialize_with = "loupe_model::query::ns_string")]
     pub last_imported_unix_nano: u64,
 }
