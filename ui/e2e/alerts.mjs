@@ -70,7 +70,11 @@ try {
     // The value box suggests the namespaces seen in the captured data.
     let seen = [];
     for (let i = 0; i < 50 && !seen.some((v) => v.startsWith('company.')); i++) {
-      seen = await page.locator('[data-testid=pred-values]').nth(1).locator('option').evaluateAll((os) => os.map((o) => o.value));
+      seen = await page
+        .locator('[data-testid=pred-values]')
+        .nth(1)
+        .locator('option')
+        .evaluateAll((os) => os.map((o) => o.value));
       if (!seen.some((v) => v.startsWith('company.'))) await page.waitForTimeout(100);
     }
     if (!seen.some((v) => v.startsWith('company.'))) throw new Error(`no namespace suggested for kestra.namespace: ${JSON.stringify(seen)}`);

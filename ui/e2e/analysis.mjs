@@ -104,7 +104,10 @@ try {
     expect(on >= 10, `rows on the path: ${on}`);
     // The failed (slowed) task is the path's last stretch.
     const names = await page.locator('[data-testid=span-row].cp-on').allInnerTexts();
-    expect(names.some((t) => t.includes('shell.Commands')), `shell task on the path: ${names.join(' | ')}`);
+    expect(
+      names.some((t) => t.includes('shell.Commands')),
+      `shell task on the path: ${names.join(' | ')}`,
+    );
   });
   await step('statistics', async () => {
     await page.locator('[data-testid=tab-statistics]').click();
@@ -114,7 +117,10 @@ try {
     const th = page.locator('th:has([data-testid=stats-sort-count])');
     expect((await th.getAttribute('aria-sort')) === 'descending', 'sorted by count, descending');
     const counts = (await page.locator('[data-testid=stats-row] td:nth-child(2)').allInnerTexts()).map((t) => Number(t.replace(/\D/g, '')));
-    expect(counts.every((c, i) => i === 0 || counts[i - 1] >= c), `counts descending: ${counts}`);
+    expect(
+      counts.every((c, i) => i === 0 || counts[i - 1] >= c),
+      `counts descending: ${counts}`,
+    );
     // The table fits the side panel: no column past its right edge.
     const fit = await page.evaluate(() => {
       const box = document.querySelector('[data-testid=statistics]');

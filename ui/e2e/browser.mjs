@@ -48,10 +48,7 @@ async function cleanup() {
   for (const child of [workload, loupe]) {
     if (child && child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
-      const exited = await Promise.race([
-        new Promise((r) => child.once('exit', () => r(true))),
-        new Promise((r) => setTimeout(() => r(false), 5000)),
-      ]);
+      const exited = await Promise.race([new Promise((r) => child.once('exit', () => r(true))), new Promise((r) => setTimeout(() => r(false), 5000))]);
       if (!exited) child.kill('SIGKILL');
     }
   }
@@ -89,7 +86,9 @@ const ARTIFACTS = resolve(ARTIFACTS_ARG);
 
 function listScreenshots() {
   if (!existsSync(ARTIFACTS)) return;
-  const shots = readdirSync(ARTIFACTS).filter((f) => f.endsWith('.png')).sort();
+  const shots = readdirSync(ARTIFACTS)
+    .filter((f) => f.endsWith('.png'))
+    .sort();
   if (shots.length === 0) return;
   log('\nscreenshots:');
   for (const f of shots) log(`  ${join(ARTIFACTS, f)}`);
@@ -120,11 +119,10 @@ mkdirSync(ARTIFACTS, { recursive: true });
 
 async function startLoupe() {
   dataDir = mkdtempSync(join(tmpdir(), 'loupe-browser-'));
-  loupe = spawn(
-    BIN,
-    ['serve', '--data-dir', dataDir, '--grpc-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0', '--api-addr', '127.0.0.1:0'],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' } },
-  );
+  loupe = spawn(BIN, ['serve', '--data-dir', dataDir, '--grpc-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0', '--api-addr', '127.0.0.1:0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' },
+  });
   loupe.stderr.on('data', (d) => process.stdout.write(String(d).replace(/^(?=.)/gm, '[loupe stderr] ')));
   const addrs = {};
   const lines = createInterface({ input: loupe.stdout });
@@ -133,10 +131,12 @@ async function startLoupe() {
     loupe.once('exit', (code, sig) => rejectAddrs(new Error(`loupe serve exited (${code ?? sig}) before listening`)));
     loupe.once('error', (e) => rejectAddrs(new Error(`cannot start ${BIN}: ${e.message}`)));
     lines.on('line', (line) => {
-      let m;
-      if ((m = /^loupe: OTLP\/gRPC on (\S+)$/.exec(line))) addrs.grpc = m[1];
-      else if ((m = /^loupe: OTLP\/HTTP on http:\/\/(\S+)$/.exec(line))) addrs.http = m[1];
-      else if ((m = /^loupe: API and UI on http:\/\/(\S+)$/.exec(line))) addrs.api = m[1];
+      const grpc = /^loupe: OTLP\/gRPC on (\S+)$/.exec(line);
+      const http = /^loupe: OTLP\/HTTP on http:\/\/(\S+)$/.exec(line);
+      const api = /^loupe: API and UI on http:\/\/(\S+)$/.exec(line);
+      if (grpc) addrs.grpc = grpc[1];
+      else if (http) addrs.http = http[1];
+      else if (api) addrs.api = api[1];
       if (addrs.grpc && addrs.http && addrs.api && !addrs.done) {
         addrs.done = true;
         clearTimeout(timer);
@@ -153,7 +153,7 @@ try {
   await die(e.message);
 }
 const BASE = `http://${addrs.api}`;
-const port = (a) => a.slice(a.lastIndexOf(':') + 1);
+const _port = (a) => a.slice(a.lastIndexOf(':') + 1);
 log(`[${elapsed()}] loupe serve: gRPC ${addrs.grpc}, HTTP ${addrs.http}, API and UI ${BASE}`);
 
 {
@@ -220,7 +220,10 @@ async function need(selector, what, { state = 'visible', timeout = STEP_TIMEOUT 
     if (state === 'visible') await vis(selector).waitFor({ state, timeout });
     else await page.waitForSelector(selector, { state, timeout });
   } catch {
-    const count = await page.locator(selector).count().catch(() => 0);
+    const count = await page
+      .locator(selector)
+      .count()
+      .catch(() => 0);
     throw new CheckError(`${what}: \`${selector}\` not ${state} within ${timeout / 1000} s (${count} in the DOM) on ${page.url()}`);
   }
   return state === 'visible' ? vis(selector) : page.locator(selector).first();
@@ -325,7 +328,10 @@ await check('a-empty-state', async () => {
   await goto('/');
   const empty = await need(tid('empty-state'), 'the empty state of a fresh Loupe');
   // The real addresses (this Loupe listens on free ports, not 4317/4318).
-  await until(async () => (await empty.innerText()).includes(`http://${addrs.http}`), `the empty state should show the real OTLP/HTTP endpoint http://${addrs.http}: ${JSON.stringify(await empty.innerText())}`);
+  await until(
+    async () => (await empty.innerText()).includes(`http://${addrs.http}`),
+    `the empty state should show the real OTLP/HTTP endpoint http://${addrs.http}: ${JSON.stringify(await empty.innerText())}`,
+  );
   const t = await empty.innerText();
   expect(t.includes(addrs.grpc) && !t.includes(':4318'), `the empty state should tell where to send OTLP (${addrs.grpc}, http://${addrs.http}), it says: ${JSON.stringify(t)}`);
   expect((await rowsOf(tid('trace-row'))) === 0, 'a fresh Loupe lists trace rows');
@@ -350,10 +356,7 @@ async function runWorkload() {
   let err = '';
   workload.stdout.on('data', (d) => (out += d));
   workload.stderr.on('data', (d) => (err += d));
-  const code = await Promise.race([
-    new Promise((r) => workload.once('exit', (c, s) => r(c ?? s))),
-    new Promise((r) => setTimeout(() => r('timeout'), 60_000)),
-  ]);
+  const code = await Promise.race([new Promise((r) => workload.once('exit', (c, s) => r(c ?? s))), new Promise((r) => setTimeout(() => r('timeout'), 60_000))]);
   workload = null;
   if (code !== 0) throw new Error(`the workload failed (${code}):\n${err}${out}`);
   const line = out.trim().split('\n').pop();
@@ -489,10 +492,13 @@ await check('c3-failed-span-marked-and-detailed', async () => {
   const own = ['class .error', 'badge "error"'];
   await vis(failedRow).click();
   const details = await need(tid('span-details'), 'span details after selecting the failed span');
-  await until(async () => {
-    const t = await details.innerText();
-    return t.includes(R.failedStatusMessage) && t.includes('exception') && t.includes(R.exceptionMessage);
-  }, `span-details should show the status message ${JSON.stringify(R.failedStatusMessage)}, the "exception" event and its message ${JSON.stringify(R.exceptionMessage)}`).catch(async (e) => {
+  await until(
+    async () => {
+      const t = await details.innerText();
+      return t.includes(R.failedStatusMessage) && t.includes('exception') && t.includes(R.exceptionMessage);
+    },
+    `span-details should show the status message ${JSON.stringify(R.failedStatusMessage)}, the "exception" event and its message ${JSON.stringify(R.exceptionMessage)}`,
+  ).catch(async (e) => {
     throw new CheckError(`${e.message}; it shows: ${JSON.stringify((await details.innerText()).slice(0, 1500))}`);
   });
   return `marked by ${own.join(', ')}`;
@@ -503,7 +509,10 @@ await check('c4-find-in-trace', async () => {
   await find.fill('shell.Commands');
   await until(async () => (await vis(spanRow(R.failedSpanId)).getAttribute('class')).split(' ').includes('match'), 'the failed span row should match "shell.Commands" (class `match`)');
   // Every other visible row is dimmed (the lens may also fold subtrees without a match).
-  const classes = await page.locator(byTrace('span-row', MAIN)).filter({ visible: true }).evaluateAll((els) => els.map((e) => [e.dataset.spanId, [...e.classList]]));
+  const classes = await page
+    .locator(byTrace('span-row', MAIN))
+    .filter({ visible: true })
+    .evaluateAll((els) => els.map((e) => [e.dataset.spanId, [...e.classList]]));
   const wrong = classes.filter(([id, cls]) => (id === R.failedSpanId) === cls.includes('dim') || (id !== R.failedSpanId) === cls.includes('match'));
   expect(wrong.length === 0, `rows wrongly matched or dimmed: ${JSON.stringify(wrong)}`);
   expect(new URL(page.url()).searchParams.get('find') === 'shell.Commands', `the URL does not hold the find text: ${page.url()}`);
@@ -589,7 +598,10 @@ await check('f-logs-tab-selects-failed-span', async () => {
   await vis(spanRow(R.downstreamSpanId)).click();
   await until(async () => !(await text(tid('span-details'))).includes(R.failedStatusMessage), 'selecting the downstream span should replace the failed span in span-details');
   await (await need(tid('tab-logs'), 'the logs tab')).click();
-  const row = page.locator(tid('log-row')).filter({ hasText: errorLog.body.slice(0, 40) }).filter({ visible: true });
+  const row = page
+    .locator(tid('log-row'))
+    .filter({ hasText: errorLog.body.slice(0, 40) })
+    .filter({ visible: true });
   await until(async () => (await row.count()) > 0, `the ERROR log ${JSON.stringify(errorLog.body)} should be a log-row`);
   const logRows = await rowsOf(tid('log-row'));
   expect(logRows === m.logs.filter((l) => l.traceId === MAIN).length, `the Logs tab lists ${logRows} log rows, the parent trace has ${m.logs.filter((l) => l.traceId === MAIN).length} logs`);
@@ -721,7 +733,10 @@ await check('h4-drag-to-zoom', async () => {
 await check('h5-legend-toggles-a-line', async () => {
   const item = await need(tid('legend-item', `[data-label="flowId=${mm.flows[1]}"]`), 'the legend item of the second flow');
   await item.click();
-  await until(async () => (await vis(tid('legend-item', `[data-label="flowId=${mm.flows[1]}"]`)).getAttribute('aria-pressed')) === 'false', 'clicking a legend item should hide its line (aria-pressed=false)');
+  await until(
+    async () => (await vis(tid('legend-item', `[data-label="flowId=${mm.flows[1]}"]`)).getAttribute('aria-pressed')) === 'false',
+    'clicking a legend item should hide its line (aria-pressed=false)',
+  );
   expect(new URL(page.url()).searchParams.has('hide'), `the URL does not hold the hidden line: ${page.url()}`);
   return page.url().replace(BASE, '');
 });
@@ -757,7 +772,10 @@ await check('h7-pin-to-dashboard', async () => {
 // i. Logs: search a word of the ERROR log, jump to its span; grouping, pause.
 // ---------------------------------------------------------------------------
 
-const word = errorLog.body.split(/[^A-Za-z]+/).filter((w) => w.length >= 5).sort((a, b) => b.length - a.length)[0];
+const word = errorLog.body
+  .split(/[^A-Za-z]+/)
+  .filter((w) => w.length >= 5)
+  .sort((a, b) => b.length - a.length)[0];
 await check('i1-log-search', async () => {
   await (await need(tid('nav-logs'), 'the Logs link in the header')).click();
   await until(() => new URL(page.url()).pathname === '/logs', 'the Logs link should open /logs');
@@ -775,7 +793,9 @@ await check('i1-log-search', async () => {
 });
 
 await check('i2-log-jumps-to-span', async () => {
-  await vis(tid('log-entry', `[data-span-id="${errorLog.spanId}"]`)).locator(tid('log-trace-link')).click();
+  await vis(tid('log-entry', `[data-span-id="${errorLog.spanId}"]`))
+    .locator(tid('log-trace-link'))
+    .click();
   await until(() => new URL(page.url()).pathname === `/trace/${errorLog.traceId}`, `the trace link should open /trace/${errorLog.traceId} (at ${page.url()})`);
   await until(async () => (await vis(tid('span-details')).getAttribute('data-span-id')) === errorLog.spanId, "the log's span should be selected in the trace view");
   return page.url().replace(BASE, '');

@@ -38,9 +38,13 @@ try {
   const url = pathToFileURL(FILE).href;
   const requests = [];
   const errors = [];
-  page.on('request', (r) => { if (r.url() !== url) requests.push(r.url()); });
+  page.on('request', (r) => {
+    if (r.url() !== url) requests.push(r.url());
+  });
   page.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(`console.error: ${m.text()}`); });
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console.error: ${m.text()}`);
+  });
   // Anything but the file itself is aborted (and recorded above).
   await context.route('**/*', (route) => (route.request().url() === url ? route.continue() : route.abort()));
   await page.goto(url);
@@ -60,7 +64,7 @@ try {
   if (seen.spans !== Number(SPANS)) fail(`${seen.spans} span rows, expected ${SPANS}`);
   if (seen.bars !== seen.spans) fail(`${seen.bars} timeline bars for ${seen.spans} spans`);
   if (seen.charts < Number(CHARTS)) fail(`${seen.charts} metric charts, expected at least ${CHARTS}`);
-  if (!details || !details.includes('span ')) fail(`clicking a span showed no details: ${details}`);
+  if (!details?.includes('span ')) fail(`clicking a span showed no details: ${details}`);
   if (requests.length) fail(`requests left the page: ${requests.join(', ')}`);
   if (errors.length) fail(`errors: ${errors.join('; ')}`);
 } finally {

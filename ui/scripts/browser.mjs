@@ -26,9 +26,7 @@ export async function uiBase(api) {
       /* next */
     }
   }
-  throw new Error(
-    `no UI found at ${candidates.join(', ')}: run \`npm run build\` and either let loupe serve ui/dist, or \`LOUPE_API=${api} npx vite preview --port 45173\``,
-  );
+  throw new Error(`no UI found at ${candidates.join(', ')}: run \`npm run build\` and either let loupe serve ui/dist, or \`LOUPE_API=${api} npx vite preview --port 45173\``);
 }
 
 export async function api(base, path) {

@@ -23,7 +23,10 @@ import { api, launch, uiBase } from './browser.mjs';
 
 const API = (process.env.LOUPE_API ?? 'http://127.0.0.1:16686').replace(/\/+$/, '');
 const OTLP = (process.env.LOUPE_OTLP_HTTP ?? 'http://127.0.0.1:4318').replace(/\/+$/, '');
-const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const sizes = process.argv
+  .slice(2)
+  .map(Number)
+  .filter((n) => n > 0);
 if (sizes.length === 0) sizes.push(10_000, 100_000);
 const CHUNK = 5000;
 
@@ -40,7 +43,16 @@ function rng(seed) {
 }
 
 const SERVICES = ['kestra', 'kestra-webserver', 'worker-a', 'worker-b', 'postgres', 'downstream', 'cache', 'auth'];
-const OPS = ['EXECUTOR - io.kestra.plugin.core.flow.Sequential', 'WORKER - io.kestra.plugin.scripts.shell.Commands', 'SELECT orders', 'GET /items', 'POST /api/v1/executions', 'cache.get', 'WORKER - io.kestra.plugin.core.log.Log', 'publish queue'];
+const OPS = [
+  'EXECUTOR - io.kestra.plugin.core.flow.Sequential',
+  'WORKER - io.kestra.plugin.scripts.shell.Commands',
+  'SELECT orders',
+  'GET /items',
+  'POST /api/v1/executions',
+  'cache.get',
+  'WORKER - io.kestra.plugin.core.log.Log',
+  'publish queue',
+];
 
 /** A synthetic trace of n spans: a bushy tree ~10 levels deep, realistic attributes, 1% errors. */
 function makeTrace(n, seed) {

@@ -81,7 +81,12 @@ if (OTLP) {
   const sp = (n, parent, name, a, b, extra = {}) => ({ traceId, spanId: id(n), parentSpanId: parent ? id(parent) : '', name, kind: 1, startTimeUnixNano: ns(a), endTimeUnixNano: ns(b), ...extra });
   const spans = [
     sp(1, 0, 'root', 0, 1000),
-    sp(2, 1, 'child with a huge attribute', 10, 400, { attributes: [{ key: 'payload', value: { stringValue: 'x'.repeat(20000) } }, { key: 'html', value: { stringValue: '<img src=x onerror=alert(1)>' } }] }),
+    sp(2, 1, 'child with a huge attribute', 10, 400, {
+      attributes: [
+        { key: 'payload', value: { stringValue: 'x'.repeat(20000) } },
+        { key: 'html', value: { stringValue: '<img src=x onerror=alert(1)>' } },
+      ],
+    }),
     sp(3, 99, 'orphan: parent 0000000000000063 never arrives', 100, 300),
     sp(4, 3, 'child of the orphan', 120, 200),
     sp(5, 6, 'cycle a', 500, 600),

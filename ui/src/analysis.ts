@@ -197,4 +197,3 @@ export function runPoints(
     start: t.startTimeUnixNano,
   }));
 }
-

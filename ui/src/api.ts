@@ -127,7 +127,11 @@ export function getInfo(signal?: AbortSignal): Promise<Info> {
 
 /** A state-changing request with a JSON body (or none); carries `WRITE_HEADERS`. */
 function writeJson<T>(method: 'PUT' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
-  return request<T>(path, { method, headers: { ...WRITE_HEADERS, Accept: 'application/json', ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) }, body: body === undefined ? undefined : JSON.stringify(body) });
+  return request<T>(path, {
+    method,
+    headers: { ...WRITE_HEADERS, Accept: 'application/json', ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
 }
 
 function putJson<T>(path: string, body: unknown): Promise<T> {

@@ -25,8 +25,7 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, props: Props | 
         el.setAttribute(k, v === true ? '' : String(v));
       }
     if (props.data) for (const [k, v] of Object.entries(props.data)) if (v !== undefined) el.dataset[k] = String(v);
-    if (props.on)
-      for (const [k, fn] of Object.entries(props.on)) el.addEventListener(k, fn as EventListener);
+    if (props.on) for (const [k, fn] of Object.entries(props.on)) el.addEventListener(k, fn as EventListener);
     if (props.text !== undefined) el.textContent = props.text;
   }
   append(el, ...children);

@@ -158,7 +158,7 @@ export function parseDuration(s: string): number | null {
   if (!m) return null;
   const n = Number(m[1]);
   const unit = m[2] ?? 'ns';
-  const mult: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9, d: 86400e9 };
+  const mult: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9, d: 86400e9 };
   return n * (mult[unit] ?? 1);
 }
 
@@ -171,8 +171,7 @@ export function anyValueToString(v: AnyValue | null | undefined): string {
   if (v.doubleValue !== undefined) return String(v.doubleValue);
   if (v.bytesValue !== undefined) return `base64:${v.bytesValue}`;
   if (v.arrayValue !== undefined) return `[${(v.arrayValue.values ?? []).map(nested).join(', ')}]`;
-  if (v.kvlistValue !== undefined)
-    return `{${(v.kvlistValue.values ?? []).map((kv) => `${JSON.stringify(kv.key)}: ${nested(kv.value)}`).join(', ')}}`;
+  if (v.kvlistValue !== undefined) return `{${(v.kvlistValue.values ?? []).map((kv) => `${JSON.stringify(kv.key)}: ${nested(kv.value)}`).join(', ')}}`;
   return '';
 }
 

@@ -45,7 +45,12 @@ const routes: RouteTable = {
   rules: { title: () => 'Alerts · Loupe', mount: (el, r) => mountRules(el, r.path) },
   notfound: {
     mount: (el, r) => {
-      const page = h('div', { class: 'page notfound' }, h('h2', { text: 'Not found' }), h('p', null, 'Nothing lives at ', h('code', { text: r.path }), '. ', h('a', { attrs: { href: '/' }, text: 'Back to traces' })));
+      const page = h(
+        'div',
+        { class: 'page notfound' },
+        h('h2', { text: 'Not found' }),
+        h('p', null, 'Nothing lives at ', h('code', { text: r.path }), '. ', h('a', { attrs: { href: '/' }, text: 'Back to traces' })),
+      );
       el.appendChild(page);
       return { update() {}, destroy: () => page.remove() };
     },

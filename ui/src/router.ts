@@ -78,7 +78,7 @@ export function startRouter(): void {
     const a = (ev.target as Element | null)?.closest?.('a');
     if (!a || a.target || a.hasAttribute('download')) return;
     const href = a.getAttribute('href');
-    if (!href || !href.startsWith('/') || href.startsWith('//') || href.startsWith('/api/')) return;
+    if (!href?.startsWith('/') || href.startsWith('//') || href.startsWith('/api/')) return;
     ev.preventDefault();
     navigate(href);
   });

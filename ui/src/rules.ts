@@ -104,7 +104,11 @@ export function update(root: Cond, path: number[], f: (c: Cond) => Cond | null):
 }
 
 export function newPred(signal: Signal): Pred {
-  return signal === 'logs' ? { field: 'log.severity', op: 'gte', value: 'ERROR' } : signal === 'metrics' ? { field: 'service', op: 'equals', value: '' } : { field: 'span.status', op: 'equals', value: 'error' };
+  return signal === 'logs'
+    ? { field: 'log.severity', op: 'gte', value: 'ERROR' }
+    : signal === 'metrics'
+      ? { field: 'service', op: 'equals', value: '' }
+      : { field: 'span.status', op: 'equals', value: 'error' };
 }
 
 /** Adds a child to the group at `path` (a predicate becomes an AND of itself and the new one). */

@@ -4,10 +4,7 @@
 import { parseRoute, searchToApiParams } from './query';
 
 /** What an export covers, as the export dialog offers it. */
-export type ExportSelection =
-  | { kind: 'trace'; traceId: string; linked: boolean }
-  | { kind: 'search'; params: URLSearchParams }
-  | { kind: 'window'; start: string; end: string; services: string[] };
+export type ExportSelection = { kind: 'trace'; traceId: string; linked: boolean } | { kind: 'search'; params: URLSearchParams } | { kind: 'window'; start: string; end: string; services: string[] };
 
 export interface ExportOptions {
   logs: boolean;

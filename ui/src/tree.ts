@@ -217,7 +217,7 @@ function kindOf(k: number | string | undefined): number {
     if (Number.isInteger(n)) return n;
     const names = ['SPAN_KIND_UNSPECIFIED', 'SPAN_KIND_INTERNAL', 'SPAN_KIND_SERVER', 'SPAN_KIND_CLIENT', 'SPAN_KIND_PRODUCER', 'SPAN_KIND_CONSUMER'];
     const i = names.indexOf(k);
-    return i < 0 ? 0 : i;
+    return Math.max(i, 0);
   }
   return 0;
 }
@@ -274,7 +274,10 @@ export function buildTree(inputs: readonly SpanInput[], opts: BuildOptions = {})
       traceIdx.set(traceId, ti);
     }
     let spans = ids.get(traceId);
-    if (!spans) ids.set(traceId, (spans = new Map()));
+    if (!spans) {
+      spans = new Map();
+      ids.set(traceId, spans);
+    }
     let flags = 0;
     const sp = startParts[i]!;
     let start: number;
@@ -563,7 +566,11 @@ export function lens(tree: SpanTree, query: string, textCache?: (string | undefi
       if (textCache) textCache[i] = t;
     }
     let ok = true;
-    for (const w of words) if (!t.includes(w)) { ok = false; break; }
+    for (const w of words)
+      if (!t.includes(w)) {
+        ok = false;
+        break;
+      }
     if (ok) {
       matches[i] = 1;
       count++;
@@ -590,7 +597,7 @@ export function groupValues(tree: SpanTree, key: string): string[] {
   for (let j = 0; j < n; j++) {
     const x = tree.order[j]!;
     const node = tree.nodes[x]!;
-    const own = key === 'service.name' || key === 'service' ? node.service : attrValue(node.span.attributes, key) ?? attrValue(node.resource.attributes, key);
+    const own = key === 'service.name' || key === 'service' ? node.service : (attrValue(node.span.attributes, key) ?? attrValue(node.resource.attributes, key));
     out[x] = own ?? (node.parent >= 0 ? out[node.parent]! : '');
   }
   return out;
@@ -648,7 +655,10 @@ export function attributeKeys(tree: SpanTree, max = 200): string[] {
       for (const kv of node.resource.attributes ?? []) count.set(kv.key, (count.get(kv.key) ?? 0) + 1);
     }
   }
-  return [...count.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, max).map(([k]) => k);
+  return [...count.entries()]
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .slice(0, max)
+    .map(([k]) => k);
 }
 
 // ---------------------------------------------------------------------------
@@ -698,7 +708,7 @@ export function attachLogs(tree: SpanTree, data: OtlpLogsData | null | undefined
     for (const sl of rl.scopeLogs ?? []) {
       const scope = sl.scope ?? EMPTY_SCOPE;
       for (const record of sl.logRecords ?? []) {
-        const t = record.timeUnixNano && record.timeUnixNano !== '0' ? record.timeUnixNano : record.observedTimeUnixNano ?? '0';
+        const t = record.timeUnixNano && record.timeUnixNano !== '0' ? record.timeUnixNano : (record.observedTimeUnixNano ?? '0');
         const p = nsParts(t);
         const i = record.spanId ? findIndex(tree, record.traceId ?? '', record.spanId) : undefined;
         out.push({

@@ -18,7 +18,14 @@ describe('statistics sorting', () => {
 
 describe('regression hint', () => {
   const summary = (delta: string, ratio: number | null): CompareSummary => ({
-    matched: 3, added: 0, removed: 0, changed: 1, statusChanges: 0, durationA: '1', durationB: '2', delta,
+    matched: 3,
+    added: 0,
+    removed: 0,
+    changed: 1,
+    statusChanges: 0,
+    durationA: '1',
+    durationB: '2',
+    delta,
     regressions: [{ node: 2, service: 'worker', name: 'shell.Commands', a: '148000000000', b: '460000000000', delta, selfDelta: delta, ratio }],
   });
   it('names the slowed task, its growth and ratio', () => {
@@ -35,7 +42,10 @@ describe('regression hint', () => {
 
 describe('critical path by node', () => {
   it('marks nodes and offsets their segments from the base', () => {
-    const idx = new Map([['t:a', 0], ['t:b', 2]]);
+    const idx = new Map([
+      ['t:a', 0],
+      ['t:b', 2],
+    ]);
     const r = criticalByNode(
       [
         { traceId: 't', spanId: 'a', service: 's', name: 'n', start: '1000000000000000100', end: '1000000000000000110' },
@@ -53,7 +63,19 @@ describe('critical path by node', () => {
 });
 
 describe('compare tree rows', () => {
-  const node = (id: number, parent: number | null): CompareNode => ({ id, parent, depth: 0, service: 's', name: String(id), presence: 'both', a: null, b: null, delta: null, selfDelta: null, statusChange: null });
+  const node = (id: number, parent: number | null): CompareNode => ({
+    id,
+    parent,
+    depth: 0,
+    service: 's',
+    name: String(id),
+    presence: 'both',
+    a: null,
+    b: null,
+    delta: null,
+    selfDelta: null,
+    statusChange: null,
+  });
   it('hides collapsed subtrees', () => {
     const nodes = [node(0, null), node(1, 0), node(2, 1), node(3, 0)];
     expect(visibleCompareRows(nodes, new Set()).map((n) => n.id)).toEqual([0, 1, 2, 3]);
@@ -65,14 +87,33 @@ describe('compare tree rows', () => {
 import { runPoints, runSearchParams } from '../src/analysis';
 
 describe('run history', () => {
-  const t = (id: string, start: string, dur: string, errors = 0, rootName = 'flow') => ({ traceId: id, rootService: 'kestra', rootName, startTimeUnixNano: start, durationNano: dur, errorCount: errors });
+  const t = (id: string, start: string, dur: string, errors = 0, rootName = 'flow') => ({
+    traceId: id,
+    rootService: 'kestra',
+    rootName,
+    startTimeUnixNano: start,
+    durationNano: dur,
+    errorCount: errors,
+  });
   it('searches by the key attributes or by the root', () => {
-    expect(runSearchParams({ kind: 'attributes', values: [['kestra.namespace', 'co'], ['kestra.flowId', 'nightly']] }).getAll('attr')).toEqual(['kestra.namespace=co', 'kestra.flowId=nightly']);
+    expect(
+      runSearchParams({
+        kind: 'attributes',
+        values: [
+          ['kestra.namespace', 'co'],
+          ['kestra.flowId', 'nightly'],
+        ],
+      }).getAll('attr'),
+    ).toEqual(['kestra.namespace=co', 'kestra.flowId=nightly']);
     const p = runSearchParams({ kind: 'root', service: 'kestra', name: 'flow' }, 50);
     expect([p.get('service'), p.get('spanName'), p.get('limit')]).toEqual(['kestra', 'flow', '50']);
   });
   it('places runs by time and duration, marks errors and the current run', () => {
-    const pts = runPoints([t('a', '1000000000000000000', '100'), t('b', '1000000000000000100', '50', 2), t('c', '1000000000000000050', '5', 0, 'other')], { kind: 'root', service: 'kestra', name: 'flow' }, 'b');
+    const pts = runPoints(
+      [t('a', '1000000000000000000', '100'), t('b', '1000000000000000100', '50', 2), t('c', '1000000000000000050', '5', 0, 'other')],
+      { kind: 'root', service: 'kestra', name: 'flow' },
+      'b',
+    );
     expect(pts.map((p) => [p.traceId, p.x, p.y, p.error, p.current])).toEqual([
       ['a', 0, 1, false, false],
       ['b', 1, 0.5, true, true],
@@ -146,15 +187,45 @@ import { comparePair, criticalPathInfo, runKeySearch } from '../src/analysis';
 describe('trace list: two picked traces to compare', () => {
   it('needs exactly two, the earlier is A', () => {
     expect(comparePair(new Map([['x', '5']]))).toBeNull();
-    expect(comparePair(new Map([['late', '9007199254740993'], ['early', '9007199254740992']]))).toEqual({ a: 'early', b: 'late' });
-    expect(comparePair(new Map([['early', '1'], ['late', '2']]))).toEqual({ a: 'early', b: 'late' });
-    expect(comparePair(new Map([['a', '1'], ['b', '2'], ['c', '3']]))).toBeNull();
+    expect(
+      comparePair(
+        new Map([
+          ['late', '9007199254740993'],
+          ['early', '9007199254740992'],
+        ]),
+      ),
+    ).toEqual({ a: 'early', b: 'late' });
+    expect(
+      comparePair(
+        new Map([
+          ['early', '1'],
+          ['late', '2'],
+        ]),
+      ),
+    ).toEqual({ a: 'early', b: 'late' });
+    expect(
+      comparePair(
+        new Map([
+          ['a', '1'],
+          ['b', '2'],
+          ['c', '3'],
+        ]),
+      ),
+    ).toBeNull();
   });
 });
 
 describe('run key → trace-list search', () => {
   it('lists attribute keys as an expression, quoting values', () => {
-    expect(runKeySearch({ kind: 'attributes', values: [['kestra.namespace', 'company.team'], ['kestra.flowId', 'say "hi" \\o/']] })).toEqual({
+    expect(
+      runKeySearch({
+        kind: 'attributes',
+        values: [
+          ['kestra.namespace', 'company.team'],
+          ['kestra.flowId', 'say "hi" \\o/'],
+        ],
+      }),
+    ).toEqual({
       service: '',
       name: '',
       q: 'kestra.namespace = "company.team" AND kestra.flowId = "say \\"hi\\" \\\\o/"',

@@ -30,7 +30,16 @@ const chart: ChartAnswer = {
   meaning: 'value',
   truncated: [],
   series: [
-    { label: 'a', color: '#111', hidden: false, points: [['1795255200000000000', 1], ['1795255500000000000', 5], ['1795255800000000000', null]] },
+    {
+      label: 'a',
+      color: '#111',
+      hidden: false,
+      points: [
+        ['1795255200000000000', 1],
+        ['1795255500000000000', 5],
+        ['1795255800000000000', null],
+      ],
+    },
     { label: 'b', color: '#222', hidden: true, points: [['1795255500000000000', 7]] },
   ],
   exemplars: [],
@@ -125,7 +134,9 @@ describe('logs', () => {
       ['Payment refused for order <*>', 1],
       ['Task extract completed in <*> ms', 1],
     ]);
-    const same = groupLogs(flattenLogs({ resourceLogs: [{ scopeLogs: [{ logRecords: [1, 2, 3].map((i) => ({ timeUnixNano: String(i), severityNumber: 9, body: { stringValue: `retry ${i}` } })) }] }] }));
+    const same = groupLogs(
+      flattenLogs({ resourceLogs: [{ scopeLogs: [{ logRecords: [1, 2, 3].map((i) => ({ timeUnixNano: String(i), severityNumber: 9, body: { stringValue: `retry ${i}` } })) }] }] }),
+    );
     expect(same).toHaveLength(1);
     expect(same[0]).toMatchObject({ template: 'retry <*>', count: 3 });
     expect(same[0]!.newest.timeNs).toBe('3');

@@ -3,7 +3,12 @@ import { addChild, at, badgeText, condText, readings, newPred, parseValue, remov
 
 const status: Cond = { field: 'span.status', op: 'equals', value: 'error' };
 const prefix: Cond = { field: 'kestra.namespace', op: 'prefix', value: 'company.product' };
-const cleanup: Cond = { all: [{ field: 'kestra.flowId', op: 'equals', value: 'cleanup' }, { field: 'kestra.namespace', op: 'equals', value: 'company.system' }] };
+const cleanup: Cond = {
+  all: [
+    { field: 'kestra.flowId', op: 'equals', value: 'cleanup' },
+    { field: 'kestra.namespace', op: 'equals', value: 'company.system' },
+  ],
+};
 
 describe('condition tree edits', () => {
   it('builds the seed rule step by step', () => {
@@ -62,7 +67,12 @@ describe('value suggestions', () => {
 });
 
 describe('fix preview text', () => {
-  const system = { all: [{ field: 'kestra.namespace', op: 'equals' as const, value: 'company.system' }, { field: 'kestra.flowId', op: 'equals' as const, value: 'cleanup' }] };
+  const system = {
+    all: [
+      { field: 'kestra.namespace', op: 'equals' as const, value: 'company.system' },
+      { field: 'kestra.flowId', op: 'equals' as const, value: 'cleanup' },
+    ],
+  };
   const fixed = { all: [{ field: 'span.status', op: 'equals' as const, value: 'error' }, { any: [{ field: 'kestra.namespace', op: 'prefix' as const, value: 'company.product' }, system] }] };
 
   it('writes a condition as one line with its groups', () => {

@@ -11,9 +11,9 @@ describe('service graph layout', () => {
     const g = layoutServiceGraph(services, edges, 'LR');
     const x = Object.fromEntries(g.nodes.map((n) => [n.id, n.x]));
     expect(g.nodes.map((n) => n.id).sort()).toEqual(services);
-    expect(x['upstream']!).toBeLessThan(x['kestra-webserver']!);
-    expect(x['kestra-webserver']!).toBeLessThan(x['kestra']!);
-    expect(x['kestra']!).toBeLessThan(x['downstream']!);
+    expect(x.upstream!).toBeLessThan(x['kestra-webserver']!);
+    expect(x['kestra-webserver']!).toBeLessThan(x.kestra!);
+    expect(x.kestra!).toBeLessThan(x.downstream!);
     expect(g.width).toBeGreaterThan(0);
     expect(g.height).toBeGreaterThan(0);
   });
@@ -30,7 +30,7 @@ describe('service graph layout', () => {
       }
     }
     const y = Object.fromEntries(g.nodes.map((n) => [n.id, n.y]));
-    expect(y['upstream']!).toBeLessThan(y['downstream']!);
+    expect(y.upstream!).toBeLessThan(y.downstream!);
   });
   it('keeps services without edges, skips self-calls, and is deterministic', () => {
     const g = layoutServiceGraph(['lonely', 'a', 'b'], [edge('a', 'b'), edge('a', 'a')]);

@@ -64,7 +64,11 @@ describe('planStitch', () => {
   it('stops at the limit and reports traces not received', async () => {
     const links: [string, string, string, string][] = [];
     for (let i = 0; i < 30; i++) links.push([`C${i}`, 'c', 'P', 'p']);
-    const plan = await planStitch('P', graph(links, (t) => t !== 'C3'), 10);
+    const plan = await planStitch(
+      'P',
+      graph(links, (t) => t !== 'C3'),
+      10,
+    );
     expect(plan.traces.length).toBe(10);
     expect(plan.truncated).toBe(true);
     expect(plan.missing).toEqual(['C3']);

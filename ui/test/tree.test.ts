@@ -1,33 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import {
-  F,
-  attachLogs,
-  buildTree,
-  collapsedFromKeys,
-  flattenTrace,
-  groupValues,
-  laneRows,
-  lens,
-  visibleRows,
-  type OtlpSpan,
-  type OtlpTraceData,
-  type SpanInput,
-} from '../src/tree';
+import { F, attachLogs, buildTree, collapsedFromKeys, flattenTrace, groupValues, laneRows, lens, visibleRows, type OtlpSpan, type OtlpTraceData, type SpanInput } from '../src/tree';
 
 const T = '0af7651916cd43dd8448eb211c80319c';
 const T2 = '7f3a9c2e41d84b6f9a0e2c5d8b1f4a37';
 const BASE = 1795292629000000000n;
 
-let seq = 0;
+let _seq = 0;
 function sid(name: string): string {
   // 16 hex digits derived from the name (stable within a test).
   let h = 0;
   for (const c of name) h = (h * 31 + c.charCodeAt(0)) >>> 0;
-  return (h.toString(16) + '0000000000000000').slice(0, 16);
+  return `${h.toString(16)}0000000000000000`.slice(0, 16);
 }
 
 function span(name: string, parent: string | null, startMs: number, endMs: number, extra: Partial<OtlpSpan> & { service?: string; trace?: string } = {}): SpanInput {
-  seq++;
+  _seq++;
   const { service = 'svc', trace = T, ...rest } = extra;
   return {
     span: {
@@ -285,7 +272,14 @@ describe('scale', () => {
       const id = (i + 1).toString(16).padStart(16, '0');
       const parent = i === 0 ? '' : (Math.floor((i - 1) / fanout) + 1).toString(16).padStart(16, '0');
       out.push({
-        span: { traceId: T, spanId: id, parentSpanId: parent, name: `op ${i % 50}`, startTimeUnixNano: (BASE + BigInt(i) * 1000n).toString(), endTimeUnixNano: (BASE + BigInt(i) * 1000n + 500n).toString() },
+        span: {
+          traceId: T,
+          spanId: id,
+          parentSpanId: parent,
+          name: `op ${i % 50}`,
+          startTimeUnixNano: (BASE + BigInt(i) * 1000n).toString(),
+          endTimeUnixNano: (BASE + BigInt(i) * 1000n + 500n).toString(),
+        },
         resource: {},
         scope: {},
         service: `s${i % 7}`,

@@ -51,7 +51,13 @@ export function mountDashboard(root: HTMLElement): View {
           'header',
           { class: 'dash-head' },
           h('a', { class: 'dash-title', attrs: { href: `/explore/metrics?${p.chart}` }, text: p.title }),
-          h('span', { class: 'dash-tools' }, btn('←', 'Move earlier', () => move(-1), i === 0), btn('→', 'Move later', () => move(1), i === panels.length - 1), btn('✕', 'Remove', () => void save(panels.filter((_, j) => j !== i)))),
+          h(
+            'span',
+            { class: 'dash-tools' },
+            btn('←', 'Move earlier', () => move(-1), i === 0),
+            btn('→', 'Move later', () => move(1), i === panels.length - 1),
+            btn('✕', 'Remove', () => void save(panels.filter((_, j) => j !== i))),
+          ),
         ),
         body,
       );

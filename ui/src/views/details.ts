@@ -152,8 +152,14 @@ export function renderDetails(node: SpanNode, ctx: DetailsContext): HTMLElement 
       return h(
         'li',
         null,
-        h('div', { class: 'link-line' }, h('span', { class: 'arrow', text: '→' }), a, h('span', { class: 'muted small', text: tid === node.traceId ? 'same trace' : inTree ? 'in this view' : summaryText(summaries.get(tid)) })),
-        l.attributes && l.attributes.length ? attrTable(l.attributes) : null,
+        h(
+          'div',
+          { class: 'link-line' },
+          h('span', { class: 'arrow', text: '→' }),
+          a,
+          h('span', { class: 'muted small', text: tid === node.traceId ? 'same trace' : inTree ? 'in this view' : summaryText(summaries.get(tid)) }),
+        ),
+        l.attributes?.length ? attrTable(l.attributes) : null,
       );
     }),
   );
@@ -169,7 +175,11 @@ export function renderDetails(node: SpanNode, ctx: DetailsContext): HTMLElement 
     'ul',
     { class: 'links' },
     ...back.map((b) => {
-      const a = h('a', { class: 'link-target mono', testid: 'backlink', data: { traceId: b.fromTraceId, spanId: b.fromSpanId }, attrs: { href: ctx.spanHref(b.fromTraceId, b.fromSpanId) } }, `${shortId(b.fromTraceId)} / ${shortId(b.fromSpanId)}`);
+      const a = h(
+        'a',
+        { class: 'link-target mono', testid: 'backlink', data: { traceId: b.fromTraceId, spanId: b.fromSpanId }, attrs: { href: ctx.spanHref(b.fromTraceId, b.fromSpanId) } },
+        `${shortId(b.fromTraceId)} / ${shortId(b.fromSpanId)}`,
+      );
       a.addEventListener('click', (ev) => {
         if (ev.button !== 0 || ev.ctrlKey || ev.metaKey || ev.shiftKey) return;
         ev.preventDefault();
@@ -191,7 +201,12 @@ export function renderDetails(node: SpanNode, ctx: DetailsContext): HTMLElement 
       return h(
         'li',
         { class: isExc ? 'exception' : '' },
-        h('div', { class: 'ev-line' }, h('span', { class: 'ev-time mono', text: `+${formatDuration(nsDiff(ev.timeUnixNano ?? '0', node.startNs))}` }), h('span', { class: 'ev-name', text: ev.name || '(no name)' })),
+        h(
+          'div',
+          { class: 'ev-line' },
+          h('span', { class: 'ev-time mono', text: `+${formatDuration(nsDiff(ev.timeUnixNano ?? '0', node.startNs))}` }),
+          h('span', { class: 'ev-name', text: ev.name || '(no name)' }),
+        ),
         rest.length ? attrTable(rest) : null,
         stack ? h('pre', { class: 'stack' }, valueCell(anyValueToString(stack.value), 'stack-text')) : null,
       );
@@ -204,15 +219,17 @@ export function renderDetails(node: SpanNode, ctx: DetailsContext): HTMLElement 
   const logList = h(
     'ul',
     { class: 'span-logs' },
-    ...myLogs.slice(0, 50).map((e) =>
-      h(
-        'li',
-        { class: e.severity >= 17 ? 'err' : '' },
-        h('span', { class: 'sev', text: severityName(e.severity, e.record.severityText) }),
-        h('span', { class: 'ev-time mono', text: `+${formatDuration(e.offset - node.start)}` }),
-        valueCell(anyValueToString(e.record.body), 'log-body'),
+    ...myLogs
+      .slice(0, 50)
+      .map((e) =>
+        h(
+          'li',
+          { class: e.severity >= 17 ? 'err' : '' },
+          h('span', { class: 'sev', text: severityName(e.severity, e.record.severityText) }),
+          h('span', { class: 'ev-time mono', text: `+${formatDuration(e.offset - node.start)}` }),
+          valueCell(anyValueToString(e.record.body), 'log-body'),
+        ),
       ),
-    ),
   );
 
   const scope = node.scope;
@@ -233,10 +250,10 @@ export function renderDetails(node: SpanNode, ctx: DetailsContext): HTMLElement 
       null,
       h('div', { class: 'kv' }, h('span', { class: 'k', text: 'Name' }), h('span', { class: 'v mono', text: scope.name || '—' })),
       scope.version ? h('div', { class: 'kv' }, h('span', { class: 'k', text: 'Version' }), h('span', { class: 'v mono', text: scope.version })) : null,
-      scope.attributes && scope.attributes.length ? attrTable(scope.attributes) : null,
+      scope.attributes?.length ? attrTable(scope.attributes) : null,
     ),
     s.traceState ? section('Trace state', null, valueCell(s.traceState)) : null,
-    (s.droppedAttributesCount || s.droppedEventsCount || s.droppedLinksCount)
+    s.droppedAttributesCount || s.droppedEventsCount || s.droppedLinksCount
       ? h('p', { class: 'muted small', text: `Dropped by the SDK: ${s.droppedAttributesCount ?? 0} attributes, ${s.droppedEventsCount ?? 0} events, ${s.droppedLinksCount ?? 0} links` })
       : null,
   );

@@ -9,40 +9,32 @@ const DEFAULT_ENDPOINTS: Pick<Info, 'otlpGrpc' | 'otlpHttp'> = { otlpGrpc: '127.
 /** Copy-paste set-ups for common SDKs, pointed at `http`, the OTLP/HTTP base URL. */
 export function snippets(http: string): { label: string; code: string }[] {
   return [
-  {
-    label: 'Any SDK (environment)',
-    code: [
-      'export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318',
-      'export OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf',
-      'export OTEL_SERVICE_NAME=my-service',
-    ].join('\n'),
-  },
-  {
-    label: 'Python',
-    code: [
-      'pip install opentelemetry-distro opentelemetry-exporter-otlp',
-      'OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 \\',
-      'OTEL_SERVICE_NAME=my-service \\',
-      '  opentelemetry-instrument python app.py',
-    ].join('\n'),
-  },
-  {
-    label: 'Node.js',
-    code: [
-      'npm install @opentelemetry/auto-instrumentations-node',
-      'OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 \\',
-      'OTEL_SERVICE_NAME=my-service \\',
-      '  node --require @opentelemetry/auto-instrumentations-node/register app.js',
-    ].join('\n'),
-  },
-  {
-    label: 'Java',
-    code: [
-      'OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 \\',
-      'OTEL_SERVICE_NAME=my-service \\',
-      '  java -javaagent:opentelemetry-javaagent.jar -jar app.jar',
-    ].join('\n'),
-  },
+    {
+      label: 'Any SDK (environment)',
+      code: ['export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318', 'export OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf', 'export OTEL_SERVICE_NAME=my-service'].join('\n'),
+    },
+    {
+      label: 'Python',
+      code: [
+        'pip install opentelemetry-distro opentelemetry-exporter-otlp',
+        'OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 \\',
+        'OTEL_SERVICE_NAME=my-service \\',
+        '  opentelemetry-instrument python app.py',
+      ].join('\n'),
+    },
+    {
+      label: 'Node.js',
+      code: [
+        'npm install @opentelemetry/auto-instrumentations-node',
+        'OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 \\',
+        'OTEL_SERVICE_NAME=my-service \\',
+        '  node --require @opentelemetry/auto-instrumentations-node/register app.js',
+      ].join('\n'),
+    },
+    {
+      label: 'Java',
+      code: ['OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 \\', 'OTEL_SERVICE_NAME=my-service \\', '  java -javaagent:opentelemetry-javaagent.jar -jar app.jar'].join('\n'),
+    },
   ].map((s) => ({ ...s, code: s.code.replaceAll('http://127.0.0.1:4318', http) }));
 }
 

@@ -71,7 +71,8 @@ export function mountLogs(root: HTMLElement, initial: LogsState): View {
 
   function row(r: LogRow): HTMLElement {
     const attrs = h('div', { class: 'log-attrs' });
-    for (const kv of r.attributes) attrs.append(h('span', { class: 'attr-kv' }, h('span', { class: 'akey', text: kv.key }), '=', h('span', { class: 'aval', text: anyValueToString(kv.value ?? null) })));
+    for (const kv of r.attributes)
+      attrs.append(h('span', { class: 'attr-kv' }, h('span', { class: 'akey', text: kv.key }), '=', h('span', { class: 'aval', text: anyValueToString(kv.value ?? null) })));
     const body = r.record.body?.kvlistValue || r.record.body?.arrayValue ? valueTree(r.record.body) : h('span', { class: 'log-body-text', text: r.body });
     const el = h(
       'div',

@@ -28,13 +28,7 @@ export function createLogsPanel(onPick: (node: number) => void): LogsPanel {
   const info = h('span', { class: 'muted small' });
   const list = h('ul', { class: 'logs-list' });
   const more = h('button', { class: 'btn small', attrs: { type: 'button', hidden: true }, text: 'Show more' });
-  const el = h(
-    'div',
-    { class: 'logs-panel' },
-    h('div', { class: 'logs-tools' }, text, h('label', { class: 'check' }, errorsOnly, ' errors'), spanChip, info),
-    list,
-    more,
-  );
+  const el = h('div', { class: 'logs-panel' }, h('div', { class: 'logs-tools' }, text, h('label', { class: 'check' }, errorsOnly, ' errors'), spanChip, info), list, more);
 
   text.addEventListener('input', () => {
     limit = PAGE;
@@ -62,9 +56,7 @@ export function createLogsPanel(onPick: (node: number) => void): LogsPanel {
   function render(): void {
     const t = text.value.trim().toLowerCase();
     const errs = errorsOnly.checked;
-    const shown = logs.filter(
-      (e) => (nodeFilter < 0 || e.node === nodeFilter) && (!errs || e.severity >= 17) && (!t || anyValueToString(e.record.body).toLowerCase().includes(t)),
-    );
+    const shown = logs.filter((e) => (nodeFilter < 0 || e.node === nodeFilter) && (!errs || e.severity >= 17) && (!t || anyValueToString(e.record.body).toLowerCase().includes(t)));
     spanChip.hidden = nodeFilter < 0;
     if (nodeFilter >= 0 && tree) spanChip.textContent = `span: ${tree.nodes[nodeFilter]?.name ?? '?'}  ✕`;
     info.textContent = loading ? 'loading…' : `${shown.length} of ${logs.length}`;

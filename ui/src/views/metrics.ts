@@ -4,18 +4,7 @@
 
 import { getChart, getDashboard, getMetrics, getServices, saveDashboard, type MetricInfo } from '../api';
 import { clear, h, toggleClass } from '../dom';
-import {
-  AGGREGATES,
-  CHART_PRESETS,
-  chartApiParams,
-  formatValue,
-  metricsToQuery,
-  readout,
-  timeAtPixel,
-  zoomRange,
-  type ChartAnswer,
-  type MetricsState,
-} from '../explore';
+import { AGGREGATES, CHART_PRESETS, chartApiParams, formatValue, metricsToQuery, readout, timeAtPixel, zoomRange, type ChartAnswer, type MetricsState } from '../explore';
 import { formatRelative, formatTimestamp } from '../format';
 import { traceUrl } from '../query';
 import { navigate } from '../router';
@@ -59,9 +48,7 @@ export function mountMetrics(root: HTMLElement, initial: MetricsState): View {
   // the split keys' values (all series when no key is picked).
   const aggSel = h('select', { testid: 'chart-agg', attrs: { 'aria-label': 'Combine series' } }, h('option', { attrs: { value: '' }, text: 'each series' }));
   for (const a of AGGREGATES) aggSel.append(h('option', { attrs: { value: a }, text: a }));
-  aggSel.addEventListener('change', () =>
-    go(aggSel.value ? { ...state, agg: aggSel.value, split: state.split ?? [], hide: [] } : { ...state, split: null, hide: [] }),
-  );
+  aggSel.addEventListener('change', () => go(aggSel.value ? { ...state, agg: aggSel.value, split: state.split ?? [], hide: [] } : { ...state, split: null, hide: [] }));
   const splitBox = h('div', { class: 'chips', testid: 'split-keys' });
   const filterSel = h('select', { testid: 'chart-filter', attrs: { 'aria-label': 'Filter by attribute' } });
   filterSel.addEventListener('change', () => {
@@ -151,9 +138,20 @@ export function mountMetrics(root: HTMLElement, initial: MetricsState): View {
     for (const m of shown) {
       const row = h(
         'a',
-        { class: 'metric-row', testid: 'metric-row', data: { name: m.name }, attrs: { href: `/explore/metrics${metricsToQuery({ ...state, metric: m.name, split: null, attrs: [], hide: [], range: '1h', from: '', to: '' })}` } },
+        {
+          class: 'metric-row',
+          testid: 'metric-row',
+          data: { name: m.name },
+          attrs: { href: `/explore/metrics${metricsToQuery({ ...state, metric: m.name, split: null, attrs: [], hide: [], range: '1h', from: '', to: '' })}` },
+        },
         h('div', { class: 'metric-name', text: m.name }),
-        h('div', { class: 'metric-meta muted' }, h('span', { class: 'badge', text: m.type }), m.unit ? ` ${m.unit} · ` : ' ', `${m.series} series · ${m.lastPointUnixNano !== '0' ? formatRelative(m.lastPointUnixNano, Date.now()) : 'no points'}`),
+        h(
+          'div',
+          { class: 'metric-meta muted' },
+          h('span', { class: 'badge', text: m.type }),
+          m.unit ? ` ${m.unit} · ` : ' ',
+          `${m.series} series · ${m.lastPointUnixNano !== '0' ? formatRelative(m.lastPointUnixNano, Date.now()) : 'no points'}`,
+        ),
       );
       if (m.description) row.title = m.description;
       toggleClass(row, 'selected', m.name === state.metric);
@@ -192,7 +190,12 @@ export function mountMetrics(root: HTMLElement, initial: MetricsState): View {
     box.style.height = `${c.height}px`;
     box.append(svgNode(c.svg), overlay);
     for (const e of c.exemplars) {
-      const a = h('a', { class: 'exemplar', testid: 'exemplar', data: { traceId: e.traceId, spanId: e.spanId }, attrs: { href: traceUrl({ traceId: e.traceId, span: e.spanId }), title: `exemplar ${formatValue(e.value)} · trace ${e.traceId.slice(0, 8)}` } });
+      const a = h('a', {
+        class: 'exemplar',
+        testid: 'exemplar',
+        data: { traceId: e.traceId, spanId: e.spanId },
+        attrs: { href: traceUrl({ traceId: e.traceId, span: e.spanId }), title: `exemplar ${formatValue(e.value)} · trace ${e.traceId.slice(0, 8)}` },
+      });
       a.style.left = `${e.x - 6}px`;
       a.style.top = `${e.y - 6}px`;
       box.append(a);
@@ -201,7 +204,12 @@ export function mountMetrics(root: HTMLElement, initial: MetricsState): View {
     c.series.forEach((s, i) => {
       const sw = h('span', { class: 'swatch' });
       sw.style.background = s.color;
-      const item = h('button', { class: `legend-item${s.hidden ? ' off' : ''}`, testid: 'legend-item', data: { label: s.label }, attrs: { type: 'button', 'aria-pressed': String(!s.hidden) } }, sw, s.label);
+      const item = h(
+        'button',
+        { class: `legend-item${s.hidden ? ' off' : ''}`, testid: 'legend-item', data: { label: s.label }, attrs: { type: 'button', 'aria-pressed': String(!s.hidden) } },
+        sw,
+        s.label,
+      );
       item.addEventListener('click', () => go({ ...state, hide: s.hidden ? state.hide.filter((x) => x !== i) : [...state.hide, i] }, true));
       legend.append(item);
     });

@@ -8,7 +8,31 @@
 import { clear, h } from '../dom';
 import { navigate } from '../router';
 import { alertsCall, ApiError, getAttributeKeys, getAttributeValues, getServices } from '../api';
-import { addChild, children, condText, describe, FIELDS, isPred, kindOf, newPred, OPS, parseValue, remove, setKind, toggleNot, update, type Analysis, type Cond, type Finding, type Op, type Pred, type Rule, type Signal, readings, valueSource } from '../rules';
+import {
+  addChild,
+  children,
+  condText,
+  describe,
+  FIELDS,
+  isPred,
+  kindOf,
+  newPred,
+  OPS,
+  parseValue,
+  remove,
+  setKind,
+  toggleNot,
+  update,
+  type Analysis,
+  type Cond,
+  type Finding,
+  type Op,
+  type Pred,
+  type Rule,
+  type Signal,
+  readings,
+  valueSource,
+} from '../rules';
 
 /** An alerting call; a failure names the first rule error's line and column when there is one. */
 async function call<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, raw = false): Promise<T> {
@@ -173,7 +197,11 @@ async function renderList(page: HTMLElement): Promise<void> {
       importInput,
     ),
   );
-  const table = h('table', { class: 'rules-table', testid: 'rules-table' }, h('tr', null, h('th', { text: 'On' }), h('th', { text: 'Rule' }), h('th', { text: 'Watches' }), h('th', { text: 'Firing' }), h('th', null)));
+  const table = h(
+    'table',
+    { class: 'rules-table', testid: 'rules-table' },
+    h('tr', null, h('th', { text: 'On' }), h('th', { text: 'Rule' }), h('th', { text: 'Watches' }), h('th', { text: 'Firing' }), h('th', null)),
+  );
   for (const r of rules) {
     const toggle = h('input', { attrs: { type: 'checkbox', checked: r.enabled ?? false, title: 'Enabled' } });
     toggle.addEventListener('change', async () => {
@@ -185,15 +213,41 @@ async function renderList(page: HTMLElement): Promise<void> {
         'tr',
         { data: { rule: r.name ?? '' } },
         h('td', null, toggle),
-        h('td', null, h('a', { attrs: { href: `/rules/${r.id}` }, text: r.name ?? `rule ${r.id}` }), r.analysis?.neverMatches ? h('span', { class: 'pill warn', text: 'never matches' }) : null, r.error ? h('span', { class: 'form-error', text: r.error.message }) : null),
+        h(
+          'td',
+          null,
+          h('a', { attrs: { href: `/rules/${r.id}` }, text: r.name ?? `rule ${r.id}` }),
+          r.analysis?.neverMatches ? h('span', { class: 'pill warn', text: 'never matches' }) : null,
+          r.error ? h('span', { class: 'form-error', text: r.error.message }) : null,
+        ),
         h('td', { text: r.signal ?? '' }),
         h('td', { text: String(r.firing) }),
         h(
           'td',
           null,
-          h('button', { class: 'link-btn', text: 'Duplicate', on: { click: async () => { await call('POST', `/api/v1/rules/${r.id}/duplicate`, {}); refresh(); } } }),
+          h('button', {
+            class: 'link-btn',
+            text: 'Duplicate',
+            on: {
+              click: async () => {
+                await call('POST', `/api/v1/rules/${r.id}/duplicate`, {});
+                refresh();
+              },
+            },
+          }),
           ' ',
-          h('button', { class: 'link-btn', text: 'Delete', on: { click: async () => { if (confirm(`Delete the rule ${r.name}?`)) { await call('DELETE', `/api/v1/rules/${r.id}`); refresh(); } } } }),
+          h('button', {
+            class: 'link-btn',
+            text: 'Delete',
+            on: {
+              click: async () => {
+                if (confirm(`Delete the rule ${r.name}?`)) {
+                  await call('DELETE', `/api/v1/rules/${r.id}`);
+                  refresh();
+                }
+              },
+            },
+          }),
         ),
       ),
     );
@@ -214,16 +268,40 @@ async function renderList(page: HTMLElement): Promise<void> {
         h(
           'td',
           null,
-          h('button', { class: 'link-btn', text: 'Send test', on: { click: async () => { await call('POST', `/api/v1/channels/${c.id}/test`, {}); setTimeout(refresh, 1500); } } }),
+          h('button', {
+            class: 'link-btn',
+            text: 'Send test',
+            on: {
+              click: async () => {
+                await call('POST', `/api/v1/channels/${c.id}/test`, {});
+                setTimeout(refresh, 1500);
+              },
+            },
+          }),
           ' ',
-          h('button', { class: 'link-btn', text: 'Delete', on: { click: async () => { await call('DELETE', `/api/v1/channels/${c.id}`); refresh(); } } }),
+          h('button', {
+            class: 'link-btn',
+            text: 'Delete',
+            on: {
+              click: async () => {
+                await call('DELETE', `/api/v1/channels/${c.id}`);
+                refresh();
+              },
+            },
+          }),
         ),
       ),
     );
   }
   if (channels.length) page.appendChild(chTable);
   const name = h('input', { attrs: { placeholder: 'name (rules notify it by name)' } });
-  const kind = h('select', null, h('option', { attrs: { value: 'slack' }, text: 'Slack' }), h('option', { attrs: { value: 'webhook' }, text: 'Webhook (JSON)' }), h('option', { attrs: { value: 'desktop' }, text: 'Desktop' }));
+  const kind = h(
+    'select',
+    null,
+    h('option', { attrs: { value: 'slack' }, text: 'Slack' }),
+    h('option', { attrs: { value: 'webhook' }, text: 'Webhook (JSON)' }),
+    h('option', { attrs: { value: 'desktop' }, text: 'Desktop' }),
+  );
   const url = h('input', { attrs: { placeholder: 'https://hooks.slack.com/services/…', type: 'password', autocomplete: 'off' } });
   const priv = h('input', { attrs: { type: 'checkbox' } });
   const tpl = h('input', { attrs: { placeholder: 'template, e.g. {{rule}}: {{summary}} {{trace_link}} {{error_logs}}' } });
@@ -260,7 +338,11 @@ async function renderList(page: HTMLElement): Promise<void> {
   page.appendChild(
     history.length === 0
       ? h('p', { class: 'muted', text: 'No alert has changed state yet.' })
-      : h('table', { class: 'rules-table', testid: 'history-table' }, ...history.map((x) => h('tr', null, h('td', { text: when(x.atNs) }), h('td', { text: x.ruleName }), h('td', { class: 'mono', text: x.group }), h('td', { text: `${x.from} → ${x.to}` })))),
+      : h(
+          'table',
+          { class: 'rules-table', testid: 'history-table' },
+          ...history.map((x) => h('tr', null, h('td', { text: when(x.atNs) }), h('td', { text: x.ruleName }), h('td', { class: 'mono', text: x.group }), h('td', { text: `${x.from} → ${x.to}` }))),
+        ),
   );
 
   page.appendChild(h('h2', { text: 'Deliveries' }));
@@ -270,7 +352,21 @@ async function renderList(page: HTMLElement): Promise<void> {
       : h(
           'table',
           { class: 'rules-table', testid: 'deliveries-table' },
-          ...deliveries.slice(0, 50).map((d) => h('tr', null, h('td', { text: when(d.atNs) }), h('td', { text: d.channelName }), h('td', { text: d.rule }), h('td', { text: `#${d.attempt}` }), h('td', { class: `result-${d.result}`, text: d.result }), h('td', { text: d.status ? String(d.status) : '' }), h('td', { class: 'muted', text: d.error }))),
+          ...deliveries
+            .slice(0, 50)
+            .map((d) =>
+              h(
+                'tr',
+                null,
+                h('td', { text: when(d.atNs) }),
+                h('td', { text: d.channelName }),
+                h('td', { text: d.rule }),
+                h('td', { text: `#${d.attempt}` }),
+                h('td', { class: `result-${d.result}`, text: d.result }),
+                h('td', { text: d.status ? String(d.status) : '' }),
+                h('td', { class: 'muted', text: d.error }),
+              ),
+            ),
         ),
   );
 }
@@ -340,7 +436,14 @@ function mountEditor(page: HTMLElement, id: number | null): void {
     const before = rule.when;
     const row = (label: string, when: Cond | undefined, testid: string, apply?: () => void) => {
       const count = h('span', { class: 'muted', testid: `${testid}-count`, text: 'counting…' });
-      const line = h('div', { class: 'fix-row', testid }, h('span', { class: 'fix-label', text: label }), h('code', { class: 'mono', text: when ? condText(when) : '(matches everything)' }), ' ', count);
+      const line = h(
+        'div',
+        { class: 'fix-row', testid },
+        h('span', { class: 'fix-label', text: label }),
+        h('code', { class: 'mono', text: when ? condText(when) : '(matches everything)' }),
+        ' ',
+        count,
+      );
       if (apply) line.appendChild(h('button', { class: 'btn primary', testid: `${testid}-apply`, text: 'Apply', on: { click: apply } }));
       box.appendChild(line);
       if (when) void countOf(when).then((t) => (count.textContent = t));
@@ -405,7 +508,10 @@ function mountEditor(page: HTMLElement, id: number | null): void {
   const syncFields = () => {
     rule.name = nameIn.value.trim();
     rule.signal = signalSel.value as Signal;
-    const notify = notifyIn.value.split(',').map((s) => s.trim()).filter(Boolean);
+    const notify = notifyIn.value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     rule.notify = notify.length ? notify : undefined;
     rule.keep_firing = keepIn.value.trim() || undefined;
   };
@@ -433,7 +539,12 @@ function mountEditor(page: HTMLElement, id: number | null): void {
       );
     if (isPred(c)) return renderPred(c, path, tools);
     if (k === 'not') {
-      return h('div', { class: 'cond-group not', data: { path: path.join('.') } }, h('div', { class: 'group-head' }, h('strong', { text: 'NOT' }), tools([])), renderNode(children(c)[0], [...path, 0]));
+      return h(
+        'div',
+        { class: 'cond-group not', data: { path: path.join('.') } },
+        h('div', { class: 'group-head' }, h('strong', { text: 'NOT' }), tools([])),
+        renderNode(children(c)[0], [...path, 0]),
+      );
     }
     const kindSel = h('select', { testid: 'group-kind' }, h('option', { attrs: { value: 'all' }, text: 'ALL of (AND)' }), h('option', { attrs: { value: 'any' }, text: 'ANY of (OR)' }));
     kindSel.value = k;
@@ -481,8 +592,16 @@ function mountEditor(page: HTMLElement, id: number | null): void {
     const fill = (vs: string[]) => {
       for (const v of vs.slice(0, 100)) suggestions.appendChild(h('option', { attrs: { value: v } }));
     };
-    if (source === 'services') void getServices().then((r) => fill(r.services), () => {});
-    else if (source === 'attribute') void getAttributeValues(p.field).then((r) => fill(r.values), () => {});
+    if (source === 'services')
+      void getServices().then(
+        (r) => fill(r.services),
+        () => {},
+      );
+    else if (source === 'attribute')
+      void getAttributeValues(p.field).then(
+        (r) => fill(r.values),
+        () => {},
+      );
     return h('div', { class: 'cond-pred', data: { path: path.join('.') }, title: describe(p) }, field, op, value, suggestions, tools([]));
   };
 
@@ -517,12 +636,29 @@ function mountEditor(page: HTMLElement, id: number | null): void {
     clear(btResult);
     btResult.textContent = 'Running…';
     try {
-      const r = await call<{ fired: number; groups: string[]; matchCount: number; transitions: { to: string; group: string; atNs: number; evidence?: { traceId?: string; summary: string } }[] }>('POST', '/api/v1/rules/backtest', { yaml: yamlBox.value });
+      const r = await call<{ fired: number; groups: string[]; matchCount: number; transitions: { to: string; group: string; atNs: number; evidence?: { traceId?: string; summary: string } }[] }>(
+        'POST',
+        '/api/v1/rules/backtest',
+        { yaml: yamlBox.value },
+      );
       clear(btResult);
-      btResult.appendChild(h('p', { testid: 'backtest-summary', text: `Over the last hour this rule would have fired ${r.fired} time${r.fired === 1 ? '' : 's'} (${r.groups.length} group${r.groups.length === 1 ? '' : 's'}, ${r.matchCount} match${r.matchCount === 1 ? '' : 'es'}).` }));
+      btResult.appendChild(
+        h('p', {
+          testid: 'backtest-summary',
+          text: `Over the last hour this rule would have fired ${r.fired} time${r.fired === 1 ? '' : 's'} (${r.groups.length} group${r.groups.length === 1 ? '' : 's'}, ${r.matchCount} match${r.matchCount === 1 ? '' : 'es'}).`,
+        }),
+      );
       const list = h('ul', { class: 'bt-list' });
       for (const t of r.transitions.filter((t) => t.to === 'firing').slice(0, 100)) {
-        list.appendChild(h('li', null, h('span', { class: 'muted', text: when(t.atNs) + ' ' }), h('span', { class: 'mono', text: t.group + ' ' }), t.evidence?.traceId ? h('a', { testid: 'backtest-match', attrs: { href: `/trace/${t.evidence.traceId}` }, text: t.evidence.summary }) : ''));
+        list.appendChild(
+          h(
+            'li',
+            null,
+            h('span', { class: 'muted', text: `${when(t.atNs)} ` }),
+            h('span', { class: 'mono', text: `${t.group} ` }),
+            t.evidence?.traceId ? h('a', { testid: 'backtest-match', attrs: { href: `/trace/${t.evidence.traceId}` }, text: t.evidence.summary }) : '',
+          ),
+        );
       }
       btResult.appendChild(list);
     } catch (e) {
@@ -548,7 +684,13 @@ function mountEditor(page: HTMLElement, id: number | null): void {
     h('div', { class: 'rule-meta' }, h('label', null, 'Name ', nameIn), h('label', null, 'Watches ', signalSel), h('label', null, 'Notify ', notifyIn), h('label', null, 'Keep firing ', keepIn)),
     warnBox,
     h('div', { class: 'editor-split' }, h('div', { class: 'editor-pane' }, h('h3', { text: 'Conditions' }), treeBox), h('div', { class: 'editor-pane' }, h('h3', { text: 'YAML' }), yamlBox, yamlErr)),
-    h('div', { class: 'editor-actions' }, h('button', { class: 'btn', testid: 'backtest', text: 'Backtest (last hour)', on: { click: () => void backtest() } }), h('button', { class: 'btn primary', testid: 'save-rule', text: 'Save', on: { click: () => void save() } }), saveMsg),
+    h(
+      'div',
+      { class: 'editor-actions' },
+      h('button', { class: 'btn', testid: 'backtest', text: 'Backtest (last hour)', on: { click: () => void backtest() } }),
+      h('button', { class: 'btn primary', testid: 'save-rule', text: 'Save', on: { click: () => void save() } }),
+      saveMsg,
+    ),
     btResult,
   );
 

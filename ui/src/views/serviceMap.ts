@@ -25,9 +25,21 @@ let markerSeq = 0;
 /** The graph, the traces of the selected edge, and the edge table, for `map`. */
 export function serviceMapView(map: { services: string[]; edges: ServiceEdge[] }, rankdir: 'LR' | 'TB'): HTMLElement {
   const g = layoutServiceGraph(map.services, map.edges, rankdir);
-  const picked = h('div', { class: 'sm-traces', testid: 'edge-traces', attrs: { 'aria-live': 'polite' } }, h('p', { class: 'muted small', text: 'Click an arrow (or a row) to list the traces behind it.' }));
+  const picked = h(
+    'div',
+    { class: 'sm-traces', testid: 'edge-traces', attrs: { 'aria-live': 'polite' } },
+    h('p', { class: 'muted small', text: 'Click an arrow (or a row) to list the traces behind it.' }),
+  );
   const marker = `sm-arrow-${++markerSeq}`;
-  const root = svg('svg', { width: g.width, height: g.height, viewBox: `0 0 ${g.width} ${g.height}`, class: 'sm-graph', role: 'img', 'aria-label': `Service map: ${g.nodes.length} services, ${g.edges.length} call edges`, 'data-testid': 'service-graph' });
+  const root = svg('svg', {
+    width: g.width,
+    height: g.height,
+    viewBox: `0 0 ${g.width} ${g.height}`,
+    class: 'sm-graph',
+    role: 'img',
+    'aria-label': `Service map: ${g.nodes.length} services, ${g.edges.length} call edges`,
+    'data-testid': 'service-graph',
+  });
   const defs = svg('defs', {});
   const m = svg('marker', { id: marker, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 9, markerHeight: 9, markerUnits: 'userSpaceOnUse', orient: 'auto-start-reverse' });
   m.append(svg('path', { d: 'M0,0 L10,5 L0,10 z', class: 'sm-arrowhead' }));
@@ -40,13 +52,28 @@ export function serviceMapView(map: { services: string[]; edges: ServiceEdge[] }
     rows.forEach((el, k) => el.classList.toggle('selected', k === i));
     const e = g.edges[i]!.edge;
     picked.replaceChildren(
-      h('div', { class: 'small' }, serviceChip(e.caller), h('span', { class: 'muted', text: ' → ' }), serviceChip(e.callee), h('span', { class: 'muted', text: ` · ${formatCount(e.traces.length)} trace${e.traces.length === 1 ? '' : 's'}${e.traces.length >= 20 ? ' (the first 20)' : ''}` })),
+      h(
+        'div',
+        { class: 'small' },
+        serviceChip(e.caller),
+        h('span', { class: 'muted', text: ' → ' }),
+        serviceChip(e.callee),
+        h('span', { class: 'muted', text: ` · ${formatCount(e.traces.length)} trace${e.traces.length === 1 ? '' : 's'}${e.traces.length >= 20 ? ' (the first 20)' : ''}` }),
+      ),
       h('ul', { class: 'sm-trace-list' }, ...e.traces.map((t) => h('li', null, h('a', { class: 'mono', testid: 'edge-trace', attrs: { href: traceUrl({ traceId: t }) }, text: shortId(t) })))),
     );
   }
   g.edges.forEach((ge, i) => {
     const d = ge.points.map((p, k) => `${k ? 'L' : 'M'}${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(' ');
-    const grp = svg('g', { class: `sm-edge${ge.edge.errors ? ' error' : ''}`, 'data-testid': 'service-edge', 'data-caller': ge.edge.caller, 'data-callee': ge.edge.callee, tabindex: 0, role: 'button', 'aria-label': `${ge.edge.caller} to ${ge.edge.callee}: ${ge.label}` });
+    const grp = svg('g', {
+      class: `sm-edge${ge.edge.errors ? ' error' : ''}`,
+      'data-testid': 'service-edge',
+      'data-caller': ge.edge.caller,
+      'data-callee': ge.edge.callee,
+      tabindex: 0,
+      role: 'button',
+      'aria-label': `${ge.edge.caller} to ${ge.edge.callee}: ${ge.label}`,
+    });
     grp.append(svg('path', { d, class: 'sm-hit' }), svg('path', { d, class: 'sm-line', 'marker-end': `url(#${marker})` }));
     // The label on a backing box, so the line does not run through the text.
     const lw = ge.label.length * 5.9 + 8;

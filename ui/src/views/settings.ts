@@ -24,7 +24,13 @@ export function mountSettings(parent: HTMLElement): View {
     { class: 'page settings' },
     h('h2', { text: 'Settings' }),
     health,
-    h('section', null, h('h3', { text: 'Log level' }), h('p', { class: 'hint', text: 'RUST_LOG syntax, e.g. info or warn,loupe_store=debug.' }), h('div', { class: 'settings-row' }, level, levelSave, levelMsg)),
+    h(
+      'section',
+      null,
+      h('h3', { text: 'Log level' }),
+      h('p', { class: 'hint', text: 'RUST_LOG syntax, e.g. info or warn,loupe_store=debug.' }),
+      h('div', { class: 'settings-row' }, level, levelSave, levelMsg),
+    ),
     h(
       'section',
       null,

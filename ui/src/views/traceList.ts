@@ -4,18 +4,7 @@ import { ApiError, getAttributeKeys, getServices, getTopology, searchTraces } fr
 import { serviceColor } from '../color';
 import { clear, h, setText, toggleClass } from '../dom';
 import { formatCount, formatDurationNs, formatRelative, formatTimestamp, isSameDay, nsParts, parseDuration } from '../format';
-import {
-  MAX_LIMIT,
-  RANGE_PRESETS,
-  compareUrl,
-  isoToLocalInput,
-  localInputToIso,
-  searchToApiParams,
-  searchToQuery,
-  traceUrl,
-  type Range,
-  type SearchState,
-} from '../query';
+import { MAX_LIMIT, RANGE_PRESETS, compareUrl, isoToLocalInput, localInputToIso, searchToApiParams, searchToQuery, traceUrl, type Range, type SearchState } from '../query';
 import { navigate } from '../router';
 import type { TraceSummary } from '../stitch';
 import { comparePair } from '../analysis';
@@ -102,7 +91,12 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
     h(
       'div',
       { class: 'row' },
-      h('label', { class: 'field grow' }, h('span', null, 'Attributes ', h('span', { class: 'muted', text: '— key op value, AND / OR / NOT, ( ); service, name' })), attachKeySuggest(qIn, async () => (await getAttributeKeys()).keys)),
+      h(
+        'label',
+        { class: 'field grow' },
+        h('span', null, 'Attributes ', h('span', { class: 'muted', text: '— key op value, AND / OR / NOT, ( ); service, name' })),
+        attachKeySuggest(qIn, async () => (await getAttributeKeys()).keys),
+      ),
       h('div', { class: 'field submit' }, h('span', { text: '\u00a0' }), submitBtn),
     ),
     qError,
@@ -171,7 +165,12 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
     compareBtn.textContent = picked.size ? `Compare (${picked.size}/2)` : 'Compare';
   }
   // The service map of the current search (GET /api/v1/topology), on demand.
-  const mapBtn = h('button', { class: 'btn small toggle', testid: 'topology-toggle', attrs: { type: 'button', 'aria-pressed': 'false', title: 'The services of the traces this search finds, as a graph' }, text: 'Service map' });
+  const mapBtn = h('button', {
+    class: 'btn small toggle',
+    testid: 'topology-toggle',
+    attrs: { type: 'button', 'aria-pressed': 'false', title: 'The services of the traces this search finds, as a graph' },
+    text: 'Service map',
+  });
   const mapPanel = h('div', { class: 'list-map', testid: 'topology', attrs: { hidden: true } });
   let mapCtl: AbortController | null = null;
   async function loadTopology(): Promise<void> {
@@ -183,7 +182,10 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
       const ans = await getTopology(searchToApiParams(state, { withQ: !!state.q.trim() && !qUnsupported }), ctl.signal);
       if (ctl.signal.aborted || destroyed) return;
       mapPanel.replaceChildren(
-        h('div', { class: 'muted small', text: `${ans.serviceMap.services.length} services, ${ans.serviceMap.edges.length} call edges in ${formatCount(ans.traces)} traces (at most 200, the newest)` }),
+        h('div', {
+          class: 'muted small',
+          text: `${ans.serviceMap.services.length} services, ${ans.serviceMap.edges.length} call edges in ${formatCount(ans.traces)} traces (at most 200, the newest)`,
+        }),
         serviceMapView(ans.serviceMap, 'LR'),
       );
     } catch (e) {
@@ -302,7 +304,7 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
     const pos = e.position !== undefined && e.position >= 0 ? Math.min([...q].slice(0, e.position).join('').length, q.length) : -1;
     if (pos >= 0) {
       qError.append(
-        h('pre', { class: 'caret-view' }, h('span', { text: q.slice(0, pos) }), h('mark', { text: q.slice(pos, pos + 1) || ' ' }), h('span', { text: q.slice(pos + 1) }), '\n', ' '.repeat(pos) + '^'),
+        h('pre', { class: 'caret-view' }, h('span', { text: q.slice(0, pos) }), h('mark', { text: q.slice(pos, pos + 1) || ' ' }), h('span', { text: q.slice(pos + 1) }), '\n', `${' '.repeat(pos)}^`),
       );
     }
     qError.append(h('div', { text: e.message }));
@@ -387,7 +389,11 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
       else renderSearchScatter(scatter, traces, Math.min(1400, (resultsBody.clientWidth || 900) - 16));
     }
     moreBtn.hidden = showEmpty || traces.length < state.limit || state.limit >= MAX_LIMIT;
-    count.textContent = showEmpty ? 'Waiting for telemetry' : traces.length === 0 ? 'No traces match' : `${formatCount(traces.length)} trace${traces.length === 1 ? '' : 's'}${traces.length >= state.limit ? ` (newest ${state.limit})` : ''}`;
+    count.textContent = showEmpty
+      ? 'Waiting for telemetry'
+      : traces.length === 0
+        ? 'No traces match'
+        : `${formatCount(traces.length)} trace${traces.length === 1 ? '' : 's'}${traces.length >= state.limit ? ` (newest ${state.limit})` : ''}`;
   }
 
   const rowCache = new Map<string, { tr: HTMLTableRowElement; sig: string; startCell: HTMLElement; relCell: HTMLElement; summary: TraceSummary }>();

@@ -119,7 +119,11 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     attrs: { type: 'text', list: `group-keys-${traceId}`, placeholder: 'attribute key', 'aria-label': 'Group by attribute', spellcheck: 'false', autocomplete: 'off' },
   });
   const groupClear = h('button', { class: 'btn small icon', attrs: { type: 'button', title: 'Stop grouping' }, text: '✕' });
-  const stitchedBtn = h('button', { class: 'btn small toggle', testid: 'stitched-toggle', attrs: { type: 'button', 'aria-pressed': 'false', title: 'Show linked traces under the spans that link them' } });
+  const stitchedBtn = h('button', {
+    class: 'btn small toggle',
+    testid: 'stitched-toggle',
+    attrs: { type: 'button', 'aria-pressed': 'false', title: 'Show linked traces under the spans that link them' },
+  });
   const refreshBtn = h('button', { class: 'btn small', attrs: { type: 'button', title: 'Fetch the trace again (late spans, re-attached orphans)' }, text: 'Refresh' });
   const liveInfo = h('span', { class: 'muted small' });
   const cpBtn = h('button', {
@@ -131,9 +135,14 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   const cpInfo = h('span', {
     class: 'muted small',
     testid: 'critical-path-info',
-    title: 'The path covers the trace from the root\'s start to the end of the last span: work the root started and did not wait for (a workflow execution started by an API call) is on it.',
+    title: "The path covers the trace from the root's start to the end of the last span: work the root started and did not wait for (a workflow execution started by an API call) is on it.",
   });
-  const flameBtn = h('button', { class: 'btn small toggle', testid: 'flame-toggle', attrs: { type: 'button', 'aria-pressed': 'false', title: 'Show the trace as a flame graph (click a span to zoom into it)' }, text: 'Flame graph' });
+  const flameBtn = h('button', {
+    class: 'btn small toggle',
+    testid: 'flame-toggle',
+    attrs: { type: 'button', 'aria-pressed': 'false', title: 'Show the trace as a flame graph (click a span to zoom into it)' },
+    text: 'Flame graph',
+  });
   const hintBox = h('div', { class: 'th-hint', testid: 'regression-hint', attrs: { hidden: true } });
   const toolbar = h(
     'section',
@@ -210,11 +219,14 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   findIn.value = opts.find;
   findIn.addEventListener('input', () => {
     window.clearTimeout(findTimer);
-    findTimer = window.setTimeout(() => {
-      opts.find = findIn.value;
-      syncUrl();
-      applyLens(true);
-    }, tree && tree.nodes.length > 20000 ? 250 : 120);
+    findTimer = window.setTimeout(
+      () => {
+        opts.find = findIn.value;
+        syncUrl();
+        applyLens(true);
+      },
+      tree && tree.nodes.length > 20000 ? 250 : 120,
+    );
   });
   findIn.addEventListener('keydown', (ev) => {
     if (ev.key === 'Enter') {
@@ -551,12 +563,19 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     for (const e of logs) {
       if (e.node < 0) continue;
       let l = logsByNode.get(e.node);
-      if (!l) logsByNode.set(e.node, (l = []));
+      if (!l) {
+        l = [];
+        logsByNode.set(e.node, l);
+      }
       l.push(e);
     }
     const pill = tabLogs.querySelector('.count-pill')!;
     pill.textContent = logsLoading ? '…' : formatCount(logs.length);
-    toggleClass(tabLogs, 'has-errors', logs.some((e) => e.severity >= 17));
+    toggleClass(
+      tabLogs,
+      'has-errors',
+      logs.some((e) => e.severity >= 17),
+    );
     logsPanel.set(tree, logs, logsLoading);
     if (rows) {
       recomputeRows();
@@ -727,7 +746,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   /** Call edges between the trace's services: a laid-out graph, and the same edges as a table. */
   async function loadServiceMap(): Promise<void> {
     mapBox.replaceChildren(h('p', { class: 'muted', text: 'Computing…' }));
-    let ans;
+    let ans: Awaited<ReturnType<typeof getServiceMap>>;
     try {
       ans = await getServiceMap(traceId, opts.stitched, ctl.signal);
     } catch (e) {
@@ -759,7 +778,12 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     const p = previous.previous;
     const at = formatTimestamp(p.start);
     const hint = regressionHint(previous.comparison, at);
-    const link = h('a', { class: 'btn small', testid: 'compare-previous', attrs: { href: compareUrl({ a: p.traceId, b: traceId, linked: opts.stitched }), title: p.reason }, text: 'Compare with previous run' });
+    const link = h('a', {
+      class: 'btn small',
+      testid: 'compare-previous',
+      attrs: { href: compareUrl({ a: p.traceId, b: traceId, linked: opts.stitched }), title: p.reason },
+      text: 'Compare with previous run',
+    });
     hintBox.prepend(hint ? h('span', { class: 'hint-text', text: hint }) : h('span', { class: 'muted', text: `Previous run: ${at}` }), link);
     hintBox.hidden = false;
   }
@@ -795,7 +819,16 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
       h('span', { class: 'meta-item' }, h('span', { class: 'k', text: 'Spans' }), formatCount(mainSpans.length)),
       h('span', { class: `meta-item${mainErrors ? ' errors' : ''}` }, h('span', { class: 'k', text: 'Errors' }), formatCount(mainErrors)),
       h('span', { class: 'meta-item svcs' }, ...t.services.map((s) => serviceChip(s))),
-      ...(t.traceIds.length > 1 ? [h('span', { class: 'meta-item foreign' }, h('span', { class: 'k', text: 'Stitched' }), `${t.traceIds.length - 1} linked trace${t.traceIds.length === 2 ? '' : 's'} · ${formatCount(t.nodes.length)} spans`)] : []),
+      ...(t.traceIds.length > 1
+        ? [
+            h(
+              'span',
+              { class: 'meta-item foreign' },
+              h('span', { class: 'k', text: 'Stitched' }),
+              `${t.traceIds.length - 1} linked trace${t.traceIds.length === 2 ? '' : 's'} · ${formatCount(t.nodes.length)} spans`,
+            ),
+          ]
+        : []),
     );
   }
 
@@ -811,7 +844,13 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     const chip = (e: (typeof r.related)[number]) =>
       h(
         'a',
-        { class: `rel-chip ${e.direction}`, testid: 'related-trace', data: { traceId: e.traceId }, attrs: { href: traceUrl({ traceId: e.traceId }) }, title: e.summary ? `${e.summary.rootService ?? ''}: ${e.summary.rootName}` : 'not received' },
+        {
+          class: `rel-chip ${e.direction}`,
+          testid: 'related-trace',
+          data: { traceId: e.traceId },
+          attrs: { href: traceUrl({ traceId: e.traceId }) },
+          title: e.summary ? `${e.summary.rootService ?? ''}: ${e.summary.rootName}` : 'not received',
+        },
         `${e.direction === 'incoming' ? '←' : '→'} ${shortId(e.traceId)}`,
         e.summary?.errorCount ? h('span', { class: 'err-hint', text: ' ●' }) : null,
       );
@@ -859,7 +898,12 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
       .then(({ keys: all }) => {
         if (destroyed || groupKeysFor !== tree) return;
         const have = new Set(keys);
-        groupList.append(...all.filter((k) => !have.has(k)).slice(0, 300).map((k) => h('option', { attrs: { value: k } })));
+        groupList.append(
+          ...all
+            .filter((k) => !have.has(k))
+            .slice(0, 300)
+            .map((k) => h('option', { attrs: { value: k } })),
+        );
       })
       .catch(() => {});
   }

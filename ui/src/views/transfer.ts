@@ -28,7 +28,12 @@ export function mountTransfer(header: HTMLElement): void {
 
   const body = h('div', { class: 'transfer-body' });
   dialog.append(
-    h('div', { class: 'transfer-head' }, h('h2', { text: 'Export and import' }), h('button', { class: 'transfer-close', attrs: { type: 'button', 'aria-label': 'Close' }, text: '×', on: { click: () => dialog.close() } })),
+    h(
+      'div',
+      { class: 'transfer-head' },
+      h('h2', { text: 'Export and import' }),
+      h('button', { class: 'transfer-close', attrs: { type: 'button', 'aria-label': 'Close' }, text: '×', on: { click: () => dialog.close() } }),
+    ),
     body,
   );
 
@@ -70,7 +75,11 @@ function exportSection(): HTMLElement {
     ['search', 'This search result'],
     ['window', 'A time range'],
   ];
-  const kind = h('select', { testid: 'export-kind' }, ...kinds.filter(([k]) => k !== 'trace' || sel0.kind === 'trace').map(([k, l]) => h('option', { attrs: { value: k, selected: k === sel0.kind }, text: l })));
+  const kind = h(
+    'select',
+    { testid: 'export-kind' },
+    ...kinds.filter(([k]) => k !== 'trace' || sel0.kind === 'trace').map(([k, l]) => h('option', { attrs: { value: k, selected: k === sel0.kind }, text: l })),
+  );
   const [linkedL, linked] = checkbox('with linked traces (stitched view)', sel0.kind === 'trace' && sel0.linked, 'export-linked');
   const start = h('input', { attrs: { type: 'text', value: 'now-1h', placeholder: 'start: now-1h or RFC 3339' } });
   const end = h('input', { attrs: { type: 'text', placeholder: 'end (empty: now)' } });
@@ -78,7 +87,12 @@ function exportSection(): HTMLElement {
   const windowBox = h('div', { class: 'transfer-window' }, start, end, services);
   const [logsL, logs] = checkbox('include logs', true, 'export-logs');
   const [metricsL, metrics] = checkbox('include metrics of the time window', false, 'export-metrics');
-  const format = h('select', { testid: 'export-format' }, h('option', { attrs: { value: 'jsonl' }, text: 'OTLP JSON Lines (.jsonl)' }), h('option', { attrs: { value: 'html' }, text: 'HTML report (.html, opens offline)' }));
+  const format = h(
+    'select',
+    { testid: 'export-format' },
+    h('option', { attrs: { value: 'jsonl' }, text: 'OTLP JSON Lines (.jsonl)' }),
+    h('option', { attrs: { value: 'html' }, text: 'HTML report (.html, opens offline)' }),
+  );
   const [redactL, redact] = checkbox('mask secrets (password, token, api_key, cookie… values; Bearer, JWTs, AWS keys, URL passwords, vendor tokens)', true, 'export-redact');
   const patterns = h('input', { attrs: { type: 'text', placeholder: 'more patterns to mask, comma-separated' } });
   const preview = h('div', { class: 'transfer-preview', testid: 'export-preview' });
@@ -125,10 +139,13 @@ function exportSection(): HTMLElement {
           const list = h('ul', { class: 'transfer-findings', testid: 'export-findings' });
           for (const f of items) {
             list.append(
-              h('li', null,
+              h(
+                'li',
+                null,
                 h('div', { class: 'mono', text: `${f.field} (${f.rule})` }),
                 h('div', { class: 'mono', text: `before: ${f.before}` }),
-                h('div', { class: 'mono', text: `after: ${f.after}` })),
+                h('div', { class: 'mono', text: `after: ${f.after}` }),
+              ),
             );
           }
           if (more) list.append(h('li', { text: more }));
@@ -270,5 +287,14 @@ function importSection(initial?: File[]): HTMLElement {
   void refresh();
   if (initial?.length) void importAll(initial);
 
-  return h('section', { class: 'transfer-section' }, h('h3', { text: 'Import' }), h('p', { class: 'muted', text: 'OTLP JSON, JSON Lines, JSON arrays of requests, OTLP protobuf (also .gz) and Loupe HTML reports. Imported data is marked with its file name.' }), zone, results, h('h3', { text: 'Imports' }), list);
+  return h(
+    'section',
+    { class: 'transfer-section' },
+    h('h3', { text: 'Import' }),
+    h('p', { class: 'muted', text: 'OTLP JSON, JSON Lines, JSON arrays of requests, OTLP protobuf (also .gz) and Loupe HTML reports. Imported data is marked with its file name.' }),
+    zone,
+    results,
+    h('h3', { text: 'Imports' }),
+    list,
+  );
 }

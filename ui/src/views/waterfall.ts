@@ -91,13 +91,7 @@ export class Waterfall {
     this.mmViewport = h('div', { class: 'mm-viewport' });
     this.mmSel = h('div', { class: 'mm-sel', attrs: { hidden: true } });
     this.zoomReset = h('button', { class: 'btn small mm-reset', attrs: { type: 'button', hidden: true }, text: 'Reset zoom' });
-    const minimap = h(
-      'div',
-      { class: 'wf-minimap', testid: 'minimap', title: 'Drag to zoom into a time window; click to jump; double-click to reset' },
-      this.canvas,
-      this.mmViewport,
-      this.mmSel,
-    );
+    const minimap = h('div', { class: 'wf-minimap', testid: 'minimap', title: 'Drag to zoom into a time window; click to jump; double-click to reset' }, this.canvas, this.mmViewport, this.mmSel);
     this.axisTicks = h('div', { class: 'wf-axis-ticks' });
     this.axisLabel = h('span', { class: 'wf-axis-label' });
     const axis = h('div', { class: 'wf-axis' }, h('div', { class: 'wf-axis-gutter' }, this.axisLabel, this.zoomReset), this.axisTicks);
@@ -669,7 +663,7 @@ export class Waterfall {
 /** A round step (1, 2, 5 × 10^k ns) near `raw`. */
 export function niceStep(raw: number): number {
   if (!(raw > 0)) return 1;
-  const p = Math.pow(10, Math.floor(Math.log10(raw)));
+  const p = 10 ** Math.floor(Math.log10(raw));
   const f = raw / p;
   return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * p;
 }
