@@ -4,43 +4,16 @@
 // The YAML text is never produced here: the server renders and parses it
 // (`/api/v1/rules/render`, `/parse`), so the tree and the text cannot drift.
 
-export type Scalar = string | number | boolean;
-export interface Pred {
-  field: string;
-  op: Op;
-  value?: Scalar;
-}
-export type Cond = { all: Cond[] } | { any: Cond[] } | { not: Cond } | Pred;
-export type Op = 'equals' | 'not_equals' | 'prefix' | 'contains' | 'regex' | 'exists' | 'gt' | 'gte' | 'lt' | 'lte';
-export type Signal = 'spans' | 'traces' | 'logs' | 'metrics';
+import type { Analysis, Condition, Finding, Op, Predicate, Rule, Scalar, Signal } from './generated/api';
 
-export interface Rule {
-  name: string;
-  description?: string;
-  enabled?: boolean;
-  signal: Signal;
-  when?: Cond;
-  metric?: { name: string; aggregate: string; window: string; op: string; threshold: number };
-  group_by?: string[];
-  for?: string;
-  keep_firing?: string;
-  notify?: string[];
-  send_resolved?: boolean;
-}
-
-export interface Finding {
-  path: number[];
-  conflicts: string[];
-  message: string;
-  /** The AND rewritten into an OR of whole branches: the likeliest reading. */
-  suggestion: Cond;
-  /** Other readings, most likely first (absent when there are none). */
-  alternatives?: Cond[];
-}
-export interface Analysis {
-  neverMatches: boolean;
-  findings: Finding[];
-}
+// The rule model is the API's (generated from the Rust types, so the
+// editor and the server cannot disagree on a field): a rule, its
+// condition tree, the never-matches analysis.
+export type { Analysis, Finding, Op, Rule, Scalar, Signal };
+/** A comparison of one field with a value (`{field, op, value}`). */
+export type Pred = Predicate;
+/** A condition tree. */
+export type Cond = Condition;
 
 export const OPS: Op[] = ['equals', 'not_equals', 'prefix', 'contains', 'regex', 'exists', 'gt', 'gte', 'lt', 'lte'];
 

@@ -25,22 +25,28 @@ use crate::items::{log_items, span_items};
 
 /// A stored rule as the editor shows it: its YAML, and its parsed form
 /// and analysis, or why it does not parse.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct RuleView {
     pub id: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub enabled: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub signal: Option<Signal>,
     pub yaml: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub rule: Option<Rule>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub analysis: Option<Analysis>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub error: Option<RuleError>,
     /// Groups firing now.
     pub firing: usize,
@@ -49,7 +55,7 @@ pub struct RuleView {
 }
 
 /// A rule parsed or rendered: the tree, canonical YAML, the analysis.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct Rendered {
     pub rule: Rule,
     pub yaml: String,
@@ -57,17 +63,18 @@ pub struct Rendered {
 }
 
 /// A group not inactive, with its rule.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct AlertGroup {
     pub rule_id: i64,
     pub rule: String,
     #[serde(flatten)]
+    #[ts(flatten)]
     pub group: GroupState,
 }
 
 /// `GET /alerts`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct AlertsSummary {
     pub firing: usize,
     pub pending: usize,
@@ -75,7 +82,7 @@ pub struct AlertsSummary {
 }
 
 /// One transition in the history.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryEntry {
     pub id: i64,
@@ -84,6 +91,7 @@ pub struct HistoryEntry {
     pub group: String,
     pub from: String,
     pub to: String,
+    #[ts(type = "string")]
     #[serde(serialize_with = "loupe_model::query::ns_string")]
     pub at_ns: u64,
     /// The transition as recorded (`null` if it could not be read back).
@@ -91,7 +99,7 @@ pub struct HistoryEntry {
 }
 
 /// A channel as answered: the webhook URL masked (it is a secret).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ChannelView {
     pub id: i64,
@@ -118,18 +126,20 @@ pub struct ChannelInput {
 }
 
 /// One match a backtest found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct BacktestMatch {
     pub group: String,
     pub evidence: eval::Evidence,
 }
 
 /// How often a rule would have fired over a window, with the matches.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct BacktestReport {
+    #[ts(type = "string")]
     #[serde(serialize_with = "loupe_model::query::ns_string")]
     pub start: u64,
+    #[ts(type = "string")]
     #[serde(serialize_with = "loupe_model::query::ns_string")]
     pub end: u64,
     pub fired: usize,

@@ -16,7 +16,7 @@ use crate::condition::{compile_pred, CompiledPred, Condition, Field, Op, Predica
 use crate::signal::Signal;
 
 /// One contradiction found under an AND.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Finding {
     /// Child indexes from the root to the AND group (empty: the root).
@@ -31,11 +31,12 @@ pub struct Finding {
     /// the conflicting members, and the identity predicates placed with
     /// another branch. The editor shows each with its backtest count.
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[ts(as = "Option<Vec<Condition>>", optional)]
     pub alternatives: Vec<Condition>,
 }
 
 /// The analysis of a rule's condition.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Analysis {
     /// Nothing can ever match: the rule can never fire.

@@ -19,7 +19,7 @@ use crate::duration::Dur;
 use crate::signal::Signal;
 
 /// A condition tree.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 #[serde(untagged)]
 pub enum Condition {
     All { all: Vec<Condition> },
@@ -29,16 +29,17 @@ pub enum Condition {
 }
 
 /// A comparison of one field with a value.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct Predicate {
     pub field: String,
     pub op: Op,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub value: Option<Scalar>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Op {
     Equals,
@@ -60,7 +61,7 @@ impl Op {
 }
 
 /// A value as written: its YAML type is kept so text round-trips exactly.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(untagged)]
 pub enum Scalar {
     Bool(bool),

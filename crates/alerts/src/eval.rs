@@ -26,7 +26,7 @@ use crate::signal::Signal;
 /// Resolved event groups are forgotten this long after resolving.
 pub const FORGET_RESOLVED_NS: u64 = 3_600_000_000_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
     #[default]
@@ -58,7 +58,7 @@ impl State {
 
 /// What made an event group fire: enough to link to it and to fill a
 /// message template.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Evidence {
     pub time_ns: u64,
@@ -77,7 +77,7 @@ pub struct Evidence {
 }
 
 /// One group's state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct GroupState {
     pub group: String,
@@ -94,7 +94,7 @@ pub struct GroupState {
 }
 
 /// A change of state, for the history and the notifications.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Transition {
     pub group: String,

@@ -95,7 +95,7 @@ impl<'de> Deserialize<'de> for Aggregate {
 }
 
 /// A threshold comparison.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Compare {
     Gt,
@@ -120,12 +120,16 @@ impl Compare {
 }
 
 /// The metric part of a metrics rule.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct MetricSpec {
     /// The metric's name.
     pub name: String,
+    /// `avg`, `min`, `max`, `sum`, `count`, `rate` or `p<0-100>`.
+    #[ts(type = "string")]
     pub aggregate: Aggregate,
+    /// A duration (`5m`).
+    #[ts(type = "string")]
     pub window: Dur,
     pub op: Compare,
     pub threshold: f64,
@@ -142,37 +146,48 @@ fn is_false(b: &bool) -> bool {
 }
 
 /// One alert rule.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Fields with a default are optional in TypeScript too: the editor sends
+/// rules without them, and the canonical form leaves them out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     pub name: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[ts(as = "Option<String>", optional)]
     pub description: String,
     #[serde(default = "yes", skip_serializing_if = "is_true")]
+    #[ts(as = "Option<bool>", optional)]
     pub enabled: bool,
     pub signal: Signal,
     /// Which spans, logs or series the rule looks at; none = all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub when: Option<Condition>,
     /// Metrics rules only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub metric: Option<MetricSpec>,
     /// Attributes whose values split the rule into groups that alert on
     /// their own. Without it an event rule's group is the trace (traces),
     /// the span (spans) or the record (logs); a metrics rule has one group.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[ts(as = "Option<Vec<String>>", optional)]
     pub group_by: Vec<String>,
     /// How long a metrics rule's condition must hold before it fires.
     #[serde(rename = "for", default, skip_serializing_if = "Dur::is_zero")]
+    #[ts(as = "Option<String>", optional)]
     pub pending: Dur,
     /// How long a group keeps firing after its condition stopped holding.
     #[serde(default, skip_serializing_if = "Dur::is_zero")]
+    #[ts(as = "Option<String>", optional)]
     pub keep_firing: Dur,
     /// Channel names to notify (configured in Loupe, never in the file).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[ts(as = "Option<Vec<String>>", optional)]
     pub notify: Vec<String>,
     /// Notify when a group resolves too, not only when it fires.
     #[serde(default, skip_serializing_if = "is_false")]
+    #[ts(as = "Option<bool>", optional)]
     pub send_resolved: bool,
 }
 
@@ -184,7 +199,7 @@ pub struct RuleFile {
 }
 
 /// A problem in a rule's text, where the parser found it.
-#[derive(Debug, Clone, PartialEq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Serialize, thiserror::Error, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 #[error("{}{message}", line.map(|l| format!("line {l}{}: ", column.map(|c| format!(", column {c}")).unwrap_or_default())).unwrap_or_default())]
 pub struct RuleError {

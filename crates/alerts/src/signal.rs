@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What a rule watches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Signal {
     /// Each matching span is an event.

@@ -76,7 +76,7 @@ pub fn router(a: Arc<Alerting>) -> Router {
     Router::new().nest("/api/v1", api)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ts_rs::TS)]
 pub struct RuleList {
     rules: Vec<service::RuleView>,
 }
@@ -119,14 +119,14 @@ async fn update_rule(State(a): S, Path(id): Path<i64>, b: Bytes) -> Res<service:
     save(&a, Some(id), &b).await
 }
 
-#[derive(Serialize)]
-pub struct Deleted {
+#[derive(Serialize, ts_rs::TS)]
+pub struct DeletedId {
     deleted: i64,
 }
 
-async fn delete_rule(State(a): S, Path(id): Path<i64>) -> Res<Deleted> {
+async fn delete_rule(State(a): S, Path(id): Path<i64>) -> Res<DeletedId> {
     blocking(&a, move |a| a.delete_rule(id)).await?;
-    Ok(Json(Deleted { deleted: id }))
+    Ok(Json(DeletedId { deleted: id }))
 }
 
 async fn set_enabled(State(a): S, Path(id): Path<i64>, b: Bytes) -> Res<service::RuleView> {
@@ -205,7 +205,7 @@ async fn export(State(a): S) -> Result<Response, ApiError> {
         .into_response())
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ts_rs::TS)]
 pub struct Imported {
     imported: usize,
 }
@@ -227,7 +227,7 @@ struct HistoryQuery {
     limit: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ts_rs::TS)]
 pub struct History {
     history: Vec<service::HistoryEntry>,
 }
@@ -252,7 +252,7 @@ async fn history(State(a): S, Query(q): Query<HistoryQuery>) -> Res<History> {
     Ok(Json(History { history }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ts_rs::TS)]
 pub struct Channels {
     channels: Vec<service::ChannelView>,
 }
@@ -276,12 +276,12 @@ async fn update_channel(State(a): S, Path(id): Path<i64>, b: Bytes) -> Res<servi
     save_channel(&a, id, &b).await
 }
 
-async fn delete_channel(State(a): S, Path(id): Path<i64>) -> Res<Deleted> {
+async fn delete_channel(State(a): S, Path(id): Path<i64>) -> Res<DeletedId> {
     blocking(&a, move |a| a.delete_channel(id)).await?;
-    Ok(Json(Deleted { deleted: id }))
+    Ok(Json(DeletedId { deleted: id }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ts_rs::TS)]
 pub struct Queued {
     queued: bool,
 }
@@ -291,7 +291,7 @@ async fn test_channel(State(a): S, Path(id): Path<i64>) -> Res<Queued> {
     Ok(Json(Queued { queued }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ts_rs::TS)]
 pub struct Deliveries {
     deliveries: Vec<loupe_store::alerts::DeliveryRow>,
 }

@@ -1,5 +1,5 @@
 //! The API's contract as TypeScript: every answer and error body of the
-//! routes in `api`, `settings` and `transfer` is a Rust type deriving
+//! routes in `api`, `settings`, `transfer` and `alerts_api` is a Rust type deriving
 //! `ts_rs::TS`, and [`typescript`] writes them (and every type they name)
 //! into one file, `ui/src/generated/api.ts`, which the UI imports.
 //!
@@ -23,6 +23,10 @@ pub const HEADER: &str = "\
 struct Gather<'c> {
     cfg: &'c Config,
     decls: BTreeMap<String, String>,
+    /// Unnamed types (`Vec<T>`, `Box<T>`, …) already walked: ts-rs walks
+    /// a wrapper's element without the visitor, so a recursive type
+    /// (`Condition` holds `Vec<Condition>`) would loop without this.
+    wrappers: std::collections::HashSet<std::any::TypeId>,
 }
 
 impl TypeVisitor for Gather<'_> {
@@ -30,7 +34,9 @@ impl TypeVisitor for Gather<'_> {
         // Only named (derived) types have a file of their own; the others
         // (strings, numbers, arrays, options) are written inline.
         if T::output_path().is_none() {
-            T::visit_dependencies(self);
+            if self.wrappers.insert(std::any::TypeId::of::<T>()) {
+                T::visit_dependencies(self);
+            }
             return;
         }
         let name = T::ident(self.cfg);
@@ -55,6 +61,7 @@ pub fn typescript() -> String {
     let mut g = Gather {
         cfg: &cfg,
         decls: BTreeMap::new(),
+        wrappers: Default::default(),
     };
     // Errors, every route.
     g.visit::<ErrorBody>();
@@ -84,6 +91,19 @@ pub fn typescript() -> String {
     g.visit::<loupe_export::import::ImportReport>();
     g.visit::<crate::transfer::Imports>();
     g.visit::<crate::transfer::Deleted>();
+    // alerts_api.rs (over loupe-alerting's service)
+    g.visit::<crate::alerts_api::RuleList>();
+    g.visit::<loupe_alerting::service::RuleView>();
+    g.visit::<loupe_alerting::service::Rendered>();
+    g.visit::<loupe_alerting::service::BacktestReport>();
+    g.visit::<loupe_alerting::service::AlertsSummary>();
+    g.visit::<crate::alerts_api::History>();
+    g.visit::<crate::alerts_api::Channels>();
+    g.visit::<loupe_alerting::service::ChannelView>();
+    g.visit::<crate::alerts_api::Deliveries>();
+    g.visit::<crate::alerts_api::DeletedId>();
+    g.visit::<crate::alerts_api::Imported>();
+    g.visit::<crate::alerts_api::Queued>();
     let mut out = String::from(HEADER);
     for decl in g.decls.values() {
         out.push('\n');

@@ -72,7 +72,7 @@ pub struct ChannelRow {
 }
 
 /// One delivery attempt.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryRow {
     pub id: i64,
@@ -84,6 +84,7 @@ pub struct DeliveryRow {
     pub result: String,
     pub status: Option<i64>,
     pub error: String,
+    #[ts(type = "string")]
     #[serde(serialize_with = "loupe_model::query::ns_string")]
     pub at_ns: u64,
 }

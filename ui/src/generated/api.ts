@@ -2,6 +2,33 @@
 // change the Rust type and run `LOUPE_WRITE_TYPES=1 cargo test -p loupe-server --test api_types`.
 
 /**
+ * A group not inactive, with its rule.
+ */
+export type AlertGroup = { ruleId: number, rule: string, group: string, labels: { [key in string]: string }, state: State, 
+/**
+ * When the group entered `state`.
+ */
+sinceNs: number, 
+/**
+ * The last time the condition held (or a match came).
+ */
+lastTrueNs: number, value?: number | null, evidence?: Evidence | null, };
+
+/**
+ * `GET /alerts`.
+ */
+export type AlertsSummary = { firing: number, pending: number, groups: Array<AlertGroup>, };
+
+/**
+ * The analysis of a rule's condition.
+ */
+export type Analysis = { 
+/**
+ * Nothing can ever match: the rule can never fire.
+ */
+neverMatches: boolean, findings: Array<Finding>, };
+
+/**
  * `GET /attributes`: attribute keys seen.
  */
 export type AttributeKeys = { keys: Array<string>, };
@@ -18,6 +45,20 @@ export type AttributeMatch = { key: string, value?: string | null, };
 export type AttributeValues = { key: string, values: Array<string>, };
 
 /**
+ * One match a backtest found.
+ */
+export type BacktestMatch = { group: string, evidence: Evidence, };
+
+/**
+ * How often a rule would have fired over a window, with the matches.
+ */
+export type BacktestReport = { start: string, end: string, fired: number, groups: Array<string>, transitions: Array<Transition>, matchCount: number, 
+/**
+ * The newest 200 matches.
+ */
+matches: Array<BacktestMatch>, };
+
+/**
  * One bucket of a histogram's distribution over the selected window.
  */
 export type Bucket = { 
@@ -25,6 +66,13 @@ export type Bucket = {
  * JSON has no infinities: an open first or last bucket's bound is `null`.
  */
 lower: number | null, upper: number | null, count: number, };
+
+/**
+ * A channel as answered: the webhook URL masked (it is a secret).
+ */
+export type ChannelView = { id: number, name: string, kind: string, url: string, allowPrivate: boolean, template: string, };
+
+export type Channels = { channels: Array<ChannelView>, };
 
 /**
  * `GET /metrics/{name}/chart`: the drawn chart and what the pickers need.
@@ -61,6 +109,11 @@ yMin: number, yMax: number, series: Array<RenderedSeries>, exemplars: Array<Rend
 truncated: Array<string>, };
 
 /**
+ * A threshold comparison.
+ */
+export type Compare = "gt" | "gte" | "lt" | "lte" | "eq" | "ne";
+
+/**
  * `GET /compare?a=…&b=…`.
  */
 export type CompareAnswer = { a: string, b: string, linked: boolean, summary: CompareSummary, nodes: Array<CompareNode>, };
@@ -91,6 +144,11 @@ changed: number, statusChanges: number,
  * under it (work that outlived the root included).
  */
 durationA: string, durationB: string, delta: string, regressions: Array<Regression>, };
+
+/**
+ * A condition tree.
+ */
+export type Condition = { all: Array<Condition>, } | { any: Array<Condition>, } | { not: Condition, } | Predicate;
 
 export type CriticalPath = { rootSpanId: string, 
 /**
@@ -140,6 +198,15 @@ chart: string, };
  */
 export type Deleted = { deleted: string, };
 
+export type DeletedId = { deleted: number, };
+
+export type Deliveries = { deliveries: Array<DeliveryRow>, };
+
+/**
+ * One delivery attempt.
+ */
+export type DeliveryRow = { id: number, job: number, channel: number, channelName: string, rule: string, attempt: number, result: string, status: number | null, error: string, atNs: string, };
+
 /**
  * A histogram's buckets over the chart's window, and their drawing.
  */
@@ -181,6 +248,20 @@ export type ErrorDetail = { line: number | null, column: number | null, message:
  * A place in what the caller sent.
  */
 export type ErrorPosition = number | FilePosition;
+
+/**
+ * What made an event group fire: enough to link to it and to fill a
+ * message template.
+ */
+export type Evidence = { timeNs: number, traceId?: string | null, spanId?: string | null, service?: string | null, 
+/**
+ * Span name or log body.
+ */
+summary: string, 
+/**
+ * Span/record attributes, then resource attributes not already there.
+ */
+attributes: { [key in string]: string }, };
 
 /**
  * What an export held.
@@ -237,6 +318,54 @@ scope?: string | null, span_name?: string | null, attribute?: AttributeMatch | n
 export type Filters = { filters: Array<FilterRule>, };
 
 /**
+ * One contradiction found under an AND.
+ */
+export type Finding = { 
+/**
+ * Child indexes from the root to the AND group (empty: the root).
+ */
+path: Array<number>, 
+/**
+ * The predicates that contradict each other, as text.
+ */
+conflicts: Array<string>, message: string, 
+/**
+ * The whole condition with that AND rewritten into an OR of whole
+ * branches: what was probably meant (see [`branches`]).
+ */
+suggestion: Condition, 
+/**
+ * Other readings of the same AND, most likely first: the plain OR of
+ * the conflicting members, and the identity predicates placed with
+ * another branch. The editor shows each with its backtest count.
+ */
+alternatives?: Array<Condition>, };
+
+/**
+ * One group's state.
+ */
+export type GroupState = { group: string, labels: { [key in string]: string }, state: State, 
+/**
+ * When the group entered `state`.
+ */
+sinceNs: number, 
+/**
+ * The last time the condition held (or a match came).
+ */
+lastTrueNs: number, value?: number | null, evidence?: Evidence | null, };
+
+export type History = { history: Array<HistoryEntry>, };
+
+/**
+ * One transition in the history.
+ */
+export type HistoryEntry = { id: number, rule: number, ruleName: string, group: string, from: string, to: string, atNs: string, 
+/**
+ * The transition as recorded (`null` if it could not be read back).
+ */
+transition: Transition | null, };
+
+/**
  * A row of `GET /api/v1/imports`.
  */
 export type ImportInfo = { source: string, format: string, bytes: number, spans: number, logRecords: number, dataPoints: number, skipped: number, 
@@ -265,6 +394,8 @@ skippedCount: number,
  * The first [`MAX_LISTED`] of them.
  */
 skipped: Array<Skipped>, };
+
+export type Imported = { imported: number, };
 
 /**
  * `GET /imports`: the imported files.
@@ -320,6 +451,23 @@ export type MetricInfo = { name: string, type: MetricKind, unit: string, descrip
 export type MetricKind = "gauge" | "sum" | "histogram" | "exponentialHistogram" | "summary";
 
 /**
+ * The metric part of a metrics rule.
+ */
+export type MetricSpec = { 
+/**
+ * The metric's name.
+ */
+name: string, 
+/**
+ * `avg`, `min`, `max`, `sum`, `count`, `rate` or `p<0-100>`.
+ */
+aggregate: string, 
+/**
+ * A duration (`5m`).
+ */
+window: string, op: Compare, threshold: number, };
+
+/**
  * `GET /metrics`: the metric catalogue.
  */
 export type Metrics = { metrics: Array<MetricInfo>, };
@@ -333,10 +481,17 @@ export type OnPathSpan = { traceId: string, spanId: string, service: string, nam
  */
 selfTime: string, };
 
+export type Op = "equals" | "not_equals" | "prefix" | "contains" | "regex" | "exists" | "gt" | "gte" | "lt" | "lte";
+
 /**
  * The plot area inside the SVG, in pixels from its top-left corner.
  */
 export type PlotRect = { x: number, y: number, width: number, height: number, };
+
+/**
+ * A comparison of one field with a value.
+ */
+export type Predicate = { field: string, op: Op, value?: Scalar, };
 
 export type Presence = "both" | "onlyA" | "onlyB";
 
@@ -354,6 +509,8 @@ export type PreviousRun = { traceId: string, start: string, runKey: RunKey,
  * Why it was chosen, in words.
  */
 reason: string, };
+
+export type Queued = { queued: boolean, };
 
 /**
  * One masked secret, shown so the user can judge what redaction does
@@ -418,6 +575,11 @@ export type RelatedTrace = { traceId: string, direction: LinkDirection,
  */
 summary: TraceSummary | null, links: Array<LinkPair>, };
 
+/**
+ * A rule parsed or rendered: the tree, canonical YAML, the analysis.
+ */
+export type Rendered = { rule: Rule, yaml: string, analysis: Analysis, };
+
 export type RenderedExemplar = { 
 /**
  * Where the mark's centre is in the SVG.
@@ -430,7 +592,70 @@ export type RenderedSeries = { label: string, color: string, hidden: boolean,
  */
 points: Array<[string, number | null]>, };
 
+/**
+ * One alert rule.
+ * Fields with a default are optional in TypeScript too: the editor sends
+ * rules without them, and the canonical form leaves them out.
+ */
+export type Rule = { name: string, description?: string, enabled?: boolean, signal: Signal, 
+/**
+ * Which spans, logs or series the rule looks at; none = all.
+ */
+when?: Condition, 
+/**
+ * Metrics rules only.
+ */
+metric?: MetricSpec, 
+/**
+ * Attributes whose values split the rule into groups that alert on
+ * their own. Without it an event rule's group is the trace (traces),
+ * the span (spans) or the record (logs); a metrics rule has one group.
+ */
+group_by?: Array<string>, 
+/**
+ * How long a metrics rule's condition must hold before it fires.
+ */
+for?: string, 
+/**
+ * How long a group keeps firing after its condition stopped holding.
+ */
+keep_firing?: string, 
+/**
+ * Channel names to notify (configured in Loupe, never in the file).
+ */
+notify?: Array<string>, 
+/**
+ * Notify when a group resolves too, not only when it fires.
+ */
+send_resolved?: boolean, };
+
+/**
+ * A problem in a rule's text, where the parser found it.
+ */
+export type RuleError = { line: number | null, column: number | null, message: string, };
+
+export type RuleList = { rules: Array<RuleView>, };
+
+/**
+ * A stored rule as the editor shows it: its YAML, and its parsed form
+ * and analysis, or why it does not parse.
+ */
+export type RuleView = { id: number, name?: string, enabled?: boolean, signal?: Signal, yaml: string, rule?: Rule, analysis?: Analysis, error?: RuleError, 
+/**
+ * Groups firing now.
+ */
+firing: number, 
+/**
+ * Groups not inactive.
+ */
+groups: Array<GroupState>, };
+
 export type RunKey = { "kind": "attributes", values: Array<[string, string]>, } | { "kind": "root", service: string, name: string, };
+
+/**
+ * A value as written: its YAML type is kept so text round-trips exactly.
+ */
+export type Scalar = boolean | number | number | string;
 
 /**
  * One stretch of the path: `span` was the one holding the trace up
@@ -465,6 +690,11 @@ export type ServiceMapAnswer = { traceId: string, linked: boolean, traces: numbe
 export type Services = { services: Array<string>, };
 
 /**
+ * What a rule watches.
+ */
+export type Signal = "spans" | "traces" | "logs" | "metrics";
+
+/**
  * The three OTLP signals.
  */
 export type SignalKind = "traces" | "metrics" | "logs";
@@ -482,6 +712,8 @@ export type Stat = { service: string,
  * `None` in the per-service table.
  */
 name?: string, count: number, total: string, selfTime: string, min: string, avg: string, max: string, errors: number, };
+
+export type State = "inactive" | "pending" | "firing" | "resolved";
 
 export type Statistics = { spanCount: number, 
 /**
@@ -511,3 +743,8 @@ export type TraceSummary = { traceId: string, rootService: string | null, rootNa
  * `GET /traces`: the search's traces, newest first.
  */
 export type Traces = { traces: Array<TraceSummary>, };
+
+/**
+ * A change of state, for the history and the notifications.
+ */
+export type Transition = { group: string, labels: { [key in string]: string }, from: State, to: State, atNs: number, value?: number | null, evidence?: Evidence | null, };

@@ -8,6 +8,7 @@
 import { clear, h } from '../dom';
 import { navigate } from '../router';
 import { alertsCall, ApiError, getAttributeKeys, getAttributeValues, getServices } from '../api';
+import type { AlertGroup, AlertsSummary, BacktestReport, Channels, ChannelView, Deliveries, DeliveryRow, Rendered, RuleList, RuleView } from '../generated/api';
 import {
   addChild,
   children,
@@ -46,44 +47,10 @@ async function call<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, 
   }
 }
 
-interface RuleView {
-  id: number;
-  name?: string;
-  enabled?: boolean;
-  signal?: Signal;
-  yaml: string;
-  rule?: Rule;
-  analysis?: Analysis;
-  firing: number;
-  error?: { message: string };
-}
-interface Group {
-  group: string;
-  state: string;
-  ruleId: number;
-  rule: string;
-  sinceNs: number;
-  value?: number;
-  evidence?: { traceId?: string; summary: string; service?: string };
-}
-interface Channel {
-  id: number;
-  name: string;
-  kind: string;
-  url: string;
-  allowPrivate: boolean;
-  template: string;
-}
-interface Delivery {
-  id: number;
-  channelName: string;
-  rule: string;
-  attempt: number;
-  result: string;
-  status?: number;
-  error: string;
-  atNs: string;
-}
+// The alerting answers, as generated from the Rust types.
+type Group = AlertGroup;
+type Channel = ChannelView;
+type Delivery = DeliveryRow;
 
 export type { View } from '../router';
 import type { View } from '../router';
@@ -97,7 +64,7 @@ function when(ns: number | string): string {
 export function startAlertBadge(badge: HTMLElement): void {
   const tick = async () => {
     try {
-      const a = await call<{ firing: number }>('GET', '/api/v1/alerts');
+      const a = await call<AlertsSummary>('GET', '/api/v1/alerts');
       badge.textContent = a.firing > 0 ? String(a.firing) : '';
       badge.hidden = a.firing === 0;
     } catch {
@@ -136,10 +103,10 @@ async function renderList(page: HTMLElement): Promise<void> {
   let history: { ruleName: string; group: string; from: string; to: string; atNs: string }[] = [];
   try {
     [rules, groups, channels, deliveries, history] = await Promise.all([
-      call<{ rules: RuleView[] }>('GET', '/api/v1/rules').then((r) => r.rules),
-      call<{ groups: Group[] }>('GET', '/api/v1/alerts').then((r) => r.groups),
-      call<{ channels: Channel[] }>('GET', '/api/v1/channels').then((r) => r.channels),
-      call<{ deliveries: Delivery[] }>('GET', '/api/v1/deliveries').then((r) => r.deliveries),
+      call<RuleList>('GET', '/api/v1/rules').then((r) => r.rules),
+      call<AlertsSummary>('GET', '/api/v1/alerts').then((r) => r.groups),
+      call<Channels>('GET', '/api/v1/channels').then((r) => r.channels),
+      call<Deliveries>('GET', '/api/v1/deliveries').then((r) => r.deliveries),
       call<{ history: typeof history }>('GET', '/api/v1/alerts/history?limit=50').then((r) => r.history),
     ]);
   } catch (e) {
@@ -419,7 +386,7 @@ function mountEditor(page: HTMLElement, id: number | null): void {
   /** How many matches a condition finds over the last hour, as text. */
   const countOf = async (when: Cond): Promise<string> => {
     try {
-      const r = await call<{ matchCount: number; fired: number }>('POST', '/api/v1/rules/backtest', { rule: { ...rule, name: rule.name || 'untitled', when } });
+      const r = await call<BacktestReport>('POST', '/api/v1/rules/backtest', { rule: { ...rule, name: rule.name || 'untitled', when } });
       return `${r.matchCount} match${r.matchCount === 1 ? '' : 'es'} in the last hour`;
     } catch (e) {
       return `backtest failed: ${(e as Error).message}`;
@@ -466,7 +433,7 @@ function mountEditor(page: HTMLElement, id: number | null): void {
     if (tree) renderTree();
     const seq = ++yamlSeq;
     try {
-      const r = await call<{ yaml: string; analysis: Analysis }>('POST', '/api/v1/rules/render', { rule: { ...rule, name: rule.name || 'untitled' } });
+      const r = await call<Rendered>('POST', '/api/v1/rules/render', { rule: { ...rule, name: rule.name || 'untitled' } });
       if (seq !== yamlSeq) return;
       yamlBox.value = rule.name ? r.yaml : r.yaml.replace(/^name: untitled\n/, 'name: \n');
       yamlErr.textContent = '';
@@ -481,7 +448,7 @@ function mountEditor(page: HTMLElement, id: number | null): void {
   const fromYaml = async () => {
     const seq = ++yamlSeq;
     try {
-      const r = await call<{ rule: Rule; analysis: Analysis }>('POST', '/api/v1/rules/parse', { yaml: yamlBox.value });
+      const r = await call<Rendered>('POST', '/api/v1/rules/parse', { yaml: yamlBox.value });
       if (seq !== yamlSeq) return;
       rule = r.rule;
       yamlErr.textContent = '';
@@ -636,11 +603,7 @@ function mountEditor(page: HTMLElement, id: number | null): void {
     clear(btResult);
     btResult.textContent = 'Running…';
     try {
-      const r = await call<{ fired: number; groups: string[]; matchCount: number; transitions: { to: string; group: string; atNs: number; evidence?: { traceId?: string; summary: string } }[] }>(
-        'POST',
-        '/api/v1/rules/backtest',
-        { yaml: yamlBox.value },
-      );
+      const r = await call<BacktestReport>('POST', '/api/v1/rules/backtest', { yaml: yamlBox.value });
       clear(btResult);
       btResult.appendChild(
         h('p', {
@@ -704,7 +667,7 @@ function mountEditor(page: HTMLElement, id: number | null): void {
     fillFields();
     void fromTree();
   } else {
-    void call<{ rules: RuleView[] }>('GET', '/api/v1/rules').then((r) => {
+    void call<RuleList>('GET', '/api/v1/rules').then((r) => {
       const found = r.rules.find((x) => x.id === id);
       if (!found) {
         title.textContent = 'No such rule';
