@@ -16,6 +16,7 @@ import type {
   ExportSummary,
   FilterRule,
   Filters,
+  Health,
   ImportReport,
   Imports,
   Info,
@@ -32,7 +33,7 @@ import type {
 } from './generated/api';
 import type { OtlpLogsData, OtlpTraceData } from './tree';
 
-export type { DashboardPanel, Info, MetricInfo } from './generated/api';
+export type { DashboardPanel, Health, Info, MetricInfo } from './generated/api';
 
 /**
  * Sent with every request that changes state: the server refuses writes
@@ -136,14 +137,6 @@ function writeJson<T>(method: 'PUT' | 'POST' | 'DELETE', path: string, body?: un
 
 function putJson<T>(path: string, body: unknown): Promise<T> {
   return writeJson<T>('PUT', path, body);
-}
-
-export interface Health {
-  status: 'UP' | 'DOWN';
-  details: {
-    store: { status: string; fileBytes?: number; lastCommit?: string | null };
-    disk: { status: string; free?: number; total?: number; threshold?: number };
-  };
 }
 
 /** `/health`; a DOWN Loupe answers 503 with the same document, which is returned too. */

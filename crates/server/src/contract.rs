@@ -91,6 +91,8 @@ pub fn typescript() -> String {
     g.visit::<loupe_export::import::ImportReport>();
     g.visit::<crate::transfer::Imports>();
     g.visit::<crate::transfer::Deleted>();
+    // health.rs
+    g.visit::<crate::health::Health>();
     // alerts_api.rs (over loupe-alerting's service)
     g.visit::<crate::alerts_api::RuleList>();
     g.visit::<loupe_alerting::service::RuleView>();

@@ -11,7 +11,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use loupe_ingest::stats::Transport;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
+use ts_rs::TS;
 
 use crate::ops::Ops;
 use std::sync::Arc;
@@ -63,77 +65,159 @@ pub async fn report(ops: &Ops) -> (bool, Value) {
     let failure = stats.write_failure();
     let store_up = reachable.is_ok() && failure.is_none();
     let (db_bytes, wal_bytes) = (ops.store.db_bytes(), ops.store.wal_bytes());
-    let mut store = json!({
-        "status": status(store_up),
-        "reachable": reachable.is_ok(),
-        "path": ops.store.path().display().to_string(),
-        "fileBytes": db_bytes + wal_bytes,
-        "databaseBytes": db_bytes,
-        "walBytes": wal_bytes,
-        "lastCommit": stats.last_commit_ns().map(|n| n.to_string()),
-        "queue": {
-            "batches": stats.queued_batches.get().max(0),
-            "bytes": stats.queued_bytes.get().max(0),
+    let mut store = StoreHealth {
+        status: status(store_up),
+        reachable: reachable.is_ok(),
+        path: ops.store.path().display().to_string(),
+        file_bytes: db_bytes + wal_bytes,
+        database_bytes: db_bytes,
+        wal_bytes,
+        last_commit: stats.last_commit_ns().map(|n| n.to_string()),
+        queue: QueueHealth {
+            batches: stats.queued_batches.get().max(0),
+            bytes: stats.queued_bytes.get().max(0),
         },
-    });
+        error: None,
+        write_failed_at: None,
+        retryable: None,
+    };
     if let Some((fault, at)) = failure {
-        store["error"] = json!(fault.reason());
-        store["writeFailedAt"] = json!(at.to_string());
-        store["retryable"] = json!(fault.is_transient());
+        store.error = Some(fault.reason().to_string());
+        store.write_failed_at = Some(at.to_string());
+        store.retryable = Some(fault.is_transient());
     }
     if let Err(e) = &reachable {
-        store["error"] = json!(e);
+        store.error = Some(e.clone());
     }
 
     let dir = ops.store.path().parent().unwrap_or(Path::new("."));
     let threshold = ops.min_free_disk;
-    let (disk_up, disk) = match disk_space(dir) {
-        Some((total, free)) => {
-            let up = free >= threshold;
-            (
-                up,
-                json!({
-                    "status": status(up),
-                    "path": dir.display().to_string(),
-                    "total": total,
-                    "free": free,
-                    "threshold": threshold,
-                }),
-            )
-        }
-        None => (
-            true,
-            json!({
-                "status": "UNKNOWN",
-                "path": dir.display().to_string(),
-                "threshold": threshold,
-            }),
-        ),
+    let space = disk_space(dir);
+    let disk_up = space.is_none_or(|(_, free)| free >= threshold);
+    let disk = DiskHealth {
+        status: match space {
+            Some(_) => status(disk_up),
+            None => "UNKNOWN",
+        },
+        path: dir.display().to_string(),
+        total: space.map(|(total, _)| total),
+        free: space.map(|(_, free)| free),
+        threshold,
     };
 
     let receiver = |t: Transport, addr: std::net::SocketAddr| {
         let s = &ops.receiver.stats;
-        json!({
-            "status": "UP",
-            "address": addr.to_string(),
-            "accepted": s.accepted_total(t),
-            "refused": s.refused_total(t),
-            "refusedRequests": s.refused_requests(t),
-        })
+        ReceiverHealth {
+            status: "UP",
+            address: addr.to_string(),
+            accepted: s.accepted_total(t),
+            refused: s.refused_total(t),
+            refused_requests: s.refused_requests(t),
+        }
     };
-    let mut details = json!({
-        "store": store,
-        "disk": disk,
-        "receivers": {
-            "grpc": receiver(Transport::Grpc, ops.bound.grpc),
-            "http": receiver(Transport::Http, ops.bound.http),
-        },
-    });
-    for (name, part) in ops.extra_health() {
-        details[name] = part;
-    }
     let up = store_up && disk_up;
-    (up, json!({ "status": status(up), "details": details }))
+    let report = Health {
+        status: status(up),
+        details: HealthDetails {
+            store,
+            disk,
+            receivers: Receivers {
+                grpc: receiver(Transport::Grpc, ops.bound.grpc),
+                http: receiver(Transport::Http, ops.bound.http),
+            },
+            extra: ops
+                .extra_health()
+                .into_iter()
+                .map(|(n, v)| (n.to_string(), v))
+                .collect(),
+        },
+    };
+    // As a JSON value: its keys in the order the document always had
+    // (alphabetical), and what the tests below read.
+    (up, serde_json::to_value(&report).unwrap_or(Value::Null))
+}
+
+/// `GET /health`.
+#[derive(Debug, Serialize, TS)]
+pub struct Health {
+    /// `UP` or `DOWN`.
+    #[ts(type = "'UP' | 'DOWN'")]
+    pub status: &'static str,
+    pub details: HealthDetails,
+}
+
+#[derive(Debug, Serialize, TS)]
+pub struct HealthDetails {
+    pub store: StoreHealth,
+    pub disk: DiskHealth,
+    pub receivers: Receivers,
+    /// Parts contributed by optional layers (`forward`), informative only.
+    #[serde(flatten)]
+    #[ts(skip)]
+    pub extra: std::collections::BTreeMap<String, Value>,
+}
+
+/// The store: DOWN while it cannot be read or the last write failed on a
+/// storage fault (with the reason and whether it passes by itself).
+#[derive(Debug, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreHealth {
+    pub status: &'static str,
+    pub reachable: bool,
+    pub path: String,
+    /// Database plus its write-ahead log.
+    pub file_bytes: u64,
+    pub database_bytes: u64,
+    pub wal_bytes: u64,
+    /// Nanoseconds, as a decimal string.
+    pub last_commit: Option<String>,
+    pub queue: QueueHealth,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub write_failed_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub retryable: Option<bool>,
+}
+
+#[derive(Debug, Serialize, TS)]
+pub struct QueueHealth {
+    pub batches: i64,
+    pub bytes: i64,
+}
+
+/// The disk under the data directory: DOWN below the free-space threshold,
+/// UNKNOWN where the platform cannot say.
+#[derive(Debug, Serialize, TS)]
+pub struct DiskHealth {
+    pub status: &'static str,
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub total: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub free: Option<u64>,
+    pub threshold: u64,
+}
+
+#[derive(Debug, Serialize, TS)]
+pub struct Receivers {
+    pub grpc: ReceiverHealth,
+    pub http: ReceiverHealth,
+}
+
+#[derive(Debug, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiverHealth {
+    pub status: &'static str,
+    pub address: String,
+    pub accepted: u64,
+    pub refused: u64,
+    pub refused_requests: u64,
 }
 
 pub async fn handler(State(ops): State<Arc<Ops>>) -> Response {

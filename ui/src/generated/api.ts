@@ -208,6 +208,12 @@ export type Deliveries = { deliveries: Array<DeliveryRow>, };
 export type DeliveryRow = { id: number, job: number, channel: number, channelName: string, rule: string, attempt: number, result: string, status: number | null, error: string, atNs: string, };
 
 /**
+ * The disk under the data directory: DOWN below the free-space threshold,
+ * UNKNOWN where the platform cannot say.
+ */
+export type DiskHealth = { status: string, path: string, total?: number, free?: number, threshold: number, };
+
+/**
  * A histogram's buckets over the chart's window, and their drawing.
  */
 export type Distribution = { buckets: Array<Bucket>, svg: string, };
@@ -353,6 +359,17 @@ sinceNs: number,
  * The last time the condition held (or a match came).
  */
 lastTrueNs: number, value?: number | null, evidence?: Evidence | null, };
+
+/**
+ * `GET /health`.
+ */
+export type Health = { 
+/**
+ * `UP` or `DOWN`.
+ */
+status: 'UP' | 'DOWN', details: HealthDetails, };
+
+export type HealthDetails = { store: StoreHealth, disk: DiskHealth, receivers: Receivers, };
 
 export type History = { history: Array<HistoryEntry>, };
 
@@ -510,7 +527,13 @@ export type PreviousRun = { traceId: string, start: string, runKey: RunKey,
  */
 reason: string, };
 
+export type QueueHealth = { batches: number, bytes: number, };
+
 export type Queued = { queued: boolean, };
+
+export type ReceiverHealth = { status: string, address: string, accepted: number, refused: number, refusedRequests: number, };
+
+export type Receivers = { grpc: ReceiverHealth, http: ReceiverHealth, };
 
 /**
  * One masked secret, shown so the user can judge what redaction does
@@ -727,6 +750,20 @@ operations: Array<Stat>, services: Array<Stat>, };
 export type StatisticsAnswer = { traceId: string, linked: boolean, traces: number, statistics: Statistics, };
 
 export type StatusChange = "newError" | "fixed";
+
+/**
+ * The store: DOWN while it cannot be read or the last write failed on a
+ * storage fault (with the reason and whether it passes by itself).
+ */
+export type StoreHealth = { status: string, reachable: boolean, path: string, 
+/**
+ * Database plus its write-ahead log.
+ */
+fileBytes: number, databaseBytes: number, walBytes: number, 
+/**
+ * Nanoseconds, as a decimal string.
+ */
+lastCommit: string | null, queue: QueueHealth, error?: string, writeFailedAt?: string, retryable?: boolean, };
 
 /**
  * `GET /topology`.
