@@ -20,6 +20,7 @@ pub enum AlertingError {
     Target(#[from] TargetError),
     #[error("{0} not found")]
     NotFound(String),
+    /// Any other storage error (a missing row is [`AlertingError::NotFound`]).
     #[error(transparent)]
     Store(StoreError),
     #[error("the request was interrupted")]
@@ -38,6 +39,15 @@ impl AlertingError {
             }
             AlertingError::Store(StoreError::Conflict(m)) => vec![RuleError::msg(m.clone())],
             AlertingError::Store(_) | AlertingError::Interrupted => Vec::new(),
+        }
+    }
+}
+
+impl From<StoreError> for AlertingError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(m) => AlertingError::NotFound(m),
+            e => AlertingError::Store(e),
         }
     }
 }

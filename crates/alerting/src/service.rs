@@ -16,7 +16,6 @@ use loupe_alerts::target::check_target;
 use loupe_alerts::{analyse, from_yaml, to_yaml, Analysis, Rule, RuleError, Signal};
 use loupe_model::time::{now_ns, NanoRange};
 use loupe_store::alerts::{ChannelRow, DeliveryRow};
-use loupe_store::StoreError;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::Alerting;
@@ -523,13 +522,4 @@ pub async fn check_channel_target(
     };
     check_target(&url, c.allow_private, &a.own).await?;
     Ok(())
-}
-
-impl From<StoreError> for AlertingError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound(m) => AlertingError::NotFound(m),
-            e => AlertingError::Store(e),
-        }
-    }
 }

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use loupe_config::{ConfigError, ForwardProtocol, Loaded};
 use loupe_forward::{ForwardConfig, Protocol};
 use loupe_ingest::{ApiKey, ReceiverConfig};
-use loupe_otlp::filter::Filters;
 use loupe_server::guard::{AccessToken, HostPolicy};
 use loupe_server::logging::LogHandle;
 use loupe_store::{Retention, WriterConfig};
@@ -118,10 +117,7 @@ impl ServeConfig {
     ) -> Result<ServeConfig, ConfigError> {
         loaded.check()?;
         let c = &loaded.config;
-        let filters = Filters::new(c.filters.clone()).map_err(|e| ConfigError::Invalid {
-            key: "filters",
-            message: e.to_string(),
-        })?;
+        let filters = loaded.filters()?;
         let access = loaded.access()?;
         let receiver = ReceiverConfig {
             cors_origins: c.cors_origins.clone(),

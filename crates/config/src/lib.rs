@@ -450,16 +450,23 @@ impl Loaded {
         Ok(access)
     }
 
+    /// The filter rules, compiled (the receiver's live set at start-up).
+    pub fn filters(&self) -> Result<loupe_otlp::filter::Filters, ConfigError> {
+        loupe_otlp::filter::Filters::new(self.config.filters.clone()).map_err(|e| {
+            ConfigError::Invalid {
+                key: "filters",
+                message: e.to_string(),
+            }
+        })
+    }
+
     /// Checks what the file's types cannot: filter rules compile, the
     /// metrics prefix can start a Prometheus name, the forwarding target
     /// is usable. `loupe config` and start-up both call it, so a mistake is
     /// reported the same way before anything listens.
     pub fn check(&self) -> Result<(), ConfigError> {
         let c = &self.config;
-        loupe_otlp::filter::Filters::new(c.filters.clone()).map_err(|e| ConfigError::Invalid {
-            key: "filters",
-            message: e.to_string(),
-        })?;
+        self.filters()?;
         if c.analysis.run_keys.len() > 8 || c.analysis.run_keys.iter().any(|k| k.trim().is_empty())
         {
             return Err(ConfigError::Invalid {

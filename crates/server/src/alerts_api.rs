@@ -6,9 +6,9 @@
 
 use std::sync::Arc;
 
-use crate::api::{ApiError, ErrorDetail};
+use crate::api::{pairs, ApiError, ErrorDetail};
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -221,12 +221,6 @@ async fn alerts(State(a): S) -> Res<service::AlertsSummary> {
     Ok(Json(blocking(&a, |a| Ok(a.alerts())).await?))
 }
 
-#[derive(Deserialize)]
-struct HistoryQuery {
-    rule: Option<String>,
-    limit: Option<String>,
-}
-
 #[derive(Serialize, ts_rs::TS)]
 pub struct History {
     history: Vec<service::HistoryEntry>,
@@ -235,16 +229,16 @@ pub struct History {
 /// Most history entries answered at once.
 const HISTORY_MAX: usize = 5000;
 
-async fn history(State(a): S, Query(q): Query<HistoryQuery>) -> Res<History> {
-    let rule = q
-        .rule
+async fn history(State(a): S, RawQuery(raw): RawQuery) -> Res<History> {
+    let q = pairs(raw);
+    let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let rule = get("rule")
         .map(|v| {
             v.parse::<i64>()
                 .map_err(|_| AlertingError::Bad("rule must be a number".into()))
         })
         .transpose()?;
-    let limit = q
-        .limit
+    let limit = get("limit")
         .and_then(|v| v.parse().ok())
         .unwrap_or(200usize)
         .min(HISTORY_MAX);
@@ -405,5 +399,29 @@ mod tests {
         .await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
         assert!(v["error"].as_str().unwrap().contains("10.0.0.5"), "{v}");
+    }
+
+    /// History's parameters are percent-decoded like every route's
+    /// (`api::pairs`), and a bad one gets the API's one error body.
+    #[tokio::test]
+    async fn history_parameters_are_decoded_and_refused_with_the_one_error_body() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), WriterConfig::default()).unwrap();
+        let api: std::net::SocketAddr = "127.0.0.1:16686".parse().unwrap();
+        let a = Alerting::start(
+            store.alerts.clone(),
+            store.reader.clone(),
+            api,
+            vec![api],
+            Arc::new(loupe_alerts::NoNotifier),
+        )
+        .unwrap();
+        let app = router(a);
+        let (s, v) = call(&app, "GET", "/api/v1/alerts/history?rule=x", Value::Null).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+        assert_eq!(v["error"], "rule must be a number", "{v}");
+        let (s, v) = call(&app, "GET", "/api/v1/alerts/history?rule=%31", Value::Null).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["history"], json!([]), "{v}");
     }
 }

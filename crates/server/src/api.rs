@@ -50,15 +50,10 @@ pub(crate) fn json_sorted<T: serde::Serialize>(v: &T, hint: usize) -> Result<Res
 
 /// Parses a raw query string into ordered, decoded pairs (names may
 /// repeat): `application/x-www-form-urlencoded`, `+` as a space.
-fn pairs(raw: Option<String>) -> Vec<(String, String)> {
+pub(crate) fn pairs(raw: Option<String>) -> Vec<(String, String)> {
     url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
         .into_owned()
         .collect()
-}
-
-/// A raw query string as ordered, decoded pairs (for other route modules).
-pub fn query_pairs(raw: Option<String>) -> Vec<(String, String)> {
-    pairs(raw)
 }
 
 /// Runs a store query off the async threads.

@@ -21,7 +21,7 @@ use loupe_store::{ImportInfo, Store};
 use serde::Serialize;
 use ts_rs::TS;
 
-use crate::api::ApiError;
+use crate::api::{pairs, ApiError};
 
 /// `GET /imports`: the imported files.
 #[derive(Debug, Serialize, TS)]
@@ -134,10 +134,6 @@ async fn run_blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(move || f(cancel))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
-}
-
-fn pairs(raw: Option<String>) -> Vec<(String, String)> {
-    crate::api::query_pairs(raw)
 }
 
 /// Chunks of a streamed export, or why it stopped.
