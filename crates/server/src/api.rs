@@ -12,9 +12,10 @@ use axum::routing::get;
 use axum::{Json, Router};
 use loupe_model::ids::TraceId;
 use loupe_model::query::{DashboardPanel, MetricInfo, RelatedTrace, TraceSummary};
-use loupe_model::sink::SinkError;
 use loupe_query::QueryError;
-use loupe_store::{Reader, StoreError, Writer};
+use loupe_store::{Reader, Store, StoreError};
+
+use crate::AppState;
 use serde::Serialize;
 use ts_rs::TS;
 
@@ -117,6 +118,10 @@ pub struct Dashboard {
     pub panels: Vec<DashboardPanel>,
 }
 
+async fn info(State(i): State<Arc<Info>>) -> Json<Info> {
+    Json((*i).clone())
+}
+
 async fn services(State(r): State<Arc<Reader>>) -> ApiResult {
     let services = blocking(&r, |r| r.services()).await?;
     json_sorted(&Services { services }, 4096)
@@ -212,13 +217,9 @@ async fn dashboard(State(r): State<Arc<Reader>>) -> ApiResult {
 const MAX_PANELS: usize = 100;
 const MAX_FIELD: usize = 4096;
 
-/// Saves through the writer (every write goes through its queue); a router
-/// built without one (a read-only store) answers 503.
-async fn save_dashboard(
-    r: Arc<Reader>,
-    writer: Option<Arc<Writer>>,
-    body: axum::body::Bytes,
-) -> ApiResult {
+/// Saves through the writer (every write goes through its queue); a
+/// stopped writer answers 503.
+async fn save_dashboard(State(store): State<Store>, body: axum::body::Bytes) -> ApiResult {
     #[derive(serde::Deserialize)]
     struct Body {
         panels: Vec<loupe_model::query::DashboardPanel>,
@@ -237,18 +238,18 @@ async fn save_dashboard(
             "at most {MAX_PANELS} panels of at most {MAX_FIELD} bytes each"
         )));
     }
-    let ticket = writer
-        .ok_or(SinkError::Closed)
-        .and_then(|w| w.save_dashboard(b.panels))
+    let ticket = store
+        .writer
+        .save_dashboard(b.panels)
         .map_err(|e| ApiError::unavailable(format!("saving failed: {e}")))?;
     ticket
         .wait()
         .await
         .map_err(|e| ApiError::unavailable(format!("saving failed: {e}")))?;
-    dashboard(State(r)).await
+    dashboard(State(store.reader)).await
 }
 
-async fn not_found() -> ApiError {
+pub(crate) async fn not_found() -> ApiError {
     ApiError::not_found("no such API endpoint; see docs/api.md")
 }
 
@@ -295,27 +296,10 @@ fn reachable(a: std::net::SocketAddr) -> String {
     std::net::SocketAddr::new(ip, a.port()).to_string()
 }
 
-/// The `/api/v1` router over a store's reader, and its writer for the one
-/// write this router makes (`PUT /dashboard`; without a writer it answers
-/// 503).
-pub fn router(reader: Arc<Reader>, writer: Option<Arc<Writer>>, info: Info) -> Router {
-    router_with(reader, writer, info, Router::new())
-}
-
-/// The `/api/v1` router with more routes (relative to `/api/v1`) merged in,
-/// such as [`crate::transfer::router`].
-pub fn router_with(
-    reader: Arc<Reader>,
-    writer: Option<Arc<Writer>>,
-    info: Info,
-    extra: Router,
-) -> Router {
-    let save = move |State(r): State<Arc<Reader>>, body: axum::body::Bytes| {
-        save_dashboard(r, writer.clone(), body)
-    };
-    let run_keys: Arc<[String]> = info.run_keys.clone().into();
-    let api = Router::new()
-        .route("/info", get(move || async move { Json(info) }))
+/// The store's routes, relative to `/api/v1`.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/info", get(info))
         .route("/services", get(services))
         .route("/attributes", get(attributes))
         .route("/attributes/{key}/values", get(attribute_values))
@@ -326,12 +310,8 @@ pub fn router_with(
         .route("/metrics", get(metrics))
         .route("/metrics/{name}", get(metric))
         .route("/metrics/{name}/chart", get(chart::chart))
-        .route("/dashboard", get(dashboard).put(save))
-        .merge(analysis::routes(run_keys))
-        .fallback(not_found)
-        .with_state(reader)
-        .merge(extra);
-    Router::new().nest("/api/v1", api)
+        .route("/dashboard", get(dashboard).put(save_dashboard))
+        .merge(analysis::routes())
 }
 
 #[cfg(test)]
@@ -368,25 +348,24 @@ mod tests {
         (status, serde_json::from_slice(&body).unwrap_or_default())
     }
 
-    /// The dashboard is saved through the writer the router was given, and
-    /// a router without one refuses to save.
+    /// The dashboard is saved through the store's writer, and a stopped
+    /// writer refuses to save.
     #[tokio::test]
     async fn the_dashboard_saves_through_the_writer() {
         let dir = tempfile::tempdir().unwrap();
         let store = loupe_store::Store::open(dir.path(), Default::default()).unwrap();
-        let addr = "127.0.0.1:4317".parse().unwrap();
+        let state = AppState::standalone(store.clone(), "127.0.0.1:4317".parse().unwrap()).unwrap();
+        let app = crate::test_router(state);
         let body = r#"{"panels": [{"title": "CPU", "chart": "metric=cpu"}]}"#;
-        let app = router(
-            store.reader.clone(),
-            Some(store.writer.clone()),
-            Info::new(addr, addr),
-        );
         let (status, answer) = put_dashboard(&app, body).await;
         assert_eq!(status, StatusCode::OK, "{answer}");
         assert_eq!(answer["panels"][0]["title"], "CPU");
         assert_eq!(store.reader.dashboard().unwrap().len(), 1);
-        let read_only = router(store.reader.clone(), None, Info::new(addr, addr));
-        let (status, _) = put_dashboard(&read_only, r#"{"panels": []}"#).await;
+        let writer = store.writer.clone();
+        tokio::task::spawn_blocking(move || writer.shutdown())
+            .await
+            .unwrap();
+        let (status, _) = put_dashboard(&app, r#"{"panels": []}"#).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(store.reader.dashboard().unwrap().len(), 1);
     }
