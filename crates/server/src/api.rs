@@ -188,8 +188,18 @@ async fn related(State(r): State<Arc<Reader>>, Path(id): Path<String>) -> ApiRes
 
 async fn logs(State(r): State<Arc<Reader>>, RawQuery(q): RawQuery) -> ApiResult {
     let q = loupe_query::log_query(&pairs(q))?;
-    let l = blocking(&r, move |r| r.logs(&q)).await?;
-    json(&l)
+    let body = blocking(&r, move |r| {
+        let l = r.logs(&q)?;
+        let mut body = Vec::with_capacity(64 * 1024);
+        crate::otlp_json::logs(&l, &mut body);
+        Ok(body)
+    })
+    .await?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
 }
 
 async fn metrics(State(r): State<Arc<Reader>>, RawQuery(q): RawQuery) -> ApiResult {

@@ -21,6 +21,7 @@ pub mod health;
 pub mod logging;
 pub mod ops;
 pub mod otlp_json;
+pub mod otlp_types;
 pub mod selfmetrics;
 pub mod settings;
 pub mod state;
