@@ -18,6 +18,7 @@ pub mod bound;
 pub mod contract;
 pub mod guard;
 pub mod health;
+pub mod info;
 pub mod logging;
 pub mod ops;
 pub mod otlp_json;

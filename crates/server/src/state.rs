@@ -12,7 +12,7 @@ use axum::extract::FromRef;
 use loupe_alerting::Alerting;
 use loupe_store::{Reader, Store};
 
-use crate::api::Info;
+use crate::info::Info;
 use crate::ops::Ops;
 
 /// Everything the API address serves from: the store, where Loupe listens,
