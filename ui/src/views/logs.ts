@@ -39,16 +39,20 @@ export function mountLogs(root: HTMLElement, initial: LogsState): View {
   let inflight: AbortController | undefined;
   let destroyed = false;
 
-  const qIn = h('input', { class: 'q', testid: 'log-search', attrs: { type: 'search', placeholder: 'words in the message or attributes (prefix*)', 'aria-label': 'Search logs', value: state.q } });
-  const sevSel = h('select', { testid: 'log-severity', attrs: { 'aria-label': 'Minimum severity' } }, h('option', { attrs: { value: '' }, text: 'any severity' }));
+  const qIn = h('input', {
+    class: 'input q',
+    testid: 'log-search',
+    attrs: { type: 'search', placeholder: 'words in the message or attributes (prefix*)', 'aria-label': 'Search logs', value: state.q },
+  });
+  const sevSel = h('select', { class: 'select', testid: 'log-severity', attrs: { 'aria-label': 'Minimum severity' } }, h('option', { attrs: { value: '' }, text: 'any severity' }));
   for (const [n, name] of [...SEVERITIES].reverse()) sevSel.append(h('option', { attrs: { value: String(n) }, text: `≥ ${name}` }));
-  const svcSel = h('select', { testid: 'log-service', attrs: { 'aria-label': 'Service' } }, h('option', { attrs: { value: '' }, text: 'all services' }));
-  const attrIn = h('input', { class: 'mono', testid: 'log-attr', attrs: { type: 'text', placeholder: 'key=value', 'aria-label': 'Attribute condition', value: state.attr } });
-  const rangeSel = h('select', { testid: 'log-range', attrs: { 'aria-label': 'Time range' } });
+  const svcSel = h('select', { class: 'select', testid: 'log-service', attrs: { 'aria-label': 'Service' } }, h('option', { attrs: { value: '' }, text: 'all services' }));
+  const attrIn = h('input', { class: 'input mono', testid: 'log-attr', attrs: { type: 'text', placeholder: 'key=value', 'aria-label': 'Attribute condition', value: state.attr } });
+  const rangeSel = h('select', { class: 'select', testid: 'log-range', attrs: { 'aria-label': 'Time range' } });
   for (const r of LOG_RANGES) rangeSel.append(h('option', { attrs: { value: r }, text: r === 'all' ? 'all time' : `last ${r}` }));
-  const submit = h('button', { class: 'primary', testid: 'log-submit', attrs: { type: 'submit' }, text: 'Search' });
-  const live = h('button', { testid: 'log-live', attrs: { type: 'button', 'aria-pressed': 'false' }, text: 'Pause' });
-  const group = h('button', { testid: 'log-group', attrs: { type: 'button', 'aria-pressed': String(state.group) }, text: 'Group repeats' });
+  const submit = h('button', { class: 'btn primary', testid: 'log-submit', attrs: { type: 'submit' }, text: 'Search' });
+  const live = h('button', { class: 'btn toggle', testid: 'log-live', attrs: { type: 'button', 'aria-pressed': 'false' }, text: 'Pause' });
+  const group = h('button', { class: `btn toggle${state.group ? ' on' : ''}`, testid: 'log-group', attrs: { type: 'button', 'aria-pressed': String(state.group) }, text: 'Group repeats' });
   const form = h('form', { class: 'search-form log-form' }, qIn, sevSel, svcSel, attrIn, rangeSel, submit, live, group);
   const status = h('div', { class: 'muted log-status', testid: 'log-status' });
   const list = h('div', { class: 'log-list', testid: 'log-list' });

@@ -103,7 +103,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   // The regression hint sits under the title (appended to the header once built).
 
   const findIn = h('input', {
-    class: 'find',
+    class: 'input find',
     testid: 'trace-search',
     attrs: { type: 'search', placeholder: 'Find in trace (name, attribute, value)…  /', 'aria-label': 'Find in trace', spellcheck: 'false', autocomplete: 'off' },
   });
@@ -114,7 +114,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   const expandAll = h('button', { class: 'btn small', testid: 'expand-all', attrs: { type: 'button' }, text: 'Expand all' });
   const groupList = h('datalist', { attrs: { id: `group-keys-${traceId}` } });
   const groupIn = h('input', {
-    class: 'group',
+    class: 'input group',
     testid: 'group-by',
     attrs: { type: 'text', list: `group-keys-${traceId}`, placeholder: 'attribute key', 'aria-label': 'Group by attribute', spellcheck: 'false', autocomplete: 'off' },
   });
