@@ -122,6 +122,23 @@ function audit({ classes, minPad, theme }) {
   }
   if (minLeft < minPad) problems.push(`text ${minLeft.toFixed(0)} px from the left edge ("${leftmost}"): no page padding`);
 
+  // Labels on bars read on their bar (WCAG contrast of at least 3 for these bold/small labels).
+  const lum = (c) => {
+    const [r, g, b] = (c.match(/[\d.]+/g) ?? [])
+      .map(Number)
+      .map((v) => v / 255)
+      .map((v) => (v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const ratio = (a, b) => (Math.max(lum(a), lum(b)) + 0.05) / (Math.min(lum(a), lum(b)) + 0.05);
+  for (const label of document.querySelectorAll('.wf-dur.inside, .fg-box')) {
+    if (!visible(label) || !label.textContent.trim()) continue;
+    const bar = label.classList.contains('fg-box') ? label : label.parentElement?.querySelector('.wf-bar');
+    if (!bar) continue;
+    const cr = ratio(getComputedStyle(label).color, getComputedStyle(bar).backgroundColor);
+    if (cr < 3) problems.push(`the label "${label.textContent.trim().slice(0, 30)}" has contrast ${cr.toFixed(2)} on its bar`);
+  }
+
   // The theme is applied; in the dark theme nothing large is white.
   if (document.documentElement.dataset.theme !== theme) problems.push(`data-theme is ${document.documentElement.dataset.theme}, not ${theme}`);
   const rgb = (s) => (s.match(/[\d.]+/g) ?? []).map(Number);
@@ -177,6 +194,7 @@ try {
     ['traces', '/', '[data-testid=trace-row]'],
     ['trace', `/trace/${A}`, '[data-testid=span-row]'],
     ['trace-logs', `/trace/${A}?tab=logs`, '[data-testid=log-row]'],
+    ['flame', `/trace/${A}`, '[data-testid=span-row]'],
     ['compare', `/compare?a=${A}&b=${B}`, '[data-testid=compare-summary]'],
     ['metrics', '/explore/metrics?metric=kestra.worker.job.duration', '[data-testid=chart] svg'],
     ['dashboard', '/dashboard', '[data-testid=dashboard-panel] svg'],
@@ -197,6 +215,14 @@ try {
     const kept = await page.evaluate(() => [document.documentElement.dataset.theme, document.querySelector('[data-testid=theme-switch]').value]);
     if (kept[0] !== theme || kept[1] !== theme) failures.push(`${theme}: after a reload the theme is ${kept[0]} and the switch shows ${kept[1]}`);
     if (theme === 'light') {
+      // A find without a match leaves the tree as it was (it used to collapse it all).
+      await page.goto(`${BASE}/trace/${A}`);
+      await page.locator('[data-testid=span-row]').first().waitFor();
+      const before = await page.locator('[data-testid=span-row]').count();
+      await page.goto(`${BASE}/trace/${A}?find=${encodeURIComponent('no such text anywhere 0xdeadbeef')}`);
+      await page.getByText('no match').waitFor();
+      const after = await page.locator('[data-testid=span-row]').count();
+      if (after !== before) failures.push(`a find without a match changed the tree from ${before} to ${after} rows`);
       // Something to show on the dashboard: pin the chart (the button is one of ours).
       await page.goto(`${BASE}/explore/metrics?metric=kestra.worker.job.duration`);
       await page.locator('[data-testid=chart] svg').waitFor();
@@ -206,6 +232,10 @@ try {
     for (const [name, url, ready] of pages) {
       await page.goto(`${BASE}${url}`);
       await page.locator(ready).first().waitFor();
+      if (name === 'flame') {
+        await page.locator('[data-testid=flame-toggle]').click();
+        await page.locator('[data-testid=flame-box]').first().waitFor();
+      }
       if (name === 'export-import') {
         await page.locator('[data-testid=transfer-open]').click();
         await page.locator('dialog[open] [data-testid=export-go]').waitFor();

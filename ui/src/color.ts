@@ -125,7 +125,7 @@ export function contrast(a: string, b: string): number {
 }
 
 export const LABEL_LIGHT = '#ffffff';
-export const LABEL_DARK = '#111318';
+export const LABEL_DARK = '#000000';
 
 /** The label colour that reads best on `bg` (a bar's colour): white or near-black, whichever contrasts more. */
 export function labelColor(bg: string): string {

@@ -5,8 +5,9 @@
 
 import { getServices, searchLogs } from '../api';
 import { clear, h, toggleClass } from '../dom';
+import { timeText } from '../components';
 import { LOG_RANGES, flattenLogs, groupLogs, logsApiParams, logsToQuery, type LogRow, type LogsState } from '../explore';
-import { SEVERITIES, anyValueToString, formatTimestamp, severityName, type AnyValue } from '../format';
+import { SEVERITIES, anyValueToString, severityName, type AnyValue } from '../format';
 import { traceUrl } from '../query';
 import { navigate } from '../router';
 import type { View } from '../router';
@@ -82,7 +83,7 @@ export function mountLogs(root: HTMLElement, initial: LogsState): View {
       'div',
       { class: `log-entry ${sevClass(r.severity)}`, testid: 'log-entry', data: { traceId: r.traceId || undefined, spanId: r.spanId || undefined } },
       h('span', { class: 'sev', text: severityName(r.severity, r.severityText) }),
-      h('span', { class: 'log-time mono', text: formatTimestamp(r.timeNs, { withDate: true }) }),
+      timeText(r.timeNs, { withDate: true, class: 'log-time mono' }),
       h('span', { class: 'svc-name', text: r.service || '(unknown service)' }),
       h('div', { class: 'log-body' }, body, attrs),
     );

@@ -4,9 +4,9 @@
 
 import { getChart, getDashboard, getMetrics, getServices, saveDashboard, type MetricInfo } from '../api';
 import { clear, h, toggleClass } from '../dom';
-import { button } from '../components';
+import { button, timeText } from '../components';
 import { AGGREGATES, CHART_PRESETS, chartApiParams, formatValue, metricsToQuery, readout, timeAtPixel, zoomRange, type ChartAnswer, type MetricsState } from '../explore';
-import { formatRelative, formatTimestamp } from '../format';
+import { formatTimestamp } from '../format';
 import { traceUrl } from '../query';
 import { navigate } from '../router';
 import type { View } from '../router';
@@ -151,7 +151,8 @@ export function mountMetrics(root: HTMLElement, initial: MetricsState): View {
           { class: 'metric-meta muted' },
           h('span', { class: 'badge', text: m.type }),
           m.unit ? ` ${m.unit} · ` : ' ',
-          `${m.series} series · ${m.lastPointUnixNano !== '0' ? formatRelative(m.lastPointUnixNano, Date.now()) : 'no points'}`,
+          `${m.series} series · `,
+          m.lastPointUnixNano !== '0' ? timeText(m.lastPointUnixNano) : 'no points',
         ),
       );
       if (m.description) row.title = m.description;
