@@ -66,7 +66,8 @@ describe('theme', () => {
 });
 
 describe('charts drawn for the light theme', () => {
-  const light = '<svg width="800" height="260" viewBox="0 0 800 260" xmlns="http://www.w3.org/2000/svg">\n<rect x="0" y="0" width="800" height="260" opacity="1" fill="#FFFFFF" stroke="none"/>\n<polyline/></svg>';
+  const light =
+    '<svg width="800" height="260" viewBox="0 0 800 260" xmlns="http://www.w3.org/2000/svg">\n<rect x="0" y="0" width="800" height="260" opacity="1" fill="#FFFFFF" stroke="none"/>\n<polyline/></svg>';
   const dark = light.replace('#FFFFFF', '#191D25');
 
   it('are recognised by their white background', () => {
