@@ -19,6 +19,9 @@
 //   white background);
 // - the theme is not applied or not remembered across a reload;
 // - the page logs an error.
+// Before the walk, it plants a bare button and an input with our class but
+// the browser's look (`all: revert`) and fails unless both are reported, so
+// the detector cannot silently pass.
 // One screenshot per page and theme goes to the artifacts directory
 // (look-<theme>-<page>.png).
 
@@ -204,6 +207,30 @@ try {
     ['settings', '/settings', '[data-testid=filters]'],
     ['export-import', `/trace/${A}`, '[data-testid=span-row]'],
   ];
+
+  // The detector itself: a bare button, and an input that has our class but
+  // the browser's look (all: revert), must both be reported.
+  await page.goto(`${BASE}/`);
+  await page.locator('[data-testid=trace-row]').first().waitFor();
+  await page.evaluate(() => {
+    const page = document.querySelector('.app-main .page');
+    const bare = document.createElement('button');
+    bare.textContent = 'planted bare button';
+    const reverted = document.createElement('input');
+    reverted.className = 'input';
+    reverted.placeholder = 'planted reverted input';
+    reverted.style.all = 'revert';
+    for (const el of [bare, reverted]) el.dataset.planted = '1';
+    page.prepend(bare, reverted);
+  });
+  const planted = await page.evaluate(audit, { classes: CONTROL_CLASSES, minPad: MIN_PAD, theme: 'light' });
+  await page.evaluate(() => {
+    for (const el of document.querySelectorAll('[data-planted]')) el.remove();
+  });
+  const caught = (what) => planted.some((p) => p.includes(what));
+  if (!caught('"planted bare button": none of the component classes') || !caught('"planted reverted input": the browser'))
+    failures.push(`the audit missed planted browser-default controls: ${JSON.stringify(planted)}`);
+  else log('ok the audit reports planted browser-default controls');
 
   for (const theme of ['light', 'dark']) {
     const t0 = Date.now();
