@@ -4,9 +4,12 @@
 //! second with one task 1.5 s slower): pick two traces in the list to
 //! compare, the compare view and the regression hint naming the slowed
 //! task, run history, the critical-path toggle, the statistics sort, the
-//! flame graph's zoom, and the service map's edge click. Needs what
-//! `browser.rs` needs (ui/node_modules, /usr/bin/chromium, a binary built
-//! after `scripts/build-ui`).
+//! flame graph's zoom, and the service map's edge click. Then, on the same
+//! server, `ui/e2e/look.mjs` walks every page in the light and the dark
+//! theme (picked with the theme switch) and fails on a browser-default
+//! control, a page without padding, a white slab in the dark theme or an
+//! unreadable bar label. Needs what `browser.rs` needs (ui/node_modules,
+//! /usr/bin/chromium, a binary built after `scripts/build-ui`).
 
 mod common;
 
@@ -15,6 +18,8 @@ use std::process::Command;
 use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(90);
+/// Both themes, twelve pages each (about 40 s on a busy 2-core machine).
+const LOOK_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[test]
 fn the_analysis_views_work_in_chromium() {
@@ -72,6 +77,26 @@ fn the_analysis_views_work_in_chromium() {
         Some(s) => assert!(
             s.success(),
             "ui/e2e/analysis.mjs failed ({s}); screenshots in target/browser-artifacts.\n{stdout}\n{stderr}"
+        ),
+    }
+
+    let mut cmd = Command::new("node");
+    cmd.arg(root.join("ui/e2e/look.mjs"))
+        .arg(format!("http://{}", loupe.api))
+        .arg(root.join("target/browser-artifacts"))
+        .args(&mains)
+        .current_dir(root);
+    let common::ScriptRun {
+        status,
+        stdout,
+        stderr,
+    } = common::run_script(cmd, LOOK_TIMEOUT);
+    println!("{stdout}");
+    match status {
+        None => panic!("ui/e2e/look.mjs did not finish within {LOOK_TIMEOUT:?}.\n{stdout}\n{stderr}"),
+        Some(s) => assert!(
+            s.success(),
+            "ui/e2e/look.mjs failed ({s}); screenshots (look-<theme>-<page>.png) in target/browser-artifacts.\n{stdout}\n{stderr}"
         ),
     }
 }

@@ -32,6 +32,8 @@ import type {
   ChartAnswer,
 } from './generated/api';
 import type { OtlpLogsData, OtlpTraceData } from './tree';
+import { currentTheme } from './theme';
+import { markLightSvg } from './chartTheme';
 
 export type { DashboardPanel, Health, Info, MetricInfo } from './generated/api';
 
@@ -166,8 +168,31 @@ export function getMetrics(params: URLSearchParams, signal?: AbortSignal): Promi
   return getJson(`/api/v1/metrics?${params.toString()}`, signal);
 }
 
-export function getChart(name: string, params: URLSearchParams, signal?: AbortSignal): Promise<ChartAnswer> {
-  return getJson(`/api/v1/metrics/${encodeURIComponent(name)}/chart?${params.toString()}`, signal);
+/** False once the server answered that it does not know `theme` (a Loupe whose charts are always light). */
+let chartThemeKnown = true;
+
+/**
+ * A metric's chart, drawn by the server for the theme in force (`theme=light|dark`).
+ * A server without the parameter draws light charts: they are marked `on-light`
+ * (style.css inverts them in the dark theme).
+ */
+export async function getChart(name: string, params: URLSearchParams, signal?: AbortSignal): Promise<ChartAnswer> {
+  const path = `/api/v1/metrics/${encodeURIComponent(name)}/chart?`;
+  let c: ChartAnswer;
+  if (chartThemeKnown) {
+    const p = new URLSearchParams(params);
+    p.set('theme', currentTheme());
+    try {
+      c = await getJson<ChartAnswer>(path + p.toString(), signal);
+    } catch (e) {
+      if (!(e instanceof ApiError && e.unknownParam && e.param === 'theme')) throw e;
+      chartThemeKnown = false;
+      c = await getJson<ChartAnswer>(path + params.toString(), signal);
+    }
+  } else c = await getJson<ChartAnswer>(path + params.toString(), signal);
+  c.svg = markLightSvg(c.svg);
+  if (c.distribution) c.distribution.svg = markLightSvg(c.distribution.svg);
+  return c;
 }
 
 export function searchLogs(params: URLSearchParams, signal?: AbortSignal): Promise<OtlpLogsData> {

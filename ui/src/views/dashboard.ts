@@ -3,6 +3,7 @@
 
 import { getChart, getDashboard, saveDashboard, type DashboardPanel } from '../api';
 import { clear, h } from '../dom';
+import { button } from '../components';
 import { chartApiParams, parseMetrics } from '../explore';
 import type { View } from '../router';
 
@@ -34,9 +35,7 @@ export function mountDashboard(root: HTMLElement): View {
     panels.forEach((p, i) => {
       const body = h('div', { class: 'dash-chart' });
       const btn = (label: string, title: string, fn: () => void, disabled = false) => {
-        const b = h('button', { attrs: { type: 'button', title, disabled }, text: label });
-        b.addEventListener('click', fn);
-        return b;
+        return button(label, { small: true, icon: true, variant: 'ghost', title, disabled, onClick: fn });
       };
       const move = (d: number) => {
         const next = panels.slice();

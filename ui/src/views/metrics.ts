@@ -4,8 +4,9 @@
 
 import { getChart, getDashboard, getMetrics, getServices, saveDashboard, type MetricInfo } from '../api';
 import { clear, h, toggleClass } from '../dom';
+import { button, timeText } from '../components';
 import { AGGREGATES, CHART_PRESETS, chartApiParams, formatValue, metricsToQuery, readout, timeAtPixel, zoomRange, type ChartAnswer, type MetricsState } from '../explore';
-import { formatRelative, formatTimestamp } from '../format';
+import { formatTimestamp } from '../format';
 import { traceUrl } from '../query';
 import { navigate } from '../router';
 import type { View } from '../router';
@@ -31,8 +32,8 @@ export function mountMetrics(root: HTMLElement, initial: MetricsState): View {
   };
 
   // --- catalogue --------------------------------------------------------
-  const nameIn = h('input', { testid: 'metric-filter', attrs: { type: 'text', placeholder: 'filter by name', 'aria-label': 'Filter metrics by name', value: state.name } });
-  const serviceSel = h('select', { testid: 'metric-service', attrs: { 'aria-label': 'Service' } }, h('option', { attrs: { value: '' }, text: 'all services' }));
+  const nameIn = h('input', { class: 'input', testid: 'metric-filter', attrs: { type: 'text', placeholder: 'filter by name', 'aria-label': 'Filter metrics by name', value: state.name } });
+  const serviceSel = h('select', { class: 'select', testid: 'metric-service', attrs: { 'aria-label': 'Service' } }, h('option', { attrs: { value: '' }, text: 'all services' }));
   const list = h('div', { class: 'metric-list', testid: 'metric-list' });
   nameIn.addEventListener('input', () => go({ ...state, name: nameIn.value }, true));
   serviceSel.addEventListener('change', () => go({ ...state, service: serviceSel.value }));
@@ -40,22 +41,22 @@ export function mountMetrics(root: HTMLElement, initial: MetricsState): View {
   // --- chart ------------------------------------------------------------
   const title = h('h2', { class: 'chart-title', testid: 'chart-title' });
   const subtitle = h('div', { class: 'chart-sub muted' });
-  const rangeSel = h('select', { testid: 'chart-range', attrs: { 'aria-label': 'Time range' } });
+  const rangeSel = h('select', { class: 'select small', testid: 'chart-range', attrs: { 'aria-label': 'Time range' } });
   for (const r of CHART_PRESETS) rangeSel.append(h('option', { attrs: { value: r }, text: `last ${r}` }));
   rangeSel.append(h('option', { attrs: { value: 'custom' }, text: 'zoomed' }));
   rangeSel.addEventListener('change', () => go({ ...state, range: rangeSel.value === 'custom' ? state.range : rangeSel.value, from: '', to: '', hide: [] }));
   // '' = one line per series; an aggregate combines the series that share
   // the split keys' values (all series when no key is picked).
-  const aggSel = h('select', { testid: 'chart-agg', attrs: { 'aria-label': 'Combine series' } }, h('option', { attrs: { value: '' }, text: 'each series' }));
+  const aggSel = h('select', { class: 'select small', testid: 'chart-agg', attrs: { 'aria-label': 'Combine series' } }, h('option', { attrs: { value: '' }, text: 'each series' }));
   for (const a of AGGREGATES) aggSel.append(h('option', { attrs: { value: a }, text: a }));
   aggSel.addEventListener('change', () => go(aggSel.value ? { ...state, agg: aggSel.value, split: state.split ?? [], hide: [] } : { ...state, split: null, hide: [] }));
   const splitBox = h('div', { class: 'chips', testid: 'split-keys' });
-  const filterSel = h('select', { testid: 'chart-filter', attrs: { 'aria-label': 'Filter by attribute' } });
+  const filterSel = h('select', { class: 'select small', testid: 'chart-filter', attrs: { 'aria-label': 'Filter by attribute' } });
   filterSel.addEventListener('change', () => {
     if (filterSel.value) go({ ...state, attrs: [...state.attrs, filterSel.value], hide: [] });
   });
   const filterChips = h('div', { class: 'chips' });
-  const pin = h('button', { testid: 'pin-chart', attrs: { type: 'button', title: 'Add this chart to the dashboard' }, text: 'Pin to dashboard' });
+  const pin = button('Pin to dashboard', { small: true, testid: 'pin-chart', title: 'Add this chart to the dashboard' });
   pin.addEventListener('click', () => {
     if (!state.metric) return;
     const chartQuery = metricsToQuery({ ...state, name: '', service: '', hide: [] }).slice(1);
@@ -150,7 +151,8 @@ export function mountMetrics(root: HTMLElement, initial: MetricsState): View {
           { class: 'metric-meta muted' },
           h('span', { class: 'badge', text: m.type }),
           m.unit ? ` ${m.unit} · ` : ' ',
-          `${m.series} series · ${m.lastPointUnixNano !== '0' ? formatRelative(m.lastPointUnixNano, Date.now()) : 'no points'}`,
+          `${m.series} series · `,
+          m.lastPointUnixNano !== '0' ? timeText(m.lastPointUnixNano) : 'no points',
         ),
       );
       if (m.description) row.title = m.description;

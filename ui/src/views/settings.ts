@@ -13,10 +13,10 @@ function message(el: HTMLElement, text: string, ok: boolean): void {
 
 export function mountSettings(parent: HTMLElement): View {
   const health = h('p', { class: 'settings-health', testid: 'health', text: 'Checking health…' });
-  const level = h('input', { class: 'settings-level', testid: 'log-level', attrs: { type: 'text', spellcheck: false, 'aria-label': 'Log filter' } });
+  const level = h('input', { class: 'input settings-level', testid: 'log-level', attrs: { type: 'text', spellcheck: false, 'aria-label': 'Log filter' } });
   const levelMsg = h('span', { class: 'settings-msg' });
   const levelSave = h('button', { class: 'btn primary', text: 'Apply' });
-  const rules = h('textarea', { class: 'settings-rules', testid: 'filters', attrs: { rows: 14, spellcheck: false, 'aria-label': 'Ingest filter rules (JSON)' } });
+  const rules = h('textarea', { class: 'textarea settings-rules', testid: 'filters', attrs: { rows: 14, spellcheck: false, 'aria-label': 'Ingest filter rules (JSON)' } });
   const rulesMsg = h('span', { class: 'settings-msg' });
   const rulesSave = h('button', { class: 'btn primary', text: 'Apply' });
   const el = h(

@@ -2,8 +2,9 @@
 
 import { ApiError, getAttributeKeys, getServices, getTopology, searchTraces } from '../api';
 import { serviceColor } from '../color';
-import { clear, h, setText, toggleClass } from '../dom';
-import { formatCount, formatDurationNs, formatRelative, formatTimestamp, isSameDay, nsParts, parseDuration } from '../format';
+import { clear, h, toggleClass } from '../dom';
+import { formatCount, formatDurationNs, formatTime, formatTimeMs, nsParts, parseDuration } from '../format';
+import { timeText } from '../components';
 import { MAX_LIMIT, RANGE_PRESETS, compareUrl, isoToLocalInput, localInputToIso, searchToApiParams, searchToQuery, traceUrl, type Range, type SearchState } from '../query';
 import { navigate } from '../router';
 import type { TraceSummary } from '../stitch';
@@ -35,10 +36,10 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
   let destroyed = false;
 
   // --- form -------------------------------------------------------------
-  const serviceSel = h('select', { attrs: { name: 'service', 'aria-label': 'Service' } });
-  const nameIn = h('input', { attrs: { name: 'name', type: 'text', placeholder: 'exact span name', 'aria-label': 'Span name', spellcheck: 'false' } });
+  const serviceSel = h('select', { class: 'select', attrs: { name: 'service', 'aria-label': 'Service' } });
+  const nameIn = h('input', { class: 'input', attrs: { name: 'name', type: 'text', placeholder: 'exact span name', 'aria-label': 'Span name', spellcheck: 'false' } });
   const qIn = h('input', {
-    class: 'mono q',
+    class: 'input mono q',
     testid: 'search-q',
     attrs: {
       name: 'q',
@@ -49,11 +50,11 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
       autocomplete: 'off',
     },
   });
-  const errorsIn = h('input', { attrs: { type: 'checkbox', name: 'errors' } });
-  const minIn = h('input', { class: 'dur', attrs: { type: 'text', name: 'minDuration', placeholder: 'min', 'aria-label': 'Minimum duration', spellcheck: 'false' } });
-  const maxIn = h('input', { class: 'dur', attrs: { type: 'text', name: 'maxDuration', placeholder: 'max', 'aria-label': 'Maximum duration', spellcheck: 'false' } });
-  const fromIn = h('input', { attrs: { type: 'datetime-local', step: '1', 'aria-label': 'From' } });
-  const toIn = h('input', { attrs: { type: 'datetime-local', step: '1', 'aria-label': 'To' } });
+  const errorsIn = h('input', { class: 'checkbox', attrs: { type: 'checkbox', name: 'errors' } });
+  const minIn = h('input', { class: 'input dur', attrs: { type: 'text', name: 'minDuration', placeholder: 'min', 'aria-label': 'Minimum duration', spellcheck: 'false' } });
+  const maxIn = h('input', { class: 'input dur', attrs: { type: 'text', name: 'maxDuration', placeholder: 'max', 'aria-label': 'Maximum duration', spellcheck: 'false' } });
+  const fromIn = h('input', { class: 'input', attrs: { type: 'datetime-local', step: '1', 'aria-label': 'From' } });
+  const toIn = h('input', { class: 'input', attrs: { type: 'datetime-local', step: '1', 'aria-label': 'To' } });
   const customBox = h('span', { class: 'custom-range' }, fromIn, h('span', { class: 'muted', text: '→' }), toIn);
   const rangeBtns = new Map<Range, HTMLButtonElement>();
   const rangeGroup = h('div', { class: 'seg', attrs: { role: 'group', 'aria-label': 'Time range' } });
@@ -343,7 +344,7 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
         notice.textContent = 'This Loupe server does not support attribute expressions (q) yet: the results below ignore the expression.';
       } else notice.hidden = true;
       await render(traces, ctl.signal);
-      status.textContent = paused ? 'paused' : `live · updated ${new Date().toLocaleTimeString()}`;
+      status.textContent = paused ? 'paused' : `live · updated ${formatTimeMs(Date.now()).text}`;
     } catch (e) {
       if ((e as Error).name === 'AbortError' || destroyed) return;
       if (e instanceof ApiError && e.status === 400) stopPolling = true; // the same request would fail again
@@ -419,7 +420,7 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
         rowCache.set(t.traceId, c);
         if (!firstLoad && !seen.has(t.traceId)) c.tr.classList.add('new');
       }
-      setText(c.relCell, formatRelative(t.startTimeUnixNano, now));
+      c.startCell.title = formatTime(t.startTimeUnixNano, { now }).title;
       const want: ChildNode | null = prev ? prev.nextSibling : tbody.firstChild;
       if (want !== c.tr) tbody.insertBefore(c.tr, want);
       prev = c.tr;
@@ -442,9 +443,9 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
     const bar = h('span', { class: 'dur-bar' });
     bar.style.width = `${Math.max(1, (durNs / maxDur) * 100).toFixed(1)}%`;
     if (t.errorCount > 0) bar.classList.add('err');
-    const startCell = h('span', { class: 'abs', text: formatTimestamp(t.startTimeUnixNano, { withDate: !isSameDay(t.startTimeUnixNano, now) }) });
-    const relCell = h('span', { class: 'rel muted' });
-    const pick = h('input', { testid: 'trace-pick', attrs: { type: 'checkbox', 'aria-label': `Pick ${t.rootName || 'trace'} to compare` } });
+    const startCell = timeText(t.startTimeUnixNano, { now, class: 'abs' });
+    const relCell = startCell;
+    const pick = h('input', { class: 'checkbox', testid: 'trace-pick', attrs: { type: 'checkbox', 'aria-label': `Pick ${t.rootName || 'trace'} to compare` } });
     pick.checked = picked.has(t.traceId);
     pick.addEventListener('change', () => {
       if (pick.checked) {
@@ -463,7 +464,7 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
       'tr',
       { testid: 'trace-row', data: { traceId: t.traceId }, class: t.errorCount > 0 ? 'has-error' : '' },
       h('td', { class: 'c-pick' }, pick),
-      h('td', { class: 'c-start' }, startCell, relCell),
+      h('td', { class: 'c-start' }, startCell),
       h(
         'td',
         { class: 'c-root' },

@@ -4,6 +4,7 @@
 import { ApiError, getAttributeKeys, getCriticalPath, getPrevious, getServiceMap, getRelated, getStatistics, getTrace, getTraceLogs } from '../api';
 import { criticalByNode, criticalPathInfo, regressionHint, sortStats, type CriticalPathAnswer, type PreviousAnswer, type Stat, type StatColumn, type StatisticsAnswer } from '../analysis';
 import { clear, h, setText, toggleClass } from '../dom';
+import { timeText } from '../components';
 import { formatCount, formatDuration, formatTimestamp, shortId } from '../format';
 import { compareUrl, traceUrl, type TraceViewState } from '../query';
 import { navigate, replaceUrl } from '../router';
@@ -103,7 +104,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   // The regression hint sits under the title (appended to the header once built).
 
   const findIn = h('input', {
-    class: 'find',
+    class: 'input find',
     testid: 'trace-search',
     attrs: { type: 'search', placeholder: 'Find in trace (name, attribute, value)…  /', 'aria-label': 'Find in trace', spellcheck: 'false', autocomplete: 'off' },
   });
@@ -114,7 +115,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   const expandAll = h('button', { class: 'btn small', testid: 'expand-all', attrs: { type: 'button' }, text: 'Expand all' });
   const groupList = h('datalist', { attrs: { id: `group-keys-${traceId}` } });
   const groupIn = h('input', {
-    class: 'group',
+    class: 'input group',
     testid: 'group-by',
     attrs: { type: 'text', list: `group-keys-${traceId}`, placeholder: 'attribute key', 'aria-label': 'Group by attribute', spellcheck: 'false', autocomplete: 'off' },
   });
@@ -522,10 +523,12 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
       findCount.textContent = '';
       toggleClass(findIn, 'no-match', false);
     } else {
-      lensRes = lens(tree, q, lensCache);
-      lensArr = lensRes.collapsed.slice();
-      findCount.textContent = lensRes.count === 0 ? 'no match' : `${formatCount(lensRes.count)} match${lensRes.count === 1 ? '' : 'es'}`;
-      toggleClass(findIn, 'no-match', lensRes.count === 0);
+      const res = lens(tree, q, lensCache);
+      // No match leaves the tree as the user had it (collapsing it all hid where they were).
+      lensRes = res.count > 0 ? res : null;
+      lensArr = lensRes ? lensRes.collapsed.slice() : null;
+      findCount.textContent = res.count === 0 ? 'no match' : `${formatCount(res.count)} match${res.count === 1 ? '' : 'es'}`;
+      toggleClass(findIn, 'no-match', res.count === 0);
     }
     if (rows) recomputeRows();
     if (jump && lensRes && lensRes.count > 0) jumpMatch(1, true);
@@ -814,7 +817,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     }
     const startNode = mainSpans.reduce<(typeof mainSpans)[number] | undefined>((a, n) => (!a || n.start < a.start ? n : a), undefined);
     meta.replaceChildren(
-      h('span', { class: 'meta-item' }, h('span', { class: 'k', text: 'Start' }), startNode ? formatTimestamp(startNode.startNs) : '—'),
+      h('span', { class: 'meta-item' }, h('span', { class: 'k', text: 'Start' }), startNode ? timeText(startNode.startNs, { withDate: true }) : '—'),
       h('span', { class: 'meta-item' }, h('span', { class: 'k', text: 'Duration' }), formatDuration(mainSpans.length ? mainEnd - mainStart : 0)),
       h('span', { class: 'meta-item' }, h('span', { class: 'k', text: 'Spans' }), formatCount(mainSpans.length)),
       h('span', { class: `meta-item${mainErrors ? ' errors' : ''}` }, h('span', { class: 'k', text: 'Errors' }), formatCount(mainErrors)),

@@ -1,9 +1,9 @@
 // The virtualized waterfall: a minimap, a time axis, and a pool of fixed-height
 // rows recycled as the list scrolls (only visible rows exist in the DOM).
 
-import { serviceColor } from '../color';
+import { labelColor, serviceColor } from '../color';
 import { h, setText, toggleClass } from '../dom';
-import { anyValueToString, formatCount, formatDuration, severityName, shortId } from '../format';
+import { anyValueToString, formatDuration, plural, severityName, shortId } from '../format';
 import { F, type Lane, type LogEntry, type SpanTree } from '../tree';
 
 export const ROW_H = 24;
@@ -357,11 +357,14 @@ export class Waterfall {
       r.dur.style.left = `calc(${Math.max(0, b)}% + 4px)`;
       r.dur.style.right = '';
       toggleClass(r.dur, 'inside', false);
+      r.dur.style.color = '';
     } else {
       r.dur.style.left = '';
       r.dur.style.right = `calc(${Math.max(0, 100 - Math.max(0, a))}% + 4px)`;
       toggleClass(r.dur, 'inside', a < 18);
       if (a < 18) r.dur.style.right = '4px';
+      // On the bar: white or dark, whichever reads on the service's colour (never red on a red bar).
+      r.dur.style.color = a < 18 ? labelColor(serviceColor(node.service)) : '';
     }
     // Log marks move with the zoom.
     const logs = m.logs.get(x);
@@ -473,7 +476,7 @@ export class Waterfall {
     }
     this.axisTicks.replaceChildren(...ticks);
     const m = this.model;
-    setText(this.axisLabel, m ? (this.zoomed ? `zoom ${formatDuration(this.z0)} – ${formatDuration(this.z1)}` : `${formatCount(m.rows.length)} rows · ${formatDuration(m.tree.duration)}`) : '');
+    setText(this.axisLabel, m ? (this.zoomed ? `zoom ${formatDuration(this.z0)} – ${formatDuration(this.z1)}` : `${plural(m.rows.length, 'row')} · ${formatDuration(m.tree.duration)}`) : '');
     this.zoomReset.hidden = !this.zoomed;
   }
 
