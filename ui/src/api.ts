@@ -168,28 +168,15 @@ export function getMetrics(params: URLSearchParams, signal?: AbortSignal): Promi
   return getJson(`/api/v1/metrics?${params.toString()}`, signal);
 }
 
-/** False once the server answered that it does not know `theme` (a Loupe whose charts are always light). */
-let chartThemeKnown = true;
-
 /**
- * A metric's chart, drawn by the server for the theme in force (`theme=light|dark`).
- * A server without the parameter draws light charts: they are marked `on-light`
- * (style.css inverts them in the dark theme).
+ * A metric's chart, drawn by the server for the theme in force (`theme=light|dark`,
+ * unless the caller chose one). A chart on a white background is marked `on-light`
+ * (style.css inverts it in the dark theme), so a theme switch never shows a white slab.
  */
 export async function getChart(name: string, params: URLSearchParams, signal?: AbortSignal): Promise<ChartAnswer> {
-  const path = `/api/v1/metrics/${encodeURIComponent(name)}/chart?`;
-  let c: ChartAnswer;
-  if (chartThemeKnown) {
-    const p = new URLSearchParams(params);
-    p.set('theme', currentTheme());
-    try {
-      c = await getJson<ChartAnswer>(path + p.toString(), signal);
-    } catch (e) {
-      if (!(e instanceof ApiError && e.unknownParam && e.param === 'theme')) throw e;
-      chartThemeKnown = false;
-      c = await getJson<ChartAnswer>(path + params.toString(), signal);
-    }
-  } else c = await getJson<ChartAnswer>(path + params.toString(), signal);
+  const p = new URLSearchParams(params);
+  if (!p.has('theme')) p.set('theme', currentTheme());
+  const c = await getJson<ChartAnswer>(`/api/v1/metrics/${encodeURIComponent(name)}/chart?${p.toString()}`, signal);
   c.svg = markLightSvg(c.svg);
   if (c.distribution) c.distribution.svg = markLightSvg(c.distribution.svg);
   return c;

@@ -112,6 +112,8 @@ pub struct ChartQuery {
     pub utc_offset_s: i64,
     /// Lines (by index) to leave out of the picture.
     pub hidden: Vec<usize>,
+    /// `light` or `dark`: the page the SVG is drawn for.
+    pub theme: String,
 }
 
 /// A chart pinned on the dashboard, in grid order.

@@ -339,6 +339,7 @@ pub fn chart_query(params: &Params) -> Result<ChartQuery, QueryError> {
             "quantiles",
             "tz",
             "hide",
+            "theme",
         ],
     )?;
     check_attrs(params)?;
@@ -352,6 +353,7 @@ pub fn chart_query(params: &Params) -> Result<ChartQuery, QueryError> {
         quantiles: vec![0.5, 0.9, 0.99],
         utc_offset_s: 0,
         hidden: Vec::new(),
+        theme: "light".into(),
     };
     let list = |v: &str| -> Vec<String> {
         v.split(',')
@@ -389,12 +391,23 @@ pub fn chart_query(params: &Params) -> Result<ChartQuery, QueryError> {
             "quantiles" => {
                 let mut qs = Vec::new();
                 for s in list(v) {
-                    let x: f64 = s
-                        .parse()
-                        .ok()
+                    // 0.99, or by name: p99, p99.9, max.
+                    let named = match s.as_str() {
+                        "max" => Some(1.0),
+                        "min" => Some(0.0),
+                        n => n
+                            .strip_prefix('p')
+                            .and_then(|p| p.parse::<f64>().ok())
+                            .map(|p| p / 100.0),
+                    };
+                    let x: f64 = named
+                        .or_else(|| s.parse().ok())
                         .filter(|x: &f64| (0.0..=1.0).contains(x))
                         .ok_or_else(|| {
-                            QueryError::new(k, format!("{s:?} is not a quantile from 0 to 1"))
+                            QueryError::new(
+                                k,
+                                format!("{s:?} is not a quantile from 0 to 1 (or p50, p99, max)"),
+                            )
                         })?;
                     qs.push(x);
                 }
@@ -405,6 +418,12 @@ pub fn chart_query(params: &Params) -> Result<ChartQuery, QueryError> {
                     ));
                 }
                 q.quantiles = qs;
+            }
+            "theme" => {
+                if !["light", "dark"].contains(&v.as_str()) {
+                    return Err(QueryError::new(k, format!("{v:?} is not light or dark")));
+                }
+                q.theme = v.clone();
             }
             "tz" => q.utc_offset_s = int_in::<i64>(k, v, -14 * 60, 14 * 60)? * 60,
             "hide" => {
@@ -506,6 +525,17 @@ mod tests {
         assert_eq!(
             chart_query(&p(&[("quantiles", "2")])).unwrap_err().param,
             "quantiles"
+        );
+        let q = chart_query(&p(&[("quantiles", "p50,p95,p99,max"), ("theme", "dark")])).unwrap();
+        assert_eq!(q.quantiles, vec![0.5, 0.95, 0.99, 1.0]);
+        assert_eq!(q.theme, "dark");
+        assert_eq!(
+            chart_query(&p(&[("quantiles", "p200")])).unwrap_err().param,
+            "quantiles"
+        );
+        assert_eq!(
+            chart_query(&p(&[("theme", "blue")])).unwrap_err().param,
+            "theme"
         );
         assert_eq!(
             chart_query(&p(&[("attr", "x>1")])).unwrap_err().param,

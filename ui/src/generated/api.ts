@@ -100,6 +100,11 @@ export type ChartAnswer = { name: string,
  */
 meaning: string, 
 /**
+ * The values' unit, from the metric's UCUM unit (per second for
+ * rates): the page prints read-outs with it as the axis does.
+ */
+unit: Unit, 
+/**
  * Attribute keys of the matching series (split and filter pickers).
  */
 keys: Array<string>, 
@@ -233,7 +238,12 @@ export type DiskHealth = { status: string, path: string, total?: number, free?: 
 /**
  * A histogram's buckets over the chart's window, and their drawing.
  */
-export type Distribution = { buckets: Array<Bucket>, svg: string, };
+export type Distribution = { buckets: Array<Bucket>, svg: string, 
+/**
+ * How series with different bucket bounds were combined (also drawn
+ * in the SVG); absent when they all had the same.
+ */
+note: string | null, };
 
 /**
  * The body of every error answer. Only `error` is always there; the
@@ -879,3 +889,27 @@ export type Traces = { traces: Array<TraceSummary>, };
  * A change of state, for the history and the notifications.
  */
 export type Transition = { group: string, labels: { [key in string]: string }, from: State, to: State, atNs: number, value?: number | null, evidence?: Evidence | null, };
+
+/**
+ * A metric's unit, as the chart prints it.
+ */
+export type Unit = { kind: UnitKind, 
+/**
+ * A value times `scale` is in the kind's base unit (seconds, bytes):
+ * `ms` is 0.001.
+ */
+scale: number, 
+/**
+ * For [`UnitKind::Plain`]: what follows the number (empty for counts,
+ * ratios and annotations).
+ */
+symbol: string, 
+/**
+ * The values are rates: `/s` follows the unit.
+ */
+perSecond: boolean, };
+
+/**
+ * What kind of quantity a unit measures, which decides how values scale.
+ */
+export type UnitKind = "time" | "bytes" | "percent" | "plain";
