@@ -7,6 +7,8 @@ import { clear, h, setText, toggleClass } from '../dom';
 import { formatCount, formatDuration, formatTimestamp, shortId } from '../format';
 import { compareUrl, traceUrl, type TraceViewState } from '../query';
 import { navigate, replaceUrl } from '../router';
+import { TraceStream } from '../traceStream';
+import { contextKeys } from '../context';
 import { planStitch, type RelatedAnswer, type StitchPlan } from '../stitch';
 import {
   attachLogs,
@@ -84,6 +86,11 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   let selected = -1;
   let liveTimer: number | undefined;
   let readyMarked = false;
+  /** The worker's load of the main trace; `streaming` while its spans are still arriving. */
+  let stream: TraceStream | null = null;
+  /** A load under way (a refresh), until it is whole. */
+  let pending: TraceStream | null = null;
+  let streaming = false;
   // Analysis (server-side, docs/api.md "Trace analysis").
   let cpOn = false;
   let cpAnswer: CriticalPathAnswer | null = null;
@@ -283,22 +290,29 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
       })
       .catch(() => {});
     const logsP = loadLogs(traceId);
+    let fresh: TraceStream | null;
     try {
-      const data = await getTrace(traceId, ctl.signal);
-      if (destroyed) return;
+      fresh = await streamTrace(first);
+      if (destroyed || !fresh?.tree) return;
       if (first) performance.mark('loupe:trace-parsed');
-      const flat = flattenTrace(data);
-      const prevCount = spansByTrace.get(traceId)?.length;
-      spansByTrace.set(traceId, flat);
-      if (!first && prevCount === flat.length && !opts.stitched) {
+      const t = fresh.tree;
+      const prevCount = stream === fresh ? undefined : stream?.tree?.nodes.length;
+      if (!first && prevCount === t.nodes.length && !opts.stitched) {
         // Live refresh without new spans: nothing to redo.
+        fresh.dispose();
         await Promise.all([relP, logsP]);
         if (!destroyed) scheduleLive();
         return;
       }
+      if (stream !== fresh) stream?.dispose();
+      stream = fresh;
+      // The worker's nodes are light: a stitched view fetches the main trace's whole spans again.
+      spansByTrace.delete(traceId);
       banner.hidden = true;
     } catch (e) {
       if (destroyed || (e as Error).name === 'AbortError') return;
+      streaming = false;
+      waterfall.setProgress(null);
       if (e instanceof ApiError && e.status === 404) {
         waterfall.setMessage(`No trace ${traceId} (yet). Loupe keeps looking: it appears here as soon as a span of it arrives.`);
         liveTimer = window.setTimeout(() => void load(), LIVE_MS);
@@ -309,15 +323,76 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
       title.append(h('span', { class: 'muted', text: `Trace ${traceId}` }));
       return;
     }
-    rebuild();
+    if (opts.stitched && plan) await loadStitched();
+    else adopt(fresh.tree);
     if (first) {
       focusInitial();
       void loadPrevious();
     }
-    if (opts.stitched) await loadStitched();
+    if (opts.stitched && !plan) await loadStitched();
     await Promise.all([relP, logsP]);
     if (destroyed) return;
     scheduleLive();
+  }
+
+  /**
+   * Loads the trace in the worker (traceStream.ts). On the first load the
+   * top rows are shown as soon as the first slice is made (`streaming`: the
+   * tree still has holes, so find, grouping and the side panels wait);
+   * resolves with the stream once its tree is whole.
+   */
+  function streamTrace(first: boolean): Promise<TraceStream | null> {
+    pending?.dispose();
+    return new Promise((ok, fail) => {
+      const s = new TraceStream(traceId, contextKeys(), {
+        onStart: (t) => {
+          if (destroyed || !first) return;
+          stream = s;
+          streaming = true;
+          showPartial(t);
+        },
+        onProgress: (n) => {
+          if (destroyed || !streaming || stream !== s) return;
+          waterfall.setProgress(`Loading spans… ${formatCount(n)} of ${formatCount(s.tree?.nodes.length ?? 0)}`, n / Math.max(1, s.tree?.nodes.length ?? 1));
+          waterfall.refresh();
+        },
+        onDone: () => {
+          if (pending === s) pending = null;
+          if (destroyed) return ok(null);
+          if (stream === s) {
+            streaming = false;
+            waterfall.setProgress(null);
+          }
+          if (first) requestAnimationFrame(() => performance.mark('loupe:trace-complete'));
+          ok(s);
+        },
+        onError: (e) => {
+          if (pending === s) pending = null;
+          fail(e);
+        },
+      });
+      pending = s;
+    });
+  }
+
+  /** The first rows of a trace still arriving: the pre-order so far, nothing collapsed. */
+  function showPartial(t: SpanTree): void {
+    tree = t;
+    userArr = new Uint8Array(t.nodes.length);
+    waterfall.setModel({ tree: t, rows: visibleRows(t, userArr), lanes: null, groupKey: '', laneOf: null, collapsed: userArr, matches: null, logs: new Map(), critical: null });
+    waterfall.setProgress(`Loading spans… ${formatCount(stream?.made ?? 0)} of ${formatCount(t.nodes.length)}`, (stream?.made ?? 0) / Math.max(1, t.nodes.length));
+    if (t.order.length) waterfall.setCursor(t.order[0]!);
+    waterfall.focus();
+    markReady(t);
+  }
+
+  function markReady(t: SpanTree): void {
+    if (readyMarked || t.nodes.length === 0) return;
+    readyMarked = true;
+    requestAnimationFrame(() => {
+      waterfall.el.dataset.ready = '1';
+      performance.mark('loupe:waterfall-ready');
+    });
   }
 
   async function loadLogs(tid: string): Promise<void> {
@@ -339,7 +414,8 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
       plan = await planStitch(traceId, (t) => (related.has(t) && t !== traceId ? Promise.resolve(related.get(t)!) : getRelated(t, ctl.signal)), STITCH_LIMIT);
       if (destroyed) return;
       for (const [t, r] of plan.related) related.set(t, r);
-      const others = plan.traces.filter((t) => t !== traceId);
+      // The worker's nodes are light (no events, links, other attributes): the stitched tree is built from whole spans.
+      const others = plan.traces.filter((t) => !spansByTrace.has(t));
       await pool(others, 4, async (t) => {
         try {
           spansByTrace.set(t, flattenTrace(await getTrace(t, ctl.signal)));
@@ -388,6 +464,10 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
 
   // --- the tree and rows ----------------------------------------------------------------
   function rebuild(): void {
+    if (!opts.stitched && stream?.complete && stream.tree) {
+      adopt(stream.tree);
+      return;
+    }
     const inputs: SpanInput[] = [];
     const order = opts.stitched && plan ? plan.traces : [traceId];
     for (const t of order) {
@@ -396,7 +476,17 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     }
     const prevSel = selected >= 0 && tree ? tree.nodes[selected]?.key : undefined;
     const prevCursor = waterfall.getCursor() >= 0 && tree ? tree.nodes[waterfall.getCursor()]?.key : undefined;
-    tree = buildTree(inputs, { mainTraceId: traceId, attachments: opts.stitched && plan ? plan.attachments : [] });
+    adopt(buildTree(inputs, { mainTraceId: traceId, attachments: opts.stitched && plan ? plan.attachments : [] }), prevSel, prevCursor);
+  }
+
+  /** Shows a whole tree: selection and cursor kept by span key, logs, find, analysis, header, rows. */
+  function adopt(
+    next: SpanTree,
+    prevSel = selected >= 0 && tree ? tree.nodes[selected]?.key : undefined,
+    prevCursor = waterfall.getCursor() >= 0 && tree && tree !== next ? tree.nodes[waterfall.getCursor()]?.key : undefined,
+  ): void {
+    streaming = false;
+    tree = next;
     if (!readyMarked) performance.mark('loupe:tree-built');
     userArr = collapsedFromKeys(tree, userCollapsed);
     lensCache = [];
@@ -416,17 +506,11 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     groupKeysFor = null;
     recomputeRows();
     renderSide();
-    if (!readyMarked && t.nodes.length > 0) {
-      readyMarked = true;
-      requestAnimationFrame(() => {
-        waterfall.el.dataset.ready = '1';
-        performance.mark('loupe:waterfall-ready');
-      });
-    }
+    markReady(t);
   }
 
   function findSpan(spanId: string): number {
-    if (!tree) return -1;
+    if (!tree || streaming) return -1;
     const [a, b] = spanId.includes(':') ? spanId.split(':') : [traceId, spanId];
     const i = findIndex(tree, a ?? '', b ?? '');
     if (i !== undefined) return i;
@@ -449,13 +533,24 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   }
 
   function recomputeRows(): void {
-    if (!tree) return;
+    if (!tree || streaming) return;
     const coll = activeCollapsed();
     let rows = visibleRows(tree, coll);
     lanes = null;
     let laneOf: Int32Array | null = null;
-    if (opts.group) {
-      if (!groupCache || groupCache.key !== opts.group || groupCache.tree !== tree) groupCache = { key: opts.group, tree, values: groupValues(tree, opts.group) };
+    if (opts.group && (!groupCache || groupCache.key !== opts.group || groupCache.tree !== tree)) {
+      if (stream?.tree === tree) {
+        // Light nodes: the worker, which has every attribute, computes the lanes.
+        const t = tree;
+        const key = opts.group;
+        void stream.groupValues(key).then((values) => {
+          if (destroyed || tree !== t || opts.group !== key) return;
+          groupCache = { key, tree: t, values: values ?? groupValues(t, key) };
+          recomputeRows();
+        });
+      } else groupCache = { key: opts.group, tree, values: groupValues(tree, opts.group) };
+    }
+    if (opts.group && groupCache && groupCache.key === opts.group && groupCache.tree === tree) {
       const r = laneRows(rows, groupCache.values, collapsedLanes);
       rows = r.rows;
       lanes = r.lanes;
@@ -472,7 +567,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   }
 
   function toggle(n: number, expand?: boolean): void {
-    if (!tree) return;
+    if (!tree || streaming) return;
     const arr = activeCollapsed();
     const collapse = expand === undefined ? !arr[n] : !expand;
     arr[n] = collapse ? 1 : 0;
@@ -485,7 +580,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   }
 
   function setAll(collapse: boolean): void {
-    if (!tree) return;
+    if (!tree || streaming) return;
     const arr = activeCollapsed();
     if (!lensArr) userCollapsed.clear();
     for (const node of tree.nodes) {
@@ -500,7 +595,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
 
   /** Opens every collapsed ancestor (and lane) so that the node has a row. */
   function reveal(n: number): void {
-    if (!tree || n < 0) return;
+    if (!tree || n < 0 || streaming) return;
     const arr = activeCollapsed();
     for (let p = tree.nodes[n]!.parent; p >= 0; p = tree.nodes[p]!.parent) {
       if (arr[p]) {
@@ -513,22 +608,37 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   }
 
   // --- lens -------------------------------------------------------------------------
+  let lensSeq = 0;
   function applyLens(jump: boolean, rows = true): void {
-    if (!tree) return;
+    if (!tree || streaming) return;
     const q = opts.find.trim();
-    if (!q) {
-      lensRes = null;
+    const seq = ++lensSeq;
+    if (q && stream?.complete && stream.tree === tree) {
+      // The worker holds the same tree (same indices): it searches, the page stays responsive.
+      const t = tree;
+      findCount.textContent = 'searching…';
+      void stream.lens(q).then((r) => {
+        if (destroyed || seq !== lensSeq || tree !== t) return;
+        finishLens(r ?? lens(t, q, lensCache), jump, true);
+      });
+      return;
+    }
+    finishLens(q ? lens(tree, q, lensCache) : null, jump, rows);
+  }
+
+  function finishLens(r: LensResult | null, jump: boolean, rows: boolean): void {
+    lensRes = r;
+    if (!r) {
       lensArr = null;
       findCount.textContent = '';
       toggleClass(findIn, 'no-match', false);
     } else {
-      lensRes = lens(tree, q, lensCache);
-      lensArr = lensRes.collapsed.slice();
-      findCount.textContent = lensRes.count === 0 ? 'no match' : `${formatCount(lensRes.count)} match${lensRes.count === 1 ? '' : 'es'}`;
-      toggleClass(findIn, 'no-match', lensRes.count === 0);
+      lensArr = r.collapsed.slice();
+      findCount.textContent = r.count === 0 ? 'no match' : `${formatCount(r.count)} match${r.count === 1 ? '' : 'es'}`;
+      toggleClass(findIn, 'no-match', r.count === 0);
     }
     if (rows) recomputeRows();
-    if (jump && lensRes && lensRes.count > 0) jumpMatch(1, true);
+    if (jump && r && r.count > 0) jumpMatch(1, true);
   }
 
   function jumpMatch(dir: 1 | -1, fromTop = false): void {
@@ -552,7 +662,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
 
   // --- logs -----------------------------------------------------------------------------
   function applyLogs(rows = true): void {
-    if (!tree) return;
+    if (!tree || streaming) return;
     const merged: OtlpLogsData = { resourceLogs: [] };
     for (const t of tree.traceIds) {
       const d = logsByTrace.get(t);
@@ -585,7 +695,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
 
   // --- selection and side panel ---------------------------------------------------------
   function select(n: number, o: { scroll: boolean; focusDetails: boolean }): void {
-    if (!tree || n < 0) return;
+    if (!tree || n < 0 || !tree.nodes[n]) return;
     selected = n;
     waterfall.setSelected(n);
     waterfall.setCursor(n, { scroll: o.scroll });
@@ -620,6 +730,14 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
 
   function renderSide(): void {
     if (opts.tab !== 'details') return;
+    const node = tree && selected >= 0 ? tree.nodes[selected] : undefined;
+    if (node && stream?.isLite(node)) {
+      // A light node: its events, links and every attribute come from the worker first.
+      void stream.full(node).then(() => {
+        if (!destroyed && tree?.nodes[selected] === node && !stream?.isLite(node)) renderSide();
+      });
+      return;
+    }
     const same = detailsBox.firstElementChild instanceof HTMLElement && tree && selected >= 0 && detailsBox.firstElementChild.dataset.spanId === tree.nodes[selected]?.spanId;
     const scroll = same ? detailsBox.scrollTop : 0;
     clear(detailsBox);
@@ -888,15 +1006,25 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
 
   let groupKeysFor: SpanTree | null = null;
   function renderGroupKeys(): void {
-    if (!tree || groupKeysFor === tree) return;
+    if (!tree || streaming || groupKeysFor === tree) return;
     groupKeysFor = tree;
-    const local = attributeKeys(tree, 150);
-    const keys = ['service.name', ...local.filter((k) => k !== 'service.name')];
-    groupList.replaceChildren(...keys.map((k) => h('option', { attrs: { value: k } })));
+    const t = tree;
+    const fill = (local: string[]) => {
+      if (destroyed || groupKeysFor !== t) return;
+      const keys = ['service.name', ...local.filter((k) => k !== 'service.name')];
+      groupList.replaceChildren(...keys.map((k) => h('option', { attrs: { value: k } })));
+      return keys;
+    };
+    if (stream?.tree === t) void stream.attributeKeys(150).then((local) => addGlobal(fill(local) ?? []));
+    else addGlobal(fill(attributeKeys(t, 150)) ?? []);
+  }
+
+  function addGlobal(keys: string[]): void {
+    const t = tree;
     // Keys seen elsewhere (GET /api/v1/attributes) come after this trace's own.
     void getAttributeKeys(ctl.signal)
       .then(({ keys: all }) => {
-        if (destroyed || groupKeysFor !== tree) return;
+        if (destroyed || groupKeysFor !== t) return;
         const have = new Set(keys);
         groupList.append(
           ...all
@@ -945,6 +1073,8 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     },
     destroy() {
       destroyed = true;
+      stream?.dispose();
+      pending?.dispose();
       document.removeEventListener('keydown', onGlobalKey);
       ctl.abort();
       window.clearTimeout(liveTimer);

@@ -1,6 +1,7 @@
 // The virtualized waterfall: a minimap, a time axis, and a pool of fixed-height
 // rows recycled as the list scrolls (only visible rows exist in the DOM).
 
+import './waterfall.css';
 import { serviceColor } from '../color';
 import { h, setText, toggleClass } from '../dom';
 import { anyValueToString, formatCount, formatDuration, severityName, shortId } from '../format';
@@ -54,6 +55,8 @@ interface RowEls {
   marks: HTMLDivElement;
   /** Critical-path segments over the bar. */
   cp: HTMLDivElement;
+  /** The row position it stands at, or -1 when unused. */
+  pos: number;
   /** What the row shows now (node index or lane code) and for which model/zoom version. */
   bound: number;
   version: number;
@@ -71,6 +74,8 @@ export class Waterfall {
   private readonly mmSel: HTMLDivElement;
   private readonly zoomReset: HTMLButtonElement;
   private readonly emptyEl: HTMLDivElement;
+  private readonly progressEl: HTMLDivElement;
+  private readonly progressBar: HTMLSpanElement;
   private pool: RowEls[] = [];
   private model: WaterfallModel | null = null;
   private posOf: Int32Array = new Int32Array(0);
@@ -98,8 +103,10 @@ export class Waterfall {
     this.spacer = h('div', { class: 'wf-spacer' });
     this.rowsEl = h('div', { class: 'wf-rows' });
     this.emptyEl = h('div', { class: 'wf-empty', text: 'Loading…' });
+    this.progressBar = h('span', { class: 'wf-progress-bar' });
+    this.progressEl = h('div', { class: 'wf-progress', testid: 'waterfall-progress', attrs: { hidden: true, role: 'progressbar' } }, this.progressBar, h('span', { class: 'wf-progress-text' }));
     this.scroller = h('div', { class: 'wf-scroll', attrs: { tabindex: 0, role: 'tree', 'aria-label': 'Spans' } }, this.spacer, this.rowsEl, this.emptyEl);
-    this.el = h('div', { class: 'wf', testid: 'waterfall' }, minimap, axis, this.scroller);
+    this.el = h('div', { class: 'wf', testid: 'waterfall' }, minimap, this.progressEl, axis, this.scroller);
 
     this.scroller.addEventListener('scroll', () => this.schedule(), { passive: true });
     this.scroller.addEventListener('keydown', (ev) => this.onKey(ev));
@@ -133,6 +140,22 @@ export class Waterfall {
   setMessage(text: string | null): void {
     this.emptyEl.hidden = text === null;
     if (text !== null) this.emptyEl.textContent = text;
+  }
+
+  /** A loading trace: how far along (text and fraction), or null when done. */
+  setProgress(text: string | null, frac = 0): void {
+    this.progressEl.hidden = text === null;
+    if (text === null) return;
+    setText(this.progressEl.lastElementChild as HTMLElement, text);
+    this.progressBar.style.width = `${Math.round(Math.min(1, Math.max(0, frac)) * 100)}%`;
+    this.progressEl.setAttribute('aria-valuenow', String(Math.round(frac * 100)));
+  }
+
+  /** The model's nodes changed in place (more spans of a loading trace arrived): rebind rows, redraw the minimap. */
+  refresh(): void {
+    this.version++;
+    this.mmDirty = true;
+    this.schedule();
   }
 
   setModel(m: WaterfallModel): void {
@@ -243,22 +266,43 @@ export class Waterfall {
     }
     const n = m.rows.length;
     const first = Math.max(0, Math.floor(scrollTop / ROW_H) - OVERSCAN);
-    const count = Math.min(n - first, Math.ceil(vh / ROW_H) + 2 * OVERSCAN);
-    while (this.pool.length < count) {
-      const r = this.makeRow();
-      this.pool.push(r);
-      this.rowsEl.appendChild(r.row);
+    const count = Math.max(0, Math.min(n - first, Math.ceil(vh / ROW_H) + 2 * OVERSCAN));
+    const last = first + count;
+    // Rows keep their position while it stays in view: a scrolled frame
+    // binds only the rows that came into view (the others move with the
+    // scroller, and the browser repaints only what changed).
+    // The DOM keeps the rows in their visual order (screen readers, tests):
+    // rows coming into view go before the first kept row or after the rest.
+    const free: RowEls[] = [];
+    const have = new Uint8Array(count);
+    let minKept: RowEls | null = null;
+    for (const r of this.pool) {
+      if (r.pos >= first && r.pos < last && !have[r.pos - first]) {
+        have[r.pos - first] = 1;
+        if (!minKept || r.pos < minKept.pos) minKept = r;
+      } else free.push(r);
     }
-    this.rowsEl.style.transform = `translateY(${first * ROW_H}px)`;
-    for (let i = 0; i < this.pool.length; i++) {
-      const r = this.pool[i]!;
-      if (i >= count) {
-        if (!r.row.hidden) r.row.hidden = true;
-        continue;
+    const keptEl = minKept?.row ?? null;
+    const keptPos = minKept?.pos ?? Infinity;
+    for (let p = first; p < last; p++) {
+      if (have[p - first]) continue;
+      let r = free.pop();
+      if (!r) {
+        r = this.makeRow();
+        this.pool.push(r);
       }
+      if (p < keptPos && keptEl) this.rowsEl.insertBefore(r.row, keptEl);
+      else this.rowsEl.appendChild(r.row);
+      r.pos = p;
+      r.bound = NaN;
+      r.row.style.transform = `translateY(${p * ROW_H}px)`;
       if (r.row.hidden) r.row.hidden = false;
-      this.bind(r, first + i, m);
     }
+    for (const r of free) {
+      r.pos = -1;
+      if (!r.row.hidden) r.row.hidden = true;
+    }
+    for (const r of this.pool) if (r.pos >= 0) this.bind(r, r.pos, m);
     this.renderAxis();
     this.renderMinimap(Math.floor(scrollTop / ROW_H), Math.ceil(vh / ROW_H), mmWidth);
   }
@@ -276,7 +320,7 @@ export class Waterfall {
     const cp = h('div', { class: 'wf-cp' });
     const tl = h('div', { class: 'wf-tl' }, bar, cp, marks, dur);
     const row = h('div', { class: 'wf-row', attrs: { role: 'treeitem' } }, h('div', { class: 'wf-gutter' }, indent, toggle, dot, name, svc, badges), tl);
-    return { row, indent, toggle, dot, name, svc, badges, tl, bar, dur, marks, cp, bound: NaN, version: 0 };
+    return { row, indent, toggle, dot, name, svc, badges, tl, bar, dur, marks, cp, pos: -1, bound: NaN, version: 0 };
   }
 
   private bind(r: RowEls, pos: number, m: WaterfallModel): void {
@@ -291,8 +335,23 @@ export class Waterfall {
       return;
     }
     const tree = m.tree;
-    const node = tree.nodes[x]!;
+    const node = tree.nodes[x];
     const row = r.row;
+    if (!node) {
+      // Not arrived yet (a trace still loading): a placeholder, bound again on the next refresh.
+      r.bound = NaN;
+      row.className = 'wf-row pending';
+      row.dataset.testid = 'span-row-pending';
+      delete row.dataset.spanId;
+      r.indent.style.width = '0px';
+      r.toggle.hidden = true;
+      r.dot.hidden = true;
+      r.svc.hidden = true;
+      r.tl.hidden = true;
+      r.badges.replaceChildren();
+      setText(r.name, '…');
+      return;
+    }
     if (changed) {
       row.className = 'wf-row';
       row.dataset.testid = 'span-row';
@@ -499,7 +558,8 @@ export class Waterfall {
         for (let i = 0; i < m.rows.length; i += stride) {
           const x = m.rows[i]!;
           if (x < 0) continue;
-          const node = m.tree.nodes[x]!;
+          const node = m.tree.nodes[x];
+          if (!node) continue;
           const c = node.flags & F.ERROR ? '#e03131' : serviceColor(node.service);
           if (c !== last) {
             ctx.fillStyle = c;
@@ -633,7 +693,7 @@ export class Waterfall {
         break;
       case 'ArrowLeft':
       case 'h':
-        if (node < 0) return;
+        if (node < 0 || !m.tree.nodes[node]) return;
         if (m.tree.nodes[node]!.children.length > 0 && !m.collapsed[node]) this.cb.onToggle(node, false);
         else if (m.tree.nodes[node]!.parent >= 0) {
           const p = m.tree.nodes[node]!.parent;
@@ -642,7 +702,7 @@ export class Waterfall {
         break;
       case 'ArrowRight':
       case 'l':
-        if (node < 0) return;
+        if (node < 0 || !m.tree.nodes[node]) return;
         if (m.tree.nodes[node]!.children.length > 0) {
           if (m.collapsed[node]) this.cb.onToggle(node, true);
           else moveTo(pos + 1);
