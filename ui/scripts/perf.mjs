@@ -33,7 +33,7 @@ const argv = process.argv.slice(2);
 const runsAt = argv.indexOf('--runs');
 const RUNS = runsAt >= 0 ? Number(argv[runsAt + 1]) : 0;
 const sizes = argv
-  .filter((a, i) => i !== runsAt && i !== runsAt + 1)
+  .filter((_, i) => i !== runsAt && i !== runsAt + 1)
   .map(Number)
   .filter((n) => n > 0);
 if (sizes.length === 0) sizes.push(10_000, 100_000, 1_000_000);
@@ -170,7 +170,23 @@ for (const n of sizes) {
     if (!summary) await new Promise((ok) => setTimeout(ok, 500));
   }
   console.log(`\n== ${n.toLocaleString('en-US')} spans: trace ${traceId} (sent in ${Date.now() - t0} ms; Loupe counts ${summary?.spanCount ?? '?'} spans) · ${runs} runs`);
-  const m = { interactive: [], ready: [], key: [], complete: [], longest: [], frameMs: [], frameWall: [], collapse: [], expand: [], find: [], group: [], fetchMb: [] };
+  const m = {
+    interactive: [],
+    ready: [],
+    key: [],
+    complete: [],
+    longest: [],
+    frameMs: [],
+    frameWall: [],
+    collapse: [],
+    expand: [],
+    find: [],
+    group: [],
+    fetchMb: [],
+    answered: [],
+    afterAnswer: [],
+    parse: [],
+  };
   const notes = new Set();
   for (let run = 0; run < runs; run++) {
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
@@ -201,18 +217,23 @@ for (const n of sizes) {
     if (!first.moved) notes.add('the first key press did not move the cursor');
     await page.waitForFunction(() => performance.getEntriesByName('loupe:trace-complete').length > 0, null, { timeout: 300_000, polling: 100 });
     await page.waitForTimeout(1000);
-    const load = await page.evaluate((tid) => {
+    const load = await page.evaluate(() => {
       const complete = performance.getEntriesByName('loupe:trace-complete')[0].startTime;
-      const res = performance.getEntriesByType('resource').find((e) => e.name.endsWith(`/api/v1/traces/${tid}`));
+      const answered = performance.getEntriesByName('loupe:trace-answered')[0]?.startTime ?? NaN;
+      const parsed = performance.getEntriesByName('loupe:trace-parsed-worker')[0]?.startTime ?? NaN;
+      const received = performance.getEntriesByName('loupe:trace-received')[0];
       const long = window.__longTasks.filter((t) => t.start < complete + 1000).map((t) => t.duration);
-      return { complete, longest: long.length ? Math.max(...long) : 0, bytes: res ? res.encodedBodySize || res.transferSize : NaN };
-    }, traceId);
+      return { complete, answered, parsed, received: received?.startTime ?? NaN, longest: long.length ? Math.max(...long) : 0, bytes: received?.detail?.bytes ?? NaN };
+    });
     m.ready.push(first.ready);
     m.key.push(first.key);
     m.interactive.push(first.ready + first.key);
     m.complete.push(load.complete);
     m.longest.push(load.longest);
     m.fetchMb.push(load.bytes / 1e6);
+    m.answered.push(load.answered);
+    m.afterAnswer.push(first.ready - load.answered);
+    m.parse.push(load.received - load.answered);
 
     // Scrolling: main-thread task time per frame (Chromium's TaskDuration).
     const metric = async () => {
@@ -298,6 +319,9 @@ for (const n of sizes) {
   row('interactive (first rows + key → frame)', m.interactive);
   row('  first rows painted', m.ready);
   row('  key → frame', m.key);
+  row('  the trace answer received (server+network)', m.answered);
+  row('  answer → first rows (the UI’s share)', m.afterAnswer);
+  row('    of which parse + build in the worker', m.parse);
   row('complete (every span received)', m.complete);
   row('longest main-thread task during load', m.longest);
   row('main-thread ms per scrolled frame', m.frameMs);

@@ -78,6 +78,11 @@ export type FromWorker =
       errorCount: number;
       services: string[];
       cols: Columns;
+      /** When the worker had the answer parsed (epoch ms). */
+      parsedAt: number;
+      /** When the answer's last byte arrived (epoch ms, 0 when unknown), and its size in bytes. */
+      answeredAt: number;
+      answerBytes: number;
     }
   | { t: 'lens'; seq: number; count: number; matches: Uint8Array; collapsed: Uint8Array }
   | { t: 'span'; seq: number; span: OtlpSpan | null }
@@ -190,6 +195,10 @@ export class TraceStream {
   }
 
   private start(m: Extract<FromWorker, { t: 'head' }>): void {
+    // For the perf script: the answer parsed (worker) and the tree received (page), on the page's clock.
+    performance.mark('loupe:trace-parsed-worker', { startTime: Math.max(0, m.parsedAt - performance.timeOrigin) });
+    performance.mark('loupe:trace-received', { detail: { bytes: m.answerBytes } });
+    if (m.answeredAt) performance.mark('loupe:trace-answered', { startTime: Math.max(0, m.answeredAt - performance.timeOrigin) });
     const t: SpanTree = {
       nodes: new Array<SpanNode>(m.n),
       roots: m.roots,

@@ -17,6 +17,11 @@ const scope = self as unknown as { postMessage(m: unknown, transfer: Transferabl
 let tree: SpanTree | null = null;
 let texts: (string | undefined)[] = [];
 let ctl: AbortController | null = null;
+/** When the answer was parsed (ms since the epoch, as `performance.timeOrigin + now()`). */
+let fetchedAt = 0;
+/** When the answer's last byte arrived (epoch ms), and its size. */
+let answeredAt = 0;
+let answerBytes = 0;
 
 function post(msg: FromWorker, transfer: Transferable[] = []): void {
   scope.postMessage(msg, transfer);
@@ -141,6 +146,10 @@ async function load(traceId: string, contextKeys: string[]): Promise<void> {
   try {
     const data = await getTrace(traceId, c.signal);
     if (c.signal.aborted) return;
+    fetchedAt = performance.timeOrigin + performance.now();
+    const res = performance.getEntriesByType('resource').find((e) => e.name.endsWith(`/api/v1/traces/${traceId}`)) as PerformanceResourceTiming | undefined;
+    answeredAt = res ? performance.timeOrigin + res.responseEnd : 0;
+    answerBytes = res ? res.encodedBodySize : 0;
     t = buildTree(flattenTrace(data), { mainTraceId: traceId });
   } catch (e) {
     if ((e as Error).name === 'AbortError') return;
@@ -167,6 +176,9 @@ async function load(traceId: string, contextKeys: string[]): Promise<void> {
       errorCount: t.errorCount,
       services: t.services,
       cols,
+      parsedAt: fetchedAt,
+      answeredAt,
+      answerBytes,
     },
     [order.buffer, size.buffer, ...transfer],
   );

@@ -9,7 +9,7 @@ import { compareUrl, traceUrl, type TraceViewState } from '../query';
 import { navigate, replaceUrl } from '../router';
 import { TraceStream } from '../traceStream';
 import { contextKeys } from '../context';
-import { planStitch, type RelatedAnswer, type StitchPlan } from '../stitch';
+import { planStitch, rootAncestor, type RelatedAnswer, type StitchPlan } from '../stitch';
 import {
   attachLogs,
   attributeKeys,
@@ -27,17 +27,33 @@ import {
   type LogEntry,
   type OtlpLogsData,
   type SpanInput,
+  type SpanNode,
   type SpanTree,
 } from '../tree';
 import { renderDetails, renderNoSelection, type DetailsContext } from './details';
 import { createLogsPanel } from './logsPanel';
 import { serviceChip, type View } from './traceList';
 import { Waterfall } from './waterfall';
+import { toggleShortcuts, typing, type Shortcut } from './shortcuts';
 import { renderRunHistory } from './runHistory';
 import { FlameGraph } from './flame';
 import { serviceMapView } from './serviceMap';
 
 const STITCH_LIMIT = 20;
+
+const TRACE_SHORTCUTS: Shortcut[] = [
+  ['j ↓', 'next span'],
+  ['k ↑', 'previous span'],
+  ['h ←', 'fold the span, or go to its parent'],
+  ['l →', 'unfold the span, or go to its first child'],
+  ['PageDown PageUp', 'a screen down / up'],
+  ['Home End', 'first / last span'],
+  ['Enter Space', 'show the span’s details'],
+  ['/', 'find in the trace'],
+  ['Enter', '(in the find box) next match; Shift+Enter the previous'],
+  ['Escape', '(in the find box) clear the find'],
+  ['?', 'these shortcuts'],
+];
 const LIVE_MS = 3000;
 const LIVE_MAX_SPANS = 5000;
 
@@ -69,13 +85,21 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   const related = new Map<string, RelatedAnswer>();
   let plan: StitchPlan | null = null;
   let stitchLoading = false;
+  /** Linked traces around this one (the planned group less this one), once known. */
+  let groupSize: number | null = null;
   let logsLoading = true;
 
   // Derived.
   let tree: SpanTree | null = null;
   let logs: LogEntry[] = [];
   let logsByNode = new Map<number, LogEntry[]>();
+  /**
+   * The user's folds, kept by span key across rebuilds: after "collapse all"
+   * (`userAllCollapsed`) the set holds the spans unfolded since, else the
+   * spans folded (so collapse-all hashes no key).
+   */
   const userCollapsed = new Set<string>();
+  let userAllCollapsed = false;
   let userArr: Uint8Array = new Uint8Array(0);
   let lensRes: LensResult | null = null;
   let lensArr: Uint8Array | null = null;
@@ -86,6 +110,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   let selected = -1;
   let liveTimer: number | undefined;
   let readyMarked = false;
+  const ctxKeys = contextKeys();
   /** The worker's load of the main trace; `streaming` while its spans are still arriving. */
   let stream: TraceStream | null = null;
   /** A load under way (a refresh), until it is whole. */
@@ -198,10 +223,9 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
 
   tabDetails.addEventListener('click', () => setTab('details'));
   const onGlobalKey = (ev: KeyboardEvent) => {
-    const t = ev.target as HTMLElement | null;
-    if (ev.key !== '/' || ev.ctrlKey || ev.metaKey || ev.altKey) return;
-    if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable)) return;
+    if ((ev.key !== '/' && ev.key !== '?') || ev.ctrlKey || ev.metaKey || ev.altKey || typing(ev)) return;
     ev.preventDefault();
+    if (ev.key === '?') return toggleShortcuts('Trace', TRACE_SHORTCUTS);
     findIn.focus();
     findIn.select();
   };
@@ -286,6 +310,12 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
         if (!destroyed) {
           renderRelated();
           renderSide();
+          if (r.related.length && groupSize === null)
+            void planGroup().then((p) => {
+              if (destroyed) return;
+              groupSize = p.traces.length - 1;
+              renderStitchBtn();
+            });
         }
       })
       .catch(() => {});
@@ -344,7 +374,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   function streamTrace(first: boolean): Promise<TraceStream | null> {
     pending?.dispose();
     return new Promise((ok, fail) => {
-      const s = new TraceStream(traceId, contextKeys(), {
+      const s = new TraceStream(traceId, ctxKeys, {
         onStart: (t) => {
           if (destroyed || !first) return;
           stream = s;
@@ -379,7 +409,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   function showPartial(t: SpanTree): void {
     tree = t;
     userArr = new Uint8Array(t.nodes.length);
-    waterfall.setModel({ tree: t, rows: visibleRows(t, userArr), lanes: null, groupKey: '', laneOf: null, collapsed: userArr, matches: null, logs: new Map(), critical: null });
+    waterfall.setModel({ tree: t, rows: visibleRows(t, userArr), lanes: null, groupKey: '', laneOf: null, collapsed: userArr, matches: null, logs: new Map(), critical: null, contextKeys: ctxKeys });
     waterfall.setProgress(`Loading spans… ${formatCount(stream?.made ?? 0)} of ${formatCount(t.nodes.length)}`, (stream?.made ?? 0) / Math.max(1, t.nodes.length));
     if (t.order.length) waterfall.setCursor(t.order[0]!);
     waterfall.focus();
@@ -411,7 +441,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     stitchLoading = true;
     renderStitchBtn();
     try {
-      plan = await planStitch(traceId, (t) => (related.has(t) && t !== traceId ? Promise.resolve(related.get(t)!) : getRelated(t, ctl.signal)), STITCH_LIMIT);
+      plan = await planGroup();
       if (destroyed) return;
       for (const [t, r] of plan.related) related.set(t, r);
       // The worker's nodes are light (no events, links, other attributes): the stitched tree is built from whole spans.
@@ -441,6 +471,19 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
       rebuild();
       renderRelated();
     }
+  }
+
+  /**
+   * The linked traces around this one, planned from the root-most linked
+   * ancestor (stitch.ts rootAncestor): opened from a child execution, the
+   * stitched view puts the parent on top. Its size is the "N linked" count
+   * the toggle and the header both show.
+   */
+  let groupP: Promise<StitchPlan> | null = null;
+  function planGroup(): Promise<StitchPlan> {
+    const fetchRel = (t: string) => (related.has(t) && t !== traceId ? Promise.resolve(related.get(t)!) : getRelated(t, ctl.signal));
+    groupP ??= rootAncestor(traceId, fetchRel, STITCH_LIMIT).then((root) => planStitch(root, fetchRel, STITCH_LIMIT));
+    return groupP;
   }
 
   async function loadLogsQuiet(tid: string): Promise<void> {
@@ -476,7 +519,18 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     }
     const prevSel = selected >= 0 && tree ? tree.nodes[selected]?.key : undefined;
     const prevCursor = waterfall.getCursor() >= 0 && tree ? tree.nodes[waterfall.getCursor()]?.key : undefined;
-    adopt(buildTree(inputs, { mainTraceId: traceId, attachments: opts.stitched && plan ? plan.attachments : [] }), prevSel, prevCursor);
+    const stitched = opts.stitched && plan;
+    adopt(buildTree(inputs, { mainTraceId: stitched ? plan!.traces[0]! : traceId, attachments: stitched ? plan!.attachments : [] }), prevSel, prevCursor);
+    // Opened from a linked child: its root is highlighted and in view, under the parent on top.
+    if (stitched && plan!.traces[0] !== traceId && selected < 0 && tree) {
+      const t = tree;
+      // Pre-order: the first of its spans is its root, hanging under the parent's span.
+      const childRoot = Array.prototype.find.call(t.order, (i: number) => t.nodes[i]!.traceId === traceId) as number | undefined;
+      if (childRoot !== undefined) {
+        reveal(childRoot);
+        select(childRoot, { scroll: true, focusDetails: false });
+      }
+    }
   }
 
   /** Shows a whole tree: selection and cursor kept by span key, logs, find, analysis, header, rows. */
@@ -488,7 +542,14 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     streaming = false;
     tree = next;
     if (!readyMarked) performance.mark('loupe:tree-built');
-    userArr = collapsedFromKeys(tree, userCollapsed);
+    if (userAllCollapsed) {
+      userArr = new Uint8Array(tree.nodes.length);
+      for (const node of tree.nodes) if (node.children.length > 0) userArr[node.index] = 1;
+      for (const k of userCollapsed) {
+        const i = indexOfKey(tree, k);
+        if (i !== undefined) userArr[i] = 0;
+      }
+    } else userArr = collapsedFromKeys(tree, userCollapsed);
     lensCache = [];
     groupCache = null;
     const t = tree;
@@ -562,7 +623,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
       }
       // Lane indices of collapsed lanes' members are not needed (hidden).
     }
-    waterfall.setModel({ tree, rows, lanes, groupKey: opts.group, laneOf, collapsed: coll, matches: lensRes ? lensRes.matches : null, logs: logsByNode, critical });
+    waterfall.setModel({ tree, rows, lanes, groupKey: opts.group, laneOf, collapsed: coll, matches: lensRes ? lensRes.matches : null, logs: logsByNode, critical, contextKeys: ctxKeys });
     flame.setModel(tree, lensRes ? lensRes.matches : null, critical ? critical.onPath : null);
   }
 
@@ -573,7 +634,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     arr[n] = collapse ? 1 : 0;
     if (!lensArr) {
       const key = tree.nodes[n]!.key;
-      if (collapse) userCollapsed.add(key);
+      if (collapse !== userAllCollapsed) userCollapsed.add(key);
       else userCollapsed.delete(key);
     }
     recomputeRows();
@@ -582,12 +643,12 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   function setAll(collapse: boolean): void {
     if (!tree || streaming) return;
     const arr = activeCollapsed();
-    if (!lensArr) userCollapsed.clear();
-    for (const node of tree.nodes) {
-      const c = collapse && node.children.length > 0;
-      arr[node.index] = c ? 1 : 0;
-      if (c && !lensArr) userCollapsed.add(node.key);
+    if (!lensArr) {
+      userCollapsed.clear();
+      userAllCollapsed = collapse;
     }
+    if (!collapse) arr.fill(0);
+    else for (const node of tree.nodes) arr[node.index] = node.children.length > 0 ? 1 : 0;
     if (!collapse) collapsedLanes.clear();
     recomputeRows();
     if (waterfall.getCursor() >= 0) waterfall.scrollToNode(waterfall.getCursor());
@@ -600,7 +661,10 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     for (let p = tree.nodes[n]!.parent; p >= 0; p = tree.nodes[p]!.parent) {
       if (arr[p]) {
         arr[p] = 0;
-        if (!lensArr) userCollapsed.delete(tree.nodes[p]!.key);
+        if (!lensArr) {
+          if (userAllCollapsed) userCollapsed.add(tree.nodes[p]!.key);
+          else userCollapsed.delete(tree.nodes[p]!.key);
+        }
       }
     }
     if (opts.group && groupCache) collapsedLanes.delete(groupCache.values[n] ?? '');
@@ -922,19 +986,26 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
       h('span', { class: 'trace-id mono', title: 'Trace ID', text: traceId }),
     );
     document.title = `${rootNode?.name ?? 'Trace'} · Loupe`;
-    const mainSpans = t.nodes.filter((n) => n.traceIdx === 0);
-    const mainErrors = mainSpans.filter((n) => n.flags & 1).length;
+    // One pass over the main trace's spans (a 100k-span trace: no copies).
+    let mainCount = 0;
+    let mainErrors = 0;
     let mainEnd = 0;
     let mainStart = Infinity;
-    for (const n of mainSpans) {
-      mainEnd = Math.max(mainEnd, n.end);
-      mainStart = Math.min(mainStart, n.start);
+    let startNode: SpanNode | undefined;
+    for (const n of t.nodes) {
+      if (n.traceIdx !== 0) continue;
+      mainCount++;
+      if (n.flags & 1) mainErrors++;
+      if (n.end > mainEnd) mainEnd = n.end;
+      if (n.start < mainStart) {
+        mainStart = n.start;
+        startNode = n;
+      }
     }
-    const startNode = mainSpans.reduce<(typeof mainSpans)[number] | undefined>((a, n) => (!a || n.start < a.start ? n : a), undefined);
     meta.replaceChildren(
       h('span', { class: 'meta-item' }, h('span', { class: 'k', text: 'Start' }), startNode ? formatTimestamp(startNode.startNs) : '—'),
-      h('span', { class: 'meta-item' }, h('span', { class: 'k', text: 'Duration' }), formatDuration(mainSpans.length ? mainEnd - mainStart : 0)),
-      h('span', { class: 'meta-item' }, h('span', { class: 'k', text: 'Spans' }), formatCount(mainSpans.length)),
+      h('span', { class: 'meta-item' }, h('span', { class: 'k', text: 'Duration' }), formatDuration(mainCount ? mainEnd - mainStart : 0)),
+      h('span', { class: 'meta-item' }, h('span', { class: 'k', text: 'Spans' }), formatCount(mainCount)),
       h('span', { class: `meta-item${mainErrors ? ' errors' : ''}` }, h('span', { class: 'k', text: 'Errors' }), formatCount(mainErrors)),
       h('span', { class: 'meta-item svcs' }, ...t.services.map((s) => serviceChip(s))),
       ...(t.traceIds.length > 1
@@ -988,7 +1059,10 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     // Without links there is nothing to stitch (but a stitched URL can still be turned off).
     stitchedBtn.disabled = !!r && n === 0 && !opts.stitched;
     stitchedBtn.title = stitchedBtn.disabled ? 'No other trace is linked to this one' : 'Show linked traces under the spans that link them';
-    stitchedBtn.textContent = `${opts.stitched ? '☑' : '☐'} Stitched view${stitchLoading ? ' (loading…)' : r ? (n ? ` (${n} linked)` : ' (no links)') : ''}`;
+    // The count is the whole linked group's (the header's "N linked traces" when stitched), once planned.
+    const g = groupSize;
+    stitchedBtn.textContent = `${opts.stitched ? '☑' : '☐'} Stitched view${stitchLoading ? ' (loading…)' : g !== null ? (g ? ` (${g} linked)` : ' (no links)') : r && n === 0 ? ' (no links)' : ''}`;
+    stitchedBtn.dataset.linked = g === null ? '' : String(g);
   }
 
   function renderIssues(): void {
