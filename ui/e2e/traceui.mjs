@@ -128,14 +128,16 @@ try {
         headCut: head.scrollWidth > head.clientWidth + 1,
         tailWhole: tail.scrollWidth <= tail.clientWidth + 1 && tb.width > 0,
         tailInside: tb.right <= gutter.right + 1 && tb.left >= gutter.left,
-        depth: el.querySelector('.badge.depth')?.textContent ?? '',
+        depth: el.querySelector('.wf-indent').dataset.depth,
+        depthLabel: getComputedStyle(el.querySelector('.wf-indent'), '::after').content,
       };
     });
     expect(m.tail === 'execution.Fail', `the name's kept end: ${JSON.stringify(m)}`);
     expect(m.headCut, `the head is cut with an ellipsis (the column is narrow): ${JSON.stringify(m)}`);
     expect(m.tailWhole && m.tailInside, `the end "execution.Fail" shows whole inside the name column: ${JSON.stringify(m)}`);
     expect(m.title.startsWith(FAIL_NAME), `the full name on hover: ${m.title}`);
-    expect(m.depth === 'depth 30', `the depth is shown: ${m.depth}`);
+    expect(m.depth === '30' && m.depthLabel.includes('30'), `the depth is shown in the indentation: ${m.depth} ${m.depthLabel}`);
+    expect(m.title.includes('depth 30'), `and in the hover text: ${m.title}`);
     await r.click();
     const d = page.locator('[data-testid=span-details] h2');
     await until(async () => (await d.innerText()).includes(FAIL_NAME), 'the full name in the details');

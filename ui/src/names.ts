@@ -30,17 +30,17 @@ export const DEEP_LEVEL_PX = 3;
 /**
  * The indentation of a depth in pixels: 14 px a level for the first 10,
  * then 3 px a level, never more than a quarter of the column (so the name
- * keeps three quarters of it at any depth).
+ * keeps most of it at any depth).
  */
 export function indentPx(depth: number, gutter: number): number {
   const d = Math.max(0, depth);
   const px = d <= FULL_LEVELS ? d * LEVEL_PX : FULL_LEVELS * LEVEL_PX + (d - FULL_LEVELS) * DEEP_LEVEL_PX;
-  return Math.min(px, Math.max(FULL_LEVELS * LEVEL_PX, Math.floor(gutter / 4)));
+  return Math.min(px, Math.max(LEVEL_PX, Math.floor(gutter / 4)));
 }
 
-/** True when the indentation no longer shows every level: the row says its depth. */
-export function depthShown(depth: number): boolean {
-  return depth > FULL_LEVELS;
+/** True when the indentation no longer shows every level at full width: the row says its depth. */
+export function depthShown(depth: number, gutter: number): boolean {
+  return depth > 0 && indentPx(depth, gutter) < depth * LEVEL_PX;
 }
 
 export const MIN_GUTTER = 160;

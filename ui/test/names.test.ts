@@ -20,17 +20,21 @@ describe('splitName', () => {
 
 describe('indentPx', () => {
   it('indents 14 px a level, then 3 px, capped at a quarter of the column', () => {
-    expect(indentPx(0, 600)).toBe(0);
-    expect(indentPx(10, 600)).toBe(140);
-    expect(indentPx(20, 600)).toBe(150);
-    expect(indentPx(30, 600)).toBe(150);
-    expect(indentPx(199, 600)).toBe(150);
-    expect(indentPx(199, 1000)).toBe(250);
-    expect(indentPx(30, 1000)).toBe(200);
+    expect(indentPx(0, 800)).toBe(0);
+    expect(indentPx(10, 800)).toBe(140);
+    expect(indentPx(20, 800)).toBe(170);
+    expect(indentPx(30, 800)).toBe(200);
+    expect(indentPx(199, 800)).toBe(200);
+    expect(indentPx(30, 320)).toBe(80);
+    expect(indentPx(5, 320)).toBe(70);
+    expect(indentPx(199, 40)).toBe(14);
   });
-  it('shows the depth past the fully indented levels', () => {
-    expect(depthShown(10)).toBe(false);
-    expect(depthShown(11)).toBe(true);
+  it('shows the depth once the indentation compresses', () => {
+    expect(depthShown(10, 800)).toBe(false);
+    expect(depthShown(11, 800)).toBe(true);
+    expect(depthShown(6, 320)).toBe(true);
+    expect(depthShown(5, 320)).toBe(false);
+    expect(depthShown(0, 40)).toBe(false);
   });
 });
 

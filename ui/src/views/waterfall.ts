@@ -387,7 +387,7 @@ export class Waterfall {
       row.dataset.traceId = node.traceId;
       delete row.dataset.value;
       r.indent.style.width = `${indentPx(node.depth, this.gutterW)}px`;
-      r.indent.dataset.depth = depthShown(node.depth) ? String(node.depth) : '';
+      r.indent.dataset.depth = depthShown(node.depth, this.gutterW) ? String(node.depth) : '';
       const color = serviceColor(node.service);
       r.dot.style.background = color;
       r.dot.hidden = false;
@@ -399,7 +399,7 @@ export class Waterfall {
       setText(r.svc, showSvc ? node.service : '');
       r.svc.hidden = !showSvc;
       this.fillContext(r.ctx, m.contextKeys, node, parent);
-      r.name.title = `${node.name}\n${node.service} · ${formatDuration(node.end - node.start)}${depthShown(node.depth) ? ` · depth ${node.depth}` : ''}`;
+      r.name.title = `${node.name}\n${node.service} · ${formatDuration(node.end - node.start)}${depthShown(node.depth, this.gutterW) ? ` · depth ${node.depth}` : ''}`;
       this.fillBadges(r.badges, node.flags, node.traceId, node.children.length, node.depth);
       r.tl.hidden = false;
       this.fillMarks(r, m.logs.get(x));
@@ -574,7 +574,6 @@ export class Waterfall {
   private fillBadges(el: HTMLElement, f: number, traceId: string, kids: number, depth: number): void {
     el.replaceChildren();
     const add = (cls: string, text: string, title: string) => el.appendChild(h('span', { class: `badge ${cls}`, text, title }));
-    if (depthShown(depth)) add('depth', `depth ${depth}`, 'Nesting deeper than the indentation shows');
     if (f & F.STITCHED) {
       el.appendChild(
         h('span', {
