@@ -64,7 +64,9 @@ try {
     durations: [...document.querySelectorAll('#traces .span-row .span-dur')].filter((d) => /\d (ms|s)$/.test(d.textContent)).length,
     errorRows: document.querySelectorAll('#traces .span-row .span-status.err').length,
     // Details open before any click: the first failed span's (or the root's).
-    openFacts: Object.fromEntries([...document.querySelectorAll('#traces .details:not([hidden])')[0]?.querySelectorAll('tr[data-fact]') ?? []].map((r) => [r.dataset.fact, r.querySelector('td').textContent])),
+    openFacts: Object.fromEntries(
+      [...(document.querySelectorAll('#traces .details:not([hidden])')[0]?.querySelectorAll('tr[data-fact]') ?? [])].map((r) => [r.dataset.fact, r.querySelector('td').textContent]),
+    ),
     openStatuses: [...document.querySelectorAll('#traces .details:not([hidden]) tr[data-fact="status"] td')].map((td) => td.textContent),
     openText: document.querySelector('#traces .details:not([hidden])')?.textContent ?? '',
   }));

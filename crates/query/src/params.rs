@@ -1,7 +1,10 @@
 //! URL parameters of each endpoint.
 
 use loupe_model::ids::{SpanId, TraceId};
-use loupe_model::query::{AttrCondition, AttrOp, ChartQuery, LogQuery, MetricFilter, TraceQuery};
+use loupe_model::query::{
+    AttrCondition, AttrOp, ChartQuery, LogQuery, MetricFilter, SummaryDetails, TraceQuery,
+    MAX_CONTEXT_KEYS, MAX_CONTEXT_KEY_LEN,
+};
 use loupe_model::severity;
 use loupe_model::time::NanoRange;
 
@@ -150,6 +153,30 @@ pub fn attr_condition(s: &str) -> Result<AttrCondition, QueryError> {
     Ok(AttrCondition { key, op })
 }
 
+/// `context=k1,k2,…`: the attribute keys whose values the summaries carry
+/// (comma-separated, blanks and repeats dropped).
+fn context_keys(param: &str, v: &str) -> Result<Vec<String>, QueryError> {
+    let mut keys: Vec<String> = Vec::new();
+    for k in v.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+        if k.len() > MAX_CONTEXT_KEY_LEN {
+            return Err(QueryError::new(
+                param,
+                format!("a key is longer than {MAX_CONTEXT_KEY_LEN} bytes"),
+            ));
+        }
+        if !keys.iter().any(|x| x == k) {
+            keys.push(k.to_string());
+        }
+        if keys.len() > MAX_CONTEXT_KEYS {
+            return Err(QueryError::new(
+                param,
+                format!("names more than {MAX_CONTEXT_KEYS} keys"),
+            ));
+        }
+    }
+    Ok(keys)
+}
+
 /// `GET /api/v1/traces`.
 pub fn trace_query(params: &Params) -> Result<TraceQuery, QueryError> {
     check_known(
@@ -165,6 +192,7 @@ pub fn trace_query(params: &Params) -> Result<TraceQuery, QueryError> {
             "start",
             "end",
             "limit",
+            "context",
         ],
     )?;
     check_attrs(params)?;
@@ -189,6 +217,8 @@ pub fn trace_query(params: &Params) -> Result<TraceQuery, QueryError> {
     let mut q = TraceQuery {
         range: range(params)?,
         limit: limit(params, 20, 1000)?,
+        // The list's answer: context values, error message, links.
+        details: Some(SummaryDetails::default()),
         ..TraceQuery::default()
     };
     for (k, v) in params {
@@ -204,6 +234,11 @@ pub fn trace_query(params: &Params) -> Result<TraceQuery, QueryError> {
                     position: Some(e.position),
                 })?;
                 exprs.push(e);
+            }
+            "context" => {
+                if let Some(d) = q.details.as_mut() {
+                    d.context_keys = context_keys(k, v)?;
+                }
             }
             "errors" => q.errors_only = boolean(k, v)?,
             "minDuration" => {

@@ -172,6 +172,11 @@ durationA: string, durationB: string, delta: string, regressions: Array<Regressi
  */
 export type Condition = { all: Array<Condition>, } | { any: Array<Condition>, } | { not: Condition, } | Predicate;
 
+/**
+ * One context attribute of a trace: the first value of the key among its spans.
+ */
+export type ContextValue = { key: string, value: string, };
+
 export type CriticalPath = { rootSpanId: string, 
 /**
  * The trace's extent under the root: from the root's start to the end
@@ -878,7 +883,24 @@ export type TopologyAnswer = {
  */
 traces: number, linked: boolean, serviceMap: ServiceMap, };
 
-export type TraceSummary = { traceId: string, rootService: string | null, rootName: string | null, startTimeUnixNano: string, durationNano: string, spanCount: number, errorCount: number, services: Array<string>, };
+export type TraceSummary = { traceId: string, rootService: string | null, rootName: string | null, startTimeUnixNano: string, durationNano: string, spanCount: number, errorCount: number, services: Array<string>, 
+/**
+ * The search's `context` keys with their first value in the trace
+ * (searches that ask for details only; looked up in its first chunks).
+ */
+context?: Array<ContextValue>, 
+/**
+ * The status message of its first error span (details only).
+ */
+errorMessage?: string, 
+/**
+ * The trace its spans link to, e.g. a child execution's parent (details only).
+ */
+linksTo?: string, 
+/**
+ * How many other traces link to this one, e.g. its child executions (details only).
+ */
+linkedFrom?: number, };
 
 /**
  * `GET /traces`: the search's traces, newest first.

@@ -14,6 +14,7 @@
 
 mod attributes;
 mod dashboard;
+mod details;
 pub(crate) mod imports;
 mod logs;
 mod metrics;
