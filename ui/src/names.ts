@@ -38,6 +38,22 @@ export function indentPx(depth: number, gutter: number): number {
   return Math.min(px, Math.max(LEVEL_PX, Math.floor(gutter / 4)));
 }
 
+/**
+ * The narrowest column that shows `content` pixels beside the indentation of
+ * `depth`, where the indentation itself grows with the column (indentPx).
+ * The widths tried only grow and are bounded by the full indentation, so a
+ * few steps settle it.
+ */
+export function fitGutterWidth(content: number, depth: number): number {
+  let g = content;
+  for (let i = 0; i < 32; i++) {
+    const next = content + indentPx(depth, g);
+    if (next <= g) return g;
+    g = next;
+  }
+  return content + indentPx(depth, Number.MAX_SAFE_INTEGER);
+}
+
 /** True when the indentation no longer shows every level at full width: the row says its depth. */
 export function depthShown(depth: number, gutter: number): boolean {
   return depth > 0 && indentPx(depth, gutter) < depth * LEVEL_PX;

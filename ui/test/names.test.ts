@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clampGutter, depthShown, indentPx, splitName } from '../src/names';
+import { clampGutter, depthShown, fitGutterWidth, indentPx, splitName } from '../src/names';
 
 describe('splitName', () => {
   it('keeps the last two segments of a dotted Kestra name as the tail', () => {
@@ -44,5 +44,23 @@ describe('clampGutter', () => {
     expect(clampGutter(1300, 1400)).toBe(1200);
     expect(clampGutter(500, 1400)).toBe(500);
     expect(clampGutter(500, 300)).toBe(160);
+  });
+});
+
+describe('fitGutterWidth', () => {
+  it('leaves the content its width beside the indentation the column will have', () => {
+    for (const [content, depth] of [
+      [300, 30],
+      [100, 30],
+      [400, 3],
+      [50, 0],
+      [240, 199],
+    ] as const) {
+      const g = fitGutterWidth(content, depth);
+      expect(g - indentPx(depth, g)).toBeGreaterThanOrEqual(content);
+      // and not wider than the full indentation needs
+      expect(g).toBeLessThanOrEqual(content + indentPx(depth, 1e9));
+    }
+    expect(fitGutterWidth(50, 0)).toBe(50);
   });
 });

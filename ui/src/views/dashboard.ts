@@ -35,7 +35,7 @@ export function mountDashboard(root: HTMLElement): View {
   // Lines hidden per panel (by index), for this visit.
   const hidden = new Map<number, number[]>();
   const status = h('div', { class: 'muted chart-status', testid: 'dashboard-status' });
-  const rangeSel = h('select', { testid: 'dashboard-range', attrs: { 'aria-label': 'Time range of every panel' } });
+  const rangeSel = h('select', { class: 'select', testid: 'dashboard-range', attrs: { 'aria-label': 'Time range of every panel' } });
   for (const r of CHART_PRESETS) rangeSel.append(h('option', { attrs: { value: r }, text: `last ${r}` }));
   rangeSel.append(h('option', { attrs: { value: 'custom' }, text: 'zoomed' }));
   const rangeNote = h('span', { class: 'muted', testid: 'dashboard-range-text' });

@@ -21,7 +21,7 @@ export function mountSettings(parent: HTMLElement): View {
   const rulesMsg = h('span', { class: 'settings-msg' });
   const rulesSave = h('button', { class: 'btn primary', text: 'Apply' });
   // Context attributes (context.ts): kept in this browser, not on the server.
-  const ctxIn = h('input', { class: 'settings-level', testid: 'context-keys', attrs: { type: 'text', spellcheck: false, 'aria-label': 'Context attribute keys' } });
+  const ctxIn = h('input', { class: 'input settings-level', testid: 'context-keys', attrs: { type: 'text', spellcheck: false, 'aria-label': 'Context attribute keys' } });
   ctxIn.value = contextKeys().join(', ');
   const ctxMsg = h('span', { class: 'settings-msg' });
   const ctxSave = h('button', { class: 'btn primary', text: 'Save' });

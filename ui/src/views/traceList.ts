@@ -549,7 +549,7 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
     const linkedBadge =
       children > 0
         ? h('button', {
-            class: 'linked-badge',
+            class: 'chip linked-badge',
             testid: 'linked-badge',
             attrs: { type: 'button', 'aria-expanded': String(expanded.has(t.traceId)), title: `${children} linked trace${children === 1 ? '' : 's'} (child executions) listed: show or fold them` },
             text: `${expanded.has(t.traceId) ? '−' : '+'}${children} linked`,

@@ -7,7 +7,7 @@ import { h, setText, toggleClass } from '../dom';
 import { anyValueToString, formatDuration, plural, severityName, shortId } from '../format';
 import { F, type Lane, type LogEntry, type SpanNode, type SpanTree } from '../tree';
 import { contextValues, shortKey } from '../context';
-import { clampGutter, depthShown, indentPx, saveGutter, savedGutter, splitName } from '../names';
+import { clampGutter, depthShown, fitGutterWidth, indentPx, saveGutter, savedGutter, splitName } from '../names';
 
 export const ROW_H = 24;
 const OVERSCAN = 8;
@@ -566,10 +566,12 @@ export class Waterfall {
       let w = 14 + 4 * g.children.length;
       for (const c of g.children) {
         const el = c as HTMLElement;
-        if (el.hidden) continue;
-        w += el === r.name ? r.head.scrollWidth + (r.tail.hidden ? 0 : r.tail.scrollWidth) : el === r.indent ? el.offsetWidth : el.scrollWidth;
+        if (el.hidden || el === r.indent) continue;
+        w += el === r.name ? r.head.scrollWidth + (r.tail.hidden ? 0 : r.tail.scrollWidth) : el.scrollWidth;
       }
-      need = Math.max(need, w);
+      // The indentation widens with the column: fit for the one it will have there.
+      const depth = Number(r.row.getAttribute('aria-level') ?? '1') - 1;
+      need = Math.max(need, fitGutterWidth(w, depth));
     }
     if (need > 0) this.setGutter(need + 8);
   }
