@@ -3,6 +3,7 @@
 pub(crate) mod analysis;
 pub(crate) mod chart;
 pub mod error;
+pub mod summary;
 
 use std::sync::Arc;
 
@@ -322,6 +323,7 @@ pub fn router_with(
         .route("/traces", get(traces))
         .route("/traces/{trace_id}", get(trace))
         .route("/traces/{trace_id}/related", get(related))
+        .route("/traces/{trace_id}/summary", get(summary::summary))
         .route("/logs", get(logs))
         .route("/metrics", get(metrics))
         .route("/metrics/{name}", get(metric))
