@@ -1,5 +1,6 @@
 // Route `/`: the search form and the trace list, refreshed every 2 s.
 
+import { incompleteChips, incompleteSig } from './incomplete';
 import { ApiError, getAttributeKeys, getServices, getTopology, searchTraces } from '../api';
 import { serviceColor } from '../color';
 import { clear, h, setText, toggleClass } from '../dom';
@@ -410,7 +411,7 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
     let prev: HTMLTableRowElement | null = null;
     for (const t of traces) {
       keep.add(t.traceId);
-      const sig = `${t.spanCount}|${t.errorCount}|${t.durationNano}|${t.rootName}|${t.rootService}|${t.services.join(',')}|${maxDur}`;
+      const sig = `${t.spanCount}|${t.errorCount}|${t.durationNano}|${t.rootName}|${t.rootService}|${t.services.join(',')}|${maxDur}|${incompleteSig(t)}`;
       let c = rowCache.get(t.traceId);
       if (!c || c.sig !== sig) {
         const fresh = buildRow(t, maxDur, now);
@@ -469,6 +470,7 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
         { class: 'c-root' },
         h('a', { class: 'root-link', attrs: { href } }, serviceChip(t.rootService), h('span', { class: 'root-name', text: t.rootName || '(no name)' })),
         h('span', { class: 'trace-id mono muted', text: t.traceId.slice(0, 12) }),
+        ...incompleteChips(t),
       ),
       h('td', { class: 'c-dur' }, h('span', { class: 'dur-text', text: formatDurationNs(t.durationNano) }), h('span', { class: 'dur-track' }, bar)),
       h('td', { class: 'c-num', text: formatCount(t.spanCount) }),

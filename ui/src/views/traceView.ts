@@ -1,7 +1,8 @@
 // Route `/trace/<id>`: header, toolbar (lens search, collapse, group by,
 // stitched view), the waterfall, and the side panel (details, logs).
 
-import { ApiError, getAttributeKeys, getCriticalPath, getPrevious, getServiceMap, getRelated, getStatistics, getTrace, getTraceLogs } from '../api';
+import { ApiError, getAttributeKeys, getCriticalPath, getPrevious, getServiceMap, getRelated, getStatistics, getTrace, getTraceLogs, getTraceSummary } from '../api';
+import type { TraceSummary } from '../generated/api';
 import { criticalByNode, criticalPathInfo, regressionHint, sortStats, type CriticalPathAnswer, type PreviousAnswer, type Stat, type StatColumn, type StatisticsAnswer } from '../analysis';
 import { clear, h, setText, toggleClass } from '../dom';
 import { formatCount, formatDuration, formatTimestamp, shortId } from '../format';
@@ -13,6 +14,7 @@ import {
   attributeKeys,
   buildTree,
   collapsedFromKeys,
+  F,
   findIndex,
   flattenTrace,
   indexOfKey,
@@ -84,6 +86,10 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   let selected = -1;
   let liveTimer: number | undefined;
   let readyMarked = false;
+  // The trace's summary (docs/api.md "Incomplete traces"): while it is
+  // receiving or awaiting parents, the page keeps polling; once the grace
+  // ran out, placeholders say the parent never arrived.
+  let summary: TraceSummary | null = null;
   // Analysis (server-side, docs/api.md "Trace analysis").
   let cpOn = false;
   let cpAnswer: CriticalPathAnswer | null = null;
@@ -283,14 +289,21 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
       })
       .catch(() => {});
     const logsP = loadLogs(traceId);
+    const prevGone = parentsGone();
+    const sumP = getTraceSummary(traceId, ctl.signal)
+      .then((r) => {
+        summary = r.summary;
+      })
+      .catch(() => {});
     try {
       const data = await getTrace(traceId, ctl.signal);
+      await sumP;
       if (destroyed) return;
       if (first) performance.mark('loupe:trace-parsed');
       const flat = flattenTrace(data);
       const prevCount = spansByTrace.get(traceId)?.length;
       spansByTrace.set(traceId, flat);
-      if (!first && prevCount === flat.length && !opts.stitched) {
+      if (!first && prevCount === flat.length && !opts.stitched && prevGone === parentsGone()) {
         // Live refresh without new spans: nothing to redo.
         await Promise.all([relP, logsP]);
         if (!destroyed) scheduleLive();
@@ -375,11 +388,18 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     }
   }
 
+  /** The grace period ran out with parents still missing. */
+  function parentsGone(): boolean {
+    return !!summary && summary.incomplete && !summary.awaitingParents;
+  }
+
   function scheduleLive(): void {
     window.clearTimeout(liveTimer);
     if (!tree || destroyed) return;
     const endMs = Number(BigInt(tree.base) / 1_000_000n) + tree.duration / 1e6;
-    const recent = Date.now() - endMs < 60_000;
+    // Recent spans, or spans still arriving, or parents still expected (a
+    // long-running execution whose root is exported when it ends).
+    const recent = Date.now() - endMs < 60_000 || !!summary?.receiving || !!summary?.awaitingParents;
     if (recent && tree.nodes.length <= LIVE_MAX_SPANS) {
       liveInfo.textContent = 'live';
       liveTimer = window.setTimeout(() => void load(), LIVE_MS);
@@ -396,7 +416,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     }
     const prevSel = selected >= 0 && tree ? tree.nodes[selected]?.key : undefined;
     const prevCursor = waterfall.getCursor() >= 0 && tree ? tree.nodes[waterfall.getCursor()]?.key : undefined;
-    tree = buildTree(inputs, { mainTraceId: traceId, attachments: opts.stitched && plan ? plan.attachments : [] });
+    tree = buildTree(inputs, { mainTraceId: traceId, attachments: opts.stitched && plan ? plan.attachments : [], placeholders: true, parentsGone: parentsGone() });
     if (!readyMarked) performance.mark('loupe:tree-built');
     userArr = collapsedFromKeys(tree, userCollapsed);
     lensCache = [];
@@ -796,15 +816,15 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   function renderHeader(): void {
     if (!tree) return;
     const t = tree;
-    const mainRoot = t.roots.find((r) => t.nodes[r]!.traceIdx === 0);
+    const mainRoot = t.roots.find((r) => t.nodes[r]!.traceIdx === 0 && !(t.nodes[r]!.flags & F.PLACEHOLDER));
     const rootNode = mainRoot !== undefined ? t.nodes[mainRoot] : undefined;
     title.replaceChildren(
       rootNode ? serviceChip(rootNode.service) : '',
-      h('h1', { class: 'trace-name', text: rootNode?.name || '(no spans)' }),
+      h('h1', { class: 'trace-name', text: rootNode?.name || (t.nodes.length ? '(root span not received yet)' : '(no spans)') }),
       h('span', { class: 'trace-id mono', title: 'Trace ID', text: traceId }),
     );
     document.title = `${rootNode?.name ?? 'Trace'} · Loupe`;
-    const mainSpans = t.nodes.filter((n) => n.traceIdx === 0);
+    const mainSpans = t.nodes.filter((n) => n.traceIdx === 0 && !(n.flags & F.PLACEHOLDER));
     const mainErrors = mainSpans.filter((n) => n.flags & 1).length;
     let mainEnd = 0;
     let mainStart = Infinity;
@@ -819,6 +839,16 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
       h('span', { class: 'meta-item' }, h('span', { class: 'k', text: 'Spans' }), formatCount(mainSpans.length)),
       h('span', { class: `meta-item${mainErrors ? ' errors' : ''}` }, h('span', { class: 'k', text: 'Errors' }), formatCount(mainErrors)),
       h('span', { class: 'meta-item svcs' }, ...t.services.map((s) => serviceChip(s))),
+      ...(summary?.incomplete
+        ? [
+            h('span', {
+              class: 'meta-item incomplete',
+              testid: 'trace-incomplete',
+              title: 'Some spans name a parent span that has not arrived (a running execution exports its root when it ends)',
+              text: `incomplete${summary.receiving ? ' · receiving' : parentsGone() ? ' · parents never arrived' : ''}`,
+            }),
+          ]
+        : []),
       ...(t.traceIds.length > 1
         ? [
             h(
@@ -877,7 +907,13 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     if (!tree) return;
     const i = tree.issues;
     const parts: string[] = [];
-    if (i.orphans) parts.push(`${i.orphans} orphan span${i.orphans === 1 ? '' : 's'} (parent not received), shown as roots`);
+    if (i.orphans) {
+      const waiting = !parentsGone();
+      const m = i.missingParents;
+      parts.push(
+        `${i.orphans} span${i.orphans === 1 ? '' : 's'} under ${m} parent${m === 1 ? '' : 's'} ${waiting ? 'not received yet' : 'that never arrived'}${waiting && summary?.receiving ? ' (still receiving)' : ''}`,
+      );
+    }
     if (i.cycles) parts.push(`${i.cycles} parent cycle${i.cycles === 1 ? '' : 's'} broken`);
     if (i.duplicates) parts.push(`${i.duplicates} spans share a span ID`);
     if (i.endBeforeStart) parts.push(`${i.endBeforeStart} span${i.endBeforeStart === 1 ? ' ends' : 's end'} before ${i.endBeforeStart === 1 ? 'it starts' : 'they start'}`);
