@@ -138,6 +138,9 @@ export class Waterfall {
   setModel(m: WaterfallModel): void {
     const prevTree = this.model?.tree;
     this.model = m;
+    // A new tree may put another node at a pooled row's index (a placeholder
+    // replaced by the span it stood for): rebind every row in full.
+    if (prevTree !== m.tree) for (const r of this.pool) r.bound = NaN;
     if (prevTree !== m.tree && !this.zoomed) {
       this.z0 = 0;
       this.z1 = Math.max(m.tree.duration, 1);
