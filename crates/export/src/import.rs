@@ -837,6 +837,70 @@ pub fn import(
     Ok(report)
 }
 
+/// What [`read_batches`] read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadReport {
+    pub format: FileFormat,
+    /// Items removed by validation (invalid IDs, bucket caps), as on import.
+    pub rejected: u64,
+    pub skipped_count: u64,
+    /// The first [`MAX_LISTED`] units that could not be read.
+    pub skipped: Vec<Skipped>,
+}
+
+/// Reads a file's batches without storing or marking them (`loupe replay`
+/// sends them elsewhere): the formats, limits and validation of [`import`],
+/// a bad unit skipped and reported. `f` gets each valid batch in file order.
+pub fn read_batches(
+    bytes: &[u8],
+    name: &str,
+    f: &mut dyn FnMut(Batch) -> Result<(), ImportError>,
+) -> Result<ReadReport, ImportError> {
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(ImportError::TooLarge {
+            size: bytes.len() as u64,
+            limit: MAX_FILE_BYTES,
+        });
+    }
+    let inflated;
+    let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
+        inflated = gunzip(bytes, MAX_FILE_BYTES)?;
+        &inflated[..]
+    } else {
+        bytes
+    };
+    let mut report = ReadReport {
+        format: FileFormat::OtlpJson,
+        rejected: 0,
+        skipped_count: 0,
+        skipped: Vec::new(),
+    };
+    report.format = each_unit(bytes, name, &mut |_, unit| {
+        match unit {
+            Ok(batches) => {
+                for mut batch in batches {
+                    report.rejected += match &mut batch {
+                        Batch::Traces(r) => loupe_otlp::validate::traces(r).count,
+                        Batch::Logs(r) => loupe_otlp::validate::logs(r).count,
+                        Batch::Metrics(r) => loupe_otlp::validate::metrics(r).count,
+                    } as u64;
+                    if Batch::item_count(&batch) > 0 {
+                        f(batch)?;
+                    }
+                }
+            }
+            Err(skipped) => {
+                report.skipped_count += 1;
+                if report.skipped.len() < MAX_LISTED {
+                    report.skipped.push(skipped);
+                }
+            }
+        }
+        Ok(())
+    })?;
+    Ok(report)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
