@@ -75,6 +75,9 @@ pub fn typescript() -> String {
     g.visit::<api::summary::Summary>();
     g.visit::<api::Metrics>();
     g.visit::<api::Dashboard>();
+    // The OTLP/JSON answers (`GET /traces/{id}`, `GET /logs`).
+    g.visit::<crate::otlp_types::TraceData>();
+    g.visit::<crate::otlp_types::LogsData>();
     // api/chart.rs
     g.visit::<api::chart::ChartAnswer>();
     // api/analysis.rs
