@@ -34,29 +34,6 @@ struct Cli {
     window: ServeArgs,
 }
 
-#[derive(Args, Debug)]
-struct ReplayArgs {
-    /// Bundle files, sent in one timeline: OTLP JSON Lines (`loupe export`), OTLP JSON,
-    /// OTLP protobuf (also gzipped), Loupe HTML reports.
-    #[arg(required = true, value_name = "FILE")]
-    files: Vec<PathBuf>,
-    /// The OTLP endpoint: host:port or http://host:port (gRPC: 4317; HTTP: 4318, /v1/… appended).
-    #[arg(long, value_name = "ENDPOINT")]
-    to: String,
-    /// grpc or http (OTLP/HTTP protobuf).
-    #[arg(long, default_value = "grpc")]
-    protocol: String,
-    /// 1x: as the bundle was exported; 10x: ten times faster; max: at once.
-    #[arg(long, default_value = "1x")]
-    speed: String,
-    /// Move every timestamp by one amount so that the first export is now.
-    #[arg(long)]
-    shift_to_now: bool,
-    /// New trace and span IDs (parent IDs and span links kept consistent).
-    #[arg(long)]
-    fresh_ids: bool,
-}
-
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run headless: OTLP receivers, store and API/UI in the browser.
@@ -70,8 +47,8 @@ enum Command {
     /// Import OTLP JSON, JSON Lines, protobuf or Loupe HTML reports, marked with their file name.
     Import(crate::transfer::ImportArgs),
     /// Send a bundle (JSON Lines, OTLP protobuf or JSON, a Loupe HTML report) to any OTLP
-    /// endpoint with its original relative timing (docs/replay.md).
-    Replay(ReplayArgs),
+    /// endpoint with its original relative timing (README: "Replay a bundle").
+    Replay(crate::replay::ReplayArgs),
     /// Alert rule files.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -639,7 +616,7 @@ pub fn main() -> ExitCode {
         }
         Some(Command::Export(a)) => crate::transfer::run_export(a),
         Some(Command::Import(a)) => crate::transfer::run_import(a),
-        Some(Command::Replay(a)) => run_replay(a),
+        Some(Command::Replay(a)) => crate::replay::run(a),
         Some(Command::Rules(RulesCommand::Check { file })) => run_rules_check(&file),
         Some(Command::Mcp(api)) => run_mcp(api),
         Some(Command::Traces { api, search, json }) => run_query(api, |ctx, out| {
@@ -659,72 +636,6 @@ pub fn main() -> ExitCode {
             Box::pin(async move { loupe_mcp::term::alerts(ctx, json, out).await })
         }),
         None => run_window(cli.window),
-    }
-}
-
-/// `loupe replay`: flags into `loupe_replay`'s options, then read, plan, send
-/// (progress on stderr, the summary on stdout). Exit 0: sent; 2: error.
-fn run_replay(a: ReplayArgs) -> ExitCode {
-    use std::io::IsTerminal;
-    let fail = |e: &dyn std::fmt::Display| {
-        eprintln!("loupe replay: {e}");
-        ExitCode::from(2)
-    };
-    let (speed, protocol) = match (
-        a.speed.parse::<loupe_replay::Speed>(),
-        loupe_replay::protocol(&a.protocol),
-    ) {
-        (Ok(s), Ok(p)) => (s, p),
-        (Err(e), _) | (_, Err(e)) => return fail(&e),
-    };
-    let opts = loupe_replay::Options {
-        speed,
-        shift_to_now: a.shift_to_now,
-        fresh_ids: a.fresh_ids,
-    };
-    let endpoint = loupe_replay::endpoint(&a.to);
-    let runtime = match current_thread() {
-        Ok(r) => r,
-        Err(c) => return c,
-    };
-    // The exporter's gRPC channel needs the runtime it will run on.
-    let _entered = runtime.enter();
-    let exporter = match loupe_replay::Exporter::new(
-        &endpoint,
-        protocol,
-        std::time::Duration::from_secs(10),
-    ) {
-        Ok(x) => x,
-        Err(e) => return fail(&e),
-    };
-    let plan = match loupe_replay::load(&a.files)
-        .and_then(|b| loupe_replay::prepare(b.batches, &opts, loupe_model::time::now_ns()))
-    {
-        Ok(p) => p,
-        Err(e) => return fail(&e),
-    };
-    eprintln!(
-        "loupe replay: {} items in {} requests over {} of bundle time, to {endpoint} ({})",
-        plan.items,
-        plan.steps.len(),
-        loupe_model::duration::format(plan.span_ns),
-        protocol.as_str()
-    );
-    let mut bar =
-        loupe_replay::progress::Reporter::new(std::io::stderr(), std::io::stderr().is_terminal());
-    match runtime.block_on(loupe_replay::send(&plan, &exporter, speed, &mut |p| {
-        bar.update(p)
-    })) {
-        Ok(took) => {
-            println!(
-                "replayed {} items in {} requests in {:.1} s",
-                plan.items,
-                plan.steps.len(),
-                took.as_secs_f64()
-            );
-            ExitCode::SUCCESS
-        }
-        Err(e) => fail(&e),
     }
 }
 

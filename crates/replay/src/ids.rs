@@ -125,3 +125,110 @@ impl FreshIds {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use loupe_model::otlp::logs::{LogRecord, ResourceLogs, ScopeLogs};
+    use loupe_model::otlp::trace::span::Link;
+    use loupe_model::otlp::trace::{ResourceSpans, ScopeSpans, Span};
+    use loupe_model::otlp::{ExportLogsServiceRequest, ExportTraceServiceRequest};
+
+    fn spans(b: &Batch) -> Vec<Span> {
+        match b {
+            Batch::Traces(r) => r.resource_spans[0].scope_spans[0].spans.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn every_reference_to_an_id_gets_the_same_new_id() {
+        let (t1, t2) = (vec![1u8; 16], vec![2u8; 16]);
+        let (root, child, other) = (vec![3u8; 8], vec![4u8; 8], vec![5u8; 8]);
+        let mut traces = Batch::Traces(ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![
+                        Span {
+                            trace_id: t1.clone(),
+                            span_id: root.clone(),
+                            parent_span_id: Vec::new(),
+                            ..Default::default()
+                        },
+                        Span {
+                            trace_id: t1.clone(),
+                            span_id: child.clone(),
+                            parent_span_id: root.clone(),
+                            ..Default::default()
+                        },
+                        Span {
+                            trace_id: t2.clone(),
+                            span_id: other.clone(),
+                            links: vec![Link {
+                                trace_id: t1.clone(),
+                                span_id: child.clone(),
+                                ..Default::default()
+                            }],
+                            ..Default::default()
+                        },
+                    ],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        });
+        let mut logs = Batch::Logs(ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                scope_logs: vec![ScopeLogs {
+                    log_records: vec![LogRecord {
+                        trace_id: t1.clone(),
+                        span_id: child.clone(),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        });
+        let fresh = FreshIds::default();
+        fresh.apply(&mut traces);
+        fresh.apply(&mut logs);
+        let s = spans(&traces);
+        // New IDs, valid sizes, none of the old ones.
+        assert_eq!((s[0].trace_id.len(), s[0].span_id.len()), (16, 8));
+        assert_ne!(s[0].trace_id, t1);
+        assert_ne!(s[2].trace_id, t2);
+        assert_ne!(s[0].trace_id, s[2].trace_id);
+        assert!([&root, &child, &other]
+            .iter()
+            .all(|old| s.iter().all(|x| &&x.span_id != old)));
+        // Joined as before: parent, link, log record; the root stays a root.
+        assert!(s[0].parent_span_id.is_empty());
+        assert_eq!(s[1].trace_id, s[0].trace_id);
+        assert_eq!(s[1].parent_span_id, s[0].span_id);
+        assert_eq!(s[2].links[0].trace_id, s[1].trace_id);
+        assert_eq!(s[2].links[0].span_id, s[1].span_id);
+        let Batch::Logs(r) = &logs else {
+            panic!("logs")
+        };
+        let l = &r.resource_logs[0].scope_logs[0].log_records[0];
+        assert_eq!((&l.trace_id, &l.span_id), (&s[1].trace_id, &s[1].span_id));
+        // Another replay, other IDs.
+        let mut again = Batch::Traces(ExportTraceServiceRequest::default());
+        if let Batch::Traces(r) = &mut again {
+            r.resource_spans = vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![Span {
+                        trace_id: t1.clone(),
+                        span_id: root.clone(),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }];
+        }
+        FreshIds::default().apply(&mut again);
+        assert_ne!(spans(&again)[0].trace_id, s[0].trace_id);
+    }
+}

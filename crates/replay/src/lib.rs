@@ -23,16 +23,35 @@ mod plan;
 pub mod progress;
 mod shift;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use loupe_export::import::{read_batches, ReadReport};
+use loupe_export::import::{read_batches, ReadReport, MAX_FILE_BYTES};
 use loupe_export::ImportError;
 use loupe_forward::SendError;
 use loupe_model::sink::Batch;
 
 pub use loupe_forward::{Exporter, Protocol};
+
+/// The exporter for `endpoint` (as [`endpoint`] writes it); nothing
+/// connects until the first request.
+pub fn exporter(
+    endpoint: &str,
+    protocol: Protocol,
+    timeout: Duration,
+) -> Result<Exporter, ReplayError> {
+    if !endpoint.starts_with("http://") {
+        return Err(ReplayError::Scheme(endpoint.to_string()));
+    }
+    Exporter::new(endpoint, protocol, timeout).map_err(|e| ReplayError::Endpoint {
+        endpoint: endpoint.to_string(),
+        message: match e {
+            loupe_forward::ForwardError::Client { message, .. } => message,
+            other => other.to_string(),
+        },
+    })
+}
 pub use plan::{Plan, Step, MAX_ITEMS_PER_REQUEST, WINDOW_NS};
 
 /// How fast to replay: a factor of the bundle's own pace, or at once.
@@ -99,8 +118,10 @@ pub enum ReplayError {
     },
     #[error("{path}: {source}")]
     Bundle { path: PathBuf, source: ImportError },
-    #[error("{0}")]
-    Endpoint(#[from] loupe_forward::ForwardError),
+    #[error("--to {0:?}: not an http:// endpoint (TLS is not built in; a local Collector can forward over TLS)")]
+    Scheme(String),
+    #[error("--to {endpoint:?}: {message}")]
+    Endpoint { endpoint: String, message: String },
     #[error("the endpoint refused request {step} of {steps}: {message}")]
     Refused {
         step: usize,
@@ -116,6 +137,8 @@ pub enum ReplayError {
     },
     #[error("nothing to replay: the files hold no spans, log records or metrics")]
     Empty,
+    #[error("the files hold more than {limit} bytes together, the most one replay reads")]
+    TooLarge { limit: u64 },
 }
 
 /// `grpc` or `http`.
@@ -128,9 +151,14 @@ pub fn protocol(s: &str) -> Result<Protocol, ReplayError> {
 }
 
 /// `host:port` becomes `http://host:port`; a URL is kept (TLS is not built
-/// in: the exporter refuses `https://` with a hint).
+/// in: the exporter refuses `https://` with a hint). A signal's path
+/// (`/v1/traces`, as an OTLP/HTTP endpoint is often written) is dropped:
+/// the exporter appends each signal's own.
 pub fn endpoint(s: &str) -> String {
-    let s = s.trim().trim_end_matches('/');
+    let mut s = s.trim().trim_end_matches('/');
+    for path in ["/v1/traces", "/v1/logs", "/v1/metrics"] {
+        s = s.strip_suffix(path).unwrap_or(s);
+    }
     if s.contains("://") {
         s.to_string()
     } else {
@@ -145,44 +173,67 @@ pub struct Bundle {
     pub files: Vec<(PathBuf, ReadReport)>,
 }
 
-/// Reads bundle files (each bounded by the importer's limits).
+/// Most bytes (inflated) all files of one replay may hold together: a
+/// replay orders every item by time, so the whole bundle is in memory.
+pub const MAX_BUNDLE_BYTES: u64 = MAX_FILE_BYTES as u64;
+
+/// Reads bundle files: each as the importer reads it (formats, limits,
+/// validation; a file with nothing readable is an error), together at most
+/// [`MAX_BUNDLE_BYTES`].
 pub fn load(paths: &[PathBuf]) -> Result<Bundle, ReplayError> {
     let mut out = Bundle::default();
+    let mut bytes_read = 0u64;
     for path in paths {
-        let bytes = std::fs::read(path).map_err(|source| ReplayError::Read {
+        let bundle_err = |source| ReplayError::Bundle {
             path: path.clone(),
             source,
-        })?;
+        };
+        let read_err = |source| ReplayError::Read {
+            path: path.clone(),
+            source,
+        };
+        let size = std::fs::metadata(path).map_err(read_err)?.len();
+        if size > MAX_FILE_BYTES as u64 {
+            return Err(bundle_err(ImportError::TooLarge {
+                size,
+                limit: MAX_FILE_BYTES,
+            }));
+        }
+        let bytes = std::fs::read(path).map_err(read_err)?;
         let name = path.file_name().map_or_else(
             || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
-        let report = read_batches(&bytes, &name, &mut |b| {
-            out.batches.push(b);
-            Ok(())
-        })
-        .map_err(|source| ReplayError::Bundle {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        out.files.push((path.to_path_buf(), report));
+        let report = read_batches(
+            &bytes,
+            &name,
+            &mut |b| {
+                out.batches.push(b);
+                Ok(())
+            },
+            &mut |_| true,
+        )
+        .map_err(bundle_err)?;
+        bytes_read = bytes_read.saturating_add(report.bytes);
+        if bytes_read > MAX_BUNDLE_BYTES {
+            return Err(ReplayError::TooLarge {
+                limit: MAX_BUNDLE_BYTES,
+            });
+        }
+        out.files.push((path.clone(), report));
     }
     Ok(out)
 }
 
-/// Fresh IDs and the shift applied, then the schedule. `now` is the time
-/// the first item gets with `shift_to_now`.
+/// Fresh IDs, then the schedule (shifted if asked). `now` is the time the
+/// first export gets with `shift_to_now`.
 pub fn prepare(mut batches: Vec<Batch>, opts: &Options, now: u64) -> Result<Plan, ReplayError> {
     if opts.fresh_ids {
         let fresh = ids::FreshIds::default();
         batches.iter_mut().for_each(|b| fresh.apply(b));
     }
-    if opts.shift_to_now {
-        let first = plan::plan(batches.clone(), Some(0)).first_ns;
-        let delta = now as i128 - first as i128;
-        batches.iter_mut().for_each(|b| shift::shift(b, delta));
-    }
-    let p = plan::plan(batches, opts.speed.window_ns());
+    let shift_to = opts.shift_to_now.then_some(now);
+    let p = plan::plan(batches, opts.speed.window_ns(), shift_to);
     if p.items == 0 {
         return Err(ReplayError::Empty);
     }
@@ -263,7 +314,50 @@ async fn send_one(
     Ok(())
 }
 
-/// The name a file is reported by.
-pub fn display(path: &Path) -> String {
-    path.display().to_string()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn speeds_and_endpoints_parse_as_documented() {
+        assert_eq!("1x".parse::<Speed>().unwrap(), Speed::Factor(1.0));
+        assert_eq!("10X".parse::<Speed>().unwrap(), Speed::Factor(10.0));
+        assert_eq!("0.5".parse::<Speed>().unwrap(), Speed::Factor(0.5));
+        assert_eq!("max".parse::<Speed>().unwrap(), Speed::Max);
+        for bad in ["0x", "-1x", "fast", "nanx", "infx", "2000000x"] {
+            assert!(bad.parse::<Speed>().is_err(), "{bad}");
+        }
+        assert_eq!(
+            Speed::Factor(10.0).delay(2_000_000_000),
+            Duration::from_millis(200)
+        );
+        assert_eq!(Speed::Max.delay(u64::MAX), Duration::ZERO);
+        assert_eq!(endpoint("localhost:4317"), "http://localhost:4317");
+        assert_eq!(
+            endpoint("http://127.0.0.1:4318/v1/traces"),
+            "http://127.0.0.1:4318"
+        );
+        assert_eq!(endpoint("https://x:4318/"), "https://x:4318");
+        assert!(protocol("GRPC").is_ok() && protocol("http").is_ok());
+        assert!(protocol("http/json").is_err());
+    }
+
+    #[test]
+    fn a_file_with_nothing_readable_is_refused_by_name() {
+        let dir = std::env::temp_dir().join(format!("loupe-replay-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bad = dir.join("notes.jsonl");
+        std::fs::write(&bad, "{\"resourceSpans\": 3}\n").unwrap();
+        let err = load(std::slice::from_ref(&bad)).unwrap_err();
+        assert!(
+            matches!(&err, ReplayError::Bundle { path, .. } if path == &bad),
+            "{err}"
+        );
+        let missing = dir.join("missing.jsonl");
+        assert!(matches!(
+            load(&[missing]).unwrap_err(),
+            ReplayError::Read { .. }
+        ));
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
