@@ -882,7 +882,10 @@ await check('j2-placeholder-then-full-tree-live', async () => {
   await until(async () => !(await classes(ph)).includes('placeholder') && (await vis(ph).innerText()).includes('EXECUTOR'), 'the placeholder should become the root span once it arrives', 15_000);
   expect(await page.evaluate(() => window.__loupeNoReload === true), 'the page reloaded');
   expect((await rowsOf(tid('span-row'))) === 4, `the full tree should have 4 rows, not ${await rowsOf(tid('span-row'))}`);
-  const order = await page.locator(tid('span-row')).filter({ visible: true }).evaluateAll((els) => els.map((e) => e.dataset.spanId));
+  const order = await page
+    .locator(tid('span-row'))
+    .filter({ visible: true })
+    .evaluateAll((els) => els.map((e) => e.dataset.spanId));
   expect(JSON.stringify(order) === JSON.stringify([LATE.root, LATE.t1, LATE.g, LATE.t2]), `rows in tree order, got ${order}`);
   await until(async () => (await rowsOf(tid('trace-incomplete'))) === 0, 'the "incomplete" mark should go');
   return `root arrived ${ROOT_DELAY_MS} ms after its children; tree filled in live`;
