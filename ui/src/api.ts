@@ -25,6 +25,7 @@ import type {
   PreviousAnswer,
   Related,
   ServiceMapAnswer,
+  Summary,
   TopologyAnswer,
   Services,
   StatisticsAnswer,
@@ -117,6 +118,11 @@ export function getTrace(traceId: string, signal?: AbortSignal): Promise<OtlpTra
 
 export function getRelated(traceId: string, signal?: AbortSignal): Promise<Related> {
   return getJson(`/api/v1/traces/${encodeURIComponent(traceId)}/related`, signal);
+}
+
+/** One trace's summary: incomplete, still receiving, awaiting its parents (the trace page polls it). */
+export function getTraceSummary(traceId: string, signal?: AbortSignal): Promise<Summary> {
+  return getJson(`/api/v1/traces/${encodeURIComponent(traceId)}/summary`, signal);
 }
 
 export function getTraceLogs(traceId: string, signal?: AbortSignal): Promise<OtlpLogsData> {

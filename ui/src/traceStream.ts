@@ -56,7 +56,7 @@ export interface Columns {
 }
 
 export type ToWorker =
-  | { t: 'load'; traceId: string; contextKeys: string[] }
+  | { t: 'load'; traceId: string; contextKeys: string[]; parentsGone: boolean }
   | { t: 'lens'; seq: number; query: string }
   | { t: 'span'; seq: number; index: number }
   | { t: 'group'; seq: number; key: string }
@@ -118,11 +118,13 @@ export class TraceStream {
     traceId: string,
     contextKeys: string[],
     private readonly h: StreamHandlers,
+    /** Missing parents are no longer expected: placeholders say they never arrived (tree.ts). */
+    parentsGone = false,
   ) {
     this.worker = new Worker(new URL('./traceWorker.ts', import.meta.url), { type: 'module', name: 'loupe-trace' });
     this.worker.onmessage = (ev: MessageEvent<FromWorker>) => this.receive(ev.data);
     this.worker.onerror = (ev) => this.h.onError(new ApiError(ev.message || 'The trace worker failed', 0));
-    this.worker.postMessage({ t: 'load', traceId, contextKeys } satisfies ToWorker);
+    this.worker.postMessage({ t: 'load', traceId, contextKeys, parentsGone } satisfies ToWorker);
   }
 
   /** True when the node is this stream's light copy (no events, links, other attributes). */

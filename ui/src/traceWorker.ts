@@ -138,7 +138,7 @@ function columns(t: SpanTree, contextKeys: string[]): { cols: Columns; transfer:
   return { cols, transfer };
 }
 
-async function load(traceId: string, contextKeys: string[]): Promise<void> {
+async function load(traceId: string, contextKeys: string[], parentsGone: boolean): Promise<void> {
   ctl?.abort();
   const c = new AbortController();
   ctl = c;
@@ -150,7 +150,8 @@ async function load(traceId: string, contextKeys: string[]): Promise<void> {
     const res = performance.getEntriesByType('resource').find((e) => e.name.endsWith(`/api/v1/traces/${traceId}`)) as PerformanceResourceTiming | undefined;
     answeredAt = res ? performance.timeOrigin + res.responseEnd : 0;
     answerBytes = res ? res.encodedBodySize : 0;
-    t = buildTree(flattenTrace(data), { mainTraceId: traceId });
+    // Spans whose parent has not arrived hang under a placeholder (docs/api.md "Incomplete traces").
+    t = buildTree(flattenTrace(data), { mainTraceId: traceId, placeholders: true, parentsGone });
   } catch (e) {
     if ((e as Error).name === 'AbortError') return;
     post({ t: 'error', message: (e as Error).message, status: e instanceof ApiError ? e.status : 0 });
@@ -189,7 +190,7 @@ async function load(traceId: string, contextKeys: string[]): Promise<void> {
 scope.onmessage = (ev: MessageEvent<ToWorker>) => {
   const m = ev.data;
   if (m.t === 'load') {
-    void load(m.traceId, m.contextKeys);
+    void load(m.traceId, m.contextKeys, m.parentsGone);
     return;
   }
   const t = tree;

@@ -1,7 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { attachmentFor, planStitch, rootAncestor, type RelatedAnswer, type RelatedEntry, type TraceSummary } from '../src/stitch';
 
-const sum = (traceId: string): TraceSummary => ({ traceId, rootService: 'kestra', rootName: 'x', startTimeUnixNano: '1', durationNano: '1', spanCount: 1, errorCount: 0, services: ['kestra'] });
+const sum = (traceId: string): TraceSummary => ({
+  traceId,
+  rootService: 'kestra',
+  rootName: 'x',
+  startTimeUnixNano: '1',
+  durationNano: '1',
+  spanCount: 1,
+  errorCount: 0,
+  services: ['kestra'],
+  incomplete: false,
+  missingParents: 0,
+  receiving: false,
+  awaitingParents: false,
+  lastArrivalUnixNano: '1',
+});
 
 function graph(links: [string, string, string, string][], received = (_: string) => true) {
   // links: [fromTrace, fromSpan, toTrace, toSpan]

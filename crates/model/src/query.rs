@@ -194,6 +194,23 @@ pub struct TraceSummary {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub linked_from: Option<u64>,
+    /// Some span names a parent the trace does not have, or no span is a
+    /// root: a long-running execution whose root is exported only when it
+    /// ends, or a parent that was lost.
+    pub incomplete: bool,
+    /// Distinct parent span IDs named by its spans and not received.
+    pub missing_parents: u64,
+    /// A span of it arrived within the receiving window (a few seconds):
+    /// the trace is still being written.
+    pub receiving: bool,
+    /// Incomplete, and a span of it arrived within the parent grace period:
+    /// the missing parents may still come. Once this is false the UI says
+    /// they never arrived.
+    pub awaiting_parents: bool,
+    /// When Loupe stored the trace's last new span.
+    #[ts(type = "string")]
+    #[serde(serialize_with = "ns_string")]
+    pub last_arrival_unix_nano: u64,
 }
 
 /// One span link that joins two traces.

@@ -875,6 +875,11 @@ fileBytes: number, databaseBytes: number, walBytes: number,
 lastCommit: string | null, queue: QueueHealth, error?: string, writeFailedAt?: string, retryable?: boolean, };
 
 /**
+ * `GET /traces/{traceId}/summary`.
+ */
+export type Summary = { summary: TraceSummary, };
+
+/**
  * `GET /topology`.
  */
 export type TopologyAnswer = { 
@@ -900,7 +905,32 @@ linksTo?: string,
 /**
  * How many other traces link to this one, e.g. its child executions (details only).
  */
-linkedFrom?: number, };
+linkedFrom?: number, 
+/**
+ * Some span names a parent the trace does not have, or no span is a
+ * root: a long-running execution whose root is exported only when it
+ * ends, or a parent that was lost.
+ */
+incomplete: boolean, 
+/**
+ * Distinct parent span IDs named by its spans and not received.
+ */
+missingParents: number, 
+/**
+ * A span of it arrived within the receiving window (a few seconds):
+ * the trace is still being written.
+ */
+receiving: boolean, 
+/**
+ * Incomplete, and a span of it arrived within the parent grace period:
+ * the missing parents may still come. Once this is false the UI says
+ * they never arrived.
+ */
+awaitingParents: boolean, 
+/**
+ * When Loupe stored the trace's last new span.
+ */
+lastArrivalUnixNano: string, };
 
 /**
  * `GET /traces`: the search's traces, newest first.

@@ -103,7 +103,9 @@ export function renderDetails(node: SpanNode, ctx: DetailsContext): HTMLElement 
   );
 
   const problems: string[] = [];
-  if (node.flags & F.ORPHAN) problems.push(`Orphan: its parent span ${node.parentSpanId} has not been received; it is shown as a root.`);
+  if (node.flags & F.PLACEHOLDER)
+    problems.push(`Not received: spans of this trace name span ${node.spanId} as their parent, but it has not arrived (a long-running parent exports its span when it ends).`);
+  if (node.flags & F.ORPHAN) problems.push(`Orphan: its parent span ${node.parentSpanId} has not been received; it hangs under a placeholder for it.`);
   if (node.flags & F.CYCLE) problems.push('Parent cycle: following parents leads back here; the loop was cut at this span.');
   if (node.flags & F.DUPLICATE) problems.push('Duplicate span ID: another span in this trace has the same ID.');
   if (node.flags & F.END_BEFORE_START) problems.push(`End before start: it ends at ${node.endNs}, before its start ${node.startNs} (drawn with zero width).`);

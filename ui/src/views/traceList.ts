@@ -1,5 +1,6 @@
 // Route `/`: the search form and the trace list, refreshed every 2 s.
 
+import { incompleteChips, incompleteSig } from './incomplete';
 import { ApiError, getAttributeKeys, getServices, getTopology, searchTraces } from '../api';
 import { serviceColor } from '../color';
 import { clear, h, toggleClass } from '../dom';
@@ -438,7 +439,7 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
     for (const { trace: t, child, children } of foldLinked(traces, expanded)) {
       keep.add(t.traceId);
       const ctx = (t.context ?? []).map((c) => `${c.key}=${c.value}`).join(',');
-      const sig = `${t.spanCount}|${t.errorCount}|${t.durationNano}|${t.rootName}|${t.rootService}|${t.services.join(',')}|${maxDur}|${ctx}|${t.errorMessage ?? ''}|${child}|${children}|${expanded.has(t.traceId)}`;
+      const sig = `${t.spanCount}|${t.errorCount}|${t.durationNano}|${t.rootName}|${t.rootService}|${t.services.join(',')}|${maxDur}|${ctx}|${t.errorMessage ?? ''}|${child}|${children}|${expanded.has(t.traceId)}|${incompleteSig(t)}`;
       let c = rowCache.get(t.traceId);
       if (!c || c.sig !== sig) {
         const fresh = buildRow(t, maxDur, now, child, children);
@@ -571,6 +572,7 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
         h('a', { class: 'root-link', attrs: { href } }, serviceChip(t.rootService), h('span', { class: 'root-name', text: t.rootName || '(no name)' })),
         h('span', { class: 'trace-id mono muted', text: t.traceId.slice(0, 12) }),
         linkedBadge,
+        ...incompleteChips(t),
       ),
       ...ctxKeys.map((k) => {
         const v = byKey.get(k);

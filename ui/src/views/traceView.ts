@@ -1,7 +1,8 @@
 // Route `/trace/<id>`: header, toolbar (lens search, collapse, group by,
 // stitched view), the waterfall, and the side panel (details, logs).
 
-import { ApiError, getAttributeKeys, getCriticalPath, getPrevious, getServiceMap, getRelated, getStatistics, getTrace, getTraceLogs } from '../api';
+import { ApiError, getAttributeKeys, getCriticalPath, getPrevious, getServiceMap, getRelated, getStatistics, getTrace, getTraceLogs, getTraceSummary } from '../api';
+import type { TraceSummary } from '../generated/api';
 import { criticalByNode, criticalPathInfo, regressionHint, sortStats, type CriticalPathAnswer, type PreviousAnswer, type Stat, type StatColumn, type StatisticsAnswer } from '../analysis';
 import { clear, h, setText, toggleClass } from '../dom';
 import { timeText } from '../components';
@@ -16,6 +17,7 @@ import {
   attributeKeys,
   buildTree,
   collapsedFromKeys,
+  F,
   findIndex,
   flattenTrace,
   indexOfKey,
@@ -117,6 +119,10 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   /** A load under way (a refresh), until it is whole. */
   let pending: TraceStream | null = null;
   let streaming = false;
+  // The trace's summary (docs/api.md "Incomplete traces"): while it is
+  // receiving or awaiting parents, the page keeps polling; once the grace
+  // ran out, placeholders say the parent never arrived.
+  let summary: TraceSummary | null = null;
   // Analysis (server-side, docs/api.md "Trace analysis").
   let cpOn = false;
   let cpAnswer: CriticalPathAnswer | null = null;
@@ -321,6 +327,15 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
       })
       .catch(() => {});
     const logsP = loadLogs(traceId);
+    const prevGone = parentsGone();
+    // The summary first (one row): the worker builds the tree with placeholders
+    // that say whether their parents may still come.
+    await getTraceSummary(traceId, ctl.signal)
+      .then((r) => {
+        summary = r.summary;
+      })
+      .catch(() => {});
+    if (destroyed) return;
     let fresh: TraceStream | null;
     try {
       fresh = await streamTrace(first);
@@ -328,7 +343,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
       if (first) performance.mark('loupe:trace-parsed');
       const t = fresh.tree;
       const prevCount = stream === fresh ? undefined : stream?.tree?.nodes.length;
-      if (!first && prevCount === t.nodes.length && !opts.stitched) {
+      if (!first && prevCount === t.nodes.length && !opts.stitched && prevGone === parentsGone()) {
         // Live refresh without new spans: nothing to redo.
         fresh.dispose();
         await Promise.all([relP, logsP]);
@@ -375,33 +390,38 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   function streamTrace(first: boolean): Promise<TraceStream | null> {
     pending?.dispose();
     return new Promise((ok, fail) => {
-      const s = new TraceStream(traceId, ctxKeys, {
-        onStart: (t) => {
-          if (destroyed || !first) return;
-          stream = s;
-          streaming = true;
-          showPartial(t);
+      const s = new TraceStream(
+        traceId,
+        ctxKeys,
+        {
+          onStart: (t) => {
+            if (destroyed || !first) return;
+            stream = s;
+            streaming = true;
+            showPartial(t);
+          },
+          onProgress: (n) => {
+            if (destroyed || !streaming || stream !== s) return;
+            waterfall.setProgress(`Loading spans… ${formatCount(n)} of ${formatCount(s.tree?.nodes.length ?? 0)}`, n / Math.max(1, s.tree?.nodes.length ?? 1));
+            waterfall.refresh();
+          },
+          onDone: () => {
+            if (pending === s) pending = null;
+            if (destroyed) return ok(null);
+            if (stream === s) {
+              streaming = false;
+              waterfall.setProgress(null);
+            }
+            if (first) requestAnimationFrame(() => performance.mark('loupe:trace-complete'));
+            ok(s);
+          },
+          onError: (e) => {
+            if (pending === s) pending = null;
+            fail(e);
+          },
         },
-        onProgress: (n) => {
-          if (destroyed || !streaming || stream !== s) return;
-          waterfall.setProgress(`Loading spans… ${formatCount(n)} of ${formatCount(s.tree?.nodes.length ?? 0)}`, n / Math.max(1, s.tree?.nodes.length ?? 1));
-          waterfall.refresh();
-        },
-        onDone: () => {
-          if (pending === s) pending = null;
-          if (destroyed) return ok(null);
-          if (stream === s) {
-            streaming = false;
-            waterfall.setProgress(null);
-          }
-          if (first) requestAnimationFrame(() => performance.mark('loupe:trace-complete'));
-          ok(s);
-        },
-        onError: (e) => {
-          if (pending === s) pending = null;
-          fail(e);
-        },
-      });
+        parentsGone(),
+      );
       pending = s;
     });
   }
@@ -495,11 +515,18 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     }
   }
 
+  /** The grace period ran out with parents still missing. */
+  function parentsGone(): boolean {
+    return !!summary && summary.incomplete && !summary.awaitingParents;
+  }
+
   function scheduleLive(): void {
     window.clearTimeout(liveTimer);
     if (!tree || destroyed) return;
     const endMs = Number(BigInt(tree.base) / 1_000_000n) + tree.duration / 1e6;
-    const recent = Date.now() - endMs < 60_000;
+    // Recent spans, or spans still arriving, or parents still expected (a
+    // long-running execution whose root is exported when it ends).
+    const recent = Date.now() - endMs < 60_000 || !!summary?.receiving || !!summary?.awaitingParents;
     if (recent && tree.nodes.length <= LIVE_MAX_SPANS) {
       liveInfo.textContent = 'live';
       liveTimer = window.setTimeout(() => void load(), LIVE_MS);
@@ -521,7 +548,11 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     const prevSel = selected >= 0 && tree ? tree.nodes[selected]?.key : undefined;
     const prevCursor = waterfall.getCursor() >= 0 && tree ? tree.nodes[waterfall.getCursor()]?.key : undefined;
     const stitched = opts.stitched && plan;
-    adopt(buildTree(inputs, { mainTraceId: stitched ? plan!.traces[0]! : traceId, attachments: stitched ? plan!.attachments : [] }), prevSel, prevCursor);
+    adopt(
+      buildTree(inputs, { mainTraceId: stitched ? plan!.traces[0]! : traceId, attachments: stitched ? plan!.attachments : [], placeholders: true, parentsGone: parentsGone() }),
+      prevSel,
+      prevCursor,
+    );
     // Opened from a linked child: its root is highlighted and in view, under the parent on top.
     if (stitched && plan!.traces[0] !== traceId && selected < 0 && tree) {
       const t = tree;
@@ -981,11 +1012,11 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   function renderHeader(): void {
     if (!tree) return;
     const t = tree;
-    const mainRoot = t.roots.find((r) => t.nodes[r]!.traceIdx === 0);
+    const mainRoot = t.roots.find((r) => t.nodes[r]!.traceIdx === 0 && !(t.nodes[r]!.flags & F.PLACEHOLDER));
     const rootNode = mainRoot !== undefined ? t.nodes[mainRoot] : undefined;
     title.replaceChildren(
       rootNode ? serviceChip(rootNode.service) : '',
-      h('h1', { class: 'trace-name', text: rootNode?.name || '(no spans)' }),
+      h('h1', { class: 'trace-name', text: rootNode?.name || (t.nodes.length ? '(root span not received yet)' : '(no spans)') }),
       h('span', { class: 'trace-id mono', title: 'Trace ID', text: traceId }),
     );
     document.title = `${rootNode?.name ?? 'Trace'} · Loupe`;
@@ -996,7 +1027,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     let mainStart = Infinity;
     let startNode: SpanNode | undefined;
     for (const n of t.nodes) {
-      if (n.traceIdx !== 0) continue;
+      if (n.traceIdx !== 0 || n.flags & F.PLACEHOLDER) continue;
       mainCount++;
       if (n.flags & 1) mainErrors++;
       if (n.end > mainEnd) mainEnd = n.end;
@@ -1011,6 +1042,16 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
       h('span', { class: 'meta-item' }, h('span', { class: 'k', text: 'Spans' }), formatCount(mainCount)),
       h('span', { class: `meta-item${mainErrors ? ' errors' : ''}` }, h('span', { class: 'k', text: 'Errors' }), formatCount(mainErrors)),
       h('span', { class: 'meta-item svcs' }, ...t.services.map((s) => serviceChip(s))),
+      ...(summary?.incomplete
+        ? [
+            h('span', {
+              class: 'meta-item incomplete',
+              testid: 'trace-incomplete',
+              title: 'Some spans name a parent span that has not arrived (a running execution exports its root when it ends)',
+              text: `incomplete${summary.receiving ? ' · receiving' : parentsGone() ? ' · parents never arrived' : ''}`,
+            }),
+          ]
+        : []),
       ...(t.traceIds.length > 1
         ? [
             h(
@@ -1072,7 +1113,13 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     if (!tree) return;
     const i = tree.issues;
     const parts: string[] = [];
-    if (i.orphans) parts.push(`${i.orphans} orphan span${i.orphans === 1 ? '' : 's'} (parent not received), shown as roots`);
+    if (i.orphans) {
+      const waiting = !parentsGone();
+      const m = i.missingParents;
+      parts.push(
+        `${i.orphans} span${i.orphans === 1 ? '' : 's'} under ${m} parent${m === 1 ? '' : 's'} ${waiting ? 'not received yet' : 'that never arrived'}${waiting && summary?.receiving ? ' (still receiving)' : ''}`,
+      );
+    }
     if (i.cycles) parts.push(`${i.cycles} parent cycle${i.cycles === 1 ? '' : 's'} broken`);
     if (i.duplicates) parts.push(`${i.duplicates} spans share a span ID`);
     if (i.endBeforeStart) parts.push(`${i.endBeforeStart} span${i.endBeforeStart === 1 ? ' ends' : 's end'} before ${i.endBeforeStart === 1 ? 'it starts' : 'they start'}`);

@@ -182,6 +182,9 @@ export class Waterfall {
   setModel(m: WaterfallModel): void {
     const prevTree = this.model?.tree;
     this.model = m;
+    // A new tree may put another node at a pooled row's index (a placeholder
+    // replaced by the span it stood for): rebind every row in full.
+    if (prevTree !== m.tree) for (const r of this.pool) r.bound = NaN;
     if (prevTree !== m.tree && !this.zoomed) {
       this.z0 = 0;
       this.z1 = Math.max(m.tree.duration, 1);
@@ -416,6 +419,7 @@ export class Waterfall {
     toggleClass(row, 'error-below', !(f & F.ERROR) && !!(f & F.ERROR_BELOW) && coll);
     toggleClass(row, 'has-error-below', !!(f & F.ERROR_BELOW));
     toggleClass(row, 'broken', !!(f & (F.ORPHAN | F.CYCLE | F.DUPLICATE | F.END_BEFORE_START | F.NO_START | F.STITCH_MISSING)));
+    toggleClass(row, 'placeholder', !!(f & F.PLACEHOLDER));
     toggleClass(row, 'foreign', node.traceIdx > 0);
     toggleClass(row, 'foreign-alt', node.traceIdx > 0 && node.traceIdx % 2 === 0);
     toggleClass(row, 'band-alt', !!m.laneOf && m.laneOf[x]! % 2 === 1);
@@ -591,6 +595,7 @@ export class Waterfall {
       );
       if (f & F.STITCH_MISSING) add('warn', 'unattached', 'The span it links to is not present');
     }
+    if (f & F.PLACEHOLDER) add('warn', 'not received', 'Spans below name this span as their parent; it has not arrived');
     if (f & F.ORPHAN) add('warn', 'orphan', 'Its parent span is not in this trace (not received yet?)');
     if (f & F.CYCLE) add('warn', 'cycle', 'Its parent chain loops back to itself: the loop was cut here');
     if (f & F.DUPLICATE) add('warn', 'dup id', 'Another span has the same span ID');

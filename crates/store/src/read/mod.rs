@@ -21,6 +21,8 @@ mod metrics;
 mod postings;
 mod traces;
 
+pub use traces::Liveness;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -47,6 +49,7 @@ pub struct Reader {
     pool: Mutex<Vec<Connection>>,
     resources: Mutex<HashMap<i64, ResourceSpans>>,
     scopes: Mutex<HashMap<i64, ScopeSpans>>,
+    liveness: Mutex<traces::Liveness>,
 }
 
 /// Read connections kept open for reuse.
@@ -59,6 +62,7 @@ impl Reader {
             pool: Mutex::new(Vec::new()),
             resources: Mutex::new(HashMap::new()),
             scopes: Mutex::new(HashMap::new()),
+            liveness: Mutex::new(traces::Liveness::default()),
         }
     }
 
