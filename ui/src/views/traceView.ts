@@ -342,8 +342,9 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
       if (destroyed || !fresh?.tree) return;
       if (first) performance.mark('loupe:trace-parsed');
       const t = fresh.tree;
-      const prevCount = stream === fresh ? undefined : stream?.tree?.nodes.length;
-      if (!first && prevCount === t.nodes.length && !opts.stitched && prevGone === parentsGone()) {
+      // Spans, not nodes: a parent that arrives replaces its placeholder (same node count).
+      const prevCount = stream === fresh || !stream?.tree ? undefined : receivedSpans(stream.tree);
+      if (!first && prevCount === receivedSpans(t) && !opts.stitched && prevGone === parentsGone()) {
         // Live refresh without new spans: nothing to redo.
         fresh.dispose();
         await Promise.all([relP, logsP]);
@@ -513,6 +514,13 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     } catch {
       /* optional */
     }
+  }
+
+  /** The spans the tree holds, placeholders left out. */
+  function receivedSpans(t: SpanTree): number {
+    let n = 0;
+    for (const node of t.nodes) if (!(node.flags & F.PLACEHOLDER)) n++;
+    return n;
   }
 
   /** The grace period ran out with parents still missing. */
