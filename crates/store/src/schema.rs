@@ -233,6 +233,26 @@ ALTER TABLE points ADD COLUMN arrived_ns INTEGER NOT NULL DEFAULT {now};
 DROP INDEX points_time;
 CREATE INDEX points_arrived ON points(arrived_ns, time_ns);
 "#,
+    // 6: correlation. `traces_errors` lists the traces with an ERROR span
+    // (`span.status = error` in a search, inside a link operator or not)
+    // without reading the summary of every trace. `corr_values` is the
+    // inferred-link index: per join rule, the values of its correlation
+    // key a trace carries (role 0) and the values its reference attribute
+    // names (role 1, e.g. a parent execution's ID), written at ingest, so
+    // the traces a trace shares a value with are index lookups, never a
+    // scan; `corr_values_trace` serves reading one trace's values and
+    // deleting them with the trace.
+    r#"
+CREATE INDEX traces_errors ON traces(id) WHERE error_count > 0;
+CREATE TABLE corr_values (
+    rule  TEXT NOT NULL,                -- the join rule's name (its key, by default)
+    value BLOB NOT NULL,                -- 8-byte hash of the value's text
+    role  INTEGER NOT NULL,             -- 0: the trace carries the key; 1: it names it (a reference)
+    trace INTEGER NOT NULL,
+    PRIMARY KEY (rule, value, role, trace)
+) WITHOUT ROWID;
+CREATE INDEX corr_values_trace ON corr_values(trace);
+"#,
 ];
 
 /// The schema version this build writes.

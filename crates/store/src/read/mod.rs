@@ -8,13 +8,15 @@
 //! Where things are: this file is the [`Reader`] (its connection pool and
 //! the caches of interned resources and scopes) and store-wide counts;
 //! `traces` (search, one trace, links), `postings` (evaluating a search
-//! expression over `attr_index`), `logs`, `metrics`, `attributes` (keys,
+//! expression over `attr_index`), `linksearch` (a search's link operators
+//! over `span_links`), `logs`, `metrics`, `attributes` (keys,
 //! values and services for pickers), `dashboard` and `imports` answer the
 //! queries of their name.
 
 mod attributes;
 mod dashboard;
 pub(crate) mod imports;
+mod linksearch;
 mod logs;
 mod metrics;
 mod postings;

@@ -14,6 +14,7 @@ use loupe_model::time::{from_sql, to_sql};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
 
+use super::linksearch::LinkWork;
 use super::postings::{eval, TraceSet};
 use super::Reader;
 use crate::codec::{decode_chunk, KEY_SPAN_NAME};
@@ -232,7 +233,7 @@ fn search_traces(c: &Connection, q: &TraceQuery) -> Result<Vec<TraceSummary>, St
 
     // Narrow down with the attribute index, then apply the trace filters to
     // the candidates.
-    let (candidates, negated) = match eval(c, &Expr::And(conds))? {
+    let (candidates, negated) = match eval(c, &Expr::And(conds), &mut LinkWork::default())? {
         TraceSet::Only(ids) => (ids, false),
         TraceSet::AllBut(ids) => (ids, true),
     };
