@@ -622,7 +622,7 @@ mod tests {
         let e = parse_expr("linked(links_to(linked_from(linked(a))))").unwrap_err();
         assert_eq!(e.position, 28, "at the fourth operator");
         assert!(e.message.contains("limit of 3 levels"), "{}", e.message);
-        let eight = vec!["linked(a)"; MAX_LINK_OPS].join(" OR ");
+        let eight = ["linked(a)"; MAX_LINK_OPS].join(" OR ");
         assert_eq!(parse_expr(&eight).unwrap().link_ops(), (MAX_LINK_OPS, 1));
         let nine = format!("{eight} OR linked(a)");
         let e = parse_expr(&nine).unwrap_err();
