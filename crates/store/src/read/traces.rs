@@ -70,6 +70,76 @@ impl Reader {
         })
     }
 
+    /// Which of `among` a search expression holds for (link operators
+    /// included): what a traces alert rule's `query` asks of the traces
+    /// it is looking at. In `among`'s order.
+    pub fn traces_matching(
+        &self,
+        expr: &Expr,
+        among: &[TraceId],
+    ) -> Result<Vec<TraceId>, StoreError> {
+        if among.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.with(|c| {
+            let (set, negated) = match eval(c, expr, &mut LinkWork::default())? {
+                TraceSet::Only(ids) => (ids, false),
+                TraceSet::AllBut(ids) => (ids, true),
+            };
+            let mut row = c.prepare_cached("SELECT id FROM traces WHERE trace_id = ?1")?;
+            let mut out = Vec::new();
+            for id in among {
+                let Some(r) = row
+                    .query_row([&id.0[..]], |r| r.get::<_, i64>(0))
+                    .optional()?
+                else {
+                    continue;
+                };
+                if set.binary_search(&r).is_ok() != negated {
+                    out.push(*id);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// `ids` and the traces joined to them by span links in either
+    /// direction, up to `hops` links away, at most `cap` in all (`ids`
+    /// first): the traces whose answer to a linked search may have changed
+    /// when spans of `ids` arrived.
+    pub fn linked_neighbourhood(
+        &self,
+        ids: &[TraceId],
+        hops: usize,
+        cap: usize,
+    ) -> Result<Vec<TraceId>, StoreError> {
+        self.with(|c| {
+            let mut seen: Vec<TraceId> = Vec::new();
+            for id in ids {
+                if !seen.contains(id) && seen.len() < cap {
+                    seen.push(*id);
+                }
+            }
+            let mut frontier = seen.clone();
+            for _ in 0..hops {
+                let mut next = Vec::new();
+                for id in &frontier {
+                    for other in neighbours(c, id)? {
+                        if seen.len() >= cap {
+                            return Ok(seen);
+                        }
+                        if !seen.contains(&other) {
+                            seen.push(other);
+                            next.push(other);
+                        }
+                    }
+                }
+                frontier = next;
+            }
+            Ok(seen)
+        })
+    }
+
     pub fn trace_summary(&self, id: TraceId) -> Result<Option<TraceSummary>, StoreError> {
         self.with(|c| summary_of(c, &id.0))
     }
@@ -149,6 +219,25 @@ impl Reader {
                 .collect()
         })
     }
+}
+
+/// The stored traces one trace's span links join it to, both directions.
+fn neighbours(c: &Connection, id: &TraceId) -> Result<Vec<TraceId>, StoreError> {
+    let mut st = c.prepare_cached(
+        "SELECT l.linked_trace FROM traces t JOIN span_links l ON l.trace = t.id WHERE t.trace_id = ?1
+         UNION
+         SELECT t.trace_id FROM span_links l JOIN traces t ON t.id = l.trace WHERE l.linked_trace = ?1",
+    )?;
+    let rows = st.query_map([&id.0[..]], |r| r.get::<_, Vec<u8>>(0))?;
+    let mut out = Vec::new();
+    for r in rows {
+        if let Ok(t) = TraceId::from_bytes(&r?) {
+            if t != *id {
+                out.push(t);
+            }
+        }
+    }
+    Ok(out)
 }
 
 const SUMMARY_COLUMNS: &str =
