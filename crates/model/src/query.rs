@@ -228,7 +228,28 @@ pub struct RelatedTrace {
     pub direction: LinkDirection,
     /// The other trace's summary, when Loupe has received it.
     pub summary: Option<TraceSummary>,
+    /// Real span links; for an inferred entry, the spans that carry the
+    /// shared value (from the referring side to the referred one).
     pub links: Vec<LinkPair>,
+    /// Set when no span link joins the traces but a join rule does: an
+    /// entry of its own, never merged with a real link's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub inferred: Option<Inferred>,
+}
+
+/// Which join rule inferred a link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Inferred {
+    /// The rule's name ("inferred by kestra.executionId").
+    pub rule: String,
+    /// Its correlation key.
+    pub key: String,
+    /// Its reference attribute, for a child-to-parent rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub reference: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]

@@ -16,6 +16,7 @@
 
 pub mod alerts;
 mod codec;
+mod correlate;
 mod error;
 pub mod files;
 mod logsearch;

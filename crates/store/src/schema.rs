@@ -249,6 +249,7 @@ CREATE TABLE corr_values (
     value BLOB NOT NULL,                -- 8-byte hash of the value's text
     role  INTEGER NOT NULL,             -- 0: the trace carries the key; 1: it names it (a reference)
     trace INTEGER NOT NULL,
+    span  INTEGER NOT NULL,             -- the first span that carried it (where the stitched view hangs)
     PRIMARY KEY (rule, value, role, trace)
 ) WITHOUT ROWID;
 CREATE INDEX corr_values_trace ON corr_values(trace);

@@ -214,6 +214,7 @@ impl Reader {
                         direction,
                         summary: summary_of(c, &other)?,
                         links,
+                        inferred: None,
                     })
                 })
                 .collect()
