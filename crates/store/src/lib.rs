@@ -72,8 +72,9 @@ impl Store {
             t.warn();
         }
         let conn = schema::open_writer(&path)?;
+        let rules = config.correlation.clone();
         let writer = Writer::start(conn, config)?;
-        let reader = Reader::new(path.clone());
+        let reader = Reader::new(path.clone(), rules);
         let writer = Arc::new(writer);
         let alerts = alerts::AlertDb::open(&path)?;
         Ok(Store {
@@ -94,7 +95,10 @@ impl Store {
                 source: std::io::Error::from(std::io::ErrorKind::NotFound),
             });
         }
-        Ok(Reader::new(path))
+        Ok(Reader::new(
+            path,
+            loupe_model::correlation::JoinRule::defaults(),
+        ))
     }
 
     pub fn path(&self) -> &Path {

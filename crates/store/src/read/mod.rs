@@ -16,6 +16,7 @@
 mod attributes;
 mod dashboard;
 pub(crate) mod imports;
+mod inferred;
 mod linksearch;
 mod logs;
 mod metrics;
@@ -24,7 +25,9 @@ mod traces;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
+
+use loupe_model::correlation::JoinRule;
 
 use loupe_model::otlp::trace::{ResourceSpans, ScopeSpans};
 use prost::Message;
@@ -48,18 +51,22 @@ pub struct Reader {
     pool: Mutex<Vec<Connection>>,
     resources: Mutex<HashMap<i64, ResourceSpans>>,
     scopes: Mutex<HashMap<i64, ScopeSpans>>,
+    /// The join rules (inferred links), named; which are on can change
+    /// while Loupe runs ([`Reader::set_join_rule`]).
+    rules: RwLock<Vec<JoinRule>>,
 }
 
 /// Read connections kept open for reuse.
 const POOL: usize = 4;
 
 impl Reader {
-    pub(crate) fn new(path: PathBuf) -> Reader {
+    pub(crate) fn new(path: PathBuf, rules: Vec<JoinRule>) -> Reader {
         Reader {
             path,
             pool: Mutex::new(Vec::new()),
             resources: Mutex::new(HashMap::new()),
             scopes: Mutex::new(HashMap::new()),
+            rules: RwLock::new(rules.into_iter().map(JoinRule::named).collect()),
         }
     }
 

@@ -2,7 +2,7 @@
 //! `postings` narrowed the candidates by attribute), one trace's spans, and
 //! the traces its span links join.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use loupe_model::ids::{SpanId, TraceId};
 use loupe_model::otlp::trace::ResourceSpans;
@@ -14,6 +14,7 @@ use loupe_model::time::{from_sql, to_sql};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
 
+use super::inferred;
 use super::linksearch::LinkWork;
 use super::postings::{eval, TraceSet};
 use super::Reader;
@@ -144,13 +145,17 @@ impl Reader {
         self.with(|c| summary_of(c, &id.0))
     }
 
-    /// Traces joined to this one by span links, in both directions.
+    /// Traces joined to this one by span links, in both directions, then
+    /// the traces the join rules that are on infer links to (entries of
+    /// their own, marked `inferred`; none for a trace a span link joins).
     pub fn related(&self, id: TraceId) -> Result<Vec<RelatedTrace>, StoreError> {
+        let rules = self.enabled_rules();
         self.with(|c| {
-            let this = c
-                .prepare_cached("SELECT id FROM traces WHERE trace_id = ?1")?
-                .query_row([&id.0[..]], |r| r.get::<_, i64>(0))
+            let row = c
+                .prepare_cached("SELECT id, start_ns FROM traces WHERE trace_id = ?1")?
+                .query_row([&id.0[..]], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
                 .optional()?;
+            let this = row.map(|(r, _)| r);
             let mut by_trace: Vec<(Vec<u8>, LinkDirection, Vec<LinkPair>)> = Vec::new();
             let mut add = |other: Vec<u8>, dir: LinkDirection, pair: LinkPair| {
                 match by_trace.iter_mut().find(|(t, d, _)| *t == other && *d == dir) {
@@ -206,7 +211,8 @@ impl Reader {
                     },
                 );
             }
-            by_trace
+            let linked: HashSet<Vec<u8>> = by_trace.iter().map(|(t, _, _)| t.clone()).collect();
+            let mut out = by_trace
                 .into_iter()
                 .map(|(other, direction, links)| {
                     Ok(RelatedTrace {
@@ -217,7 +223,15 @@ impl Reader {
                         inferred: None,
                     })
                 })
-                .collect()
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            if let Some((this, start)) = row {
+                for mut e in inferred::inferred(c, &rules, this, &id.0, start, &linked)? {
+                    let other = hex::decode(&e.trace_id).unwrap_or_default();
+                    e.summary = summary_of(c, &other)?;
+                    out.push(e);
+                }
+            }
+            Ok(out)
         })
     }
 }
