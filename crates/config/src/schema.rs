@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use loupe_model::correlation::JoinRule;
 use loupe_otlp::filter::FilterRule;
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +42,12 @@ pub struct Config {
     /// Ingest filter rules (`[[filters]]`), applied before storage.
     pub filters: Vec<FilterRule>,
     pub analysis: Analysis,
+    /// Join rules (`[[correlation]]`): traces sharing a correlation key's
+    /// value, or naming another's in a reference attribute, are shown as
+    /// related, marked inferred. Default: one rule on `kestra.executionId`;
+    /// `correlation = []` indexes none, `enabled = false` keeps a rule
+    /// indexed but unanswered (it can be turned on while Loupe runs).
+    pub correlation: Vec<JoinRule>,
 }
 
 /// Trace analysis (docs/api.md, "Trace analysis").
@@ -156,6 +163,7 @@ impl Default for Config {
             forward: Forward::default(),
             filters: Vec::new(),
             analysis: Analysis::default(),
+            correlation: JoinRule::defaults(),
         }
     }
 }
