@@ -1,5 +1,7 @@
 // The stitched view: which traces to pull in (span links, transitively, both
-// directions) and under which span each one hangs.
+// directions) and under which span each one hangs. Inferred links (a join rule:
+// the traces share a business identifier) stitch too, after the real links of
+// the same level, and their attachments say which rule inferred them.
 
 import type { Attachment } from './tree';
 
@@ -26,9 +28,11 @@ export interface StitchPlan {
  */
 export function attachmentFor(placed: string, entry: RelatedEntry): Attachment | null {
   const links = [...entry.links].sort((a, b) => (a.fromSpanId + a.toSpanId < b.fromSpanId + b.toSpanId ? -1 : 1));
+  // An inferred entry's pair joins the spans that carry the shared value; it hangs the same way, marked with its rule.
+  const inferred = entry.inferred ? { inferred: entry.inferred.rule } : {};
   for (const l of links) {
-    if (entry.direction === 'outgoing' && l.fromTraceId === placed) return { traceId: entry.traceId, underTraceId: placed, underSpanId: l.fromSpanId };
-    if (entry.direction === 'incoming' && l.toTraceId === placed) return { traceId: entry.traceId, underTraceId: placed, underSpanId: l.toSpanId };
+    if (entry.direction === 'outgoing' && l.fromTraceId === placed) return { traceId: entry.traceId, underTraceId: placed, underSpanId: l.fromSpanId, ...inferred };
+    if (entry.direction === 'incoming' && l.toTraceId === placed) return { traceId: entry.traceId, underTraceId: placed, underSpanId: l.toSpanId, ...inferred };
   }
   return null;
 }

@@ -70,6 +70,8 @@ export const F = {
   STITCH_MISSING: 128,
   /** Has no (valid) start time. */
   NO_START: 256,
+  /** Stitched root joined by an inferred link (a join rule), not a span link: drawn dashed. */
+  INFERRED: 512,
 } as const;
 
 export interface SpanNode {
@@ -105,6 +107,8 @@ export interface Attachment {
   /** Hang its roots under this span. */
   underTraceId: string;
   underSpanId: string;
+  /** The join rule's name when no span link joins the trace, only an inferred one ("inferred by kestra.executionId"). */
+  inferred?: string;
 }
 
 export interface TreeIssues {
@@ -132,6 +136,8 @@ export interface SpanTree {
   ids: Map<string, Map<string, number>>;
   /** Keys of the second and later copies of duplicated span IDs (`traceId:spanId#n`). */
   dupKeys: Map<string, number>;
+  /** Stitched traces joined by an inferred link: trace ID → the join rule's name. */
+  inferredBy: Map<string, string>;
   issues: TreeIssues;
   errorCount: number;
   services: string[];
@@ -305,15 +311,20 @@ export function buildTree(inputs: readonly SpanInput[], opts: BuildOptions = {})
   }
 
   // Stitching: roots of attached traces hang under the span they are linked with.
+  const inferredBy = new Map<string, string>();
   if (opts.attachments && opts.attachments.length > 0) {
     const attach = new Map<string, Attachment>();
-    for (const a of opts.attachments) attach.set(a.traceId.toLowerCase(), a);
+    for (const a of opts.attachments) {
+      attach.set(a.traceId.toLowerCase(), a);
+      if (a.inferred !== undefined) inferredBy.set(a.traceId.toLowerCase(), a.inferred);
+    }
     for (let i = 0; i < n; i++) {
       const node = nodes[i]!;
       if (node.parent !== -1 || node.flags & F.CYCLE) continue;
       const a = attach.get(node.traceId);
       if (!a || node.traceIdx === 0) continue;
       node.flags |= F.STITCHED;
+      if (a.inferred !== undefined) node.flags |= F.INFERRED;
       const p = ids.get(lc(a.underTraceId))?.get(lc(a.underSpanId));
       if (p === undefined || p === i) node.flags |= F.STITCH_MISSING;
       else node.parent = p;
@@ -414,6 +425,7 @@ export function buildTree(inputs: readonly SpanInput[], opts: BuildOptions = {})
     traceIds,
     ids,
     dupKeys,
+    inferredBy,
     issues,
     errorCount,
     services: [...services].sort(),

@@ -312,7 +312,8 @@ export class Waterfall {
       setText(r.svc, showSvc ? node.service : '');
       r.svc.hidden = !showSvc;
       r.name.title = `${node.name}\n${node.service} · ${formatDuration(node.end - node.start)}`;
-      this.fillBadges(r.badges, node.flags, node.traceId, node.children.length, node.depth);
+      this.fillBadges(r.badges, node.flags, node.traceId, node.children.length, node.depth, tree.inferredBy.get(node.traceId));
+      toggleClass(row, 'stitch-inferred', (node.flags & F.INFERRED) !== 0);
       r.tl.hidden = false;
       this.fillMarks(r, m.logs.get(x));
       r.row.setAttribute('aria-level', String(node.depth + 1));
@@ -405,20 +406,33 @@ export class Waterfall {
     toggleClass(row, 'cursor', false);
   }
 
-  private fillBadges(el: HTMLElement, f: number, traceId: string, kids: number, depth: number): void {
+  private fillBadges(el: HTMLElement, f: number, traceId: string, kids: number, depth: number, inferredBy?: string): void {
     el.replaceChildren();
     const add = (cls: string, text: string, title: string) => el.appendChild(h('span', { class: `badge ${cls}`, text, title }));
     if (depth > MAX_INDENT) add('depth', `depth ${depth}`, 'Nesting deeper than the indent shows');
     if (f & F.STITCHED) {
+      const inferred = (f & F.INFERRED) !== 0;
       el.appendChild(
         h('span', {
-          class: 'badge trace-badge',
+          class: `badge trace-badge${inferred ? ' inferred' : ''}`,
           testid: 'stitched-trace-badge',
           data: { traceId },
           text: `trace ${shortId(traceId)}`,
-          title: `Linked trace ${traceId} (open it on its own)`,
+          title: inferred
+            ? `Trace ${traceId}, joined by no span link: inferred by ${inferredBy ?? 'a join rule'} (open it on its own)`
+            : `Linked trace ${traceId} (open it on its own)`,
         }),
       );
+      if (inferred) {
+        el.appendChild(
+          h('span', {
+            class: 'badge inferred-badge',
+            testid: 'inferred-badge',
+            text: `inferred by ${inferredBy ?? 'a join rule'}`,
+            title: 'No span link joins this trace: it shares a value with the trace above (a join rule, Settings)',
+          }),
+        );
+      }
       if (f & F.STITCH_MISSING) add('warn', 'unattached', 'The span it links to is not present');
     }
     if (f & F.ORPHAN) add('warn', 'orphan', 'Its parent span is not in this trace (not received yet?)');
