@@ -418,9 +418,7 @@ export class Waterfall {
           testid: 'stitched-trace-badge',
           data: { traceId },
           text: `trace ${shortId(traceId)}`,
-          title: inferred
-            ? `Trace ${traceId}, joined by no span link: inferred by ${inferredBy ?? 'a join rule'} (open it on its own)`
-            : `Linked trace ${traceId} (open it on its own)`,
+          title: inferred ? `Trace ${traceId}, joined by no span link: inferred by ${inferredBy ?? 'a join rule'} (open it on its own)` : `Linked trace ${traceId} (open it on its own)`,
         }),
       );
       if (inferred) {
