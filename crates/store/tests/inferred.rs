@@ -363,3 +363,82 @@ async fn kestra_workload_has_no_spurious_inferred_links() {
         }
     }
 }
+
+/// Retention deletes a trace's join-rule values with it: the trace that
+/// stays is no longer related to it, and no value row is left behind to
+/// point at a reused trace row.
+#[tokio::test]
+async fn retention_deletes_the_values_with_the_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = Store::open(
+        dir.path(),
+        WriterConfig {
+            retention: Retention {
+                max_bytes: u64::MAX,
+                max_age: std::time::Duration::from_secs(7 * 24 * 3600),
+            },
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let t0 = now_ns() - 60_000_000_000;
+    put(
+        &st,
+        vec![trace(
+            1,
+            "kestra-executor",
+            t0,
+            0,
+            vec![("kestra.executionId", EXEC)],
+            vec![],
+        )],
+    )
+    .await;
+    put(
+        &st,
+        vec![trace(
+            2,
+            "kestra-worker",
+            t0,
+            900,
+            vec![("kestra.executionId", EXEC)],
+            vec![],
+        )],
+    )
+    .await;
+    assert_eq!(related(&st, 2).len(), 1);
+    let rows = || -> i64 {
+        let c = rusqlite::Connection::open(st.path()).unwrap();
+        c.query_row("SELECT count(*) FROM corr_values", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(rows(), 2);
+
+    // Eight days later by the writer's clock, trace 2 gets a new span (so
+    // it stays); trace 1 arrived longer ago than the limit and goes.
+    st.writer
+        .inject_clock_ahead(std::time::Duration::from_secs(8 * 24 * 3600));
+    let mut more = trace(
+        2,
+        "kestra-worker",
+        t0,
+        950,
+        vec![("kestra.executionId", EXEC)],
+        vec![],
+    );
+    more.scope_spans[0].spans.truncate(1);
+    more.scope_spans[0].spans[0].span_id = sid(2, 3);
+    more.scope_spans[0].spans[0].parent_span_id = sid(2, 1);
+    put(&st, vec![more]).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while st.reader.trace(TraceId(tid(1))).unwrap().is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "trace 1 never deleted"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(st.reader.trace(TraceId(tid(2))).unwrap().is_some());
+    assert!(related(&st, 2).is_empty());
+    assert_eq!(rows(), 1, "only trace 2's value is left");
+}
