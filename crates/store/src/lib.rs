@@ -9,7 +9,9 @@
 //! them run while the writer writes) and never writes; [`retention`]
 //! deletes the oldest data in small steps on the writer thread between
 //! commits; [`codec`] is the blob formats (span chunks, posting lists,
-//! hashes); [`alerts`] keeps alerting's tables on a connection of its own
+//! hashes); [`correlate`] collects the join rules' values while a batch
+//! is prepared (inferred links, answered by `read`'s `inferred`);
+//! [`alerts`] keeps alerting's tables on a connection of its own
 //! and reads what the evaluator needs; [`files`] keeps the data directory
 //! 0700 and the database 0600 (and offers the same to every crate that
 //! writes a private file).

@@ -7,7 +7,8 @@
 //!
 //! Where things are: this file is the [`Reader`] (its connection pool and
 //! the caches of interned resources and scopes) and store-wide counts;
-//! `traces` (search, one trace, links), `postings` (evaluating a search
+//! `traces` (search, one trace, links), `inferred` (the traces join rules
+//! relate a trace to, and which rules are on), `postings` (evaluating a search
 //! expression over `attr_index`), `linksearch` (a search's link operators
 //! over `span_links`), `logs`, `metrics`, `attributes` (keys,
 //! values and services for pickers), `dashboard` and `imports` answer the
