@@ -744,7 +744,7 @@ await check('h5-legend-toggles-a-line', async () => {
 await check('h6-histogram-percentiles', async () => {
   await (await need(tid('metric-row', `[data-name="${mm.histogram}"]`), `the catalogue row of ${mm.histogram}`)).click();
   // One series per flow: each gets its percentiles.
-  const want = mm.flows.flatMap((f) => ['p50', 'p90', 'p99'].map((q) => `flowId=${f} ${q}`)).sort();
+  const want = mm.flows.flatMap((f) => ['p50', 'p90', 'p99'].map((q) => `${q} · flowId=${f}`)).sort();
   await until(async () => JSON.stringify((await legendLabels()).slice().sort()) === JSON.stringify(want), `a histogram should be charted as ${want.join(', ')}`).catch(async (e) => {
     throw new CheckError(`${e.message}; legend: ${JSON.stringify(await legendLabels())}`);
   });

@@ -33,6 +33,8 @@ import type {
   ChartAnswer,
 } from './generated/api';
 import type { OtlpLogsData, OtlpTraceData } from './tree';
+import { currentTheme } from './theme';
+import { markLightSvg } from './chartTheme';
 
 export type { DashboardPanel, Health, Info, MetricInfo } from './generated/api';
 
@@ -176,8 +178,18 @@ export function getMetrics(params: URLSearchParams, signal?: AbortSignal): Promi
   return getJson(`/api/v1/metrics?${params.toString()}`, signal);
 }
 
-export function getChart(name: string, params: URLSearchParams, signal?: AbortSignal): Promise<ChartAnswer> {
-  return getJson(`/api/v1/metrics/${encodeURIComponent(name)}/chart?${params.toString()}`, signal);
+/**
+ * A metric's chart, drawn by the server for the theme in force (`theme=light|dark`,
+ * unless the caller chose one). A chart on a white background is marked `on-light`
+ * (style.css inverts it in the dark theme), so a theme switch never shows a white slab.
+ */
+export async function getChart(name: string, params: URLSearchParams, signal?: AbortSignal): Promise<ChartAnswer> {
+  const p = new URLSearchParams(params);
+  if (!p.has('theme')) p.set('theme', currentTheme());
+  const c = await getJson<ChartAnswer>(`/api/v1/metrics/${encodeURIComponent(name)}/chart?${p.toString()}`, signal);
+  c.svg = markLightSvg(c.svg);
+  if (c.distribution) c.distribution.svg = markLightSvg(c.distribution.svg);
+  return c;
 }
 
 export function searchLogs(params: URLSearchParams, signal?: AbortSignal): Promise<OtlpLogsData> {

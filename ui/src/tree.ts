@@ -543,16 +543,47 @@ export function lens(tree: SpanTree, query: string, textCache?: (string | undefi
 // Group by attribute: lanes.
 // ---------------------------------------------------------------------------
 
-/** The lane value of each node: its own attribute (span, then resource), else its nearest ancestor's; '' when none. */
+/**
+ * The lane value of each node: its own attribute (span, then resource); else
+ * its nearest ancestor's own; else its nearest descendant's (so an API call
+ * that started a workflow execution lands in that execution's lane); else
+ * its parent's lane; '' when none.
+ */
 export function groupValues(tree: SpanTree, key: string): string[] {
   const n = tree.nodes.length;
   const out = new Array<string>(n).fill('');
   if (!key) return out;
+  const own = new Array<string | undefined>(n);
+  for (let i = 0; i < n; i++) {
+    const node = tree.nodes[i]!;
+    own[i] = key === 'service.name' || key === 'service' ? node.service : (attrValue(node.span.attributes, key) ?? attrValue(node.resource.attributes, key));
+  }
+  // Nearest descendant with a value (fewest levels down; the earlier child on a tie), bottom-up.
+  const down = new Array<string | undefined>(n);
+  const dist = new Int32Array(n);
+  for (let j = n - 1; j >= 0; j--) {
+    const x = tree.order[j]!;
+    if (own[x] !== undefined) {
+      down[x] = own[x];
+      dist[x] = 0;
+    }
+    const p = tree.nodes[x]!.parent;
+    if (p >= 0 && down[x] !== undefined && own[p] === undefined) {
+      // Children are visited last to first: "<=" lets the earlier child win a tie.
+      if (down[p] === undefined || dist[x]! + 1 <= dist[p]!) {
+        down[p] = down[x];
+        dist[p] = dist[x]! + 1;
+      }
+    }
+  }
+  // Top-down: own, nearest ancestor's own, nearest descendant's, the parent's lane.
+  const up = new Array<string | undefined>(n);
   for (let j = 0; j < n; j++) {
     const x = tree.order[j]!;
-    const node = tree.nodes[x]!;
-    const own = key === 'service.name' || key === 'service' ? node.service : (attrValue(node.span.attributes, key) ?? attrValue(node.resource.attributes, key));
-    out[x] = own ?? (node.parent >= 0 ? out[node.parent]! : '');
+    const p = tree.nodes[x]!.parent;
+    const inherited = p >= 0 ? (own[p] ?? up[p]) : undefined;
+    up[x] = inherited;
+    out[x] = own[x] ?? inherited ?? down[x] ?? (p >= 0 ? out[p]! : '');
   }
   return out;
 }
@@ -561,6 +592,8 @@ export interface Lane {
   value: string;
   count: number;
   collapsed: boolean;
+  /** The lane's first node (its context chips), or -1. */
+  first: number;
 }
 
 /**
@@ -577,7 +610,7 @@ export function laneRows(rows: Int32Array, values: readonly string[], collapsedL
     if (l === undefined) {
       l = lanes.length;
       laneOf.set(v, l);
-      lanes.push({ value: v, count: 0, collapsed: collapsedLanes.has(v) });
+      lanes.push({ value: v, count: 0, collapsed: collapsedLanes.has(v), first: x });
       members.push([]);
     }
     lanes[l]!.count++;

@@ -187,22 +187,41 @@ describe('group by attribute', () => {
     span('subtask', 'sub', 12, 20),
     span('last', 'parent', 60, 70),
   ]);
-  it('inherits the nearest ancestor value', () => {
+  it('inherits the nearest ancestor value; a span with none above takes the nearest below (the API call lands in its execution)', () => {
     const v = groupValues(tree, 'kestra.executionId');
-    expect(tree.nodes.map((n) => `${n.name}:${v[n.index]}`)).toEqual(['api:', 'parent:E1', 'task:E1', 'sub:E2', 'subtask:E2', 'last:E1']);
+    expect(tree.nodes.map((n) => `${n.name}:${v[n.index]}`)).toEqual(['api:E1', 'parent:E1', 'task:E1', 'sub:E2', 'subtask:E2', 'last:E1']);
     expect(groupValues(tree, 'service.name')[0]).toBe('svc');
+  });
+  it('takes the nearest descendant by levels, the earlier child on a tie, and the parent lane when nothing is below', () => {
+    const t = buildTree([
+      span('root', null, 0, 100),
+      span('a', 'root', 1, 10),
+      span('a1', 'a', 2, 5),
+      span('a11', 'a1', 3, 4, ex('DEEP')),
+      span('b', 'root', 20, 30),
+      span('b1', 'b', 21, 25, ex('NEAR')),
+      span('c', 'root', 40, 50, ex('LATE')),
+      span('db', 'root', 60, 70),
+    ]);
+    const v = groupValues(t, 'kestra.executionId');
+    // root: c (1 level) beats b1 (2) and a11 (3).
+    expect(t.nodes.map((n) => `${n.name}:${v[n.index]}`)).toEqual(['root:LATE', 'a:DEEP', 'a1:DEEP', 'a11:DEEP', 'b:NEAR', 'b1:NEAR', 'c:LATE', 'db:LATE']);
+    const tie = buildTree([span('r', null, 0, 100), span('x', 'r', 1, 10, ex('FIRST')), span('y', 'r', 20, 30, ex('SECOND'))]);
+    expect(groupValues(tie, 'kestra.executionId')[0]).toBe('FIRST');
   });
   it('partitions rows into lanes, valueless last', () => {
     const v = groupValues(tree, 'kestra.executionId');
     const { rows, lanes } = laneRows(visibleRows(tree, new Uint8Array(tree.nodes.length)), v);
     expect(lanes.map((l) => [l.value, l.count])).toEqual([
-      ['E1', 3],
+      ['E1', 4],
       ['E2', 2],
-      ['', 1],
     ]);
-    expect(Array.from(rows, (x) => (x < 0 ? `#${lanes[-x - 1]!.value}` : tree.nodes[x]!.name))).toEqual(['#E1', 'parent', 'task', 'last', '#E2', 'sub', 'subtask', '#', 'api']);
+    expect(Array.from(rows, (x) => (x < 0 ? `#${lanes[-x - 1]!.value}` : tree.nodes[x]!.name))).toEqual(['#E1', 'api', 'parent', 'task', 'last', '#E2', 'sub', 'subtask']);
+    expect(lanes.map((l) => tree.nodes[l.first]!.name)).toEqual(['api', 'sub']);
     const collapsed = laneRows(visibleRows(tree, new Uint8Array(tree.nodes.length)), v, new Set(['E2']));
-    expect(collapsed.rows.length).toBe(7);
+    expect(collapsed.rows.length).toBe(6);
+    const none = laneRows(visibleRows(tree, new Uint8Array(tree.nodes.length)), groupValues(tree, 'no.such.key'));
+    expect(none.lanes.map((l) => [l.value, l.count])).toEqual([['', 6]]);
   });
 });
 

@@ -3,7 +3,8 @@
 
 import { serviceColor } from '../color';
 import { copyText, h } from '../dom';
-import { anyValueToString, anyValueType, formatCount, formatDuration, formatTimestamp, nsDiff, severityName, shortId, SPAN_KINDS, type KeyValue } from '../format';
+import { timeText } from '../components';
+import { anyValueToString, anyValueType, formatCount, formatDuration, nsDiff, severityName, shortId, SPAN_KINDS, type KeyValue } from '../format';
 import type { RelatedAnswer, TraceSummary } from '../stitch';
 import { F, findIndex, type LogEntry, type SpanNode, type SpanTree } from '../tree';
 
@@ -113,7 +114,7 @@ export function renderDetails(node: SpanNode, ctx: DetailsContext): HTMLElement 
     'div',
     { class: 'd-grid' },
     h('div', { class: 'kv' }, h('span', { class: 'k', text: 'Duration' }), h('span', { class: 'v', text: formatDuration(node.end - node.start) })),
-    h('div', { class: 'kv' }, h('span', { class: 'k', text: 'Start' }), h('span', { class: 'v', text: `${formatTimestamp(node.startNs, { micros: true })}  (+${formatDuration(offset)})` })),
+    h('div', { class: 'kv' }, h('span', { class: 'k', text: 'Start' }), h('span', { class: 'v' }, timeText(node.startNs, { micros: true, withDate: true }), `  (+${formatDuration(offset)})`)),
     idRow('Span ID', node.spanId),
     idRow('Trace ID', node.traceId),
     node.parentSpanId

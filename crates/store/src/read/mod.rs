@@ -16,6 +16,7 @@
 
 mod attributes;
 mod dashboard;
+mod details;
 pub(crate) mod imports;
 mod inferred;
 mod linksearch;

@@ -14,6 +14,7 @@ use loupe_model::time::{from_sql, to_sql};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
 
+use super::details;
 use super::inferred;
 use super::linksearch::LinkWork;
 use super::postings::{eval, TraceSet};
@@ -277,6 +278,10 @@ fn summary_row_at(r: &rusqlite::Row, o: usize) -> rusqlite::Result<TraceSummary>
         span_count: r.get::<_, i64>(o + 5)? as u64,
         error_count: r.get::<_, i64>(o + 6)? as u64,
         services: serde_json::from_str(&services).unwrap_or_default(),
+        context: None,
+        error_message: None,
+        links_to: None,
+        linked_from: None,
     })
 }
 
@@ -296,6 +301,14 @@ const CANDIDATE_CHUNK: usize = 400;
 const FEW_CANDIDATES: usize = 2000;
 
 fn search_traces(c: &Connection, q: &TraceQuery) -> Result<Vec<TraceSummary>, StoreError> {
+    let mut out = search_summaries(c, q)?;
+    if let Some(d) = &q.details {
+        details::fill(c, &mut out, d)?;
+    }
+    Ok(out)
+}
+
+fn search_summaries(c: &Connection, q: &TraceQuery) -> Result<Vec<TraceSummary>, StoreError> {
     let mut filter = String::from("t.span_count > 0 AND ");
     let (range, [lo, hi]) = q.range.sql("t.start_ns");
     filter.push_str(&range);
