@@ -8,6 +8,7 @@ import type {
   AttributeKeys,
   AttributeValues,
   CompareAnswer,
+  Correlation,
   CriticalPathAnswer,
   Dashboard,
   DashboardPanel,
@@ -168,6 +169,15 @@ export function getFilters(signal?: AbortSignal): Promise<Filters> {
 /** Rules as the user wrote them (`action` may be left out: drop). */
 export function putFilters(filters: (Omit<FilterRule, 'action'> & { action?: FilterRule['action'] })[]): Promise<Filters> {
   return putJson('/api/v1/settings/filters', { filters });
+}
+
+export function getCorrelation(signal?: AbortSignal): Promise<Correlation> {
+  return getJson('/api/v1/settings/correlation', signal);
+}
+
+/** Turns one join rule (inferred links) on or off; answers every rule. */
+export function putCorrelation(name: string, enabled: boolean): Promise<Correlation> {
+  return putJson('/api/v1/settings/correlation', { name, enabled });
 }
 
 export function getMetrics(params: URLSearchParams, signal?: AbortSignal): Promise<Metrics> {

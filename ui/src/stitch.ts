@@ -1,5 +1,7 @@
 // The stitched view: which traces to pull in (span links, transitively, both
-// directions) and under which span each one hangs.
+// directions) and under which span each one hangs. Inferred links (a join rule:
+// the traces share a business identifier) stitch too, after the real links of
+// the same level, and their attachments say which rule inferred them.
 
 import type { Attachment } from './tree';
 
@@ -26,9 +28,11 @@ export interface StitchPlan {
  */
 export function attachmentFor(placed: string, entry: RelatedEntry): Attachment | null {
   const links = [...entry.links].sort((a, b) => (a.fromSpanId + a.toSpanId < b.fromSpanId + b.toSpanId ? -1 : 1));
+  // An inferred entry's pair joins the spans that carry the shared value; it hangs the same way, marked with its rule.
+  const inferred = entry.inferred ? { inferred: entry.inferred.rule } : {};
   for (const l of links) {
-    if (entry.direction === 'outgoing' && l.fromTraceId === placed) return { traceId: entry.traceId, underTraceId: placed, underSpanId: l.fromSpanId };
-    if (entry.direction === 'incoming' && l.toTraceId === placed) return { traceId: entry.traceId, underTraceId: placed, underSpanId: l.toSpanId };
+    if (entry.direction === 'outgoing' && l.fromTraceId === placed) return { traceId: entry.traceId, underTraceId: placed, underSpanId: l.fromSpanId, ...inferred };
+    if (entry.direction === 'incoming' && l.toTraceId === placed) return { traceId: entry.traceId, underTraceId: placed, underSpanId: l.toSpanId, ...inferred };
   }
   return null;
 }
@@ -72,13 +76,15 @@ export async function planStitch(main: string, fetchRelated: (traceId: string) =
  * child execution's spans link to the span of the parent that started it)
  * to a trace Loupe has, until none is left, a trace repeats or `limit`
  * steps are taken. A trace with several parents follows the earliest-started.
+ * Inferred links are not followed.
  */
 export async function rootAncestor(start: string, fetchRelated: (traceId: string) => Promise<RelatedAnswer>, limit = 20): Promise<string> {
   let cur = start;
   const seen = new Set([start]);
   for (let i = 0; i < limit; i++) {
     const ans = await fetchRelated(cur).catch(() => null);
-    const parents = (ans?.related ?? []).filter((e) => e.direction === 'outgoing' && e.summary && !seen.has(e.traceId));
+    // Real span links only: an inferred link (a shared key) never decides which trace is on top.
+    const parents = (ans?.related ?? []).filter((e) => e.direction === 'outgoing' && !e.inferred && e.summary && !seen.has(e.traceId));
     if (parents.length === 0) break;
     parents.sort((a, b) => (BigInt(a.summary!.startTimeUnixNano) < BigInt(b.summary!.startTimeUnixNano) ? -1 : 1));
     cur = parents[0]!.traceId;

@@ -211,6 +211,8 @@ export class TraceStream {
       traceIds: m.traceIds,
       ids: new Map(m.traceIds.map((id) => [id, new Map<string, number>()])),
       dupKeys: new Map(m.dupKeys),
+      // The worker builds one trace, never stitched: nothing is inferred.
+      inferredBy: new Map(),
       issues: m.issues,
       errorCount: m.errorCount,
       services: m.services,

@@ -77,6 +77,8 @@ export const F = {
    * children's extent; `span` holds only the IDs.
    */
   PLACEHOLDER: 512,
+  /** Stitched root joined by an inferred link (a join rule), not a span link: drawn dashed. */
+  INFERRED: 1024,
 } as const;
 
 export interface SpanNode {
@@ -112,6 +114,8 @@ export interface Attachment {
   /** Hang its roots under this span. */
   underTraceId: string;
   underSpanId: string;
+  /** The join rule's name when no span link joins the trace, only an inferred one ("inferred by kestra.executionId"). */
+  inferred?: string;
 }
 
 export interface TreeIssues {
@@ -142,6 +146,8 @@ export interface SpanTree {
   ids: Map<string, Map<string, number>>;
   /** Keys of the second and later copies of duplicated span IDs (`traceId:spanId#n`). */
   dupKeys: Map<string, number>;
+  /** Stitched traces joined by an inferred link: trace ID → the join rule's name. */
+  inferredBy: Map<string, string>;
   issues: TreeIssues;
   errorCount: number;
   services: string[];
@@ -380,15 +386,20 @@ export function buildTree(inputs: readonly SpanInput[], opts: BuildOptions = {})
   const total = nodes.length;
 
   // Stitching: roots of attached traces hang under the span they are linked with.
+  const inferredBy = new Map<string, string>();
   if (opts.attachments && opts.attachments.length > 0) {
     const attach = new Map<string, Attachment>();
-    for (const a of opts.attachments) attach.set(a.traceId.toLowerCase(), a);
+    for (const a of opts.attachments) {
+      attach.set(a.traceId.toLowerCase(), a);
+      if (a.inferred !== undefined) inferredBy.set(a.traceId.toLowerCase(), a.inferred);
+    }
     for (let i = 0; i < total; i++) {
       const node = nodes[i]!;
       if (node.parent !== -1 || node.flags & F.CYCLE) continue;
       const a = attach.get(node.traceId);
       if (!a || node.traceIdx === 0) continue;
       node.flags |= F.STITCHED;
+      if (a.inferred !== undefined) node.flags |= F.INFERRED;
       const p = ids.get(lc(a.underTraceId))?.get(lc(a.underSpanId));
       if (p === undefined || p === i) node.flags |= F.STITCH_MISSING;
       else node.parent = p;
@@ -490,6 +501,7 @@ export function buildTree(inputs: readonly SpanInput[], opts: BuildOptions = {})
     traceIds,
     ids,
     dupKeys,
+    inferredBy,
     issues,
     errorCount,
     services: [...services].sort(),

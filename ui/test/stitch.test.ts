@@ -47,6 +47,23 @@ describe('attachmentFor', () => {
   });
 });
 
+describe('inferred links', () => {
+  const inferred = { rule: 'kestra.executionId', key: 'kestra.executionId' };
+  it('hang like links, marked with their rule', () => {
+    const e: RelatedEntry = { traceId: 'W', direction: 'incoming', links: [{ fromTraceId: 'W', fromSpanId: 'w1', toTraceId: 'X', toSpanId: 'x1' }], summary: sum('W'), inferred };
+    expect(attachmentFor('X', e)).toEqual({ traceId: 'W', underTraceId: 'X', underSpanId: 'x1', inferred: 'kestra.executionId' });
+  });
+  it('stitch both ways', async () => {
+    const answers: Record<string, RelatedAnswer> = {
+      X: { traceId: 'X', related: [{ traceId: 'W', direction: 'incoming', links: [{ fromTraceId: 'W', fromSpanId: 'w1', toTraceId: 'X', toSpanId: 'x1' }], summary: sum('W'), inferred }] },
+      W: { traceId: 'W', related: [{ traceId: 'X', direction: 'outgoing', links: [{ fromTraceId: 'W', fromSpanId: 'w1', toTraceId: 'X', toSpanId: 'x1' }], summary: sum('X'), inferred }] },
+    };
+    const fetch = async (t: string) => answers[t]!;
+    expect((await planStitch('X', fetch)).attachments).toEqual([{ traceId: 'W', underTraceId: 'X', underSpanId: 'x1', inferred: 'kestra.executionId' }]);
+    expect((await planStitch('W', fetch)).attachments).toEqual([{ traceId: 'X', underTraceId: 'W', underSpanId: 'w1', inferred: 'kestra.executionId' }]);
+  });
+});
+
 describe('planStitch', () => {
   it('walks both directions transitively, each trace once', async () => {
     // Children C1, C2 link to P; P's ForEach; G links to C1 (grandchild); P links to U (outgoing).

@@ -280,6 +280,22 @@ describe('stitching linked traces', () => {
     expect(croot.traceIdx).toBe(1);
     expect(croot.depth).toBe(2);
   });
+  it('marks a trace joined by an inferred link, with its rule, and not one joined by a span link', () => {
+    const parent = [span('exec', null, 0, 100), span('task', 'exec', 10, 80)];
+    const worker = [span('wroot', null, 20, 40, { trace: T2 })];
+    const tree = buildTree([...parent, ...worker], {
+      mainTraceId: T,
+      attachments: [{ traceId: T2, underTraceId: T, underSpanId: sid('exec'), inferred: 'kestra.executionId' }],
+    });
+    const wroot = tree.nodes.find((n) => n.name === 'wroot')!;
+    expect(wroot.flags & F.STITCHED).toBeTruthy();
+    expect(wroot.flags & F.INFERRED).toBeTruthy();
+    expect(wroot.parent).toBe(0);
+    expect(tree.inferredBy.get(T2)).toBe('kestra.executionId');
+    const real = buildTree([...parent, ...worker], { mainTraceId: T, attachments: [{ traceId: T2, underTraceId: T, underSpanId: sid('exec') }] });
+    expect(real.nodes.find((n) => n.name === 'wroot')!.flags & F.INFERRED).toBeFalsy();
+    expect(real.inferredBy.size).toBe(0);
+  });
   it('keeps a linked trace as a marked root when its anchor span is missing', () => {
     const tree = buildTree([span('api', null, 0, 100), span('croot', null, 20, 40, { trace: T2 })], {
       mainTraceId: T,

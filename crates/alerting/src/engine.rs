@@ -29,6 +29,7 @@ use loupe_store::alerts::{
 };
 
 use crate::items::{log_items, span_items};
+use crate::linked::linked_matches;
 use loupe_store::{Reader, StoreError};
 
 /// How often rules are evaluated.
@@ -313,7 +314,12 @@ impl Alerting {
             let prev = prev_states.get(id).cloned().unwrap_or_default();
             let (next, transitions) = match rule.signal {
                 Signal::Spans | Signal::Traces => {
-                    eval::step_events(rule, &prev, &m.span_matches(&spans), now)
+                    let matches = match rule.query_expr() {
+                        None => m.span_matches(&spans),
+                        Some(Ok(expr)) => linked_matches(&self.reader, &m, &expr, &spans)?,
+                        Some(Err(_)) => continue,
+                    };
+                    eval::step_events(rule, &prev, &matches, now)
                 }
                 Signal::Logs => eval::step_events(rule, &prev, &m.log_matches(&logs), now),
                 Signal::Metrics => {

@@ -2,6 +2,7 @@
 //! translation shared by the evaluation loop and backtests.
 
 use loupe_alerts::eval::{LogItem, SpanItem};
+use loupe_model::otlp::ExportTraceServiceRequest;
 use loupe_store::alerts::{LogRow, SpanBatch};
 
 fn hex_id(b: &[u8]) -> Option<String> {
@@ -24,6 +25,32 @@ pub fn span_items(batches: &[SpanBatch]) -> Vec<SpanItem> {
                 end_ns: s.end_time_unix_nano,
                 attributes: s.attributes.clone(),
                 resource: b.resource.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// A stored trace (as the store reads it back) as the evaluator's items.
+pub fn request_items(req: &ExportTraceServiceRequest) -> Vec<SpanItem> {
+    let mut out = Vec::new();
+    for rs in &req.resource_spans {
+        let resource = rs
+            .resource
+            .as_ref()
+            .map(|r| r.attributes.clone())
+            .unwrap_or_default();
+        for s in rs.scope_spans.iter().flat_map(|ss| &ss.spans) {
+            out.push(SpanItem {
+                trace_id: hex::encode(&s.trace_id),
+                span_id: hex::encode(&s.span_id),
+                name: s.name.clone(),
+                kind: s.kind,
+                status: s.status.as_ref().map(|st| st.code).unwrap_or(0),
+                start_ns: s.start_time_unix_nano,
+                end_ns: s.end_time_unix_nano,
+                attributes: s.attributes.clone(),
+                resource: resource.clone(),
             });
         }
     }

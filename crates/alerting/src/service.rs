@@ -14,6 +14,7 @@ use loupe_alerts::eval::{self, GroupState, Matcher, State, Transition};
 use loupe_alerts::rule::{file_from_yaml, file_to_yaml};
 use loupe_alerts::target::check_target;
 use loupe_alerts::{analyse, from_yaml, to_yaml, Analysis, Rule, RuleError, Signal};
+use loupe_model::ids::TraceId;
 use loupe_model::time::{now_ns, NanoRange};
 use loupe_store::alerts::{ChannelRow, DeliveryRow};
 use serde::{Deserialize, Serialize};
@@ -311,7 +312,28 @@ impl Alerting {
                     .into_iter()
                     .filter(|s| s.end_ns.max(s.start_ns) >= start && s.start_ns <= end)
                     .collect();
-                let matches = m.span_matches(&items);
+                let mut matches = m.span_matches(&items);
+                if let Some(expr) = rule.query_expr() {
+                    // The query as the store answers it now.
+                    let expr = expr.map_err(AlertingError::Bad)?;
+                    let traces: Vec<TraceId> = matches
+                        .iter()
+                        .filter_map(|x| x.evidence.trace_id.as_deref())
+                        .filter_map(|t| TraceId::parse_hex(t).ok())
+                        .collect();
+                    let hits: Vec<String> = self
+                        .reader
+                        .traces_matching(&expr, &traces)?
+                        .iter()
+                        .map(|t| t.to_string())
+                        .collect();
+                    matches.retain(|x| {
+                        x.evidence
+                            .trace_id
+                            .as_ref()
+                            .is_some_and(|t| hits.contains(t))
+                    });
+                }
                 (eval::backtest_events(rule, matches.clone(), end), matches)
             }
             Signal::Logs => {

@@ -163,6 +163,13 @@ pub struct Rule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub when: Option<Condition>,
+    /// Traces rules only: a trace search in the trace list's `q=`
+    /// language that the trace must match as well, evaluated on the store
+    /// (so it can follow span links: `linked_from(span.status = error)`
+    /// fires for the API call whose execution, a trace of its own, failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub query: Option<String>,
     /// Metrics rules only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
@@ -376,7 +383,26 @@ impl Rule {
         if let Some(c) = &self.when {
             crate::condition::Compiled::new(c, self.signal).map_err(RuleError::msg)?;
         }
+        if self.query.is_some() && self.signal != Signal::Traces {
+            return Err(RuleError::msg(format!(
+                "`query:` is only for traces rules, not {:?} rules",
+                self.signal
+            )));
+        }
+        if let Some(Err(e)) = self.query_expr() {
+            return Err(RuleError::msg(e));
+        }
         Ok(())
+    }
+
+    /// The parsed `query`, if the rule has one: the trace search it must
+    /// also match, or why it does not parse.
+    pub fn query_expr(&self) -> Option<Result<loupe_model::query::Expr, String>> {
+        let q = self.query.as_deref()?;
+        Some(
+            loupe_query::parse_expr(q)
+                .map_err(|e| format!("query: {} (at character {})", e.message, e.position)),
+        )
     }
 }
 

@@ -155,6 +155,7 @@ proptest! {
             enabled: true,
             signal: loupe_alerts::Signal::Spans,
             when: Some(c.clone()),
+            query: None,
             metric: None,
             group_by: Vec::new(),
             pending: Default::default(),

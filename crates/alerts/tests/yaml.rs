@@ -113,6 +113,7 @@ fn values_keep_their_types() {
             enabled: true,
             signal: Signal::Spans,
             when: Some(Condition::pred("k", Op::Equals, Some(v.clone()))),
+            query: None,
             metric: None,
             group_by: vec![],
             pending: Default::default(),

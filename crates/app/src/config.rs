@@ -157,6 +157,7 @@ impl ServeConfig {
                     max_bytes: c.max_db_size.bytes,
                     max_age: c.max_age.duration,
                 },
+                correlation: c.correlation.clone(),
                 ..WriterConfig::default()
             },
             drop_data: false,

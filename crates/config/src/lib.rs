@@ -131,7 +131,7 @@ pub struct Loaded {
 }
 
 /// Keys that environment variables cannot set (tables of rules).
-const NOT_FROM_ENV: &[&str] = &["filters"];
+const NOT_FROM_ENV: &[&str] = &["filters", "correlation"];
 
 /// The environment variable that sets `key` (`forward.endpoint` →
 /// `LOUPE_FORWARD_ENDPOINT`).
@@ -467,6 +467,12 @@ impl Loaded {
     pub fn check(&self) -> Result<(), ConfigError> {
         let c = &self.config;
         self.filters()?;
+        loupe_model::correlation::JoinRule::check(&c.correlation).map_err(|message| {
+            ConfigError::Invalid {
+                key: "correlation",
+                message,
+            }
+        })?;
         if c.analysis.run_keys.len() > 8 || c.analysis.run_keys.iter().any(|k| k.trim().is_empty())
         {
             return Err(ConfigError::Invalid {
@@ -520,6 +526,7 @@ impl Loaded {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use loupe_model::correlation::JoinRule;
 
     fn no_env(_: &str) -> Option<String> {
         None
@@ -566,6 +573,38 @@ mod tests {
         let (_d, path) = write("[analysis]\nrun_keys = [\"\"]\n");
         let l = Loaded::load(Some(&path), &no_env, Vec::new()).expect("load");
         assert!(l.check().is_err());
+    }
+
+    #[test]
+    fn correlation_rules_from_the_file() {
+        let no_env = |_: &str| None;
+        let l = Loaded::load(None, &no_env, Vec::new()).expect("load");
+        assert_eq!(l.config.correlation, JoinRule::defaults());
+        let (_d, path) = write(
+            "[[correlation]]\nkey = \"kestra.executionId\"\nenabled = false\n\
+             [[correlation]]\nkey = \"kestra.executionId\"\nreference = \"kestra.parentExecutionId\"\n",
+        );
+        let l = Loaded::load(Some(&path), &no_env, Vec::new()).expect("load");
+        l.check().expect("valid");
+        assert_eq!(l.config.correlation.len(), 2);
+        assert!(!l.config.correlation[0].enabled);
+        assert_eq!(
+            l.config.correlation[1].reference.as_deref(),
+            Some("kestra.parentExecutionId")
+        );
+        let (_d, path) = write("correlation = []\n");
+        let l = Loaded::load(Some(&path), &no_env, Vec::new()).expect("load");
+        assert!(l.config.correlation.is_empty());
+        for bad in [
+            "[[correlation]]\nkey = \"\"\n",
+            "[[correlation]]\nkey = \"a\"\n[[correlation]]\nkey = \"a\"\n",
+        ] {
+            let (_d, path) = write(bad);
+            let l = Loaded::load(Some(&path), &no_env, Vec::new()).expect("load");
+            assert!(l.check().is_err(), "{bad}");
+        }
+        let (_d, path) = write("[[correlation]]\nkey = \"a\"\nkeys = \"b\"\n");
+        assert!(Loaded::load(Some(&path), &no_env, Vec::new()).is_err());
     }
 
     #[test]

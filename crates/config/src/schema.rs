@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use loupe_model::correlation::JoinRule;
 use loupe_otlp::filter::FilterRule;
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +43,12 @@ pub struct Config {
     pub filters: Vec<FilterRule>,
     pub analysis: Analysis,
     pub traces: Traces,
+    /// Join rules (`[[correlation]]`): traces sharing a correlation key's
+    /// value, or naming another's in a reference attribute, are shown as
+    /// related, marked inferred. Default: one rule on `kestra.executionId`;
+    /// `correlation = []` indexes none, `enabled = false` keeps a rule
+    /// indexed but unanswered (it can be turned on while Loupe runs).
+    pub correlation: Vec<JoinRule>,
 }
 
 /// Incomplete traces (docs/api.md, "Incomplete traces").
@@ -178,6 +185,7 @@ impl Default for Config {
             filters: Vec::new(),
             analysis: Analysis::default(),
             traces: Traces::default(),
+            correlation: JoinRule::defaults(),
         }
     }
 }

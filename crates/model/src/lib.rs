@@ -5,6 +5,7 @@
 //! [`sink::Batch`] to whatever implements [`sink::Sink`], and the API asks the
 //! store with the filters in [`query`].
 
+pub mod correlation;
 pub mod duration;
 pub mod ids;
 pub mod otlp;

@@ -31,13 +31,55 @@ pub enum AttrOp {
 
 /// A boolean expression over attribute conditions, evaluated per trace:
 /// `Cond` holds for a trace when some span of it (or its resource/scope)
-/// meets the condition; `Not` holds when none does.
+/// meets the condition; `Not` holds when none does; `Linked` holds when
+/// some *other* trace joined to it by a span link, in the given direction,
+/// meets the inner expression (the correlation the seed's users search
+/// for: the API call whose execution, a trace of its own, failed).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
     Cond(AttrCondition),
     And(Vec<Expr>),
     Or(Vec<Expr>),
     Not(Box<Expr>),
+    Linked(LinkDir, Box<Expr>),
+}
+
+/// Which span links a `linked` operator follows, named as the trace view's
+/// link chips are ("links to", "linked from").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkDir {
+    /// Either direction: `linked(…)`.
+    Any,
+    /// Spans of this trace link to the other trace: `links_to(…)` (in
+    /// Kestra, from a child execution to the parent that started it).
+    To,
+    /// Spans of the other trace link to this one: `linked_from(…)` (from a
+    /// parent, its child executions; from an API call, the execution it
+    /// created).
+    From,
+}
+
+impl Expr {
+    /// How many `linked` operators the expression holds, and how deeply
+    /// they nest: what bounds the work a search does through links.
+    /// Iterative, so it needs no depth bound of its own.
+    pub fn link_ops(&self) -> (usize, usize) {
+        let (mut count, mut deepest) = (0, 0);
+        let mut stack: Vec<(&Expr, usize)> = vec![(self, 0)];
+        while let Some((e, depth)) = stack.pop() {
+            match e {
+                Expr::Cond(_) => {}
+                Expr::And(v) | Expr::Or(v) => stack.extend(v.iter().map(|x| (x, depth))),
+                Expr::Not(inner) => stack.push((inner, depth)),
+                Expr::Linked(_, inner) => {
+                    count += 1;
+                    deepest = deepest.max(depth + 1);
+                    stack.push((inner, depth + 1));
+                }
+            }
+        }
+        (count, deepest)
+    }
 }
 
 /// The attribute key under which span names are indexed.
@@ -45,6 +87,11 @@ pub const SPAN_NAME_KEY: &str = ":name";
 
 /// The attribute key under which instrumentation scope names are indexed.
 pub const SCOPE_NAME_KEY: &str = ":scope";
+
+/// The key of `span.status = error` in a search: "some span of the trace
+/// has status ERROR", answered from the traces' error counts (migration 6
+/// indexes the traces that have errors), not from `attr_index`.
+pub const SPAN_STATUS_KEY: &str = ":status";
 
 /// A trace search. Conditions are evaluated per trace: a trace matches when
 /// each condition is met by some span of it (or the span's resource/scope),
@@ -241,7 +288,28 @@ pub struct RelatedTrace {
     pub direction: LinkDirection,
     /// The other trace's summary, when Loupe has received it.
     pub summary: Option<TraceSummary>,
+    /// Real span links; for an inferred entry, the spans that carry the
+    /// shared value (from the referring side to the referred one).
     pub links: Vec<LinkPair>,
+    /// Set when no span link joins the traces but a join rule does: an
+    /// entry of its own, never merged with a real link's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub inferred: Option<Inferred>,
+}
+
+/// Which join rule inferred a link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Inferred {
+    /// The rule's name ("inferred by kestra.executionId").
+    pub rule: String,
+    /// Its correlation key.
+    pub key: String,
+    /// Its reference attribute, for a child-to-parent rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub reference: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]

@@ -4,15 +4,22 @@
 //! ```text
 //! expr   := term (OR term)*
 //! term   := factor (AND factor)*
-//! factor := NOT factor | '(' expr ')' | cond
+//! factor := NOT factor | '(' expr ')' | link '(' expr ')' | cond
+//! link   := linked | links_to | linked_from
 //! cond   := key op value | key            -- a bare key means "exists"
 //! op     := = | != | > | >= | < | <=
 //! value  := "quoted \"string\"" | bare-token
 //! ```
 //!
 //! Keywords are case-insensitive. `service` means `service.name`, `name`
-//! the span name and `scope` the instrumentation scope name. Errors carry
-//! the character offset they are about, so the UI can point at it.
+//! the span name and `scope` the instrumentation scope name;
+//! `span.status = error` holds for a trace with an ERROR span. A link
+//! operator holds for a trace when another trace joined to it by a span
+//! link meets the inner expression: `linked` in either direction,
+//! `links_to` where this trace's spans carry the link, `linked_from` where
+//! the other trace's do (the names of the trace view's link chips). A link
+//! word not followed by `(` is an ordinary attribute key. Errors carry the
+//! character offset they are about, so the UI can point at it.
 //!
 //! An expression arrives from the network (any web page can make the
 //! browser send `GET /api/v1/traces?q=…`), and the parser is recursive
@@ -20,9 +27,13 @@
 //! [`MAX_EXPR_LEN`] bytes, checked before lexing, and at most
 //! [`MAX_EXPR_DEPTH`] nested `(` or `NOT`, checked before each recursive
 //! step. Everything that walks a parsed [`Expr`] afterwards (the store's
-//! evaluator, `Drop`) recurses no deeper than that.
+//! evaluator, `Drop`) recurses no deeper than that. A link operator costs
+//! the store a pass over link rows, so there are at most
+//! [`MAX_LINK_OPS`] of them, nested at most [`MAX_LINK_DEPTH`] deep.
 
-use loupe_model::query::{AttrCondition, AttrOp, Expr, SCOPE_NAME_KEY, SPAN_NAME_KEY};
+use loupe_model::query::{
+    AttrCondition, AttrOp, Expr, LinkDir, SCOPE_NAME_KEY, SPAN_NAME_KEY, SPAN_STATUS_KEY,
+};
 
 /// Longest expression accepted, in bytes: far beyond anything typed into
 /// the search box (the UI sends the box's text verbatim), small enough that
@@ -33,6 +44,16 @@ pub const MAX_EXPR_LEN: usize = 4096;
 /// uses three stack frames per level, so this keeps it far from the end of
 /// even a 2 MiB thread stack (10,000 levels overflowed it).
 pub const MAX_EXPR_DEPTH: usize = 64;
+
+/// Most link operators (`linked`, `links_to`, `linked_from`) in one
+/// search, all `q`s of a request together: each is at most one pass over
+/// the store's link rows, so this bounds a search's work to a small
+/// multiple of the store's size whatever the text.
+pub const MAX_LINK_OPS: usize = 8;
+
+/// Deepest nesting of link operators (`linked(linked(linked(…)))` is 3):
+/// three hops cover parent, child and grandchild executions.
+pub const MAX_LINK_DEPTH: usize = 3;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExprError {
@@ -149,6 +170,21 @@ struct Parser {
     end: usize,
     /// `(` and `NOT` currently open; never above [`MAX_EXPR_DEPTH`].
     depth: usize,
+    /// Link operators open, and seen so far.
+    link_depth: usize,
+    links: usize,
+}
+
+/// The link operator a word names, if any.
+fn link_dir(w: &str) -> Option<LinkDir> {
+    [
+        ("linked", LinkDir::Any),
+        ("links_to", LinkDir::To),
+        ("linked_from", LinkDir::From),
+    ]
+    .into_iter()
+    .find(|(k, _)| w.eq_ignore_ascii_case(k))
+    .map(|(_, d)| d)
 }
 
 fn keyword(t: Option<&Tok>, k: &str) -> bool {
@@ -221,6 +257,12 @@ impl Parser {
             self.depth -= 1;
             return Ok(Expr::Not(Box::new(inner)));
         }
+        if let (Some(Tok::Word(w)), Some((_, Tok::Open))) = (self.peek(), self.toks.get(self.i + 1))
+        {
+            if let Some(dir) = link_dir(w) {
+                return self.linked(dir);
+            }
+        }
         match self.peek() {
             Some(Tok::Open) => {
                 self.nest()?;
@@ -240,6 +282,33 @@ impl Parser {
         }
     }
 
+    /// `link '(' expr ')'`, the link word at the cursor. Bounded like `(`
+    /// by [`Parser::nest`], and by [`MAX_LINK_OPS`] and [`MAX_LINK_DEPTH`].
+    fn linked(&mut self, dir: LinkDir) -> Result<Expr, ExprError> {
+        if self.links >= MAX_LINK_OPS {
+            return self.err(format!(
+                "the expression has more than the limit of {MAX_LINK_OPS} link operators (linked, links_to, linked_from)"
+            ));
+        }
+        if self.link_depth >= MAX_LINK_DEPTH {
+            return self.err(format!(
+                "link operators nest deeper than the limit of {MAX_LINK_DEPTH} levels"
+            ));
+        }
+        self.nest()?;
+        self.links += 1;
+        self.link_depth += 1;
+        self.i += 2;
+        let e = self.expr()?;
+        self.depth -= 1;
+        self.link_depth -= 1;
+        if self.peek() != Some(&Tok::Close) {
+            return self.err("expected `)`");
+        }
+        self.i += 1;
+        Ok(Expr::Linked(dir, Box::new(e)))
+    }
+
     fn cond(&mut self) -> Result<Expr, ExprError> {
         let key = match self.peek() {
             Some(Tok::Word(w)) | Some(Tok::Quoted(w)) => w.clone(),
@@ -252,7 +321,11 @@ impl Parser {
         {
             return self.err(format!("expected a condition, found `{key}`"));
         }
+        let key_at = self.at();
         self.i += 1;
+        if key == "span.status" {
+            return self.status(key_at);
+        }
         let key = match key.as_str() {
             "service" => "service.name".to_string(),
             "name" => SPAN_NAME_KEY.to_string(),
@@ -297,6 +370,35 @@ impl Parser {
     }
 }
 
+impl Parser {
+    /// `span.status = error`, the key already taken: the one status a
+    /// search can answer from the index (`NOT span.status = error` for
+    /// traces without errors).
+    fn status(&mut self, key_at: usize) -> Result<Expr, ExprError> {
+        let wrong = |at| {
+            ExprError {
+            position: at,
+            message: "`span.status` is compared only as `span.status = error` (NOT span.status = error: traces without errors)".into(),
+        }
+        };
+        if self.peek() != Some(&Tok::Op("=")) {
+            return Err(wrong(key_at));
+        }
+        self.i += 1;
+        let value_at = self.at();
+        match self.peek() {
+            Some(Tok::Word(w)) | Some(Tok::Quoted(w)) if w.eq_ignore_ascii_case("error") => {
+                self.i += 1;
+                Ok(Expr::Cond(AttrCondition {
+                    key: SPAN_STATUS_KEY.into(),
+                    op: AttrOp::Eq("error".into()),
+                }))
+            }
+            _ => Err(wrong(value_at)),
+        }
+    }
+}
+
 /// Parses a `q=` expression of at most [`MAX_EXPR_LEN`] bytes and
 /// [`MAX_EXPR_DEPTH`] levels of nesting; beyond either it is an error that
 /// names the limit.
@@ -316,6 +418,8 @@ pub fn parse_expr(s: &str) -> Result<Expr, ExprError> {
         i: 0,
         end: s.chars().count(),
         depth: 0,
+        link_depth: 0,
+        links: 0,
     };
     let e = p.expr()?;
     if p.i < p.toks.len() {
@@ -444,6 +548,103 @@ mod tests {
             );
         }
         let e = parse_expr(&"(".repeat(MAX_EXPR_DEPTH + 1)).unwrap_err();
+        assert_eq!(e.position, MAX_EXPR_DEPTH);
+        assert!(e.message.contains("64 levels"), "{}", e.message);
+    }
+
+    fn linked(dir: LinkDir, e: Expr) -> Expr {
+        Expr::Linked(dir, Box::new(e))
+    }
+
+    fn failed() -> Expr {
+        Expr::Cond(AttrCondition {
+            key: SPAN_STATUS_KEY.into(),
+            op: AttrOp::Eq("error".into()),
+        })
+    }
+
+    #[test]
+    fn link_operators_parse_in_each_direction() {
+        // The seed's API calls whose execution (a trace linking back to the
+        // call) failed.
+        assert_eq!(
+            parse_expr(r#"name = "POST /api/v1/executions/{namespace}/{id}" AND linked_from(span.status = error)"#)
+                .unwrap(),
+            Expr::And(vec![
+                eq(SPAN_NAME_KEY, "POST /api/v1/executions/{namespace}/{id}"),
+                linked(LinkDir::From, failed()),
+            ])
+        );
+        assert_eq!(
+            parse_expr("LINKS_TO(kestra.flowId = parent) or Linked(NOT span.status = ERROR)")
+                .unwrap(),
+            Expr::Or(vec![
+                linked(LinkDir::To, eq("kestra.flowId", "parent")),
+                linked(LinkDir::Any, Expr::Not(Box::new(failed()))),
+            ])
+        );
+        assert_eq!(
+            parse_expr("linked_from(linked_from(a = 1 OR b = 2))").unwrap(),
+            linked(
+                LinkDir::From,
+                linked(LinkDir::From, Expr::Or(vec![eq("a", "1"), eq("b", "2")]))
+            )
+        );
+        // Without `(` a link word is an attribute key like any other.
+        assert_eq!(parse_expr("linked = yes").unwrap(), eq("linked", "yes"));
+        assert_eq!(
+            parse_expr("linked").unwrap(),
+            Expr::Cond(AttrCondition {
+                key: "linked".into(),
+                op: AttrOp::Exists
+            })
+        );
+    }
+
+    #[test]
+    fn link_and_status_errors_point_at_the_problem() {
+        let e = parse_expr("linked(a = 1").unwrap_err();
+        assert_eq!((e.position, e.message.as_str()), (12, "expected `)`"));
+        let e = parse_expr("linked()").unwrap_err();
+        assert_eq!(e.position, 7);
+        let e = parse_expr("span.status = ok").unwrap_err();
+        assert_eq!(e.position, 14);
+        assert!(e.message.contains("span.status = error"), "{}", e.message);
+        let e = parse_expr("a AND span.status").unwrap_err();
+        assert_eq!(e.position, 6);
+        assert!(parse_expr("span.status = \"Error\"").is_ok());
+    }
+
+    #[test]
+    fn link_operators_are_bounded() {
+        let three = "linked(linked(linked(a)))";
+        assert_eq!(parse_expr(three).unwrap().link_ops(), (3, 3));
+        let e = parse_expr("linked(links_to(linked_from(linked(a))))").unwrap_err();
+        assert_eq!(e.position, 28, "at the fourth operator");
+        assert!(e.message.contains("limit of 3 levels"), "{}", e.message);
+        let eight = ["linked(a)"; MAX_LINK_OPS].join(" OR ");
+        assert_eq!(parse_expr(&eight).unwrap().link_ops(), (MAX_LINK_OPS, 1));
+        let nine = format!("{eight} OR linked(a)");
+        let e = parse_expr(&nine).unwrap_err();
+        assert!(
+            e.message.contains("limit of 8 link operators"),
+            "{}",
+            e.message
+        );
+        assert_eq!(e.position, nine.len() - "linked(a)".len());
+        // A link operator's parenthesis counts toward the nesting limit too.
+        let deep = format!(
+            "{}linked(a){}",
+            "(".repeat(MAX_EXPR_DEPTH - 1),
+            ")".repeat(MAX_EXPR_DEPTH - 1)
+        );
+        assert!(parse_expr(&deep).is_ok());
+        let deeper = format!(
+            "{}linked(a){}",
+            "(".repeat(MAX_EXPR_DEPTH),
+            ")".repeat(MAX_EXPR_DEPTH)
+        );
+        let e = parse_expr(&deeper).unwrap_err();
         assert_eq!(e.position, MAX_EXPR_DEPTH);
         assert!(e.message.contains("64 levels"), "{}", e.message);
     }

@@ -8,7 +8,7 @@ mod expr;
 mod params;
 mod time;
 
-pub use expr::{parse_expr, ExprError, MAX_EXPR_DEPTH, MAX_EXPR_LEN};
+pub use expr::{parse_expr, ExprError, MAX_EXPR_DEPTH, MAX_EXPR_LEN, MAX_LINK_DEPTH, MAX_LINK_OPS};
 pub use params::{
     chart_query, log_query, metric_filter, metric_range, trace_query, Params, MAX_ATTRS,
     MAX_LOG_SEARCH_LEN,

@@ -250,6 +250,17 @@ pub fn trace_query(params: &Params) -> Result<TraceQuery, QueryError> {
             _ => {}
         }
     }
+    let links: usize = exprs.iter().map(|e| e.link_ops().0).sum();
+    if links > crate::MAX_LINK_OPS {
+        return Err(QueryError {
+            param: "q".into(),
+            message: format!(
+                "the expressions have {links} link operators, more than the limit of {} (all `q`s together)",
+                crate::MAX_LINK_OPS
+            ),
+            position: None,
+        });
+    }
     q.expr = match exprs.len() {
         0 => None,
         1 => exprs.pop(),
@@ -626,6 +637,22 @@ mod tests {
         let e = trace_query(&many).unwrap_err();
         assert_eq!(e.param, "q");
         assert!(e.message.contains("limit of 4096 bytes"), "{e}");
+    }
+
+    /// Link operators are counted over all `q`s, so repeating `q` cannot
+    /// multiply a search's passes over the link rows.
+    #[test]
+    fn link_operators_are_counted_over_every_q() {
+        let one = "linked(span.status = error)";
+        let ok: Vec<(String, String)> = (0..crate::MAX_LINK_OPS)
+            .map(|_| ("q".to_string(), one.to_string()))
+            .collect();
+        assert!(trace_query(&ok).is_ok());
+        let mut over = ok.clone();
+        over.push(("q".into(), one.into()));
+        let e = trace_query(&over).unwrap_err();
+        assert_eq!(e.param, "q");
+        assert!(e.message.contains("limit of 8"), "{e}");
     }
 
     #[test]

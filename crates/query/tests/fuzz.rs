@@ -21,6 +21,7 @@ const EXPRESSIONS: &[&str] = &[
     "NOT (a < 1.5e3 OR b <= -2) AND c",
     r#"msg="say \"hi\"" AND url=http://x/a?b"#,
     "((((a))))",
+    "linked_from(span.status = error) AND links_to(linked(kestra.flowId = x))",
 ];
 
 /// Nesting made of the grammar's two recursive forms, `(…)` and `NOT`.

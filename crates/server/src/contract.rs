@@ -90,6 +90,7 @@ pub fn typescript() -> String {
     // settings.rs
     g.visit::<crate::settings::LogLevel>();
     g.visit::<crate::settings::Filters>();
+    g.visit::<crate::settings::Correlation>();
     // transfer.rs
     g.visit::<loupe_export::ExportSummary>();
     g.visit::<loupe_export::import::ImportReport>();

@@ -1,5 +1,5 @@
 //! `/api/v1/settings/…`: what can be changed while Loupe runs: the log
-//! filter and the ingest filters. Changes last until the process stops;
+//! filter, the ingest filters and which join rules (inferred links) are on. Changes last until the process stops;
 //! the configuration file is not rewritten.
 //!
 //! These are the API's only writes. A page on another site cannot make a
@@ -13,7 +13,9 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
+use loupe_model::correlation::JoinRule;
 use loupe_otlp::filter::FilterRule;
+use loupe_store::Reader;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -31,6 +33,13 @@ pub struct LogLevel {
 #[derive(Debug, Serialize, TS)]
 pub struct Filters {
     pub filters: Vec<FilterRule>,
+}
+
+/// `GET` and `PUT /settings/correlation`: the join rules that infer links
+/// between traces sharing a business identifier, and whether each is on.
+#[derive(Debug, Serialize, TS)]
+pub struct Correlation {
+    pub rules: Vec<JoinRule>,
 }
 
 type Answer<T> = Result<Json<T>, ApiError>;
@@ -90,9 +99,43 @@ async fn put_filters(
     get_filters(State(ops)).await
 }
 
+async fn get_correlation(State(r): State<Arc<Reader>>) -> Answer<Correlation> {
+    Ok(Json(Correlation {
+        rules: r.join_rules(),
+    }))
+}
+
+/// Turns one rule on or off: its values stay indexed at ingest either way,
+/// so turning it back on answers its links at once (also for what
+/// arrived while it was off).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleSwitch {
+    name: String,
+    enabled: bool,
+}
+
+async fn put_correlation(
+    State(r): State<Arc<Reader>>,
+    body: Result<Json<RuleSwitch>, JsonRejection>,
+) -> Answer<Correlation> {
+    let Json(body) = body?;
+    let rules = r.set_join_rule(&body.name, body.enabled).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "no join rule named {:?} (rules are configured in `[[correlation]]`)",
+            body.name
+        ))
+    })?;
+    Ok(Json(Correlation { rules }))
+}
+
 /// The settings routes, relative to `/api/v1`.
 pub(crate) fn routes() -> Router<crate::AppState> {
     Router::new()
         .route("/settings/log-level", get(get_log_level).put(put_log_level))
         .route("/settings/filters", get(get_filters).put(put_filters))
+        .route(
+            "/settings/correlation",
+            get(get_correlation).put(put_correlation),
+        )
 }

@@ -257,3 +257,81 @@ async fn oversized_import_is_a_json_413() {
     let (status, _) = get(&app, "/api/v1/imports").await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[path = "../../store/tests/support/kestra.rs"]
+mod kestra;
+
+/// Link operators through the router: the trace list and the export
+/// selection find the API call whose execution (a trace linking back to
+/// it) failed, a traces rule takes a linked `query`, and too many or too
+/// deeply nested operators are a 400 with the position of the one too many.
+#[tokio::test]
+async fn linked_search_in_the_trace_list_export_and_rules() {
+    use loupe_model::sink::{Batch, Sink};
+    let app = app();
+    let t0 = loupe_model::time::now_ns() - 600_000_000_000;
+    app._store
+        .writer
+        .submit(Batch::Traces(kestra::request(0, 20, t0)))
+        .expect("submit")
+        .wait()
+        .await
+        .expect("stored");
+    let q = format!(
+        r#"name = "{}" AND linked_from(span.status = error)"#,
+        kestra::API_NAME
+    );
+    let (status, body) = get(&app, &format!("/api/v1/traces?q={}", enc(&q))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let found: Vec<&str> = v["traces"]
+        .as_array()
+        .expect("traces")
+        .iter()
+        .map(|t| t["traceId"].as_str().unwrap_or_default())
+        .collect();
+    let want: Vec<String> = (0..20)
+        .filter(|&i| kestra::execution_fails(i))
+        .map(|i| hex::encode(kestra::trace_id(i, 0)))
+        .collect();
+    assert_eq!(want.len(), 1);
+    assert_eq!(found, want);
+    let (status, body) = get(&app, &format!("/api/v1/export/preview?q={}", enc(&q))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(
+        (v["traces"].as_u64(), v["spans"].as_u64()),
+        (Some(1), Some(2)),
+        "{body}"
+    );
+
+    let rule = serde_json::json!({"yaml": format!(
+        "name: failed executions' API calls\nsignal: traces\nquery: '{q}'\n"
+    )});
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "/api/v1/rules",
+        rule.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("linked_from(span.status = error)"), "{body}");
+
+    for (q, position, limit) in [
+        ("linked(links_to(linked_from(linked(a))))", 28, "limit of 3 levels"),
+        (
+            "linked(a) OR linked(a) OR linked(a) OR linked(a) OR linked(a) OR linked(a) OR linked(a) OR linked(a) OR linked(a)",
+            104,
+            "limit of 8 link operators",
+        ),
+    ] {
+        for path in ["/api/v1/traces", "/api/v1/export", "/api/v1/export/preview"] {
+            let (status, body) = get(&app, &format!("{path}?q={}", enc(q))).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+            let v: serde_json::Value = serde_json::from_str(&body).expect("JSON error");
+            assert_eq!(v["position"], position, "{path}: {body}");
+            assert!(v["error"].as_str().unwrap_or_default().contains(limit), "{body}");
+        }
+    }
+}

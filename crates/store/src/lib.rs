@@ -9,13 +9,16 @@
 //! them run while the writer writes) and never writes; [`retention`]
 //! deletes the oldest data in small steps on the writer thread between
 //! commits; [`codec`] is the blob formats (span chunks, posting lists,
-//! hashes); [`alerts`] keeps alerting's tables on a connection of its own
+//! hashes); [`correlate`] collects the join rules' values while a batch
+//! is prepared (inferred links, answered by `read`'s `inferred`);
+//! [`alerts`] keeps alerting's tables on a connection of its own
 //! and reads what the evaluator needs; [`files`] keeps the data directory
 //! 0700 and the database 0600 (and offers the same to every crate that
 //! writes a private file).
 
 pub mod alerts;
 mod codec;
+mod correlate;
 mod error;
 pub mod files;
 mod logsearch;
@@ -71,8 +74,9 @@ impl Store {
             t.warn();
         }
         let conn = schema::open_writer(&path)?;
+        let rules = config.correlation.clone();
         let writer = Writer::start(conn, config)?;
-        let reader = Reader::new(path.clone());
+        let reader = Reader::new(path.clone(), rules);
         let writer = Arc::new(writer);
         let alerts = alerts::AlertDb::open(&path)?;
         Ok(Store {
@@ -93,7 +97,10 @@ impl Store {
                 source: std::io::Error::from(std::io::ErrorKind::NotFound),
             });
         }
-        Ok(Reader::new(path))
+        Ok(Reader::new(
+            path,
+            loupe_model::correlation::JoinRule::defaults(),
+        ))
     }
 
     pub fn path(&self) -> &Path {

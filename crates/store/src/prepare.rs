@@ -18,6 +18,8 @@ use loupe_model::query::MetricKind;
 use loupe_model::sink::Batch;
 
 use crate::codec::{self, IndexRef, IndexValue, PreHashedBuild};
+use crate::correlate::{CorrValue, Correlator};
+use loupe_model::correlation::JoinRule;
 
 /// A resource or scope, interned by content hash.
 pub(crate) struct Envelope {
@@ -147,6 +149,8 @@ pub(crate) struct PreparedTraces {
     pub traces: Vec<[u8; 16]>,
     pub groups: Vec<SpanGroup>,
     pub postings: Vec<Posting>,
+    /// The join rules' values the batch's traces carry.
+    pub corr: Vec<CorrValue>,
 }
 
 impl PreparedTraces {
@@ -179,15 +183,17 @@ fn encode_span_field(span: &Span, out: &mut Vec<u8>) {
     prost::encoding::message::encode(2, span, out);
 }
 
-fn prepare_traces(req: otlp::ExportTraceServiceRequest) -> PreparedTraces {
+fn prepare_traces(req: otlp::ExportTraceServiceRequest, rules: &[JoinRule]) -> PreparedTraces {
     let mut ri = Interner::default();
     let mut si = Interner::default();
+    let mut corr = Correlator::new(rules);
     let mut out = PreparedTraces {
         resources: Vec::new(),
         scopes: Vec::new(),
         traces: Vec::new(),
         groups: Vec::new(),
         postings: Vec::new(),
+        corr: Vec::new(),
     };
     let mut trace_index: HashMap<[u8; 16], usize> = HashMap::new();
     let mut group_index: HashMap<([u8; 16], usize, usize), usize> = HashMap::new();
@@ -258,6 +264,9 @@ fn prepare_traces(req: otlp::ExportTraceServiceRequest) -> PreparedTraces {
                         out.post(&mut slots, k, v, pair, ti);
                     }
                 }
+                let no_attrs: &[otlp::common::KeyValue] = &[];
+                let res_attrs = rs.resource.as_ref().map_or(no_attrs, |r| &r.attributes[..]);
+                corr.span(&sp.attributes, res_attrs, ti, sid.to_i64());
                 let g = &mut out.groups[gi];
                 let startb = g.raw.len();
                 encode_span_field(sp, &mut g.raw);
@@ -295,6 +304,7 @@ fn prepare_traces(req: otlp::ExportTraceServiceRequest) -> PreparedTraces {
     }
     out.resources = ri.envelopes;
     out.scopes = si.envelopes;
+    out.corr = corr.out;
     out
 }
 
@@ -474,9 +484,10 @@ fn prepare_metrics(req: otlp::ExportMetricsServiceRequest) -> PreparedMetrics {
     }
 }
 
-pub(crate) fn prepare(batch: Batch) -> Prepared {
+/// `rules`: the join rules whose values traces are indexed by.
+pub(crate) fn prepare(batch: Batch, rules: &[JoinRule]) -> Prepared {
     match batch {
-        Batch::Traces(r) => Prepared::Traces(prepare_traces(r)),
+        Batch::Traces(r) => Prepared::Traces(prepare_traces(r, rules)),
         Batch::Logs(r) => Prepared::Logs(prepare_logs(r)),
         Batch::Metrics(r) => Prepared::Metrics(prepare_metrics(r)),
     }

@@ -250,6 +250,7 @@ fn delete_traces(conn: &Connection, pred: &str, arg: i64, limit: i64) -> Result<
         for sql in [
             "DELETE FROM span_chunks WHERE trace = ?1",
             "DELETE FROM span_links WHERE trace = ?1",
+            "DELETE FROM corr_values WHERE trace = ?1",
             "DELETE FROM traces WHERE id = ?1",
         ] {
             tx.prepare_cached(sql)?.execute([id])?;

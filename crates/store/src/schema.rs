@@ -242,6 +242,28 @@ CREATE INDEX points_arrived ON points(arrived_ns, time_ns);
 ALTER TABLE traces ADD COLUMN missing_parents INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE traces ADD COLUMN pending_parents BLOB;
 "#,
+    // 7: correlation. `traces_errors` lists the traces with an ERROR span
+    // (`span.status = error` in a search, inside a link operator or not)
+    // without reading the summary of every trace. `corr_values` is the
+    // inferred-link index: per join rule, the values of its correlation
+    // key a trace carries (role 0) and the values its reference attribute
+    // names (role 1, e.g. a parent execution's ID), written at ingest, so
+    // the traces a trace shares a value with are index lookups, never a
+    // scan; `corr_values_trace` serves reading one trace's values and
+    // deleting them with the trace. Written with IF NOT EXISTS so that
+    // renumbering it beside another branch's migration 6 stays safe.
+    r#"
+CREATE INDEX IF NOT EXISTS traces_errors ON traces(id) WHERE error_count > 0;
+CREATE TABLE IF NOT EXISTS corr_values (
+    rule  TEXT NOT NULL,                -- the join rule's name (its key, by default)
+    value BLOB NOT NULL,                -- 8-byte hash of the value's text
+    role  INTEGER NOT NULL,             -- 0: the trace carries the key; 1: it names it (a reference)
+    trace INTEGER NOT NULL,
+    span  INTEGER NOT NULL,             -- the first span that carried it (where the stitched view hangs)
+    PRIMARY KEY (rule, value, role, trace)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS corr_values_trace ON corr_values(trace);
+"#,
 ];
 
 /// The schema version this build writes.

@@ -177,6 +177,12 @@ export type Condition = { all: Array<Condition>, } | { any: Array<Condition>, } 
  */
 export type ContextValue = { key: string, value: string, };
 
+/**
+ * `GET` and `PUT /settings/correlation`: the join rules that infer links
+ * between traces sharing a business identifier, and whether each is on.
+ */
+export type Correlation = { rules: Array<JoinRule>, };
+
 export type CriticalPath = { rootSpanId: string, 
 /**
  * The trace's extent under the root: from the root's start to the end
@@ -452,6 +458,23 @@ export type Imported = { imported: number, };
 export type Imports = { imports: Array<ImportInfo>, };
 
 /**
+ * Which join rule inferred a link.
+ */
+export type Inferred = { 
+/**
+ * The rule's name ("inferred by kestra.executionId").
+ */
+rule: string, 
+/**
+ * Its correlation key.
+ */
+key: string, 
+/**
+ * Its reference attribute, for a child-to-parent rule.
+ */
+reference?: string, };
+
+/**
  * Where this Loupe listens, for `GET /api/v1/info`: the UI's empty state
  * tells users the real OTLP endpoints, which differ from the defaults after
  * `--http-addr` or the desktop's "use other ports".
@@ -470,6 +493,33 @@ otlpHttp: string,
  * analysis routes' default for `runKeys`.
  */
 runKeys: Array<string>, };
+
+/**
+ * One join rule.
+ */
+export type JoinRule = { 
+/**
+ * What the UI says: "inferred by NAME". Defaults to the key (or
+ * `reference → key`).
+ */
+name: string, 
+/**
+ * The correlation key: an attribute of a span or its resource.
+ * Without `reference`, two traces carrying the same value of it are
+ * joined (both ways).
+ */
+key: string, 
+/**
+ * A child-to-parent reference: a trace whose spans carry this
+ * attribute with value V is joined to the traces carrying `key` = V
+ * (it "links to" them, as a child execution's trace links to its
+ * parent).
+ */
+reference?: string, 
+/**
+ * A rule that is off is still indexed, but its links are not answered.
+ */
+enabled: boolean, };
 
 /**
  * An attribute.
@@ -705,7 +755,17 @@ export type RelatedTrace = { traceId: string, direction: LinkDirection,
 /**
  * The other trace's summary, when Loupe has received it.
  */
-summary: TraceSummary | null, links: Array<LinkPair>, };
+summary: TraceSummary | null, 
+/**
+ * Real span links; for an inferred entry, the spans that carry the
+ * shared value (from the referring side to the referred one).
+ */
+links: Array<LinkPair>, 
+/**
+ * Set when no span link joins the traces but a join rule does: an
+ * entry of its own, never merged with a real link's.
+ */
+inferred?: Inferred, };
 
 /**
  * A rule parsed or rendered: the tree, canonical YAML, the analysis.
@@ -734,6 +794,13 @@ export type Rule = { name: string, description?: string, enabled?: boolean, sign
  * Which spans, logs or series the rule looks at; none = all.
  */
 when?: Condition, 
+/**
+ * Traces rules only: a trace search in the trace list's `q=`
+ * language that the trace must match as well, evaluated on the store
+ * (so it can follow span links: `linked_from(span.status = error)`
+ * fires for the API call whose execution, a trace of its own, failed).
+ */
+query?: string, 
 /**
  * Metrics rules only.
  */

@@ -1,7 +1,9 @@
-// The settings page: Loupe's health at a glance, the log filter, and the
-// ingest filter rules, changeable while Loupe runs (until it stops).
+// The settings page: Loupe's health at a glance, the log filter, the
+// ingest filter rules and the join rules of inferred links, changeable
+// while Loupe runs (until it stops).
 
-import { ApiError, getFilters, getHealth, getLogLevel, putFilters, putLogLevel } from '../api';
+import { ApiError, getCorrelation, getFilters, getHealth, getLogLevel, putCorrelation, putFilters, putLogLevel } from '../api';
+import type { JoinRule } from '../generated/api';
 import { h } from '../dom';
 import { formatBytes, formatRules, parseRules } from '../settings';
 import { contextKeys, DEFAULT_CONTEXT_KEYS, MAX_CONTEXT_KEYS, parseContextKeys, setContextKeys } from '../context';
@@ -20,6 +22,8 @@ export function mountSettings(parent: HTMLElement): View {
   const rules = h('textarea', { class: 'textarea settings-rules', testid: 'filters', attrs: { rows: 14, spellcheck: false, 'aria-label': 'Ingest filter rules (JSON)' } });
   const rulesMsg = h('span', { class: 'settings-msg' });
   const rulesSave = h('button', { class: 'btn primary', text: 'Apply' });
+  const joinList = h('div', { class: 'settings-join', testid: 'join-rules' });
+  const joinMsg = h('span', { class: 'settings-msg' });
   // Context attributes (context.ts): kept in this browser, not on the server.
   const ctxIn = h('input', { class: 'input settings-level', testid: 'context-keys', attrs: { type: 'text', spellcheck: false, 'aria-label': 'Context attribute keys' } });
   ctxIn.value = contextKeys().join(', ');
@@ -70,6 +74,17 @@ export function mountSettings(parent: HTMLElement): View {
       rules,
       h('div', { class: 'settings-row' }, rulesSave, rulesMsg),
     ),
+    h(
+      'section',
+      null,
+      h('h3', { text: 'Inferred links' }),
+      h('p', {
+        class: 'hint',
+        text: 'Traces that share a value of a correlation key (or name it in a reference attribute) are shown as related, dashed and labelled "inferred by …", even without a span link. Rules are configured in the file ([[correlation]]); turning one off here lasts until Loupe stops.',
+      }),
+      joinList,
+      h('div', { class: 'settings-row' }, joinMsg),
+    ),
   );
   parent.appendChild(el);
   const ctl = new AbortController();
@@ -94,6 +109,35 @@ export function mountSettings(parent: HTMLElement): View {
   getFilters(ctl.signal)
     .then((f) => (rules.value = formatRules(f.filters)))
     .catch((e) => failed(e) && message(rulesMsg, (e as Error).message, false));
+
+  const renderJoin = (list: JoinRule[]) => {
+    if (list.length === 0) {
+      joinList.replaceChildren(h('p', { class: 'muted small', text: 'No join rules are configured.' }));
+      return;
+    }
+    joinList.replaceChildren(
+      ...list.map((r) => {
+        const box = h('input', { testid: 'join-rule', data: { rule: r.name }, attrs: { type: 'checkbox' } });
+        box.checked = r.enabled;
+        box.addEventListener('change', () => {
+          putCorrelation(r.name, box.checked)
+            .then((c) => {
+              renderJoin(c.rules);
+              message(joinMsg, `${r.name}: ${box.checked ? 'on' : 'off'}.`, true);
+            })
+            .catch((e) => {
+              box.checked = !box.checked;
+              message(joinMsg, (e as Error).message, false);
+            });
+        });
+        const what = r.reference ? `${r.reference} names ${r.key}` : `shared ${r.key}`;
+        return h('label', { class: 'settings-row' }, box, h('span', { text: ` ${r.name}` }), h('span', { class: 'muted small', text: ` (${what})` }));
+      }),
+    );
+  };
+  getCorrelation(ctl.signal)
+    .then((c) => renderJoin(c.rules))
+    .catch((e) => failed(e) && message(joinMsg, (e as Error).message, false));
 
   levelSave.addEventListener('click', () => {
     putLogLevel(level.value.trim())

@@ -1080,26 +1080,43 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
       relatedBox.replaceChildren();
       return;
     }
-    const inc = r.related.filter((e) => e.direction === 'incoming');
-    const out = r.related.filter((e) => e.direction === 'outgoing');
-    const chip = (e: (typeof r.related)[number]) =>
-      h(
+    // Real span links and inferred ones (a join rule) are never in one group: inferred chips come last, dashed, grouped by rule.
+    const real = r.related.filter((e) => !e.inferred);
+    const inc = real.filter((e) => e.direction === 'incoming');
+    const out = real.filter((e) => e.direction === 'outgoing');
+    const byRule = new Map<string, typeof r.related>();
+    for (const e of r.related) {
+      if (!e.inferred) continue;
+      const list = byRule.get(e.inferred.rule) ?? [];
+      list.push(e);
+      byRule.set(e.inferred.rule, list);
+    }
+    const chip = (e: (typeof r.related)[number]) => {
+      const what = e.summary ? `${e.summary.rootService ?? ''}: ${e.summary.rootName}` : 'not received';
+      return h(
         'a',
         {
-          class: `rel-chip ${e.direction}`,
-          testid: 'related-trace',
-          data: { traceId: e.traceId },
+          class: `rel-chip ${e.direction}${e.inferred ? ' inferred' : ''}`,
+          testid: e.inferred ? 'inferred-trace' : 'related-trace',
+          data: { traceId: e.traceId, ...(e.inferred ? { rule: e.inferred.rule } : {}) },
           attrs: { href: traceUrl({ traceId: e.traceId }) },
-          title: e.summary ? `${e.summary.rootService ?? ''}: ${e.summary.rootName}` : 'not received',
+          title: e.inferred ? `${what}\ninferred by ${e.inferred.rule}: no span link joins the traces` : what,
         },
         `${e.direction === 'incoming' ? '←' : '→'} ${shortId(e.traceId)}`,
         e.summary?.errorCount ? h('span', { class: 'err-hint', text: ' ●' }) : null,
       );
+    };
+    const inferredGroups = [...byRule].flatMap(([rule, list]) => [
+      h('span', { class: 'muted small inferred-label', text: `inferred by ${rule}` }),
+      ...list.slice(0, 12).map(chip),
+      ...(list.length > 12 ? [h('span', { class: 'muted small', text: `+${list.length - 12}` })] : []),
+    ]);
     relatedBox.replaceChildren(
       h('span', { class: 'k', text: 'Linked traces' }),
       ...(out.length ? [h('span', { class: 'muted small', text: 'links to' }), ...out.map(chip)] : []),
       ...(inc.length ? [h('span', { class: 'muted small', text: 'linked from' }), ...inc.slice(0, 12).map(chip)] : []),
       ...(inc.length > 12 ? [h('span', { class: 'muted small', text: `+${inc.length - 12}` })] : []),
+      ...inferredGroups,
     );
   }
 

@@ -403,7 +403,8 @@ export class Waterfall {
       r.svc.hidden = !showSvc;
       this.fillContext(r.ctx, m.contextKeys, node, parent);
       r.name.title = `${node.name}\n${node.service} · ${formatDuration(node.end - node.start)}${depthShown(node.depth, this.gutterW) ? ` · depth ${node.depth}` : ''}`;
-      this.fillBadges(r.badges, node.flags, node.traceId, node.children.length);
+      this.fillBadges(r.badges, node.flags, node.traceId, node.children.length, tree.inferredBy.get(node.traceId));
+      toggleClass(row, 'stitch-inferred', (node.flags & F.INFERRED) !== 0);
       r.tl.hidden = false;
       this.fillMarks(r, m.logs.get(x));
       r.row.setAttribute('aria-level', String(node.depth + 1));
@@ -580,19 +581,30 @@ export class Waterfall {
     if (need > 0) this.setGutter(need + 8);
   }
 
-  private fillBadges(el: HTMLElement, f: number, traceId: string, kids: number): void {
+  private fillBadges(el: HTMLElement, f: number, traceId: string, kids: number, inferredBy?: string): void {
     el.replaceChildren();
     const add = (cls: string, text: string, title: string) => el.appendChild(h('span', { class: `badge ${cls}`, text, title }));
     if (f & F.STITCHED) {
+      const inferred = (f & F.INFERRED) !== 0;
       el.appendChild(
         h('span', {
-          class: 'badge trace-badge',
+          class: `badge trace-badge${inferred ? ' inferred' : ''}`,
           testid: 'stitched-trace-badge',
           data: { traceId },
           text: `trace ${shortId(traceId)}`,
-          title: `Linked trace ${traceId} (open it on its own)`,
+          title: inferred ? `Trace ${traceId}, joined by no span link: inferred by ${inferredBy ?? 'a join rule'} (open it on its own)` : `Linked trace ${traceId} (open it on its own)`,
         }),
       );
+      if (inferred) {
+        el.appendChild(
+          h('span', {
+            class: 'badge inferred-badge',
+            testid: 'inferred-badge',
+            text: `inferred by ${inferredBy ?? 'a join rule'}`,
+            title: 'No span link joins this trace: it shares a value with the trace above (a join rule, Settings)',
+          }),
+        );
+      }
       if (f & F.STITCH_MISSING) add('warn', 'unattached', 'The span it links to is not present');
     }
     if (f & F.PLACEHOLDER) add('warn', 'not received', 'Spans below name this span as their parent; it has not arrived');

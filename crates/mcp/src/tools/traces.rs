@@ -64,7 +64,7 @@ pub(super) fn definitions() -> Vec<ToolDef> {
         ToolDef {
             name: "get_related_traces",
             title: "Get related traces",
-            description: "Traces joined to this one by span links, both ways: from a Kestra parent run, its ForEachItem/subflow child executions (incoming); from a child, its parent (outgoing). Each with its summary and link, plus the UI link of the stitched view. Example: {\"trace_id\": \"5b8efff798038103d269b633813fc60c\"}",
+            description: "Traces joined to this one by span links, both ways: from a Kestra parent run, its ForEachItem/subflow child executions (incoming); from a child, its parent (outgoing). Then traces related only by a shared correlation key such as kestra.executionId (marked inferredBy). Each with its summary and link, plus the UI link of the stitched view. Example: {\"trace_id\": \"5b8efff798038103d269b633813fc60c\"}",
             schema: schema(
                 json!({"trace_id": {"type": "string", "pattern": "^[0-9a-fA-F]{32}$"}}),
                 &["trace_id"],
@@ -445,7 +445,7 @@ pub(super) async fn get_related(ctx: &Ctx<'_>, a: &Args) -> Result<Page, ToolErr
         p.set("stitchedLink", format!("{}/trace/{id}?stitched=1", ctx.ui));
         p.set(
             "meaning",
-            "incoming: the other trace's spans link to this one (e.g. Kestra ForEachItem children of this run); outgoing: this trace's spans link to it (e.g. the parent run)",
+            "incoming: the other trace's spans link to this one (e.g. Kestra ForEachItem children of this run); outgoing: this trace's spans link to it (e.g. the parent run). An entry with inferredBy has no span link: the traces share the value of that correlation key (e.g. kestra.executionId), the later pointing at the earlier",
         );
     }
     let items: Vec<Value> = related
@@ -455,6 +455,9 @@ pub(super) async fn get_related(ctx: &Ctx<'_>, a: &Args) -> Result<Page, ToolErr
             let mut o = Map::new();
             o.insert("traceId".into(), t.into());
             o.insert("direction".into(), r["direction"].clone());
+            if let Some(rule) = r["inferred"]["rule"].as_str() {
+                o.insert("inferredBy".into(), rule.into());
+            }
             o.insert(
                 "links".into(),
                 r["links"]

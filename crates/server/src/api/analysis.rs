@@ -182,7 +182,9 @@ fn load(
                 let Ok(other) = TraceId::parse_hex(&rel.trace_id) else {
                     continue;
                 };
-                if rel.summary.is_none() || placed.contains(&other) {
+                // Inferred links (a shared business identifier) are for
+                // the reader to follow; the analyses walk real links only.
+                if rel.inferred.is_some() || rel.summary.is_none() || placed.contains(&other) {
                     continue;
                 }
                 if placed.len() >= MAX_LINKED {

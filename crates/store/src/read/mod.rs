@@ -7,8 +7,10 @@
 //!
 //! Where things are: this file is the [`Reader`] (its connection pool and
 //! the caches of interned resources and scopes) and store-wide counts;
-//! `traces` (search, one trace, links), `postings` (evaluating a search
-//! expression over `attr_index`), `logs`, `metrics`, `attributes` (keys,
+//! `traces` (search, one trace, links), `inferred` (the traces join rules
+//! relate a trace to, and which rules are on), `postings` (evaluating a search
+//! expression over `attr_index`), `linksearch` (a search's link operators
+//! over `span_links`), `logs`, `metrics`, `attributes` (keys,
 //! values and services for pickers), `dashboard` and `imports` answer the
 //! queries of their name.
 
@@ -16,6 +18,8 @@ mod attributes;
 mod dashboard;
 mod details;
 pub(crate) mod imports;
+mod inferred;
+mod linksearch;
 mod logs;
 mod metrics;
 mod postings;
@@ -25,7 +29,9 @@ pub use traces::Liveness;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
+
+use loupe_model::correlation::JoinRule;
 
 use loupe_model::otlp::trace::{ResourceSpans, ScopeSpans};
 use prost::Message;
@@ -50,19 +56,23 @@ pub struct Reader {
     resources: Mutex<HashMap<i64, ResourceSpans>>,
     scopes: Mutex<HashMap<i64, ScopeSpans>>,
     liveness: Mutex<traces::Liveness>,
+    /// The join rules (inferred links), named; which are on can change
+    /// while Loupe runs ([`Reader::set_join_rule`]).
+    rules: RwLock<Vec<JoinRule>>,
 }
 
 /// Read connections kept open for reuse.
 const POOL: usize = 4;
 
 impl Reader {
-    pub(crate) fn new(path: PathBuf) -> Reader {
+    pub(crate) fn new(path: PathBuf, rules: Vec<JoinRule>) -> Reader {
         Reader {
             path,
             pool: Mutex::new(Vec::new()),
             resources: Mutex::new(HashMap::new()),
             scopes: Mutex::new(HashMap::new()),
             liveness: Mutex::new(traces::Liveness::default()),
+            rules: RwLock::new(rules.into_iter().map(JoinRule::named).collect()),
         }
     }
 

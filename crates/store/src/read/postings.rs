@@ -1,11 +1,14 @@
 //! Evaluating a search expression over the attribute index's posting lists:
 //! AND is intersection, OR union, NOT "all but", so NOT never enumerates
-//! all traces.
+//! all traces. `span.status = error` reads the traces with errors from
+//! `traces_errors`, and a link operator maps the set its expression
+//! stands for through the span links (`linksearch`).
 
-use loupe_model::query::{AttrCondition, AttrOp, Expr};
+use loupe_model::query::{AttrCondition, AttrOp, Expr, SPAN_STATUS_KEY};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
 
+use super::linksearch::{follow, LinkWork};
 use crate::codec::{decode_ids, text_hash};
 use crate::error::StoreError;
 
@@ -100,9 +103,18 @@ impl TraceSet {
 /// Evaluates an expression against the attribute index. Recursive: its
 /// depth is the expression's, which `loupe_query::parse_expr` bounds to
 /// `MAX_EXPR_DEPTH` (plus the one AND that `search_traces` wraps around it;
-/// repeated `q`s are one flat AND).
-pub(super) fn eval(c: &Connection, e: &Expr) -> Result<TraceSet, StoreError> {
+/// repeated `q`s are one flat AND). `work` counts the link rows read.
+pub(super) fn eval(c: &Connection, e: &Expr, work: &mut LinkWork) -> Result<TraceSet, StoreError> {
     Ok(match e {
+        Expr::Cond(AttrCondition { key, .. }) if key == SPAN_STATUS_KEY => {
+            // The parser makes `span.status` only `= error`.
+            let mut st =
+                c.prepare_cached("SELECT id FROM traces WHERE error_count > 0 ORDER BY id")?;
+            let ids = st
+                .query_map([], |r| r.get::<_, i64>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            TraceSet::Only(ids)
+        }
         Expr::Cond(AttrCondition { key, op }) => {
             let key_id: Option<i64> = c
                 .prepare_cached("SELECT id FROM attr_keys WHERE key = ?1")?
@@ -114,11 +126,11 @@ pub(super) fn eval(c: &Connection, e: &Expr) -> Result<TraceSet, StoreError> {
                 Some(k) => TraceSet::Only(matching_traces(c, k, op)?),
             }
         }
-        Expr::Not(inner) => eval(c, inner)?.not(),
+        Expr::Not(inner) => eval(c, inner, work)?.not(),
         Expr::And(items) => {
             let mut acc = TraceSet::AllBut(Vec::new());
             for item in items {
-                acc = acc.and(eval(c, item)?);
+                acc = acc.and(eval(c, item, work)?);
                 if matches!(&acc, TraceSet::Only(v) if v.is_empty()) {
                     break;
                 }
@@ -128,10 +140,15 @@ pub(super) fn eval(c: &Connection, e: &Expr) -> Result<TraceSet, StoreError> {
         Expr::Or(items) => {
             let mut acc = TraceSet::Only(Vec::new());
             for item in items {
-                acc = acc.or(eval(c, item)?);
+                acc = acc.or(eval(c, item, work)?);
             }
             acc
         }
+        Expr::Linked(dir, inner) => match eval(c, inner, work)? {
+            TraceSet::Only(ids) if ids.is_empty() => TraceSet::Only(ids),
+            TraceSet::Only(ids) => TraceSet::Only(follow(c, *dir, &ids, false, work)?),
+            TraceSet::AllBut(ids) => TraceSet::Only(follow(c, *dir, &ids, true, work)?),
+        },
     })
 }
 

@@ -2,7 +2,7 @@
 //! `postings` narrowed the candidates by attribute), one trace's spans, and
 //! the traces its span links join.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use loupe_model::ids::{SpanId, TraceId};
 use loupe_model::otlp::trace::ResourceSpans;
@@ -15,6 +15,8 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
 
 use super::details;
+use super::inferred;
+use super::linksearch::LinkWork;
 use super::postings::{eval, TraceSet};
 use super::Reader;
 use crate::codec::{decode_chunk, KEY_SPAN_NAME};
@@ -117,13 +119,85 @@ impl Reader {
         })
     }
 
+    /// Which of `among` a search expression holds for (link operators
+    /// included): what a traces alert rule's `query` asks of the traces
+    /// it is looking at. In `among`'s order.
+    pub fn traces_matching(
+        &self,
+        expr: &Expr,
+        among: &[TraceId],
+    ) -> Result<Vec<TraceId>, StoreError> {
+        if among.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.with(|c| {
+            let (set, negated) = match eval(c, expr, &mut LinkWork::default())? {
+                TraceSet::Only(ids) => (ids, false),
+                TraceSet::AllBut(ids) => (ids, true),
+            };
+            let mut row = c.prepare_cached("SELECT id FROM traces WHERE trace_id = ?1")?;
+            let mut out = Vec::new();
+            for id in among {
+                let Some(r) = row
+                    .query_row([&id.0[..]], |r| r.get::<_, i64>(0))
+                    .optional()?
+                else {
+                    continue;
+                };
+                if set.binary_search(&r).is_ok() != negated {
+                    out.push(*id);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// `ids` and the traces joined to them by span links in either
+    /// direction, up to `hops` links away, at most `cap` in all (`ids`
+    /// first): the traces whose answer to a linked search may have changed
+    /// when spans of `ids` arrived.
+    pub fn linked_neighbourhood(
+        &self,
+        ids: &[TraceId],
+        hops: usize,
+        cap: usize,
+    ) -> Result<Vec<TraceId>, StoreError> {
+        self.with(|c| {
+            let mut seen: Vec<TraceId> = Vec::new();
+            for id in ids {
+                if !seen.contains(id) && seen.len() < cap {
+                    seen.push(*id);
+                }
+            }
+            let mut frontier = seen.clone();
+            for _ in 0..hops {
+                let mut next = Vec::new();
+                for id in &frontier {
+                    for other in neighbours(c, id)? {
+                        if seen.len() >= cap {
+                            return Ok(seen);
+                        }
+                        if !seen.contains(&other) {
+                            seen.push(other);
+                            next.push(other);
+                        }
+                    }
+                }
+                frontier = next;
+            }
+            Ok(seen)
+        })
+    }
+
     pub fn trace_summary(&self, id: TraceId) -> Result<Option<TraceSummary>, StoreError> {
         let mut out = self.with(|c| summary_of(c, &id.0))?;
         self.mark(out.as_mut_slice());
         Ok(out)
     }
 
-    /// Traces joined to this one by span links, in both directions.
+    /// Traces joined to this one by span links, in both directions, then
+    /// the traces the join rules that are on infer links to (entries of
+    /// their own, marked `inferred`; none for a trace a span link joins).
     pub fn related(&self, id: TraceId) -> Result<Vec<RelatedTrace>, StoreError> {
         let mut out = self.related_unmarked(id)?;
         for r in &mut out {
@@ -133,11 +207,13 @@ impl Reader {
     }
 
     fn related_unmarked(&self, id: TraceId) -> Result<Vec<RelatedTrace>, StoreError> {
+        let rules = self.enabled_rules();
         self.with(|c| {
-            let this = c
-                .prepare_cached("SELECT id FROM traces WHERE trace_id = ?1")?
-                .query_row([&id.0[..]], |r| r.get::<_, i64>(0))
+            let row = c
+                .prepare_cached("SELECT id, start_ns FROM traces WHERE trace_id = ?1")?
+                .query_row([&id.0[..]], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
                 .optional()?;
+            let this = row.map(|(r, _)| r);
             let mut by_trace: Vec<(Vec<u8>, LinkDirection, Vec<LinkPair>)> = Vec::new();
             let mut add = |other: Vec<u8>, dir: LinkDirection, pair: LinkPair| {
                 match by_trace.iter_mut().find(|(t, d, _)| *t == other && *d == dir) {
@@ -193,7 +269,8 @@ impl Reader {
                     },
                 );
             }
-            by_trace
+            let linked: HashSet<Vec<u8>> = by_trace.iter().map(|(t, _, _)| t.clone()).collect();
+            let mut out = by_trace
                 .into_iter()
                 .map(|(other, direction, links)| {
                     Ok(RelatedTrace {
@@ -201,11 +278,39 @@ impl Reader {
                         direction,
                         summary: summary_of(c, &other)?,
                         links,
+                        inferred: None,
                     })
                 })
-                .collect()
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            if let Some((this, start)) = row {
+                for mut e in inferred::inferred(c, &rules, this, &id.0, start, &linked)? {
+                    let other = hex::decode(&e.trace_id).unwrap_or_default();
+                    e.summary = summary_of(c, &other)?;
+                    out.push(e);
+                }
+            }
+            Ok(out)
         })
     }
+}
+
+/// The stored traces one trace's span links join it to, both directions.
+fn neighbours(c: &Connection, id: &TraceId) -> Result<Vec<TraceId>, StoreError> {
+    let mut st = c.prepare_cached(
+        "SELECT l.linked_trace FROM traces t JOIN span_links l ON l.trace = t.id WHERE t.trace_id = ?1
+         UNION
+         SELECT t.trace_id FROM span_links l JOIN traces t ON t.id = l.trace WHERE l.linked_trace = ?1",
+    )?;
+    let rows = st.query_map([&id.0[..]], |r| r.get::<_, Vec<u8>>(0))?;
+    let mut out = Vec::new();
+    for r in rows {
+        if let Ok(t) = TraceId::from_bytes(&r?) {
+            if t != *id {
+                out.push(t);
+            }
+        }
+    }
+    Ok(out)
 }
 
 const SUMMARY_COLUMNS: &str =
@@ -311,7 +416,7 @@ fn search_summaries(c: &Connection, q: &TraceQuery) -> Result<Vec<TraceSummary>,
 
     // Narrow down with the attribute index, then apply the trace filters to
     // the candidates.
-    let (candidates, negated) = match eval(c, &Expr::And(conds))? {
+    let (candidates, negated) = match eval(c, &Expr::And(conds), &mut LinkWork::default())? {
         TraceSet::Only(ids) => (ids, false),
         TraceSet::AllBut(ids) => (ids, true),
     };

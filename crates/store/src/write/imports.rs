@@ -115,6 +115,9 @@ pub(super) fn delete(conn: &Connection, source: &str) -> Result<bool, StoreError
                 let sid = i64::from_be_bytes(sid.try_into().unwrap_or([0; 8]));
                 conn.prepare_cached("DELETE FROM span_links WHERE trace = ?1 AND span_id = ?2")?
                     .execute(params![trace, sid])?;
+                // A join rule's value this span brought (inferred links).
+                conn.prepare_cached("DELETE FROM corr_values WHERE trace = ?1 AND span = ?2")?
+                    .execute(params![trace, sid])?;
             }
             conn.prepare_cached("DELETE FROM span_chunks WHERE id = ?1")?
                 .execute([id])?;
@@ -187,6 +190,8 @@ fn resummarize(conn: &Connection, trace: i64) -> Result<bool, StoreError> {
         .collect::<Result<_, _>>()?;
     if chunks.is_empty() {
         conn.prepare_cached("DELETE FROM span_links WHERE trace = ?1")?
+            .execute([trace])?;
+        conn.prepare_cached("DELETE FROM corr_values WHERE trace = ?1")?
             .execute([trace])?;
         conn.prepare_cached("DELETE FROM traces WHERE id = ?1")?
             .execute([trace])?;

@@ -47,6 +47,7 @@ use crate::error::StoreError;
 use crate::prepare;
 use crate::retention::Retention;
 use crate::stats::WriterStats;
+use loupe_model::correlation::JoinRule;
 
 #[derive(Debug, Clone)]
 pub struct WriterConfig {
@@ -63,6 +64,9 @@ pub struct WriterConfig {
     /// usual 10 s deadline, long enough to ride out a checkpoint or an
     /// alert-state write.
     pub busy_timeout: Duration,
+    /// Join rules whose values are indexed at ingest (inferred links);
+    /// whether each is answered can change at run time (`Reader`).
+    pub correlation: Vec<JoinRule>,
 }
 
 impl Default for WriterConfig {
@@ -73,6 +77,7 @@ impl Default for WriterConfig {
             max_group: 64,
             retention: Retention::default(),
             busy_timeout: Duration::from_secs(2),
+            correlation: JoinRule::defaults(),
         }
     }
 }
@@ -89,6 +94,8 @@ pub struct Writer {
     page_limit: Arc<AtomicU64>,
     /// See [`Writer::inject_clock_ahead`].
     clock_ahead: Arc<AtomicU64>,
+    /// The join rules, as batches are prepared with them.
+    correlation: Arc<[JoinRule]>,
 }
 
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -144,6 +151,12 @@ impl Writer {
             stats,
             page_limit,
             clock_ahead,
+            correlation: config
+                .correlation
+                .iter()
+                .cloned()
+                .map(JoinRule::named)
+                .collect(),
         })
     }
 
@@ -287,6 +300,6 @@ impl Sink for Writer {
                 retry_after: RETRY_AFTER,
             });
         }
-        self.enqueue(Command::Batch(prepare::prepare(batch)))
+        self.enqueue(Command::Batch(prepare::prepare(batch, &self.correlation)))
     }
 }

@@ -226,6 +226,21 @@ impl Traces {
                 }
             }
         }
+        // The join rules' values (inferred links), for traces that got a
+        // new span: a re-sent batch adds nothing, and the first span that
+        // carried a value stays its span.
+        let mut ins_corr = conn.prepare_cached(
+            "INSERT OR IGNORE INTO corr_values(rule, value, role, trace, span) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for v in t.corr.iter().filter(|v| touched[v.trace]) {
+            ins_corr.execute(params![
+                v.rule,
+                &v.value[..],
+                v.role,
+                rows[v.trace].id,
+                v.span
+            ])?;
+        }
         for (row, ids) in rows.iter().zip(known) {
             if let Some(ids) = ids {
                 self.span_ids.insert(row.id, ids);

@@ -1,0 +1,57 @@
+//! Browser end-to-end of inferred links: `ui/e2e/inferred.mjs` sends two
+//! traces of one Kestra execution that share `kestra.executionId` and no
+//! span link to a real `loupe serve`, then checks in headless Chromium that
+//! each shows the other as a dashed chip labelled "inferred by
+//! kestra.executionId" (apart from span-link chips), that the stitched view
+//! hangs it with a dashed, labelled badge both ways, and that turning the
+//! rule off on the settings page removes it. Needs ui/node_modules
+//! (playwright-core), /usr/bin/chromium and a binary built after
+//! `scripts/build-ui`.
+
+mod common;
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+#[test]
+fn inferred_links_are_dashed_labelled_and_switchable_in_chromium() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    assert!(
+        root.join("ui/node_modules/playwright-core/package.json")
+            .is_file(),
+        "run `scripts/build-ui` (or `npm ci --prefix ui`) first"
+    );
+    let loupe = common::Loupe::start();
+    let mut child = Command::new("node")
+        .arg(root.join("ui/e2e/inferred.mjs"))
+        .arg(format!("http://{}", loupe.api))
+        .arg(format!("http://{}", loupe.http))
+        .arg(root.join("target/browser-artifacts"))
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node");
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    println!("{stdout}");
+    assert!(
+        status.success(),
+        "ui/e2e/inferred.mjs failed ({status}):\n{stdout}\n{stderr}"
+    );
+}
