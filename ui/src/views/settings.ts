@@ -117,7 +117,7 @@ export function mountSettings(parent: HTMLElement): View {
     }
     joinList.replaceChildren(
       ...list.map((r) => {
-        const box = h('input', { testid: 'join-rule', data: { rule: r.name }, attrs: { type: 'checkbox' } });
+        const box = h('input', { class: 'checkbox', testid: 'join-rule', data: { rule: r.name }, attrs: { type: 'checkbox' } });
         box.checked = r.enabled;
         box.addEventListener('change', () => {
           putCorrelation(r.name, box.checked)
