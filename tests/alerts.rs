@@ -1,7 +1,8 @@
 //! Alerting end to end, over real sockets against the real binary:
 //! - a Kestra-shaped failure sent by the OpenTelemetry JS SDK
 //!   (tests/e2e/node) fires a Slack-format message at a local webhook
-//!   receiver (loopback, allowed explicitly on the channel);
+//!   receiver (loopback, allowed explicitly on the channel) whose default
+//!   text names the flow and the execution, like the seed's;
 //! - a receiver answering 500, then 429 with `Retry-After`, then 200 gets
 //!   exactly one delivered message, and the delivery log shows the tries;
 //! - private targets are refused unless allowed, URLs are masked;
@@ -184,7 +185,14 @@ async fn seed_failure_fires_a_slack_message_and_state_survives_restart() {
     let text = msg["text"]
         .as_str()
         .unwrap_or_else(|| panic!("Slack format: {msg}"));
-    assert!(text.starts_with("[firing] Failed executions in company.*: WORKER - io.kestra.plugin.scripts.shell.Commands in `kestra`"), "{text}");
+    // The seed's Slack failure alert: the flow and the execution by name.
+    assert!(
+        text.starts_with(&format!(
+            "Failure alert for flow `company.team.opentelemetry_parent` with ID `exec-parent-{run}`. \
+             Here is a bit more context about why the execution failed: `"
+        )),
+        "{text}"
+    );
     assert!(
         text.contains(&format!(
             "Command failed with exit code 1: shell task 'fail' failed in exec-parent-{run}"
