@@ -260,7 +260,14 @@ async fn retries_500_and_429_then_delivers_exactly_once() {
         json!({}),
     )
     .await;
+    // "Send test" answers how the delivery went: after the 500 and the
+    // 429 it was delivered on the third attempt.
     assert_eq!((s, &r["queued"]), (200, &json!(true)), "{r}");
+    assert_eq!(
+        (&r["result"], &r["status"], &r["attempts"]),
+        (&json!("delivered"), &json!(200), &json!(3)),
+        "{r}"
+    );
 
     let log = wait_for("the delivery", 30, async || {
         let d = loupe.get_json("/api/v1/deliveries").await;
@@ -474,5 +481,212 @@ fn rules_check_reports_line_numbered_errors() {
         String::from_utf8_lossy(&out.stdout).contains("warning"),
         "{}",
         String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// OTLP/HTTP protobuf to the receiver.
+async fn post_otlp(loupe: &Loupe, path: &str, body: Vec<u8>) {
+    let r = reqwest::Client::new()
+        .post(loupe.http_url(path))
+        .header("content-type", "application/x-protobuf")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{path}: {}", r.status());
+}
+
+mod metric_otlp {
+    use loupe_model::otlp::common::{any_value, AnyValue, KeyValue};
+    use loupe_model::otlp::metrics::{
+        exemplar, metric, Exemplar, Histogram, HistogramDataPoint, Metric, ResourceMetrics,
+        ScopeMetrics,
+    };
+    use loupe_model::otlp::resource::Resource;
+    use loupe_model::otlp::trace::{ResourceSpans, ScopeSpans, Span};
+    use loupe_model::otlp::{ExportMetricsServiceRequest, ExportTraceServiceRequest};
+    use prost::Message;
+
+    pub const TRACE: [u8; 16] = [0x5a; 16];
+
+    fn resource() -> Option<Resource> {
+        Some(Resource {
+            attributes: vec![KeyValue {
+                key: "service.name".into(),
+                value: Some(AnyValue {
+                    value: Some(any_value::Value::StringValue("kestra-webserver".into())),
+                }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+    }
+
+    /// The slow request's trace: one root span.
+    pub fn trace(now: u64) -> Vec<u8> {
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: resource(),
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![Span {
+                        trace_id: TRACE.to_vec(),
+                        span_id: vec![0x11; 8],
+                        name: "POST /api/v1/executions/{namespace}/{id}".into(),
+                        kind: 2,
+                        start_time_unix_nano: now - 2_500_000_000,
+                        end_time_unix_nano: now,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+        .encode_to_vec()
+    }
+
+    /// One cumulative histogram point (bounds 0.1, 0.25, 0.5, 1 s) at `now`,
+    /// with an exemplar of the slow request when `slow`.
+    pub fn point(start: u64, now: u64, counts: [u64; 5], slow: bool) -> Vec<u8> {
+        ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                resource: resource(),
+                scope_metrics: vec![ScopeMetrics {
+                    metrics: vec![Metric {
+                        name: "http.server.request.duration".into(),
+                        unit: "s".into(),
+                        data: Some(metric::Data::Histogram(Histogram {
+                            aggregation_temporality: 2,
+                            data_points: vec![HistogramDataPoint {
+                                start_time_unix_nano: start,
+                                time_unix_nano: now,
+                                count: counts.iter().sum(),
+                                sum: Some(0.0),
+                                bucket_counts: counts.to_vec(),
+                                explicit_bounds: vec![0.1, 0.25, 0.5, 1.0],
+                                exemplars: if slow {
+                                    vec![Exemplar {
+                                        time_unix_nano: now - 1_000_000,
+                                        trace_id: TRACE.to_vec(),
+                                        span_id: vec![0x11; 8],
+                                        value: Some(exemplar::Value::AsDouble(2.5)),
+                                        ..Default::default()
+                                    }]
+                                } else {
+                                    Vec::new()
+                                },
+                                ..Default::default()
+                            }],
+                        })),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+        .encode_to_vec()
+    }
+}
+
+/// A metrics rule end to end through `loupe serve`: real OTLP metrics (a
+/// cumulative histogram, as SDKs send by default) whose p99 goes over the
+/// threshold for longer than `for` fire a webhook whose evidence is the
+/// slow request's exemplar (its trace linked, its root operation named),
+/// then resolve once the window holds only fast requests. `for` and the
+/// window are seconds here; the minute of the issue's rule is the same
+/// machine, tested in `crates/alerts/tests/metric.rs`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_histogram_p99_rule_fires_with_the_exemplars_trace_then_resolves() {
+    let (url, rx) = receiver(vec![(200, None)]).await;
+    let loupe = Loupe::start();
+    let (s, ch) = send(
+        "POST",
+        &loupe,
+        "/api/v1/channels",
+        json!({"name": "hook", "kind": "webhook", "url": url, "allowPrivate": true}),
+    )
+    .await;
+    assert_eq!(s, 200, "{ch}");
+    let rule = "name: slow requests
+signal: metrics
+metric:
+  name: http.server.request.duration
+  aggregate: p99
+  window: 3s
+  op: gt
+  threshold: 0.5
+for: 2s
+notify:
+- hook
+send_resolved: true
+";
+    let (s, r) = send("POST", &loupe, "/api/v1/rules", json!({ "yaml": rule })).await;
+    assert_eq!(s, 200, "{r}");
+    let now = || loupe_model::time::now_ns();
+    let start = now();
+    post_otlp(&loupe, "/v1/traces", metric_otlp::trace(start)).await;
+
+    // Slow: 2 of every 100 requests over 1 s, until the alert fires.
+    let mut acc = [0u64; 5];
+    let began = Instant::now();
+    let firing = loop {
+        for (a, x) in acc.iter_mut().zip([90, 5, 2, 1, 2]) {
+            *a += x;
+        }
+        post_otlp(&loupe, "/v1/metrics", metric_otlp::point(start, now(), acc, true)).await;
+        if let Some(b) = rx.got.lock().unwrap().first() {
+            break b.1.clone();
+        }
+        assert!(began.elapsed() < Duration::from_secs(30), "never fired");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let fired_after = began.elapsed();
+    assert!(fired_after >= Duration::from_secs(2), "fired before `for`: {fired_after:?}");
+    let msg: Value = serde_json::from_str(&firing).unwrap();
+    let trace_hex = "5a".repeat(16);
+    assert_eq!(msg["state"], "firing", "{msg}");
+    assert_eq!(msg["evidence"]["traceId"], trace_hex, "{msg}");
+    assert_eq!(
+        msg["traceLink"],
+        format!("http://{}/trace/{trace_hex}", loupe.api),
+        "{msg}"
+    );
+    let text = msg["text"].as_str().unwrap();
+    assert!(
+        text.contains("`POST /api/v1/executions/{namespace}/{id}` in `kestra-webserver`"),
+        "root operation and service: {text}"
+    );
+    assert!(
+        text.contains("p99 of http.server.request.duration = 1 (exemplar 2.5)"),
+        "{text}"
+    );
+
+    // Fast from now on: the window's increase holds no slow request.
+    let began = Instant::now();
+    let resolved = loop {
+        acc[0] += 100;
+        post_otlp(&loupe, "/v1/metrics", metric_otlp::point(start, now(), acc, false)).await;
+        if let Some(b) = rx.got.lock().unwrap().get(1) {
+            break b.1.clone();
+        }
+        assert!(began.elapsed() < Duration::from_secs(30), "never resolved");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let msg: Value = serde_json::from_str(&resolved).unwrap();
+    assert_eq!(msg["state"], "resolved", "{msg}");
+    assert_eq!(msg["evidence"]["traceId"], trace_hex, "{msg}");
+    let history = loupe.get_json("/api/v1/alerts/history").await;
+    let steps: Vec<String> = history["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|h| format!("{}→{}", h["from"].as_str().unwrap(), h["to"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        steps,
+        ["inactive→pending", "pending→firing", "firing→resolved"],
+        "{history}"
     );
 }

@@ -1,5 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { addChild, at, badgeText, channelBody, condText, groups, move, readings, newPred, parseValue, remove, setKind, simplify, testResultText, toggleNot, unwrap, valueSource, wrap, type Cond } from '../src/rules';
+import {
+  addChild,
+  at,
+  badgeText,
+  channelBody,
+  condText,
+  groups,
+  move,
+  readings,
+  newPred,
+  parseValue,
+  remove,
+  setKind,
+  simplify,
+  testResultText,
+  toggleNot,
+  unwrap,
+  valueSource,
+  wrap,
+  type Cond,
+} from '../src/rules';
 
 const status: Cond = { field: 'span.status', op: 'equals', value: 'error' };
 const prefix: Cond = { field: 'kestra.namespace', op: 'prefix', value: 'company.product' };

@@ -529,8 +529,6 @@ reason: string, };
 
 export type QueueHealth = { batches: number, bytes: number, };
 
-export type Queued = { queued: boolean, };
-
 export type ReceiverHealth = { status: string, address: string, accepted: number, refused: number, refusedRequests: number, };
 
 export type Receivers = { grpc: ReceiverHealth, http: ReceiverHealth, };
@@ -764,6 +762,32 @@ fileBytes: number, databaseBytes: number, walBytes: number,
  * Nanoseconds, as a decimal string.
  */
 lastCommit: string | null, queue: QueueHealth, error?: string, writeFailedAt?: string, retryable?: boolean, };
+
+/**
+ * What "send test" came to, for the editor to show beside the channel.
+ */
+export type TestResult = { 
+/**
+ * Whether the message was queued (a full queue drops it).
+ */
+queued: boolean, 
+/**
+ * `delivered`, `failed`, or `retrying` when the wait ended while
+ * delivery was still retrying; `null` when no attempt finished in time.
+ */
+result: string | null, 
+/**
+ * The receiver's HTTP status, when it answered.
+ */
+status: number | null, 
+/**
+ * Why it failed or is retried (never the URL).
+ */
+error: string, 
+/**
+ * Attempts made so far.
+ */
+attempts: number, };
 
 /**
  * `GET /topology`.

@@ -92,7 +92,13 @@ export function renderChannels(page: HTMLElement, channels: ChannelView[], st: C
 
 /** The add/edit form; editing, an empty URL keeps the stored one (the server never answers it). */
 function channelForm(editing: ChannelView | null, st: ChannelsState, call: Call, refresh: () => void): HTMLElement {
-  const d: ChannelDraft = st.draft ?? { name: editing?.name ?? '', kind: (editing?.kind as ChannelDraft['kind']) ?? 'slack', url: '', allowPrivate: editing?.allowPrivate ?? false, template: editing?.template ?? '' };
+  const d: ChannelDraft = st.draft ?? {
+    name: editing?.name ?? '',
+    kind: (editing?.kind as ChannelDraft['kind']) ?? 'slack',
+    url: '',
+    allowPrivate: editing?.allowPrivate ?? false,
+    template: editing?.template ?? '',
+  };
   const name = h('input', { testid: 'channel-name', attrs: { placeholder: 'name (rules notify it by name)', value: d.name } });
   const kind = h(
     'select',

@@ -486,13 +486,19 @@ function mountEditor(page: HTMLElement, id: number | null): void {
 
   const renderNode = (c: Cond, path: number[]): HTMLElement => {
     const k = kindOf(c);
-    const tools = (extra: HTMLElement[]) =>
+    const tools = (extra: (HTMLElement | null)[]) =>
       h(
         'span',
         { class: 'node-tools' },
         ...extra,
         h('button', { class: 'link-btn', text: 'NOT', title: 'Negate', on: { click: () => edit((r) => (r ? toggleNot(r, path) : r)) } }),
-        h('button', { class: 'link-btn', testid: 'wrap-any', text: '( OR', title: 'Wrap in an OR group, to add alternatives beside it', on: { click: () => edit((r) => (r ? wrap(r, path, 'any') : r)) } }),
+        h('button', {
+          class: 'link-btn',
+          testid: 'wrap-any',
+          text: '( OR',
+          title: 'Wrap in an OR group, to add alternatives beside it',
+          on: { click: () => edit((r) => (r ? wrap(r, path, 'any') : r)) },
+        }),
         h('button', { class: 'link-btn', testid: 'wrap-all', text: '( AND', title: 'Wrap in an AND group', on: { click: () => edit((r) => (r ? wrap(r, path, 'all') : r)) } }),
         moveSelect(path) ?? '',
         h('button', { class: 'link-btn', text: '✕', title: 'Remove', testid: 'remove-node', on: { click: () => editNoted((r) => remove(r, path)) } }),
@@ -519,7 +525,9 @@ function mountEditor(page: HTMLElement, id: number | null): void {
       tools([
         h('button', { class: 'link-btn', testid: 'add-pred', text: '+ condition', on: { click: () => edit((r) => addChild(r, path, newPred(rule.signal))) } }),
         h('button', { class: 'link-btn', testid: 'add-group', text: '+ group', on: { click: () => edit((r) => addChild(r, path, { all: [newPred(rule.signal)] })) } }),
-        members.length === 1 ? h('button', { class: 'link-btn', testid: 'ungroup', text: 'Ungroup', title: 'Replace the group by its one member', on: { click: () => edit((r) => (r ? unwrap(r, path) : r)) } }) : '',
+        members.length === 1
+          ? h('button', { class: 'link-btn', testid: 'ungroup', text: 'Ungroup', title: 'Replace the group by its one member', on: { click: () => edit((r) => (r ? unwrap(r, path) : r)) } })
+          : null,
       ]),
     );
     const group = h('div', { class: `cond-group ${k}`, data: { path: path.join('.') } }, head, ...members.map((ch, i) => renderNode(ch, [...path, i])));
@@ -527,7 +535,7 @@ function mountEditor(page: HTMLElement, id: number | null): void {
     return group;
   };
 
-  const renderPred = (p: Pred, path: number[], tools: (x: HTMLElement[]) => HTMLElement): HTMLElement => {
+  const renderPred = (p: Pred, path: number[], tools: (x: (HTMLElement | null)[]) => HTMLElement): HTMLElement => {
     const set = (patch: Partial<Pred>) =>
       edit((r) => {
         if (!r) return r;
@@ -641,7 +649,12 @@ function mountEditor(page: HTMLElement, id: number | null): void {
     datalist,
     h('div', { class: 'rule-meta' }, h('label', null, 'Name ', nameIn), h('label', null, 'Watches ', signalSel), h('label', null, 'Notify ', notifyIn), h('label', null, 'Keep firing ', keepIn)),
     warnBox,
-    h('div', { class: 'editor-split' }, h('div', { class: 'editor-pane' }, h('h3', { text: 'Conditions' }), treeBox, treeNote), h('div', { class: 'editor-pane' }, h('h3', { text: 'YAML' }), yamlBox, yamlErr)),
+    h(
+      'div',
+      { class: 'editor-split' },
+      h('div', { class: 'editor-pane' }, h('h3', { text: 'Conditions' }), treeBox, treeNote),
+      h('div', { class: 'editor-pane' }, h('h3', { text: 'YAML' }), yamlBox, yamlErr),
+    ),
     h(
       'div',
       { class: 'editor-actions' },
