@@ -634,7 +634,12 @@ send_resolved: true
         for (a, x) in acc.iter_mut().zip([90, 5, 2, 1, 2]) {
             *a += x;
         }
-        post_otlp(&loupe, "/v1/metrics", metric_otlp::point(start, now(), acc, true)).await;
+        post_otlp(
+            &loupe,
+            "/v1/metrics",
+            metric_otlp::point(start, now(), acc, true),
+        )
+        .await;
         if let Some(b) = rx.got.lock().unwrap().first() {
             break b.1.clone();
         }
@@ -642,7 +647,10 @@ send_resolved: true
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     let fired_after = began.elapsed();
-    assert!(fired_after >= Duration::from_secs(2), "fired before `for`: {fired_after:?}");
+    assert!(
+        fired_after >= Duration::from_secs(2),
+        "fired before `for`: {fired_after:?}"
+    );
     let msg: Value = serde_json::from_str(&firing).unwrap();
     let trace_hex = "5a".repeat(16);
     assert_eq!(msg["state"], "firing", "{msg}");
@@ -666,7 +674,12 @@ send_resolved: true
     let began = Instant::now();
     let resolved = loop {
         acc[0] += 100;
-        post_otlp(&loupe, "/v1/metrics", metric_otlp::point(start, now(), acc, false)).await;
+        post_otlp(
+            &loupe,
+            "/v1/metrics",
+            metric_otlp::point(start, now(), acc, false),
+        )
+        .await;
         if let Some(b) = rx.got.lock().unwrap().get(1) {
             break b.1.clone();
         }
@@ -682,7 +695,13 @@ send_resolved: true
         .unwrap()
         .iter()
         .rev()
-        .map(|h| format!("{}→{}", h["from"].as_str().unwrap(), h["to"].as_str().unwrap()))
+        .map(|h| {
+            format!(
+                "{}→{}",
+                h["from"].as_str().unwrap(),
+                h["to"].as_str().unwrap()
+            )
+        })
         .collect();
     assert_eq!(
         steps,
