@@ -709,3 +709,177 @@ send_resolved: true
         "{history}"
     );
 }
+
+/// One Kestra-shaped execution as a one-span trace: its namespace, flow,
+/// execution ID and final state (`FAILED` → span status error).
+fn kestra_execution(i: u8, ns: &str, flow: &str, exec: &str, state: &str, now: u64) -> Vec<u8> {
+    use loupe_model::otlp::common::{any_value, AnyValue, KeyValue};
+    use loupe_model::otlp::trace::{status, ResourceSpans, ScopeSpans, Span, Status};
+    use prost::Message;
+    let kv = |k: &str, v: &str| KeyValue {
+        key: k.into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(v.into())),
+        }),
+        ..Default::default()
+    };
+    loupe_model::otlp::ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(loupe_model::otlp::resource::Resource {
+                attributes: vec![kv("service.name", "kestra-executor")],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans: vec![Span {
+                    trace_id: vec![i; 16],
+                    span_id: vec![i; 8],
+                    name: format!("EXECUTOR - {flow}"),
+                    kind: 1,
+                    start_time_unix_nano: now - 1_000_000_000,
+                    end_time_unix_nano: now,
+                    attributes: vec![
+                        kv("kestra.namespace", ns),
+                        kv("kestra.flowId", flow),
+                        kv("kestra.executionId", exec),
+                        kv("kestra.state", state),
+                    ],
+                    status: Some(Status {
+                        code: if state == "FAILED" {
+                            status::StatusCode::Error as i32
+                        } else {
+                            status::StatusCode::Ok as i32
+                        },
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec()
+}
+
+/// Issue 18, checked by meaning through a real server: the seed's bad
+/// example typed as one flat AND (failed or warning, namespace prefix
+/// `company.product`, flow `cleanup`, namespace `company.system`) is
+/// flagged; backtested over the same stored executions, the rule as typed
+/// matches nothing, the plain OR of the two namespaces (what the editor
+/// used to apply) only the `cleanup` runs, and the suggestion every failed
+/// or warning execution in `company.product*` plus every failed or warning
+/// `cleanup` in `company.system` — and nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_never_matches_fix_backtests_exactly_the_executions_meant() {
+    let loupe = Loupe::start();
+    let now = loupe_model::time::now_ns();
+    let runs = [
+        ("company.product.billing", "invoice", "FAILED", true),
+        ("company.product", "report", "WARNING", true),
+        ("company.product.billing", "cleanup", "FAILED", true),
+        ("company.product.billing", "invoice", "SUCCESS", false),
+        ("company.system", "cleanup", "FAILED", true),
+        ("company.system", "cleanup", "WARNING", true),
+        ("company.system", "cleanup", "SUCCESS", false),
+        ("company.system", "backup", "FAILED", false),
+        ("company.team", "cleanup", "FAILED", false),
+    ];
+    let mut meant = Vec::new();
+    for (i, (ns, flow, state, want)) in runs.iter().enumerate() {
+        let exec = format!("exec-{i}-{ns}-{flow}-{state}");
+        if *want {
+            meant.push(exec.clone());
+        }
+        let n = u8::try_from(i + 1).unwrap();
+        post_otlp(
+            &loupe,
+            "/v1/traces",
+            kestra_execution(n, ns, flow, &exec, state, now),
+        )
+        .await;
+    }
+    meant.sort();
+    let flat = "name: seed bad example
+signal: traces
+when:
+  all:
+  - any:
+    - {field: span.status, op: equals, value: error}
+    - {field: kestra.state, op: equals, value: WARNING}
+  - {field: kestra.namespace, op: prefix, value: company.product}
+  - {field: kestra.flowId, op: equals, value: cleanup}
+  - {field: kestra.namespace, op: equals, value: company.system}
+";
+    let (s, p) = send(
+        "POST",
+        &loupe,
+        "/api/v1/rules/parse",
+        json!({ "yaml": flat }),
+    )
+    .await;
+    assert_eq!(s, 200, "{p}");
+    assert_eq!(p["analysis"]["neverMatches"], true, "{p}");
+    let finding = &p["analysis"]["findings"][0];
+    let with = |when: &Value| {
+        let mut r = p["rule"].clone();
+        r["when"] = when.clone();
+        r
+    };
+    let matched = async |rule: Value| -> Vec<String> {
+        let (s, bt) = send(
+            "POST",
+            &loupe,
+            "/api/v1/rules/backtest",
+            json!({ "rule": rule }),
+        )
+        .await;
+        assert_eq!(s, 200, "{bt}");
+        let mut ids: Vec<String> = bt["matches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                m["evidence"]["attributes"]["kestra.executionId"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    };
+    // Every execution stored (the suggestion's count stops growing at all
+    // of them), then judged.
+    let after = wait_for("the stored executions", 30, async || {
+        let got = matched(with(&finding["suggestion"])).await;
+        (got.len() >= meant.len()).then_some(got)
+    })
+    .await;
+    assert_eq!(after, meant, "suggested: {}", finding["suggestion"]);
+    assert_eq!(
+        matched(p["rule"].clone()).await,
+        Vec::<String>::new(),
+        "the AND as typed"
+    );
+    let plain = finding["alternatives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|alt| {
+            alt.to_string().matches("kestra.flowId").count() == 1
+                && alt["all"].as_array().is_some_and(|a| a.len() == 3)
+        })
+        .unwrap_or_else(|| panic!("the plain OR among {}", finding["alternatives"]));
+    let plain = matched(with(plain)).await;
+    assert_eq!(
+        plain,
+        meant
+            .iter()
+            .filter(|e| e.contains("-cleanup-"))
+            .cloned()
+            .collect::<Vec<_>>(),
+        "the plain OR keeps `cleanup` under the AND"
+    );
+    assert!(plain.len() < after.len());
+}
