@@ -182,7 +182,7 @@ fn window_histograms(s: &Series, from: u64, now: u64) -> Vec<(&[f64], Vec<u64>, 
     if !s.cumulative {
         return inside().map(|(b, c, n)| (b, c.to_vec(), n)).collect();
     }
-    let Some((bounds, last, last_count)) = inside().last() else {
+    let Some((bounds, last, last_count)) = inside().next_back() else {
         return Vec::new();
     };
     let before = s
@@ -190,7 +190,7 @@ fn window_histograms(s: &Series, from: u64, now: u64) -> Vec<(&[f64], Vec<u64>, 
         .iter()
         .filter(|p| p.time_ns < from)
         .filter_map(histogram)
-        .last();
+        .next_back();
     let base = before.or_else(|| {
         let mut it = inside();
         let first = it.next();
