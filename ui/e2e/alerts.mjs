@@ -116,6 +116,13 @@ try {
     const after = await count('fix-after');
     if (!before.startsWith('0 matches')) throw new Error(`before: ${before}`);
     if (!/^[1-9]\d* match/.test(after)) throw new Error(`after: ${after}`);
+    // The plain OR between the two namespaces (what the editor used to
+    // apply) is offered too, and its count shows why it is not the fix:
+    // it keeps `cleanup` under the AND and misses the failed run.
+    const plain = await count('fix-alt-1');
+    if (parseInt(plain, 10) >= parseInt(after, 10)) throw new Error(`the plain OR (${plain}) should find fewer than the fix (${after})`);
+    const plainShown = await page.locator('[data-testid=fix-alt-1] code').innerText();
+    if (!plainShown.includes('(kestra.namespace prefix company.team OR kestra.namespace equals company.system) AND kestra.flowId equals cleanup')) throw new Error(`plain OR: ${plainShown}`);
     const shown = await page.locator('[data-testid=fix-after] code').innerText();
     if (!shown.includes('(kestra.namespace equals company.system AND kestra.flowId equals cleanup)')) throw new Error(`suggested: ${shown}`);
   });
