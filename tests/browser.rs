@@ -4,7 +4,9 @@
 //! ForEachItem children, lanes, logs, links; then the metric explorer on a
 //! counter and a histogram from `tests/e2e/node/metrics.mjs`: split, read-out,
 //! drag-to-zoom, legend, percentiles; and the log explorer: search a word,
-//! jump to the span, grouping, pause), saving a screenshot per check in
+//! jump to the span, grouping, pause; an incomplete trace whose root arrives
+//! after its children: placeholders, then the full tree without a reload, and
+//! "never arrived" after a short parent grace), saving a screenshot per check in
 //! `target/browser-artifacts/`.
 //!
 //! Needs, and fails (never skips) without: a binary built after

@@ -4,9 +4,16 @@
 //! second with one task 1.5 s slower): pick two traces in the list to
 //! compare, the compare view and the regression hint naming the slowed
 //! task, run history, the critical-path toggle, the statistics sort, the
-//! flame graph's zoom, and the service map's edge click. Needs what
-//! `browser.rs` needs (ui/node_modules, /usr/bin/chromium, a binary built
-//! after `scripts/build-ui`).
+//! flame graph's zoom, and the service map's edge click. Then, on the same
+//! Loupe, `ui/e2e/traceui.mjs`: the waterfall's name column (drag, fit,
+//! the middle ellipsis at depth 30), context chips and list columns, linked
+//! child traces folded in the list, keyboard navigation, the stitched view
+//! opened from a child, and the API call in its execution's lane. Last,
+//! `ui/e2e/look.mjs` walks every page in the light and the dark theme
+//! (picked with the theme switch) and fails on a browser-default control, a
+//! page without padding, a white slab in the dark theme or an unreadable bar
+//! label. Needs what `browser.rs` needs (ui/node_modules, /usr/bin/chromium,
+//! a binary built after `scripts/build-ui`).
 
 mod common;
 
@@ -15,6 +22,8 @@ use std::process::Command;
 use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(90);
+/// Both themes, twelve pages each (about 40 s on a busy 2-core machine).
+const LOOK_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[test]
 fn the_analysis_views_work_in_chromium() {
@@ -54,24 +63,72 @@ fn the_analysis_views_work_in_chromium() {
         .filter_map(|l| l.split_whitespace().next())
         .collect();
     assert_eq!(mains.len(), 2, "{text}");
+    // "  linked trace    <32 hex>  a ForEachItem child execution …", three per run.
+    let children: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("linked trace"))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(children.len(), 6, "{text}");
 
+    let api = format!("http://{}", loupe.api);
+    let artifacts = root.join("target/browser-artifacts");
+    let analysis: Vec<String> = mains.iter().map(|m| m.to_string()).collect();
+    run_e2e(
+        root,
+        "analysis.mjs",
+        &[&api],
+        &artifacts,
+        &analysis,
+        TIMEOUT,
+    );
+    // The second run's main trace and one of its child executions.
+    let http = format!("http://{}", loupe.http);
+    let traceui = [mains[1].to_string(), children[3].to_string()];
+    run_e2e(
+        root,
+        "traceui.mjs",
+        &[&api, &http],
+        &artifacts,
+        &traceui,
+        TIMEOUT,
+    );
+    run_e2e(
+        root,
+        "look.mjs",
+        &[&api],
+        &artifacts,
+        &analysis,
+        LOOK_TIMEOUT,
+    );
+}
+
+/// Runs `ui/e2e/<script> <urls…> <artifacts> <args…>` and fails with its output.
+fn run_e2e(
+    root: &Path,
+    script: &str,
+    urls: &[&str],
+    artifacts: &Path,
+    args: &[String],
+    timeout: Duration,
+) {
     let mut cmd = Command::new("node");
-    cmd.arg(root.join("ui/e2e/analysis.mjs"))
-        .arg(format!("http://{}", loupe.api))
-        .arg(root.join("target/browser-artifacts"))
-        .args(&mains)
+    cmd.arg(root.join("ui/e2e").join(script))
+        .args(urls)
+        .arg(artifacts)
+        .args(args)
         .current_dir(root);
     let common::ScriptRun {
         status,
         stdout,
         stderr,
-    } = common::run_script(cmd, TIMEOUT);
+    } = common::run_script(cmd, timeout);
     println!("{stdout}");
     match status {
-        None => panic!("ui/e2e/analysis.mjs did not finish within {TIMEOUT:?}.\n{stdout}\n{stderr}"),
+        None => panic!("ui/e2e/{script} did not finish within {timeout:?}.\n{stdout}\n{stderr}"),
         Some(s) => assert!(
             s.success(),
-            "ui/e2e/analysis.mjs failed ({s}); screenshots in target/browser-artifacts.\n{stdout}\n{stderr}"
+            "ui/e2e/{script} failed ({s}); screenshots in target/browser-artifacts.\n{stdout}\n{stderr}"
         ),
     }
 }

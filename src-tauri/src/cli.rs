@@ -46,6 +46,9 @@ enum Command {
     Export(crate::transfer::ExportArgs),
     /// Import OTLP JSON, JSON Lines, protobuf or Loupe HTML reports, marked with their file name.
     Import(crate::transfer::ImportArgs),
+    /// Send a bundle (JSON Lines, OTLP protobuf or JSON, a Loupe HTML report) to any OTLP
+    /// endpoint with its original relative timing (README: "Replay a bundle").
+    Replay(crate::replay::ReplayArgs),
     /// Alert rule files.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -613,6 +616,7 @@ pub fn main() -> ExitCode {
         }
         Some(Command::Export(a)) => crate::transfer::run_export(a),
         Some(Command::Import(a)) => crate::transfer::run_import(a),
+        Some(Command::Replay(a)) => crate::replay::run(a),
         Some(Command::Rules(RulesCommand::Check { file })) => run_rules_check(&file),
         Some(Command::Mcp(api)) => run_mcp(api),
         Some(Command::Traces { api, search, json }) => run_query(api, |ctx, out| {

@@ -12,6 +12,7 @@
 mod cli;
 #[cfg(feature = "desktop")]
 mod desktop;
+mod replay;
 mod signals;
 mod transfer;
 

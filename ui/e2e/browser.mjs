@@ -27,6 +27,11 @@ const CHROMIUM = process.env.LOUPE_CHROMIUM ?? '/usr/bin/chromium';
 const STEP_TIMEOUT = 15_000;
 const TOTAL_TIMEOUT = 110_000; // below tests/browser.rs's 120 s, so cleanup runs here
 const KEEP_GOING = process.env.LOUPE_E2E_KEEP_GOING === '1';
+// Check j: how long after its children a trace's root arrives, and the parent
+// grace this Loupe runs with (config traces.parent_grace), after which a
+// placeholder says its parent never arrived. Short, so the check is cheap.
+const ROOT_DELAY_MS = Number(process.env.LOUPE_E2E_ROOT_DELAY_MS ?? 3000);
+const PARENT_GRACE = process.env.LOUPE_E2E_PARENT_GRACE ?? '8s';
 
 const [, , BIN_ARG, ARTIFACTS_ARG] = process.argv;
 const t0 = Date.now();
@@ -121,7 +126,7 @@ async function startLoupe() {
   dataDir = mkdtempSync(join(tmpdir(), 'loupe-browser-'));
   loupe = spawn(BIN, ['serve', '--data-dir', dataDir, '--grpc-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0', '--api-addr', '127.0.0.1:0'], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' },
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn', LOUPE_TRACES_PARENT_GRACE: PARENT_GRACE },
   });
   loupe.stderr.on('data', (d) => process.stdout.write(String(d).replace(/^(?=.)/gm, '[loupe stderr] ')));
   const addrs = {};
@@ -744,7 +749,7 @@ await check('h5-legend-toggles-a-line', async () => {
 await check('h6-histogram-percentiles', async () => {
   await (await need(tid('metric-row', `[data-name="${mm.histogram}"]`), `the catalogue row of ${mm.histogram}`)).click();
   // One series per flow: each gets its percentiles.
-  const want = mm.flows.flatMap((f) => ['p50', 'p90', 'p99'].map((q) => `flowId=${f} ${q}`)).sort();
+  const want = mm.flows.flatMap((f) => ['p50', 'p90', 'p99'].map((q) => `${q} · flowId=${f}`)).sort();
   await until(async () => JSON.stringify((await legendLabels()).slice().sort()) === JSON.stringify(want), `a histogram should be charted as ${want.join(', ')}`).catch(async (e) => {
     throw new CheckError(`${e.message}; legend: ${JSON.stringify(await legendLabels())}`);
   });
@@ -811,6 +816,87 @@ await check('i3-group-repeats-and-pause', async () => {
   await live.click();
   await until(async () => (await live.getAttribute('aria-pressed')) === 'true', 'pause should turn aria-pressed="true"');
   return `${groups} groups of ${total} records; paused`;
+});
+
+// ---------------------------------------------------------------------------
+// j. Incomplete traces: a running execution's tasks arrive before its root.
+//    The list marks the trace, the page hangs the tasks under a placeholder,
+//    and fills it in when the root arrives, without a reload. A parent that
+//    never comes is said so after the grace period.
+// ---------------------------------------------------------------------------
+
+const hex = (n, len) => Array.from({ length: len }, (_, i) => ((n * 7 + i * 13) % 16).toString(16)).join('');
+const LATE = { trace: hex(3, 32), root: hex(5, 16), t1: hex(6, 16), t2: hex(7, 16), g: hex(8, 16) };
+const LOST = { trace: hex(9, 32), parent: hex(10, 16), child: hex(11, 16) };
+const nowNs = BigInt(Date.now()) * 1_000_000n;
+const ns = (ms) => String(nowNs + BigInt(ms) * 1_000_000n);
+const otlpSpan = (trace, id, parent, name, fromMs, toMs) => ({
+  traceId: trace,
+  spanId: id,
+  ...(parent ? { parentSpanId: parent } : {}),
+  name,
+  kind: 1,
+  startTimeUnixNano: ns(fromMs),
+  endTimeUnixNano: ns(toMs),
+  attributes: [{ key: 'kestra.flowId', value: { stringValue: 'long_running' } }],
+});
+async function sendSpans(spans) {
+  const body = {
+    resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'kestra' } }] }, scopeSpans: [{ scope: { name: 'io.kestra.core.runners.Worker' }, spans }] }],
+  };
+  const res = await fetch(`http://${addrs.http}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  expect(res.ok, `OTLP/HTTP answered ${res.status}: ${await res.text()}`);
+}
+const classes = async (sel) => (await vis(sel).getAttribute('class')) ?? '';
+
+await check('j1-incomplete-trace-listed', async () => {
+  await sendSpans([
+    otlpSpan(LATE.trace, LATE.t1, LATE.root, 'WORKER - io.kestra.plugin.scripts.shell.Commands', -4000, -3000),
+    otlpSpan(LATE.trace, LATE.g, LATE.t1, 'WORKER - io.kestra.plugin.core.log.Log', -3900, -3500),
+    otlpSpan(LATE.trace, LATE.t2, LATE.root, 'WORKER - io.kestra.plugin.core.http.Request', -2500, -1000),
+    otlpSpan(LOST.trace, LOST.child, LOST.parent, 'WORKER - io.kestra.plugin.core.log.Log', -2000, -1500),
+  ]);
+  await goto('/?q=kestra.flowId%20%3D%20long_running');
+  const row = byTrace('trace-row', LATE.trace);
+  await need(row, 'the incomplete trace in the list');
+  const chip = await need(`${row} ${tid('trace-incomplete')}`, 'the "incomplete" mark on its row');
+  return `row says ${JSON.stringify(await chip.innerText())}`;
+});
+
+await check('j2-placeholder-then-full-tree-live', async () => {
+  await goto(`/trace/${LATE.trace}`);
+  const ph = spanRow(LATE.root);
+  await need(ph, 'a placeholder row for the root that has not arrived');
+  await until(async () => (await classes(ph)).includes('placeholder'), 'the root row should be a placeholder');
+  const waiting = await vis(ph).innerText();
+  expect(/waiting for parent span/.test(waiting), `the placeholder should say it waits for its parent: ${JSON.stringify(waiting)}`);
+  expect((await rowsOf(tid('span-row'))) === 4, `placeholder, 2 tasks and a grandchild should show, not ${await rowsOf(tid('span-row'))} rows`);
+  await need(tid('trace-incomplete'), 'the "incomplete" mark in the header');
+  await shot('j2-placeholder');
+  // No reload from here on: a marker on the window must survive.
+  await page.evaluate(() => {
+    window.__loupeNoReload = true;
+  });
+  await page.waitForTimeout(ROOT_DELAY_MS);
+  await sendSpans([otlpSpan(LATE.trace, LATE.root, null, 'EXECUTOR - io.kestra.plugin.core.flow.Sequential', -5000, 0)]);
+  await until(async () => !(await classes(ph)).includes('placeholder') && (await vis(ph).innerText()).includes('EXECUTOR'), 'the placeholder should become the root span once it arrives', 15_000);
+  expect(await page.evaluate(() => window.__loupeNoReload === true), 'the page reloaded');
+  expect((await rowsOf(tid('span-row'))) === 4, `the full tree should have 4 rows, not ${await rowsOf(tid('span-row'))}`);
+  const order = await page
+    .locator(tid('span-row'))
+    .filter({ visible: true })
+    .evaluateAll((els) => els.map((e) => e.dataset.spanId));
+  expect(JSON.stringify(order) === JSON.stringify([LATE.root, LATE.t1, LATE.g, LATE.t2]), `rows in tree order, got ${order}`);
+  await until(async () => (await rowsOf(tid('trace-incomplete'))) === 0, 'the "incomplete" mark should go');
+  return `root arrived ${ROOT_DELAY_MS} ms after its children; tree filled in live`;
+});
+
+await check('j3-parent-never-arrived-after-grace', async () => {
+  await goto(`/trace/${LOST.trace}`);
+  const ph = spanRow(LOST.parent);
+  await need(ph, "a placeholder for the parent that won't arrive");
+  await until(async () => /never arrived/.test(await vis(ph).innerText()), `after the grace (${PARENT_GRACE}) the placeholder should say the parent never arrived`, 20_000);
+  return JSON.stringify(await vis(ph).innerText());
 });
 
 await check('z-no-page-errors', async () => {

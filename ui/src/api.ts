@@ -25,6 +25,7 @@ import type {
   PreviousAnswer,
   Related,
   ServiceMapAnswer,
+  Summary,
   TopologyAnswer,
   Services,
   StatisticsAnswer,
@@ -32,6 +33,8 @@ import type {
   ChartAnswer,
 } from './generated/api';
 import type { OtlpLogsData, OtlpTraceData } from './tree';
+import { currentTheme } from './theme';
+import { markLightSvg } from './chartTheme';
 
 export type { DashboardPanel, Health, Info, MetricInfo } from './generated/api';
 
@@ -117,6 +120,11 @@ export function getRelated(traceId: string, signal?: AbortSignal): Promise<Relat
   return getJson(`/api/v1/traces/${encodeURIComponent(traceId)}/related`, signal);
 }
 
+/** One trace's summary: incomplete, still receiving, awaiting its parents (the trace page polls it). */
+export function getTraceSummary(traceId: string, signal?: AbortSignal): Promise<Summary> {
+  return getJson(`/api/v1/traces/${encodeURIComponent(traceId)}/summary`, signal);
+}
+
 export function getTraceLogs(traceId: string, signal?: AbortSignal): Promise<OtlpLogsData> {
   return getJson(`/api/v1/logs?traceId=${encodeURIComponent(traceId)}&limit=10000`, signal);
 }
@@ -166,8 +174,18 @@ export function getMetrics(params: URLSearchParams, signal?: AbortSignal): Promi
   return getJson(`/api/v1/metrics?${params.toString()}`, signal);
 }
 
-export function getChart(name: string, params: URLSearchParams, signal?: AbortSignal): Promise<ChartAnswer> {
-  return getJson(`/api/v1/metrics/${encodeURIComponent(name)}/chart?${params.toString()}`, signal);
+/**
+ * A metric's chart, drawn by the server for the theme in force (`theme=light|dark`,
+ * unless the caller chose one). A chart on a white background is marked `on-light`
+ * (style.css inverts it in the dark theme), so a theme switch never shows a white slab.
+ */
+export async function getChart(name: string, params: URLSearchParams, signal?: AbortSignal): Promise<ChartAnswer> {
+  const p = new URLSearchParams(params);
+  if (!p.has('theme')) p.set('theme', currentTheme());
+  const c = await getJson<ChartAnswer>(`/api/v1/metrics/${encodeURIComponent(name)}/chart?${p.toString()}`, signal);
+  c.svg = markLightSvg(c.svg);
+  if (c.distribution) c.distribution.svg = markLightSvg(c.distribution.svg);
+  return c;
 }
 
 export function searchLogs(params: URLSearchParams, signal?: AbortSignal): Promise<OtlpLogsData> {

@@ -26,6 +26,8 @@ export interface MetricsState {
   agg: string;
   attrs: string[];
   hide: number[];
+  /** Percentiles of histograms (names from QUANTILES), in that order. */
+  pct: string[];
 }
 
 export function parseMetrics(query: string): MetricsState {
@@ -50,7 +52,13 @@ export function parseMetrics(query: string): MetricsState {
       .split(',')
       .filter((s) => /^\d+$/.test(s))
       .map(Number),
+    pct: parsePct(p.get('pct')),
   };
+}
+
+function parsePct(v: string | null): string[] {
+  const chosen = (v ?? '').split(',').filter((x) => (QUANTILES as readonly string[]).includes(x));
+  return chosen.length ? QUANTILES.filter((q) => chosen.includes(q)) : DEFAULT_QUANTILES.slice();
 }
 
 export function metricsToQuery(s: MetricsState): string {
@@ -66,12 +74,16 @@ export function metricsToQuery(s: MetricsState): string {
   if (s.agg !== 'sum') p.set('agg', s.agg);
   for (const a of s.attrs) p.append('attr', a);
   if (s.hide.length) p.set('hide', s.hide.join(','));
+  if (s.pct.join(',') !== DEFAULT_QUANTILES.join(',')) p.set('pct', s.pct.join(','));
   const q = p.toString();
   return q ? `?${q}` : '';
 }
 
+/** The UI's colour scheme, for charts drawn by the server: one answer, kept by theme.ts. */
+export { currentTheme } from './theme';
+
 /** The parameters of `GET /api/v1/metrics/{name}/chart`. `tzMinutes` is minutes east of UTC. */
-export function chartApiParams(s: MetricsState, width: number, height: number, tzMinutes: number): URLSearchParams {
+export function chartApiParams(s: MetricsState, width: number, height: number, tzMinutes: number, theme: 'light' | 'dark' = 'light'): URLSearchParams {
   const p = new URLSearchParams();
   if (s.range === 'custom') {
     p.set('start', s.from);
@@ -84,11 +96,13 @@ export function chartApiParams(s: MetricsState, width: number, height: number, t
   for (const a of s.attrs) p.append('attr', a);
   if (s.hide.length) p.set('hide', s.hide.join(','));
   p.set('tz', String(tzMinutes));
+  if (s.pct.join(',') !== DEFAULT_QUANTILES.join(',')) p.set('quantiles', s.pct.join(','));
+  if (theme !== 'light') p.set('theme', theme);
   return p;
 }
 
-export type { ChartAnswer } from './generated/api';
-import type { ChartAnswer } from './generated/api';
+export type { ChartAnswer, Unit } from './generated/api';
+import type { ChartAnswer, Unit } from './generated/api';
 
 /** Adds a (possibly fractional) nanosecond offset to a decimal nanosecond string, exactly enough for charts. */
 function nsAddFloat(base: string, delta: number): string {
@@ -147,23 +161,57 @@ export function zoomRange(c: ChartAnswer, x0: number, x1: number): { from: strin
   return compareNs(a, b) < 0 ? { from: a, to: b } : null;
 }
 
-/** A compact value for the read-out: up to 4 significant digits, SI suffix. */
-export function formatValue(v: number): string {
+/** `v` with at most `digits` significant digits, trailing zeros dropped; exponent form below 1e-4 (as `unit::significant` in crates/charts). */
+export function significant(v: number, digits = 4): string {
+  if (v === 0) return '0';
+  const d = Math.min(12, Math.max(1, digits));
   const a = Math.abs(v);
-  if (a === 0) return '0';
-  // [from, divisor, suffix]: thousands only from 10k, like the chart's axis.
-  const units: [number, number, string][] = [
-    [1e12, 1e12, 'T'],
-    [1e9, 1e9, 'G'],
-    [1e6, 1e6, 'M'],
-    [1e4, 1e3, 'k'],
-    [1, 1, ''],
-    [1e-3, 1e-3, 'm'],
-    [1e-6, 1e-6, 'µ'],
-  ];
-  for (const [from, d, u] of units) if (a >= from) return `${Number((v / d).toPrecision(4))}${u}`;
-  return v.toExponential(2);
+  if (a < 1e-4) {
+    const [m, e] = v.toExponential(d - 1).split('e');
+    const mm = m!.includes('.') ? m!.replace(/0+$/, '').replace(/\.$/, '') : m!;
+    return `${mm}e${Number(e) < 0 ? '-' : ''}${Math.abs(Number(e))}`;
+  }
+  const magnitude = Math.floor(Math.log10(a));
+  const decimals = Math.max(0, d - 1 - magnitude);
+  let s = v.toFixed(decimals);
+  if (s.includes('.')) s = s.replace(/0+$/, '').replace(/\.$/, '');
+  return s === '-0' ? '0' : s;
 }
+
+/**
+ * A value with its unit, as the chart's axis prints it (`Unit::format` in
+ * crates/charts/src/unit.rs, tested on the same examples): 812.5 ms, 1.5 KiB,
+ * 0.1/s — never an SI milli prefix, which would read as a unit.
+ */
+export function formatUnit(v: number, unit: Unit | undefined, digits = 4): string {
+  const u: Unit = unit ?? { kind: 'plain', scale: 1, symbol: '', perSecond: false };
+  if (Number.isNaN(v)) return '–';
+  if (!Number.isFinite(v)) return v > 0 ? '+Inf' : '-Inf';
+  const per = u.perSecond ? '/s' : '';
+  const base = v * u.scale;
+  const a = Math.abs(base);
+  const K = 1024;
+  let size = 1;
+  let sym = '';
+  switch (u.kind) {
+    case 'time':
+      [size, sym] = a === 0 ? [1, 's'] : a < 1e-6 ? [1e-9, 'ns'] : a < 1e-3 ? [1e-6, 'µs'] : a < 1 ? [1e-3, 'ms'] : a < 60 ? [1, 's'] : a < 3600 ? [60, 'min'] : [3600, 'h'];
+      break;
+    case 'bytes':
+      [size, sym] = a < K ? [1, 'B'] : a < K * K ? [K, 'KiB'] : a < K ** 3 ? [K * K, 'MiB'] : a < K ** 4 ? [K ** 3, 'GiB'] : [K ** 4, 'TiB'];
+      break;
+    case 'percent':
+      return `${significant(base, digits)}%${per}`;
+    default:
+      [size, sym] = a >= 1e12 ? [1e12, 'T'] : a >= 1e9 ? [1e9, 'G'] : a >= 1e6 ? [1e6, 'M'] : a >= 1e4 ? [1e3, 'k'] : [1, ''];
+      return `${significant(base / size, digits)}${sym}${u.symbol ? ` ${u.symbol}` : ''}${per}`;
+  }
+  return `${significant(base / size, digits)} ${sym}${per}`;
+}
+
+/** The percentiles a histogram chart offers, in the API's names. */
+export const QUANTILES = ['p50', 'p90', 'p95', 'p99', 'max'] as const;
+export const DEFAULT_QUANTILES = ['p50', 'p90', 'p99'];
 
 // ---------------------------------------------------------------------------
 // Logs: /logs?q=…&severity=…&service=…&attr=…&range=…&group=1

@@ -121,6 +121,49 @@ export function formatTimestamp(s: string, opts: { withDate?: boolean; micros?: 
   return t;
 }
 
+/** The user's UTC offset at a moment, as `UTC+01:00` (no Intl: its first call is slow). */
+export function utcOffsetLabel(ms: number): string {
+  const off = -new Date(ms).getTimezoneOffset();
+  const a = Math.abs(off);
+  return `UTC${off < 0 ? '-' : '+'}${pad(Math.floor(a / 60))}:${pad(a % 60)}`;
+}
+
+/** A timestamp shown the one way: its text, the hover title and the machine-readable form. */
+export interface TimeText {
+  /** Absolute, the user's time zone: `2026-11-21 10:04:05.123` (date left out on today's times when `withDate` is false). */
+  text: string;
+  /** Relative, for the hover: `3m ago · UTC+01:00`. */
+  title: string;
+  /** ISO 8601 in UTC (for `<time datetime>`). */
+  iso: string;
+}
+
+/**
+ * The one date/time format of the UI: absolute in the user's time zone,
+ * relative on hover. `withDate` defaults to "not today" (today's times
+ * show only the clock).
+ */
+export function formatTime(s: string, opts: { withDate?: boolean; micros?: boolean; now?: number } = {}): TimeText {
+  const now = opts.now ?? Date.now();
+  const ms = nsToMs(s);
+  const withDate = opts.withDate ?? !isSameDay(s, now);
+  return {
+    text: formatTimestamp(s, { withDate, micros: opts.micros }),
+    title: `${formatRelative(s, now)} · ${utcOffsetLabel(ms)}`,
+    iso: Number.isFinite(ms) && Math.abs(ms) < 8.64e15 ? new Date(ms).toISOString() : '',
+  };
+}
+
+/** `formatTime` of a millisecond time (`Date.now()`-like numbers). */
+export function formatTimeMs(ms: number, opts: { withDate?: boolean; now?: number } = {}): TimeText {
+  return formatTime(msToNs(Math.max(0, ms)), opts);
+}
+
+/** `1 row`, `2 rows`, `1,204 spans`: a count with its noun in the right number. */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${formatCount(n)} ${n === 1 ? one : many}`;
+}
+
 /** True when the timestamp falls on the same local day as `nowMs`. */
 export function isSameDay(s: string, nowMs: number): boolean {
   const a = new Date(nsToMs(s));

@@ -11,6 +11,12 @@ import { mountDashboard } from './views/dashboard';
 import { mountTransfer } from './views/transfer';
 import { mountRules, startAlertBadge } from './views/rules';
 import { mountCompare } from './views/compare';
+import { onThemeChange, startTheme } from './theme';
+import { themeSwitch } from './components';
+import { colorScopeFor } from './color';
+
+// The theme first, so the first paint already has it.
+startTheme();
 
 const app = document.getElementById('app')!;
 const header = h(
@@ -31,6 +37,7 @@ const header = h(
 const main = h('main', { class: 'app-main' });
 app.append(header, main);
 mountTransfer(header);
+header.append(themeSwitch());
 
 /** The route table: which view shows each kind of route. */
 const routes: RouteTable = {
@@ -59,7 +66,22 @@ const routes: RouteTable = {
 
 const render = routeRenderer(main, routes, () => parseRoute(location.pathname, location.search));
 
+/** Services keep their colours within a page (and within one trace), whatever is selected. */
+function scopeColors(): void {
+  const r = parseRoute(location.pathname, location.search);
+  colorScopeFor(r.view === 'trace' ? `trace:${r.trace.traceId}` : r.view);
+}
+
 startRouter();
 startAlertBadge(header.querySelector('[data-testid=alert-badge]') as HTMLElement);
-onNavigate(render);
+onNavigate(() => {
+  scopeColors();
+  render();
+});
+// Server-drawn charts are drawn for a theme: the pages that show them are drawn again.
+onThemeChange(() => {
+  const v = parseRoute(location.pathname, location.search).view;
+  if (v === 'metrics' || v === 'dashboard') render(true);
+});
+scopeColors();
 render();

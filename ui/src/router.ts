@@ -29,13 +29,17 @@ export interface ViewDef<R extends Route> {
 /** The route table: a view for every kind of route, checked by the compiler. */
 export type RouteTable = { [K in Route['view']]: ViewDef<RouteOf<K>> };
 
-/** Shows the current route in `root` on each call: updates the view in place or mounts the route's view. */
-export function routeRenderer(root: HTMLElement, table: RouteTable, current: () => Route): () => void {
+/**
+ * Shows the current route in `root` on each call: updates the view in place
+ * or mounts the route's view (always mounts anew with `remount`, e.g. when
+ * the theme changes under server-drawn charts).
+ */
+export function routeRenderer(root: HTMLElement, table: RouteTable, current: () => Route): (remount?: boolean) => void {
   let shown: { kind: Route['view']; view: View } | null = null;
-  return () => {
+  return (remount = false) => {
     const route = current();
     const def = table[route.view] as ViewDef<Route>;
-    if (shown && shown.kind === route.view && def.state) {
+    if (!remount && shown && shown.kind === route.view && def.state) {
       shown.view.update(def.state(route));
       return;
     }

@@ -66,3 +66,23 @@ export async function planStitch(main: string, fetchRelated: (traceId: string) =
   }
   return plan;
 }
+
+/**
+ * The root-most linked ancestor of `start`: following outgoing links (a
+ * child execution's spans link to the span of the parent that started it)
+ * to a trace Loupe has, until none is left, a trace repeats or `limit`
+ * steps are taken. A trace with several parents follows the earliest-started.
+ */
+export async function rootAncestor(start: string, fetchRelated: (traceId: string) => Promise<RelatedAnswer>, limit = 20): Promise<string> {
+  let cur = start;
+  const seen = new Set([start]);
+  for (let i = 0; i < limit; i++) {
+    const ans = await fetchRelated(cur).catch(() => null);
+    const parents = (ans?.related ?? []).filter((e) => e.direction === 'outgoing' && e.summary && !seen.has(e.traceId));
+    if (parents.length === 0) break;
+    parents.sort((a, b) => (BigInt(a.summary!.startTimeUnixNano) < BigInt(b.summary!.startTimeUnixNano) ? -1 : 1));
+    cur = parents[0]!.traceId;
+    seen.add(cur);
+  }
+  return cur;
+}

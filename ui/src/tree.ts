@@ -1,7 +1,8 @@
 // Builds the span tree of a trace (or of several traces stitched together by
 // span links) from OTLP/JSON, keeping broken data visible: orphans become
-// marked roots, parent cycles are broken and flagged, duplicate span IDs and
-// end-before-start spans are flagged. Everything here is O(n log n) at worst
+// marked roots (or, with `placeholders`, hang under a placeholder row for the
+// parent that has not arrived), parent cycles are broken and flagged,
+// duplicate span IDs and end-before-start spans are flagged. Everything here is O(n log n) at worst
 // (the sort of siblings by start time); no recursion, so a 100k-deep chain is fine.
 
 import { anyValueToString, attrValue, nsParts } from './format';
@@ -70,6 +71,12 @@ export const F = {
   STITCH_MISSING: 128,
   /** Has no (valid) start time. */
   NO_START: 256,
+  /**
+   * Not a span: the row of a parent span that has not arrived, over the
+   * spans that name it (`BuildOptions.placeholders`). Its times are its
+   * children's extent; `span` holds only the IDs.
+   */
+  PLACEHOLDER: 512,
 } as const;
 
 export interface SpanNode {
@@ -108,7 +115,10 @@ export interface Attachment {
 }
 
 export interface TreeIssues {
+  /** Spans whose parent is not in the trace. */
   orphans: number;
+  /** Placeholder rows: distinct parents that have not arrived. */
+  missingParents: number;
   cycles: number;
   duplicates: number;
   endBeforeStart: number;
@@ -142,6 +152,20 @@ export interface BuildOptions {
   mainTraceId?: string;
   /** Stitching: other traces whose roots hang under spans of already placed traces. */
   attachments?: Attachment[];
+  /**
+   * Hang spans whose parent is missing under one placeholder node per
+   * missing parent (flag PLACEHOLDER) instead of making them roots: the
+   * trace of a running execution whose root has not been exported yet.
+   */
+  placeholders?: boolean;
+  /** The missing parents are no longer expected (the grace period ran out): placeholders say so. */
+  parentsGone?: boolean;
+}
+
+/** What a placeholder row says: waiting for its span, or that it never arrived. */
+export function placeholderName(spanId: string, gone: boolean): string {
+  const id = spanId.length > 8 ? `${spanId.slice(0, 8)}…` : spanId;
+  return gone ? `parent span ${id} never arrived` : `waiting for parent span ${id}`;
 }
 
 const ZERO_ID = /^0+$/;
@@ -197,7 +221,7 @@ export function buildTree(inputs: readonly SpanInput[], opts: BuildOptions = {})
   const ids = new Map<string, Map<string, number>>();
   const dupKeys = new Map<string, number>();
   const dupCount = new Map<string, number>();
-  const issues: TreeIssues = { orphans: 0, cycles: 0, duplicates: 0, endBeforeStart: 0, noStart: 0 };
+  const issues: TreeIssues = { orphans: 0, missingParents: 0, cycles: 0, duplicates: 0, endBeforeStart: 0, noStart: 0 };
   const services = new Set<string>();
   let errorCount = 0;
   let duration = 0;
@@ -282,6 +306,39 @@ export function buildTree(inputs: readonly SpanInput[], opts: BuildOptions = {})
     });
   }
 
+  // Placeholders for missing parents, after the spans (index >= n). Each is
+  // entered in `ids` under the missing span's ID, so later orphans of the same
+  // parent find it, and keys (collapse state, selection) carry over to the real
+  // span when it arrives.
+  const placeholder = (child: SpanNode, spans: Map<string, number>): number => {
+    const at = nodes.length;
+    spans.set(child.parentSpanId, at);
+    issues.missingParents++;
+    nodes.push({
+      index: at,
+      key: `${child.traceId}:${child.parentSpanId}`,
+      traceId: child.traceId,
+      spanId: child.parentSpanId,
+      parentSpanId: '',
+      name: placeholderName(child.parentSpanId, !!opts.parentsGone),
+      kind: 0,
+      service: '',
+      startNs: child.startNs,
+      endNs: child.endNs,
+      start: child.start,
+      end: child.end,
+      span: { traceId: child.traceId, spanId: child.parentSpanId },
+      resource: EMPTY_RESOURCE,
+      scope: EMPTY_SCOPE,
+      parent: -1,
+      children: [],
+      depth: 0,
+      flags: F.PLACEHOLDER,
+      traceIdx: child.traceIdx,
+    });
+    return at;
+  };
+
   // Parents.
   let lastTrace = '';
   let lastSpans: Map<string, number> | undefined;
@@ -293,9 +350,11 @@ export function buildTree(inputs: readonly SpanInput[], opts: BuildOptions = {})
       lastSpans = ids.get(node.traceId)!;
     }
     const p = lastSpans.get(node.parentSpanId);
-    if (p === undefined) {
+    if (p === undefined || p >= n) {
+      // Missing (or only a placeholder so far: still an orphan).
       node.flags |= F.ORPHAN;
       issues.orphans++;
+      if (opts.placeholders) node.parent = p ?? placeholder(node, lastSpans);
     } else if (p === i) {
       node.flags |= F.CYCLE;
       issues.cycles++;
@@ -304,11 +363,27 @@ export function buildTree(inputs: readonly SpanInput[], opts: BuildOptions = {})
     }
   }
 
+  // A placeholder spans its children (their own times: enough to place the row).
+  for (let i = 0; i < n; i++) {
+    const node = nodes[i]!;
+    if (node.parent < n) continue;
+    const ph = nodes[node.parent]!;
+    if (node.start < ph.start) {
+      ph.start = node.start;
+      ph.startNs = node.startNs;
+    }
+    if (node.end > ph.end) {
+      ph.end = node.end;
+      ph.endNs = node.endNs;
+    }
+  }
+  const total = nodes.length;
+
   // Stitching: roots of attached traces hang under the span they are linked with.
   if (opts.attachments && opts.attachments.length > 0) {
     const attach = new Map<string, Attachment>();
     for (const a of opts.attachments) attach.set(a.traceId.toLowerCase(), a);
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < total; i++) {
       const node = nodes[i]!;
       if (node.parent !== -1 || node.flags & F.CYCLE) continue;
       const a = attach.get(node.traceId);
@@ -320,26 +395,26 @@ export function buildTree(inputs: readonly SpanInput[], opts: BuildOptions = {})
     }
   }
 
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < total; i++) {
     const p = nodes[i]!.parent;
     if (p >= 0) nodes[p]!.children.push(i);
   }
 
   const byStart = (a: number, b: number) => nodes[a]!.start - nodes[b]!.start || a - b;
-  for (let i = 0; i < n; i++) if (nodes[i]!.children.length > 1) nodes[i]!.children.sort(byStart);
+  for (let i = 0; i < total; i++) if (nodes[i]!.children.length > 1) nodes[i]!.children.sort(byStart);
   const stack: number[] = [];
-  const order = new Int32Array(n);
+  const order = new Int32Array(total);
   let roots: number[] = [];
   const preorder = (): number => {
     roots = [];
-    for (let i = 0; i < n; i++) if (nodes[i]!.parent === -1) roots.push(i);
+    for (let i = 0; i < total; i++) if (nodes[i]!.parent === -1) roots.push(i);
     // Main trace's roots first (true roots before orphans), then by start.
     roots.sort((a, b) => {
       const na = nodes[a]!;
       const nb = nodes[b]!;
       if ((na.traceIdx === 0) !== (nb.traceIdx === 0)) return na.traceIdx === 0 ? -1 : 1;
-      const oa = na.flags & (F.ORPHAN | F.CYCLE | F.STITCHED) ? 1 : 0;
-      const ob = nb.flags & (F.ORPHAN | F.CYCLE | F.STITCHED) ? 1 : 0;
+      const oa = na.flags & (F.ORPHAN | F.CYCLE | F.STITCHED | F.PLACEHOLDER) ? 1 : 0;
+      const ob = nb.flags & (F.ORPHAN | F.CYCLE | F.STITCHED | F.PLACEHOLDER) ? 1 : 0;
       return oa - ob || byStart(a, b);
     });
     let k = 0;
@@ -355,10 +430,11 @@ export function buildTree(inputs: readonly SpanInput[], opts: BuildOptions = {})
     return k;
   };
 
-  if (preorder() < n) {
+  if (preorder() < total) {
     // Parent cycles: some nodes are not reachable from any root. Walk up from
     // each to find its cycle, cut it at its earliest-starting node, repeat.
-    const reached = new Uint8Array(n);
+    // (A placeholder is always a root, so it is never in a cycle.)
+    const reached = new Uint8Array(total);
     const markFrom = (r: number) => {
       stack.push(r);
       while (stack.length) {
@@ -368,9 +444,9 @@ export function buildTree(inputs: readonly SpanInput[], opts: BuildOptions = {})
       }
     };
     for (const r of roots) markFrom(r);
-    const walk = new Int32Array(n);
+    const walk = new Int32Array(total);
     let stamp = 0;
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < total; i++) {
       if (reached[i]) continue;
       stamp++;
       let x = i;
@@ -393,8 +469,8 @@ export function buildTree(inputs: readonly SpanInput[], opts: BuildOptions = {})
   }
 
   // Subtree sizes and error hints, bottom-up.
-  const size = new Int32Array(n).fill(1);
-  for (let j = n - 1; j >= 0; j--) {
+  const size = new Int32Array(total).fill(1);
+  for (let j = total - 1; j >= 0; j--) {
     const x = order[j]!;
     const node = nodes[x]!;
     if (node.parent >= 0) {
@@ -531,16 +607,47 @@ export function lens(tree: SpanTree, query: string, textCache?: (string | undefi
 // Group by attribute: lanes.
 // ---------------------------------------------------------------------------
 
-/** The lane value of each node: its own attribute (span, then resource), else its nearest ancestor's; '' when none. */
+/**
+ * The lane value of each node: its own attribute (span, then resource); else
+ * its nearest ancestor's own; else its nearest descendant's (so an API call
+ * that started a workflow execution lands in that execution's lane); else
+ * its parent's lane; '' when none.
+ */
 export function groupValues(tree: SpanTree, key: string): string[] {
   const n = tree.nodes.length;
   const out = new Array<string>(n).fill('');
   if (!key) return out;
+  const own = new Array<string | undefined>(n);
+  for (let i = 0; i < n; i++) {
+    const node = tree.nodes[i]!;
+    own[i] = key === 'service.name' || key === 'service' ? node.service : (attrValue(node.span.attributes, key) ?? attrValue(node.resource.attributes, key));
+  }
+  // Nearest descendant with a value (fewest levels down; the earlier child on a tie), bottom-up.
+  const down = new Array<string | undefined>(n);
+  const dist = new Int32Array(n);
+  for (let j = n - 1; j >= 0; j--) {
+    const x = tree.order[j]!;
+    if (own[x] !== undefined) {
+      down[x] = own[x];
+      dist[x] = 0;
+    }
+    const p = tree.nodes[x]!.parent;
+    if (p >= 0 && down[x] !== undefined && own[p] === undefined) {
+      // Children are visited last to first: "<=" lets the earlier child win a tie.
+      if (down[p] === undefined || dist[x]! + 1 <= dist[p]!) {
+        down[p] = down[x];
+        dist[p] = dist[x]! + 1;
+      }
+    }
+  }
+  // Top-down: own, nearest ancestor's own, nearest descendant's, the parent's lane.
+  const up = new Array<string | undefined>(n);
   for (let j = 0; j < n; j++) {
     const x = tree.order[j]!;
-    const node = tree.nodes[x]!;
-    const own = key === 'service.name' || key === 'service' ? node.service : (attrValue(node.span.attributes, key) ?? attrValue(node.resource.attributes, key));
-    out[x] = own ?? (node.parent >= 0 ? out[node.parent]! : '');
+    const p = tree.nodes[x]!.parent;
+    const inherited = p >= 0 ? (own[p] ?? up[p]) : undefined;
+    up[x] = inherited;
+    out[x] = own[x] ?? inherited ?? down[x] ?? (p >= 0 ? out[p]! : '');
   }
   return out;
 }
@@ -549,6 +656,8 @@ export interface Lane {
   value: string;
   count: number;
   collapsed: boolean;
+  /** The lane's first node (its context chips), or -1. */
+  first: number;
 }
 
 /**
@@ -565,7 +674,7 @@ export function laneRows(rows: Int32Array, values: readonly string[], collapsedL
     if (l === undefined) {
       l = lanes.length;
       laneOf.set(v, l);
-      lanes.push({ value: v, count: 0, collapsed: collapsedLanes.has(v) });
+      lanes.push({ value: v, count: 0, collapsed: collapsedLanes.has(v), first: x });
       members.push([]);
     }
     lanes[l]!.count++;

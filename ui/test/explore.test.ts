@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   chartApiParams,
   flattenLogs,
-  formatValue,
+  formatUnit,
   groupLogs,
   logTemplate,
   logsApiParams,
@@ -15,6 +15,7 @@ import {
   timeAtPixel,
   zoomRange,
   type ChartAnswer,
+  type Unit,
 } from '../src/explore';
 
 const chart: ChartAnswer = {
@@ -28,6 +29,7 @@ const chart: ChartAnswer = {
   yMax: 10,
   name: 'm',
   meaning: 'value',
+  unit: { kind: 'plain', scale: 1, symbol: '', perSecond: false },
   truncated: [],
   series: [
     {
@@ -93,10 +95,53 @@ describe('chart geometry', () => {
     expect(zoomRange(chart, 356, 600)?.to).not.toBe('1795255800000000000');
   });
 
-  it('formats values compactly', () => {
-    expect(formatValue(2.5)).toBe('2.5');
-    expect(formatValue(12345)).toBe('12.35k');
-    expect(formatValue(0.00125)).toBe('1.25m');
+  it('formats values in their units like the chart axis', () => {
+    // The same examples as crates/charts/src/unit.rs.
+    const unit = (u: string): Unit => {
+      const per = u.endsWith('/s');
+      const b = per ? u.slice(0, -2) : u;
+      const t: Record<string, [Unit['kind'], number]> = { s: ['time', 1], ms: ['time', 1e-3], ns: ['time', 1e-9], By: ['bytes', 1], MiBy: ['bytes', 1024 * 1024], '%': ['percent', 1] };
+      const [kind, scale] = t[b] ?? ['plain', 1];
+      return { kind, scale, symbol: b === 'm' ? 'm' : b === 'Cel' ? '°C' : '', perSecond: per };
+    };
+    const examples: [string, number, string][] = [
+      ['s', 0.8125, '812.5 ms'],
+      ['s', 0.81, '810 ms'],
+      ['s', 12, '12 s'],
+      ['s', 90, '1.5 min'],
+      ['s', 0.00025, '250 µs'],
+      ['ms', 1500, '1.5 s'],
+      ['ns', 42, '42 ns'],
+      ['By', 512, '512 B'],
+      ['By', 1536, '1.5 KiB'],
+      ['By', 5 * 1024 * 1024, '5 MiB'],
+      ['MiBy', 2048, '2 GiB'],
+      ['%', 42.5, '42.5%'],
+      ['1', 0.25, '0.25'],
+      ['{request}', 15000, '15k'],
+      ['1/s', 0.1, '0.1/s'],
+      ['{request}/s', 2.5, '2.5/s'],
+      ['By/s', 2048, '2 KiB/s'],
+      ['m', 3, '3 m'],
+      ['Cel', 21.5, '21.5 °C'],
+    ];
+    for (const [u, v, want] of examples) expect(formatUnit(v, unit(u)), `${v} ${u}`).toBe(want);
+    expect(formatUnit(0.000012, undefined, 3)).toBe('1.2e-5');
+    expect(formatUnit(12345, undefined)).toBe('12.35k');
+    // p50 and p99 of a duration stay apart in print.
+    expect(formatUnit(0.8125, unit('s'))).not.toBe(formatUnit(0.8375, unit('s')));
+  });
+
+  it('keeps the chosen percentiles in the URL and the API call', () => {
+    const s = parseMetrics('metric=m&pct=p99,max,p50,bogus');
+    expect(s.pct).toEqual(['p50', 'p99', 'max']);
+    expect(metricsToQuery(s)).toContain('pct=p50%2Cp99%2Cmax');
+    expect(chartApiParams(s, 800, 280, 0, 'dark').get('quantiles')).toBe('p50,p99,max');
+    expect(chartApiParams(s, 800, 280, 0, 'dark').get('theme')).toBe('dark');
+    const d = parseMetrics('metric=m');
+    expect(d.pct).toEqual(['p50', 'p90', 'p99']);
+    expect(chartApiParams(d, 800, 280, 0).has('quantiles')).toBe(false);
+    expect(metricsToQuery(d)).not.toContain('pct');
   });
 });
 

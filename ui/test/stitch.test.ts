@@ -1,7 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { attachmentFor, planStitch, type RelatedAnswer, type RelatedEntry, type TraceSummary } from '../src/stitch';
+import { attachmentFor, planStitch, rootAncestor, type RelatedAnswer, type RelatedEntry, type TraceSummary } from '../src/stitch';
 
-const sum = (traceId: string): TraceSummary => ({ traceId, rootService: 'kestra', rootName: 'x', startTimeUnixNano: '1', durationNano: '1', spanCount: 1, errorCount: 0, services: ['kestra'] });
+const sum = (traceId: string): TraceSummary => ({
+  traceId,
+  rootService: 'kestra',
+  rootName: 'x',
+  startTimeUnixNano: '1',
+  durationNano: '1',
+  spanCount: 1,
+  errorCount: 0,
+  services: ['kestra'],
+  incomplete: false,
+  missingParents: 0,
+  receiving: false,
+  awaitingParents: false,
+  lastArrivalUnixNano: '1',
+});
 
 function graph(links: [string, string, string, string][], received = (_: string) => true) {
   // links: [fromTrace, fromSpan, toTrace, toSpan]
@@ -72,5 +86,39 @@ describe('planStitch', () => {
     expect(plan.traces.length).toBe(10);
     expect(plan.truncated).toBe(true);
     expect(plan.missing).toEqual(['C3']);
+  });
+});
+
+describe('rootAncestor', () => {
+  it('follows outgoing links up to the root-most parent received', async () => {
+    const fetch = graph([
+      ['C1', 'c1', 'P', 'p1'],
+      ['C2', 'c2', 'P', 'p1'],
+      ['G', 'g', 'C1', 'c1x'],
+    ]);
+    expect(await rootAncestor('G', fetch)).toBe('P');
+    expect(await rootAncestor('C2', fetch)).toBe('P');
+    expect(await rootAncestor('P', fetch)).toBe('P');
+    // From the root, the plan puts the parent first and hangs the child under it.
+    const plan = await planStitch(await rootAncestor('C1', fetch), fetch);
+    expect(plan.traces[0]).toBe('P');
+    expect(plan.attachments).toContainEqual({ traceId: 'C1', underTraceId: 'P', underSpanId: 'p1' });
+  });
+  it('stops at a parent not received and on loops', async () => {
+    expect(
+      await rootAncestor(
+        'C',
+        graph([['C', 'c', 'P', 'p']], (t) => t !== 'P'),
+      ),
+    ).toBe('C');
+    expect(
+      await rootAncestor(
+        'A',
+        graph([
+          ['A', 'a', 'B', 'b'],
+          ['B', 'b', 'A', 'a'],
+        ]),
+      ),
+    ).toBe('B');
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { F, attachLogs, buildTree, collapsedFromKeys, flattenTrace, groupValues, laneRows, lens, visibleRows, type OtlpSpan, type OtlpTraceData, type SpanInput } from '../src/tree';
+import { F, attachLogs, buildTree, placeholderName, collapsedFromKeys, flattenTrace, groupValues, laneRows, lens, visibleRows, type OtlpSpan, type OtlpTraceData, type SpanInput } from '../src/tree';
 
 const T = '0af7651916cd43dd8448eb211c80319c';
 const T2 = '7f3a9c2e41d84b6f9a0e2c5d8b1f4a37';
@@ -45,7 +45,7 @@ describe('buildTree', () => {
     expect(tree.duration).toBe(100e6);
     expect(tree.size[tree.roots[0]!]).toBe(4);
     expect(tree.base).toBe(BASE.toString());
-    expect(tree.issues).toEqual({ orphans: 0, cycles: 0, duplicates: 0, endBeforeStart: 0, noStart: 0 });
+    expect(tree.issues).toEqual({ orphans: 0, missingParents: 0, cycles: 0, duplicates: 0, endBeforeStart: 0, noStart: 0 });
   });
 
   it('keeps exact relative times past 2^53', () => {
@@ -69,6 +69,48 @@ describe('buildTree', () => {
     const later = buildTree([...spans, span('missing', 'root', 5, 50)]);
     expect(later.issues.orphans).toBe(0);
     expect(names(later, later.order)).toEqual(['root', 'missing', 'orphan', 'child']);
+  });
+
+  it('hangs spans whose parent is missing under one placeholder per missing parent', () => {
+    // An execution still running: its root `exec` has not arrived; two tasks name it,
+    // a third task names another missing span, and a grandchild hangs under a task.
+    const spans = [span('t1', 'exec', 10, 20), span('t2', 'exec', 30, 50), span('g', 't1', 12, 15), span('t3', 'other', 5, 8)];
+    const tree = buildTree(spans, { placeholders: true });
+    expect(tree.nodes.length).toBe(6);
+    expect(tree.issues.orphans).toBe(3);
+    expect(tree.issues.missingParents).toBe(2);
+    const ph = tree.roots.map((r) => tree.nodes[r]!);
+    expect(ph.every((n) => n.flags & F.PLACEHOLDER)).toBe(true);
+    // Ordered by start; a placeholder spans its children.
+    expect(ph.map((n) => n.spanId)).toEqual([sid('other'), sid('exec')]);
+    expect(ph[1]!.name).toBe(`waiting for parent span ${sid('exec').slice(0, 8)}…`);
+    expect([ph[1]!.start, ph[1]!.end]).toEqual([5e6, 45e6]); // relative to t3's start
+    expect(names(tree, tree.order).slice(3)).toEqual(['t1', 'g', 't2']);
+    expect(tree.nodes.find((n) => n.name === 't2')!.depth).toBe(1);
+    expect(tree.size[ph[1]!.index]).toBe(4);
+    // The placeholder takes the missing span's key: state kept by key carries over.
+    expect(ph[1]!.key).toBe(`${T}:${sid('exec')}`);
+    // Once the grace ran out, it says the parent never arrived.
+    const gone = buildTree(spans, { placeholders: true, parentsGone: true });
+    expect(gone.nodes[gone.roots[1]!]!.name).toBe(`parent span ${sid('exec').slice(0, 8)}… never arrived`);
+    // The parent arrives: the placeholder is replaced by it, nothing else changes.
+    const full = buildTree([...spans, span('exec', null, 0, 100)], { placeholders: true });
+    expect(full.issues.missingParents).toBe(1);
+    expect(full.nodes.filter((n) => n.flags & F.PLACEHOLDER).map((n) => n.spanId)).toEqual([sid('other')]);
+    expect(names(full, full.order)).toEqual(['exec', 't1', 'g', 't2', placeholderName(sid('other'), false), 't3']);
+    // Without the option, orphans are roots as before.
+    expect(buildTree(spans).nodes.length).toBe(4);
+  });
+
+  it('keeps placeholders and cycles apart: a cycle under nothing, orphans under a placeholder', () => {
+    const tree = buildTree([span('a', 'b', 0, 10), span('b', 'a', 1, 9), span('o', 'gone', 2, 3), span('p', 'o', 2, 3)], { placeholders: true });
+    expect(tree.order.length).toBe(5);
+    expect(tree.issues.cycles).toBe(1);
+    expect(tree.issues.missingParents).toBe(1);
+    const roots = tree.roots.map((r) => tree.nodes[r]!);
+    expect(roots.map((n) => n.name)).toEqual(['a', placeholderName(sid('gone'), false)]);
+    expect(roots[0]!.flags & F.CYCLE).toBeTruthy();
+    expect(new Set(Array.from(tree.order)).size).toBe(5);
   });
 
   it('breaks parent cycles, flags them and loses no span', () => {
@@ -187,22 +229,41 @@ describe('group by attribute', () => {
     span('subtask', 'sub', 12, 20),
     span('last', 'parent', 60, 70),
   ]);
-  it('inherits the nearest ancestor value', () => {
+  it('inherits the nearest ancestor value; a span with none above takes the nearest below (the API call lands in its execution)', () => {
     const v = groupValues(tree, 'kestra.executionId');
-    expect(tree.nodes.map((n) => `${n.name}:${v[n.index]}`)).toEqual(['api:', 'parent:E1', 'task:E1', 'sub:E2', 'subtask:E2', 'last:E1']);
+    expect(tree.nodes.map((n) => `${n.name}:${v[n.index]}`)).toEqual(['api:E1', 'parent:E1', 'task:E1', 'sub:E2', 'subtask:E2', 'last:E1']);
     expect(groupValues(tree, 'service.name')[0]).toBe('svc');
+  });
+  it('takes the nearest descendant by levels, the earlier child on a tie, and the parent lane when nothing is below', () => {
+    const t = buildTree([
+      span('root', null, 0, 100),
+      span('a', 'root', 1, 10),
+      span('a1', 'a', 2, 5),
+      span('a11', 'a1', 3, 4, ex('DEEP')),
+      span('b', 'root', 20, 30),
+      span('b1', 'b', 21, 25, ex('NEAR')),
+      span('c', 'root', 40, 50, ex('LATE')),
+      span('db', 'root', 60, 70),
+    ]);
+    const v = groupValues(t, 'kestra.executionId');
+    // root: c (1 level) beats b1 (2) and a11 (3).
+    expect(t.nodes.map((n) => `${n.name}:${v[n.index]}`)).toEqual(['root:LATE', 'a:DEEP', 'a1:DEEP', 'a11:DEEP', 'b:NEAR', 'b1:NEAR', 'c:LATE', 'db:LATE']);
+    const tie = buildTree([span('r', null, 0, 100), span('x', 'r', 1, 10, ex('FIRST')), span('y', 'r', 20, 30, ex('SECOND'))]);
+    expect(groupValues(tie, 'kestra.executionId')[0]).toBe('FIRST');
   });
   it('partitions rows into lanes, valueless last', () => {
     const v = groupValues(tree, 'kestra.executionId');
     const { rows, lanes } = laneRows(visibleRows(tree, new Uint8Array(tree.nodes.length)), v);
     expect(lanes.map((l) => [l.value, l.count])).toEqual([
-      ['E1', 3],
+      ['E1', 4],
       ['E2', 2],
-      ['', 1],
     ]);
-    expect(Array.from(rows, (x) => (x < 0 ? `#${lanes[-x - 1]!.value}` : tree.nodes[x]!.name))).toEqual(['#E1', 'parent', 'task', 'last', '#E2', 'sub', 'subtask', '#', 'api']);
+    expect(Array.from(rows, (x) => (x < 0 ? `#${lanes[-x - 1]!.value}` : tree.nodes[x]!.name))).toEqual(['#E1', 'api', 'parent', 'task', 'last', '#E2', 'sub', 'subtask']);
+    expect(lanes.map((l) => tree.nodes[l.first]!.name)).toEqual(['api', 'sub']);
     const collapsed = laneRows(visibleRows(tree, new Uint8Array(tree.nodes.length)), v, new Set(['E2']));
-    expect(collapsed.rows.length).toBe(7);
+    expect(collapsed.rows.length).toBe(6);
+    const none = laneRows(visibleRows(tree, new Uint8Array(tree.nodes.length)), groupValues(tree, 'no.such.key'));
+    expect(none.lanes.map((l) => [l.value, l.count])).toEqual([['', 6]]);
   });
 });
 

@@ -38,6 +38,9 @@ pub struct ServeConfig {
     pub forward: Option<ForwardConfig>,
     /// Attribute keys that name a run (config `analysis.run_keys`).
     pub run_keys: Vec<String>,
+    /// When a trace counts as still receiving and how long its missing
+    /// parents are waited for (config `traces.*`).
+    pub liveness: loupe_store::Liveness,
 }
 
 /// The defences that depend on the mode (SECURITY.md). The configuration
@@ -104,6 +107,7 @@ impl Default for ServeConfig {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            liveness: loupe_store::Liveness::default(),
         }
     }
 }
@@ -164,6 +168,16 @@ impl ServeConfig {
             log,
             forward,
             run_keys: c.analysis.run_keys.clone(),
+            liveness: loupe_store::Liveness {
+                receiving_ns: duration_ns(c.traces.receiving_window.duration),
+                parent_grace_ns: duration_ns(c.traces.parent_grace.duration),
+            },
         })
     }
+}
+
+/// Nanoseconds of a configured duration, saturating (a grace of centuries
+/// is "forever").
+fn duration_ns(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }

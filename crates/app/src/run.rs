@@ -52,6 +52,7 @@ pub async fn run_with_notifier(
 ) -> Result<(), ServeError> {
     let listeners = Listeners::bind(&config).await?;
     let store = Store::open(&config.data_dir, config.writer.clone())?;
+    store.reader.set_liveness(config.liveness);
     let store_sink: Arc<dyn Sink> = if config.drop_data {
         Arc::new(DropSink)
     } else {

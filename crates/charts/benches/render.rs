@@ -64,6 +64,7 @@ fn bench(name: &str, req: &ExportMetricsServiceRequest, n: u64) {
         height: 300,
         utc_offset_s: 0,
         hidden: Vec::new(),
+        theme: loupe_charts::Theme::Light,
     };
     let mut times: Vec<Duration> = Vec::new();
     let mut drawn = 0;

@@ -1,5 +1,8 @@
 //! Axis ticks and labels: time ticks on round clock values (in the viewer's
-//! UTC offset) and compact value labels (1.5k, 20M, 350m).
+//! UTC offset) and value ticks on round numbers of the printed unit
+//! ([`crate::unit`] prints the labels).
+
+use crate::unit::Unit;
 
 const S: u64 = 1_000_000_000;
 
@@ -97,35 +100,25 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-/// A compact value label: SI prefixes for large and small magnitudes, at
-/// most three significant digits.
-pub fn value_label(v: f64) -> String {
-    if v == 0.0 || !v.is_finite() {
-        return if v.is_nan() { "–".into() } else { "0".into() };
-    }
-    let a = v.abs();
-    let (scaled, suffix) = match a {
-        a if a >= 1e12 => (v / 1e12, "T"),
-        a if a >= 1e9 => (v / 1e9, "G"),
-        a if a >= 1e6 => (v / 1e6, "M"),
-        a if a >= 1e4 => (v / 1e3, "k"),
-        a if a >= 1.0 => (v, ""),
-        a if a >= 1e-3 => (v * 1e3, "m"),
-        a if a >= 1e-6 => (v * 1e6, "µ"),
-        _ => (v * 1e9, "n"),
-    };
-    let digits = if scaled.abs() >= 100.0 {
-        0
-    } else if scaled.abs() >= 10.0 {
-        1
+/// [`value_ticks`] on round numbers of the unit that is printed: a range of
+/// 0 to 900 KiB gets ticks at 0, 200 KiB, 400 KiB… rather than at round
+/// byte counts.
+pub fn unit_ticks(lo: f64, hi: f64, max_ticks: usize, unit: &Unit) -> (f64, f64, Vec<f64>) {
+    let a = if lo.is_finite() && hi.is_finite() {
+        lo.abs().max(hi.abs())
     } else {
-        2
+        1.0
     };
-    let mut s = format!("{scaled:.digits$}");
-    if s.contains('.') {
-        s = s.trim_end_matches('0').trim_end_matches('.').to_string();
+    let size = unit.step_size(a);
+    if !(size.is_finite() && size > 0.0) {
+        return value_ticks(lo, hi, max_ticks);
     }
-    s + suffix
+    let (l, h, t) = value_ticks(lo / size, hi / size, max_ticks);
+    (
+        l * size,
+        h * size,
+        t.into_iter().map(|v| v * size).collect(),
+    )
 }
 
 /// A "nice" value range covering `[lo, hi]` (starting at 0 when all values
@@ -190,14 +183,20 @@ mod tests {
     }
 
     #[test]
-    fn value_labels_are_compact() {
-        assert_eq!(value_label(0.0), "0");
-        assert_eq!(value_label(1500.0), "1500");
-        assert_eq!(value_label(15000.0), "15k");
-        assert_eq!(value_label(2_500_000.0), "2.5M");
-        assert_eq!(value_label(0.25), "250m");
-        assert_eq!(value_label(-3.0), "-3");
-        assert_eq!(value_label(12.34), "12.3");
+    fn byte_ticks_fall_on_binary_units() {
+        let (lo, hi, t) = unit_ticks(0.0, 900.0 * 1024.0, 5, &Unit::parse("By"));
+        assert_eq!((lo, hi), (0.0, 1000.0 * 1024.0));
+        let labels: Vec<String> = t.iter().map(|v| Unit::parse("By").format(*v, 4)).collect();
+        assert_eq!(
+            labels,
+            ["0 B", "200 KiB", "400 KiB", "600 KiB", "800 KiB", "1000 KiB"]
+        );
+        let (_, _, t) = unit_ticks(0.0, 0.9, 5, &Unit::parse("s"));
+        let labels: Vec<String> = t.iter().map(|v| Unit::parse("s").format(*v, 4)).collect();
+        assert_eq!(
+            labels,
+            ["0 s", "200 ms", "400 ms", "600 ms", "800 ms", "1 s"]
+        );
     }
 
     #[test]

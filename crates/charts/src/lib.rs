@@ -12,13 +12,18 @@
 //! values.
 
 pub mod axis;
+mod dist;
 pub mod downsample;
 pub mod math;
 pub mod render;
 pub mod select;
+pub mod unit;
 
-pub use render::{render, render_distribution, Chart, ChartError, Frame, PlotRect};
+pub use render::{
+    render, render_distribution, Chart, ChartError, DistributionFrame, Frame, PlotRect, Theme,
+};
 pub use select::{select, Aggregate, Plot, PlotSeries, Selection};
+pub use unit::{Unit, UnitKind};
 
 /// One plotted value: nanoseconds since the Unix epoch and a value. A NaN
 /// value is a gap: the line breaks there.

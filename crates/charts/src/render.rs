@@ -111,23 +111,89 @@ pub struct Chart {
     pub truncated: Vec<String>,
 }
 
-/// Line colours, in series order (Tableau 10: distinct, colour-blind aware).
-pub const PALETTE: [(u8, u8, u8); 10] = [
-    (0x4e, 0x79, 0xa7),
-    (0xf2, 0x8e, 0x2b),
-    (0xe1, 0x57, 0x59),
-    (0x76, 0xb7, 0xb2),
-    (0x59, 0xa1, 0x4f),
-    (0xed, 0xc9, 0x48),
-    (0xb0, 0x7a, 0xa1),
-    (0xff, 0x9d, 0xa7),
-    (0x9c, 0x75, 0x5f),
-    (0xba, 0xb0, 0xac),
+/// Line colours, in series order: twelve distinct colours before the first
+/// repeats. The first seven are Okabe and Ito's colour-blind-safe set
+/// (without black), the next five from Paul Tol's "muted" scheme, which is
+/// designed to stay apart under the common colour-vision deficiencies; each
+/// is readable on the light and the dark background.
+pub const PALETTE: [(u8, u8, u8); 12] = [
+    (0x00, 0x72, 0xb2), // blue
+    (0xe6, 0x9f, 0x00), // orange
+    (0x00, 0x9e, 0x73), // bluish green
+    (0xd5, 0x5e, 0x00), // vermillion
+    (0x56, 0xb4, 0xe9), // sky blue
+    (0xcc, 0x79, 0xa7), // reddish purple
+    (0xf0, 0xe4, 0x42), // yellow
+    (0x88, 0x22, 0x55), // wine
+    (0x44, 0xaa, 0x99), // teal
+    (0x99, 0x99, 0x33), // olive
+    (0xaa, 0x44, 0x99), // purple
+    (0x88, 0x88, 0x88), // grey
 ];
 
-const LABEL: RGBColor = RGBColor(0x5f, 0x63, 0x68);
-const GRID: RGBColor = RGBColor(0xe6, 0xe8, 0xeb);
-const AXIS: RGBColor = RGBColor(0xb0, 0xb4, 0xba);
+/// The `#rrggbb` of line `i`.
+pub fn color_of(i: usize) -> String {
+    let (r, g, b) = PALETTE[i % PALETTE.len()];
+    format!("#{r:02x}{g:02x}{b:02x}")
+}
+
+/// The page the chart sits on: the SVG's background, labels, grid and axis
+/// colours follow it, so a server-drawn chart matches the UI's theme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Theme {
+    #[default]
+    Light,
+    Dark,
+}
+
+impl Theme {
+    pub fn parse(s: &str) -> Option<Theme> {
+        match s {
+            "light" => Some(Theme::Light),
+            "dark" => Some(Theme::Dark),
+            _ => None,
+        }
+    }
+
+    fn colors(self) -> Colors {
+        match self {
+            Theme::Light => Colors {
+                background: WHITE,
+                label: RGBColor(0x5f, 0x63, 0x68),
+                grid: RGBColor(0xe6, 0xe8, 0xeb),
+                axis: RGBColor(0xb0, 0xb4, 0xba),
+                mark: RGBColor(0x3c, 0x40, 0x43),
+            },
+            Theme::Dark => Colors {
+                background: RGBColor(0x16, 0x1b, 0x22),
+                label: RGBColor(0xb4, 0xbc, 0xc6),
+                grid: RGBColor(0x2d, 0x33, 0x3b),
+                axis: RGBColor(0x59, 0x61, 0x6b),
+                mark: RGBColor(0xe6, 0xea, 0xef),
+            },
+        }
+    }
+}
+
+struct Colors {
+    background: RGBColor,
+    label: RGBColor,
+    grid: RGBColor,
+    axis: RGBColor,
+    /// Exemplar marks' outline.
+    mark: RGBColor,
+}
+
+/// Radius of the dot drawn for a point with no neighbour to join (a series
+/// with one point, or a point between gaps): large enough to be seen.
+pub const DOT_RADIUS: i32 = 4;
+
+/// The left margin that fits the widest value label (about 7.5 pixels per
+/// character at 14 px, plus the tick gap), at least 56 pixels.
+fn left_margin<'a>(labels: impl Iterator<Item = &'a String>) -> i32 {
+    let widest = labels.map(|l| l.chars().count()).max().unwrap_or(0);
+    (widest as i32 * 15 / 2 + 12).clamp(56, 160)
+}
 
 /// How to draw.
 #[derive(Debug, Clone, PartialEq)]
@@ -140,6 +206,7 @@ pub struct Frame {
     pub utc_offset_s: i64,
     /// Series (by index) left out of the picture; they keep their colours.
     pub hidden: Vec<usize>,
+    pub theme: Theme,
 }
 
 fn segments(points: &[Point]) -> Vec<Vec<(f64, f64)>> {
@@ -165,11 +232,14 @@ pub fn render(plot: &Plot, frame: &Frame) -> Result<Chart, ChartError> {
         frame.start.min(u64::MAX - 1),
         frame.end.max(frame.start.saturating_add(1)),
     );
-    let (left, right, top, bottom) = (56i32, 24i32, 10i32, 24i32);
-    let rect = PlotRect {
-        x: left,
+    let colors = frame.theme.colors();
+    let (right, top, bottom) = (24i32, 10i32, 24i32);
+    // The plot's width depends on the value labels' width, which depends
+    // on the values: measure with a provisional width first.
+    let mut rect = PlotRect {
+        x: 56,
         y: top,
-        width: w as i32 - left - right,
+        width: w as i32 - 56 - right,
         height: h as i32 - top - bottom,
     };
     // Down-sample first: the y range and the drawing use the same points.
@@ -214,7 +284,11 @@ pub fn render(plot: &Plot, frame: &Frame) -> Result<Chart, ChartError> {
         hi = hi.max(e.value);
     }
     let empty = !lo.is_finite();
-    let (y_min, y_max, y_ticks) = axis::value_ticks(lo, hi, ((rect.height / 40).max(2)) as usize);
+    let (y_min, y_max, y_ticks) =
+        axis::unit_ticks(lo, hi, ((rect.height / 40).max(2)) as usize, &plot.unit);
+    let y_labels: Vec<String> = y_ticks.iter().map(|v| plot.unit.format(*v, 4)).collect();
+    rect.x = left_margin(y_labels.iter());
+    rect.width = (w as i32 - rect.x - right).max(1);
     let to_px = |t: u64, v: f64| -> (i32, i32) {
         let x = rect.x as f64
             + (t.saturating_sub(start)) as f64 / (end - start) as f64 * rect.width as f64;
@@ -227,19 +301,23 @@ pub fn render(plot: &Plot, frame: &Frame) -> Result<Chart, ChartError> {
     let mut placed = Vec::new();
     {
         let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
-        root.fill(&WHITE).map_err(draw_err)?;
-        let font =
-            |size: u32, anchor: Pos| ("sans-serif", size).into_font().color(&LABEL).pos(anchor);
+        root.fill(&colors.background).map_err(draw_err)?;
+        let font = |size: u32, anchor: Pos| {
+            ("sans-serif", size)
+                .into_font()
+                .color(&colors.label)
+                .pos(anchor)
+        };
         // Grid and value labels.
-        for v in &y_ticks {
+        for (v, text) in y_ticks.iter().zip(&y_labels) {
             let (_, y) = to_px(start, *v);
             root.draw(&PathElement::new(
                 vec![(rect.x, y), (rect.x + rect.width, y)],
-                GRID,
+                colors.grid,
             ))
             .map_err(draw_err)?;
             root.draw(&Text::new(
-                axis::value_label(*v),
+                text.clone(),
                 (rect.x - 6, y),
                 font(14, Pos::new(HPos::Right, VPos::Center)),
             ))
@@ -255,8 +333,11 @@ pub fn render(plot: &Plot, frame: &Frame) -> Result<Chart, ChartError> {
         for t in ticks {
             let (x, _) = to_px(t, y_min);
             let base = rect.y + rect.height;
-            root.draw(&PathElement::new(vec![(x, base), (x, base + 4)], AXIS))
-                .map_err(draw_err)?;
+            root.draw(&PathElement::new(
+                vec![(x, base), (x, base + 4)],
+                colors.axis,
+            ))
+            .map_err(draw_err)?;
             root.draw(&Text::new(
                 axis::time_label(t, step, frame.utc_offset_s),
                 (x, base + 7),
@@ -267,7 +348,7 @@ pub fn render(plot: &Plot, frame: &Frame) -> Result<Chart, ChartError> {
         let base = rect.y + rect.height;
         root.draw(&PathElement::new(
             vec![(rect.x, base), (rect.x + rect.width, base)],
-            AXIS,
+            colors.axis,
         ))
         .map_err(draw_err)?;
         if empty {
@@ -289,7 +370,7 @@ pub fn render(plot: &Plot, frame: &Frame) -> Result<Chart, ChartError> {
                 let px: Vec<(i32, i32)> = seg.iter().map(|(t, v)| to_px(*t as u64, *v)).collect();
                 drawn += px.len();
                 if px.len() == 1 {
-                    root.draw(&Circle::new(px[0], 2, color.filled()))
+                    root.draw(&Circle::new(px[0], DOT_RADIUS, color.filled()))
                         .map_err(draw_err)?;
                 } else {
                     root.draw(&PathElement::new(px, color.stroke_width(2)))
@@ -305,10 +386,10 @@ pub fn render(plot: &Plot, frame: &Frame) -> Result<Chart, ChartError> {
             } else {
                 (to_px(e.time_unix_nano, y_min).0, rect.y + rect.height - 5)
             };
-            let mark = RGBColor(0x3c, 0x40, 0x43);
+            let mark = colors.mark;
             root.draw(&Polygon::new(
                 vec![(x, y - 5), (x + 5, y), (x, y + 5), (x - 5, y)],
-                WHITE.filled(),
+                colors.background.filled(),
             ))
             .map_err(draw_err)?;
             root.draw(&PathElement::new(
@@ -329,17 +410,14 @@ pub fn render(plot: &Plot, frame: &Frame) -> Result<Chart, ChartError> {
         .iter()
         .zip(&reduced)
         .enumerate()
-        .map(|(i, (s, pts))| {
-            let (r, g, b) = PALETTE[i % PALETTE.len()];
-            RenderedSeries {
-                label: s.label.clone(),
-                color: format!("#{r:02x}{g:02x}{b:02x}"),
-                hidden: !visible(i),
-                points: pts
-                    .iter()
-                    .map(|p| (p.t.to_string(), p.v.is_finite().then_some(p.v)))
-                    .collect(),
-            }
+        .map(|(i, (s, pts))| RenderedSeries {
+            label: s.label.clone(),
+            color: color_of(i),
+            hidden: !visible(i),
+            points: pts
+                .iter()
+                .map(|p| (p.t.to_string(), p.v.is_finite().then_some(p.v)))
+                .collect(),
         })
         .collect();
     Ok(Chart {
@@ -358,15 +436,29 @@ pub fn render(plot: &Plot, frame: &Frame) -> Result<Chart, ChartError> {
     })
 }
 
+/// How to draw a histogram's distribution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DistributionFrame<'a> {
+    pub width: u32,
+    pub height: u32,
+    pub theme: Theme,
+    /// The unit of the bucket bounds (the metric's).
+    pub unit: &'a crate::unit::Unit,
+    /// A sentence drawn above the bars (how series with different bucket
+    /// bounds were combined), so the picture says it itself.
+    pub note: Option<&'a str>,
+}
+
 /// Draws a histogram's bucket distribution as bars, one per non-empty
 /// bucket, evenly spaced (bucket widths vary by orders of magnitude), each
 /// labelled with its upper bound.
 pub fn render_distribution(
     buckets: &[Bucket],
-    width: u32,
-    height: u32,
+    frame: &DistributionFrame<'_>,
 ) -> Result<String, ChartError> {
+    let (width, height) = (frame.width, frame.height);
     check_size(width, height)?;
+    let colors = frame.theme.colors();
     // Trim empty buckets at both ends.
     let first = buckets.iter().position(|b| b.count > 0);
     let last = buckets.iter().rposition(|b| b.count > 0);
@@ -374,22 +466,40 @@ pub fn render_distribution(
         (Some(a), Some(b)) => &buckets[a..=b],
         _ => &[],
     };
-    let (left, right, top, bottom) = (56i32, 24i32, 10i32, 24i32);
+    let top = if frame.note.is_some() { 28i32 } else { 10i32 };
+    let (left, right, bottom) = (56i32, 24i32, 24i32);
     let (pw, ph) = (width as i32 - left - right, height as i32 - top - bottom);
     let max = shown.iter().map(|b| b.count).max().unwrap_or(0);
     let (_, y_max, ticks) = axis::value_ticks(0.0, max as f64, (ph / 40).max(2) as usize);
+    let counts = crate::unit::Unit::default();
     let mut svg = String::with_capacity(8 * 1024);
     {
         let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(draw_err)?;
-        let font = |anchor: Pos| ("sans-serif", 14).into_font().color(&LABEL).pos(anchor);
+        root.fill(&colors.background).map_err(draw_err)?;
+        let font = |anchor: Pos| {
+            ("sans-serif", 14)
+                .into_font()
+                .color(&colors.label)
+                .pos(anchor)
+        };
+        if let Some(note) = frame.note {
+            root.draw(&Text::new(
+                note.to_string(),
+                (left, 6),
+                font(Pos::new(HPos::Left, VPos::Top)),
+            ))
+            .map_err(draw_err)?;
+        }
         let y_of = |v: f64| top + ((y_max - v) / y_max.max(1e-300) * ph as f64).round() as i32;
         for v in &ticks {
             let y = y_of(*v);
-            root.draw(&PathElement::new(vec![(left, y), (left + pw, y)], GRID))
-                .map_err(draw_err)?;
+            root.draw(&PathElement::new(
+                vec![(left, y), (left + pw, y)],
+                colors.grid,
+            ))
+            .map_err(draw_err)?;
             root.draw(&Text::new(
-                axis::value_label(*v),
+                counts.format(*v, 3),
                 (left - 6, y),
                 font(Pos::new(HPos::Right, VPos::Center)),
             ))
@@ -405,7 +515,8 @@ pub fn render_distribution(
         }
         let n = shown.len().max(1) as i32;
         let slot = pw as f64 / n as f64;
-        let every = ((n as f64 * 60.0) / pw as f64).ceil().max(1.0) as usize;
+        // Labels carry units now ("≤ 812.5 ms"): about 80 pixels each.
+        let every = ((n as f64 * 80.0) / pw as f64).ceil().max(1.0) as usize;
         let (r, g, b) = PALETTE[0];
         for (i, bk) in shown.iter().enumerate() {
             let x0 = left + (slot * i as f64 + slot * 0.1).round() as i32;
@@ -420,7 +531,7 @@ pub fn render_distribution(
                 let label = if bk.upper.is_infinite() {
                     "+Inf".to_string()
                 } else {
-                    format!("≤{}", axis::value_label(bk.upper))
+                    format!("≤{}", frame.unit.format(bk.upper, 4))
                 };
                 root.draw(&Text::new(
                     label,
@@ -432,7 +543,7 @@ pub fn render_distribution(
         }
         root.draw(&PathElement::new(
             vec![(left, top + ph), (left + pw, top + ph)],
-            AXIS,
+            colors.axis,
         ))
         .map_err(draw_err)?;
         root.present().map_err(draw_err)?;

@@ -29,7 +29,10 @@ use loupe_model::otlp::ExportMetricsServiceRequest;
 use loupe_model::points;
 use serde::Serialize;
 
+use crate::dist::{coarsen, intervals, Dist, Merged};
+pub use crate::dist::{Bucket, MAX_DISTRIBUTION_BUCKETS};
 use crate::math::{self, Cumulative, ExpBuckets, ExpHistogram};
+use crate::unit::Unit;
 use crate::Point;
 
 /// Most lines a chart has. Beyond it the remaining series are left out and
@@ -46,10 +49,6 @@ pub const MAX_VALUES_PER_KEY: usize = 50;
 /// Longest series label and listed value, in characters (longer ones end
 /// in `…`): attribute values can be megabytes long.
 pub const MAX_LABEL_CHARS: usize = 200;
-
-/// Most bars of the distribution: more buckets are merged, adjacent ones
-/// together, so the bars span the same range with coarser resolution.
-pub const MAX_DISTRIBUTION_BUCKETS: usize = 512;
 
 /// The exponential histogram scales the OTLP data model allows (the same
 /// range the receiver enforces); stored points outside it are not charted.
@@ -142,26 +141,21 @@ pub struct PlotExemplar {
     pub on_scale: bool,
 }
 
-/// One bucket of a histogram's distribution over the selected window.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, ts_rs::TS)]
-pub struct Bucket {
-    /// JSON has no infinities: an open first or last bucket's bound is `null`.
-    #[ts(type = "number | null")]
-    pub lower: f64,
-    #[ts(type = "number | null")]
-    pub upper: f64,
-    pub count: u64,
-}
-
 /// What [`select`] produces: lines, exemplars, and for histograms the
 /// bucket distribution of the whole window.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Plot {
     /// What the values mean ("rate per second", "p50, p90, p99", …).
     pub meaning: String,
+    /// The values' unit (the metric's, per second for rates).
+    pub unit: Unit,
     pub series: Vec<PlotSeries>,
     pub exemplars: Vec<PlotExemplar>,
     pub distribution: Option<Vec<Bucket>>,
+    /// How the distribution combined series with different bucket layouts
+    /// (re-bucketed onto common bounds, or what was left out); `None` when
+    /// they all had the same.
+    pub distribution_note: Option<String>,
     /// Attribute keys of the matching series (for split and filter pickers).
     pub keys: Vec<String>,
     /// Values of each key, at most [`MAX_VALUES_PER_KEY`] per key.
@@ -177,94 +171,6 @@ fn short(s: &str) -> String {
         None => s.to_string(),
         Some((i, _)) => format!("{}…", &s[..i]),
     }
-}
-
-/// A bucket distribution of one interval.
-#[derive(Debug, Clone, PartialEq)]
-enum Dist {
-    Explicit { bounds: Vec<f64>, counts: Vec<u64> },
-    Exp(ExpHistogram),
-}
-
-impl Dist {
-    fn add(&mut self, other: &Dist) {
-        match (self, other) {
-            (
-                Dist::Explicit { bounds, counts },
-                Dist::Explicit {
-                    bounds: b,
-                    counts: c,
-                },
-            ) if bounds == b => {
-                for (x, y) in counts.iter_mut().zip(c) {
-                    *x = x.saturating_add(*y);
-                }
-            }
-            (Dist::Exp(a), Dist::Exp(b)) => a.add(b),
-            _ => {} // different bucket layouts cannot be merged; keep the first
-        }
-    }
-
-    fn quantile(&self, q: f64) -> Option<f64> {
-        match self {
-            Dist::Explicit { bounds, counts } => {
-                math::explicit_quantile(bounds, counts, q, None, None)
-            }
-            Dist::Exp(h) => math::exponential_quantile(h, q),
-        }
-    }
-
-    fn buckets(&self) -> Vec<Bucket> {
-        match self {
-            Dist::Explicit { bounds, counts } => counts
-                .iter()
-                .enumerate()
-                .map(|(i, &count)| Bucket {
-                    lower: i
-                        .checked_sub(1)
-                        .and_then(|j| bounds.get(j))
-                        .copied()
-                        .unwrap_or(f64::NEG_INFINITY),
-                    upper: bounds.get(i).copied().unwrap_or(f64::INFINITY),
-                    count,
-                })
-                .collect(),
-            Dist::Exp(h) => h
-                .buckets()
-                .into_iter()
-                .map(|(lower, upper, count)| Bucket {
-                    lower,
-                    upper,
-                    count,
-                })
-                .collect(),
-        }
-    }
-}
-
-/// Merges adjacent buckets until at most [`MAX_DISTRIBUTION_BUCKETS`] are
-/// left; `None` when nothing had to be merged.
-fn coarsen(buckets: &mut Vec<Bucket>) -> Option<String> {
-    let n = buckets.len();
-    if n <= MAX_DISTRIBUTION_BUCKETS {
-        return None;
-    }
-    let per = n.div_ceil(MAX_DISTRIBUTION_BUCKETS);
-    *buckets = buckets
-        .chunks(per)
-        .filter_map(|c| {
-            let (first, last) = (c.first()?, c.last()?);
-            Some(Bucket {
-                lower: first.lower,
-                upper: last.upper,
-                count: c.iter().fold(0u64, |a, b| a.saturating_add(b.count)),
-            })
-        })
-        .collect();
-    Some(format!(
-        "the distribution's {n} buckets are shown as {} bars of {per} (at most {MAX_DISTRIBUTION_BUCKETS})",
-        buckets.len()
-    ))
 }
 
 /// The values one stored series contributes.
@@ -317,56 +223,6 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// Interval distributions of a histogram series (points sorted by time):
-/// delta points as they are; cumulative points differenced, a reset (a
-/// count going down or a new start) starting over from that point.
-fn intervals(
-    points: Vec<(u64, u64, Dist)>,
-    cumulative: bool,
-    window_start: u64,
-) -> Vec<(u64, Dist)> {
-    if !cumulative {
-        return points.into_iter().map(|(_, t, d)| (t, d)).collect();
-    }
-    let mut out = Vec::new();
-    let mut prev: Option<(u64, Dist)> = None;
-    for (start, t, d) in points {
-        let delta = match &prev {
-            Some((pstart, pd)) if *pstart == start => match (&d, pd) {
-                (
-                    Dist::Explicit { bounds, counts },
-                    Dist::Explicit {
-                        bounds: pb,
-                        counts: pc,
-                    },
-                ) if bounds == pb => {
-                    let diff: Option<Vec<u64>> = counts
-                        .iter()
-                        .zip(pc)
-                        .map(|(a, b)| a.checked_sub(*b))
-                        .collect();
-                    diff.map(|counts| Dist::Explicit {
-                        bounds: bounds.clone(),
-                        counts,
-                    })
-                }
-                (Dist::Exp(a), Dist::Exp(b)) => a.minus(b).map(Dist::Exp),
-                _ => None,
-            },
-            _ => None,
-        };
-        match delta {
-            Some(dd) => out.push((t, dd)),
-            // First point or a reset: counts since the series' start, if that
-            // start is in the window (else it holds unknown history).
-            None if prev.is_some() || start >= window_start => out.push((t, d.clone())),
-            None => {}
-        }
-        prev = Some((start, d));
-    }
-    out
-}
-
 /// A stored series' resource and point attributes as text, sorted.
 type AttrKey = Vec<(String, String)>;
 
@@ -375,14 +231,17 @@ type AttrKey = Vec<(String, String)>;
 fn stored_series(
     req: &ExportMetricsServiceRequest,
     sel: &Selection,
-) -> (String, Vec<StoredSeries>, Vec<PlotExemplar>) {
+) -> (String, Unit, Vec<StoredSeries>, Vec<PlotExemplar>) {
+    let mut unit: Option<Unit> = None;
     let mut out = Vec::new();
     let mut exemplars = Vec::new();
     let mut meaning = String::new();
     let in_range = |t: u64| t >= sel.start && t <= sel.end;
-    let qlabel = |q: f64| format!("p{}", (q * 1000.0).round() / 10.0);
     for m in points::metrics(req) {
         let res_attrs = m.resource_attributes();
+        // The first stored shell's unit speaks for the metric.
+        let metric_unit = Unit::parse(&m.metric.unit);
+        unit.get_or_insert_with(|| metric_unit.clone());
         let Metric {
             data: Some(data), ..
         } = m.metric
@@ -459,6 +318,7 @@ fn stored_series(
                     }
                     let pts = if cumulative && s.is_monotonic {
                         meaning = "rate per second".into();
+                        unit = Some(metric_unit.clone().rate());
                         let c: Vec<Cumulative> = raw
                             .iter()
                             .map(|p| Cumulative {
@@ -467,7 +327,16 @@ fn stored_series(
                                 v: number(p.value.as_ref()),
                             })
                             .collect();
-                        math::rate(&c)
+                        match c.as_slice() {
+                            // One point (an exporter every 60 s, seen
+                            // once): its average rate since its start,
+                            // rather than nothing.
+                            [one] if one.start != 0 && one.start < one.t => vec![Point::new(
+                                one.t,
+                                one.v / ((one.t - one.start) as f64 / 1e9),
+                            )],
+                            _ => math::rate(&c),
+                        }
                     } else {
                         meaning = if cumulative {
                             "value"
@@ -565,7 +434,7 @@ fn stored_series(
                     Values::Lines(
                         lines
                             .into_iter()
-                            .map(|(q, pts)| (qlabel(q as f64 / 1e6), pts))
+                            .map(|(q, pts)| (quantile_label(q as f64 / 1e6), pts))
                             .collect(),
                     )
                 }
@@ -574,7 +443,7 @@ fn stored_series(
                 meaning = sel
                     .quantiles
                     .iter()
-                    .map(|q| qlabel(*q))
+                    .map(|q| quantile_label(*q))
                     .collect::<Vec<_>>()
                     .join(", ");
             }
@@ -587,7 +456,16 @@ fn stored_series(
     exemplars.retain(|e| in_range(e.time_unix_nano));
     exemplars.sort_by_key(|e| e.time_unix_nano);
     exemplars.truncate(500);
-    (meaning, out, exemplars)
+    (meaning, unit.unwrap_or_default(), out, exemplars)
+}
+
+/// A quantile's name: `p99`, `p99.9`; 1 is `max` and 0 `min`.
+pub fn quantile_label(q: f64) -> String {
+    match q {
+        q if q >= 1.0 => "max".into(),
+        q if q <= 0.0 => "min".into(),
+        q => format!("p{}", (q * 1000.0).round() / 10.0),
+    }
 }
 
 /// A line's label from attribute pairs.
@@ -606,7 +484,52 @@ fn with_sub(label: String, sub: &str) -> String {
     match (label.is_empty(), sub.is_empty()) {
         (_, true) => label,
         (true, false) => sub.to_string(),
-        (false, false) => format!("{label} {sub}"),
+        // The percentile first: a cut label still tells p50 from p99.
+        (false, false) => format!("{sub} · {label}"),
+    }
+}
+
+/// Whether an attribute is noise in a legend: it names the process or
+/// machine that sent the data rather than what was measured, so it is
+/// shown only when the user splits by it or when nothing else tells two
+/// lines apart.
+pub fn is_noise(key: &str) -> bool {
+    key == "service.instance.id"
+        || key == "process.pid"
+        || [
+            "telemetry.sdk.",
+            "telemetry.distro.",
+            "host.",
+            "os.",
+            "process.runtime.",
+        ]
+        .iter()
+        .any(|p| key.starts_with(p))
+}
+
+/// The attribute keys that label one line per stored series: those whose
+/// values differ between the series, noise left out unless without it two
+/// series would get the same label.
+fn legend_keys<'a>(keys: &'a BTreeSet<String>, stored: &[StoredSeries]) -> BTreeSet<&'a String> {
+    let varying: BTreeSet<&String> = keys
+        .iter()
+        .filter(|k| {
+            let mut vals = stored.iter().map(|s| s.attrs.get(*k));
+            let first = vals.next().flatten();
+            vals.any(|v| v != first)
+        })
+        .collect();
+    let quiet: BTreeSet<&String> = varying.iter().copied().filter(|k| !is_noise(k)).collect();
+    let mut seen = BTreeSet::new();
+    let distinct = stored.iter().all(|s| {
+        let label: Vec<(&String, &String)> =
+            s.attrs.iter().filter(|(k, _)| quiet.contains(k)).collect();
+        seen.insert(label)
+    });
+    if distinct {
+        quiet
+    } else {
+        varying
     }
 }
 
@@ -640,38 +563,41 @@ fn combine_lines(lines: &[&Vec<Point>], sel: &Selection) -> Vec<Point> {
         .collect()
 }
 
-/// Merges interval distributions per pixel column and takes percentiles.
-fn combine_dists(dists: &[&Vec<(u64, Dist)>], sel: &Selection) -> Vec<(String, Vec<Point>)> {
-    let mut cols: BTreeMap<usize, (u64, Dist)> = BTreeMap::new();
+/// Merges interval distributions per pixel column and takes percentiles;
+/// a note when series with different bucket layouts had to be combined.
+fn combine_dists(
+    dists: &[&Vec<(u64, Dist)>],
+    sel: &Selection,
+) -> (Vec<(String, Vec<Point>)>, Option<String>) {
+    let mut cols: BTreeMap<usize, (u64, Merged)> = BTreeMap::new();
     for ds in dists {
         for (t, d) in ds.iter().filter(|(t, _)| *t >= sel.start && *t <= sel.end) {
-            match cols.entry(column(*t, sel)) {
-                std::collections::btree_map::Entry::Vacant(v) => {
-                    v.insert((*t, d.clone()));
-                }
-                std::collections::btree_map::Entry::Occupied(mut o) => {
-                    let e = o.get_mut();
-                    e.0 = e.0.max(*t);
-                    e.1.add(d);
-                }
-            }
+            let e = cols.entry(column(*t, sel)).or_default();
+            e.0 = e.0.max(*t);
+            e.1.add(d);
         }
     }
-    sel.quantiles
+    let note = cols.values().find_map(|(_, m)| m.note());
+    let lines = sel
+        .quantiles
         .iter()
         .map(|&q| {
             let pts = cols
                 .values()
-                .map(|(t, d)| Point::new(*t, d.quantile(q).unwrap_or(f64::NAN)))
+                .map(|(t, m)| {
+                    let v = m.dist.as_ref().and_then(|d| d.quantile(q));
+                    Point::new(*t, v.unwrap_or(f64::NAN))
+                })
                 .collect();
-            (format!("p{}", (q * 1000.0).round() / 10.0), pts)
+            (quantile_label(q), pts)
         })
-        .collect()
+        .collect();
+    (lines, note)
 }
 
 /// Turns the OTLP points of one metric into the lines to plot.
 pub fn select(req: &ExportMetricsServiceRequest, metric_name: &str, sel: &Selection) -> Plot {
-    let (meaning, stored, exemplars) = stored_series(req, sel);
+    let (meaning, unit, stored, exemplars) = stored_series(req, sel);
     let mut truncated = Vec::new();
     let mut keys: BTreeSet<String> = BTreeSet::new();
     let mut values: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -697,31 +623,24 @@ pub fn select(req: &ExportMetricsServiceRequest, metric_name: &str, sel: &Select
         ));
     }
     // The window's bucket distribution, over every selected series.
-    let mut distribution: Option<Dist> = None;
+    let mut merged = Merged::default();
     for s in &stored {
         if let Values::Dists(ds) = &s.values {
             for (_, d) in ds.iter().filter(|(t, _)| *t >= sel.start && *t <= sel.end) {
-                match &mut distribution {
-                    None => distribution = Some(d.clone()),
-                    Some(acc) => acc.add(d),
-                }
+                merged.add(d);
             }
         }
     }
+    let distribution_note = merged.note();
+    let distribution = merged.dist;
+    let mut line_notes: BTreeSet<String> = BTreeSet::new();
     let mut series = Vec::new();
     // Lines that would have been drawn beyond MAX_SERIES.
     let mut left_out = 0usize;
     match &sel.split_by {
         None => {
             // Label each stored series by the attributes that tell it apart.
-            let varying: BTreeSet<&String> = keys
-                .iter()
-                .filter(|k| {
-                    let mut vals = stored.iter().map(|s| s.attrs.get(*k));
-                    let first = vals.next().flatten();
-                    vals.any(|v| v != first)
-                })
-                .collect();
+            let varying = legend_keys(&keys, &stored);
             for s in &stored {
                 if series.len() >= MAX_SERIES {
                     left_out += match &s.values {
@@ -756,7 +675,9 @@ pub fn select(req: &ExportMetricsServiceRequest, metric_name: &str, sel: &Select
                         }
                     }
                     Values::Dists(ds) => {
-                        for (sub, pts) in combine_dists(&[ds], sel) {
+                        let (lines, note) = combine_dists(&[ds], sel);
+                        line_notes.extend(note);
+                        for (sub, pts) in lines {
                             series.push(PlotSeries {
                                 label: with_sub(base.clone(), &sub),
                                 points: pts,
@@ -794,7 +715,9 @@ pub fn select(req: &ExportMetricsServiceRequest, metric_name: &str, sel: &Select
                     })
                     .collect();
                 if !dists.is_empty() {
-                    for (sub, pts) in combine_dists(&dists, sel) {
+                    let (lines, note) = combine_dists(&dists, sel);
+                    line_notes.extend(note);
+                    for (sub, pts) in lines {
                         series.push(PlotSeries {
                             label: with_sub(base.clone(), &sub),
                             points: pts,
@@ -828,6 +751,7 @@ pub fn select(req: &ExportMetricsServiceRequest, metric_name: &str, sel: &Select
         left_out += series.len() - MAX_SERIES;
         series.truncate(MAX_SERIES);
     }
+    truncated.extend(line_notes.into_iter().map(|n| format!("percentiles: {n}")));
     if left_out > 0 {
         truncated.push(format!(
             "{left_out} more series are not drawn (at most {MAX_SERIES} lines); filter or split to narrow the chart"
@@ -844,6 +768,8 @@ pub fn select(req: &ExportMetricsServiceRequest, metric_name: &str, sel: &Select
     });
     Plot {
         meaning,
+        unit,
+        distribution_note,
         series,
         exemplars,
         distribution,

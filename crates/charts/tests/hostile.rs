@@ -61,7 +61,17 @@ fn chart_answer(req: &ExportMetricsServiceRequest, sel: &Selection, frame: &Fram
             "{} buckets",
             buckets.len()
         );
-        let svg = render_distribution(buckets, frame.width, frame.height).expect("draws");
+        let svg = render_distribution(
+            buckets,
+            &loupe_charts::DistributionFrame {
+                width: frame.width,
+                height: frame.height,
+                theme: loupe_charts::Theme::Light,
+                unit: &plot.unit,
+                note: plot.distribution_note.as_deref(),
+            },
+        )
+        .expect("draws");
         bytes += svg.len() + serde_json::to_vec(buckets).expect("json").len();
     }
     assert!(bytes <= MAX_ANSWER_BYTES, "{bytes} bytes");
@@ -80,6 +90,7 @@ fn window(start: u64, end: u64) -> (Selection, Frame) {
         height: 260,
         utc_offset_s: 0,
         hidden: Vec::new(),
+        theme: loupe_charts::Theme::Light,
     };
     (sel, frame)
 }
@@ -330,6 +341,7 @@ fn selection() -> impl Strategy<Value = (Selection, Frame)> {
                 height: h,
                 utc_offset_s: 0,
                 hidden: vec![0],
+                theme: loupe_charts::Theme::Light,
             };
             (sel, frame)
         })

@@ -41,6 +41,27 @@ pub struct Config {
     /// Ingest filter rules (`[[filters]]`), applied before storage.
     pub filters: Vec<FilterRule>,
     pub analysis: Analysis,
+    pub traces: Traces,
+}
+
+/// Incomplete traces (docs/api.md, "Incomplete traces").
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Traces {
+    /// A trace whose last span arrived this recently is "still receiving".
+    pub receiving_window: Age,
+    /// How long after a trace's last span its missing parents are waited
+    /// for; then the UI says they never arrived.
+    pub parent_grace: Age,
+}
+
+impl Default for Traces {
+    fn default() -> Self {
+        Traces {
+            receiving_window: age("5s"),
+            parent_grace: age("5m"),
+        }
+    }
 }
 
 /// Trace analysis (docs/api.md, "Trace analysis").
@@ -156,6 +177,7 @@ impl Default for Config {
             forward: Forward::default(),
             filters: Vec::new(),
             analysis: Analysis::default(),
+            traces: Traces::default(),
         }
     }
 }

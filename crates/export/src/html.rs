@@ -5,18 +5,18 @@
 //! as `\u003c`, which is the same JSON, so no telemetry string can close the
 //! element) in `<script type="application/json" id="loupe-data">`: the
 //! report's script renders it (summary of services and errors, trace tree
-//! and timeline, span details, correlated logs, metric charts as SVG) and
-//! Loupe imports the report by reading that element back.
+//! and timeline, span details with attributes, events, durations and
+//! status, correlated logs) and Loupe imports the report by reading that
+//! element back.
 //!
 //! Telemetry is untrusted: the script only ever sets `textContent`, and the
 //! page's CSP (`default-src 'none'`, the one inline script and style allowed
 //! by hash) forbids every network request, so the file cannot phone home
 //! whatever it contains.
 //!
-//! Charts: drawn by the report's script as inline SVG polylines. TODO(charts):
-//! once `crates/charts` (plotters, SVG) exists, render the metric charts
-//! here on the Rust side and embed them instead; the script then only lays
-//! them out.
+//! Charts: drawn here by `loupe-charts` ([`crate::report_charts`]), the
+//! code that draws them in the app, and embedded as static SVG; the script
+//! only moves their section into place.
 
 use std::io::Write;
 
@@ -24,6 +24,7 @@ use base64::Engine;
 use sha2::Digest;
 
 use crate::import::REPORT_DATA_ID;
+use crate::report_charts::{charts_html, escape};
 use crate::summary::ExportSummary;
 
 const SCRIPT: &str = include_str!("report.js");
@@ -45,14 +46,6 @@ pub fn csp() -> String {
         csp_hash(SCRIPT),
         csp_hash(STYLE)
     )
-}
-
-/// Text safe inside an HTML element or attribute value.
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// Writes the report around `jsonl` (the export's JSON Lines); returns the
@@ -82,6 +75,7 @@ pub fn write_report(
         escape(&title),
         STYLE
     )?;
+    page.extend_from_slice(charts_html(jsonl).as_bytes());
     writeln!(
         page,
         "<script type=\"application/json\" id=\"{REPORT_DATA_ID}\">"

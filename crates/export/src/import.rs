@@ -706,34 +706,33 @@ fn mark(resource: &mut Option<Resource>, source: &str) {
     });
 }
 
-/// Marks a batch with its source, drops items with invalid IDs or bucket
-/// layouts (as the receiver does) and counts what is left: (items, rejected).
-fn prepare(batch: &mut Batch, source: &str) -> (u64, u64) {
+/// Marks every resource of a batch with its source.
+fn mark_batch(batch: &mut Batch, source: &str) {
     match batch {
-        Batch::Traces(r) => {
-            r.resource_spans
-                .iter_mut()
-                .for_each(|x| mark(&mut x.resource, source));
-            let rejected = loupe_otlp::validate::traces(r).count as u64;
-            (Batch::item_count(batch) as u64, rejected)
-        }
-        Batch::Logs(r) => {
-            r.resource_logs
-                .iter_mut()
-                .for_each(|x| mark(&mut x.resource, source));
-            let rejected = loupe_otlp::validate::logs(r).count as u64;
-            (Batch::item_count(batch) as u64, rejected)
-        }
-        Batch::Metrics(r) => {
-            r.resource_metrics
-                .iter_mut()
-                .for_each(|x| mark(&mut x.resource, source));
-            // The receiver's bucket caps: an imported file is as untrusted
-            // as a sender (see loupe_otlp::validate::metrics).
-            let rejected = loupe_otlp::validate::metrics(r).count as u64;
-            (Batch::item_count(batch) as u64, rejected)
-        }
+        Batch::Traces(r) => r
+            .resource_spans
+            .iter_mut()
+            .for_each(|x| mark(&mut x.resource, source)),
+        Batch::Logs(r) => r
+            .resource_logs
+            .iter_mut()
+            .for_each(|x| mark(&mut x.resource, source)),
+        Batch::Metrics(r) => r
+            .resource_metrics
+            .iter_mut()
+            .for_each(|x| mark(&mut x.resource, source)),
     }
+}
+
+/// Drops items with invalid IDs or bucket layouts, as the receiver does
+/// (an imported or replayed file is as untrusted as a sender, see
+/// `loupe_otlp::validate`), and says how many were dropped.
+fn validate(batch: &mut Batch) -> u64 {
+    (match batch {
+        Batch::Traces(r) => loupe_otlp::validate::traces(r).count,
+        Batch::Logs(r) => loupe_otlp::validate::logs(r).count,
+        Batch::Metrics(r) => loupe_otlp::validate::metrics(r).count,
+    }) as u64
 }
 
 /// Submits a batch and waits for its commit, waiting out a busy writer.
@@ -763,6 +762,64 @@ pub fn import(
     source: &str,
     progress: &mut dyn FnMut(ImportProgress) -> bool,
 ) -> Result<ImportReport, ImportError> {
+    let (mut spans, mut log_records, mut data_points) = (0, 0, 0);
+    let read = read_batches(
+        bytes,
+        source,
+        &mut |mut batch| {
+            mark_batch(&mut batch, source);
+            let items = Batch::item_count(&batch) as u64;
+            match &batch {
+                Batch::Traces(_) => spans += items,
+                Batch::Logs(_) => log_records += items,
+                Batch::Metrics(_) => data_points += items,
+            }
+            store(sink, batch)
+        },
+        progress,
+    )?;
+    Ok(ImportReport {
+        source: source.to_string(),
+        format: read.format,
+        bytes: read.bytes,
+        requests: read.requests,
+        spans,
+        log_records,
+        data_points,
+        rejected: read.rejected,
+        skipped_count: read.skipped_count,
+        skipped: read.skipped,
+    })
+}
+
+/// What [`read_batches`] read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadReport {
+    pub format: FileFormat,
+    /// The file's size, inflated if it was gzipped.
+    pub bytes: u64,
+    /// Export requests read from the file.
+    pub requests: u64,
+    /// Items removed by validation (invalid IDs, bucket caps).
+    pub rejected: u64,
+    /// Units (lines, array elements, protobuf entries) that could not be read.
+    pub skipped_count: u64,
+    /// The first [`MAX_LISTED`] of them.
+    pub skipped: Vec<Skipped>,
+}
+
+/// Reads a file's export requests: the size limits, gzip, format detection
+/// and validation that every reader of a bundle shares (`import` stores
+/// what it reads; `loupe replay` sends it elsewhere). `f` gets each valid,
+/// non-empty batch in file order; a unit that cannot be read is skipped and
+/// reported, and a file with nothing readable is an error. `progress` is
+/// called after each unit; returning `false` cancels.
+pub fn read_batches(
+    bytes: &[u8],
+    name: &str,
+    f: &mut dyn FnMut(Batch) -> Result<(), ImportError>,
+    progress: &mut dyn FnMut(ImportProgress) -> bool,
+) -> Result<ReadReport, ImportError> {
     if bytes.len() > MAX_FILE_BYTES {
         return Err(ImportError::TooLarge {
             size: bytes.len() as u64,
@@ -777,41 +834,27 @@ pub fn import(
         bytes
     };
     let total = bytes.len();
-    let mut report = ImportReport {
-        source: source.to_string(),
+    let mut report = ReadReport {
         format: FileFormat::OtlpJson,
         bytes: total as u64,
         requests: 0,
-        spans: 0,
-        log_records: 0,
-        data_points: 0,
         rejected: 0,
         skipped_count: 0,
         skipped: Vec::new(),
     };
-    let mut first_skipped: Option<Skipped> = None;
-    let format = each_unit(bytes, source, &mut |done, unit| {
+    report.format = each_unit(bytes, name, &mut |done, unit| {
         match unit {
             Ok(batches) => {
                 for mut batch in batches {
-                    let (items, rejected) = prepare(&mut batch, source);
                     report.requests += 1;
-                    report.rejected += rejected;
-                    match &batch {
-                        Batch::Traces(_) => report.spans += items,
-                        Batch::Logs(_) => report.log_records += items,
-                        Batch::Metrics(_) => report.data_points += items,
-                    }
-                    if items > 0 {
-                        store(sink, batch)?;
+                    report.rejected += validate(&mut batch);
+                    if Batch::item_count(&batch) > 0 {
+                        f(batch)?;
                     }
                 }
             }
             Err(skipped) => {
                 report.skipped_count += 1;
-                if first_skipped.is_none() {
-                    first_skipped = Some(skipped.clone());
-                }
                 if report.skipped.len() < MAX_LISTED {
                     report.skipped.push(skipped);
                 }
@@ -823,9 +866,8 @@ pub fn import(
             Err(ImportError::Cancelled)
         }
     })?;
-    report.format = format;
     if report.requests == 0 {
-        if let Some(first) = first_skipped {
+        if let Some(first) = report.skipped.first().cloned() {
             let more = match report.skipped_count {
                 1 => String::new(),
                 n => format!(" (and {} more)", n - 1),

@@ -24,6 +24,7 @@ pub mod html;
 pub mod import;
 pub mod jsonl;
 pub mod redact;
+pub mod report_charts;
 pub mod request;
 pub mod summary;
 

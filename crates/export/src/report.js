@@ -3,7 +3,6 @@
 // (textContent), never HTML. No network: the page's CSP forbids it.
 "use strict";
 (function () {
-  var NS = "http://www.w3.org/2000/svg";
   function el(tag, cls, text) {
     var e = document.createElement(tag);
     if (cls) e.className = cls;
@@ -12,7 +11,6 @@
   }
   function big(s) { try { return BigInt(s || "0"); } catch (e) { return 0n; } }
   function ms(ns) { return Number(ns) / 1e6; }
-  function num(v) { return Number.isInteger(v) ? String(v) : String(+v.toPrecision(4)); }
   function fmtMs(v) { return v >= 1000 ? (v / 1000).toFixed(2) + " s" : v.toFixed(v < 10 ? 3 : 1) + " ms"; }
   function fmtTime(ns) { try { return new Date(Number(big(ns) / 1000000n)).toISOString(); } catch (e) { return String(ns); } }
   function anyText(v) {
@@ -30,6 +28,13 @@
     return m;
   }
   function service(res) { return attrMap(res && res.attributes)["service.name"] || "unknown"; }
+  var KINDS = ["unspecified", "internal", "server", "client", "producer", "consumer"];
+  var STATUS = ["unset", "ok", "error"];
+  function statusText(s) {
+    var code = (s.status && s.status.code) || 0;
+    return (STATUS[code] || String(code)).toUpperCase() + (s.status && s.status.message ? ": " + s.status.message : "");
+  }
+  function durNs(s) { return Number(big(s.endTimeUnixNano) - big(s.startTimeUnixNano)); }
 
   var lines = document.getElementById("loupe-data").textContent.split("\n");
   var spans = [], logs = [], metrics = [];
@@ -129,13 +134,27 @@
       row.classList.add("selected");
       details.hidden = false;
       details.textContent = "";
+      details.dataset.spanId = x.s.spanId;
       details.appendChild(el("h3", "", x.s.name));
-      var d = Number(big(x.s.endTimeUnixNano) - big(x.s.startTimeUnixNano));
+      var d = durNs(x.s);
       details.appendChild(el("div", "mono", "span " + x.s.spanId + " · " + x.svc + " · " + fmtMs(ms(d)) +
         (x.s.status && x.s.status.code === 2 ? " · ERROR " + (x.s.status.message || "") : "")));
+      // The span's facts, one row each.
+      var facts = el("table", "facts");
+      [["service", x.svc], ["duration", fmtMs(ms(d))], ["status", statusText(x.s)],
+        ["kind", KINDS[x.s.kind || 0] || String(x.s.kind)], ["start", fmtTime(x.s.startTimeUnixNano)],
+        ["end", fmtTime(x.s.endTimeUnixNano)], ["scope", (x.scope && x.scope.name) || ""],
+        ["trace", x.s.traceId], ["span", x.s.spanId], ["parent", x.s.parentSpanId || "(root)"]].forEach(function (f) {
+        var tr = el("tr");
+        tr.dataset.fact = f[0];
+        tr.appendChild(el("th", "", f[0]));
+        tr.appendChild(el("td", f[0] === "status" && x.s.status && x.s.status.code === 2 ? "mono err" : "mono", f[1]));
+        facts.appendChild(tr);
+      });
+      details.appendChild(facts);
       function table(title, list) {
         if (!list || !list.length) return;
-        details.appendChild(el("h3", "", title));
+        if (title) details.appendChild(el("h3", "", title));
         var t = el("table");
         list.forEach(function (kv) {
           var tr = el("tr");
@@ -146,7 +165,13 @@
         details.appendChild(t);
       }
       table("Attributes", x.s.attributes);
-      (x.s.events || []).forEach(function (e) { table("Event: " + e.name + " at " + fmtTime(e.timeUnixNano), e.attributes || [{ key: "", value: {} }]); });
+      if (!(x.s.attributes || []).length) details.appendChild(el("div", "muted", "No span attributes."));
+      (x.s.events || []).forEach(function (e) {
+        var at = Number(big(e.timeUnixNano) - big(x.s.startTimeUnixNano));
+        var h = el("h3", "event", "Event: " + e.name + " at +" + fmtMs(ms(at)) + " (" + fmtTime(e.timeUnixNano) + ")");
+        details.appendChild(h);
+        if ((e.attributes || []).length) table("", e.attributes);
+      });
       (x.s.links || []).forEach(function (l) { details.appendChild(el("div", "mono", "link → trace " + l.traceId + " span " + l.spanId)); });
       table("Resource", x.res && x.res.attributes);
       var ls = logsBySpan[x.s.spanId] || [];
@@ -163,6 +188,10 @@
       name.appendChild(el("span", "svc", x.svc));
       name.appendChild(el("span", "", x.s.name));
       row.appendChild(name);
+      // Duration and status beside the name, so the tree reads without clicks.
+      row.appendChild(el("div", "span-dur mono", fmtMs(ms(durNs(x.s)))));
+      var code = (x.s.status && x.s.status.code) || 0;
+      row.appendChild(el("div", "span-status" + (code === 2 ? " err" : ""), (STATUS[code] || String(code)).toUpperCase()));
       var lane = el("div", "lane");
       var bar = el("div", "bar" + (x.s.status && x.s.status.code === 2 ? " error" : ""));
       var s = Number(big(x.s.startTimeUnixNano) - t0), e = Number(big(x.s.endTimeUnixNano) - t0);
@@ -177,6 +206,10 @@
     }
     roots.forEach(function (r) { draw(r, 0); });
     sec.appendChild(details);
+    // Open with the details of the first failed span, else the root's.
+    var first = list.filter(function (x) { return x.s.status && x.s.status.code === 2; })[0] || roots[0];
+    var firstRow = first && sec.querySelector('.span-row[data-span-id="' + first.s.spanId.replace(/[^0-9a-fA-F]/g, "") + '"]');
+    if (firstRow) show(first, firstRow);
     tracesSec.appendChild(sec);
   });
   root.appendChild(tracesSec);
@@ -203,50 +236,9 @@
     root.appendChild(ls);
   }
 
-  // Metrics: one small SVG line chart per series.
-  if (metrics.length) {
-    var ms_ = el("section");
-    ms_.id = "metrics";
-    ms_.appendChild(el("h2", "", "Metrics"));
-    metrics.forEach(function (x) {
-      var m = x.m;
-      var data = m.gauge || m.sum || m.histogram || m.exponentialHistogram || m.summary;
-      if (!data) return;
-      var series = {};
-      (data.dataPoints || []).forEach(function (p) {
-        var key = JSON.stringify(attrMap(p.attributes));
-        var v = "asDouble" in p ? Number(p.asDouble) : "asInt" in p ? Number(p.asInt) :
-          "sum" in p && p.count ? Number(p.sum) / Number(p.count) : Number(p.count || 0);
-        (series[key] = series[key] || []).push([Number(big(p.timeUnixNano) / 1000000n), v]);
-      });
-      Object.keys(series).forEach(function (key) {
-        var pts = series[key].sort(function (a, b) { return a[0] - b[0]; });
-        var W = 320, H = 120, P = 6;
-        var x0 = pts[0][0], x1 = pts[pts.length - 1][0];
-        var ys = pts.map(function (p) { return p[1]; });
-        var y0 = Math.min.apply(null, ys), y1 = Math.max.apply(null, ys);
-        var box = el("div", "chart");
-        box.appendChild(el("div", "label", x.svc + " · " + m.name + (m.unit ? " (" + m.unit + ")" : "")));
-        box.appendChild(el("div", "label muted mono", key === "{}" ? "" : key));
-        var svg = document.createElementNS(NS, "svg");
-        svg.setAttribute("width", W); svg.setAttribute("height", H);
-        svg.setAttribute("viewBox", "0 0 " + W + " " + H);
-        var line = document.createElementNS(NS, "polyline");
-        line.setAttribute("points", pts.map(function (p) {
-          var px = x1 > x0 ? P + (W - 2 * P) * (p[0] - x0) / (x1 - x0) : W / 2;
-          var py = y1 > y0 ? H - P - (H - 2 * P) * (p[1] - y0) / (y1 - y0) : H / 2;
-          return px.toFixed(1) + "," + py.toFixed(1);
-        }).join(" "));
-        svg.appendChild(line);
-        var t = document.createElementNS(NS, "title");
-        t.textContent = m.name + ": " + num(y0) + " … " + num(y1);
-        svg.appendChild(t);
-        box.appendChild(svg);
-        box.appendChild(el("div", "label muted", "min " + num(y0) + " · max " + num(y1) + " · " + pts.length + " points"));
-        ms_.appendChild(box);
-      });
-    });
-    root.appendChild(ms_);
-  }
+  // Metrics: drawn by Loupe's chart code when the report was written (the
+  // same pictures as in the app), as static SVG after <main>; moved here.
+  var charts = document.getElementById("metric-charts");
+  if (charts) root.appendChild(charts);
   document.body.dataset.rendered = "true";
 })();

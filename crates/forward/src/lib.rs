@@ -53,6 +53,39 @@ pub enum ForwardError {
     Client { endpoint: String, message: String },
 }
 
+/// One OTLP client for callers that send on their own schedule (`loupe
+/// replay`): the forwarder's export call without its queue, so a replay
+/// speaks to an endpoint exactly as forwarding does.
+pub struct Exporter(Client);
+
+impl Exporter {
+    /// Checks the endpoint (`http://host:port`); nothing connects until the
+    /// first send.
+    pub fn new(
+        endpoint: &str,
+        protocol: Protocol,
+        timeout: Duration,
+    ) -> Result<Exporter, ForwardError> {
+        if !endpoint.starts_with("http://") {
+            return Err(ForwardError::Endpoint(endpoint.to_string()));
+        }
+        Client::new(&ForwardConfig {
+            endpoint: endpoint.to_string(),
+            protocol,
+            queue_batches: 1,
+            queue_bytes: 0,
+            max_backoff: timeout,
+            timeout,
+        })
+        .map(Exporter)
+    }
+
+    /// One export call; the error says whether trying again may help.
+    pub async fn send(&self, batch: &Batch) -> Result<(), SendError> {
+        self.0.send(batch).await
+    }
+}
+
 /// The first pause after a failure; doubled after each further one.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 

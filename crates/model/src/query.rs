@@ -60,6 +60,29 @@ pub struct TraceQuery {
     pub max_duration_ns: Option<u64>,
     pub range: NanoRange,
     pub limit: usize,
+    /// Fill the summaries' details (context values, error message, links):
+    /// what the trace list shows, read from each found trace's first chunks.
+    pub details: Option<SummaryDetails>,
+}
+
+/// What the trace list asks of each summary beyond the `traces` row.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SummaryDetails {
+    /// Attribute keys whose first value in the trace is wanted
+    /// (at most [`MAX_CONTEXT_KEYS`], each at most [`MAX_CONTEXT_KEY_LEN`] bytes).
+    pub context_keys: Vec<String>,
+}
+
+/// Bounds of `context=`: the keys are looked up in every decoded span.
+pub const MAX_CONTEXT_KEYS: usize = 8;
+pub const MAX_CONTEXT_KEY_LEN: usize = 128;
+
+/// One context attribute of a trace: the first value of the key among its spans.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ContextValue {
+    pub key: String,
+    pub value: String,
 }
 
 impl Default for TraceQuery {
@@ -73,6 +96,7 @@ impl Default for TraceQuery {
             min_duration_ns: None,
             max_duration_ns: None,
             range: NanoRange::default(),
+            details: None,
             limit: 20,
         }
     }
@@ -112,6 +136,8 @@ pub struct ChartQuery {
     pub utc_offset_s: i64,
     /// Lines (by index) to leave out of the picture.
     pub hidden: Vec<usize>,
+    /// `light` or `dark`: the page the SVG is drawn for.
+    pub theme: String,
 }
 
 /// A chart pinned on the dashboard, in grid order.
@@ -151,6 +177,40 @@ pub struct TraceSummary {
     pub span_count: u64,
     pub error_count: u64,
     pub services: Vec<String>,
+    /// The search's `context` keys with their first value in the trace
+    /// (searches that ask for details only; looked up in its first chunks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub context: Option<Vec<ContextValue>>,
+    /// The status message of its first error span (details only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub error_message: Option<String>,
+    /// The trace its spans link to, e.g. a child execution's parent (details only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub links_to: Option<String>,
+    /// How many other traces link to this one, e.g. its child executions (details only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub linked_from: Option<u64>,
+    /// Some span names a parent the trace does not have, or no span is a
+    /// root: a long-running execution whose root is exported only when it
+    /// ends, or a parent that was lost.
+    pub incomplete: bool,
+    /// Distinct parent span IDs named by its spans and not received.
+    pub missing_parents: u64,
+    /// A span of it arrived within the receiving window (a few seconds):
+    /// the trace is still being written.
+    pub receiving: bool,
+    /// Incomplete, and a span of it arrived within the parent grace period:
+    /// the missing parents may still come. Once this is false the UI says
+    /// they never arrived.
+    pub awaiting_parents: bool,
+    /// When Loupe stored the trace's last new span.
+    #[ts(type = "string")]
+    #[serde(serialize_with = "ns_string")]
+    pub last_arrival_unix_nano: u64,
 }
 
 /// One span link that joins two traces.

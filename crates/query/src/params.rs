@@ -1,7 +1,10 @@
 //! URL parameters of each endpoint.
 
 use loupe_model::ids::{SpanId, TraceId};
-use loupe_model::query::{AttrCondition, AttrOp, ChartQuery, LogQuery, MetricFilter, TraceQuery};
+use loupe_model::query::{
+    AttrCondition, AttrOp, ChartQuery, LogQuery, MetricFilter, SummaryDetails, TraceQuery,
+    MAX_CONTEXT_KEYS, MAX_CONTEXT_KEY_LEN,
+};
 use loupe_model::severity;
 use loupe_model::time::NanoRange;
 
@@ -150,6 +153,30 @@ pub fn attr_condition(s: &str) -> Result<AttrCondition, QueryError> {
     Ok(AttrCondition { key, op })
 }
 
+/// `context=k1,k2,…`: the attribute keys whose values the summaries carry
+/// (comma-separated, blanks and repeats dropped).
+fn context_keys(param: &str, v: &str) -> Result<Vec<String>, QueryError> {
+    let mut keys: Vec<String> = Vec::new();
+    for k in v.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+        if k.len() > MAX_CONTEXT_KEY_LEN {
+            return Err(QueryError::new(
+                param,
+                format!("a key is longer than {MAX_CONTEXT_KEY_LEN} bytes"),
+            ));
+        }
+        if !keys.iter().any(|x| x == k) {
+            keys.push(k.to_string());
+        }
+        if keys.len() > MAX_CONTEXT_KEYS {
+            return Err(QueryError::new(
+                param,
+                format!("names more than {MAX_CONTEXT_KEYS} keys"),
+            ));
+        }
+    }
+    Ok(keys)
+}
+
 /// `GET /api/v1/traces`.
 pub fn trace_query(params: &Params) -> Result<TraceQuery, QueryError> {
     check_known(
@@ -165,6 +192,7 @@ pub fn trace_query(params: &Params) -> Result<TraceQuery, QueryError> {
             "start",
             "end",
             "limit",
+            "context",
         ],
     )?;
     check_attrs(params)?;
@@ -189,6 +217,8 @@ pub fn trace_query(params: &Params) -> Result<TraceQuery, QueryError> {
     let mut q = TraceQuery {
         range: range(params)?,
         limit: limit(params, 20, 1000)?,
+        // The list's answer: context values, error message, links.
+        details: Some(SummaryDetails::default()),
         ..TraceQuery::default()
     };
     for (k, v) in params {
@@ -204,6 +234,11 @@ pub fn trace_query(params: &Params) -> Result<TraceQuery, QueryError> {
                     position: Some(e.position),
                 })?;
                 exprs.push(e);
+            }
+            "context" => {
+                if let Some(d) = q.details.as_mut() {
+                    d.context_keys = context_keys(k, v)?;
+                }
             }
             "errors" => q.errors_only = boolean(k, v)?,
             "minDuration" => {
@@ -339,6 +374,7 @@ pub fn chart_query(params: &Params) -> Result<ChartQuery, QueryError> {
             "quantiles",
             "tz",
             "hide",
+            "theme",
         ],
     )?;
     check_attrs(params)?;
@@ -352,6 +388,7 @@ pub fn chart_query(params: &Params) -> Result<ChartQuery, QueryError> {
         quantiles: vec![0.5, 0.9, 0.99],
         utc_offset_s: 0,
         hidden: Vec::new(),
+        theme: "light".into(),
     };
     let list = |v: &str| -> Vec<String> {
         v.split(',')
@@ -389,12 +426,23 @@ pub fn chart_query(params: &Params) -> Result<ChartQuery, QueryError> {
             "quantiles" => {
                 let mut qs = Vec::new();
                 for s in list(v) {
-                    let x: f64 = s
-                        .parse()
-                        .ok()
+                    // 0.99, or by name: p99, p99.9, max.
+                    let named = match s.as_str() {
+                        "max" => Some(1.0),
+                        "min" => Some(0.0),
+                        n => n
+                            .strip_prefix('p')
+                            .and_then(|p| p.parse::<f64>().ok())
+                            .map(|p| p / 100.0),
+                    };
+                    let x: f64 = named
+                        .or_else(|| s.parse().ok())
                         .filter(|x: &f64| (0.0..=1.0).contains(x))
                         .ok_or_else(|| {
-                            QueryError::new(k, format!("{s:?} is not a quantile from 0 to 1"))
+                            QueryError::new(
+                                k,
+                                format!("{s:?} is not a quantile from 0 to 1 (or p50, p99, max)"),
+                            )
                         })?;
                     qs.push(x);
                 }
@@ -405,6 +453,12 @@ pub fn chart_query(params: &Params) -> Result<ChartQuery, QueryError> {
                     ));
                 }
                 q.quantiles = qs;
+            }
+            "theme" => {
+                if !["light", "dark"].contains(&v.as_str()) {
+                    return Err(QueryError::new(k, format!("{v:?} is not light or dark")));
+                }
+                q.theme = v.clone();
             }
             "tz" => q.utc_offset_s = int_in::<i64>(k, v, -14 * 60, 14 * 60)? * 60,
             "hide" => {
@@ -506,6 +560,17 @@ mod tests {
         assert_eq!(
             chart_query(&p(&[("quantiles", "2")])).unwrap_err().param,
             "quantiles"
+        );
+        let q = chart_query(&p(&[("quantiles", "p50,p95,p99,max"), ("theme", "dark")])).unwrap();
+        assert_eq!(q.quantiles, vec![0.5, 0.95, 0.99, 1.0]);
+        assert_eq!(q.theme, "dark");
+        assert_eq!(
+            chart_query(&p(&[("quantiles", "p200")])).unwrap_err().param,
+            "quantiles"
+        );
+        assert_eq!(
+            chart_query(&p(&[("theme", "blue")])).unwrap_err().param,
+            "theme"
         );
         assert_eq!(
             chart_query(&p(&[("attr", "x>1")])).unwrap_err().param,

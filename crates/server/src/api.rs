@@ -3,6 +3,7 @@
 pub(crate) mod analysis;
 pub(crate) mod chart;
 pub mod error;
+pub mod summary;
 
 use std::sync::Arc;
 
@@ -274,6 +275,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/traces", get(traces))
         .route("/traces/{trace_id}", get(trace))
         .route("/traces/{trace_id}/related", get(related))
+        .route("/traces/{trace_id}/summary", get(summary::summary))
         .route("/logs", get(logs))
         .route("/metrics", get(metrics))
         .route("/metrics/{name}", get(metric))

@@ -72,6 +72,7 @@ pub fn typescript() -> String {
     g.visit::<api::AttributeValues>();
     g.visit::<api::Traces>();
     g.visit::<api::Related>();
+    g.visit::<api::summary::Summary>();
     g.visit::<api::Metrics>();
     g.visit::<api::Dashboard>();
     // The OTLP/JSON answers (`GET /traces/{id}`, `GET /logs`).

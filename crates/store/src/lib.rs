@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 pub use error::{Fault, StoreError};
 pub use read::imports::ImportInfo;
-pub use read::Reader;
+pub use read::{Liveness, Reader};
 pub use retention::Retention;
 pub use schema::SCHEMA_VERSION;
 pub use stats::WriterStats;

@@ -109,6 +109,10 @@ pub(crate) struct PreparedSpan {
     pub end: u64,
     pub error: bool,
     pub root: bool,
+    /// The parent span's ID, when it names a valid one (a zero or
+    /// malformed parent is no parent): what the trace's missing parents
+    /// are counted from.
+    pub parent: Option<i64>,
     pub name: String,
     pub links: Vec<([u8; 16], i64)>,
 }
@@ -276,6 +280,9 @@ fn prepare_traces(req: otlp::ExportTraceServiceRequest) -> PreparedTraces {
                         .as_ref()
                         .is_some_and(|st| st.code == status::StatusCode::Error as i32),
                     root: sp.parent_span_id.is_empty(),
+                    parent: SpanId::from_bytes(&sp.parent_span_id)
+                        .ok()
+                        .map(SpanId::to_i64),
                     name: sp.name.clone(),
                     links,
                 });

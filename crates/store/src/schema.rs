@@ -233,6 +233,15 @@ ALTER TABLE points ADD COLUMN arrived_ns INTEGER NOT NULL DEFAULT {now};
 DROP INDEX points_time;
 CREATE INDEX points_arrived ON points(arrived_ns, time_ns);
 "#,
+    // 6: incomplete traces. A trace remembers the parent span IDs its spans
+    // name that it does not have (`pending_parents`, 8 bytes each, NULL when
+    // none) and how many (`missing_parents`), kept by the writer as spans
+    // arrive, so the trace list can mark a trace whose root is still running
+    // without reading its spans.
+    r#"
+ALTER TABLE traces ADD COLUMN missing_parents INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE traces ADD COLUMN pending_parents BLOB;
+"#,
 ];
 
 /// The schema version this build writes.

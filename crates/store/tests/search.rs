@@ -158,3 +158,82 @@ async fn boolean_expressions() {
     assert_eq!(ids(&st, "no.such.key OR service = api"), vec![4]);
     assert_eq!(ids(&st, "NOT no.such.key"), vec![1, 2, 3, 4]);
 }
+
+/// The trace list's details: context values, the error message, and links
+/// between a child execution and its parent (the child's span links to the
+/// parent's span).
+#[tokio::test]
+async fn summary_details() {
+    use loupe_model::otlp::trace::span::Link;
+    use loupe_model::query::SummaryDetails;
+    let (_dir, st) = store().await;
+    // Trace 5, a child of trace 1, linking to its span.
+    let mut child = trace(5, "kestra", vec![kv("kestra.flowId", s("child"))], false);
+    child.scope_spans[0].spans[0].links = vec![Link {
+        trace_id: vec![1; 16],
+        span_id: vec![1; 8],
+        ..Default::default()
+    }];
+    st.writer
+        .submit(Batch::Traces(ExportTraceServiceRequest {
+            resource_spans: vec![child],
+        }))
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    let found = st
+        .reader
+        .search_traces(&TraceQuery {
+            limit: 100,
+            details: Some(SummaryDetails {
+                context_keys: vec![
+                    "kestra.namespace".into(),
+                    "kestra.flowId".into(),
+                    "db.system".into(),
+                ],
+            }),
+            ..Default::default()
+        })
+        .unwrap();
+    let by = |n: u8| {
+        found
+            .iter()
+            .find(|t| t.trace_id == hex::encode([n; 16]))
+            .unwrap()
+    };
+    let ctx = |n: u8| {
+        by(n)
+            .context
+            .clone()
+            .unwrap()
+            .into_iter()
+            .map(|c| format!("{}={}", c.key, c.value))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ctx(1),
+        ["kestra.namespace=company.team", "kestra.flowId=cleanup"]
+    );
+    assert_eq!(ctx(4), Vec::<String>::new());
+    assert_eq!(by(2).error_message.as_deref(), Some("failed"));
+    assert_eq!(by(1).error_message, None);
+    assert_eq!(
+        by(5).links_to.as_deref(),
+        Some(hex::encode([1u8; 16]).as_str())
+    );
+    assert_eq!(by(1).linked_from, Some(1));
+    assert_eq!(by(1).links_to, None);
+    assert_eq!(by(2).linked_from, Some(0));
+    // Without details (other callers of the search), none of it.
+    let plain = st
+        .reader
+        .search_traces(&TraceQuery {
+            limit: 100,
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(plain
+        .iter()
+        .all(|t| t.context.is_none() && t.linked_from.is_none() && t.links_to.is_none()));
+}

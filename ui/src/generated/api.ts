@@ -100,6 +100,11 @@ export type ChartAnswer = { name: string,
  */
 meaning: string, 
 /**
+ * The values' unit, from the metric's UCUM unit (per second for
+ * rates): the page prints read-outs with it as the axis does.
+ */
+unit: Unit, 
+/**
  * Attribute keys of the matching series (split and filter pickers).
  */
 keys: Array<string>, 
@@ -167,6 +172,11 @@ durationA: string, durationB: string, delta: string, regressions: Array<Regressi
  */
 export type Condition = { all: Array<Condition>, } | { any: Array<Condition>, } | { not: Condition, } | Predicate;
 
+/**
+ * One context attribute of a trace: the first value of the key among its spans.
+ */
+export type ContextValue = { key: string, value: string, };
+
 export type CriticalPath = { rootSpanId: string, 
 /**
  * The trace's extent under the root: from the root's start to the end
@@ -233,7 +243,12 @@ export type DiskHealth = { status: string, path: string, total?: number, free?: 
 /**
  * A histogram's buckets over the chart's window, and their drawing.
  */
-export type Distribution = { buckets: Array<Bucket>, svg: string, };
+export type Distribution = { buckets: Array<Bucket>, svg: string, 
+/**
+ * How series with different bucket bounds were combined (also drawn
+ * in the SVG); absent when they all had the same.
+ */
+note: string | null, };
 
 /**
  * The body of every error answer. Only `error` is always there; the
@@ -858,6 +873,11 @@ fileBytes: number, databaseBytes: number, walBytes: number,
 lastCommit: string | null, queue: QueueHealth, error?: string, writeFailedAt?: string, retryable?: boolean, };
 
 /**
+ * `GET /traces/{traceId}/summary`.
+ */
+export type Summary = { summary: TraceSummary, };
+
+/**
  * What "send test" came to, for the editor to show beside the channel.
  */
 export type TestResult = { 
@@ -892,7 +912,49 @@ export type TopologyAnswer = {
  */
 traces: number, linked: boolean, serviceMap: ServiceMap, };
 
-export type TraceSummary = { traceId: string, rootService: string | null, rootName: string | null, startTimeUnixNano: string, durationNano: string, spanCount: number, errorCount: number, services: Array<string>, };
+export type TraceSummary = { traceId: string, rootService: string | null, rootName: string | null, startTimeUnixNano: string, durationNano: string, spanCount: number, errorCount: number, services: Array<string>, 
+/**
+ * The search's `context` keys with their first value in the trace
+ * (searches that ask for details only; looked up in its first chunks).
+ */
+context?: Array<ContextValue>, 
+/**
+ * The status message of its first error span (details only).
+ */
+errorMessage?: string, 
+/**
+ * The trace its spans link to, e.g. a child execution's parent (details only).
+ */
+linksTo?: string, 
+/**
+ * How many other traces link to this one, e.g. its child executions (details only).
+ */
+linkedFrom?: number, 
+/**
+ * Some span names a parent the trace does not have, or no span is a
+ * root: a long-running execution whose root is exported only when it
+ * ends, or a parent that was lost.
+ */
+incomplete: boolean, 
+/**
+ * Distinct parent span IDs named by its spans and not received.
+ */
+missingParents: number, 
+/**
+ * A span of it arrived within the receiving window (a few seconds):
+ * the trace is still being written.
+ */
+receiving: boolean, 
+/**
+ * Incomplete, and a span of it arrived within the parent grace period:
+ * the missing parents may still come. Once this is false the UI says
+ * they never arrived.
+ */
+awaitingParents: boolean, 
+/**
+ * When Loupe stored the trace's last new span.
+ */
+lastArrivalUnixNano: string, };
 
 /**
  * `GET /traces`: the search's traces, newest first.
@@ -903,3 +965,27 @@ export type Traces = { traces: Array<TraceSummary>, };
  * A change of state, for the history and the notifications.
  */
 export type Transition = { group: string, labels: { [key in string]: string }, from: State, to: State, atNs: number, value?: number | null, evidence?: Evidence | null, };
+
+/**
+ * A metric's unit, as the chart prints it.
+ */
+export type Unit = { kind: UnitKind, 
+/**
+ * A value times `scale` is in the kind's base unit (seconds, bytes):
+ * `ms` is 0.001.
+ */
+scale: number, 
+/**
+ * For [`UnitKind::Plain`]: what follows the number (empty for counts,
+ * ratios and annotations).
+ */
+symbol: string, 
+/**
+ * The values are rates: `/s` follows the unit.
+ */
+perSecond: boolean, };
+
+/**
+ * What kind of quantity a unit measures, which decides how values scale.
+ */
+export type UnitKind = "time" | "bytes" | "percent" | "plain";

@@ -27,7 +27,7 @@ export function renderChannels(page: HTMLElement, channels: ChannelView[], st: C
   page.appendChild(h('h2', { text: 'Channels' }));
   const editing = channels.find((c) => c.id === st.editing) ?? null;
   if (!editing) st.editing = null;
-  const table = h('table', { class: 'rules-table', testid: 'channels-table' });
+  const table = h('table', { class: 'table compact rules-table', testid: 'channels-table' });
   for (const c of channels) {
     const result = st.results.get(c.id);
     const resultCell = h('td', { class: result ? (result.ok ? 'result-delivered' : 'result-failed') : 'muted', testid: 'channel-test-result', text: result?.text ?? '' });
@@ -99,16 +99,17 @@ function channelForm(editing: ChannelView | null, st: ChannelsState, call: Call,
     allowPrivate: editing?.allowPrivate ?? false,
     template: editing?.template ?? '',
   };
-  const name = h('input', { testid: 'channel-name', attrs: { placeholder: 'name (rules notify it by name)', value: d.name } });
+  const name = h('input', { class: 'input', testid: 'channel-name', attrs: { placeholder: 'name (rules notify it by name)', value: d.name } });
   const kind = h(
     'select',
-    { testid: 'channel-kind' },
+    { class: 'select', testid: 'channel-kind' },
     h('option', { attrs: { value: 'slack' }, text: 'Slack' }),
     h('option', { attrs: { value: 'webhook' }, text: 'Webhook (JSON)' }),
     h('option', { attrs: { value: 'desktop' }, text: 'Desktop' }),
   );
   kind.value = d.kind;
   const url = h('input', {
+    class: 'input',
     testid: 'channel-url',
     attrs: {
       placeholder: editing ? `${editing.url || 'no URL'} (leave empty to keep)` : 'https://hooks.slack.com/services/…',
@@ -117,8 +118,8 @@ function channelForm(editing: ChannelView | null, st: ChannelsState, call: Call,
       value: d.url,
     },
   });
-  const priv = h('input', { testid: 'channel-private', attrs: { type: 'checkbox', checked: d.allowPrivate } });
-  const tpl = h('input', { testid: 'channel-template', attrs: { placeholder: 'template (empty: the default text), e.g. {{rule}}: {{summary}} {{trace_link}}', value: d.template } });
+  const priv = h('input', { class: 'checkbox', testid: 'channel-private', attrs: { type: 'checkbox', checked: d.allowPrivate } });
+  const tpl = h('input', { class: 'input', testid: 'channel-template', attrs: { placeholder: 'template (empty: the default text), e.g. {{rule}}: {{summary}} {{trace_link}}', value: d.template } });
   const err = h('span', { class: 'form-error', testid: 'channel-error', text: st.error });
   const draft = (): ChannelDraft => ({ name: name.value, kind: kind.value as ChannelDraft['kind'], url: url.value, allowPrivate: priv.checked, template: tpl.value });
   return h(

@@ -3,7 +3,8 @@
 
 import { serviceColor } from '../color';
 import { copyText, h } from '../dom';
-import { anyValueToString, anyValueType, formatCount, formatDuration, formatTimestamp, nsDiff, severityName, shortId, SPAN_KINDS, type KeyValue } from '../format';
+import { timeText } from '../components';
+import { anyValueToString, anyValueType, formatCount, formatDuration, nsDiff, severityName, shortId, SPAN_KINDS, type KeyValue } from '../format';
 import type { RelatedAnswer, TraceSummary } from '../stitch';
 import { F, findIndex, type LogEntry, type SpanNode, type SpanTree } from '../tree';
 
@@ -102,7 +103,9 @@ export function renderDetails(node: SpanNode, ctx: DetailsContext): HTMLElement 
   );
 
   const problems: string[] = [];
-  if (node.flags & F.ORPHAN) problems.push(`Orphan: its parent span ${node.parentSpanId} has not been received; it is shown as a root.`);
+  if (node.flags & F.PLACEHOLDER)
+    problems.push(`Not received: spans of this trace name span ${node.spanId} as their parent, but it has not arrived (a long-running parent exports its span when it ends).`);
+  if (node.flags & F.ORPHAN) problems.push(`Orphan: its parent span ${node.parentSpanId} has not been received; it hangs under a placeholder for it.`);
   if (node.flags & F.CYCLE) problems.push('Parent cycle: following parents leads back here; the loop was cut at this span.');
   if (node.flags & F.DUPLICATE) problems.push('Duplicate span ID: another span in this trace has the same ID.');
   if (node.flags & F.END_BEFORE_START) problems.push(`End before start: it ends at ${node.endNs}, before its start ${node.startNs} (drawn with zero width).`);
@@ -113,7 +116,7 @@ export function renderDetails(node: SpanNode, ctx: DetailsContext): HTMLElement 
     'div',
     { class: 'd-grid' },
     h('div', { class: 'kv' }, h('span', { class: 'k', text: 'Duration' }), h('span', { class: 'v', text: formatDuration(node.end - node.start) })),
-    h('div', { class: 'kv' }, h('span', { class: 'k', text: 'Start' }), h('span', { class: 'v', text: `${formatTimestamp(node.startNs, { micros: true })}  (+${formatDuration(offset)})` })),
+    h('div', { class: 'kv' }, h('span', { class: 'k', text: 'Start' }), h('span', { class: 'v' }, timeText(node.startNs, { micros: true, withDate: true }), `  (+${formatDuration(offset)})`)),
     idRow('Span ID', node.spanId),
     idRow('Trace ID', node.traceId),
     node.parentSpanId

@@ -6,7 +6,7 @@
 import { h, setText } from '../dom';
 import { flameBoxes } from '../flame';
 import { formatDuration } from '../format';
-import { serviceColor } from '../color';
+import { labelColor, serviceColor } from '../color';
 import type { SpanTree } from '../tree';
 
 const ROW_PX = 20;
@@ -62,7 +62,9 @@ export class FlameGraph {
       el.style.left = `${b.x * 100}%`;
       el.style.width = `${b.w * 100}%`;
       el.style.top = `${b.row * ROW_PX}px`;
-      el.style.background = serviceColor(n.service);
+      const bg = serviceColor(n.service);
+      el.style.background = bg;
+      el.style.color = labelColor(bg);
       el.addEventListener('click', () => {
         this.zoom = b.node;
         this.onOpen(b.node);

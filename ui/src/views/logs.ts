@@ -5,8 +5,9 @@
 
 import { getServices, searchLogs } from '../api';
 import { clear, h, toggleClass } from '../dom';
+import { timeText } from '../components';
 import { LOG_RANGES, flattenLogs, groupLogs, logsApiParams, logsToQuery, type LogRow, type LogsState } from '../explore';
-import { SEVERITIES, anyValueToString, formatTimestamp, severityName, type AnyValue } from '../format';
+import { SEVERITIES, anyValueToString, severityName, type AnyValue } from '../format';
 import { traceUrl } from '../query';
 import { navigate } from '../router';
 import type { View } from '../router';
@@ -39,16 +40,20 @@ export function mountLogs(root: HTMLElement, initial: LogsState): View {
   let inflight: AbortController | undefined;
   let destroyed = false;
 
-  const qIn = h('input', { class: 'q', testid: 'log-search', attrs: { type: 'search', placeholder: 'words in the message or attributes (prefix*)', 'aria-label': 'Search logs', value: state.q } });
-  const sevSel = h('select', { testid: 'log-severity', attrs: { 'aria-label': 'Minimum severity' } }, h('option', { attrs: { value: '' }, text: 'any severity' }));
+  const qIn = h('input', {
+    class: 'input q',
+    testid: 'log-search',
+    attrs: { type: 'search', placeholder: 'words in the message or attributes (prefix*)', 'aria-label': 'Search logs', value: state.q },
+  });
+  const sevSel = h('select', { class: 'select', testid: 'log-severity', attrs: { 'aria-label': 'Minimum severity' } }, h('option', { attrs: { value: '' }, text: 'any severity' }));
   for (const [n, name] of [...SEVERITIES].reverse()) sevSel.append(h('option', { attrs: { value: String(n) }, text: `≥ ${name}` }));
-  const svcSel = h('select', { testid: 'log-service', attrs: { 'aria-label': 'Service' } }, h('option', { attrs: { value: '' }, text: 'all services' }));
-  const attrIn = h('input', { class: 'mono', testid: 'log-attr', attrs: { type: 'text', placeholder: 'key=value', 'aria-label': 'Attribute condition', value: state.attr } });
-  const rangeSel = h('select', { testid: 'log-range', attrs: { 'aria-label': 'Time range' } });
+  const svcSel = h('select', { class: 'select', testid: 'log-service', attrs: { 'aria-label': 'Service' } }, h('option', { attrs: { value: '' }, text: 'all services' }));
+  const attrIn = h('input', { class: 'input mono', testid: 'log-attr', attrs: { type: 'text', placeholder: 'key=value', 'aria-label': 'Attribute condition', value: state.attr } });
+  const rangeSel = h('select', { class: 'select', testid: 'log-range', attrs: { 'aria-label': 'Time range' } });
   for (const r of LOG_RANGES) rangeSel.append(h('option', { attrs: { value: r }, text: r === 'all' ? 'all time' : `last ${r}` }));
-  const submit = h('button', { class: 'primary', testid: 'log-submit', attrs: { type: 'submit' }, text: 'Search' });
-  const live = h('button', { testid: 'log-live', attrs: { type: 'button', 'aria-pressed': 'false' }, text: 'Pause' });
-  const group = h('button', { testid: 'log-group', attrs: { type: 'button', 'aria-pressed': String(state.group) }, text: 'Group repeats' });
+  const submit = h('button', { class: 'btn primary', testid: 'log-submit', attrs: { type: 'submit' }, text: 'Search' });
+  const live = h('button', { class: 'btn toggle', testid: 'log-live', attrs: { type: 'button', 'aria-pressed': 'false' }, text: 'Pause' });
+  const group = h('button', { class: `btn toggle${state.group ? ' on' : ''}`, testid: 'log-group', attrs: { type: 'button', 'aria-pressed': String(state.group) }, text: 'Group repeats' });
   const form = h('form', { class: 'search-form log-form' }, qIn, sevSel, svcSel, attrIn, rangeSel, submit, live, group);
   const status = h('div', { class: 'muted log-status', testid: 'log-status' });
   const list = h('div', { class: 'log-list', testid: 'log-list' });
@@ -78,7 +83,7 @@ export function mountLogs(root: HTMLElement, initial: LogsState): View {
       'div',
       { class: `log-entry ${sevClass(r.severity)}`, testid: 'log-entry', data: { traceId: r.traceId || undefined, spanId: r.spanId || undefined } },
       h('span', { class: 'sev', text: severityName(r.severity, r.severityText) }),
-      h('span', { class: 'log-time mono', text: formatTimestamp(r.timeNs, { withDate: true }) }),
+      timeText(r.timeNs, { withDate: true, class: 'log-time mono' }),
       h('span', { class: 'svc-name', text: r.service || '(unknown service)' }),
       h('div', { class: 'log-body' }, body, attrs),
     );

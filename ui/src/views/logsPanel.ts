@@ -22,8 +22,8 @@ export function createLogsPanel(onPick: (node: number) => void): LogsPanel {
   let nodeFilter = -1;
   let limit = PAGE;
 
-  const text = h('input', { class: 'logs-filter', attrs: { type: 'search', placeholder: 'Filter log bodies', 'aria-label': 'Filter logs', spellcheck: 'false' } });
-  const errorsOnly = h('input', { attrs: { type: 'checkbox' } });
+  const text = h('input', { class: 'input logs-filter', attrs: { type: 'search', placeholder: 'Filter log bodies', 'aria-label': 'Filter logs', spellcheck: 'false' } });
+  const errorsOnly = h('input', { class: 'checkbox', attrs: { type: 'checkbox' } });
   const spanChip = h('button', { class: 'chip', attrs: { type: 'button', hidden: true } });
   const info = h('span', { class: 'muted small' });
   const list = h('ul', { class: 'logs-list' });

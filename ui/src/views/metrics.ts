@@ -4,24 +4,18 @@
 
 import { getChart, getDashboard, getMetrics, getServices, saveDashboard, type MetricInfo } from '../api';
 import { clear, h, toggleClass } from '../dom';
-import { AGGREGATES, CHART_PRESETS, chartApiParams, formatValue, metricsToQuery, readout, timeAtPixel, zoomRange, type ChartAnswer, type MetricsState } from '../explore';
-import { formatRelative, formatTimestamp } from '../format';
-import { traceUrl } from '../query';
+import { button, timeText } from '../components';
+import { AGGREGATES, CHART_PRESETS, chartApiParams, currentTheme, metricsToQuery, QUANTILES, type ChartAnswer, type MetricsState } from '../explore';
+import { formatTimestamp } from '../format';
 import { navigate } from '../router';
 import type { View } from '../router';
+import { chartBox, svgNode } from './chartBox';
 
 const CHART_HEIGHT = 280;
-
-/** Parses the server's SVG as XML (it holds only axis labels made by Loupe) and imports it. */
-function svgNode(svg: string): Node {
-  const doc = new DOMParser().parseFromString(svg, 'image/svg+xml');
-  return document.importNode(doc.documentElement, true);
-}
 
 export function mountMetrics(root: HTMLElement, initial: MetricsState): View {
   let state = initial;
   let catalogue: MetricInfo[] = [];
-  let chart: ChartAnswer | null = null;
   let inflight: AbortController | undefined;
   let destroyed = false;
 
@@ -31,8 +25,8 @@ export function mountMetrics(root: HTMLElement, initial: MetricsState): View {
   };
 
   // --- catalogue --------------------------------------------------------
-  const nameIn = h('input', { testid: 'metric-filter', attrs: { type: 'text', placeholder: 'filter by name', 'aria-label': 'Filter metrics by name', value: state.name } });
-  const serviceSel = h('select', { testid: 'metric-service', attrs: { 'aria-label': 'Service' } }, h('option', { attrs: { value: '' }, text: 'all services' }));
+  const nameIn = h('input', { class: 'input', testid: 'metric-filter', attrs: { type: 'text', placeholder: 'filter by name', 'aria-label': 'Filter metrics by name', value: state.name } });
+  const serviceSel = h('select', { class: 'select', testid: 'metric-service', attrs: { 'aria-label': 'Service' } }, h('option', { attrs: { value: '' }, text: 'all services' }));
   const list = h('div', { class: 'metric-list', testid: 'metric-list' });
   nameIn.addEventListener('input', () => go({ ...state, name: nameIn.value }, true));
   serviceSel.addEventListener('change', () => go({ ...state, service: serviceSel.value }));
@@ -40,22 +34,22 @@ export function mountMetrics(root: HTMLElement, initial: MetricsState): View {
   // --- chart ------------------------------------------------------------
   const title = h('h2', { class: 'chart-title', testid: 'chart-title' });
   const subtitle = h('div', { class: 'chart-sub muted' });
-  const rangeSel = h('select', { testid: 'chart-range', attrs: { 'aria-label': 'Time range' } });
+  const rangeSel = h('select', { class: 'select small', testid: 'chart-range', attrs: { 'aria-label': 'Time range' } });
   for (const r of CHART_PRESETS) rangeSel.append(h('option', { attrs: { value: r }, text: `last ${r}` }));
   rangeSel.append(h('option', { attrs: { value: 'custom' }, text: 'zoomed' }));
   rangeSel.addEventListener('change', () => go({ ...state, range: rangeSel.value === 'custom' ? state.range : rangeSel.value, from: '', to: '', hide: [] }));
   // '' = one line per series; an aggregate combines the series that share
   // the split keys' values (all series when no key is picked).
-  const aggSel = h('select', { testid: 'chart-agg', attrs: { 'aria-label': 'Combine series' } }, h('option', { attrs: { value: '' }, text: 'each series' }));
+  const aggSel = h('select', { class: 'select small', testid: 'chart-agg', attrs: { 'aria-label': 'Combine series' } }, h('option', { attrs: { value: '' }, text: 'each series' }));
   for (const a of AGGREGATES) aggSel.append(h('option', { attrs: { value: a }, text: a }));
   aggSel.addEventListener('change', () => go(aggSel.value ? { ...state, agg: aggSel.value, split: state.split ?? [], hide: [] } : { ...state, split: null, hide: [] }));
   const splitBox = h('div', { class: 'chips', testid: 'split-keys' });
-  const filterSel = h('select', { testid: 'chart-filter', attrs: { 'aria-label': 'Filter by attribute' } });
+  const filterSel = h('select', { class: 'select small', testid: 'chart-filter', attrs: { 'aria-label': 'Filter by attribute' } });
   filterSel.addEventListener('change', () => {
     if (filterSel.value) go({ ...state, attrs: [...state.attrs, filterSel.value], hide: [] });
   });
   const filterChips = h('div', { class: 'chips' });
-  const pin = h('button', { testid: 'pin-chart', attrs: { type: 'button', title: 'Add this chart to the dashboard' }, text: 'Pin to dashboard' });
+  const pin = button('Pin to dashboard', { small: true, testid: 'pin-chart', title: 'Add this chart to the dashboard' });
   pin.addEventListener('click', () => {
     if (!state.metric) return;
     const chartQuery = metricsToQuery({ ...state, name: '', service: '', hide: [] }).slice(1);
@@ -65,71 +59,19 @@ export function mountMetrics(root: HTMLElement, initial: MetricsState): View {
       .then(() => (status.textContent = 'Pinned to the dashboard.'))
       .catch((e: Error) => (status.textContent = e.message));
   });
-  const toolbar = h('div', { class: 'chart-toolbar' }, pin, rangeSel, h('span', { class: 'muted' }, 'split by'), splitBox, aggSel, filterSel, filterChips);
-  const box = h('div', { class: 'chart-box', testid: 'chart' });
-  const overlay = h('div', { class: 'chart-overlay', testid: 'chart-overlay' });
-  const cross = h('div', { class: 'crosshair' });
-  const sel = h('div', { class: 'zoom-sel' });
-  const tip = h('div', { class: 'chart-tip', testid: 'chart-readout' });
-  overlay.append(cross, sel, tip);
-  const legend = h('div', { class: 'legend', testid: 'legend' });
+  // Percentiles of histograms: shown once the chart is a histogram's.
+  const pctBox = h('div', { class: 'chips', testid: 'percentiles', attrs: { hidden: true, role: 'group', 'aria-label': 'Percentiles' } });
+  const toolbar = h('div', { class: 'chart-toolbar' }, pin, rangeSel, h('span', { class: 'muted' }, 'split by'), splitBox, aggSel, filterSel, filterChips, pctBox);
+  const cb = chartBox({
+    onZoom: (from, to) => go({ ...state, range: 'custom', from, to }),
+    onToggle: (i, hide) => go({ ...state, hide: hide ? [...state.hide, i] : state.hide.filter((x) => x !== i) }, true),
+  });
+  const { box, legend } = cb;
   const dist = h('div', { class: 'chart-dist', testid: 'distribution' });
   const status = h('div', { class: 'muted chart-status' });
   const panel = h('section', { class: 'chart-panel' }, title, subtitle, toolbar, box, legend, dist, status);
   const page = h('div', { class: 'page metrics-page' }, h('aside', { class: 'metric-side' }, nameIn, serviceSel, list), panel);
   root.appendChild(page);
-
-  // Pointer: crosshair + read-out; drag: zoom.
-  let dragFrom: number | null = null;
-  const localX = (ev: MouseEvent) => ev.clientX - box.getBoundingClientRect().left;
-  const inPlot = (x: number) => chart !== null && x >= chart.plot.x && x <= chart.plot.x + chart.plot.width;
-  box.addEventListener('mousemove', (ev) => {
-    if (!chart) return;
-    const x = localX(ev);
-    if (!inPlot(x)) {
-      toggleClass(overlay, 'active', false);
-      return;
-    }
-    toggleClass(overlay, 'active', true);
-    cross.style.left = `${x}px`;
-    cross.style.top = `${chart.plot.y}px`;
-    cross.style.height = `${chart.plot.height}px`;
-    clear(tip);
-    tip.append(h('div', { class: 'tip-time', text: formatTimestamp(timeAtPixel(chart, x), { withDate: true }) }));
-    for (const r of readout(chart, x)) {
-      const sw = h('span', { class: 'swatch' });
-      sw.style.background = r.color;
-      tip.append(h('div', { class: 'tip-row' }, sw, h('span', { class: 'tip-label', text: r.label }), h('b', { text: formatValue(r.value) })));
-    }
-    tip.style.left = `${Math.min(x + 12, chart.width - 220)}px`;
-    tip.style.top = `${chart.plot.y + 4}px`;
-    if (dragFrom !== null) {
-      sel.style.left = `${Math.min(dragFrom, x)}px`;
-      sel.style.width = `${Math.abs(x - dragFrom)}px`;
-      sel.style.top = `${chart.plot.y}px`;
-      sel.style.height = `${chart.plot.height}px`;
-      toggleClass(sel, 'on', true);
-    }
-  });
-  box.addEventListener('mouseleave', () => {
-    toggleClass(overlay, 'active', false);
-    dragFrom = null;
-    toggleClass(sel, 'on', false);
-  });
-  box.addEventListener('mousedown', (ev) => {
-    const x = localX(ev);
-    if (ev.button === 0 && inPlot(x)) {
-      dragFrom = x;
-      ev.preventDefault();
-    }
-  });
-  box.addEventListener('mouseup', (ev) => {
-    if (dragFrom === null || !chart) return;
-    const z = zoomRange(chart, dragFrom, localX(ev));
-    dragFrom = null;
-    toggleClass(sel, 'on', false);
-    if (z) go({ ...state, range: 'custom', from: z.from, to: z.to });
-  });
 
   function renderCatalogue(): void {
     clear(list);
@@ -142,7 +84,7 @@ export function mountMetrics(root: HTMLElement, initial: MetricsState): View {
           class: 'metric-row',
           testid: 'metric-row',
           data: { name: m.name },
-          attrs: { href: `/explore/metrics${metricsToQuery({ ...state, metric: m.name, split: null, attrs: [], hide: [], range: '1h', from: '', to: '' })}` },
+          attrs: { href: `/explore/metrics${metricsToQuery({ ...state, metric: m.name, split: null, attrs: [], hide: [], pct: state.pct, range: '1h', from: '', to: '' })}` },
         },
         h('div', { class: 'metric-name', text: m.name }),
         h(
@@ -150,7 +92,8 @@ export function mountMetrics(root: HTMLElement, initial: MetricsState): View {
           { class: 'metric-meta muted' },
           h('span', { class: 'badge', text: m.type }),
           m.unit ? ` ${m.unit} · ` : ' ',
-          `${m.series} series · ${m.lastPointUnixNano !== '0' ? formatRelative(m.lastPointUnixNano, Date.now()) : 'no points'}`,
+          `${m.series} series · `,
+          m.lastPointUnixNano !== '0' ? timeText(m.lastPointUnixNano) : 'no points',
         ),
       );
       if (m.description) row.title = m.description;
@@ -159,11 +102,11 @@ export function mountMetrics(root: HTMLElement, initial: MetricsState): View {
     }
   }
 
-  function renderControls(): void {
+  function renderControls(c: ChartAnswer | null): void {
     rangeSel.value = state.range;
     aggSel.value = state.split === null ? '' : state.agg;
     clear(splitBox);
-    for (const k of chart?.keys ?? []) {
+    for (const k of c?.keys ?? []) {
       const on = state.split?.includes(k) ?? false;
       const chip = h('button', { class: `kchip${on ? ' on' : ''}`, testid: 'split-key', data: { key: k }, attrs: { type: 'button', 'aria-pressed': String(on) }, text: k });
       chip.addEventListener('click', () => {
@@ -175,48 +118,37 @@ export function mountMetrics(root: HTMLElement, initial: MetricsState): View {
     }
     clear(filterSel);
     filterSel.append(h('option', { attrs: { value: '' }, text: 'filter…' }));
-    for (const [k, vs] of Object.entries(chart?.values ?? {})) for (const v of vs) filterSel.append(h('option', { attrs: { value: `${k}=${v}` }, text: `${k} = ${v}` }));
+    for (const [k, vs] of Object.entries(c?.values ?? {})) for (const v of vs) filterSel.append(h('option', { attrs: { value: `${k}=${v}` }, text: `${k} = ${v}` }));
     clear(filterChips);
     for (const a of state.attrs) {
       const chip = h('button', { class: 'kchip on', testid: 'filter-chip', attrs: { type: 'button', title: 'remove filter' }, text: `${a} ✕` });
       chip.addEventListener('click', () => go({ ...state, attrs: state.attrs.filter((x) => x !== a), hide: [] }));
       filterChips.append(chip);
     }
+    clear(pctBox);
+    pctBox.hidden = !c?.distribution;
+    for (const q of QUANTILES) {
+      const on = state.pct.includes(q);
+      const chip = h('button', { class: `kchip${on ? ' on' : ''}`, testid: 'percentile', data: { q }, attrs: { type: 'button', 'aria-pressed': String(on) }, text: q });
+      chip.addEventListener('click', () => {
+        const next = on ? state.pct.filter((x) => x !== q) : [...state.pct, q];
+        // At least one percentile; in the fixed order p50 … max.
+        if (next.length) go({ ...state, pct: QUANTILES.filter((x) => next.includes(x)), hide: [] });
+      });
+      pctBox.append(chip);
+    }
   }
 
   function renderChart(c: ChartAnswer): void {
-    chart = c;
-    clear(box);
-    box.style.height = `${c.height}px`;
-    box.append(svgNode(c.svg), overlay);
-    for (const e of c.exemplars) {
-      const a = h('a', {
-        class: 'exemplar',
-        testid: 'exemplar',
-        data: { traceId: e.traceId, spanId: e.spanId },
-        attrs: { href: traceUrl({ traceId: e.traceId, span: e.spanId }), title: `exemplar ${formatValue(e.value)} · trace ${e.traceId.slice(0, 8)}` },
-      });
-      a.style.left = `${e.x - 6}px`;
-      a.style.top = `${e.y - 6}px`;
-      box.append(a);
-    }
-    clear(legend);
-    c.series.forEach((s, i) => {
-      const sw = h('span', { class: 'swatch' });
-      sw.style.background = s.color;
-      const item = h(
-        'button',
-        { class: `legend-item${s.hidden ? ' off' : ''}`, testid: 'legend-item', data: { label: s.label }, attrs: { type: 'button', 'aria-pressed': String(!s.hidden) } },
-        sw,
-        s.label,
-      );
-      item.addEventListener('click', () => go({ ...state, hide: s.hidden ? state.hide.filter((x) => x !== i) : [...state.hide, i] }, true));
-      legend.append(item);
-    });
+    cb.render(c);
     clear(dist);
-    if (c.distribution) dist.append(h('h3', { text: 'Bucket distribution of the window' }), svgNode(c.distribution.svg));
+    if (c.distribution) {
+      dist.append(h('h3', { text: 'Bucket distribution of the window' }));
+      if (c.distribution.note) dist.append(h('div', { class: 'muted chart-note', testid: 'distribution-note', text: c.distribution.note }));
+      dist.append(svgNode(c.distribution.svg));
+    }
     subtitle.textContent = `${c.meaning}${c.series.length ? ` · ${c.series.length} line${c.series.length > 1 ? 's' : ''}` : ''} · ${formatTimestamp(c.xStart, { withDate: true })} – ${formatTimestamp(c.xEnd, { withDate: true })}${c.truncated?.length ? ` · ${c.truncated.join('; ')}` : ''}`;
-    renderControls();
+    renderControls(c);
   }
 
   async function load(): Promise<void> {
@@ -233,15 +165,14 @@ export function mountMetrics(root: HTMLElement, initial: MetricsState): View {
       const info = catalogue.find((m) => m.name === state.metric);
       title.textContent = state.metric || 'Pick a metric';
       if (!state.metric) {
-        clear(box);
-        clear(legend);
+        cb.clear();
         clear(dist);
         subtitle.textContent = info?.description ?? '';
         return;
       }
       status.textContent = 'Loading…';
       const width = Math.max(400, panel.clientWidth - 32);
-      const c = await getChart(state.metric, chartApiParams(state, width, CHART_HEIGHT, -new Date().getTimezoneOffset()), ac.signal);
+      const c = await getChart(state.metric, chartApiParams(state, width, CHART_HEIGHT, -new Date().getTimezoneOffset(), currentTheme()), ac.signal);
       if (destroyed || ac.signal.aborted) return;
       status.textContent = info?.description ?? '';
       renderChart(c);

@@ -7,6 +7,7 @@
 
 import { clear, h } from '../dom';
 import { type ChannelsState, channelsState, renderChannels } from './channels';
+import { timeText } from '../components';
 import { navigate } from '../router';
 import { alertsCall, ApiError, getAttributeKeys, getAttributeValues, getServices } from '../api';
 import type { AlertGroup, AlertsSummary, BacktestReport, Channels, ChannelView, Deliveries, DeliveryRow, Rendered, RuleList, RuleView } from '../generated/api';
@@ -61,9 +62,9 @@ type Delivery = DeliveryRow;
 export type { View } from '../router';
 import type { View } from '../router';
 
-function when(ns: number | string): string {
-  const ms = Number(BigInt(String(ns)) / 1000000n);
-  return new Date(ms).toLocaleString();
+/** A time in the UI's one format (absolute, relative on hover). */
+function when(ns: number | string): HTMLTimeElement {
+  return timeText(String(ns));
 }
 
 /** Polls `/api/v1/alerts` and keeps the header badge current. */
@@ -148,13 +149,13 @@ async function renderList(page: HTMLElement, st: ListState, force: boolean): Pro
               ' ',
               h('span', { class: 'mono', text: g.group }),
               g.evidence?.traceId ? h('a', { attrs: { href: `/trace/${g.evidence.traceId}` }, text: ` ${g.evidence.summary}` }) : g.value !== undefined ? ` = ${g.value}` : '',
-              h('span', { class: 'muted', text: ` since ${when(g.sinceNs)}` }),
+              h('span', { class: 'muted' }, ' since ', when(g.sinceNs)),
             ),
           ),
         ),
   );
 
-  const importInput = h('input', { attrs: { type: 'file', accept: '.yaml,.yml', hidden: true }, testid: 'import-file' });
+  const importInput = h('input', { class: 'file', attrs: { type: 'file', accept: '.yaml,.yml', hidden: true }, testid: 'import-file' });
   importInput.addEventListener('change', async () => {
     const f = importInput.files?.[0];
     if (!f) return;
@@ -178,11 +179,11 @@ async function renderList(page: HTMLElement, st: ListState, force: boolean): Pro
   );
   const table = h(
     'table',
-    { class: 'rules-table', testid: 'rules-table' },
+    { class: 'table compact rules-table', testid: 'rules-table' },
     h('tr', null, h('th', { text: 'On' }), h('th', { text: 'Rule' }), h('th', { text: 'Watches' }), h('th', { text: 'Firing' }), h('th', null)),
   );
   for (const r of rules) {
-    const toggle = h('input', { attrs: { type: 'checkbox', checked: r.enabled ?? false, title: 'Enabled' } });
+    const toggle = h('input', { class: 'checkbox', attrs: { type: 'checkbox', checked: r.enabled ?? false, title: 'Enabled' } });
     toggle.addEventListener('change', async () => {
       await call('POST', `/api/v1/rules/${r.id}/enabled`, { enabled: toggle.checked });
       refresh();
@@ -241,8 +242,8 @@ async function renderList(page: HTMLElement, st: ListState, force: boolean): Pro
       ? h('p', { class: 'muted', text: 'No alert has changed state yet.' })
       : h(
           'table',
-          { class: 'rules-table', testid: 'history-table' },
-          ...history.map((x) => h('tr', null, h('td', { text: when(x.atNs) }), h('td', { text: x.ruleName }), h('td', { class: 'mono', text: x.group }), h('td', { text: `${x.from} → ${x.to}` }))),
+          { class: 'table compact rules-table', testid: 'history-table' },
+          ...history.map((x) => h('tr', null, h('td', null, when(x.atNs)), h('td', { text: x.ruleName }), h('td', { class: 'mono', text: x.group }), h('td', { text: `${x.from} → ${x.to}` }))),
         ),
   );
 
@@ -252,14 +253,14 @@ async function renderList(page: HTMLElement, st: ListState, force: boolean): Pro
       ? h('p', { class: 'muted', text: 'Nothing sent yet.' })
       : h(
           'table',
-          { class: 'rules-table', testid: 'deliveries-table' },
+          { class: 'table compact rules-table', testid: 'deliveries-table' },
           ...deliveries
             .slice(0, 50)
             .map((d) =>
               h(
                 'tr',
                 null,
-                h('td', { text: when(d.atNs) }),
+                h('td', null, when(d.atNs)),
                 h('td', { text: d.channelName }),
                 h('td', { text: d.rule }),
                 h('td', { text: `#${d.attempt}` }),
@@ -279,13 +280,13 @@ function mountEditor(page: HTMLElement, id: number | null): void {
   let yamlSeq = 0;
   let keys: string[] = [];
   const title = h('h2', { text: id === null ? 'New rule' : 'Edit rule' });
-  const nameIn = h('input', { testid: 'rule-name', attrs: { placeholder: 'Rule name' } });
-  const signalSel = h('select', { testid: 'rule-signal' }, ...SIGNALS.map((s) => h('option', { attrs: { value: s }, text: s })));
-  const notifyIn = h('input', { testid: 'rule-notify', attrs: { placeholder: 'channels, comma separated' } });
-  const keepIn = h('input', { testid: 'rule-keep', attrs: { placeholder: 'keep firing, e.g. 5m' } });
+  const nameIn = h('input', { class: 'input', testid: 'rule-name', attrs: { placeholder: 'Rule name' } });
+  const signalSel = h('select', { class: 'select', testid: 'rule-signal' }, ...SIGNALS.map((s) => h('option', { attrs: { value: s }, text: s })));
+  const notifyIn = h('input', { class: 'input', testid: 'rule-notify', attrs: { placeholder: 'channels, comma separated' } });
+  const keepIn = h('input', { class: 'input', testid: 'rule-keep', attrs: { placeholder: 'keep firing, e.g. 5m' } });
   const treeBox = h('div', { class: 'cond-tree', testid: 'cond-tree' });
   const treeNote = h('p', { class: 'muted', testid: 'tree-note', attrs: { role: 'status' } });
-  const yamlBox = h('textarea', { class: 'yaml mono', testid: 'rule-yaml', attrs: { spellcheck: 'false', rows: 28 } });
+  const yamlBox = h('textarea', { class: 'textarea yaml mono', testid: 'rule-yaml', attrs: { spellcheck: 'false', rows: 28 } });
   const yamlErr = h('div', { class: 'form-error', testid: 'yaml-error' });
   const warnBox = h('div', { testid: 'never-matches' });
   const btResult = h('div', { class: 'backtest', testid: 'backtest-result' });
@@ -446,7 +447,7 @@ function mountEditor(page: HTMLElement, id: number | null): void {
     if (targets.length === 0) return null;
     const sel = h(
       'select',
-      { testid: 'move-to', title: 'Move into another group' },
+      { class: 'select', testid: 'move-to', title: 'Move into another group' },
       h('option', { attrs: { value: '' }, text: 'Move to…' }),
       ...targets.map((g) => h('option', { attrs: { value: g.path.join('.') }, text: `${g.kind === 'all' ? 'AND' : 'OR'} group ${g.text.length > 60 ? `${g.text.slice(0, 59)}…` : g.text}` })),
     );
@@ -512,7 +513,12 @@ function mountEditor(page: HTMLElement, id: number | null): void {
         renderNode(children(c)[0], [...path, 0]),
       );
     }
-    const kindSel = h('select', { testid: 'group-kind' }, h('option', { attrs: { value: 'all' }, text: 'ALL of (AND)' }), h('option', { attrs: { value: 'any' }, text: 'ANY of (OR)' }));
+    const kindSel = h(
+      'select',
+      { class: 'select', testid: 'group-kind' },
+      h('option', { attrs: { value: 'all' }, text: 'ALL of (AND)' }),
+      h('option', { attrs: { value: 'any' }, text: 'ANY of (OR)' }),
+    );
     kindSel.value = k;
     kindSel.addEventListener('change', () => edit((r) => (r ? setKind(r, path, kindSel.value as 'all' | 'any') : r)));
     const members = children(c);
@@ -548,13 +554,13 @@ function mountEditor(page: HTMLElement, id: number | null): void {
           }) ?? r
         );
       });
-    const field = h('input', { class: 'mono', testid: 'pred-field', attrs: { list: 'rule-fields', value: p.field } });
+    const field = h('input', { class: 'input mono', testid: 'pred-field', attrs: { list: 'rule-fields', value: p.field } });
     field.addEventListener('change', () => set({ field: field.value.trim() }));
-    const op = h('select', { testid: 'pred-op' }, ...OPS.map((o) => h('option', { attrs: { value: o }, text: o.replace('_', ' ') })));
+    const op = h('select', { class: 'select', testid: 'pred-op' }, ...OPS.map((o) => h('option', { attrs: { value: o }, text: o.replace('_', ' ') })));
     op.value = p.op;
     op.addEventListener('change', () => set({ op: op.value as Op }));
     const listId = `pred-values-${path.join('-') || 'root'}`;
-    const value = h('input', { class: 'mono', testid: 'pred-value', attrs: { value: p.value === undefined ? '' : String(p.value), hidden: p.op === 'exists', list: listId } });
+    const value = h('input', { class: 'input mono', testid: 'pred-value', attrs: { value: p.value === undefined ? '' : String(p.value), hidden: p.op === 'exists', list: listId } });
     value.addEventListener('change', () => set({ value: parseValue(value.value) }));
     // Suggestions: the services, or the attribute's recent values.
     const suggestions = h('datalist', { testid: 'pred-values', attrs: { id: listId } });
@@ -620,7 +626,7 @@ function mountEditor(page: HTMLElement, id: number | null): void {
           h(
             'li',
             null,
-            h('span', { class: 'muted', text: `${when(t.atNs)} ` }),
+            h('span', { class: 'muted' }, when(t.atNs), ' '),
             h('span', { class: 'mono', text: `${t.group} ` }),
             t.evidence?.traceId ? h('a', { testid: 'backtest-match', attrs: { href: `/trace/${t.evidence.traceId}` }, text: t.evidence.summary }) : '',
           ),

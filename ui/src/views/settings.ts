@@ -4,6 +4,7 @@
 import { ApiError, getFilters, getHealth, getLogLevel, putFilters, putLogLevel } from '../api';
 import { h } from '../dom';
 import { formatBytes, formatRules, parseRules } from '../settings';
+import { contextKeys, DEFAULT_CONTEXT_KEYS, MAX_CONTEXT_KEYS, parseContextKeys, setContextKeys } from '../context';
 import type { View } from '../router';
 
 function message(el: HTMLElement, text: string, ok: boolean): void {
@@ -13,17 +14,44 @@ function message(el: HTMLElement, text: string, ok: boolean): void {
 
 export function mountSettings(parent: HTMLElement): View {
   const health = h('p', { class: 'settings-health', testid: 'health', text: 'Checking health…' });
-  const level = h('input', { class: 'settings-level', testid: 'log-level', attrs: { type: 'text', spellcheck: false, 'aria-label': 'Log filter' } });
+  const level = h('input', { class: 'input settings-level', testid: 'log-level', attrs: { type: 'text', spellcheck: false, 'aria-label': 'Log filter' } });
   const levelMsg = h('span', { class: 'settings-msg' });
   const levelSave = h('button', { class: 'btn primary', text: 'Apply' });
-  const rules = h('textarea', { class: 'settings-rules', testid: 'filters', attrs: { rows: 14, spellcheck: false, 'aria-label': 'Ingest filter rules (JSON)' } });
+  const rules = h('textarea', { class: 'textarea settings-rules', testid: 'filters', attrs: { rows: 14, spellcheck: false, 'aria-label': 'Ingest filter rules (JSON)' } });
   const rulesMsg = h('span', { class: 'settings-msg' });
   const rulesSave = h('button', { class: 'btn primary', text: 'Apply' });
+  // Context attributes (context.ts): kept in this browser, not on the server.
+  const ctxIn = h('input', { class: 'input settings-level', testid: 'context-keys', attrs: { type: 'text', spellcheck: false, 'aria-label': 'Context attribute keys' } });
+  ctxIn.value = contextKeys().join(', ');
+  const ctxMsg = h('span', { class: 'settings-msg' });
+  const ctxSave = h('button', { class: 'btn primary', text: 'Save' });
+  const ctxReset = h('button', { class: 'btn', text: 'Default' });
+  ctxSave.addEventListener('click', () => {
+    const keys = parseContextKeys(ctxIn.value);
+    setContextKeys(keys);
+    ctxIn.value = keys.join(', ');
+    message(ctxMsg, keys.length ? `Saved: ${keys.length} key${keys.length === 1 ? '' : 's'}.` : 'Saved: no context chips or columns.', true);
+  });
+  ctxReset.addEventListener('click', () => {
+    setContextKeys(null);
+    ctxIn.value = DEFAULT_CONTEXT_KEYS.join(', ');
+    message(ctxMsg, 'Back to the default keys.', true);
+  });
   const el = h(
     'div',
     { class: 'page settings' },
     h('h2', { text: 'Settings' }),
     health,
+    h(
+      'section',
+      null,
+      h('h3', { text: 'Context attributes' }),
+      h('p', {
+        class: 'hint',
+        text: `Attribute keys shown as chips in the waterfall and as columns of the trace list (comma-separated, at most ${MAX_CONTEXT_KEYS}; kept in this browser).`,
+      }),
+      h('div', { class: 'settings-row' }, ctxIn, ctxSave, ctxReset, ctxMsg),
+    ),
     h(
       'section',
       null,

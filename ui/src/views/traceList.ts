@@ -1,9 +1,11 @@
 // Route `/`: the search form and the trace list, refreshed every 2 s.
 
+import { incompleteChips, incompleteSig } from './incomplete';
 import { ApiError, getAttributeKeys, getServices, getTopology, searchTraces } from '../api';
 import { serviceColor } from '../color';
-import { clear, h, setText, toggleClass } from '../dom';
-import { formatCount, formatDurationNs, formatRelative, formatTimestamp, isSameDay, nsParts, parseDuration } from '../format';
+import { clear, h, toggleClass } from '../dom';
+import { formatCount, formatDurationNs, formatTime, formatTimeMs, nsParts, parseDuration } from '../format';
+import { timeText } from '../components';
 import { MAX_LIMIT, RANGE_PRESETS, compareUrl, isoToLocalInput, localInputToIso, searchToApiParams, searchToQuery, traceUrl, type Range, type SearchState } from '../query';
 import { navigate } from '../router';
 import type { TraceSummary } from '../stitch';
@@ -12,6 +14,20 @@ import { renderSearchScatter } from './runHistory';
 import { serviceMapView } from './serviceMap';
 import { emptyState } from './empty';
 import { attachKeySuggest } from './suggest';
+import { contextKeys, shortKey } from '../context';
+import { foldLinked } from '../linked';
+import { toggleShortcuts, typing, type Shortcut } from './shortcuts';
+import './traces.css';
+
+const SHORTCUTS: Shortcut[] = [
+  ['j ↓', 'next trace'],
+  ['k ↑', 'previous trace'],
+  ['Enter', 'open the trace'],
+  ['l →', 'show the linked traces folded under it'],
+  ['h ←', 'fold them again'],
+  ['/', 'search: the attribute expression'],
+  ['?', 'these shortcuts'],
+];
 
 const POLL_MS = 2000;
 
@@ -33,12 +49,17 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
   let seen = new Set<string>();
   let qUnsupported = false;
   let destroyed = false;
+  const ctxKeys = contextKeys();
+  /** Parents whose linked children are shown. */
+  const expanded = new Set<string>();
+  /** The keyboard cursor's trace. */
+  let cursorId: string | null = null;
 
   // --- form -------------------------------------------------------------
-  const serviceSel = h('select', { attrs: { name: 'service', 'aria-label': 'Service' } });
-  const nameIn = h('input', { attrs: { name: 'name', type: 'text', placeholder: 'exact span name', 'aria-label': 'Span name', spellcheck: 'false' } });
+  const serviceSel = h('select', { class: 'select', attrs: { name: 'service', 'aria-label': 'Service' } });
+  const nameIn = h('input', { class: 'input', attrs: { name: 'name', type: 'text', placeholder: 'exact span name', 'aria-label': 'Span name', spellcheck: 'false' } });
   const qIn = h('input', {
-    class: 'mono q',
+    class: 'input mono q',
     testid: 'search-q',
     attrs: {
       name: 'q',
@@ -49,11 +70,11 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
       autocomplete: 'off',
     },
   });
-  const errorsIn = h('input', { attrs: { type: 'checkbox', name: 'errors' } });
-  const minIn = h('input', { class: 'dur', attrs: { type: 'text', name: 'minDuration', placeholder: 'min', 'aria-label': 'Minimum duration', spellcheck: 'false' } });
-  const maxIn = h('input', { class: 'dur', attrs: { type: 'text', name: 'maxDuration', placeholder: 'max', 'aria-label': 'Maximum duration', spellcheck: 'false' } });
-  const fromIn = h('input', { attrs: { type: 'datetime-local', step: '1', 'aria-label': 'From' } });
-  const toIn = h('input', { attrs: { type: 'datetime-local', step: '1', 'aria-label': 'To' } });
+  const errorsIn = h('input', { class: 'checkbox', attrs: { type: 'checkbox', name: 'errors' } });
+  const minIn = h('input', { class: 'input dur', attrs: { type: 'text', name: 'minDuration', placeholder: 'min', 'aria-label': 'Minimum duration', spellcheck: 'false' } });
+  const maxIn = h('input', { class: 'input dur', attrs: { type: 'text', name: 'maxDuration', placeholder: 'max', 'aria-label': 'Maximum duration', spellcheck: 'false' } });
+  const fromIn = h('input', { class: 'input', attrs: { type: 'datetime-local', step: '1', 'aria-label': 'From' } });
+  const toIn = h('input', { class: 'input', attrs: { type: 'datetime-local', step: '1', 'aria-label': 'To' } });
   const customBox = h('span', { class: 'custom-range' }, fromIn, h('span', { class: 'muted', text: '→' }), toIn);
   const rangeBtns = new Map<Range, HTMLButtonElement>();
   const rangeGroup = h('div', { class: 'seg', attrs: { role: 'group', 'aria-label': 'Time range' } });
@@ -137,9 +158,11 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
         h('th', { class: 'c-pick' }, h('span', { class: 'sr-only', text: 'Pick to compare' })),
         h('th', { class: 'c-start', text: 'Start' }),
         h('th', { class: 'c-root', text: 'Root' }),
+        ...ctxKeys.map((k) => h('th', { class: 'c-ctx', testid: 'context-column', data: { key: k }, title: k, text: shortKey(k) })),
         h('th', { class: 'c-dur', text: 'Duration' }),
         h('th', { class: 'c-num', text: 'Spans' }),
         h('th', { class: 'c-num', text: 'Errors' }),
+        h('th', { class: 'c-errmsg', text: 'Error' }),
         h('th', { class: 'c-svcs', text: 'Services' }),
       ),
     ),
@@ -316,6 +339,11 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
     }
   }
 
+  function withContext(p: URLSearchParams): URLSearchParams {
+    if (ctxKeys.length) p.set('context', ctxKeys.join(','));
+    return p;
+  }
+
   let stopPolling = false;
   async function refresh(): Promise<void> {
     window.clearTimeout(timer);
@@ -328,12 +356,12 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
     try {
       let traces: TraceSummary[];
       try {
-        ({ traces } = await searchTraces(searchToApiParams(state, { withQ: useQ }), ctl.signal));
+        ({ traces } = await searchTraces(withContext(searchToApiParams(state, { withQ: useQ })), ctl.signal));
         if (useQ) showQError(null);
       } catch (e) {
         if (e instanceof ApiError && e.param === 'q' && e.unknownParam) {
           qUnsupported = true;
-          ({ traces } = await searchTraces(searchToApiParams(state, { withQ: false }), ctl.signal));
+          ({ traces } = await searchTraces(withContext(searchToApiParams(state, { withQ: false })), ctl.signal));
         } else throw e;
       }
       if (ctl.signal.aborted || destroyed) return;
@@ -343,7 +371,7 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
         notice.textContent = 'This Loupe server does not support attribute expressions (q) yet: the results below ignore the expression.';
       } else notice.hidden = true;
       await render(traces, ctl.signal);
-      status.textContent = paused ? 'paused' : `live · updated ${new Date().toLocaleTimeString()}`;
+      status.textContent = paused ? 'paused' : `live · updated ${formatTimeMs(Date.now()).text}`;
     } catch (e) {
       if ((e as Error).name === 'AbortError' || destroyed) return;
       if (e instanceof ApiError && e.status === 400) stopPolling = true; // the same request would fail again
@@ -396,7 +424,7 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
         : `${formatCount(traces.length)} trace${traces.length === 1 ? '' : 's'}${traces.length >= state.limit ? ` (newest ${state.limit})` : ''}`;
   }
 
-  const rowCache = new Map<string, { tr: HTMLTableRowElement; sig: string; startCell: HTMLElement; relCell: HTMLElement; summary: TraceSummary }>();
+  const rowCache = new Map<string, { tr: HTMLTableRowElement; sig: string; startCell: HTMLElement; summary: TraceSummary }>();
 
   function renderRows(traces: TraceSummary[]): void {
     const now = Date.now();
@@ -408,18 +436,20 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
     const firstLoad = lastTraces === null;
     const keep = new Set<string>();
     let prev: HTMLTableRowElement | null = null;
-    for (const t of traces) {
+    for (const { trace: t, child, children } of foldLinked(traces, expanded)) {
       keep.add(t.traceId);
-      const sig = `${t.spanCount}|${t.errorCount}|${t.durationNano}|${t.rootName}|${t.rootService}|${t.services.join(',')}|${maxDur}`;
+      const ctx = (t.context ?? []).map((c) => `${c.key}=${c.value}`).join(',');
+      const sig = `${t.spanCount}|${t.errorCount}|${t.durationNano}|${t.rootName}|${t.rootService}|${t.services.join(',')}|${maxDur}|${ctx}|${t.errorMessage ?? ''}|${child}|${children}|${expanded.has(t.traceId)}|${incompleteSig(t)}`;
       let c = rowCache.get(t.traceId);
       if (!c || c.sig !== sig) {
-        const fresh = buildRow(t, maxDur, now);
+        const fresh = buildRow(t, maxDur, now, child, children);
         if (c) c.tr.replaceWith(fresh.tr);
         c = { ...fresh, sig, summary: t };
         rowCache.set(t.traceId, c);
         if (!firstLoad && !seen.has(t.traceId)) c.tr.classList.add('new');
       }
-      setText(c.relCell, formatRelative(t.startTimeUnixNano, now));
+      c.startCell.title = formatTime(t.startTimeUnixNano, { now }).title;
+      toggleClass(c.tr, 'kb-cursor', t.traceId === cursorId);
       const want: ChildNode | null = prev ? prev.nextSibling : tbody.firstChild;
       if (want !== c.tr) tbody.insertBefore(c.tr, want);
       prev = c.tr;
@@ -435,16 +465,74 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
     lastTraces = traces;
   }
 
-  function buildRow(t: TraceSummary, maxDur: number, now: number) {
+  function toggleLinked(traceId: string, open?: boolean): void {
+    const on = open ?? !expanded.has(traceId);
+    if (on) expanded.add(traceId);
+    else expanded.delete(traceId);
+    if (lastTraces) renderRows(lastTraces);
+  }
+
+  // --- keyboard: j/k, Enter, h/l, /, ? -----------------------------------------------
+  function visibleRows(): HTMLTableRowElement[] {
+    return [...tbody.querySelectorAll<HTMLTableRowElement>('tr[data-trace-id]')];
+  }
+  function moveCursor(d: number): void {
+    const rows = visibleRows();
+    if (rows.length === 0) return;
+    let i = rows.findIndex((r) => r.dataset.traceId === cursorId);
+    i = i < 0 ? (d > 0 ? 0 : rows.length - 1) : Math.max(0, Math.min(rows.length - 1, i + d));
+    for (const r of rows) toggleClass(r, 'kb-cursor', false);
+    const row = rows[i]!;
+    cursorId = row.dataset.traceId ?? null;
+    toggleClass(row, 'kb-cursor', true);
+    row.scrollIntoView({ block: 'nearest' });
+  }
+  const onKey = (ev: KeyboardEvent) => {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey || typing(ev) || document.querySelector('dialog[open]:not(.shortcuts-dialog)')) return;
+    switch (ev.key) {
+      case 'j':
+      case 'ArrowDown':
+        moveCursor(1);
+        break;
+      case 'k':
+      case 'ArrowUp':
+        moveCursor(-1);
+        break;
+      case 'Enter':
+        if (!cursorId) return;
+        navigate(traceUrl({ traceId: cursorId }));
+        break;
+      case 'l':
+      case 'ArrowRight':
+        if (cursorId) toggleLinked(cursorId, true);
+        break;
+      case 'h':
+      case 'ArrowLeft':
+        if (cursorId) toggleLinked(cursorId, false);
+        break;
+      case '/':
+        qIn.focus();
+        qIn.select();
+        break;
+      case '?':
+        toggleShortcuts('Traces', SHORTCUTS);
+        break;
+      default:
+        return;
+    }
+    ev.preventDefault();
+  };
+  document.addEventListener('keydown', onKey);
+
+  function buildRow(t: TraceSummary, maxDur: number, now: number, child: boolean, children: number) {
     const href = traceUrl({ traceId: t.traceId });
     const p = nsParts(t.durationNano);
     const durNs = p.sec * 1e9 + p.nano;
     const bar = h('span', { class: 'dur-bar' });
     bar.style.width = `${Math.max(1, (durNs / maxDur) * 100).toFixed(1)}%`;
     if (t.errorCount > 0) bar.classList.add('err');
-    const startCell = h('span', { class: 'abs', text: formatTimestamp(t.startTimeUnixNano, { withDate: !isSameDay(t.startTimeUnixNano, now) }) });
-    const relCell = h('span', { class: 'rel muted' });
-    const pick = h('input', { testid: 'trace-pick', attrs: { type: 'checkbox', 'aria-label': `Pick ${t.rootName || 'trace'} to compare` } });
+    const startCell = timeText(t.startTimeUnixNano, { now, class: 'abs' });
+    const pick = h('input', { class: 'checkbox', testid: 'trace-pick', attrs: { type: 'checkbox', 'aria-label': `Pick ${t.rootName || 'trace'} to compare` } });
     pick.checked = picked.has(t.traceId);
     pick.addEventListener('change', () => {
       if (pick.checked) {
@@ -459,20 +547,41 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
       } else picked.delete(t.traceId);
       renderPicked();
     });
+    const linkedBadge =
+      children > 0
+        ? h('button', {
+            class: 'chip linked-badge',
+            testid: 'linked-badge',
+            attrs: { type: 'button', 'aria-expanded': String(expanded.has(t.traceId)), title: `${children} linked trace${children === 1 ? '' : 's'} (child executions) listed: show or fold them` },
+            text: `${expanded.has(t.traceId) ? '−' : '+'}${children} linked`,
+          })
+        : null;
+    linkedBadge?.addEventListener('click', (ev) => {
+      ev.stopPropagation();
+      toggleLinked(t.traceId);
+    });
+    const byKey = new Map((t.context ?? []).map((c) => [c.key, c.value]));
     const tr = h(
       'tr',
-      { testid: 'trace-row', data: { traceId: t.traceId }, class: t.errorCount > 0 ? 'has-error' : '' },
+      { testid: 'trace-row', data: { traceId: t.traceId, linkedChild: child ? t.linksTo : undefined }, class: `${t.errorCount > 0 ? 'has-error' : ''}${child ? ' linked-child' : ''}` },
       h('td', { class: 'c-pick' }, pick),
-      h('td', { class: 'c-start' }, startCell, relCell),
+      h('td', { class: 'c-start' }, startCell),
       h(
         'td',
         { class: 'c-root' },
         h('a', { class: 'root-link', attrs: { href } }, serviceChip(t.rootService), h('span', { class: 'root-name', text: t.rootName || '(no name)' })),
         h('span', { class: 'trace-id mono muted', text: t.traceId.slice(0, 12) }),
+        linkedBadge,
+        ...incompleteChips(t),
       ),
+      ...ctxKeys.map((k) => {
+        const v = byKey.get(k);
+        return h('td', { class: `c-ctx${v === undefined ? ' muted' : ''}`, testid: 'context-cell', data: { key: k }, title: v === undefined ? `no ${k}` : `${k} = ${v}`, text: v ?? '—' });
+      }),
       h('td', { class: 'c-dur' }, h('span', { class: 'dur-text', text: formatDurationNs(t.durationNano) }), h('span', { class: 'dur-track' }, bar)),
       h('td', { class: 'c-num', text: formatCount(t.spanCount) }),
       h('td', { class: `c-num ${t.errorCount > 0 ? 'errors' : 'muted'}`, text: t.errorCount > 0 ? formatCount(t.errorCount) : '0' }),
+      h('td', { class: 'c-errmsg', testid: 'error-message', title: t.errorMessage ?? '', text: t.errorMessage ?? '' }),
       h('td', { class: 'c-svcs' }, ...t.services.slice(0, 6).map((s) => serviceChip(s)), t.services.length > 6 ? h('span', { class: 'muted', text: `+${t.services.length - 6}` }) : null),
     );
     tr.addEventListener('click', (ev) => {
@@ -480,7 +589,7 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
       if (window.getSelection()?.toString()) return;
       navigate(href);
     });
-    return { tr, startCell, relCell };
+    return { tr, startCell };
   }
 
   const onVisibility = () => {
@@ -508,6 +617,7 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
       window.clearTimeout(timer);
       inflight?.abort();
       document.removeEventListener('visibilitychange', onVisibility);
+      document.removeEventListener('keydown', onKey);
       page.remove();
     },
   };

@@ -1,18 +1,23 @@
 // Route `/trace/<id>`: header, toolbar (lens search, collapse, group by,
 // stitched view), the waterfall, and the side panel (details, logs).
 
-import { ApiError, getAttributeKeys, getCriticalPath, getPrevious, getServiceMap, getRelated, getStatistics, getTrace, getTraceLogs } from '../api';
+import { ApiError, getAttributeKeys, getCriticalPath, getPrevious, getServiceMap, getRelated, getStatistics, getTrace, getTraceLogs, getTraceSummary } from '../api';
+import type { TraceSummary } from '../generated/api';
 import { criticalByNode, criticalPathInfo, regressionHint, sortStats, type CriticalPathAnswer, type PreviousAnswer, type Stat, type StatColumn, type StatisticsAnswer } from '../analysis';
 import { clear, h, setText, toggleClass } from '../dom';
+import { timeText } from '../components';
 import { formatCount, formatDuration, formatTimestamp, shortId } from '../format';
 import { compareUrl, traceUrl, type TraceViewState } from '../query';
 import { navigate, replaceUrl } from '../router';
-import { planStitch, type RelatedAnswer, type StitchPlan } from '../stitch';
+import { TraceStream } from '../traceStream';
+import { contextKeys } from '../context';
+import { planStitch, rootAncestor, type RelatedAnswer, type StitchPlan } from '../stitch';
 import {
   attachLogs,
   attributeKeys,
   buildTree,
   collapsedFromKeys,
+  F,
   findIndex,
   flattenTrace,
   indexOfKey,
@@ -25,17 +30,33 @@ import {
   type LogEntry,
   type OtlpLogsData,
   type SpanInput,
+  type SpanNode,
   type SpanTree,
 } from '../tree';
 import { renderDetails, renderNoSelection, type DetailsContext } from './details';
 import { createLogsPanel } from './logsPanel';
 import { serviceChip, type View } from './traceList';
 import { Waterfall } from './waterfall';
+import { toggleShortcuts, typing, type Shortcut } from './shortcuts';
 import { renderRunHistory } from './runHistory';
 import { FlameGraph } from './flame';
 import { serviceMapView } from './serviceMap';
 
 const STITCH_LIMIT = 20;
+
+const TRACE_SHORTCUTS: Shortcut[] = [
+  ['j ↓', 'next span'],
+  ['k ↑', 'previous span'],
+  ['h ←', 'fold the span, or go to its parent'],
+  ['l →', 'unfold the span, or go to its first child'],
+  ['PageDown PageUp', 'a screen down / up'],
+  ['Home End', 'first / last span'],
+  ['Enter Space', 'show the span’s details'],
+  ['/', 'find in the trace'],
+  ['Enter', '(in the find box) next match; Shift+Enter the previous'],
+  ['Escape', '(in the find box) clear the find'],
+  ['?', 'these shortcuts'],
+];
 const LIVE_MS = 3000;
 const LIVE_MAX_SPANS = 5000;
 
@@ -67,13 +88,21 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   const related = new Map<string, RelatedAnswer>();
   let plan: StitchPlan | null = null;
   let stitchLoading = false;
+  /** Linked traces around this one (the planned group less this one), once known. */
+  let groupSize: number | null = null;
   let logsLoading = true;
 
   // Derived.
   let tree: SpanTree | null = null;
   let logs: LogEntry[] = [];
   let logsByNode = new Map<number, LogEntry[]>();
+  /**
+   * The user's folds, kept by span key across rebuilds: after "collapse all"
+   * (`userAllCollapsed`) the set holds the spans unfolded since, else the
+   * spans folded (so collapse-all hashes no key).
+   */
   const userCollapsed = new Set<string>();
+  let userAllCollapsed = false;
   let userArr: Uint8Array = new Uint8Array(0);
   let lensRes: LensResult | null = null;
   let lensArr: Uint8Array | null = null;
@@ -84,6 +113,16 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   let selected = -1;
   let liveTimer: number | undefined;
   let readyMarked = false;
+  const ctxKeys = contextKeys();
+  /** The worker's load of the main trace; `streaming` while its spans are still arriving. */
+  let stream: TraceStream | null = null;
+  /** A load under way (a refresh), until it is whole. */
+  let pending: TraceStream | null = null;
+  let streaming = false;
+  // The trace's summary (docs/api.md "Incomplete traces"): while it is
+  // receiving or awaiting parents, the page keeps polling; once the grace
+  // ran out, placeholders say the parent never arrived.
+  let summary: TraceSummary | null = null;
   // Analysis (server-side, docs/api.md "Trace analysis").
   let cpOn = false;
   let cpAnswer: CriticalPathAnswer | null = null;
@@ -103,7 +142,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   // The regression hint sits under the title (appended to the header once built).
 
   const findIn = h('input', {
-    class: 'find',
+    class: 'input find',
     testid: 'trace-search',
     attrs: { type: 'search', placeholder: 'Find in trace (name, attribute, value)…  /', 'aria-label': 'Find in trace', spellcheck: 'false', autocomplete: 'off' },
   });
@@ -114,7 +153,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   const expandAll = h('button', { class: 'btn small', testid: 'expand-all', attrs: { type: 'button' }, text: 'Expand all' });
   const groupList = h('datalist', { attrs: { id: `group-keys-${traceId}` } });
   const groupIn = h('input', {
-    class: 'group',
+    class: 'input group',
     testid: 'group-by',
     attrs: { type: 'text', list: `group-keys-${traceId}`, placeholder: 'attribute key', 'aria-label': 'Group by attribute', spellcheck: 'false', autocomplete: 'off' },
   });
@@ -191,10 +230,9 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
 
   tabDetails.addEventListener('click', () => setTab('details'));
   const onGlobalKey = (ev: KeyboardEvent) => {
-    const t = ev.target as HTMLElement | null;
-    if (ev.key !== '/' || ev.ctrlKey || ev.metaKey || ev.altKey) return;
-    if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable)) return;
+    if ((ev.key !== '/' && ev.key !== '?') || ev.ctrlKey || ev.metaKey || ev.altKey || typing(ev)) return;
     ev.preventDefault();
+    if (ev.key === '?') return toggleShortcuts('Trace', TRACE_SHORTCUTS);
     findIn.focus();
     findIn.select();
   };
@@ -279,26 +317,49 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
         if (!destroyed) {
           renderRelated();
           renderSide();
+          if (r.related.length && groupSize === null)
+            void planGroup().then((p) => {
+              if (destroyed) return;
+              groupSize = p.traces.length - 1;
+              renderStitchBtn();
+            });
         }
       })
       .catch(() => {});
     const logsP = loadLogs(traceId);
+    const prevGone = parentsGone();
+    // The summary first (one row): the worker builds the tree with placeholders
+    // that say whether their parents may still come.
+    await getTraceSummary(traceId, ctl.signal)
+      .then((r) => {
+        summary = r.summary;
+      })
+      .catch(() => {});
+    if (destroyed) return;
+    let fresh: TraceStream | null;
     try {
-      const data = await getTrace(traceId, ctl.signal);
-      if (destroyed) return;
+      fresh = await streamTrace(first);
+      if (destroyed || !fresh?.tree) return;
       if (first) performance.mark('loupe:trace-parsed');
-      const flat = flattenTrace(data);
-      const prevCount = spansByTrace.get(traceId)?.length;
-      spansByTrace.set(traceId, flat);
-      if (!first && prevCount === flat.length && !opts.stitched) {
+      const t = fresh.tree;
+      // Spans, not nodes: a parent that arrives replaces its placeholder (same node count).
+      const prevCount = stream === fresh || !stream?.tree ? undefined : receivedSpans(stream.tree);
+      if (!first && prevCount === receivedSpans(t) && !opts.stitched && prevGone === parentsGone()) {
         // Live refresh without new spans: nothing to redo.
+        fresh.dispose();
         await Promise.all([relP, logsP]);
         if (!destroyed) scheduleLive();
         return;
       }
+      if (stream !== fresh) stream?.dispose();
+      stream = fresh;
+      // The worker's nodes are light: a stitched view fetches the main trace's whole spans again.
+      spansByTrace.delete(traceId);
       banner.hidden = true;
     } catch (e) {
       if (destroyed || (e as Error).name === 'AbortError') return;
+      streaming = false;
+      waterfall.setProgress(null);
       if (e instanceof ApiError && e.status === 404) {
         waterfall.setMessage(`No trace ${traceId} (yet). Loupe keeps looking: it appears here as soon as a span of it arrives.`);
         liveTimer = window.setTimeout(() => void load(), LIVE_MS);
@@ -309,15 +370,81 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
       title.append(h('span', { class: 'muted', text: `Trace ${traceId}` }));
       return;
     }
-    rebuild();
+    if (opts.stitched && plan) await loadStitched();
+    else adopt(fresh.tree);
     if (first) {
       focusInitial();
       void loadPrevious();
     }
-    if (opts.stitched) await loadStitched();
+    if (opts.stitched && !plan) await loadStitched();
     await Promise.all([relP, logsP]);
     if (destroyed) return;
     scheduleLive();
+  }
+
+  /**
+   * Loads the trace in the worker (traceStream.ts). On the first load the
+   * top rows are shown as soon as the first slice is made (`streaming`: the
+   * tree still has holes, so find, grouping and the side panels wait);
+   * resolves with the stream once its tree is whole.
+   */
+  function streamTrace(first: boolean): Promise<TraceStream | null> {
+    pending?.dispose();
+    return new Promise((ok, fail) => {
+      const s = new TraceStream(
+        traceId,
+        ctxKeys,
+        {
+          onStart: (t) => {
+            if (destroyed || !first) return;
+            stream = s;
+            streaming = true;
+            showPartial(t);
+          },
+          onProgress: (n) => {
+            if (destroyed || !streaming || stream !== s) return;
+            waterfall.setProgress(`Loading spans… ${formatCount(n)} of ${formatCount(s.tree?.nodes.length ?? 0)}`, n / Math.max(1, s.tree?.nodes.length ?? 1));
+            waterfall.refresh();
+          },
+          onDone: () => {
+            if (pending === s) pending = null;
+            if (destroyed) return ok(null);
+            if (stream === s) {
+              streaming = false;
+              waterfall.setProgress(null);
+            }
+            if (first) requestAnimationFrame(() => performance.mark('loupe:trace-complete'));
+            ok(s);
+          },
+          onError: (e) => {
+            if (pending === s) pending = null;
+            fail(e);
+          },
+        },
+        parentsGone(),
+      );
+      pending = s;
+    });
+  }
+
+  /** The first rows of a trace still arriving: the pre-order so far, nothing collapsed. */
+  function showPartial(t: SpanTree): void {
+    tree = t;
+    userArr = new Uint8Array(t.nodes.length);
+    waterfall.setModel({ tree: t, rows: visibleRows(t, userArr), lanes: null, groupKey: '', laneOf: null, collapsed: userArr, matches: null, logs: new Map(), critical: null, contextKeys: ctxKeys });
+    waterfall.setProgress(`Loading spans… ${formatCount(stream?.made ?? 0)} of ${formatCount(t.nodes.length)}`, (stream?.made ?? 0) / Math.max(1, t.nodes.length));
+    if (t.order.length) waterfall.setCursor(t.order[0]!);
+    waterfall.focus();
+    markReady(t);
+  }
+
+  function markReady(t: SpanTree): void {
+    if (readyMarked || t.nodes.length === 0) return;
+    readyMarked = true;
+    requestAnimationFrame(() => {
+      waterfall.el.dataset.ready = '1';
+      performance.mark('loupe:waterfall-ready');
+    });
   }
 
   async function loadLogs(tid: string): Promise<void> {
@@ -336,10 +463,11 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     stitchLoading = true;
     renderStitchBtn();
     try {
-      plan = await planStitch(traceId, (t) => (related.has(t) && t !== traceId ? Promise.resolve(related.get(t)!) : getRelated(t, ctl.signal)), STITCH_LIMIT);
+      plan = await planGroup();
       if (destroyed) return;
       for (const [t, r] of plan.related) related.set(t, r);
-      const others = plan.traces.filter((t) => t !== traceId);
+      // The worker's nodes are light (no events, links, other attributes): the stitched tree is built from whole spans.
+      const others = plan.traces.filter((t) => !spansByTrace.has(t));
       await pool(others, 4, async (t) => {
         try {
           spansByTrace.set(t, flattenTrace(await getTrace(t, ctl.signal)));
@@ -367,6 +495,19 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     }
   }
 
+  /**
+   * The linked traces around this one, planned from the root-most linked
+   * ancestor (stitch.ts rootAncestor): opened from a child execution, the
+   * stitched view puts the parent on top. Its size is the "N linked" count
+   * the toggle and the header both show.
+   */
+  let groupP: Promise<StitchPlan> | null = null;
+  function planGroup(): Promise<StitchPlan> {
+    const fetchRel = (t: string) => (related.has(t) && t !== traceId ? Promise.resolve(related.get(t)!) : getRelated(t, ctl.signal));
+    groupP ??= rootAncestor(traceId, fetchRel, STITCH_LIMIT).then((root) => planStitch(root, fetchRel, STITCH_LIMIT));
+    return groupP;
+  }
+
   async function loadLogsQuiet(tid: string): Promise<void> {
     try {
       logsByTrace.set(tid, await getTraceLogs(tid, ctl.signal));
@@ -375,11 +516,25 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     }
   }
 
+  /** The spans the tree holds, placeholders left out. */
+  function receivedSpans(t: SpanTree): number {
+    let n = 0;
+    for (const node of t.nodes) if (!(node.flags & F.PLACEHOLDER)) n++;
+    return n;
+  }
+
+  /** The grace period ran out with parents still missing. */
+  function parentsGone(): boolean {
+    return !!summary && summary.incomplete && !summary.awaitingParents;
+  }
+
   function scheduleLive(): void {
     window.clearTimeout(liveTimer);
     if (!tree || destroyed) return;
     const endMs = Number(BigInt(tree.base) / 1_000_000n) + tree.duration / 1e6;
-    const recent = Date.now() - endMs < 60_000;
+    // Recent spans, or spans still arriving, or parents still expected (a
+    // long-running execution whose root is exported when it ends).
+    const recent = Date.now() - endMs < 60_000 || !!summary?.receiving || !!summary?.awaitingParents;
     if (recent && tree.nodes.length <= LIVE_MAX_SPANS) {
       liveInfo.textContent = 'live';
       liveTimer = window.setTimeout(() => void load(), LIVE_MS);
@@ -388,6 +543,10 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
 
   // --- the tree and rows ----------------------------------------------------------------
   function rebuild(): void {
+    if (!opts.stitched && stream?.complete && stream.tree) {
+      adopt(stream.tree);
+      return;
+    }
     const inputs: SpanInput[] = [];
     const order = opts.stitched && plan ? plan.traces : [traceId];
     for (const t of order) {
@@ -396,9 +555,41 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     }
     const prevSel = selected >= 0 && tree ? tree.nodes[selected]?.key : undefined;
     const prevCursor = waterfall.getCursor() >= 0 && tree ? tree.nodes[waterfall.getCursor()]?.key : undefined;
-    tree = buildTree(inputs, { mainTraceId: traceId, attachments: opts.stitched && plan ? plan.attachments : [] });
+    const stitched = opts.stitched && plan;
+    adopt(
+      buildTree(inputs, { mainTraceId: stitched ? plan!.traces[0]! : traceId, attachments: stitched ? plan!.attachments : [], placeholders: true, parentsGone: parentsGone() }),
+      prevSel,
+      prevCursor,
+    );
+    // Opened from a linked child: its root is highlighted and in view, under the parent on top.
+    if (stitched && plan!.traces[0] !== traceId && selected < 0 && tree) {
+      const t = tree;
+      // Pre-order: the first of its spans is its root, hanging under the parent's span.
+      const childRoot = Array.prototype.find.call(t.order, (i: number) => t.nodes[i]!.traceId === traceId) as number | undefined;
+      if (childRoot !== undefined) {
+        reveal(childRoot);
+        select(childRoot, { scroll: true, focusDetails: false });
+      }
+    }
+  }
+
+  /** Shows a whole tree: selection and cursor kept by span key, logs, find, analysis, header, rows. */
+  function adopt(
+    next: SpanTree,
+    prevSel = selected >= 0 && tree ? tree.nodes[selected]?.key : undefined,
+    prevCursor = waterfall.getCursor() >= 0 && tree && tree !== next ? tree.nodes[waterfall.getCursor()]?.key : undefined,
+  ): void {
+    streaming = false;
+    tree = next;
     if (!readyMarked) performance.mark('loupe:tree-built');
-    userArr = collapsedFromKeys(tree, userCollapsed);
+    if (userAllCollapsed) {
+      userArr = new Uint8Array(tree.nodes.length);
+      for (const node of tree.nodes) if (node.children.length > 0) userArr[node.index] = 1;
+      for (const k of userCollapsed) {
+        const i = indexOfKey(tree, k);
+        if (i !== undefined) userArr[i] = 0;
+      }
+    } else userArr = collapsedFromKeys(tree, userCollapsed);
     lensCache = [];
     groupCache = null;
     const t = tree;
@@ -416,17 +607,11 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     groupKeysFor = null;
     recomputeRows();
     renderSide();
-    if (!readyMarked && t.nodes.length > 0) {
-      readyMarked = true;
-      requestAnimationFrame(() => {
-        waterfall.el.dataset.ready = '1';
-        performance.mark('loupe:waterfall-ready');
-      });
-    }
+    markReady(t);
   }
 
   function findSpan(spanId: string): number {
-    if (!tree) return -1;
+    if (!tree || streaming) return -1;
     const [a, b] = spanId.includes(':') ? spanId.split(':') : [traceId, spanId];
     const i = findIndex(tree, a ?? '', b ?? '');
     if (i !== undefined) return i;
@@ -449,13 +634,24 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   }
 
   function recomputeRows(): void {
-    if (!tree) return;
+    if (!tree || streaming) return;
     const coll = activeCollapsed();
     let rows = visibleRows(tree, coll);
     lanes = null;
     let laneOf: Int32Array | null = null;
-    if (opts.group) {
-      if (!groupCache || groupCache.key !== opts.group || groupCache.tree !== tree) groupCache = { key: opts.group, tree, values: groupValues(tree, opts.group) };
+    if (opts.group && (!groupCache || groupCache.key !== opts.group || groupCache.tree !== tree)) {
+      if (stream?.tree === tree) {
+        // Light nodes: the worker, which has every attribute, computes the lanes.
+        const t = tree;
+        const key = opts.group;
+        void stream.groupValues(key).then((values) => {
+          if (destroyed || tree !== t || opts.group !== key) return;
+          groupCache = { key, tree: t, values: values ?? groupValues(t, key) };
+          recomputeRows();
+        });
+      } else groupCache = { key: opts.group, tree, values: groupValues(tree, opts.group) };
+    }
+    if (opts.group && groupCache && groupCache.key === opts.group && groupCache.tree === tree) {
       const r = laneRows(rows, groupCache.values, collapsedLanes);
       rows = r.rows;
       lanes = r.lanes;
@@ -467,32 +663,32 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
       }
       // Lane indices of collapsed lanes' members are not needed (hidden).
     }
-    waterfall.setModel({ tree, rows, lanes, groupKey: opts.group, laneOf, collapsed: coll, matches: lensRes ? lensRes.matches : null, logs: logsByNode, critical });
+    waterfall.setModel({ tree, rows, lanes, groupKey: opts.group, laneOf, collapsed: coll, matches: lensRes ? lensRes.matches : null, logs: logsByNode, critical, contextKeys: ctxKeys });
     flame.setModel(tree, lensRes ? lensRes.matches : null, critical ? critical.onPath : null);
   }
 
   function toggle(n: number, expand?: boolean): void {
-    if (!tree) return;
+    if (!tree || streaming) return;
     const arr = activeCollapsed();
     const collapse = expand === undefined ? !arr[n] : !expand;
     arr[n] = collapse ? 1 : 0;
     if (!lensArr) {
       const key = tree.nodes[n]!.key;
-      if (collapse) userCollapsed.add(key);
+      if (collapse !== userAllCollapsed) userCollapsed.add(key);
       else userCollapsed.delete(key);
     }
     recomputeRows();
   }
 
   function setAll(collapse: boolean): void {
-    if (!tree) return;
+    if (!tree || streaming) return;
     const arr = activeCollapsed();
-    if (!lensArr) userCollapsed.clear();
-    for (const node of tree.nodes) {
-      const c = collapse && node.children.length > 0;
-      arr[node.index] = c ? 1 : 0;
-      if (c && !lensArr) userCollapsed.add(node.key);
+    if (!lensArr) {
+      userCollapsed.clear();
+      userAllCollapsed = collapse;
     }
+    if (!collapse) arr.fill(0);
+    else for (const node of tree.nodes) arr[node.index] = node.children.length > 0 ? 1 : 0;
     if (!collapse) collapsedLanes.clear();
     recomputeRows();
     if (waterfall.getCursor() >= 0) waterfall.scrollToNode(waterfall.getCursor());
@@ -500,12 +696,15 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
 
   /** Opens every collapsed ancestor (and lane) so that the node has a row. */
   function reveal(n: number): void {
-    if (!tree || n < 0) return;
+    if (!tree || n < 0 || streaming) return;
     const arr = activeCollapsed();
     for (let p = tree.nodes[n]!.parent; p >= 0; p = tree.nodes[p]!.parent) {
       if (arr[p]) {
         arr[p] = 0;
-        if (!lensArr) userCollapsed.delete(tree.nodes[p]!.key);
+        if (!lensArr) {
+          if (userAllCollapsed) userCollapsed.add(tree.nodes[p]!.key);
+          else userCollapsed.delete(tree.nodes[p]!.key);
+        }
       }
     }
     if (opts.group && groupCache) collapsedLanes.delete(groupCache.values[n] ?? '');
@@ -513,22 +712,39 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   }
 
   // --- lens -------------------------------------------------------------------------
+  let lensSeq = 0;
   function applyLens(jump: boolean, rows = true): void {
-    if (!tree) return;
+    if (!tree || streaming) return;
     const q = opts.find.trim();
-    if (!q) {
-      lensRes = null;
+    const seq = ++lensSeq;
+    if (q && stream?.complete && stream.tree === tree) {
+      // The worker holds the same tree (same indices): it searches, the page stays responsive.
+      const t = tree;
+      findCount.textContent = 'searching…';
+      void stream.lens(q).then((r) => {
+        if (destroyed || seq !== lensSeq || tree !== t) return;
+        finishLens(r ?? lens(t, q, lensCache), jump, true);
+      });
+      return;
+    }
+    finishLens(q ? lens(tree, q, lensCache) : null, jump, rows);
+  }
+
+  function finishLens(r: LensResult | null, jump: boolean, rows: boolean): void {
+    lensRes = r;
+    if (!r) {
       lensArr = null;
       findCount.textContent = '';
       toggleClass(findIn, 'no-match', false);
     } else {
-      lensRes = lens(tree, q, lensCache);
-      lensArr = lensRes.collapsed.slice();
-      findCount.textContent = lensRes.count === 0 ? 'no match' : `${formatCount(lensRes.count)} match${lensRes.count === 1 ? '' : 'es'}`;
-      toggleClass(findIn, 'no-match', lensRes.count === 0);
+      // No match leaves the tree as the user had it (collapsing it all hid where they were).
+      lensRes = r.count > 0 ? r : null;
+      lensArr = lensRes ? lensRes.collapsed.slice() : null;
+      findCount.textContent = r.count === 0 ? 'no match' : `${formatCount(r.count)} match${r.count === 1 ? '' : 'es'}`;
+      toggleClass(findIn, 'no-match', r.count === 0);
     }
     if (rows) recomputeRows();
-    if (jump && lensRes && lensRes.count > 0) jumpMatch(1, true);
+    if (jump && r && r.count > 0) jumpMatch(1, true);
   }
 
   function jumpMatch(dir: 1 | -1, fromTop = false): void {
@@ -552,7 +768,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
 
   // --- logs -----------------------------------------------------------------------------
   function applyLogs(rows = true): void {
-    if (!tree) return;
+    if (!tree || streaming) return;
     const merged: OtlpLogsData = { resourceLogs: [] };
     for (const t of tree.traceIds) {
       const d = logsByTrace.get(t);
@@ -585,7 +801,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
 
   // --- selection and side panel ---------------------------------------------------------
   function select(n: number, o: { scroll: boolean; focusDetails: boolean }): void {
-    if (!tree || n < 0) return;
+    if (!tree || n < 0 || !tree.nodes[n]) return;
     selected = n;
     waterfall.setSelected(n);
     waterfall.setCursor(n, { scroll: o.scroll });
@@ -620,6 +836,14 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
 
   function renderSide(): void {
     if (opts.tab !== 'details') return;
+    const node = tree && selected >= 0 ? tree.nodes[selected] : undefined;
+    if (node && stream?.isLite(node)) {
+      // A light node: its events, links and every attribute come from the worker first.
+      void stream.full(node).then(() => {
+        if (!destroyed && tree?.nodes[selected] === node && !stream?.isLite(node)) renderSide();
+      });
+      return;
+    }
     const same = detailsBox.firstElementChild instanceof HTMLElement && tree && selected >= 0 && detailsBox.firstElementChild.dataset.spanId === tree.nodes[selected]?.spanId;
     const scroll = same ? detailsBox.scrollTop : 0;
     clear(detailsBox);
@@ -796,29 +1020,46 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
   function renderHeader(): void {
     if (!tree) return;
     const t = tree;
-    const mainRoot = t.roots.find((r) => t.nodes[r]!.traceIdx === 0);
+    const mainRoot = t.roots.find((r) => t.nodes[r]!.traceIdx === 0 && !(t.nodes[r]!.flags & F.PLACEHOLDER));
     const rootNode = mainRoot !== undefined ? t.nodes[mainRoot] : undefined;
     title.replaceChildren(
       rootNode ? serviceChip(rootNode.service) : '',
-      h('h1', { class: 'trace-name', text: rootNode?.name || '(no spans)' }),
+      h('h1', { class: 'trace-name', text: rootNode?.name || (t.nodes.length ? '(root span not received yet)' : '(no spans)') }),
       h('span', { class: 'trace-id mono', title: 'Trace ID', text: traceId }),
     );
     document.title = `${rootNode?.name ?? 'Trace'} · Loupe`;
-    const mainSpans = t.nodes.filter((n) => n.traceIdx === 0);
-    const mainErrors = mainSpans.filter((n) => n.flags & 1).length;
+    // One pass over the main trace's spans (a 100k-span trace: no copies).
+    let mainCount = 0;
+    let mainErrors = 0;
     let mainEnd = 0;
     let mainStart = Infinity;
-    for (const n of mainSpans) {
-      mainEnd = Math.max(mainEnd, n.end);
-      mainStart = Math.min(mainStart, n.start);
+    let startNode: SpanNode | undefined;
+    for (const n of t.nodes) {
+      if (n.traceIdx !== 0 || n.flags & F.PLACEHOLDER) continue;
+      mainCount++;
+      if (n.flags & 1) mainErrors++;
+      if (n.end > mainEnd) mainEnd = n.end;
+      if (n.start < mainStart) {
+        mainStart = n.start;
+        startNode = n;
+      }
     }
-    const startNode = mainSpans.reduce<(typeof mainSpans)[number] | undefined>((a, n) => (!a || n.start < a.start ? n : a), undefined);
     meta.replaceChildren(
-      h('span', { class: 'meta-item' }, h('span', { class: 'k', text: 'Start' }), startNode ? formatTimestamp(startNode.startNs) : '—'),
-      h('span', { class: 'meta-item' }, h('span', { class: 'k', text: 'Duration' }), formatDuration(mainSpans.length ? mainEnd - mainStart : 0)),
-      h('span', { class: 'meta-item' }, h('span', { class: 'k', text: 'Spans' }), formatCount(mainSpans.length)),
+      h('span', { class: 'meta-item' }, h('span', { class: 'k', text: 'Start' }), startNode ? timeText(startNode.startNs, { withDate: true }) : '—'),
+      h('span', { class: 'meta-item' }, h('span', { class: 'k', text: 'Duration' }), formatDuration(mainCount ? mainEnd - mainStart : 0)),
+      h('span', { class: 'meta-item' }, h('span', { class: 'k', text: 'Spans' }), formatCount(mainCount)),
       h('span', { class: `meta-item${mainErrors ? ' errors' : ''}` }, h('span', { class: 'k', text: 'Errors' }), formatCount(mainErrors)),
       h('span', { class: 'meta-item svcs' }, ...t.services.map((s) => serviceChip(s))),
+      ...(summary?.incomplete
+        ? [
+            h('span', {
+              class: 'meta-item incomplete',
+              testid: 'trace-incomplete',
+              title: 'Some spans name a parent span that has not arrived (a running execution exports its root when it ends)',
+              text: `incomplete${summary.receiving ? ' · receiving' : parentsGone() ? ' · parents never arrived' : ''}`,
+            }),
+          ]
+        : []),
       ...(t.traceIds.length > 1
         ? [
             h(
@@ -870,14 +1111,23 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     // Without links there is nothing to stitch (but a stitched URL can still be turned off).
     stitchedBtn.disabled = !!r && n === 0 && !opts.stitched;
     stitchedBtn.title = stitchedBtn.disabled ? 'No other trace is linked to this one' : 'Show linked traces under the spans that link them';
-    stitchedBtn.textContent = `${opts.stitched ? '☑' : '☐'} Stitched view${stitchLoading ? ' (loading…)' : r ? (n ? ` (${n} linked)` : ' (no links)') : ''}`;
+    // The count is the whole linked group's (the header's "N linked traces" when stitched), once planned.
+    const g = groupSize;
+    stitchedBtn.textContent = `${opts.stitched ? '☑' : '☐'} Stitched view${stitchLoading ? ' (loading…)' : g !== null ? (g ? ` (${g} linked)` : ' (no links)') : r && n === 0 ? ' (no links)' : ''}`;
+    stitchedBtn.dataset.linked = g === null ? '' : String(g);
   }
 
   function renderIssues(): void {
     if (!tree) return;
     const i = tree.issues;
     const parts: string[] = [];
-    if (i.orphans) parts.push(`${i.orphans} orphan span${i.orphans === 1 ? '' : 's'} (parent not received), shown as roots`);
+    if (i.orphans) {
+      const waiting = !parentsGone();
+      const m = i.missingParents;
+      parts.push(
+        `${i.orphans} span${i.orphans === 1 ? '' : 's'} under ${m} parent${m === 1 ? '' : 's'} ${waiting ? 'not received yet' : 'that never arrived'}${waiting && summary?.receiving ? ' (still receiving)' : ''}`,
+      );
+    }
     if (i.cycles) parts.push(`${i.cycles} parent cycle${i.cycles === 1 ? '' : 's'} broken`);
     if (i.duplicates) parts.push(`${i.duplicates} spans share a span ID`);
     if (i.endBeforeStart) parts.push(`${i.endBeforeStart} span${i.endBeforeStart === 1 ? ' ends' : 's end'} before ${i.endBeforeStart === 1 ? 'it starts' : 'they start'}`);
@@ -888,15 +1138,25 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
 
   let groupKeysFor: SpanTree | null = null;
   function renderGroupKeys(): void {
-    if (!tree || groupKeysFor === tree) return;
+    if (!tree || streaming || groupKeysFor === tree) return;
     groupKeysFor = tree;
-    const local = attributeKeys(tree, 150);
-    const keys = ['service.name', ...local.filter((k) => k !== 'service.name')];
-    groupList.replaceChildren(...keys.map((k) => h('option', { attrs: { value: k } })));
+    const t = tree;
+    const fill = (local: string[]) => {
+      if (destroyed || groupKeysFor !== t) return;
+      const keys = ['service.name', ...local.filter((k) => k !== 'service.name')];
+      groupList.replaceChildren(...keys.map((k) => h('option', { attrs: { value: k } })));
+      return keys;
+    };
+    if (stream?.tree === t) void stream.attributeKeys(150).then((local) => addGlobal(fill(local) ?? []));
+    else addGlobal(fill(attributeKeys(t, 150)) ?? []);
+  }
+
+  function addGlobal(keys: string[]): void {
+    const t = tree;
     // Keys seen elsewhere (GET /api/v1/attributes) come after this trace's own.
     void getAttributeKeys(ctl.signal)
       .then(({ keys: all }) => {
-        if (destroyed || groupKeysFor !== tree) return;
+        if (destroyed || groupKeysFor !== t) return;
         const have = new Set(keys);
         groupList.append(
           ...all
@@ -945,6 +1205,8 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     },
     destroy() {
       destroyed = true;
+      stream?.dispose();
+      pending?.dispose();
       document.removeEventListener('keydown', onGlobalKey);
       ctl.abort();
       window.clearTimeout(liveTimer);

@@ -5,6 +5,7 @@
 
 import { deleteImport, getExport, getExportPreview, getImports, importFile, type Upload } from '../api';
 import { clear, h } from '../dom';
+import { button, checkbox as check, dialog as makeDialog, input, select, table as makeTable } from '../components';
 import {
   describeSkipped,
   exportFileName,
@@ -21,21 +22,9 @@ import {
 
 /** Adds the "Export / Import" button to the header and the page-wide drop zone. */
 export function mountTransfer(header: HTMLElement): void {
-  const dialog = h('dialog', { class: 'transfer-dialog', testid: 'transfer-dialog' });
+  const { dialog, body } = makeDialog('Export and import', { testid: 'transfer-dialog', extra: 'transfer-dialog' });
   document.body.appendChild(dialog);
-  const button = h('button', { class: 'transfer-open', testid: 'transfer-open', attrs: { type: 'button' }, text: 'Export / Import', on: { click: () => open() } });
-  header.appendChild(button);
-
-  const body = h('div', { class: 'transfer-body' });
-  dialog.append(
-    h(
-      'div',
-      { class: 'transfer-head' },
-      h('h2', { text: 'Export and import' }),
-      h('button', { class: 'transfer-close', attrs: { type: 'button', 'aria-label': 'Close' }, text: '×', on: { click: () => dialog.close() } }),
-    ),
-    body,
-  );
+  header.appendChild(button('Export / Import', { small: true, extra: 'transfer-open', testid: 'transfer-open', onClick: () => open() }));
 
   function open(files?: File[]): void {
     clear(body);
@@ -64,8 +53,7 @@ export function mountTransfer(header: HTMLElement): void {
 }
 
 function checkbox(label: string, checked: boolean, testid: string): [HTMLElement, HTMLInputElement] {
-  const input = h('input', { testid, attrs: { type: 'checkbox', checked } });
-  return [h('label', { class: 'transfer-check' }, input, ' ', label), input];
+  return check(label, checked, { testid, extra: 'transfer-check' });
 }
 
 function exportSection(): HTMLElement {
@@ -75,31 +63,31 @@ function exportSection(): HTMLElement {
     ['search', 'This search result'],
     ['window', 'A time range'],
   ];
-  const kind = h(
-    'select',
-    { testid: 'export-kind' },
-    ...kinds.filter(([k]) => k !== 'trace' || sel0.kind === 'trace').map(([k, l]) => h('option', { attrs: { value: k, selected: k === sel0.kind }, text: l })),
+  const kind = select(
+    kinds.filter(([k]) => k !== 'trace' || sel0.kind === 'trace'),
+    { testid: 'export-kind', label: 'What to export', value: sel0.kind },
   );
   const [linkedL, linked] = checkbox('with linked traces (stitched view)', sel0.kind === 'trace' && sel0.linked, 'export-linked');
-  const start = h('input', { attrs: { type: 'text', value: 'now-1h', placeholder: 'start: now-1h or RFC 3339' } });
-  const end = h('input', { attrs: { type: 'text', placeholder: 'end (empty: now)' } });
-  const services = h('input', { attrs: { type: 'text', placeholder: 'services, comma-separated (empty: all)' } });
+  const start = input({ value: 'now-1h', placeholder: 'start: now-1h or RFC 3339', label: 'Start' });
+  const end = input({ placeholder: 'end (empty: now)', label: 'End' });
+  const services = input({ placeholder: 'services, comma-separated (empty: all)', label: 'Services' });
   const windowBox = h('div', { class: 'transfer-window' }, start, end, services);
   const [logsL, logs] = checkbox('include logs', true, 'export-logs');
   const [metricsL, metrics] = checkbox('include metrics of the time window', false, 'export-metrics');
-  const format = h(
-    'select',
-    { testid: 'export-format' },
-    h('option', { attrs: { value: 'jsonl' }, text: 'OTLP JSON Lines (.jsonl)' }),
-    h('option', { attrs: { value: 'html' }, text: 'HTML report (.html, opens offline)' }),
+  const format = select(
+    [
+      ['jsonl', 'OTLP JSON Lines (.jsonl)'],
+      ['html', 'HTML report (.html, opens offline)'],
+    ],
+    { testid: 'export-format', label: 'Format' },
   );
   const [redactL, redact] = checkbox('mask secrets (password, token, api_key, cookie… values; Bearer, JWTs, AWS keys, URL passwords, vendor tokens)', true, 'export-redact');
-  const patterns = h('input', { attrs: { type: 'text', placeholder: 'more patterns to mask, comma-separated' } });
+  const patterns = input({ placeholder: 'more patterns to mask, comma-separated', label: 'More patterns to mask' });
   const preview = h('div', { class: 'transfer-preview', testid: 'export-preview' });
   const status = h('div', { class: 'transfer-status', testid: 'export-status' });
-  const go = h('button', { class: 'primary', testid: 'export-go', attrs: { type: 'button' }, text: 'Preview' });
-  const save = h('button', { testid: 'export-save', attrs: { type: 'button', disabled: true }, text: 'Export' });
-  const cancel = h('button', { testid: 'export-cancel', attrs: { type: 'button', hidden: true }, text: 'Cancel' });
+  const go = button('Preview', { variant: 'primary', testid: 'export-go' });
+  const save = button('Export', { testid: 'export-save', disabled: true });
+  const cancel = button('Cancel', { testid: 'export-cancel', hidden: true });
   let controller: AbortController | null = null;
 
   const selection = (): ExportSelection => {
@@ -130,8 +118,8 @@ function exportSection(): HTMLElement {
       else if (s.redaction.total === 0) preview.append(h('p', { text: 'Nothing matches the redaction patterns.' }));
       else {
         preview.append(h('p', { text: `${s.redaction.total} values will be masked:` }));
-        const table = h('table', { class: 'transfer-redactions' });
-        for (const [key, n] of redactionRows(s.redaction)) table.append(h('tr', null, h('td', { class: 'mono', text: key }), h('td', { text: String(n) })));
+        const { table, body: rows } = makeTable(['Key', 'Masked'], { extra: 'compact transfer-redactions' });
+        for (const [key, n] of redactionRows(s.redaction)) rows.append(h('tr', null, h('td', { class: 'mono', text: key }), h('td', { text: String(n) })));
         preview.append(table);
         // What each masked secret looked like, as text (telemetry is never HTML).
         const { items, more } = findingList(s.redaction);
@@ -210,7 +198,7 @@ function exportSection(): HTMLElement {
 }
 
 function importSection(initial?: File[]): HTMLElement {
-  const picker = h('input', { testid: 'import-file', attrs: { type: 'file', multiple: true, accept: '.json,.jsonl,.ndjson,.pb,.binpb,.bin,.gz,.html,.htm' } });
+  const picker = h('input', { class: 'file', testid: 'import-file', attrs: { type: 'file', multiple: true, accept: '.json,.jsonl,.ndjson,.pb,.binpb,.bin,.gz,.html,.htm' } });
   const results = h('div', { class: 'transfer-results', testid: 'import-results' });
   const list = h('div', { class: 'transfer-imports', testid: 'imports-list' });
   const zone = h('div', { class: 'transfer-drop' }, 'Drop files anywhere on the page, or ', picker);
@@ -218,7 +206,7 @@ function importSection(initial?: File[]): HTMLElement {
 
   const importOne = async (file: File): Promise<void> => {
     const line = h('div', { class: 'transfer-result' }, `${file.name}: sending…`);
-    const stop = h('button', { attrs: { type: 'button' }, text: 'Cancel', on: { click: () => upload?.abort() } });
+    const stop = button('Cancel', { small: true, onClick: () => upload?.abort() });
     line.append(' ', stop);
     results.append(line);
     const done = (text: string, detail: string[] = [], cls = ''): void => {
@@ -254,20 +242,18 @@ function importSection(initial?: File[]): HTMLElement {
         list.append(h('p', { class: 'muted', text: 'Nothing imported yet.' }));
         return;
       }
-      const table = h('table');
+      const { table, body: rows } = makeTable([], { extra: 'compact' });
       for (const i of imports) {
-        const del = h('button', {
-          attrs: { type: 'button' },
-          text: 'Delete',
-          on: {
-            click: async () => {
-              if (!confirm(`Delete everything imported from ${i.source}?`)) return;
-              await deleteImport(i.source).catch((e: Error) => alert(e.message));
-              void refresh();
-            },
+        const del = button('Delete', {
+          small: true,
+          variant: 'danger',
+          onClick: async () => {
+            if (!confirm(`Delete everything imported from ${i.source}?`)) return;
+            await deleteImport(i.source).catch((e: Error) => alert(e.message));
+            void refresh();
           },
         });
-        table.append(
+        rows.append(
           h(
             'tr',
             null,

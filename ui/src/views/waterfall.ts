@@ -1,16 +1,17 @@
 // The virtualized waterfall: a minimap, a time axis, and a pool of fixed-height
 // rows recycled as the list scrolls (only visible rows exist in the DOM).
 
-import { serviceColor } from '../color';
+import './traces.css';
+import { labelColor, serviceColor } from '../color';
 import { h, setText, toggleClass } from '../dom';
-import { anyValueToString, formatCount, formatDuration, severityName, shortId } from '../format';
-import { F, type Lane, type LogEntry, type SpanTree } from '../tree';
+import { anyValueToString, formatDuration, plural, severityName, shortId } from '../format';
+import { F, type Lane, type LogEntry, type SpanNode, type SpanTree } from '../tree';
+import { contextValues, shortKey } from '../context';
+import { clampGutter, depthShown, fitGutterWidth, indentPx, saveGutter, savedGutter, splitName } from '../names';
 
 export const ROW_H = 24;
 const OVERSCAN = 8;
 const MAX_MARKS = 48;
-const MAX_INDENT = 40;
-const INDENT_PX = 14;
 const MINIMAP_H = 44;
 
 export interface WaterfallModel {
@@ -27,6 +28,8 @@ export interface WaterfallModel {
   matches: Uint8Array | null;
   /** Log records by node index. */
   logs: Map<number, LogEntry[]>;
+  /** Context attribute keys shown as chips where their value changes (context.ts). */
+  contextKeys?: readonly string[];
   /** The critical path when shown: nodes on it, and their segments (offsets from the tree's base, ns). */
   critical?: { onPath: Uint8Array; segs: Map<number, [number, number][]> } | null;
 }
@@ -46,7 +49,10 @@ interface RowEls {
   toggle: HTMLButtonElement;
   dot: HTMLSpanElement;
   name: HTMLSpanElement;
+  head: HTMLSpanElement;
+  tail: HTMLSpanElement;
   svc: HTMLSpanElement;
+  ctx: HTMLSpanElement;
   badges: HTMLSpanElement;
   tl: HTMLDivElement;
   bar: HTMLDivElement;
@@ -54,6 +60,8 @@ interface RowEls {
   marks: HTMLDivElement;
   /** Critical-path segments over the bar. */
   cp: HTMLDivElement;
+  /** The row position it stands at, or -1 when unused. */
+  pos: number;
   /** What the row shows now (node index or lane code) and for which model/zoom version. */
   bound: number;
   version: number;
@@ -71,6 +79,8 @@ export class Waterfall {
   private readonly mmSel: HTMLDivElement;
   private readonly zoomReset: HTMLButtonElement;
   private readonly emptyEl: HTMLDivElement;
+  private readonly progressEl: HTMLDivElement;
+  private readonly progressBar: HTMLSpanElement;
   private pool: RowEls[] = [];
   private model: WaterfallModel | null = null;
   private posOf: Int32Array = new Int32Array(0);
@@ -85,6 +95,9 @@ export class Waterfall {
   private readonly ro: ResizeObserver;
   private drag: { x0: number; moved: boolean } | null = null;
   private gutterW = 0;
+  /** The name column's width the user chose (drag, double-click), or null for the automatic one. */
+  private userGutter: number | null = savedGutter();
+  private readonly resizer: HTMLDivElement;
 
   constructor(private readonly cb: WaterfallCallbacks) {
     this.canvas = h('canvas', { class: 'mm-canvas' });
@@ -94,12 +107,20 @@ export class Waterfall {
     const minimap = h('div', { class: 'wf-minimap', testid: 'minimap', title: 'Drag to zoom into a time window; click to jump; double-click to reset' }, this.canvas, this.mmViewport, this.mmSel);
     this.axisTicks = h('div', { class: 'wf-axis-ticks' });
     this.axisLabel = h('span', { class: 'wf-axis-label' });
-    const axis = h('div', { class: 'wf-axis' }, h('div', { class: 'wf-axis-gutter' }, this.axisLabel, this.zoomReset), this.axisTicks);
+    this.resizer = h('div', {
+      class: 'wf-resize',
+      testid: 'name-column-resize',
+      title: 'Drag to resize the name column; double-click to fit the names',
+      attrs: { role: 'separator', 'aria-orientation': 'vertical', 'aria-label': 'Resize the name column', tabindex: 0 },
+    });
+    const axis = h('div', { class: 'wf-axis' }, h('div', { class: 'wf-axis-gutter' }, this.axisLabel, this.zoomReset, this.resizer), this.axisTicks);
     this.spacer = h('div', { class: 'wf-spacer' });
     this.rowsEl = h('div', { class: 'wf-rows' });
     this.emptyEl = h('div', { class: 'wf-empty', text: 'Loading…' });
+    this.progressBar = h('span', { class: 'wf-progress-bar' });
+    this.progressEl = h('div', { class: 'wf-progress', testid: 'waterfall-progress', attrs: { hidden: true, role: 'progressbar' } }, this.progressBar, h('span', { class: 'wf-progress-text' }));
     this.scroller = h('div', { class: 'wf-scroll', attrs: { tabindex: 0, role: 'tree', 'aria-label': 'Spans' } }, this.spacer, this.rowsEl, this.emptyEl);
-    this.el = h('div', { class: 'wf', testid: 'waterfall' }, minimap, axis, this.scroller);
+    this.el = h('div', { class: 'wf', testid: 'waterfall' }, minimap, this.progressEl, axis, this.scroller);
 
     this.scroller.addEventListener('scroll', () => this.schedule(), { passive: true });
     this.scroller.addEventListener('keydown', (ev) => this.onKey(ev));
@@ -113,6 +134,13 @@ export class Waterfall {
     minimap.addEventListener('pointermove', (ev) => this.mmMove(ev, minimap));
     minimap.addEventListener('pointerup', (ev) => this.mmUp(ev, minimap));
     minimap.addEventListener('dblclick', () => this.setZoom(null));
+    this.resizer.addEventListener('pointerdown', (ev) => this.resizeDown(ev));
+    this.resizer.addEventListener('dblclick', () => this.fitGutter());
+    this.resizer.addEventListener('keydown', (ev) => {
+      if (ev.key !== 'ArrowLeft' && ev.key !== 'ArrowRight') return;
+      ev.preventDefault();
+      this.setGutter(this.gutterW + (ev.key === 'ArrowLeft' ? -20 : 20));
+    });
     this.ro = new ResizeObserver(() => {
       this.mmDirty = true;
       this.schedule();
@@ -135,9 +163,28 @@ export class Waterfall {
     if (text !== null) this.emptyEl.textContent = text;
   }
 
+  /** A loading trace: how far along (text and fraction), or null when done. */
+  setProgress(text: string | null, frac = 0): void {
+    this.progressEl.hidden = text === null;
+    if (text === null) return;
+    setText(this.progressEl.lastElementChild as HTMLElement, text);
+    this.progressBar.style.width = `${Math.round(Math.min(1, Math.max(0, frac)) * 100)}%`;
+    this.progressEl.setAttribute('aria-valuenow', String(Math.round(frac * 100)));
+  }
+
+  /** The model's nodes changed in place (more spans of a loading trace arrived): rebind rows, redraw the minimap. */
+  refresh(): void {
+    this.version++;
+    this.mmDirty = true;
+    this.schedule();
+  }
+
   setModel(m: WaterfallModel): void {
     const prevTree = this.model?.tree;
     this.model = m;
+    // A new tree may put another node at a pooled row's index (a placeholder
+    // replaced by the span it stood for): rebind every row in full.
+    if (prevTree !== m.tree) for (const r of this.pool) r.bound = NaN;
     if (prevTree !== m.tree && !this.zoomed) {
       this.z0 = 0;
       this.z1 = Math.max(m.tree.duration, 1);
@@ -235,30 +282,54 @@ export class Waterfall {
     const vh = this.scroller.clientHeight || 600;
     const scrollTop = this.scroller.scrollTop;
     const mmWidth = this.canvas.clientWidth || width;
-    const gw = Math.round(Math.min(640, Math.max(260, width * 0.44)));
+    const gw = this.userGutter !== null ? clampGutter(this.userGutter, width) : Math.round(Math.min(640, Math.max(260, width * 0.44)));
     if (gw !== this.gutterW) {
       this.gutterW = gw;
       this.el.style.setProperty('--gutter', `${gw}px`);
       this.mmDirty = true;
+      // The indentation depends on the column's width.
+      this.version++;
+      for (const r of this.pool) r.bound = NaN;
     }
     const n = m.rows.length;
     const first = Math.max(0, Math.floor(scrollTop / ROW_H) - OVERSCAN);
-    const count = Math.min(n - first, Math.ceil(vh / ROW_H) + 2 * OVERSCAN);
-    while (this.pool.length < count) {
-      const r = this.makeRow();
-      this.pool.push(r);
-      this.rowsEl.appendChild(r.row);
+    const count = Math.max(0, Math.min(n - first, Math.ceil(vh / ROW_H) + 2 * OVERSCAN));
+    const last = first + count;
+    // Rows keep their position while it stays in view: a scrolled frame
+    // binds only the rows that came into view (the others move with the
+    // scroller, and the browser repaints only what changed).
+    // The DOM keeps the rows in their visual order (screen readers, tests):
+    // rows coming into view go before the first kept row or after the rest.
+    const free: RowEls[] = [];
+    const have = new Uint8Array(count);
+    let minKept: RowEls | null = null;
+    for (const r of this.pool) {
+      if (r.pos >= first && r.pos < last && !have[r.pos - first]) {
+        have[r.pos - first] = 1;
+        if (!minKept || r.pos < minKept.pos) minKept = r;
+      } else free.push(r);
     }
-    this.rowsEl.style.transform = `translateY(${first * ROW_H}px)`;
-    for (let i = 0; i < this.pool.length; i++) {
-      const r = this.pool[i]!;
-      if (i >= count) {
-        if (!r.row.hidden) r.row.hidden = true;
-        continue;
+    const keptEl = minKept?.row ?? null;
+    const keptPos = minKept?.pos ?? Infinity;
+    for (let p = first; p < last; p++) {
+      if (have[p - first]) continue;
+      let r = free.pop();
+      if (!r) {
+        r = this.makeRow();
+        this.pool.push(r);
       }
+      if (p < keptPos && keptEl) this.rowsEl.insertBefore(r.row, keptEl);
+      else this.rowsEl.appendChild(r.row);
+      r.pos = p;
+      r.bound = NaN;
+      r.row.style.transform = `translateY(${p * ROW_H}px)`;
       if (r.row.hidden) r.row.hidden = false;
-      this.bind(r, first + i, m);
     }
+    for (const r of free) {
+      r.pos = -1;
+      if (!r.row.hidden) r.row.hidden = true;
+    }
+    for (const r of this.pool) if (r.pos >= 0) this.bind(r, r.pos, m);
     this.renderAxis();
     this.renderMinimap(Math.floor(scrollTop / ROW_H), Math.ceil(vh / ROW_H), mmWidth);
   }
@@ -267,16 +338,19 @@ export class Waterfall {
     const indent = h('span', { class: 'wf-indent' });
     const toggle = h('button', { class: 'wf-toggle', testid: 'span-toggle', attrs: { type: 'button', tabindex: -1, 'aria-label': 'Collapse or expand' } });
     const dot = h('span', { class: 'svc-dot' });
-    const name = h('span', { class: 'wf-name' });
+    const head = h('span', { class: 'wf-name-head' });
+    const tail = h('span', { class: 'wf-name-tail' });
+    const name = h('span', { class: 'wf-name', testid: 'span-name' }, head, tail);
     const svc = h('span', { class: 'wf-svc' });
+    const ctx = h('span', { class: 'wf-ctx' });
     const badges = h('span', { class: 'wf-badges' });
     const bar = h('div', { class: 'wf-bar' });
     const dur = h('span', { class: 'wf-dur' });
     const marks = h('div', { class: 'wf-marks' });
     const cp = h('div', { class: 'wf-cp' });
     const tl = h('div', { class: 'wf-tl' }, bar, cp, marks, dur);
-    const row = h('div', { class: 'wf-row', attrs: { role: 'treeitem' } }, h('div', { class: 'wf-gutter' }, indent, toggle, dot, name, svc, badges), tl);
-    return { row, indent, toggle, dot, name, svc, badges, tl, bar, dur, marks, cp, bound: NaN, version: 0 };
+    const row = h('div', { class: 'wf-row', attrs: { role: 'treeitem' } }, h('div', { class: 'wf-gutter' }, indent, toggle, dot, name, svc, ctx, badges), tl);
+    return { row, indent, toggle, dot, name, head, tail, svc, ctx, badges, tl, bar, dur, marks, cp, pos: -1, bound: NaN, version: 0 };
   }
 
   private bind(r: RowEls, pos: number, m: WaterfallModel): void {
@@ -291,28 +365,45 @@ export class Waterfall {
       return;
     }
     const tree = m.tree;
-    const node = tree.nodes[x]!;
+    const node = tree.nodes[x];
     const row = r.row;
+    if (!node) {
+      // Not arrived yet (a trace still loading): a placeholder, bound again on the next refresh.
+      r.bound = NaN;
+      row.className = 'wf-row pending';
+      row.dataset.testid = 'span-row-pending';
+      delete row.dataset.spanId;
+      r.indent.style.width = '0px';
+      r.toggle.hidden = true;
+      r.dot.hidden = true;
+      r.svc.hidden = true;
+      r.tl.hidden = true;
+      r.badges.replaceChildren();
+      r.ctx.replaceChildren();
+      this.setName(r, '…');
+      return;
+    }
     if (changed) {
       row.className = 'wf-row';
       row.dataset.testid = 'span-row';
       row.dataset.spanId = node.spanId;
       row.dataset.traceId = node.traceId;
       delete row.dataset.value;
-      const depth = Math.min(node.depth, MAX_INDENT);
-      r.indent.style.width = `${depth * INDENT_PX}px`;
-      r.indent.dataset.depth = node.depth > MAX_INDENT ? String(node.depth) : '';
+      r.indent.style.width = `${indentPx(node.depth, this.gutterW)}px`;
+      r.indent.dataset.depth = depthShown(node.depth, this.gutterW) ? String(node.depth) : '';
       const color = serviceColor(node.service);
       r.dot.style.background = color;
       r.dot.hidden = false;
       r.bar.style.background = color;
-      setText(r.name, node.name || '(no name)');
+      this.setName(r, node.name || '(no name)');
       // The service is named where it changes (roots, and calls into another service).
-      const showSvc = node.parent < 0 || tree.nodes[node.parent]!.service !== node.service;
+      const parent = node.parent >= 0 ? tree.nodes[node.parent] : undefined;
+      const showSvc = !parent || parent.service !== node.service;
       setText(r.svc, showSvc ? node.service : '');
       r.svc.hidden = !showSvc;
-      r.name.title = `${node.name}\n${node.service} · ${formatDuration(node.end - node.start)}`;
-      this.fillBadges(r.badges, node.flags, node.traceId, node.children.length, node.depth);
+      this.fillContext(r.ctx, m.contextKeys, node, parent);
+      r.name.title = `${node.name}\n${node.service} · ${formatDuration(node.end - node.start)}${depthShown(node.depth, this.gutterW) ? ` · depth ${node.depth}` : ''}`;
+      this.fillBadges(r.badges, node.flags, node.traceId, node.children.length);
       r.tl.hidden = false;
       this.fillMarks(r, m.logs.get(x));
       r.row.setAttribute('aria-level', String(node.depth + 1));
@@ -328,6 +419,7 @@ export class Waterfall {
     toggleClass(row, 'error-below', !(f & F.ERROR) && !!(f & F.ERROR_BELOW) && coll);
     toggleClass(row, 'has-error-below', !!(f & F.ERROR_BELOW));
     toggleClass(row, 'broken', !!(f & (F.ORPHAN | F.CYCLE | F.DUPLICATE | F.END_BEFORE_START | F.NO_START | F.STITCH_MISSING)));
+    toggleClass(row, 'placeholder', !!(f & F.PLACEHOLDER));
     toggleClass(row, 'foreign', node.traceIdx > 0);
     toggleClass(row, 'foreign-alt', node.traceIdx > 0 && node.traceIdx % 2 === 0);
     toggleClass(row, 'band-alt', !!m.laneOf && m.laneOf[x]! % 2 === 1);
@@ -357,11 +449,14 @@ export class Waterfall {
       r.dur.style.left = `calc(${Math.max(0, b)}% + 4px)`;
       r.dur.style.right = '';
       toggleClass(r.dur, 'inside', false);
+      r.dur.style.color = '';
     } else {
       r.dur.style.left = '';
       r.dur.style.right = `calc(${Math.max(0, 100 - Math.max(0, a))}% + 4px)`;
       toggleClass(r.dur, 'inside', a < 18);
       if (a < 18) r.dur.style.right = '4px';
+      // On the bar: white or dark, whichever reads on the service's colour (never red on a red bar).
+      r.dur.style.color = a < 18 ? labelColor(serviceColor(node.service)) : '';
     }
     // Log marks move with the zoom.
     const logs = m.logs.get(x);
@@ -396,19 +491,98 @@ export class Waterfall {
       r.badges.replaceChildren();
       r.marks.replaceChildren();
       r.row.removeAttribute('aria-level');
+      // The lane's context: the other context values of its first span.
+      const firstNode = lane.first >= 0 ? m.tree.nodes[lane.first] : undefined;
+      this.fillContext(
+        r.ctx,
+        (m.contextKeys ?? []).filter((k) => k !== m.groupKey),
+        firstNode,
+        undefined,
+      );
     }
     r.toggle.hidden = false;
     setText(r.toggle, lane.collapsed ? '▸' : '▾');
-    setText(r.name, `${m.groupKey} = ${lane.value === '' ? '(none)' : lane.value}  ·  ${lane.count} span${lane.count === 1 ? '' : 's'}`);
+    this.setName(r, `${m.groupKey} = ${lane.value === '' ? '(none)' : lane.value}  ·  ${lane.count} span${lane.count === 1 ? '' : 's'}`, false);
     r.name.title = lane.value;
     toggleClass(row, 'band-alt', li % 2 === 1);
     toggleClass(row, 'cursor', false);
   }
 
-  private fillBadges(el: HTMLElement, f: number, traceId: string, kids: number, depth: number): void {
+  /** The name as a head that may be cut and a tail that stays (names.ts splitName): `io.kestra.…flow.Fail`. */
+  private setName(r: RowEls, text: string, split = true): void {
+    const [head, tail] = split ? splitName(text) : [text, ''];
+    setText(r.head, head);
+    setText(r.tail, tail);
+    r.tail.hidden = tail === '';
+  }
+
+  /** Chips for the context values that differ from the parent's (all of them on a root). */
+  private fillContext(el: HTMLElement, keys: readonly string[] | undefined, node: SpanNode | undefined, parent: SpanNode | undefined): void {
+    if (!keys?.length || !node) {
+      if (el.firstChild) el.replaceChildren();
+      return;
+    }
+    const own = contextValues(keys, node.span.attributes, node.resource.attributes);
+    const up = parent ? contextValues(keys, parent.span.attributes, parent.resource.attributes) : [];
+    const chips: HTMLElement[] = [];
+    for (const c of own) {
+      if (up.some((u) => u.key === c.key && u.value === c.value)) continue;
+      chips.push(h('span', { class: 'ctx-chip', testid: 'context-chip', data: { key: c.key }, title: `${c.key} = ${c.value}`, text: `${shortKey(c.key)}: ${c.value}` }));
+    }
+    el.replaceChildren(...chips);
+  }
+
+  /** Sets the name column's width and remembers it. */
+  private setGutter(px: number): void {
+    this.userGutter = clampGutter(px, this.el.clientWidth);
+    saveGutter(this.userGutter);
+    this.schedule();
+  }
+
+  private resizeDown(ev: PointerEvent): void {
+    if (ev.button !== 0) return;
+    ev.preventDefault();
+    this.resizer.setPointerCapture(ev.pointerId);
+    const x0 = ev.clientX;
+    const w0 = this.gutterW;
+    const move = (e: PointerEvent) => {
+      this.userGutter = clampGutter(w0 + e.clientX - x0, this.el.clientWidth);
+      this.schedule();
+    };
+    const up = () => {
+      this.resizer.removeEventListener('pointermove', move);
+      this.resizer.removeEventListener('pointerup', up);
+      this.resizer.removeEventListener('pointercancel', up);
+      if (this.userGutter !== null) saveGutter(this.userGutter);
+    };
+    this.resizer.addEventListener('pointermove', move);
+    this.resizer.addEventListener('pointerup', up);
+    this.resizer.addEventListener('pointercancel', up);
+  }
+
+  /** Double-click: the width the shown rows' names need (whole, without ellipsis). */
+  private fitGutter(): void {
+    let need = 0;
+    for (const r of this.pool) {
+      if (r.pos < 0 || r.row.hidden) continue;
+      const g = r.row.firstElementChild as HTMLElement;
+      // The gutter's content width: every child's natural width plus the gaps and padding.
+      let w = 14 + 4 * g.children.length;
+      for (const c of g.children) {
+        const el = c as HTMLElement;
+        if (el.hidden || el === r.indent) continue;
+        w += el === r.name ? r.head.scrollWidth + (r.tail.hidden ? 0 : r.tail.scrollWidth) : el.scrollWidth;
+      }
+      // The indentation widens with the column: fit for the one it will have there.
+      const depth = Number(r.row.getAttribute('aria-level') ?? '1') - 1;
+      need = Math.max(need, fitGutterWidth(w, depth));
+    }
+    if (need > 0) this.setGutter(need + 8);
+  }
+
+  private fillBadges(el: HTMLElement, f: number, traceId: string, kids: number): void {
     el.replaceChildren();
     const add = (cls: string, text: string, title: string) => el.appendChild(h('span', { class: `badge ${cls}`, text, title }));
-    if (depth > MAX_INDENT) add('depth', `depth ${depth}`, 'Nesting deeper than the indent shows');
     if (f & F.STITCHED) {
       el.appendChild(
         h('span', {
@@ -421,6 +595,7 @@ export class Waterfall {
       );
       if (f & F.STITCH_MISSING) add('warn', 'unattached', 'The span it links to is not present');
     }
+    if (f & F.PLACEHOLDER) add('warn', 'not received', 'Spans below name this span as their parent; it has not arrived');
     if (f & F.ORPHAN) add('warn', 'orphan', 'Its parent span is not in this trace (not received yet?)');
     if (f & F.CYCLE) add('warn', 'cycle', 'Its parent chain loops back to itself: the loop was cut here');
     if (f & F.DUPLICATE) add('warn', 'dup id', 'Another span has the same span ID');
@@ -473,7 +648,7 @@ export class Waterfall {
     }
     this.axisTicks.replaceChildren(...ticks);
     const m = this.model;
-    setText(this.axisLabel, m ? (this.zoomed ? `zoom ${formatDuration(this.z0)} – ${formatDuration(this.z1)}` : `${formatCount(m.rows.length)} rows · ${formatDuration(m.tree.duration)}`) : '');
+    setText(this.axisLabel, m ? (this.zoomed ? `zoom ${formatDuration(this.z0)} – ${formatDuration(this.z1)}` : `${plural(m.rows.length, 'row')} · ${formatDuration(m.tree.duration)}`) : '');
     this.zoomReset.hidden = !this.zoomed;
   }
 
@@ -499,7 +674,8 @@ export class Waterfall {
         for (let i = 0; i < m.rows.length; i += stride) {
           const x = m.rows[i]!;
           if (x < 0) continue;
-          const node = m.tree.nodes[x]!;
+          const node = m.tree.nodes[x];
+          if (!node) continue;
           const c = node.flags & F.ERROR ? '#e03131' : serviceColor(node.service);
           if (c !== last) {
             ctx.fillStyle = c;
@@ -633,7 +809,7 @@ export class Waterfall {
         break;
       case 'ArrowLeft':
       case 'h':
-        if (node < 0) return;
+        if (node < 0 || !m.tree.nodes[node]) return;
         if (m.tree.nodes[node]!.children.length > 0 && !m.collapsed[node]) this.cb.onToggle(node, false);
         else if (m.tree.nodes[node]!.parent >= 0) {
           const p = m.tree.nodes[node]!.parent;
@@ -642,7 +818,7 @@ export class Waterfall {
         break;
       case 'ArrowRight':
       case 'l':
-        if (node < 0) return;
+        if (node < 0 || !m.tree.nodes[node]) return;
         if (m.tree.nodes[node]!.children.length > 0) {
           if (m.collapsed[node]) this.cb.onToggle(node, true);
           else moveTo(pos + 1);

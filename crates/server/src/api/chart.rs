@@ -15,7 +15,9 @@ use std::collections::BTreeMap;
 
 use loupe_charts::render::render_distribution;
 use loupe_charts::select::Bucket;
-use loupe_charts::{render, select, Aggregate, Chart, Frame, Selection};
+use loupe_charts::{
+    render, select, Aggregate, Chart, DistributionFrame, Frame, Selection, Theme, Unit,
+};
 use loupe_model::query::ChartQuery;
 use loupe_model::time::{now_ns, NanoRange};
 use loupe_store::Reader;
@@ -32,6 +34,9 @@ pub struct ChartAnswer {
     pub name: String,
     /// What the values mean ("rate per second", "p50, p90, p99", …).
     pub meaning: String,
+    /// The values' unit, from the metric's UCUM unit (per second for
+    /// rates): the page prints read-outs with it as the axis does.
+    pub unit: Unit,
     /// Attribute keys of the matching series (split and filter pickers).
     pub keys: Vec<String>,
     /// Values of each key.
@@ -45,6 +50,9 @@ pub struct ChartAnswer {
 pub struct Distribution {
     pub buckets: Vec<Bucket>,
     pub svg: String,
+    /// How series with different bucket bounds were combined (also drawn
+    /// in the SVG); absent when they all had the same.
+    pub note: Option<String>,
 }
 
 /// The default window when the query names no `start`.
@@ -84,6 +92,7 @@ fn draw(
         columns: q.width.saturating_sub(70).max(50) as usize,
     };
     let plot = select(req, name, &sel);
+    let theme = Theme::parse(&q.theme).unwrap_or_default();
     let frame = Frame {
         start: range.start,
         end: range.end,
@@ -91,13 +100,24 @@ fn draw(
         height: q.height,
         utc_offset_s: q.utc_offset_s,
         hidden: q.hidden.clone(),
+        theme,
     };
     let chart = render(&plot, &frame).map_err(ApiError::encode)?;
     let distribution = match plot.distribution {
         Some(buckets) => Some(Distribution {
-            svg: render_distribution(&buckets, q.width, (q.height * 3 / 4).max(100))
-                .map_err(ApiError::encode)?,
+            svg: render_distribution(
+                &buckets,
+                &DistributionFrame {
+                    width: q.width,
+                    height: (q.height * 3 / 4).max(100),
+                    theme,
+                    unit: &plot.unit,
+                    note: plot.distribution_note.as_deref(),
+                },
+            )
+            .map_err(ApiError::encode)?,
             buckets,
+            note: plot.distribution_note,
         }),
         None => None,
     };
@@ -105,6 +125,7 @@ fn draw(
         chart,
         name: name.to_string(),
         meaning: plot.meaning,
+        unit: plot.unit,
         keys: plot.keys,
         values: plot.values,
         distribution,

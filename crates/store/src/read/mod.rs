@@ -14,11 +14,14 @@
 
 mod attributes;
 mod dashboard;
+mod details;
 pub(crate) mod imports;
 mod logs;
 mod metrics;
 mod postings;
 mod traces;
+
+pub use traces::Liveness;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -46,6 +49,7 @@ pub struct Reader {
     pool: Mutex<Vec<Connection>>,
     resources: Mutex<HashMap<i64, ResourceSpans>>,
     scopes: Mutex<HashMap<i64, ScopeSpans>>,
+    liveness: Mutex<traces::Liveness>,
 }
 
 /// Read connections kept open for reuse.
@@ -58,6 +62,7 @@ impl Reader {
             pool: Mutex::new(Vec::new()),
             resources: Mutex::new(HashMap::new()),
             scopes: Mutex::new(HashMap::new()),
+            liveness: Mutex::new(traces::Liveness::default()),
         }
     }
 

@@ -14,14 +14,62 @@ use loupe_model::time::{from_sql, to_sql};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
 
+use super::details;
 use super::postings::{eval, TraceSet};
 use super::Reader;
 use crate::codec::{decode_chunk, KEY_SPAN_NAME};
 use crate::error::StoreError;
 
+/// How long after its last span a trace still counts as being received,
+/// and how long its missing parents are waited for (config
+/// `traces.receiving_window`, `traces.parent_grace`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Liveness {
+    pub receiving_ns: u64,
+    pub parent_grace_ns: u64,
+}
+
+impl Default for Liveness {
+    /// 5 s receiving: exporters batch every few seconds. 5 min of grace: a
+    /// long-running execution sends its tasks' spans as they end, so its
+    /// trace keeps arriving; five quiet minutes mean the root is lost (or
+    /// the execution is stuck).
+    fn default() -> Self {
+        Liveness {
+            receiving_ns: 5_000_000_000,
+            parent_grace_ns: 300_000_000_000,
+        }
+    }
+}
+
+impl Liveness {
+    /// Sets the fields that depend on the time: `receiving` and
+    /// `awaiting_parents`, from the last arrival and `now`.
+    pub fn mark(&self, t: &mut TraceSummary, now: u64) {
+        let quiet = now.saturating_sub(t.last_arrival_unix_nano);
+        t.receiving = quiet < self.receiving_ns;
+        t.awaiting_parents = t.incomplete && quiet < self.parent_grace_ns;
+    }
+}
+
 impl Reader {
+    /// The receiving window and parent grace that summaries are marked with.
+    pub fn set_liveness(&self, l: Liveness) {
+        *self.liveness.lock().unwrap_or_else(|e| e.into_inner()) = l;
+    }
+
+    fn mark(&self, ts: &mut [TraceSummary]) {
+        let l = *self.liveness.lock().unwrap_or_else(|e| e.into_inner());
+        let now = loupe_model::time::now_ns();
+        for t in ts {
+            l.mark(t, now);
+        }
+    }
+
     pub fn search_traces(&self, q: &TraceQuery) -> Result<Vec<TraceSummary>, StoreError> {
-        self.with(|c| search_traces(c, q))
+        let mut out = self.with(|c| search_traces(c, q))?;
+        self.mark(&mut out);
+        Ok(out)
     }
 
     /// Every span of a trace, grouped by resource and scope.
@@ -70,11 +118,21 @@ impl Reader {
     }
 
     pub fn trace_summary(&self, id: TraceId) -> Result<Option<TraceSummary>, StoreError> {
-        self.with(|c| summary_of(c, &id.0))
+        let mut out = self.with(|c| summary_of(c, &id.0))?;
+        self.mark(out.as_mut_slice());
+        Ok(out)
     }
 
     /// Traces joined to this one by span links, in both directions.
     pub fn related(&self, id: TraceId) -> Result<Vec<RelatedTrace>, StoreError> {
+        let mut out = self.related_unmarked(id)?;
+        for r in &mut out {
+            self.mark(r.summary.as_mut_slice());
+        }
+        Ok(out)
+    }
+
+    fn related_unmarked(&self, id: TraceId) -> Result<Vec<RelatedTrace>, StoreError> {
         self.with(|c| {
             let this = c
                 .prepare_cached("SELECT id FROM traces WHERE trace_id = ?1")?
@@ -151,7 +209,8 @@ impl Reader {
 }
 
 const SUMMARY_COLUMNS: &str =
-    "t.trace_id, t.root_service, t.root_name, t.start_ns, t.end_ns, t.span_count, t.error_count, t.services";
+    "t.trace_id, t.root_service, t.root_name, t.start_ns, t.end_ns, t.span_count, t.error_count, t.services,
+     t.missing_parents, t.root_known, t.arrived_ns";
 
 fn summary_row(r: &rusqlite::Row) -> rusqlite::Result<TraceSummary> {
     summary_row_at(r, 0)
@@ -163,6 +222,8 @@ fn summary_row_at(r: &rusqlite::Row, o: usize) -> rusqlite::Result<TraceSummary>
     let start = from_sql(r.get(o + 3)?);
     let end = from_sql(r.get(o + 4)?);
     let services: String = r.get(o + 7)?;
+    let missing_parents = r.get::<_, i64>(o + 8)?.max(0) as u64;
+    let root_known: bool = r.get(o + 9)?;
     Ok(TraceSummary {
         trace_id: hex::encode(tid),
         root_service: r.get(o + 1)?,
@@ -172,6 +233,16 @@ fn summary_row_at(r: &rusqlite::Row, o: usize) -> rusqlite::Result<TraceSummary>
         span_count: r.get::<_, i64>(o + 5)? as u64,
         error_count: r.get::<_, i64>(o + 6)? as u64,
         services: serde_json::from_str(&services).unwrap_or_default(),
+        context: None,
+        error_message: None,
+        links_to: None,
+        linked_from: None,
+        incomplete: missing_parents > 0 || !root_known,
+        missing_parents,
+        // Set by `Liveness::mark`, which knows the time and the windows.
+        receiving: false,
+        awaiting_parents: false,
+        last_arrival_unix_nano: from_sql(r.get(o + 10)?),
     })
 }
 
@@ -191,6 +262,14 @@ const CANDIDATE_CHUNK: usize = 400;
 const FEW_CANDIDATES: usize = 2000;
 
 fn search_traces(c: &Connection, q: &TraceQuery) -> Result<Vec<TraceSummary>, StoreError> {
+    let mut out = search_summaries(c, q)?;
+    if let Some(d) = &q.details {
+        details::fill(c, &mut out, d)?;
+    }
+    Ok(out)
+}
+
+fn search_summaries(c: &Connection, q: &TraceQuery) -> Result<Vec<TraceSummary>, StoreError> {
     let mut filter = String::from("t.span_count > 0 AND ");
     let (range, [lo, hi]) = q.range.sql("t.start_ns");
     filter.push_str(&range);

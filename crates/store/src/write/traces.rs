@@ -31,7 +31,15 @@ struct TraceRow {
     root_name: Option<String>,
     root_service: Option<String>,
     services: Vec<String>,
+    /// Parent span IDs named by its spans and not (yet) received.
+    pending: Vec<i64>,
 }
+
+/// Missing parent IDs a trace remembers, at most: past this many (a trace
+/// of unrelated fragments), more are not tracked, so one trace's row stays
+/// small (80 KB) however many orphans it gets. `missing_parents` then
+/// counts the tracked ones.
+const MAX_PENDING_PARENTS: usize = 10_000;
 
 /// The writer's state for spans.
 pub(super) struct Traces {
@@ -147,6 +155,13 @@ impl Traces {
                 }
                 for &i in &new {
                     let s = &g.spans[i];
+                    if let Some(p) = s.parent {
+                        // Checked against every stored and new ID once the
+                        // batch is in (the parent may come later in it).
+                        if row.pending.len() < MAX_PENDING_PARENTS && !seen.contains(&p) {
+                            row.pending.push(p);
+                        }
+                    }
                     for (lt, ls) in &s.links {
                         ins_link.execute(params![row.id, s.span_id, &lt[..], ls])?;
                     }
@@ -168,11 +183,21 @@ impl Traces {
                 }
             }
         }
+        // A parent is missing when no stored or new span of its trace has its ID.
+        for ((row, ids), touched) in rows.iter_mut().zip(&known).zip(&touched) {
+            if *touched {
+                let ids = ids.as_ref();
+                row.pending.sort_unstable();
+                row.pending.dedup();
+                row.pending
+                    .retain(|p| !ids.is_some_and(|ids| ids.contains(p)));
+            }
+        }
         {
             let mut update = conn.prepare_cached(
                 "UPDATE traces SET start_ns = ?2, end_ns = ?3, span_count = ?4, error_count = ?5,
                     root_known = ?6, root_start = ?7, root_name = ?8, root_service = ?9, services = ?10,
-                    arrived_ns = ?11
+                    arrived_ns = ?11, missing_parents = ?12, pending_parents = ?13
                  WHERE id = ?1",
             )?;
             let mut delete =
@@ -195,6 +220,8 @@ impl Traces {
                         row.root_service,
                         serde_json::to_string(&row.services).unwrap_or_else(|_| "[]".into()),
                         to_sql(arrived),
+                        row.pending.len() as i64,
+                        pending_blob(&row.pending),
                     ])?;
                 }
             }
@@ -233,7 +260,7 @@ fn load_trace(conn: &Connection, trace_id: &[u8; 16]) -> Result<TraceRow, StoreE
     let existing = conn
         .prepare_cached(
             "SELECT id, start_ns, end_ns, span_count, error_count, root_known, root_start,
-                        root_name, root_service, services
+                        root_name, root_service, services, pending_parents
                  FROM traces WHERE trace_id = ?1",
         )?
         .query_row([&trace_id[..]], |r| {
@@ -249,6 +276,13 @@ fn load_trace(conn: &Connection, trace_id: &[u8; 16]) -> Result<TraceRow, StoreE
                 root_name: r.get(7)?,
                 root_service: r.get(8)?,
                 services: serde_json::from_str(&services).unwrap_or_default(),
+                pending: r
+                    .get_ref(10)?
+                    .as_blob_or_null()?
+                    .unwrap_or_default()
+                    .chunks_exact(8)
+                    .map(|b| i64::from_be_bytes(b.try_into().expect("8 bytes")))
+                    .collect(),
             })
         })
         .optional()?;
@@ -272,7 +306,14 @@ fn load_trace(conn: &Connection, trace_id: &[u8; 16]) -> Result<TraceRow, StoreE
         root_name: None,
         root_service: None,
         services: Vec::new(),
+        pending: Vec::new(),
     })
+}
+
+/// The stored form of a trace's missing parent IDs: 8 big-endian bytes
+/// each, NULL when none.
+fn pending_blob(ids: &[i64]) -> Option<Vec<u8>> {
+    (!ids.is_empty()).then(|| ids.iter().flat_map(|p| p.to_be_bytes()).collect())
 }
 
 /// Writes this batch's segment of the attribute index: one row per

@@ -1,0 +1,220 @@
+// The trace page's worker: fetches a trace, parses the JSON and builds the
+// span tree off the main thread, then hands the page the tree as columns
+// (typed arrays and string tables, cheap to transfer) from which the page
+// makes light nodes a slice at a time, top of the tree first. The worker
+// keeps the whole spans and answers what needs them: find-in-trace (`lens`),
+// one span's full data (details), group-by values, attribute keys.
+// Protocol: traceStream.ts.
+
+import { ApiError, getTrace } from './api';
+import { anyValueToString, attrValue, type KeyValue } from './format';
+import { attributeKeys, buildTree, flattenTrace, groupValues, lens, spanSearchText, type OtlpResource, type OtlpScope, type OtlpStatus, type SpanTree } from './tree';
+import type { Columns, FromWorker, ToWorker } from './traceStream';
+
+/** The worker's global scope (the page's tsconfig has no WebWorker lib). */
+const scope = self as unknown as { postMessage(m: unknown, transfer: Transferable[]): void; onmessage: ((ev: MessageEvent<ToWorker>) => void) | null };
+
+let tree: SpanTree | null = null;
+let texts: (string | undefined)[] = [];
+let ctl: AbortController | null = null;
+/** When the answer was parsed (ms since the epoch, as `performance.timeOrigin + now()`). */
+let fetchedAt = 0;
+/** When the answer's last byte arrived (epoch ms), and its size. */
+let answeredAt = 0;
+let answerBytes = 0;
+
+function post(msg: FromWorker, transfer: Transferable[] = []): void {
+  scope.postMessage(msg, transfer);
+}
+
+/** Strings joined, with offsets: one string to copy instead of n. */
+function joined(n: number, get: (i: number) => string): { text: string; off: Int32Array } {
+  const off = new Int32Array(n + 1);
+  const parts = new Array<string>(n);
+  let k = 0;
+  for (let i = 0; i < n; i++) {
+    const s = get(i);
+    parts[i] = s;
+    k += s.length;
+    off[i + 1] = k;
+  }
+  return { text: parts.join(''), off };
+}
+
+/** Distinct values to small integers. */
+class Table<T> {
+  readonly items: T[] = [];
+  private readonly index = new Map<string | T, number>();
+  id(v: T, key: string | T = v): number {
+    let i = this.index.get(key);
+    if (i === undefined) {
+      i = this.items.length;
+      this.items.push(v);
+      this.index.set(key, i);
+    }
+    return i;
+  }
+}
+
+function columns(t: SpanTree, contextKeys: string[]): { cols: Columns; transfer: Transferable[] } {
+  const n = t.nodes.length;
+  const parent = new Int32Array(n);
+  const depth = new Int32Array(n);
+  const flags = new Int32Array(n);
+  const kind = new Int32Array(n);
+  const traceIdx = new Int32Array(n);
+  const svc = new Int32Array(n);
+  const name = new Int32Array(n);
+  const res = new Int32Array(n);
+  const scp = new Int32Array(n);
+  const status = new Int32Array(n);
+  const start = new Float64Array(n);
+  const end = new Float64Array(n);
+  const ctx = contextKeys.map(() => new Int32Array(n));
+  const names = new Table<string>();
+  const svcs = new Table<string>();
+  const resources = new Table<OtlpResource>();
+  const scopes = new Table<OtlpScope>();
+  const statuses = new Table<OtlpStatus>();
+  const ctxValues = contextKeys.map(() => new Table<KeyValue>());
+  for (let i = 0; i < n; i++) {
+    const node = t.nodes[i]!;
+    parent[i] = node.parent;
+    depth[i] = node.depth;
+    flags[i] = node.flags;
+    kind[i] = node.kind;
+    traceIdx[i] = node.traceIdx;
+    svc[i] = svcs.id(node.service);
+    name[i] = names.id(node.name);
+    res[i] = resources.id(node.resource);
+    scp[i] = scopes.id(node.scope);
+    const st = node.span.status;
+    status[i] = st && (st.code || st.message) ? statuses.id(st, `${st.code ?? ''}\u0000${st.message ?? ''}`) : -1;
+    start[i] = node.start;
+    end[i] = node.end;
+    const attrs = node.span.attributes;
+    for (let k = 0; k < contextKeys.length; k++) {
+      const key = contextKeys[k]!;
+      let kv: KeyValue | undefined;
+      if (attrs) for (const a of attrs) if (a.key === key) kv = a;
+      if (!kv) {
+        const rv = attrValue(node.resource.attributes, key);
+        if (rv !== undefined) kv = { key, value: { stringValue: rv } };
+      }
+      ctx[k]![i] = kv ? ctxValues[k]!.id(kv, anyValueToString(kv.value)) : -1;
+    }
+  }
+  const spanIds = joined(n, (i) => t.nodes[i]!.spanId);
+  const parentIds = joined(n, (i) => t.nodes[i]!.parentSpanId);
+  const startNs = joined(n, (i) => t.nodes[i]!.startNs);
+  const endNs = joined(n, (i) => t.nodes[i]!.endNs);
+  const cols: Columns = {
+    parent,
+    depth,
+    flags,
+    kind,
+    traceIdx,
+    svc,
+    name,
+    res,
+    scp,
+    status,
+    start,
+    end,
+    ctx,
+    names: names.items,
+    svcs: svcs.items,
+    resources: resources.items,
+    scopes: scopes.items,
+    statuses: statuses.items,
+    contextKeys,
+    ctxValues: ctxValues.map((x) => x.items),
+    spanIds,
+    parentIds,
+    startNs,
+    endNs,
+  };
+  const transfer: Transferable[] = [parent, depth, flags, kind, traceIdx, svc, name, res, scp, status, start, end, ...ctx, spanIds.off, parentIds.off, startNs.off, endNs.off].map((a) => a.buffer);
+  return { cols, transfer };
+}
+
+async function load(traceId: string, contextKeys: string[], parentsGone: boolean): Promise<void> {
+  ctl?.abort();
+  const c = new AbortController();
+  ctl = c;
+  let t: SpanTree;
+  try {
+    const data = await getTrace(traceId, c.signal);
+    if (c.signal.aborted) return;
+    fetchedAt = performance.timeOrigin + performance.now();
+    const res = performance.getEntriesByType('resource').find((e) => e.name.endsWith(`/api/v1/traces/${traceId}`)) as PerformanceResourceTiming | undefined;
+    answeredAt = res ? performance.timeOrigin + res.responseEnd : 0;
+    answerBytes = res ? res.encodedBodySize : 0;
+    // Spans whose parent has not arrived hang under a placeholder (docs/api.md "Incomplete traces").
+    t = buildTree(flattenTrace(data), { mainTraceId: traceId, placeholders: true, parentsGone });
+  } catch (e) {
+    if ((e as Error).name === 'AbortError') return;
+    post({ t: 'error', message: (e as Error).message, status: e instanceof ApiError ? e.status : 0 });
+    return;
+  }
+  tree = t;
+  texts = [];
+  const { cols, transfer } = columns(t, contextKeys);
+  const order = t.order.slice();
+  const size = t.size.slice();
+  post(
+    {
+      t: 'head',
+      n: t.nodes.length,
+      order,
+      size,
+      roots: t.roots,
+      base: t.base,
+      duration: t.duration,
+      traceIds: t.traceIds,
+      dupKeys: [...t.dupKeys],
+      issues: t.issues,
+      errorCount: t.errorCount,
+      services: t.services,
+      cols,
+      parsedAt: fetchedAt,
+      answeredAt,
+      answerBytes,
+    },
+    [order.buffer, size.buffer, ...transfer],
+  );
+  // Idle: the search text of every span, so the first find is quick too.
+  for (let i = 0; i < t.nodes.length; i++) texts[i] = spanSearchText(t.nodes[i]!);
+}
+
+scope.onmessage = (ev: MessageEvent<ToWorker>) => {
+  const m = ev.data;
+  if (m.t === 'load') {
+    void load(m.traceId, m.contextKeys, m.parentsGone);
+    return;
+  }
+  const t = tree;
+  switch (m.t) {
+    case 'lens': {
+      if (!t) return post({ t: 'lens', seq: m.seq, count: -1, matches: new Uint8Array(0), collapsed: new Uint8Array(0) });
+      const r = lens(t, m.query, texts);
+      post({ t: 'lens', seq: m.seq, count: r.count, matches: r.matches, collapsed: r.collapsed }, [r.matches.buffer, r.collapsed.buffer]);
+      return;
+    }
+    case 'span':
+      post({ t: 'span', seq: m.seq, span: t?.nodes[m.index]?.span ?? null });
+      return;
+    case 'group': {
+      if (!t) return post({ t: 'group', seq: m.seq, ids: new Int32Array(0), values: [] });
+      const values = groupValues(t, m.key);
+      const table = new Table<string>();
+      const ids = new Int32Array(values.length);
+      for (let i = 0; i < values.length; i++) ids[i] = table.id(values[i]!);
+      post({ t: 'group', seq: m.seq, ids, values: table.items }, [ids.buffer]);
+      return;
+    }
+    case 'keys':
+      post({ t: 'keys', seq: m.seq, keys: t ? attributeKeys(t, m.max) : [] });
+      return;
+  }
+};
