@@ -3,12 +3,17 @@
 //! window under Xvfb over WebDriver (tauri-driver + WebKitWebDriver): a
 //! taken port is explained with its holder, Retry loads the web UI from the
 //! API address, telemetry from the OpenTelemetry JS SDK shows up in the
-//! window and opens as a waterfall, and a second launch hands over to the
-//! first (single instance). Screenshots go to `target/desktop-artifacts/`.
+//! window and opens as a waterfall, a rule that fires on it raises an OS
+//! notification (a Notify answered by `notification-daemon` on the test's
+//! session bus) and puts "1 firing" on the tray (its StatusNotifierItem
+//! label, read on that bus) and in the window title, and a second launch
+//! hands over to the first (single instance). Screenshots go to
+//! `target/desktop-artifacts/`.
 //!
 //! Needs, and fails (never skips) without: `tauri-driver`
 //! (`cargo install tauri-driver --locked`), `WebKitWebDriver`
-//! (`webkit2gtk-driver`), `Xvfb`, `dbus-daemon`, a binary built after
+//! (`webkit2gtk-driver`), `Xvfb`, `dbus-daemon`, `dbus-monitor`, `busctl`,
+//! `notification-daemon`, `xprop`/`xwininfo` (`x11-utils`), a binary built after
 //! `scripts/build-ui`, and `npm ci --prefix tests/e2e/node`. `scripts/setup`
 //! installs them all.
 
@@ -99,6 +104,14 @@ fn the_desktop_window_works() {
         (WEBKIT_DRIVER, "webkit2gtk-driver"),
         ("Xvfb", "xvfb"),
         ("dbus-daemon", "dbus-daemon"),
+        ("dbus-monitor", "dbus-bin"),
+        ("busctl", "systemd"),
+        ("xprop", "x11-utils"),
+        ("xwininfo", "x11-utils"),
+        (
+            "/usr/lib/notification-daemon/notification-daemon",
+            "notification-daemon",
+        ),
     ] {
         let found = if path.starts_with('/') {
             Path::new(path).is_file()

@@ -19,6 +19,10 @@
 //   4. the official OpenTelemetry JS SDK sends a Kestra-shaped workload
 //      (tests/e2e/node/workload.mjs, OTLP/HTTP protobuf): its trace appears
 //      in the window's trace list;
+//      a rule on failed spans, saved before, fires: the notification server
+//      on the session bus (notification-daemon) is sent a Notify naming the
+//      rule and answers it; the tray's label (read on the bus) says
+//      "1 firing" and the window title "… — 1 alert firing";
 //   5. clicking it opens the trace: the waterfall shows its spans;
 //   6. launching `loupe` a second time hands over to the running one and
 //      exits 0 without touching the ports (single instance);
@@ -39,6 +43,7 @@ const NODE_DIR = join(ROOT, 'tests/e2e/node');
 const STEP_TIMEOUT = 30_000;
 const TOTAL_TIMEOUT = 230_000; // below tests/desktop.rs's 240 s, so cleanup runs here
 const WEBKIT_DRIVER = process.env.LOUPE_WEBKIT_DRIVER ?? '/usr/bin/WebKitWebDriver';
+const NOTIFICATION_DAEMON = process.env.LOUPE_NOTIFICATION_DAEMON ?? '/usr/lib/notification-daemon/notification-daemon';
 
 const [, , BIN_ARG, ARTIFACTS_ARG] = process.argv;
 const t0 = Date.now();
@@ -137,6 +142,10 @@ const TAURI_DRIVER = process.env.LOUPE_TAURI_DRIVER ?? onPath('tauri-driver') ??
   if (!existsSync(WEBKIT_DRIVER)) missing.push(`${WEBKIT_DRIVER} is missing: run \`apt-get install -y webkit2gtk-driver\``);
   if (!onPath('Xvfb')) missing.push('Xvfb is missing: run `apt-get install -y xvfb`');
   if (!onPath('dbus-daemon')) missing.push('dbus-daemon is missing: run `apt-get install -y dbus-daemon`');
+  if (!onPath('dbus-monitor')) missing.push('dbus-monitor is missing: run `apt-get install -y dbus-bin`');
+  if (!onPath('busctl')) missing.push('busctl is missing: run `apt-get install -y systemd`');
+  if (!onPath('xprop')) missing.push('xprop is missing: run `apt-get install -y x11-utils`');
+  if (!existsSync(NOTIFICATION_DAEMON)) missing.push(`${NOTIFICATION_DAEMON} is missing: run \`apt-get install -y notification-daemon\``);
   if (!existsSync(join(NODE_DIR, 'node_modules/@opentelemetry/sdk-trace-base/package.json'))) {
     missing.push('the workload\'s OpenTelemetry SDK is not installed: run `npm ci --prefix tests/e2e/node`');
   }
@@ -277,11 +286,25 @@ for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true, mode: 0o700
 
 let display;
 let busAddress;
+/** What dbus-monitor saw on the session bus (Notify calls and replies). */
+let busLog = '';
 try {
   const xvfb = track('Xvfb', spawn('Xvfb', ['-displayfd', '1', '-screen', '0', '1400x900x24', '-nolisten', 'tcp'], { stdio: ['ignore', 'pipe', 'pipe'] }));
   display = `:${await firstLine(xvfb.stdout, 'Xvfb', xvfb)}`;
   const dbus = track('dbus', spawn('dbus-daemon', ['--session', '--nofork', '--print-address=1'], { stdio: ['ignore', 'pipe', 'pipe'] }));
   busAddress = await firstLine(dbus.stdout, 'dbus-daemon', dbus);
+  // A notification server on that bus (GNOME's reference one, drawing on
+  // the Xvfb display), and a monitor that records every Notify call it is
+  // sent and every reply it gives.
+  const busEnv = { ...process.env, DISPLAY: display, DBUS_SESSION_BUS_ADDRESS: busAddress };
+  track('notification-daemon', spawn(NOTIFICATION_DAEMON, [], { env: busEnv, stdio: ['ignore', 'ignore', 'pipe'] }));
+  const monitor = track(
+    'dbus-monitor',
+    spawn('dbus-monitor', ['--address', busAddress, "type='method_call',interface='org.freedesktop.Notifications',member='Notify'", "type='method_return'"], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+  monitor.stdout.on('data', (d) => (busLog += d));
 } catch (e) {
   await die(e.message);
 }
@@ -455,6 +478,89 @@ async function runWorkload() {
   return JSON.parse(out.trim().split('\n').pop());
 }
 
+// A rule on failed spans that notifies the desktop: armed before the
+// workload's failure arrives.
+const RULE = 'Failed spans (desktop)';
+await check('alert-rule', async () => {
+  const post = async (path, body) => {
+    const res = await fetch(`${API}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`POST ${path}: ${res.status} ${text}`);
+    return JSON.parse(text);
+  };
+  await post('/api/v1/channels', { name: 'desktop', kind: 'desktop', url: '', allowPrivate: false, template: '' });
+  const yaml = `name: ${RULE}\nsignal: traces\nwhen: {field: span.status, op: equals, value: error}\nkeep_firing: 30m\nnotify: [desktop]\n`;
+  await post('/api/v1/rules', { yaml });
+  return 'desktop channel and rule saved';
+});
+
+/** The X window titles on the display (xprop on every top-level window). */
+async function windowTitles() {
+  const run = (args) =>
+    new Promise((ok) => {
+      const c = spawn('xprop', ['-display', display, ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      c.stdout.on('data', (d) => (out += d));
+      c.once('exit', () => ok(out));
+    });
+  const tree = await new Promise((ok) => {
+    const c = spawn('xwininfo', ['-display', display, '-root', '-children'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    c.stdout.on('data', (d) => (out += d));
+    c.once('exit', () => ok(out));
+  });
+  const ids = [...tree.matchAll(/^\s+(0x[0-9a-f]+)/gm)].map((x) => x[1]);
+  const titles = [];
+  for (const id of ids) {
+    const t = /_NET_WM_NAME\(UTF8_STRING\) = "(.*)"/.exec(await run(['-id', id, '_NET_WM_NAME']));
+    if (t) titles.push(t[1]);
+  }
+  return titles;
+}
+
+/**
+ * The tray's label as the desktop sees it: Tauri's tray on Linux is an
+ * AppIndicator, a StatusNotifierItem object on the session bus; the
+ * label is its XAyatanaLabel property (a tooltip does not exist there).
+ */
+async function trayLabel() {
+  const busctl = (args) =>
+    new Promise((ok) => {
+      const c = spawn('busctl', ['--address', busAddress, '--no-pager', ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      c.stdout.on('data', (d) => (out += d));
+      // busctl's get-property waits 25 s for a peer that never answers,
+      // whatever --timeout says: two seconds are plenty on one machine.
+      const timer = setTimeout(() => c.kill('SIGKILL'), 2000);
+      c.once('exit', () => {
+        clearTimeout(timer);
+        ok(out);
+      });
+    });
+  const owners = trayOwner
+    ? [trayOwner]
+    : (await busctl(['list']))
+        .split('\n')
+        .map((l) => l.split(/\s+/))
+        .filter((f) => f[2] === 'loupe' && f[0].startsWith(':'))
+        .map((f) => f[0]);
+  // Asked all at once: the app's other connections (WebKit's) do not
+  // answer and each would cost the timeout; the one that does is asked
+  // alone from then on.
+  const answers = await Promise.all(
+    owners.map(async (o) => [o, await busctl(['get-property', o, '/org/ayatana/NotificationItem/tray_icon_tray_app_loupe', 'org.kde.StatusNotifierItem', 'XAyatanaLabel'])]),
+  );
+  for (const [o, v] of answers) {
+    const m = /^s "(.*)"$/.exec(v.trim());
+    if (m) {
+      trayOwner = o;
+      return m[1];
+    }
+  }
+  return null;
+}
+let trayOwner = null;
+
 let m;
 await check('trace-appears', async () => {
   m = await runWorkload();
@@ -469,6 +575,34 @@ await check('trace-appears', async () => {
     how = 'after a reload';
   }
   return `${m.spans.length} spans sent; trace ${main} listed (${how})`;
+});
+
+// The failure fires the rule: the notification server on the session bus
+// is sent a Notify naming the rule and answers it (the notification is
+// shown); the tray's label and the window title say one alert is firing.
+await check('alert-notifies', async () => {
+  const call = await until(
+    async () => {
+      const i = busLog.indexOf(`string "Alert: ${RULE}"`);
+      return i >= 0 ? busLog.slice(Math.max(0, busLog.lastIndexOf('method call', i)), i + 400) : null;
+    },
+    'a Notify call on the session bus naming the rule',
+  );
+  if (!/member=Notify/.test(call)) throw new Error(`not a Notify call:\n${call}`);
+  const serial = /serial=(\d+)/.exec(call)?.[1];
+  const reply = await until(
+    async () => new RegExp(`method return[^\\n]*reply_serial=${serial}\\n\\s+uint32 (\\d+)`).exec(busLog),
+    `the notification server's reply to Notify (serial ${serial})`,
+  );
+  const titles = await until(async () => {
+    const t = await windowTitles();
+    return t.some((x) => x.includes('1 alert firing')) ? t : null;
+  }, 'the window title to say "1 alert firing"');
+  const label = await until(async () => {
+    const l = await trayLabel();
+    return l === '1 firing' ? l : null;
+  }, 'the tray\'s label (its StatusNotifierItem XAyatanaLabel on the session bus) to say "1 firing"');
+  return `Notify answered with id ${reply[1]}; tray label ${JSON.stringify(label)}; window ${JSON.stringify(titles.find((x) => x.includes('firing')))}`;
 });
 
 // ---------------------------------------------------------------------------

@@ -7,10 +7,13 @@
 // prefix AND (flow cleanup AND namespace company.system)), expects the
 // never-matches warning, applies the offered OR, widens the prefix to
 // `company.` so the workload's failure matches, backtests (one firing, with a
-// link to the trace) and saves. Exits non-zero with a message on failure;
+// link to the trace) and saves; then adds a webhook channel (refused with
+// the reason, saved with "allow private"), edits it and sends a test to a
+// local receiver. Exits non-zero with a message on failure;
 // a screenshot per step goes to the artifacts directory.
 
 import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 
 const CHROMIUM = process.env.LOUPE_CHROMIUM ?? '/usr/bin/chromium';
@@ -113,6 +116,13 @@ try {
     const after = await count('fix-after');
     if (!before.startsWith('0 matches')) throw new Error(`before: ${before}`);
     if (!/^[1-9]\d* match/.test(after)) throw new Error(`after: ${after}`);
+    // The plain OR between the two namespaces (what the editor used to
+    // apply) is offered too, and its count shows why it is not the fix:
+    // it keeps `cleanup` under the AND and misses the failed run.
+    const plain = await count('fix-alt-1');
+    if (parseInt(plain, 10) >= parseInt(after, 10)) throw new Error(`the plain OR (${plain}) should find fewer than the fix (${after})`);
+    const plainShown = await page.locator('[data-testid=fix-alt-1] code').innerText();
+    if (!plainShown.includes('(kestra.namespace prefix company.team OR kestra.namespace equals company.system) AND kestra.flowId equals cleanup')) throw new Error(`plain OR: ${plainShown}`);
     const shown = await page.locator('[data-testid=fix-after] code').innerText();
     if (!shown.includes('(kestra.namespace equals company.system AND kestra.flowId equals cleanup)')) throw new Error(`suggested: ${shown}`);
   });
@@ -148,6 +158,74 @@ try {
     await page.locator('[data-testid=save-rule]').click();
     await page.locator('[data-testid=rules-table] tr[data-rule="Failed executions in company"]').waitFor();
   });
+  // Channels: the target is checked when saved (a loopback receiver is
+  // refused with the reason until "allow private" is ticked), a channel
+  // can be edited (an empty URL keeps the stored one), and "Send test"
+  // shows how the delivery went.
+  const got = [];
+  const receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => {
+      body += c;
+    });
+    req.on('end', () => {
+      got.push({ path: req.url, body });
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+    });
+  });
+  await new Promise((ok) => receiver.listen(0, '127.0.0.1', ok));
+  const hookUrl = `http://127.0.0.1:${receiver.address().port}/hook/secret-token`;
+  try {
+    await step('channel-refused', async () => {
+      await page.goto(`${BASE}/rules`);
+      await page.locator('[data-testid=channel-form]').waitFor();
+      await page.locator('[data-testid=channel-name]').fill('hook');
+      await page.locator('[data-testid=channel-kind]').selectOption('webhook');
+      await page.locator('[data-testid=channel-url]').fill(hookUrl);
+      await page.locator('[data-testid=save-channel]').click();
+      const err = page.locator('[data-testid=channel-error]');
+      for (let i = 0; i < 50 && !(await err.innerText()); i++) await page.waitForTimeout(100);
+      const t = await err.innerText();
+      if (!t.includes('127.0.0.1') || !t.includes('allow private targets')) throw new Error(`refusal: ${JSON.stringify(t)}`);
+      if (t.includes('secret-token')) throw new Error(`the refusal shows the URL's path: ${t}`);
+      if (await page.locator('[data-testid=channels-table] tr[data-channel=hook]').count()) throw new Error('a refused channel was stored');
+    });
+    await step('channel-saved', async () => {
+      // What was typed is still there; tick "allow private" and save.
+      if ((await page.locator('[data-testid=channel-name]').inputValue()) !== 'hook') throw new Error('the form lost what was typed');
+      await page.locator('[data-testid=channel-private]').check();
+      await page.locator('[data-testid=save-channel]').click();
+      const row = page.locator('[data-testid=channels-table] tr[data-channel=hook]');
+      await row.waitFor();
+      const t = await row.innerText();
+      if (t.includes('secret-token')) throw new Error(`URL not masked: ${t}`);
+    });
+    await step('channel-edited', async () => {
+      await page.locator('tr[data-channel=hook] [data-testid=edit-channel]').click();
+      await page.locator('[data-testid=channel-form]').getByText('Edit hook:').waitFor();
+      if ((await page.locator('[data-testid=channel-url]').inputValue()) !== '') throw new Error('the stored URL was put in the form');
+      await page.locator('[data-testid=channel-template]').fill('{{rule}} via the edited hook');
+      await page.locator('[data-testid=save-channel]').click();
+      await page.locator('tr[data-channel=hook]').getByText('{{rule}} via the edited hook').waitFor();
+    });
+    await step('channel-send-test', async () => {
+      await page.locator('tr[data-channel=hook] [data-testid=test-channel]').click();
+      const cell = page.locator('tr[data-channel=hook] [data-testid=channel-test-result]');
+      let t = '';
+      for (let i = 0; i < 200 && !/^(delivered|failed|still|queued|not sent)/.test(t); i++) {
+        t = await cell.innerText();
+        if (!/^(delivered|failed|still|queued|not sent)/.test(t)) await page.waitForTimeout(100);
+      }
+      if (t !== 'delivered (HTTP 200)') throw new Error(`send test shows ${JSON.stringify(t)}`);
+      if (got.length !== 1) throw new Error(`the receiver got ${got.length} requests`);
+      const msg = JSON.parse(got[0].body);
+      // Edited without re-typing the URL: the stored one was kept.
+      if (got[0].path !== '/hook/secret-token') throw new Error(`delivered to ${got[0].path}`);
+      if (msg.text !== 'Loupe test notification via the edited hook') throw new Error(`text: ${msg.text}`);
+    });
+  } finally {
+    receiver.close();
+  }
   if (errors.length) throw new Error(errors.join('\n'));
 } catch (e) {
   failed = e;

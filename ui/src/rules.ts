@@ -4,7 +4,7 @@
 // The YAML text is never produced here: the server renders and parses it
 // (`/api/v1/rules/render`, `/parse`), so the tree and the text cannot drift.
 
-import type { Analysis, Condition, Finding, Op, Predicate, Rule, Scalar, Signal } from './generated/api';
+import type { Analysis, Condition, Finding, Op, Predicate, Rule, Scalar, Signal, TestResult } from './generated/api';
 
 // The rule model is the API's (generated from the Rust types, so the
 // editor and the server cannot disagree on a field): a rule, its
@@ -112,11 +112,92 @@ export function toggleNot(root: Cond, path: number[]): Cond {
   return update(root, path, (c) => ('not' in c ? c.not : { not: c })) ?? root;
 }
 
-/** Removes the node; `undefined` when nothing is left. */
-export function remove(root: Cond, path: number[]): Cond | undefined {
+/** An edit's result: the tree, and what changed beyond the edit itself (shown, never silent). */
+export interface Edited {
+  when: Cond | undefined;
+  note: string;
+}
+
+/** Drops groups left empty (an empty AND would match everything, an empty OR nothing), saying which. */
+function dropEmpty(c: Cond): { when: Cond | undefined; dropped: number } {
+  if (isPred(c)) return { when: c, dropped: 0 };
+  if ('not' in c) {
+    const inner = dropEmpty(c.not);
+    return { when: inner.when ? { not: inner.when } : undefined, dropped: inner.dropped + (inner.when ? 0 : 1) };
+  }
+  let dropped = 0;
+  const kids: Cond[] = [];
+  for (const k of children(c)) {
+    const r = dropEmpty(k);
+    dropped += r.dropped;
+    if (r.when) kids.push(r.when);
+  }
+  if (kids.length === 0) return { when: undefined, dropped: dropped + 1 };
+  return { when: withChildren(c, kids), dropped };
+}
+
+function emptyNote(dropped: number): string {
+  return dropped === 0 ? '' : dropped === 1 ? 'The group left empty was removed too.' : `${dropped} groups left empty were removed too.`;
+}
+
+/**
+ * Removes the node. A group left with one member stays a group (the tree
+ * shows it, with "Ungroup"); one left empty goes, and the note says so: a
+ * group never disappears silently.
+ */
+export function remove(root: Cond, path: number[]): Edited {
   const out = update(root, path, () => null);
-  if (!out) return undefined;
-  return simplify(out);
+  if (!out) return { when: undefined, note: path.length ? 'The group left empty was removed too.' : '' };
+  const r = dropEmpty(out);
+  return { when: r.when, note: emptyNote(r.dropped) };
+}
+
+/** Wraps the node at `path` in a new group of one (AND or OR), to add alternatives or conditions beside it. */
+export function wrap(root: Cond, path: number[], kind: GroupKind): Cond {
+  return update(root, path, (c) => (kind === 'all' ? { all: [c] } : { any: [c] })) ?? root;
+}
+
+/** Replaces a one-member group by its member (the only ungrouping that keeps the meaning). */
+export function unwrap(root: Cond, path: number[]): Cond {
+  return (
+    update(root, path, (c) => {
+      const kids = 'all' in c ? c.all : 'any' in c ? c.any : null;
+      return kids && kids.length === 1 ? kids[0] : c;
+    }) ?? root
+  );
+}
+
+/** Every AND/OR group of the tree with its path, for "move to". */
+export function groups(root: Cond | undefined, path: number[] = []): { path: number[]; kind: GroupKind; text: string }[] {
+  if (!root || isPred(root)) return [];
+  const out: { path: number[]; kind: GroupKind; text: string }[] = [];
+  const k = kindOf(root);
+  if (k === 'all' || k === 'any') out.push({ path, kind: k, text: condText(root) });
+  children(root).forEach((c, i) => {
+    out.push(...groups(c, [...path, i]));
+  });
+  return out;
+}
+
+/**
+ * Moves the node at `from` to the end of the group at `to`. Refused (the
+ * tree unchanged, with a note) when `to` is the node itself or inside it,
+ * or not a group. The source group is never collapsed; one left empty goes,
+ * with a note.
+ */
+export function move(root: Cond, from: number[], to: number[]): Edited {
+  const node = at(root, from);
+  const target = at(root, to);
+  if (!node || from.length === 0) return { when: root, note: 'Only a member of a group can be moved.' };
+  if (!target || !('all' in target || 'any' in target)) return { when: root, note: 'Conditions can only be moved into an AND or OR group.' };
+  if (to.length >= from.length && from.every((v, i) => to[i] === v)) return { when: root, note: 'A group cannot be moved into itself.' };
+  const parent = from.slice(0, -1);
+  if (parent.length === to.length && parent.every((v, i) => to[i] === v)) return { when: root, note: '' };
+  // Appending at the end shifts no existing path, so `from` still points
+  // at the node afterwards.
+  const added = update(root, to, (g) => withChildren(g, [...children(g), node])) ?? root;
+  const r = remove(added, from);
+  return { when: r.when, note: r.note };
 }
 
 /** Groups left with one member become that member; empty groups go. */
@@ -180,4 +261,35 @@ export function valueSource(field: string): 'services' | 'attribute' | null {
   if (field === 'service') return 'services';
   if (!field || field.startsWith('span.') || field.startsWith('log.')) return null;
   return 'attribute';
+}
+
+/** A channel as typed into the form. */
+export interface ChannelDraft {
+  name: string;
+  kind: 'slack' | 'webhook' | 'desktop';
+  url: string;
+  allowPrivate: boolean;
+  template: string;
+}
+
+/** The body of `POST/PUT /channels`: trimmed; a desktop channel has no URL; an empty URL on update keeps the stored one. */
+export function channelBody(d: ChannelDraft): ChannelDraft {
+  return { name: d.name.trim(), kind: d.kind, url: d.kind === 'desktop' ? '' : d.url.trim(), allowPrivate: d.allowPrivate, template: d.template };
+}
+
+/** "send test"'s answer as one line: delivered with the status, or why not. */
+export function testResultText(r: TestResult): string {
+  if (!r.queued) return `not sent: ${r.error || 'the delivery queue is full'}`;
+  const status = r.status ? ` (HTTP ${r.status})` : '';
+  const tries = r.attempts > 1 ? ` after ${r.attempts} attempts` : '';
+  switch (r.result) {
+    case 'delivered':
+      return `delivered${status}${tries}`;
+    case 'failed':
+      return `failed${status}: ${r.error}`;
+    case 'retrying':
+      return `still retrying${status}: ${r.error} (see Deliveries)`;
+    default:
+      return 'queued; no answer yet (see Deliveries)';
+  }
 }

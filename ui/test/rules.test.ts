@@ -1,5 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { addChild, at, badgeText, condText, readings, newPred, parseValue, remove, setKind, simplify, toggleNot, valueSource, type Cond } from '../src/rules';
+import {
+  addChild,
+  at,
+  badgeText,
+  channelBody,
+  condText,
+  groups,
+  move,
+  readings,
+  newPred,
+  parseValue,
+  remove,
+  setKind,
+  simplify,
+  testResultText,
+  toggleNot,
+  unwrap,
+  valueSource,
+  wrap,
+  type Cond,
+} from '../src/rules';
 
 const status: Cond = { field: 'span.status', op: 'equals', value: 'error' };
 const prefix: Cond = { field: 'kestra.namespace', op: 'prefix', value: 'company.product' };
@@ -30,15 +50,57 @@ describe('condition tree edits', () => {
     // A predicate is not a group: switching it does nothing.
     expect(setKind(c, [0], 'any')).toEqual(c);
   });
-  it('removes nodes and collapses single-member groups', () => {
+  it('removes nodes and never collapses a group silently', () => {
     const c: Cond = { all: [status, { any: [prefix, cleanup] }] };
-    expect(remove(c, [1, 0])).toEqual({ all: [status, cleanup] });
-    expect(remove(c, [0])).toEqual({ any: [prefix, cleanup] });
-    expect(remove(status, [])).toBeUndefined();
-    expect(remove({ not: status }, [0])).toBeUndefined();
+    // A group left with one member stays a group (the editor offers "Ungroup").
+    expect(remove(c, [1, 0])).toEqual({ when: { all: [status, { any: [cleanup] }] }, note: '' });
+    expect(remove(c, [0])).toEqual({ when: { all: [{ any: [prefix, cleanup] }] }, note: '' });
+    expect(remove(status, []).when).toBeUndefined();
+    expect(remove({ not: status }, [0]).when).toBeUndefined();
+    // A group left empty goes, and the note says so.
+    const r = remove({ all: [status, { any: [prefix] }] }, [1, 0]);
+    expect(r.when).toEqual({ all: [status] });
+    expect(r.note).toMatch(/empty was removed/);
     expect(simplify({ all: [{ any: [] }, status] })).toEqual(status);
     // Out-of-range paths change nothing.
-    expect(remove(c, [5])).toEqual(c);
+    expect(remove(c, [5]).when).toEqual(c);
+  });
+  it('wraps in a group, ungroups a group of one, lists groups', () => {
+    const c: Cond = { all: [status, prefix] };
+    const w = wrap(c, [1], 'any');
+    expect(w).toEqual({ all: [status, { any: [prefix] }] });
+    expect(unwrap(w, [1])).toEqual(c);
+    // Ungrouping a group of two would change its meaning: refused.
+    expect(unwrap(c, [])).toEqual(c);
+    expect(groups(w).map((g) => [g.path, g.kind])).toEqual([
+      [[], 'all'],
+      [[1], 'any'],
+    ]);
+  });
+  it('moves a predicate between groups: the seed rule fixed by hand', () => {
+    // The seed's bad example typed flat: status AND prefix AND flowId AND namespace.
+    const flow: Cond = { field: 'kestra.flowId', op: 'equals', value: 'cleanup' };
+    const system: Cond = { field: 'kestra.namespace', op: 'equals', value: 'company.system' };
+    let c: Cond = { all: [status, prefix, flow, system] };
+    // Wrap the prefix in an OR, add the cleanup branch beside it, then move
+    // both cleanup predicates into that branch.
+    c = wrap(c, [1], 'any');
+    c = addChild(c, [1], { all: [] as Cond[] });
+    let r = move(c, [2], [1, 1]);
+    expect(r.note).toBe('');
+    c = r.when as Cond;
+    r = move(c, [2], [1, 1]);
+    c = r.when as Cond;
+    expect(c).toEqual({ all: [status, { any: [prefix, { all: [flow, system] }] }] });
+    // Moving the last member out of a group removes it, with a note.
+    r = move(c, [1, 1, 0], []);
+    r = move(r.when as Cond, [1, 1, 0], []);
+    expect(r.note).toMatch(/empty was removed/);
+    expect(r.when).toEqual({ all: [status, { any: [prefix] }, flow, system] });
+    // Into itself, or into a predicate: refused, unchanged.
+    expect(move(c, [1], [1, 1]).when).toEqual(c);
+    expect(move(c, [1], [1, 1]).note).toMatch(/itself/);
+    expect(move(c, [0], [1, 0]).when).toEqual(c);
   });
   it('keeps typed values like YAML', () => {
     expect(parseValue('500')).toBe(500);
@@ -84,5 +146,26 @@ describe('fix preview text', () => {
     const plain = { field: 'x', op: 'exists' as const };
     expect(readings({ path: [], conflicts: [], message: '', suggestion: fixed, alternatives: [plain] })).toEqual([fixed, plain]);
     expect(readings({ path: [], conflicts: [], message: '', suggestion: fixed })).toEqual([fixed]);
+  });
+});
+
+describe('channels', () => {
+  it('send a trimmed body; a desktop channel has no URL', () => {
+    expect(channelBody({ name: ' slack ', kind: 'slack', url: ' http://127.0.0.1:9/h ', allowPrivate: true, template: '' })).toEqual({
+      name: 'slack',
+      kind: 'slack',
+      url: 'http://127.0.0.1:9/h',
+      allowPrivate: true,
+      template: '',
+    });
+    expect(channelBody({ name: 'd', kind: 'desktop', url: 'x', allowPrivate: false, template: '' }).url).toBe('');
+  });
+  it('say how a test delivery went', () => {
+    expect(testResultText({ queued: true, result: 'delivered', status: 200, error: '', attempts: 1 })).toBe('delivered (HTTP 200)');
+    expect(testResultText({ queued: true, result: 'delivered', status: 200, error: '', attempts: 3 })).toBe('delivered (HTTP 200) after 3 attempts');
+    expect(testResultText({ queued: true, result: 'failed', status: 404, error: 'refused with 404: not retried', attempts: 1 })).toBe('failed (HTTP 404): refused with 404: not retried');
+    expect(testResultText({ queued: true, result: 'retrying', status: null, error: 'cannot connect', attempts: 2 })).toMatch(/^still retrying: cannot connect/);
+    expect(testResultText({ queued: true, result: null, status: null, error: '', attempts: 0 })).toMatch(/^queued/);
+    expect(testResultText({ queued: false, result: null, status: null, error: '', attempts: 0 })).toMatch(/^not sent/);
   });
 });

@@ -18,7 +18,8 @@ use std::time::Duration;
 
 use loupe_alerts::deliver::{Attempt, Channel, ChannelKind, Deliverer, Job, RetryPolicy};
 use loupe_alerts::eval::{self, GroupState, Matcher, State, Transition};
-use loupe_alerts::template::{render, Notice, DEFAULT_TEMPLATE};
+use loupe_alerts::metric;
+use loupe_alerts::template::{default_text, render, Notice};
 use loupe_alerts::{Notifier, Rule, Signal};
 use loupe_model::ids::TraceId;
 use loupe_model::query::LogQuery;
@@ -94,20 +95,22 @@ pub fn channel_of(row: &ChannelRow) -> Channel {
     }
 }
 
-/// The payload for a channel: Slack's `{"text"}`, or the whole notice.
+/// The payload for a channel: Slack's `{"text"}`, or the whole notice
+/// with `text`. The text is the channel's template, or
+/// [`default_text`] when it has none.
 pub fn payload(ch: &Channel, n: &Notice) -> Vec<u8> {
-    let template = if ch.template.trim().is_empty() {
-        DEFAULT_TEMPLATE
+    let slack = ch.kind == ChannelKind::Slack;
+    let text = if ch.template.trim().is_empty() {
+        default_text(n, slack)
     } else {
-        ch.template.as_str()
+        render(&ch.template, n, slack)
     };
-    let body = match ch.kind {
-        ChannelKind::Slack => serde_json::json!({ "text": render(template, n, true) }),
-        _ => {
-            let mut v = serde_json::to_value(n).unwrap_or_default();
-            v["text"] = render(template, n, false).into();
-            v
-        }
+    let body = if slack {
+        serde_json::json!({ "text": text })
+    } else {
+        let mut v = serde_json::to_value(n).unwrap_or_default();
+        v["text"] = text.into();
+        v
     };
     serde_json::to_vec(&body).unwrap_or_default()
 }
@@ -324,14 +327,16 @@ impl Alerting {
                 Signal::Logs => eval::step_events(rule, &prev, &m.log_matches(&logs), now),
                 Signal::Metrics => {
                     let Some(spec) = &rule.metric else { continue };
+                    // Twice the window: a cumulative histogram's increase
+                    // over the window needs the point before it.
                     let range = NanoRange {
-                        start: now.saturating_sub(spec.window.0),
+                        start: now.saturating_sub(spec.window.0.saturating_mul(2)),
                         end: now,
                     };
                     let req = self.reader.metric_points(&spec.name, range)?;
-                    let series = eval::series_from_otlp(&req);
-                    let values = eval::aggregate(rule, &m, &series, now);
-                    eval::step_metric(rule, &prev, &values, now)
+                    let series = metric::series_from_otlp(&req);
+                    let values = metric::evaluate(rule, &m, &series, now);
+                    metric::step_metric_values(rule, &prev, &values, now)
                 }
             };
             if next != prev {
@@ -428,6 +433,12 @@ impl Alerting {
         }
     }
 
+    /// The name of the trace's root span, when the trace is stored.
+    fn root_operation(&self, trace: Option<&str>) -> Option<String> {
+        let id = TraceId::parse_hex(trace?).ok()?;
+        self.reader.trace_summary(id).ok()??.root_name
+    }
+
     /// A notice for a transition (error logs read now), masked by the one
     /// redactor: everything sent from it (Slack, webhook, desktop, every
     /// template variable) is built from this masked copy.
@@ -443,6 +454,7 @@ impl Alerting {
             at_ns: t.at_ns,
             evidence: t.evidence.clone(),
             error_logs: self.error_logs(trace.as_deref()),
+            root_operation: self.root_operation(trace.as_deref()),
             trace_link: trace.map(|id| format!("{}/trace/{id}", self.base_url)),
         }
         .redacted(&Redactor::default())
@@ -487,6 +499,7 @@ impl Alerting {
                 body: payload(&ch, notice),
                 channel: ch,
                 rule: notice.rule.clone(),
+                report: None,
             };
             if self.deliverer.send(job) {
                 sent += 1;
@@ -495,8 +508,14 @@ impl Alerting {
         Ok(sent)
     }
 
-    /// Queues a test message on one channel.
-    pub fn send_test(&self, row: &ChannelRow) -> bool {
+    /// Queues a test message on one channel; its attempts go to `report`
+    /// as well as to the log (a desktop channel reports none: the
+    /// notification is handed to the shell at once).
+    pub fn send_test(
+        &self,
+        row: &ChannelRow,
+        report: Option<tokio::sync::mpsc::UnboundedSender<Attempt>>,
+    ) -> bool {
         let ch = channel_of(row);
         let mut attributes = BTreeMap::new();
         attributes.insert("loupe.test".to_string(), "true".to_string());
@@ -518,6 +537,7 @@ impl Alerting {
             }),
             error_logs: Vec::new(),
             trace_link: None,
+            root_operation: None,
         }
         .redacted(&Redactor::default());
         if ch.kind == ChannelKind::Desktop {
@@ -530,6 +550,7 @@ impl Alerting {
             body: payload(&ch, &n),
             channel: ch,
             rule: n.rule.clone(),
+            report,
         })
     }
 

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use loupe_alerts::deliver::{mask_url, ChannelKind};
+use loupe_alerts::deliver::{mask_url, Attempt, ChannelKind};
 use loupe_alerts::eval::{self, GroupState, Matcher, State, Transition};
 use loupe_alerts::rule::{file_from_yaml, file_to_yaml};
 use loupe_alerts::target::check_target;
@@ -348,14 +348,14 @@ impl Alerting {
                 let req = self.reader.metric_points(
                     &spec.name,
                     NanoRange {
-                        start: start.saturating_sub(spec.window.0),
+                        start: start.saturating_sub(spec.window.0.saturating_mul(2)),
                         end,
                     },
                 )?;
-                let series = eval::series_from_otlp(&req);
+                let series = loupe_alerts::metric::series_from_otlp(&req);
                 let tick = (spec.window.0 / 2).clamp(1_000_000_000, 60_000_000_000);
                 (
-                    eval::backtest_metric(rule, &series, start, end, tick),
+                    loupe_alerts::metric::backtest_metric(rule, &series, start, end, tick),
                     Vec::new(),
                 )
             }
@@ -459,12 +459,18 @@ impl Alerting {
         }
     }
 
-    /// Queues a test message on one channel; whether it was queued.
-    pub fn test_channel(&self, id: i64) -> Result<bool, AlertingError> {
+    /// Queues a test message on one channel; whether it was queued. Its
+    /// attempts go to `report` too ([`test_channel`] waits on them).
+    pub fn queue_test(
+        &self,
+        id: i64,
+        report: Option<tokio::sync::mpsc::UnboundedSender<Attempt>>,
+    ) -> Result<(bool, ChannelKind), AlertingError> {
         let row = self
             .channel_row(id)?
             .ok_or_else(|| AlertingError::NotFound(format!("channel {id}")))?;
-        Ok(self.send_test(&row))
+        let kind = crate::engine::channel_of(&row).kind;
+        Ok((self.send_test(&row, report), kind))
     }
 
     /// The newest 200 delivery attempts.
@@ -513,6 +519,71 @@ fn check_channel(c: &ChannelInput, creating: bool) -> Result<(), AlertingError> 
         ));
     }
     Ok(())
+}
+
+/// How long "send test" waits for a final result (delivered or failed)
+/// before answering with the latest attempt: long enough for a slow
+/// receiver's timeout and a retry or two, short enough for a button.
+pub const TEST_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// What "send test" came to, for the editor to show beside the channel.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TestResult {
+    /// Whether the message was queued (a full queue drops it).
+    pub queued: bool,
+    /// `delivered`, `failed`, or `retrying` when the wait ended while
+    /// delivery was still retrying; `null` when no attempt finished in time.
+    pub result: Option<String>,
+    /// The receiver's HTTP status, when it answered.
+    pub status: Option<u16>,
+    /// Why it failed or is retried (never the URL).
+    pub error: String,
+    /// Attempts made so far.
+    pub attempts: u32,
+}
+
+/// Sends a test message on a channel and waits (at most `wait`) for its
+/// delivery to be final, answering the last attempt seen: the button
+/// shows "delivered (200)" or the reason, not just "queued".
+pub async fn test_channel(
+    a: &Arc<Alerting>,
+    id: i64,
+    wait: std::time::Duration,
+) -> Result<TestResult, AlertingError> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let me = a.clone();
+    let (queued, kind) = tokio::task::spawn_blocking(move || me.queue_test(id, Some(tx)))
+        .await
+        .map_err(|_| AlertingError::Interrupted)??;
+    let mut out = TestResult {
+        queued,
+        result: None,
+        status: None,
+        error: String::new(),
+        attempts: 0,
+    };
+    if kind == ChannelKind::Desktop {
+        // Handed to the shell's notifier already; nothing goes over HTTP.
+        out.result = queued.then(|| "delivered".to_string());
+        return Ok(out);
+    }
+    if !queued {
+        out.error = "the delivery queue is full".into();
+        return Ok(out);
+    }
+    let deadline = tokio::time::Instant::now() + wait;
+    while let Ok(Some(at)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+        let last = at.result != "retrying";
+        out.result = Some(at.result);
+        out.status = at.status;
+        out.error = at.error;
+        out.attempts = at.attempt;
+        if last {
+            break;
+        }
+    }
+    Ok(out)
 }
 
 /// The webhook target check, at save time: a channel that delivery would

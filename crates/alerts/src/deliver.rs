@@ -311,6 +311,9 @@ pub struct Job {
     pub channel: Channel,
     pub rule: String,
     pub body: Vec<u8>,
+    /// Gets every attempt as it is logged ("send test" waits on it to show
+    /// the result); `None` for alerts, which only the log records.
+    pub report: Option<mpsc::UnboundedSender<Attempt>>,
 }
 
 type Log = Arc<dyn Fn(Attempt) + Send + Sync>;
@@ -356,6 +359,13 @@ impl Deliverer {
 }
 
 async fn deliver(job: Job, policy: &RetryPolicy, own: &[SocketAddr], log: &Log) {
+    let log = |a: Attempt| {
+        if let Some(r) = &job.report {
+            // The waiter may have given up: nothing to tell then.
+            let _ = r.send(a.clone());
+        }
+        log(a);
+    };
     for attempt in 1..=policy.attempts.max(1) {
         let outcome = post_once(&job.channel, &job.body, own, policy.timeout).await;
         let record = |result: &str, status: Option<u16>, error: String| Attempt {

@@ -20,7 +20,7 @@ use loupe_model::otlp::common::{any_value, KeyValue};
 use serde::{Deserialize, Serialize};
 
 use crate::condition::{Compiled, Field, Subject, Value};
-use crate::rule::{Aggregate, Rule};
+use crate::rule::Rule;
 use crate::signal::Signal;
 
 /// Resolved event groups are forgotten this long after resolving.
@@ -123,11 +123,11 @@ fn attr_value(kv: &KeyValue) -> Option<Value<'_>> {
     })
 }
 
-fn find<'a>(list: &'a [KeyValue], key: &str) -> Option<Value<'a>> {
+pub(crate) fn find<'a>(list: &'a [KeyValue], key: &str) -> Option<Value<'a>> {
     list.iter().find(|kv| kv.key == key).and_then(attr_value)
 }
 
-fn attr_map(own: &[KeyValue], resource: &[KeyValue]) -> BTreeMap<String, String> {
+pub(crate) fn attr_map(own: &[KeyValue], resource: &[KeyValue]) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
     for kv in resource.iter().chain(own) {
         m.insert(
@@ -226,7 +226,7 @@ pub struct Match {
     pub evidence: Evidence,
 }
 
-fn labels_of(rule: &Rule, s: &dyn Subject) -> BTreeMap<String, String> {
+pub(crate) fn labels_of(rule: &Rule, s: &dyn Subject) -> BTreeMap<String, String> {
     rule.group_by
         .iter()
         .map(|k| {
@@ -239,7 +239,7 @@ fn labels_of(rule: &Rule, s: &dyn Subject) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn group_key(labels: &BTreeMap<String, String>) -> String {
+pub(crate) fn group_key(labels: &BTreeMap<String, String>) -> String {
     labels
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
@@ -406,276 +406,6 @@ pub fn step_events(
     (states.into_values().collect(), out)
 }
 
-/// A metric data point's value.
-#[derive(Debug, Clone, PartialEq)]
-pub enum PointValue {
-    Number(f64),
-    /// Explicit-bucket histogram: total count and sum, bounds and counts.
-    Histogram {
-        count: u64,
-        sum: f64,
-        bounds: Vec<f64>,
-        counts: Vec<u64>,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Point {
-    pub time_ns: u64,
-    pub value: PointValue,
-}
-
-/// A series: its attributes (data point's, then the resource's, and
-/// `service.name`) and its points in time order.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Series {
-    pub attributes: Vec<KeyValue>,
-    pub resource: Vec<KeyValue>,
-    pub points: Vec<Point>,
-}
-
-impl Subject for Series {
-    fn get(&self, f: &Field) -> Option<Value<'_>> {
-        match f {
-            Field::Service => find(&self.resource, "service.name"),
-            Field::Resource(k) => find(&self.resource, k),
-            Field::Attr(k) => find(&self.attributes, k).or_else(|| find(&self.resource, k)),
-            _ => None,
-        }
-    }
-}
-
-fn percentile_of(sorted: &[f64], p: f64) -> Option<f64> {
-    let last = sorted.len().checked_sub(1)?;
-    // Clamped (NaN → 0): the index stays inside `sorted` whatever `p` is.
-    let rank = ((p / 100.0) * last as f64).clamp(0.0, last as f64);
-    let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
-    let frac = rank - lo as f64;
-    let (a, b) = (*sorted.get(lo)?, *sorted.get(hi)?);
-    Some(a + (b - a) * frac)
-}
-
-/// The percentile of merged histogram buckets, interpolated linearly within
-/// the bucket (the first bucket from 0, the last at its lower bound).
-///
-/// Counts are summed in `u128` (no overflow with `u64::MAX` counts) and
-/// bounds are read with `get`, so counts that do not match the bounds give
-/// an answer or `None`, never a panic.
-fn histogram_percentile(bounds: &[f64], counts: &[u64], p: f64) -> Option<f64> {
-    let total: u128 = counts.iter().map(|&c| u128::from(c)).sum();
-    if total == 0 {
-        return None;
-    }
-    let target = (p / 100.0).clamp(0.0, 1.0) * total as f64;
-    let mut seen = 0u128;
-    for (i, &c) in counts.iter().enumerate() {
-        if c == 0 {
-            continue;
-        }
-        if (seen + u128::from(c)) as f64 >= target {
-            let lo = match i.checked_sub(1) {
-                None => 0f64.min(bounds.first().copied().unwrap_or(0.0)),
-                Some(j) => *bounds.get(j)?,
-            };
-            let Some(&hi) = bounds.get(i) else {
-                return Some(lo);
-            };
-            let frac = ((target - seen as f64) / c as f64).clamp(0.0, 1.0);
-            return Some(lo + (hi - lo) * frac);
-        }
-        seen += u128::from(c);
-    }
-    bounds.last().copied()
-}
-
-/// Most explicit bounds a histogram point may have to be merged for a
-/// percentile (the receiver's cap, `loupe_otlp::validate`); points stored
-/// before that cap with more are left out of percentiles, so one point
-/// cannot make every evaluation walk millions of buckets.
-pub const MAX_HISTOGRAM_BOUNDS: usize = 2048;
-
-/// The aggregate of each group's points in `[now - window, now]`; `None`
-/// for a group without usable points (a gap). NaN values are skipped.
-pub fn aggregate(
-    rule: &Rule,
-    m: &Matcher<'_>,
-    series: &[Series],
-    now: u64,
-) -> Vec<(String, BTreeMap<String, String>, Option<f64>)> {
-    let Some(spec) = &rule.metric else {
-        return Vec::new();
-    };
-    let from = now.saturating_sub(spec.window.0);
-    let mut groups: BTreeMap<String, (BTreeMap<String, String>, Vec<&Series>)> = BTreeMap::new();
-    for s in series.iter().filter(|s| m.matches(*s)) {
-        let labels = labels_of(rule, s);
-        groups
-            .entry(group_key(&labels))
-            .or_insert_with(|| (labels, Vec::new()))
-            .1
-            .push(s);
-    }
-    let mut out = Vec::new();
-    for (key, (labels, list)) in groups {
-        let mut values: Vec<f64> = Vec::new();
-        let mut rate: Option<f64> = None;
-        let mut bounds: Vec<f64> = Vec::new();
-        let mut merged: Vec<u64> = Vec::new();
-        let mut hist_count = 0u64;
-        for s in list {
-            let window: Vec<&Point> = s
-                .points
-                .iter()
-                .filter(|p| p.time_ns >= from && p.time_ns <= now)
-                .collect();
-            let nums: Vec<(u64, f64)> = window
-                .iter()
-                .filter_map(|p| match &p.value {
-                    PointValue::Number(v) if v.is_finite() => Some((p.time_ns, *v)),
-                    PointValue::Histogram { count, sum, .. } => {
-                        let v = if spec.aggregate == Aggregate::Count {
-                            *count as f64
-                        } else if *count > 0 {
-                            sum / *count as f64
-                        } else {
-                            f64::NAN
-                        };
-                        v.is_finite().then_some((p.time_ns, v))
-                    }
-                    _ => None,
-                })
-                .collect();
-            values.extend(nums.iter().map(|(_, v)| *v));
-            if let (Some(first), Some(last)) = (nums.first(), nums.last()) {
-                if last.0 > first.0 {
-                    let r = (last.1 - first.1) / ((last.0 - first.0) as f64 / 1e9);
-                    rate = Some(rate.unwrap_or(0.0) + r);
-                }
-            }
-            for p in window {
-                if let PointValue::Histogram {
-                    bounds: b,
-                    counts,
-                    count,
-                    ..
-                } = &p.value
-                {
-                    // Only well-formed points (one more count than bounds)
-                    // within the cap are merged.
-                    if b.len() > MAX_HISTOGRAM_BOUNDS || counts.len() != b.len() + 1 {
-                        continue;
-                    }
-                    // The first merged point sets the layout (`merged` is
-                    // never empty after it: a point has at least one count).
-                    if merged.is_empty() {
-                        bounds = b.clone();
-                        merged = vec![0; counts.len()];
-                    }
-                    if *b == bounds && counts.len() == merged.len() {
-                        for (m, c) in merged.iter_mut().zip(counts) {
-                            *m = m.saturating_add(*c);
-                        }
-                        hist_count = hist_count.saturating_add(*count);
-                    }
-                }
-            }
-        }
-        let v = match spec.aggregate {
-            _ if values.is_empty() && hist_count == 0 => None,
-            Aggregate::Avg => Some(values.iter().sum::<f64>() / values.len() as f64),
-            Aggregate::Min => values.iter().copied().reduce(f64::min),
-            Aggregate::Max => values.iter().copied().reduce(f64::max),
-            Aggregate::Sum => Some(values.iter().sum()),
-            Aggregate::Count => Some(values.len() as f64),
-            Aggregate::Rate => rate,
-            Aggregate::Percentile(p) => {
-                if hist_count > 0 {
-                    histogram_percentile(&bounds, &merged, p)
-                } else {
-                    let mut v = values.clone();
-                    v.sort_by(|a, b| a.total_cmp(b));
-                    percentile_of(&v, p)
-                }
-            }
-        };
-        out.push((key, labels, v.filter(|x| x.is_finite())));
-    }
-    out
-}
-
-/// One evaluation of a metrics rule at `now` with each group's aggregate.
-/// Groups in `prev` that are missing from `values` are a gap (no data).
-pub fn step_metric(
-    rule: &Rule,
-    prev: &[GroupState],
-    values: &[(String, BTreeMap<String, String>, Option<f64>)],
-    now: u64,
-) -> (Vec<GroupState>, Vec<Transition>) {
-    let Some(spec) = &rule.metric else {
-        return (prev.to_vec(), Vec::new());
-    };
-    let mut states: BTreeMap<String, GroupState> =
-        prev.iter().map(|g| (g.group.clone(), g.clone())).collect();
-    let mut inputs: BTreeMap<String, (BTreeMap<String, String>, Option<f64>)> = BTreeMap::new();
-    for (k, l, v) in values {
-        inputs.insert(k.clone(), (l.clone(), *v));
-    }
-    for k in states.keys() {
-        inputs
-            .entry(k.clone())
-            .or_insert_with(|| (BTreeMap::new(), None));
-    }
-    let mut out = Vec::new();
-    for (key, (labels, value)) in inputs {
-        let holds = value.is_some_and(|v| v.is_finite() && spec.op.holds(v, spec.threshold));
-        let g = states.entry(key.clone()).or_insert_with(|| GroupState {
-            group: key.clone(),
-            labels: labels.clone(),
-            state: State::Inactive,
-            since_ns: now,
-            last_true_ns: 0,
-            value: None,
-            evidence: None,
-        });
-        g.value = value;
-        let from = g.state;
-        if holds {
-            g.last_true_ns = now;
-        }
-        let to = match (from, holds) {
-            (State::Inactive | State::Resolved, true) if rule.pending.is_zero() => State::Firing,
-            (State::Inactive | State::Resolved, true) => State::Pending,
-            (State::Pending, true) if now.saturating_sub(g.since_ns) >= rule.pending.0 => {
-                State::Firing
-            }
-            (State::Pending, false) => State::Inactive,
-            (State::Firing, false) if now.saturating_sub(g.last_true_ns) >= rule.keep_firing.0 => {
-                State::Resolved
-            }
-            (s, _) => s,
-        };
-        if to != from {
-            out.push(Transition {
-                group: key.clone(),
-                labels: g.labels.clone(),
-                from,
-                to,
-                at_ns: now,
-                value,
-                evidence: None,
-            });
-            g.state = to;
-            g.since_ns = now;
-        }
-    }
-    // Inactive groups are the default: not kept.
-    let kept = states
-        .into_values()
-        .filter(|g| g.state != State::Inactive)
-        .collect();
-    (kept, out)
-}
-
 /// When and for which group a rule would have fired.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -686,7 +416,7 @@ pub struct Backtest {
     pub groups: Vec<String>,
 }
 
-fn summarize(transitions: Vec<Transition>) -> Backtest {
+pub(crate) fn summarize(transitions: Vec<Transition>) -> Backtest {
     let mut groups: Vec<String> = transitions
         .iter()
         .filter(|t| t.to == State::Firing)
@@ -726,109 +456,4 @@ pub fn backtest_events(rule: &Rule, mut matches: Vec<Match>, end: u64) -> Backte
     let (_, tr) = step_events(rule, &states, &[], end);
     all.extend(tr);
     summarize(all)
-}
-
-/// Replays a metrics rule over `[start, end]` every `tick` nanoseconds.
-pub fn backtest_metric(
-    rule: &Rule,
-    series: &[Series],
-    start: u64,
-    end: u64,
-    tick: u64,
-) -> Backtest {
-    let Ok(m) = Matcher::new(rule) else {
-        return summarize(Vec::new());
-    };
-    let mut states = Vec::new();
-    let mut all = Vec::new();
-    let mut t = start;
-    let tick = tick.max(1);
-    while t <= end {
-        let values = aggregate(rule, &m, series, t);
-        let (s, tr) = step_metric(rule, &states, &values, t);
-        states = s;
-        all.extend(tr);
-        t = match t.checked_add(tick) {
-            Some(n) => n,
-            None => break,
-        };
-    }
-    summarize(all)
-}
-
-/// The series of an OTLP metrics answer (as the store returns a metric's
-/// points): one per resource and point attributes, points in time order.
-pub fn series_from_otlp(req: &loupe_model::otlp::ExportMetricsServiceRequest) -> Vec<Series> {
-    use loupe_model::otlp::metrics::ResourceMetrics;
-    use loupe_model::points::{self, PointRef};
-    let mut out: Vec<Series> = Vec::new();
-    // Series by (resource, attributes) in their debug form: a lookup per
-    // point, not a scan of every series so far (which made a metric with
-    // many series quadratic in its series count, every evaluation).
-    let mut index: std::collections::HashMap<(String, String), usize> =
-        std::collections::HashMap::new();
-    // The resource's attributes and key, formatted once per resource.
-    let mut current: Option<(&ResourceMetrics, Vec<KeyValue>, String)> = None;
-    for m in points::metrics(req) {
-        if current
-            .as_ref()
-            .is_none_or(|(r, _, _)| !std::ptr::eq(*r, m.resource))
-        {
-            let resource = m.resource_attributes().to_vec();
-            let key = format!("{resource:?}");
-            current = Some((m.resource, resource, key));
-        }
-        let Some((_, resource, resource_key)) = &current else {
-            continue;
-        };
-        // Points of one series usually come together: the last series
-        // (of this metric, so of this resource) is tried before
-        // formatting a key.
-        let mut last: Option<usize> = None;
-        for dp in m.points() {
-            let value = match dp {
-                PointRef::Gauge(_) | PointRef::Sum(..) => {
-                    PointValue::Number(dp.number().unwrap_or(f64::NAN))
-                }
-                PointRef::Histogram(_, p) => PointValue::Histogram {
-                    count: p.count,
-                    sum: p.sum.unwrap_or(f64::NAN),
-                    bounds: p.explicit_bounds.clone(),
-                    counts: p.bucket_counts.clone(),
-                },
-                PointRef::Summary(p) => PointValue::Number(if p.count > 0 {
-                    p.sum / p.count as f64
-                } else {
-                    f64::NAN
-                }),
-                // Not evaluated by rules.
-                PointRef::ExponentialHistogram(..) => continue,
-            };
-            let attrs = dp.attributes();
-            let i = match last {
-                Some(i) if out.get(i).is_some_and(|s| s.attributes == attrs) => i,
-                _ => *index
-                    .entry((resource_key.clone(), format!("{attrs:?}")))
-                    .or_insert_with(|| {
-                        out.push(Series {
-                            attributes: attrs.to_vec(),
-                            resource: resource.clone(),
-                            points: Vec::new(),
-                        });
-                        out.len() - 1
-                    }),
-            };
-            last = Some(i);
-            if let Some(s) = out.get_mut(i) {
-                s.points.push(Point {
-                    time_ns: dp.time_unix_nano(),
-                    value,
-                });
-            }
-        }
-    }
-    for s in &mut out {
-        s.points.sort_by_key(|p| p.time_ns);
-    }
-    out
 }

@@ -1,7 +1,7 @@
 //! Alert rules for Loupe: what a rule is and how it is written (`rule`,
 //! `condition`, and the `signal` and `duration` both use), what can be
 //! known about it before it runs (`analysis`: conditions that can never
-//! match), how it is evaluated (`eval`: a pure
+//! match), how it is evaluated (`eval`, and `metric` for metrics rules: a pure
 //! function of rule, data and time, so it is tested without clocks), and how
 //! its notifications are written and sent (`template`, `deliver`, and
 //! `target`: where a webhook may point).
@@ -15,6 +15,7 @@ pub mod condition;
 pub mod deliver;
 pub mod duration;
 pub mod eval;
+pub mod metric;
 pub mod rule;
 pub mod signal;
 pub mod target;

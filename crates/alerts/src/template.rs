@@ -1,7 +1,15 @@
 //! Message templates: `{{ variable }}` replaced by values of the alert.
 //!
+//! A channel without a template of its own gets [`default_text`]: for a
+//! Kestra execution (the evidence carries `kestra.namespace`,
+//! `kestra.flowId` and `kestra.executionId`) the seed's Slack failure alert
+//! — the flow, the execution, its error logs — plus a link to the trace in
+//! Loupe; for anything else a text naming the service, the trace's root
+//! operation and the trace.
+//!
 //! Variables: `rule`, `state`, `group`, `service`, `summary` (span name or
-//! log body), `value` (metrics), `trace_id`, `trace_link`, `attributes`
+//! log body), `root_operation` (the trace's root span name), `value`
+//! (metrics), `trace_id`, `trace_link`, `attributes`
 //! (all, `k=v` joined by commas), `attributes.<key>`, `error_logs` (the
 //! ERROR-or-worse log bodies of the trace, like the seed's `errorLogs()`).
 //! Values are telemetry, so for Slack they are escaped (`&`, `<`, `>`): a
@@ -18,8 +26,14 @@ use serde::Serialize;
 
 use crate::eval::{Evidence, State};
 
-/// The default message, shaped like the seed's Slack failure alert.
-pub const DEFAULT_TEMPLATE: &str = "[{{state}}] {{rule}}: {{summary}} in `{{service}}` (trace {{trace_link}}). Error logs: `{{error_logs}}`";
+/// The generic message as a template (what [`default_text`] writes when
+/// the evidence is not a Kestra execution), for users who start their own
+/// template from it.
+pub const DEFAULT_TEMPLATE: &str = "[{{state}}] {{rule}}: `{{root_operation}}` in `{{service}}` failed (trace {{trace_link}}). Matched `{{summary}}`. Error logs: `{{error_logs}}`";
+
+/// The seed's Slack failure alert as a template (what [`default_text`]
+/// writes for a Kestra execution).
+pub const KESTRA_TEMPLATE: &str = "Failure alert for flow `{{attributes.kestra.namespace}}.{{attributes.kestra.flowId}}` with ID `{{attributes.kestra.executionId}}`. Here is a bit more context about why the execution failed: `{{error_logs}}`";
 
 /// Everything a notification says about one transition.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -39,6 +53,10 @@ pub struct Notice {
     /// A link to the trace in Loupe's UI, when there is a trace.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace_link: Option<String>,
+    /// The name of the trace's root span (the operation that started the
+    /// work), when the trace is stored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root_operation: Option<String>,
 }
 
 impl Notice {
@@ -77,6 +95,9 @@ impl Notice {
         for l in &mut self.error_logs {
             text(r, l);
         }
+        if let Some(o) = self.root_operation.as_mut() {
+            text(r, o);
+        }
     }
 
     /// The notice, masked ([`Notice::redact`]).
@@ -92,6 +113,7 @@ const VARIABLES: &[&str] = &[
     "group",
     "service",
     "summary",
+    "root_operation",
     "value",
     "trace_id",
     "trace_link",
@@ -160,6 +182,7 @@ pub fn render(template: &str, n: &Notice, slack: bool) -> String {
             "group" => esc(&n.group),
             "service" => esc(ev.and_then(|e| e.service.as_deref()).unwrap_or("")),
             "summary" => esc(ev.map(|e| e.summary.as_str()).unwrap_or("")),
+            "root_operation" => esc(n.root_operation.as_deref().unwrap_or("")),
             "value" => n.value.map(|v| v.to_string()).unwrap_or_default(),
             "trace_id" => trace_id.unwrap_or_default(),
             "trace_link" => match (&n.trace_link, trace_id) {
@@ -182,6 +205,109 @@ pub fn render(template: &str, n: &Notice, slack: bool) -> String {
         out.push_str(&v);
     }
     out.push_str(&template[last..]);
+    out
+}
+
+/// The Kestra attributes that make a notice an execution's failure:
+/// namespace, flow and execution ID, all present and not empty.
+fn kestra(n: &Notice) -> Option<(&str, &str, &str)> {
+    let a = &n.evidence.as_ref()?.attributes;
+    let get = |k: &str| {
+        a.get(k)
+            .or_else(|| n.labels.get(k))
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    };
+    Some((
+        get("kestra.namespace")?,
+        get("kestra.flowId")?,
+        get("kestra.executionId")?,
+    ))
+}
+
+/// The message of a channel without a template (see the module's doc):
+/// the seed's Slack failure alert for a Kestra execution, else a generic
+/// text naming the service, the root operation and the trace. `slack`
+/// escapes values and writes links in Slack's `<url|text>` form. Built
+/// from the notice's (masked) values only.
+pub fn default_text(n: &Notice, slack: bool) -> String {
+    let esc = |s: &str| {
+        if slack {
+            slack_escape(s)
+        } else {
+            s.to_string()
+        }
+    };
+    // Inside `code`, a backtick in a value would end the code span.
+    let code = |s: &str| format!("`{}`", esc(&s.replace('`', "'")));
+    let ev = n.evidence.as_ref();
+    let trace_id = ev.and_then(|e| e.trace_id.as_deref());
+    let link = match (&n.trace_link, trace_id) {
+        (Some(url), Some(id)) if slack => Some(format!("<{url}|{id}>")),
+        (Some(url), _) => Some(url.clone()),
+        (None, Some(id)) => Some(id.to_string()),
+        (None, None) => None,
+    };
+    let logs = (!n.error_logs.is_empty()).then(|| n.error_logs.join(" | "));
+    let mut out = String::new();
+    if let Some((ns, flow, exec)) = kestra(n) {
+        if n.state != State::Firing {
+            out.push_str(&format!("[{}] ", n.state.as_str()));
+        }
+        out.push_str(&format!(
+            "Failure alert for flow {} with ID {}.",
+            code(&format!("{ns}.{flow}")),
+            code(exec)
+        ));
+        match &logs {
+            Some(l) => out.push_str(&format!(
+                " Here is a bit more context about why the execution failed: {}",
+                code(l)
+            )),
+            None => out.push_str(" No error logs were recorded for this execution."),
+        }
+        if let Some(link) = &link {
+            out.push_str(&format!("\nTrace in Loupe: {link}"));
+        }
+        if let Some(e) = ev {
+            out.push_str(&format!(
+                " (rule {}, span {})",
+                code(&n.rule),
+                code(&e.summary)
+            ));
+        }
+        return out;
+    }
+    out.push_str(&format!("[{}] {}: ", n.state.as_str(), esc(&n.rule)));
+    match ev {
+        Some(e) => {
+            let service = e.service.as_deref().unwrap_or("an unknown service");
+            let op = n.root_operation.as_deref().unwrap_or(e.summary.as_str());
+            out.push_str(&format!("{} in {}", code(op), code(service)));
+            if let Some(link) = &link {
+                out.push_str(&format!(", trace {link}"));
+            }
+            out.push('.');
+            if !e.summary.is_empty() && e.summary != op {
+                out.push_str(&format!(" Matched {}.", code(&e.summary)));
+            }
+        }
+        None => {
+            if let Some(v) = n.value {
+                out.push_str(&format!("value {v}"));
+            }
+            if !n.group.is_empty() {
+                out.push_str(&format!(" for {}", code(&n.group)));
+            }
+            out.push('.');
+        }
+    }
+    if let Some(v) = n.value.filter(|_| ev.is_some()) {
+        out.push_str(&format!(" Value {v}."));
+    }
+    if let Some(l) = &logs {
+        out.push_str(&format!(" Error logs: {}", code(l)));
+    }
     out
 }
 
@@ -210,6 +336,7 @@ mod tests {
             }),
             error_logs: vec!["exit code 1".into()],
             trace_link: Some("http://127.0.0.1:16686/trace/ab".into()),
+            root_operation: Some("POST /api/v1/executions".into()),
         }
     }
 
@@ -267,7 +394,17 @@ mod tests {
         hook["text"] = render(TEMPLATE, &n, false).into();
         let hook = hook.to_string();
         let default = render(DEFAULT_TEMPLATE, &n, true);
-        for out in [&slack, &hook, &default] {
+        let text = default_text(&n, true);
+        let mut kestra = n.clone();
+        let e = kestra.evidence.as_mut().unwrap();
+        e.attributes
+            .insert("kestra.namespace".into(), "company.product".into());
+        e.attributes
+            .insert("kestra.executionId".into(), "x?token=MARKER_EXEC".into());
+        let kestra = kestra.redacted(&Redactor::new::<&str>(&[]));
+        let kestra = default_text(&kestra, true);
+        assert!(kestra.starts_with("Failure alert"), "{kestra}");
+        for out in [&slack, &hook, &default, &text, &kestra] {
             for marker in ["MARKER", "AKIAIOSFODNN7EXAMPLE"] {
                 assert!(!out.contains(marker), "{marker} in {out}");
             }
@@ -287,6 +424,89 @@ mod tests {
         assert!(
             raw.contains("MARKER_LOGPW") && raw.contains("MARKER_DBPW"),
             "{raw}"
+        );
+    }
+
+    /// A notice from a Kestra execution: the seed's Slack text, with the
+    /// flow, the execution, the error logs and the trace in Loupe.
+    fn kestra_notice() -> Notice {
+        let mut n = notice();
+        let e = n.evidence.as_mut().unwrap();
+        e.summary = "WORKER - io.kestra.plugin.scripts.shell.Commands".into();
+        for (k, v) in [
+            ("kestra.namespace", "company.product"),
+            ("kestra.flowId", "billing"),
+            ("kestra.executionId", "4Fy`x<1>"),
+        ] {
+            e.attributes.insert(k.into(), v.into());
+        }
+        n.error_logs = vec!["exit code 1".into(), "retry <failed>".into()];
+        n
+    }
+
+    #[test]
+    fn the_default_for_a_kestra_execution_is_the_seeds_failure_alert() {
+        let n = kestra_notice();
+        assert_eq!(
+            default_text(&n, true),
+            "Failure alert for flow `company.product.billing` with ID `4Fy'x&lt;1&gt;`. \
+             Here is a bit more context about why the execution failed: \
+             `exit code 1 | retry &lt;failed&gt;`\n\
+             Trace in Loupe: <http://127.0.0.1:16686/trace/ab|ab> \
+             (rule `failures`, span `WORKER - io.kestra.plugin.scripts.shell.Commands`)"
+        );
+        let plain = default_text(&n, false);
+        assert!(plain.contains("with ID `4Fy'x<1>`"), "{plain}");
+        assert!(
+            plain.contains("Trace in Loupe: http://127.0.0.1:16686/trace/ab "),
+            "{plain}"
+        );
+        let mut resolved = n.clone();
+        resolved.state = State::Resolved;
+        resolved.error_logs.clear();
+        let t = default_text(&resolved, true);
+        assert!(
+            t.starts_with("[resolved] Failure alert for flow `company.product.billing`"),
+            "{t}"
+        );
+        assert!(t.contains("No error logs were recorded"), "{t}");
+        // The same template is offered to start from, and renders alike.
+        assert!(render(KESTRA_TEMPLATE, &n, true)
+            .starts_with("Failure alert for flow `company.product.billing` with ID"));
+    }
+
+    #[test]
+    fn the_generic_default_names_service_root_operation_and_trace() {
+        let mut n = notice();
+        // Without all three Kestra attributes it is not an execution.
+        n.evidence
+            .as_mut()
+            .unwrap()
+            .attributes
+            .insert("kestra.namespace".into(), "company.product".into());
+        assert_eq!(
+            default_text(&n, true),
+            "[firing] failures: `POST /api/v1/executions` in `kestra`, trace \
+             <http://127.0.0.1:16686/trace/ab|ab>. Matched `task &lt;fail&gt;`. \
+             Error logs: `exit code 1`"
+        );
+        // No stored root: the matched span stands in for it.
+        n.root_operation = None;
+        let t = default_text(&n, false);
+        assert!(
+            t.starts_with("[firing] failures: `task <fail>` in `kestra`, trace http://127.0.0.1:16686/trace/ab."),
+            "{t}"
+        );
+        // A metric without an exemplar: the value and the group.
+        let mut m = notice();
+        m.evidence = None;
+        m.trace_link = None;
+        m.error_logs.clear();
+        m.value = Some(0.93);
+        m.group = "service.name=api".into();
+        assert_eq!(
+            default_text(&m, true),
+            "[firing] failures: value 0.93 for `service.name=api`."
         );
     }
 }

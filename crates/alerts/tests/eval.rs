@@ -4,10 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use loupe_alerts::eval::{
-    aggregate, backtest_events, backtest_metric, step_events, step_metric, LogItem, Matcher, Point,
-    PointValue, Series, SpanItem,
-};
+use loupe_alerts::eval::{backtest_events, step_events, LogItem, Matcher, SpanItem};
+use loupe_alerts::metric::{aggregate, backtest_metric, step_metric, Point, PointValue, Series};
 use loupe_alerts::{from_yaml, GroupState, State};
 use loupe_model::otlp::common::{any_value, AnyValue, KeyValue};
 
@@ -41,6 +39,7 @@ fn series(host: &str, points: &[(u64, f64)]) -> Series {
                 value: PointValue::Number(v),
             })
             .collect(),
+        ..Series::default()
     }
 }
 

@@ -5,10 +5,11 @@
 //! type), nothing panics and every aggregate is finite or a gap. The points
 //! are the charts' hostile points (`support/hostile_points.rs` there).
 
-use loupe_alerts::eval::{
-    aggregate, backtest_metric, series_from_otlp, step_metric, Matcher, Point, PointValue, Series,
-};
+use loupe_alerts::eval::Matcher;
 use loupe_alerts::from_yaml;
+use loupe_alerts::metric::{
+    aggregate, backtest_metric, series_from_otlp, step_metric, Point, PointValue, Series,
+};
 use proptest::collection::vec;
 use proptest::prelude::*;
 

@@ -273,14 +273,12 @@ async fn delete_channel(State(a): S, Path(id): Path<i64>) -> Res<DeletedId> {
     Ok(Json(DeletedId { deleted: id }))
 }
 
-#[derive(Serialize, ts_rs::TS)]
-pub struct Queued {
-    queued: bool,
-}
-
-async fn test_channel(State(a): S, Path(id): Path<i64>) -> Res<Queued> {
-    let queued = blocking(&a, move |a| a.test_channel(id)).await?;
-    Ok(Json(Queued { queued }))
+/// Sends a test message and answers how its delivery went (waiting at
+/// most `service::TEST_WAIT` for it to be final).
+async fn test_channel(State(a): S, Path(id): Path<i64>) -> Res<service::TestResult> {
+    Ok(Json(
+        service::test_channel(&a, id, service::TEST_WAIT).await?,
+    ))
 }
 
 #[derive(Serialize, ts_rs::TS)]

@@ -110,7 +110,7 @@ pub fn typescript() -> String {
     g.visit::<crate::alerts_api::Deliveries>();
     g.visit::<crate::alerts_api::DeletedId>();
     g.visit::<crate::alerts_api::Imported>();
-    g.visit::<crate::alerts_api::Queued>();
+    g.visit::<loupe_alerting::service::TestResult>();
     let mut out = String::from(HEADER);
     for decl in g.decls.values() {
         out.push('\n');

@@ -161,12 +161,13 @@ fn status_changed(app: &AppHandle, status: &Status) {
 /// firing alerts.
 fn refresh(app: &AppHandle) {
     let shell = app.state::<Shell>();
-    let Some(tray) = &shell.tray else {
-        return;
-    };
     let status = shell.server.status();
-    let firing = firing_text(shell.firing.load(Ordering::SeqCst));
-    tray.show(&status, &firing);
+    let count = shell.firing.load(Ordering::SeqCst);
+    let firing = firing_text(count);
+    // Without a tray the window title still carries the count.
+    if let Some(tray) = &shell.tray {
+        tray.show(&status, &firing, count);
+    }
     let paused = matches!(&status, Status::Ready(r) if r.writer.is_paused());
     window::set_title(app, paused, &firing);
 }
@@ -178,7 +179,8 @@ fn set_firing_alerts(app: &AppHandle, count: usize) {
     refresh(app);
 }
 
-/// Appended to the tray's tooltip and the window title.
+/// Appended to the tray's tooltip and the window title (the tray's label
+/// shows the count alone).
 fn firing_text(count: usize) -> String {
     match count {
         0 => String::new(),

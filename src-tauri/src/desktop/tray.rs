@@ -112,9 +112,12 @@ impl Tray {
         })
     }
 
-    /// Brings menu texts and tooltip in line with the server; `firing` is
-    /// the firing alerts' text appended to the tooltip ("" for none).
-    pub fn show(&self, status: &Status, firing: &str) {
+    /// Brings menu texts, tooltip and label in line with the server;
+    /// `firing` is the firing alerts' text appended to the tooltip ("" for
+    /// none), `count` their number, shown beside the icon ("2 firing").
+    /// The label is what Linux shows: its tray (an AppIndicator) has no
+    /// tooltip, so the count would otherwise never be seen there.
+    pub fn show(&self, status: &Status, firing: &str, count: usize) {
         let (state, ready) = match status {
             Status::Starting => ("starting".to_string(), None),
             Status::Ready(r) if r.writer.is_paused() => ("ingest paused".to_string(), Some(r)),
@@ -145,6 +148,9 @@ impl Tray {
         let _ = self
             .icon
             .set_tooltip(Some(format!("Loupe: {state}{firing}")));
+        let _ = self
+            .icon
+            .set_title((count > 0).then(|| format!("{count} firing")));
     }
 }
 

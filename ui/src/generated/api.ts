@@ -688,8 +688,6 @@ reason: string, };
 
 export type QueueHealth = { batches: number, bytes: number, };
 
-export type Queued = { queued: boolean, };
-
 export type ReceiverHealth = { status: string, address: string, accepted: number, refused: number, refusedRequests: number, };
 
 export type Receivers = { grpc: ReceiverHealth, http: ReceiverHealth, };
@@ -945,6 +943,32 @@ lastCommit: string | null, queue: QueueHealth, error?: string, writeFailedAt?: s
  * `GET /traces/{traceId}/summary`.
  */
 export type Summary = { summary: TraceSummary, };
+
+/**
+ * What "send test" came to, for the editor to show beside the channel.
+ */
+export type TestResult = { 
+/**
+ * Whether the message was queued (a full queue drops it).
+ */
+queued: boolean, 
+/**
+ * `delivered`, `failed`, or `retrying` when the wait ended while
+ * delivery was still retrying; `null` when no attempt finished in time.
+ */
+result: string | null, 
+/**
+ * The receiver's HTTP status, when it answered.
+ */
+status: number | null, 
+/**
+ * Why it failed or is retried (never the URL).
+ */
+error: string, 
+/**
+ * Attempts made so far.
+ */
+attempts: number, };
 
 /**
  * `GET /topology`.

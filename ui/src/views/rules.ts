@@ -6,6 +6,7 @@
 // YAML is parsed and rendered by the server.
 
 import { clear, h } from '../dom';
+import { type ChannelsState, channelsState, renderChannels } from './channels';
 import { timeText } from '../components';
 import { navigate } from '../router';
 import { alertsCall, ApiError, getAttributeKeys, getAttributeValues, getServices } from '../api';
@@ -21,8 +22,13 @@ import {
   newPred,
   OPS,
   parseValue,
+  type Edited,
+  groups,
+  move,
   remove,
   setKind,
+  unwrap,
+  wrap,
   toggleNot,
   update,
   type Analysis,
@@ -83,9 +89,9 @@ export function mountRules(main: HTMLElement, path: string): View {
   const m = /^\/rules\/(new|\d+)$/.exec(path);
   if (m) mountEditor(page, m[1] === 'new' ? null : Number(m[1]));
   else {
-    const refresh = () => void renderList(page);
-    refresh();
-    timer = setInterval(refresh, 5000);
+    const st: ListState = { channels: channelsState() };
+    void renderList(page, st, true);
+    timer = setInterval(() => void renderList(page, st, false), 5000);
   }
   return {
     update() {},
@@ -96,7 +102,13 @@ export function mountRules(main: HTMLElement, path: string): View {
   };
 }
 
-async function renderList(page: HTMLElement): Promise<void> {
+/** What the list page keeps between its redraws. */
+interface ListState {
+  channels: ChannelsState;
+}
+
+/** Draws the list page; a periodic redraw (`force` false) leaves a page being typed into alone. */
+async function renderList(page: HTMLElement, st: ListState, force: boolean): Promise<void> {
   let rules: RuleView[] = [];
   let groups: Group[] = [];
   let channels: Channel[] = [];
@@ -115,9 +127,9 @@ async function renderList(page: HTMLElement): Promise<void> {
     page.appendChild(h('p', { class: 'form-error', text: (e as Error).message }));
     return;
   }
-  if (page.querySelector('input:focus, textarea:focus, select:focus')) return; // do not disturb typing
+  if (!force && page.querySelector('input:focus, textarea:focus, select:focus')) return; // do not disturb typing
   clear(page);
-  const refresh = () => void renderList(page);
+  const refresh = () => void renderList(page, st, true);
 
   const firing = groups.filter((g) => g.state === 'firing' || g.state === 'pending');
   page.appendChild(h('h2', { text: 'Alerts' }));
@@ -222,85 +234,7 @@ async function renderList(page: HTMLElement): Promise<void> {
   }
   page.appendChild(rules.length ? table : h('p', { class: 'muted', text: 'No rules yet.' }));
 
-  page.appendChild(h('h2', { text: 'Channels' }));
-  const chTable = h('table', { class: 'table compact rules-table', testid: 'channels-table' });
-  for (const c of channels) {
-    chTable.appendChild(
-      h(
-        'tr',
-        null,
-        h('td', { text: c.name }),
-        h('td', { text: c.kind }),
-        h('td', { class: 'mono', text: c.url }),
-        h('td', { text: c.allowPrivate ? 'private targets allowed' : '' }),
-        h(
-          'td',
-          null,
-          h('button', {
-            class: 'link-btn',
-            text: 'Send test',
-            on: {
-              click: async () => {
-                await call('POST', `/api/v1/channels/${c.id}/test`, {});
-                setTimeout(refresh, 1500);
-              },
-            },
-          }),
-          ' ',
-          h('button', {
-            class: 'link-btn',
-            text: 'Delete',
-            on: {
-              click: async () => {
-                await call('DELETE', `/api/v1/channels/${c.id}`);
-                refresh();
-              },
-            },
-          }),
-        ),
-      ),
-    );
-  }
-  if (channels.length) page.appendChild(chTable);
-  const name = h('input', { class: 'input', attrs: { placeholder: 'name (rules notify it by name)' } });
-  const kind = h(
-    'select',
-    { class: 'select' },
-    h('option', { attrs: { value: 'slack' }, text: 'Slack' }),
-    h('option', { attrs: { value: 'webhook' }, text: 'Webhook (JSON)' }),
-    h('option', { attrs: { value: 'desktop' }, text: 'Desktop' }),
-  );
-  const url = h('input', { class: 'input', attrs: { placeholder: 'https://hooks.slack.com/services/…', type: 'password', autocomplete: 'off' } });
-  const priv = h('input', { class: 'checkbox', attrs: { type: 'checkbox' } });
-  const tpl = h('input', { class: 'input', attrs: { placeholder: 'template, e.g. {{rule}}: {{summary}} {{trace_link}} {{error_logs}}' } });
-  const chErr = h('span', { class: 'form-error' });
-  page.appendChild(
-    h(
-      'form',
-      {
-        class: 'channel-form',
-        on: {
-          submit: async (ev) => {
-            ev.preventDefault();
-            try {
-              await call('POST', '/api/v1/channels', { name: name.value, kind: kind.value, url: url.value, allowPrivate: priv.checked, template: tpl.value });
-              (ev.target as HTMLFormElement).reset();
-              refresh();
-            } catch (e) {
-              chErr.textContent = (e as Error).message;
-            }
-          },
-        },
-      },
-      name,
-      kind,
-      url,
-      h('label', null, priv, ' allow private/loopback target'),
-      tpl,
-      h('button', { class: 'btn', attrs: { type: 'submit' }, text: 'Add channel' }),
-      chErr,
-    ),
-  );
+  renderChannels(page, channels, st.channels, call, refresh);
 
   page.appendChild(h('h2', { text: 'History' }));
   page.appendChild(
@@ -351,6 +285,7 @@ function mountEditor(page: HTMLElement, id: number | null): void {
   const notifyIn = h('input', { class: 'input', testid: 'rule-notify', attrs: { placeholder: 'channels, comma separated' } });
   const keepIn = h('input', { class: 'input', testid: 'rule-keep', attrs: { placeholder: 'keep firing, e.g. 5m' } });
   const treeBox = h('div', { class: 'cond-tree', testid: 'cond-tree' });
+  const treeNote = h('p', { class: 'muted', testid: 'tree-note', attrs: { role: 'status' } });
   const yamlBox = h('textarea', { class: 'textarea yaml mono', testid: 'rule-yaml', attrs: { spellcheck: 'false', rows: 28 } });
   const yamlErr = h('div', { class: 'form-error', testid: 'yaml-error' });
   const warnBox = h('div', { testid: 'never-matches' });
@@ -491,26 +426,90 @@ function mountEditor(page: HTMLElement, id: number | null): void {
   });
 
   const edit = (f: (c: Cond | undefined) => Cond | undefined) => {
+    treeNote.textContent = '';
     rule = { ...rule, when: f(rule.when) };
     void fromTree();
+  };
+  /** An edit that may change more than it names: its note is shown beside the tree. */
+  const editNoted = (f: (c: Cond) => Edited) => {
+    if (!rule.when) return;
+    const r = f(rule.when);
+    rule = { ...rule, when: r.when };
+    void fromTree();
+    treeNote.textContent = r.note;
+  };
+  const samePath = (a: number[], b: number[]) => a.length === b.length && a.every((v, i) => b[i] === v);
+  /** "Move to…": every group the node can go into (not itself, not inside it, not where it is). */
+  const moveSelect = (path: number[]): HTMLElement | null => {
+    if (path.length === 0) return null;
+    const parent = path.slice(0, -1);
+    const targets = groups(rule.when).filter((g) => !samePath(g.path, parent) && !(g.path.length >= path.length && path.every((v, i) => g.path[i] === v)));
+    if (targets.length === 0) return null;
+    const sel = h(
+      'select',
+      { class: 'select', testid: 'move-to', title: 'Move into another group' },
+      h('option', { attrs: { value: '' }, text: 'Move to…' }),
+      ...targets.map((g) => h('option', { attrs: { value: g.path.join('.') }, text: `${g.kind === 'all' ? 'AND' : 'OR'} group ${g.text.length > 60 ? `${g.text.slice(0, 59)}…` : g.text}` })),
+    );
+    sel.addEventListener('change', () => {
+      if (sel.value === '') return;
+      const to = sel.value.split('.').filter(Boolean).map(Number);
+      editNoted((r) => move(r, path, to));
+    });
+    return sel;
+  };
+  /** Drag a node by its handle onto a group's head to move it there. */
+  const dragHandle = (path: number[]): HTMLElement | null => {
+    if (path.length === 0) return null;
+    const handle = h('span', { class: 'drag-handle', testid: 'drag-handle', title: 'Drag into another group', text: '⠿', attrs: { draggable: 'true' } });
+    handle.addEventListener('dragstart', (ev) => {
+      ev.dataTransfer?.setData('application/x-loupe-path', path.join('.'));
+      if (ev.dataTransfer) ev.dataTransfer.effectAllowed = 'move';
+    });
+    return handle;
+  };
+  const dropTarget = (el: HTMLElement, path: number[]) => {
+    el.addEventListener('dragover', (ev) => {
+      if (ev.dataTransfer?.types.includes('application/x-loupe-path')) {
+        ev.preventDefault();
+        el.classList.add('drop-here');
+      }
+    });
+    el.addEventListener('dragleave', () => el.classList.remove('drop-here'));
+    el.addEventListener('drop', (ev) => {
+      el.classList.remove('drop-here');
+      const from = ev.dataTransfer?.getData('application/x-loupe-path');
+      if (from === undefined) return;
+      ev.preventDefault();
+      editNoted((r) => move(r, from.split('.').filter(Boolean).map(Number), path));
+    });
   };
 
   const renderNode = (c: Cond, path: number[]): HTMLElement => {
     const k = kindOf(c);
-    const tools = (extra: HTMLElement[]) =>
+    const tools = (extra: (HTMLElement | null)[]) =>
       h(
         'span',
         { class: 'node-tools' },
         ...extra,
         h('button', { class: 'link-btn', text: 'NOT', title: 'Negate', on: { click: () => edit((r) => (r ? toggleNot(r, path) : r)) } }),
-        h('button', { class: 'link-btn', text: '✕', title: 'Remove', testid: 'remove-node', on: { click: () => edit((r) => (r ? remove(r, path) : r)) } }),
+        h('button', {
+          class: 'link-btn',
+          testid: 'wrap-any',
+          text: '( OR',
+          title: 'Wrap in an OR group, to add alternatives beside it',
+          on: { click: () => edit((r) => (r ? wrap(r, path, 'any') : r)) },
+        }),
+        h('button', { class: 'link-btn', testid: 'wrap-all', text: '( AND', title: 'Wrap in an AND group', on: { click: () => edit((r) => (r ? wrap(r, path, 'all') : r)) } }),
+        moveSelect(path) ?? '',
+        h('button', { class: 'link-btn', text: '✕', title: 'Remove', testid: 'remove-node', on: { click: () => editNoted((r) => remove(r, path)) } }),
       );
     if (isPred(c)) return renderPred(c, path, tools);
     if (k === 'not') {
       return h(
         'div',
         { class: 'cond-group not', data: { path: path.join('.') } },
-        h('div', { class: 'group-head' }, h('strong', { text: 'NOT' }), tools([])),
+        h('div', { class: 'group-head' }, dragHandle(path), h('strong', { text: 'NOT' }), tools([])),
         renderNode(children(c)[0], [...path, 0]),
       );
     }
@@ -522,23 +521,27 @@ function mountEditor(page: HTMLElement, id: number | null): void {
     );
     kindSel.value = k;
     kindSel.addEventListener('change', () => edit((r) => (r ? setKind(r, path, kindSel.value as 'all' | 'any') : r)));
-    return h(
+    const members = children(c);
+    const head = h(
       'div',
-      { class: `cond-group ${k}`, data: { path: path.join('.') } },
-      h(
-        'div',
-        { class: 'group-head' },
-        kindSel,
-        tools([
-          h('button', { class: 'link-btn', testid: 'add-pred', text: '+ condition', on: { click: () => edit((r) => addChild(r, path, newPred(rule.signal))) } }),
-          h('button', { class: 'link-btn', testid: 'add-group', text: '+ group', on: { click: () => edit((r) => addChild(r, path, { all: [newPred(rule.signal)] })) } }),
-        ]),
-      ),
-      ...children(c).map((ch, i) => renderNode(ch, [...path, i])),
+      { class: 'group-head' },
+      dragHandle(path),
+      kindSel,
+      members.length === 1 ? h('span', { class: 'muted', testid: 'one-member', text: ' one member: the same as the member alone ' }) : null,
+      tools([
+        h('button', { class: 'link-btn', testid: 'add-pred', text: '+ condition', on: { click: () => edit((r) => addChild(r, path, newPred(rule.signal))) } }),
+        h('button', { class: 'link-btn', testid: 'add-group', text: '+ group', on: { click: () => edit((r) => addChild(r, path, { all: [newPred(rule.signal)] })) } }),
+        members.length === 1
+          ? h('button', { class: 'link-btn', testid: 'ungroup', text: 'Ungroup', title: 'Replace the group by its one member', on: { click: () => edit((r) => (r ? unwrap(r, path) : r)) } })
+          : null,
+      ]),
     );
+    const group = h('div', { class: `cond-group ${k}`, data: { path: path.join('.') } }, head, ...members.map((ch, i) => renderNode(ch, [...path, i])));
+    dropTarget(head, path);
+    return group;
   };
 
-  const renderPred = (p: Pred, path: number[], tools: (x: HTMLElement[]) => HTMLElement): HTMLElement => {
+  const renderPred = (p: Pred, path: number[], tools: (x: (HTMLElement | null)[]) => HTMLElement): HTMLElement => {
     const set = (patch: Partial<Pred>) =>
       edit((r) => {
         if (!r) return r;
@@ -575,7 +578,7 @@ function mountEditor(page: HTMLElement, id: number | null): void {
         (r) => fill(r.values),
         () => {},
       );
-    return h('div', { class: 'cond-pred', data: { path: path.join('.') }, title: describe(p) }, field, op, value, suggestions, tools([]));
+    return h('div', { class: 'cond-pred', data: { path: path.join('.') }, title: describe(p) }, dragHandle(path), field, op, value, suggestions, tools([]));
   };
 
   // Removing a focused input fires its blur and change (which edit and
@@ -652,7 +655,12 @@ function mountEditor(page: HTMLElement, id: number | null): void {
     datalist,
     h('div', { class: 'rule-meta' }, h('label', null, 'Name ', nameIn), h('label', null, 'Watches ', signalSel), h('label', null, 'Notify ', notifyIn), h('label', null, 'Keep firing ', keepIn)),
     warnBox,
-    h('div', { class: 'editor-split' }, h('div', { class: 'editor-pane' }, h('h3', { text: 'Conditions' }), treeBox), h('div', { class: 'editor-pane' }, h('h3', { text: 'YAML' }), yamlBox, yamlErr)),
+    h(
+      'div',
+      { class: 'editor-split' },
+      h('div', { class: 'editor-pane' }, h('h3', { text: 'Conditions' }), treeBox, treeNote),
+      h('div', { class: 'editor-pane' }, h('h3', { text: 'YAML' }), yamlBox, yamlErr),
+    ),
     h(
       'div',
       { class: 'editor-actions' },
