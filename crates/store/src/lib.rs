@@ -18,6 +18,8 @@ pub mod alerts;
 mod codec;
 mod error;
 pub mod files;
+#[doc(hidden)]
+pub mod inject;
 mod logsearch;
 mod prepare;
 pub mod read;

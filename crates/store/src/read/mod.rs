@@ -107,6 +107,18 @@ impl Reader {
         })
     }
 
+    /// `PRAGMA integrity_check`'s verdict: `"ok"`, or its first findings.
+    /// For the fault-injection tests and support: a read-only check.
+    pub fn integrity_check(&self) -> Result<String, StoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare("PRAGMA integrity_check(20)")?;
+            let lines: Vec<String> = stmt
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            Ok(lines.join("\n"))
+        })
+    }
+
     /// Bytes of database pages in use (what retention's size limit counts).
     pub fn live_bytes(&self) -> Result<u64, StoreError> {
         self.with(crate::retention::live_bytes)
