@@ -85,3 +85,55 @@ async fn never_matches_fix_keeps_the_flow_with_its_namespace() {
         ]}),
     );
 }
+
+/// Found while typing the OTLP/JSON answers (issue 14): `GET /api/v1/logs`
+/// answered a log attribute holding NaN or -Infinity (sent over
+/// OTLP/protobuf) as `null`, losing the value that `GET /api/v1/traces/{id}`
+/// kept as `"NaN"`. Both answers now go through the same writer.
+#[tokio::test]
+async fn logs_answer_keeps_non_finite_doubles() {
+    use loupe_model::otlp::common::{any_value::Value as V, AnyValue, KeyValue};
+    use loupe_model::otlp::logs::{LogRecord, ResourceLogs, ScopeLogs};
+    use prost::Message;
+    let l = Loupe::start();
+    let kv = |k: &str, v: V| KeyValue {
+        key: k.into(),
+        value: Some(AnyValue { value: Some(v) }),
+        ..Default::default()
+    };
+    let trace_id = [0x5b; 16];
+    let request = loupe_model::otlp::ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            scope_logs: vec![ScopeLogs {
+                log_records: vec![LogRecord {
+                    time_unix_nano: 1_544_712_660_000_000_000,
+                    trace_id: trace_id.to_vec(),
+                    attributes: vec![
+                        kv("ratio", V::DoubleValue(f64::NAN)),
+                        kv("ceiling", V::DoubleValue(f64::NEG_INFINITY)),
+                    ],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    let resp = reqwest::Client::new()
+        .post(l.http_url("/v1/logs"))
+        .header("content-type", "application/x-protobuf")
+        .body(request.encode_to_vec())
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(resp.status().as_u16(), 200);
+    let doc = l
+        .get_json(&format!(
+            "/api/v1/logs?traceId={}&limit=10",
+            hex::encode(trace_id)
+        ))
+        .await;
+    let attrs = &doc["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]["attributes"];
+    assert_eq!(attrs[0]["value"]["doubleValue"], "NaN", "{doc}");
+    assert_eq!(attrs[1]["value"]["doubleValue"], "-Infinity", "{doc}");
+}

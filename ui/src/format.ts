@@ -1,21 +1,10 @@
 // Formatting of OTLP values: nanosecond timestamps (decimal strings that a JS
 // number cannot hold exactly), durations, and attribute values.
 
-/** An OTLP/JSON AnyValue. 64-bit integers come as strings. */
-export interface AnyValue {
-  stringValue?: string;
-  boolValue?: boolean;
-  intValue?: string | number;
-  doubleValue?: number | string;
-  arrayValue?: { values?: AnyValue[] };
-  kvlistValue?: { values?: KeyValue[] };
-  bytesValue?: string;
-}
+// OTLP/JSON values: generated from the Rust contract (crates/server/src/otlp_types.rs).
+import type { AnyValue, KeyValue } from './generated/api';
 
-export interface KeyValue {
-  key: string;
-  value?: AnyValue | null;
-}
+export type { AnyValue, KeyValue };
 
 /** A nanosecond timestamp split so that both halves are exact doubles. */
 export interface NsParts {

@@ -4,71 +4,22 @@
 // end-before-start spans are flagged. Everything here is O(n log n) at worst
 // (the sort of siblings by start time); no recursion, so a 100k-deep chain is fine.
 
-import { anyValueToString, attrValue, nsParts, type KeyValue } from './format';
+import { anyValueToString, attrValue, nsParts } from './format';
+import type { OtlpLogRecord, OtlpLogsData, OtlpResource, OtlpScope, OtlpSpan, OtlpTraceData } from './generated/api';
 
-// ---------------------------------------------------------------------------
-// OTLP/JSON shapes (as `GET /api/v1/traces/{id}` answers them; every field optional).
-// ---------------------------------------------------------------------------
-
-export interface OtlpStatus {
-  code?: number | string;
-  message?: string;
-}
-
-export interface OtlpEvent {
-  timeUnixNano?: string;
-  name?: string;
-  attributes?: KeyValue[];
-  droppedAttributesCount?: number;
-}
-
-export interface OtlpLink {
-  traceId?: string;
-  spanId?: string;
-  traceState?: string;
-  attributes?: KeyValue[];
-  droppedAttributesCount?: number;
-  flags?: number;
-}
-
-export interface OtlpSpan {
-  traceId?: string;
-  spanId?: string;
-  parentSpanId?: string;
-  traceState?: string;
-  flags?: number;
-  name?: string;
-  kind?: number | string;
-  startTimeUnixNano?: string;
-  endTimeUnixNano?: string;
-  attributes?: KeyValue[];
-  droppedAttributesCount?: number;
-  events?: OtlpEvent[];
-  droppedEventsCount?: number;
-  links?: OtlpLink[];
-  droppedLinksCount?: number;
-  status?: OtlpStatus | null;
-}
-
-export interface OtlpResource {
-  attributes?: KeyValue[];
-  droppedAttributesCount?: number;
-}
-
-export interface OtlpScope {
-  name?: string;
-  version?: string;
-  attributes?: KeyValue[];
-  droppedAttributesCount?: number;
-}
-
-export interface OtlpTraceData {
-  resourceSpans?: {
-    resource?: OtlpResource | null;
-    schemaUrl?: string;
-    scopeSpans?: { scope?: OtlpScope | null; schemaUrl?: string; spans?: OtlpSpan[] | null }[] | null;
-  }[];
-}
+// The OTLP/JSON answers' types are generated from the Rust contract
+// (crates/server/src/otlp_types.rs); re-exported here for the tree's users.
+export type {
+  OtlpEvent,
+  OtlpLink,
+  OtlpLogRecord,
+  OtlpLogsData,
+  OtlpResource,
+  OtlpScope,
+  OtlpSpan,
+  OtlpStatus,
+  OtlpTraceData,
+} from './generated/api';
 
 /** One span with the resource and scope it came with. */
 export interface SpanInput {
@@ -206,20 +157,11 @@ function lc(s: string | undefined): string {
 }
 
 export function isError(span: OtlpSpan): boolean {
-  const c = span.status?.code;
-  return c === 2 || c === '2' || c === 'STATUS_CODE_ERROR';
+  return span.status?.code === 2;
 }
 
-function kindOf(k: number | string | undefined): number {
-  if (typeof k === 'number') return k;
-  if (typeof k === 'string') {
-    const n = Number(k);
-    if (Number.isInteger(n)) return n;
-    const names = ['SPAN_KIND_UNSPECIFIED', 'SPAN_KIND_INTERNAL', 'SPAN_KIND_SERVER', 'SPAN_KIND_CLIENT', 'SPAN_KIND_PRODUCER', 'SPAN_KIND_CONSUMER'];
-    const i = names.indexOf(k);
-    return Math.max(i, 0);
-  }
-  return 0;
+function kindOf(k: number | undefined): number {
+  return k ?? 0;
 }
 
 export function buildTree(inputs: readonly SpanInput[], opts: BuildOptions = {}): SpanTree {
@@ -664,26 +606,6 @@ export function attributeKeys(tree: SpanTree, max = 200): string[] {
 // ---------------------------------------------------------------------------
 // Logs on the timeline.
 // ---------------------------------------------------------------------------
-
-export interface OtlpLogRecord {
-  timeUnixNano?: string;
-  observedTimeUnixNano?: string;
-  severityNumber?: number;
-  severityText?: string;
-  body?: import('./format').AnyValue | null;
-  attributes?: KeyValue[];
-  traceId?: string;
-  spanId?: string;
-  eventName?: string;
-  flags?: number;
-}
-
-export interface OtlpLogsData {
-  resourceLogs?: {
-    resource?: OtlpResource | null;
-    scopeLogs?: { scope?: OtlpScope | null; logRecords?: OtlpLogRecord[] | null }[] | null;
-  }[];
-}
 
 export interface LogEntry {
   record: OtlpLogRecord;

@@ -121,9 +121,9 @@ describe('buildTree', () => {
       resourceSpans: [
         {
           resource: { attributes: [{ key: 'service.name', value: { stringValue: 'kestra' } }] },
-          scopeSpans: [{ scope: { name: 'io.kestra' }, spans: [{ traceId: T, spanId: 'b7ad6b7169203331', name: 'x', startTimeUnixNano: '1', endTimeUnixNano: '2', status: null }] }],
+          scopeSpans: [{ scope: { name: 'io.kestra' }, spans: [{ traceId: T, spanId: 'b7ad6b7169203331', name: 'x', startTimeUnixNano: '1', endTimeUnixNano: '2' }] }],
         },
-        { resource: null, scopeSpans: [{ scope: null, spans: [{ traceId: T, spanId: '00f067aa0ba902b7', parentSpanId: 'b7ad6b7169203331', name: 'y', kind: 'SPAN_KIND_CLIENT' }] }] },
+        { scopeSpans: [{ spans: [{ traceId: T, spanId: '00f067aa0ba902b7', parentSpanId: 'b7ad6b7169203331', name: 'y', kind: 3 }] }] },
       ],
     };
     const inputs = flattenTrace(data);

@@ -125,17 +125,18 @@ pub async fn run_with_notifier(
         notifier,
     )?;
     tokio::spawn(alerting.clone().run(stopped()));
-    let api_app = loupe_server::app_with_ops(
-        store.reader.clone(),
-        Some(store.writer.clone()),
-        info,
+    let state = loupe_server::AppState {
+        store: store.clone(),
+        info: Arc::new(info),
+        ops,
+        alerting,
+    };
+    let api_app = loupe_server::app(
+        state,
         loupe_server::guard::Guard {
             hosts,
             token: config.security.api_token.clone(),
         },
-        ops,
-        loupe_server::transfer::router(store.clone()),
-        Some(alerting),
     );
     // The API on a runtime of its own: its handlers never wait for a
     // worker that is decoding or preparing an export, so readers do not

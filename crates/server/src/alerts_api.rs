@@ -54,9 +54,9 @@ fn body<T: serde::de::DeserializeOwned>(b: &Bytes) -> Result<T, ApiError> {
     serde_json::from_slice(b).map_err(|e| AlertingError::Bad(format!("bad JSON body: {e}")).into())
 }
 
-/// `/api/v1/…` routes for alerting.
-pub fn router(a: Arc<Alerting>) -> Router {
-    let api = Router::new()
+/// Alerting's routes, relative to `/api/v1`.
+pub(crate) fn routes() -> Router<crate::AppState> {
+    Router::new()
         .route("/rules", get(list_rules).post(create_rule))
         .route("/rules/parse", post(parse))
         .route("/rules/render", post(render_rule))
@@ -72,8 +72,6 @@ pub fn router(a: Arc<Alerting>) -> Router {
         .route("/channels/{id}", put(update_channel).delete(delete_channel))
         .route("/channels/{id}/test", post(test_channel))
         .route("/deliveries", get(deliveries))
-        .with_state(a);
-    Router::new().nest("/api/v1", api)
 }
 
 #[derive(Serialize, ts_rs::TS)]
@@ -338,7 +336,11 @@ mod tests {
             Arc::new(loupe_alerts::NoNotifier),
         )
         .unwrap();
-        let app = router(a);
+        let state = crate::AppState::standalone(store, api).unwrap();
+        let app = crate::test_router(crate::AppState {
+            alerting: a,
+            ..state
+        });
         let post = |name: &str, url: &str, allow: bool| json!({"name": name, "kind": "webhook", "url": url, "allowPrivate": allow});
         for (url, allow, reason) in [
             (
@@ -408,15 +410,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), WriterConfig::default()).unwrap();
         let api: std::net::SocketAddr = "127.0.0.1:16686".parse().unwrap();
-        let a = Alerting::start(
-            store.alerts.clone(),
-            store.reader.clone(),
-            api,
-            vec![api],
-            Arc::new(loupe_alerts::NoNotifier),
-        )
-        .unwrap();
-        let app = router(a);
+        let app = crate::test_router(crate::AppState::standalone(store, api).unwrap());
         let (s, v) = call(&app, "GET", "/api/v1/alerts/history?rule=x", Value::Null).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
         assert_eq!(v["error"], "rule must be a number", "{v}");

@@ -12,12 +12,14 @@ use axum::routing::get;
 use axum::{Json, Router};
 use loupe_model::ids::TraceId;
 use loupe_model::query::{DashboardPanel, MetricInfo, RelatedTrace, TraceSummary};
-use loupe_model::sink::SinkError;
 use loupe_query::QueryError;
-use loupe_store::{Reader, StoreError, Writer};
+use loupe_store::{Reader, Store, StoreError};
+
+use crate::AppState;
 use serde::Serialize;
 use ts_rs::TS;
 
+pub use crate::info::Info;
 pub use error::{ApiError, ErrorBody, ErrorDetail, ErrorPosition};
 
 type ApiResult = Result<Response, ApiError>;
@@ -117,6 +119,10 @@ pub struct Dashboard {
     pub panels: Vec<DashboardPanel>,
 }
 
+async fn info(State(i): State<Arc<Info>>) -> Json<Info> {
+    Json((*i).clone())
+}
+
 async fn services(State(r): State<Arc<Reader>>) -> ApiResult {
     let services = blocking(&r, |r| r.services()).await?;
     json_sorted(&Services { services }, 4096)
@@ -183,8 +189,18 @@ async fn related(State(r): State<Arc<Reader>>, Path(id): Path<String>) -> ApiRes
 
 async fn logs(State(r): State<Arc<Reader>>, RawQuery(q): RawQuery) -> ApiResult {
     let q = loupe_query::log_query(&pairs(q))?;
-    let l = blocking(&r, move |r| r.logs(&q)).await?;
-    json(&l)
+    let body = blocking(&r, move |r| {
+        let l = r.logs(&q)?;
+        let mut body = Vec::with_capacity(64 * 1024);
+        crate::otlp_json::logs(&l, &mut body);
+        Ok(body)
+    })
+    .await?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
 }
 
 async fn metrics(State(r): State<Arc<Reader>>, RawQuery(q): RawQuery) -> ApiResult {
@@ -212,13 +228,9 @@ async fn dashboard(State(r): State<Arc<Reader>>) -> ApiResult {
 const MAX_PANELS: usize = 100;
 const MAX_FIELD: usize = 4096;
 
-/// Saves through the writer (every write goes through its queue); a router
-/// built without one (a read-only store) answers 503.
-async fn save_dashboard(
-    r: Arc<Reader>,
-    writer: Option<Arc<Writer>>,
-    body: axum::body::Bytes,
-) -> ApiResult {
+/// Saves through the writer (every write goes through its queue); a
+/// stopped writer answers 503.
+async fn save_dashboard(State(store): State<Store>, body: axum::body::Bytes) -> ApiResult {
     #[derive(serde::Deserialize)]
     struct Body {
         panels: Vec<loupe_model::query::DashboardPanel>,
@@ -237,85 +249,25 @@ async fn save_dashboard(
             "at most {MAX_PANELS} panels of at most {MAX_FIELD} bytes each"
         )));
     }
-    let ticket = writer
-        .ok_or(SinkError::Closed)
-        .and_then(|w| w.save_dashboard(b.panels))
+    let ticket = store
+        .writer
+        .save_dashboard(b.panels)
         .map_err(|e| ApiError::unavailable(format!("saving failed: {e}")))?;
     ticket
         .wait()
         .await
         .map_err(|e| ApiError::unavailable(format!("saving failed: {e}")))?;
-    dashboard(State(r)).await
+    dashboard(State(store.reader)).await
 }
 
-async fn not_found() -> ApiError {
+pub(crate) async fn not_found() -> ApiError {
     ApiError::not_found("no such API endpoint; see docs/api.md")
 }
 
-/// Where this Loupe listens, for `GET /api/v1/info`: the UI's empty state
-/// tells users the real OTLP endpoints, which differ from the defaults after
-/// `--http-addr` or the desktop's "use other ports".
-#[derive(Debug, Clone, serde::Serialize, TS)]
-pub struct Info {
-    pub version: &'static str,
-    /// `host:port` for OTLP/gRPC.
-    #[serde(rename = "otlpGrpc")]
-    pub otlp_grpc: String,
-    /// Base URL for OTLP/HTTP (`/v1/traces` etc. are appended by SDKs).
-    #[serde(rename = "otlpHttp")]
-    pub otlp_http: String,
-    /// Attribute keys that name a run (config `analysis.run_keys`): the
-    /// analysis routes' default for `runKeys`.
-    #[serde(rename = "runKeys")]
-    pub run_keys: Vec<String>,
-}
-
-impl Info {
-    /// From the bound addresses; a wildcard address is reached on loopback.
-    pub fn new(grpc: std::net::SocketAddr, http: std::net::SocketAddr) -> Info {
-        Info {
-            version: env!("CARGO_PKG_VERSION"),
-            otlp_grpc: reachable(grpc),
-            otlp_http: format!("http://{}", reachable(http)),
-            run_keys: loupe_analysis::runs::DEFAULT_KEYS
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-        }
-    }
-}
-
-fn reachable(a: std::net::SocketAddr) -> String {
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-    let ip = match a.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    std::net::SocketAddr::new(ip, a.port()).to_string()
-}
-
-/// The `/api/v1` router over a store's reader, and its writer for the one
-/// write this router makes (`PUT /dashboard`; without a writer it answers
-/// 503).
-pub fn router(reader: Arc<Reader>, writer: Option<Arc<Writer>>, info: Info) -> Router {
-    router_with(reader, writer, info, Router::new())
-}
-
-/// The `/api/v1` router with more routes (relative to `/api/v1`) merged in,
-/// such as [`crate::transfer::router`].
-pub fn router_with(
-    reader: Arc<Reader>,
-    writer: Option<Arc<Writer>>,
-    info: Info,
-    extra: Router,
-) -> Router {
-    let save = move |State(r): State<Arc<Reader>>, body: axum::body::Bytes| {
-        save_dashboard(r, writer.clone(), body)
-    };
-    let run_keys: Arc<[String]> = info.run_keys.clone().into();
-    let api = Router::new()
-        .route("/info", get(move || async move { Json(info) }))
+/// The store's routes, relative to `/api/v1`.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/info", get(info))
         .route("/services", get(services))
         .route("/attributes", get(attributes))
         .route("/attributes/{key}/values", get(attribute_values))
@@ -326,34 +278,14 @@ pub fn router_with(
         .route("/metrics", get(metrics))
         .route("/metrics/{name}", get(metric))
         .route("/metrics/{name}/chart", get(chart::chart))
-        .route("/dashboard", get(dashboard).put(save))
-        .merge(analysis::routes(run_keys))
-        .fallback(not_found)
-        .with_state(reader)
-        .merge(extra);
-    Router::new().nest("/api/v1", api)
+        .route("/dashboard", get(dashboard).put(save_dashboard))
+        .merge(analysis::routes())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use axum::http::StatusCode;
-
-    #[test]
-    fn info_names_reachable_endpoints() {
-        let i = Info::new(
-            "0.0.0.0:4317".parse().unwrap(),
-            "[::]:4318".parse().unwrap(),
-        );
-        assert_eq!(i.otlp_grpc, "127.0.0.1:4317");
-        assert_eq!(i.otlp_http, "http://[::1]:4318");
-        let i = Info::new(
-            "127.0.0.1:1".parse().unwrap(),
-            "127.0.0.2:2".parse().unwrap(),
-        );
-        assert_eq!(i.otlp_grpc, "127.0.0.1:1");
-        assert_eq!(i.otlp_http, "http://127.0.0.2:2");
-    }
 
     async fn put_dashboard(app: &Router, body: &str) -> (StatusCode, serde_json::Value) {
         use http_body_util::BodyExt;
@@ -368,25 +300,24 @@ mod tests {
         (status, serde_json::from_slice(&body).unwrap_or_default())
     }
 
-    /// The dashboard is saved through the writer the router was given, and
-    /// a router without one refuses to save.
+    /// The dashboard is saved through the store's writer, and a stopped
+    /// writer refuses to save.
     #[tokio::test]
     async fn the_dashboard_saves_through_the_writer() {
         let dir = tempfile::tempdir().unwrap();
         let store = loupe_store::Store::open(dir.path(), Default::default()).unwrap();
-        let addr = "127.0.0.1:4317".parse().unwrap();
+        let state = AppState::standalone(store.clone(), "127.0.0.1:4317".parse().unwrap()).unwrap();
+        let app = crate::test_router(state);
         let body = r#"{"panels": [{"title": "CPU", "chart": "metric=cpu"}]}"#;
-        let app = router(
-            store.reader.clone(),
-            Some(store.writer.clone()),
-            Info::new(addr, addr),
-        );
         let (status, answer) = put_dashboard(&app, body).await;
         assert_eq!(status, StatusCode::OK, "{answer}");
         assert_eq!(answer["panels"][0]["title"], "CPU");
         assert_eq!(store.reader.dashboard().unwrap().len(), 1);
-        let read_only = router(store.reader.clone(), None, Info::new(addr, addr));
-        let (status, _) = put_dashboard(&read_only, r#"{"panels": []}"#).await;
+        let writer = store.writer.clone();
+        tokio::task::spawn_blocking(move || writer.shutdown())
+            .await
+            .unwrap();
+        let (status, _) = put_dashboard(&app, r#"{"panels": []}"#).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(store.reader.dashboard().unwrap().len(), 1);
     }

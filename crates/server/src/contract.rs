@@ -74,6 +74,9 @@ pub fn typescript() -> String {
     g.visit::<api::Related>();
     g.visit::<api::Metrics>();
     g.visit::<api::Dashboard>();
+    // The OTLP/JSON answers (`GET /traces/{id}`, `GET /logs`).
+    g.visit::<crate::otlp_types::TraceData>();
+    g.visit::<crate::otlp_types::LogsData>();
     // api/chart.rs
     g.visit::<api::chart::ChartAnswer>();
     // api/analysis.rs

@@ -1,4 +1,4 @@
-//! A direct OTLP/JSON writer for traces, the API's largest answers.
+//! A direct OTLP/JSON writer for traces and logs, the API's largest answers.
 //!
 //! serde's derived encoding of the protobuf types writes every field, even
 //! defaults (`"events":[]`, `"status":null`, …), and goes through generic
@@ -10,9 +10,10 @@
 use std::io::Write;
 
 use loupe_model::otlp::common::{any_value::Value, AnyValue, InstrumentationScope, KeyValue};
+use loupe_model::otlp::logs::{LogRecord, ResourceLogs};
 use loupe_model::otlp::resource::Resource;
 use loupe_model::otlp::trace::{span, ResourceSpans, Span};
-use loupe_model::otlp::ExportTraceServiceRequest;
+use loupe_model::otlp::{ExportLogsServiceRequest, ExportTraceServiceRequest};
 
 struct W<'a>(&'a mut Vec<u8>);
 
@@ -383,6 +384,109 @@ impl W<'_> {
         }
         self.0.push(b'}');
     }
+}
+
+impl W<'_> {
+    fn log_record(&mut self, l: &LogRecord) {
+        let mut f = true;
+        let first = &mut f;
+        self.0.push(b'{');
+        if l.time_unix_nano != 0 {
+            self.key(first, "timeUnixNano");
+            self.u64s(l.time_unix_nano);
+        }
+        if l.observed_time_unix_nano != 0 {
+            self.key(first, "observedTimeUnixNano");
+            self.u64s(l.observed_time_unix_nano);
+        }
+        if l.severity_number != 0 {
+            self.key(first, "severityNumber");
+            self.num(l.severity_number);
+        }
+        if !l.severity_text.is_empty() {
+            self.key(first, "severityText");
+            self.str(&l.severity_text);
+        }
+        if let Some(b) = &l.body {
+            self.key(first, "body");
+            self.any(b);
+        }
+        self.attrs_fields(first, &l.attributes, l.dropped_attributes_count);
+        if l.flags != 0 {
+            self.key(first, "flags");
+            self.num(l.flags);
+        }
+        if !l.trace_id.is_empty() {
+            self.key(first, "traceId");
+            self.hex(&l.trace_id);
+        }
+        if !l.span_id.is_empty() {
+            self.key(first, "spanId");
+            self.hex(&l.span_id);
+        }
+        if !l.event_name.is_empty() {
+            self.key(first, "eventName");
+            self.str(&l.event_name);
+        }
+        self.0.push(b'}');
+    }
+
+    fn resource_logs(&mut self, rl: &ResourceLogs) {
+        let mut first = true;
+        self.0.push(b'{');
+        if let Some(r) = &rl.resource {
+            self.key(&mut first, "resource");
+            self.resource(r);
+        }
+        self.key(&mut first, "scopeLogs");
+        self.0.push(b'[');
+        for (i, sl) in rl.scope_logs.iter().enumerate() {
+            if i > 0 {
+                self.0.push(b',');
+            }
+            let mut f2 = true;
+            self.0.push(b'{');
+            if let Some(s) = &sl.scope {
+                self.key(&mut f2, "scope");
+                self.scope(s);
+            }
+            self.key(&mut f2, "logRecords");
+            self.0.push(b'[');
+            for (j, l) in sl.log_records.iter().enumerate() {
+                if j > 0 {
+                    self.0.push(b',');
+                }
+                self.log_record(l);
+            }
+            self.0.push(b']');
+            if !sl.schema_url.is_empty() {
+                self.key(&mut f2, "schemaUrl");
+                self.str(&sl.schema_url);
+            }
+            self.0.push(b'}');
+        }
+        self.0.push(b']');
+        if !rl.schema_url.is_empty() {
+            self.key(&mut first, "schemaUrl");
+            self.str(&rl.schema_url);
+        }
+        self.0.push(b'}');
+    }
+}
+
+/// `{"resourceLogs": […]}`: the same encoding as [`traces`] (defaults
+/// omitted, non-finite doubles by name, where serde's encoding of the
+/// protobuf types wrote `null` and lost them).
+pub fn logs(req: &ExportLogsServiceRequest, out: &mut Vec<u8>) {
+    let mut w = W(out);
+    w.raw("{\"resourceLogs\":[");
+    for (i, rl) in req.resource_logs.iter().enumerate() {
+        if i > 0 {
+            w.0.push(b',');
+        }
+        w.resource_logs(rl);
+    }
+    w.raw("]}");
 }
 
 /// `{"resourceSpans": […]}` for a trace.

@@ -90,10 +90,9 @@ async fn put_filters(
     get_filters(State(ops)).await
 }
 
-/// The settings routes, to be nested under `/api/v1`.
-pub fn router(ops: Arc<Ops>) -> Router {
+/// The settings routes, relative to `/api/v1`.
+pub(crate) fn routes() -> Router<crate::AppState> {
     Router::new()
         .route("/settings/log-level", get(get_log_level).put(put_log_level))
         .route("/settings/filters", get(get_filters).put(put_filters))
-        .with_state(ops)
 }

@@ -303,7 +303,7 @@ async fn remove(
 }
 
 /// The export and import routes, relative to `/api/v1`.
-pub fn router(store: Store) -> Router {
+pub(crate) fn routes() -> Router<crate::AppState> {
     Router::new()
         .route("/export", get(export))
         .route("/export/preview", get(preview))
@@ -314,5 +314,4 @@ pub fn router(store: Store) -> Router {
                 .layer(DefaultBodyLimit::max(MAX_FILE_BYTES)),
         )
         .route("/imports/{source}", delete(remove))
-        .with_state(store)
 }

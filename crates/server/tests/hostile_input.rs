@@ -4,8 +4,6 @@
 //! engine cannot run, oversized rule text and oversized imports. Each must
 //! be a 4xx that names the limit, and the next request must still answer.
 
-use std::sync::Arc;
-
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use axum::Router;
@@ -23,22 +21,10 @@ fn app() -> App {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(dir.path(), WriterConfig::default()).expect("store");
     let addr: std::net::SocketAddr = "127.0.0.1:16686".parse().expect("addr");
-    let alerting = loupe_alerting::Alerting::start(
-        store.alerts.clone(),
-        store.reader.clone(),
-        addr,
-        vec![addr],
-        Arc::new(loupe_alerts::NoNotifier),
-    )
-    .expect("alerting");
-    let info = loupe_server::api::Info::new(addr, addr);
-    let router = loupe_server::api::router_with(
-        store.reader.clone(),
-        Some(store.writer.clone()),
-        info,
-        loupe_server::transfer::router(store.clone()),
-    )
-    .merge(loupe_server::alerts_api::router(alerting));
+    let state = loupe_server::AppState::standalone(store.clone(), addr).expect("state");
+    let router = axum::Router::new()
+        .nest("/api/v1", loupe_server::api_routes())
+        .with_state(state);
     App {
         router,
         _store: store,

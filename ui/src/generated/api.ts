@@ -29,6 +29,23 @@ export type Analysis = {
 neverMatches: boolean, findings: Array<Finding>, };
 
 /**
+ * An OTLP/JSON `AnyValue`: exactly one of the fields (none for an empty
+ * value). 64-bit integers come as decimal strings; non-finite doubles as
+ * the strings `"NaN"`, `"Infinity"`, `"-Infinity"`.
+ */
+export type AnyValue = { stringValue?: string, boolValue?: boolean, intValue?: string | number, doubleValue?: number | string, arrayValue?: ArrayValue, kvlistValue?: KeyValueList, 
+/**
+ * Base64.
+ */
+bytesValue?: string, 
+/**
+ * An index into a profile's string table (not used by traces or logs).
+ */
+stringValueStrindex?: number, };
+
+export type ArrayValue = { values?: Array<AnyValue>, };
+
+/**
  * `GET /attributes`: attribute keys seen.
  */
 export type AttributeKeys = { keys: Array<string>, };
@@ -439,6 +456,17 @@ otlpHttp: string,
  */
 runKeys: Array<string>, };
 
+/**
+ * An attribute.
+ */
+export type KeyValue = { key: string, value?: AnyValue, 
+/**
+ * An index into a profile's string table (not used by traces or logs).
+ */
+keyStrindex?: number, };
+
+export type KeyValueList = { values?: Array<KeyValue>, };
+
 export type LinkDirection = "outgoing" | "incoming";
 
 /**
@@ -499,6 +527,72 @@ export type OnPathSpan = { traceId: string, spanId: string, service: string, nam
 selfTime: string, };
 
 export type Op = "equals" | "not_equals" | "prefix" | "contains" | "regex" | "exists" | "gt" | "gte" | "lt" | "lte";
+
+export type OtlpEvent = { 
+/**
+ * Nanoseconds since the epoch, a decimal string.
+ */
+timeUnixNano?: string, name?: string, attributes?: Array<KeyValue>, droppedAttributesCount?: number, };
+
+export type OtlpLink = { 
+/**
+ * Hex.
+ */
+traceId?: string, spanId?: string, traceState?: string, attributes?: Array<KeyValue>, droppedAttributesCount?: number, flags?: number, };
+
+/**
+ * A log record as `GET /logs` answers it.
+ */
+export type OtlpLogRecord = { 
+/**
+ * Nanoseconds since the epoch, decimal strings.
+ */
+timeUnixNano?: string, observedTimeUnixNano?: string, severityNumber?: number, severityText?: string, body?: AnyValue, attributes?: Array<KeyValue>, droppedAttributesCount?: number, flags?: number, 
+/**
+ * Hex.
+ */
+traceId?: string, spanId?: string, eventName?: string, };
+
+/**
+ * `GET /logs`: matching log records as OTLP/JSON, by resource and scope.
+ */
+export type OtlpLogsData = { resourceLogs?: Array<OtlpResourceLogs>, };
+
+export type OtlpResource = { attributes?: Array<KeyValue>, droppedAttributesCount?: number, };
+
+export type OtlpResourceLogs = { resource?: OtlpResource, scopeLogs?: Array<OtlpScopeLogs>, schemaUrl?: string, };
+
+export type OtlpResourceSpans = { resource?: OtlpResource, scopeSpans?: Array<OtlpScopeSpans>, schemaUrl?: string, };
+
+export type OtlpScope = { name?: string, version?: string, attributes?: Array<KeyValue>, droppedAttributesCount?: number, };
+
+export type OtlpScopeLogs = { scope?: OtlpScope, logRecords?: Array<OtlpLogRecord>, schemaUrl?: string, };
+
+export type OtlpScopeSpans = { scope?: OtlpScope, spans?: Array<OtlpSpan>, schemaUrl?: string, };
+
+/**
+ * A span as `GET /traces/{id}` answers it. `kind`: 0 unspecified,
+ * 1 internal, 2 server, 3 client, 4 producer, 5 consumer.
+ */
+export type OtlpSpan = { 
+/**
+ * Hex.
+ */
+traceId?: string, spanId?: string, parentSpanId?: string, traceState?: string, flags?: number, name?: string, kind?: number, 
+/**
+ * Nanoseconds since the epoch, decimal strings.
+ */
+startTimeUnixNano?: string, endTimeUnixNano?: string, attributes?: Array<KeyValue>, droppedAttributesCount?: number, events?: Array<OtlpEvent>, droppedEventsCount?: number, links?: Array<OtlpLink>, droppedLinksCount?: number, status?: OtlpStatus, };
+
+/**
+ * `code`: 0 unset, 1 ok, 2 error.
+ */
+export type OtlpStatus = { code?: number, message?: string, };
+
+/**
+ * `GET /traces/{traceId}`: one trace as OTLP/JSON.
+ */
+export type OtlpTraceData = { resourceSpans?: Array<OtlpResourceSpans>, };
 
 /**
  * The plot area inside the SVG, in pixels from its top-left corner.

@@ -79,7 +79,7 @@ export function renderDetails(node: SpanNode, ctx: DetailsContext): HTMLElement 
   const s = node.span;
   const status = s.status ?? {};
   const isErr = !!(node.flags & F.ERROR);
-  const code = status.code === undefined || status.code === 0 || status.code === '0' ? 'UNSET' : isErr ? 'ERROR' : String(status.code) === '1' ? 'OK' : String(status.code);
+  const code = !status.code ? 'UNSET' : isErr ? 'ERROR' : status.code === 1 ? 'OK' : String(status.code);
   const dot = h('span', { class: 'svc-dot' });
   dot.style.background = serviceColor(node.service);
 

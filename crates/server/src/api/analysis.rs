@@ -24,6 +24,7 @@ use serde::Serialize;
 use ts_rs::TS;
 
 use super::{blocking, json_sorted, pairs, trace_id, ApiError, ApiResult};
+use crate::state::{AppState, RunKeys};
 
 // The answers. Every one goes through `json_sorted`: keys in alphabetical
 // order, as when they were built with `json!`.
@@ -106,18 +107,13 @@ const MAX_TOPOLOGY: usize = 200;
 /// Earlier traces looked at when choosing the previous run.
 const MAX_CANDIDATES: usize = 50;
 
-/// The analysis routes, merged into `/api/v1`. `run_keys`: the configured
-/// attribute keys that name a run (`analysis.run_keys`), the default of
-/// the `runKeys` parameter.
-pub(super) fn routes(run_keys: Arc<[String]>) -> Router<Arc<Reader>> {
+/// The analysis routes, merged into `/api/v1`.
+pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/traces/{trace_id}/critical-path", get(critical_path))
         .route("/traces/{trace_id}/statistics", get(statistics))
         .route("/traces/{trace_id}/service-map", get(service_map))
-        .route(
-            "/traces/{trace_id}/previous",
-            get(move |s, p, q| previous(s, p, q, run_keys)),
-        )
+        .route("/traces/{trace_id}/previous", get(previous))
         .route("/compare", get(compare_traces))
         .route("/topology", get(topology))
 }
@@ -369,7 +365,7 @@ async fn previous(
     State(r): State<Arc<Reader>>,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
-    run_keys: Arc<[String]>,
+    State(RunKeys(run_keys)): State<RunKeys>,
 ) -> ApiResult {
     let id = trace_id(&id)?;
     let o = opts(q, &[], &run_keys)?;
@@ -547,11 +543,9 @@ mod tests {
                 .await
                 .unwrap();
         }
-        let info = crate::api::Info::new(
-            "127.0.0.1:4317".parse().unwrap(),
-            "127.0.0.1:4318".parse().unwrap(),
-        );
-        let app = crate::api::router(store.reader.clone(), Some(store.writer.clone()), info);
+        let state =
+            crate::AppState::standalone(store.clone(), "127.0.0.1:4317".parse().unwrap()).unwrap();
+        let app = crate::test_router(state.clone());
         let (a, b) = ("01".repeat(16), "02".repeat(16));
 
         let (s, v) = get(&app, &format!("/api/v1/traces/{b}/critical-path")).await;
@@ -575,12 +569,12 @@ mod tests {
         assert!(v["previous"].is_null(), "{v}");
 
         // Configured run keys (`analysis.run_keys`): none → the root names the run.
-        let mut info = crate::api::Info::new(
-            "127.0.0.1:4317".parse().unwrap(),
-            "127.0.0.1:4318".parse().unwrap(),
-        );
+        let mut info = (*state.info).clone();
         info.run_keys = Vec::new();
-        let by_root = crate::api::router(store.reader.clone(), Some(store.writer.clone()), info);
+        let by_root = crate::test_router(crate::AppState {
+            info: std::sync::Arc::new(info),
+            ..state
+        });
         let (_, v) = get(&by_root, &format!("/api/v1/traces/{b}/previous")).await;
         assert_eq!(v["runKey"]["kind"], "root", "{v}");
         assert!(v["previous"].is_null(), "root names differ: {v}");
