@@ -95,7 +95,9 @@ async fn exporter(
         .build()
         .expect("client");
     let mut grpc_client = match grpc {
-        Some(a) => TraceServiceClient::connect(format!("http://{a}")).await.ok(),
+        Some(a) => TraceServiceClient::connect(format!("http://{a}"))
+            .await
+            .ok(),
         None => None,
     };
     let (mut ok, mut retries) = (0, 0);

@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 use http_body::{Body as HttpBody, Frame};
 use tonic::body::Body;
 
-use crate::budget::{Budget, Charge, RETRY_AFTER};
+use crate::budget::{Budget, Charge, DECODED_FACTOR, RETRY_AFTER};
 use crate::stats::Transport;
 use crate::status::IngestError;
 
@@ -101,8 +101,10 @@ impl HttpBody for Charged {
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         match Pin::new(&mut self.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
+                // Charged as the decoded request it is about to become
+                // (see `budget`), so admitted bodies cannot all overshoot.
                 let n = frame.data_ref().map_or(0, |d| d.len());
-                if n > 0 && !self.charge.try_add(n) {
+                if n > 0 && !self.charge.try_add(n.saturating_mul(DECODED_FACTOR)) {
                     self.budget.count_refusal(Transport::Grpc);
                     return Poll::Ready(Some(Err(over_budget(&self.budget).to_grpc())));
                 }

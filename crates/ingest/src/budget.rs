@@ -11,9 +11,12 @@
 //!
 //! What a request is charged, as it goes (ARCHITECTURE.md "Where memory
 //! goes"):
-//! - while its body is read: the bytes read so far (gRPC: as HTTP/2 frames
-//!   arrive; HTTP: the decompressed buffer as it grows). A frame that does
-//!   not fit ends the request with the retryable answer;
+//! - while its body is read: [`DECODED_FACTOR`] × the bytes read so far
+//!   (gRPC: as HTTP/2 frames arrive; HTTP: the decompressed buffer as it
+//!   grows, or its declared length at once), i.e. what the request will
+//!   take once decoded, so that many bodies admitted together cannot all
+//!   grow past the budget when they are decoded. A frame that does not fit
+//!   ends the request with the retryable answer;
 //! - once decoded: [`DECODED_FACTOR`] × its protobuf size (the decoded
 //!   structs, measured at about 3–4× the wire size for typical spans);
 //! - once handed to the store: its protobuf size, an upper bound on the
@@ -22,7 +25,9 @@
 //!
 //! One request may always enter an empty budget, however large (else a
 //! request bigger than the budget could never be stored); the request size
-//! cap (`MAX_DECODED_BYTES`) bounds that one.
+//! cap (`MAX_DECODED_BYTES`) bounds that one. So the bytes charged stay
+//! under the budget plus one request (tests/back_pressure.rs measures the
+//! peak with real sockets).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -105,14 +110,16 @@ impl Budget {
         })
     }
 
-    /// Takes `n` bytes if they fit, or if nothing else is in flight.
-    fn try_take(&self, n: usize) -> bool {
+    /// Takes `n` bytes if they fit, or if nothing but the asking request's
+    /// own `held` bytes is in flight (a lone request larger than the budget
+    /// must still get through, frame after frame).
+    fn try_take(&self, n: usize, held: usize) -> bool {
         let mut used = self.used.load(Ordering::Relaxed);
         loop {
             let Some(next) = used.checked_add(n) else {
                 return false;
             };
-            if used > 0 && next > self.limit {
+            if used > held && next > self.limit {
                 return false;
             }
             match self
@@ -151,7 +158,7 @@ impl Charge {
     /// Charges `n` more bytes; `false` (nothing charged) when they do not
     /// fit: the request must be refused.
     pub fn try_add(&self, n: usize) -> bool {
-        if self.budget.try_take(n) {
+        if self.budget.try_take(n, self.bytes()) {
             self.bytes.fetch_add(n, Ordering::AcqRel);
             true
         } else {
@@ -244,9 +251,14 @@ mod tests {
         let b = Arc::new(Budget::new(10));
         let a = b.admit().unwrap();
         assert!(a.try_add(1000), "alone, however large");
+        assert!(a.try_add(1000), "and frame after frame while alone");
         assert!(b.admit().is_none());
         a.set(5);
         assert_eq!(b.used(), 5);
+        let c = b.admit().expect("5 < 10");
+        assert!(c.try_add(1));
+        assert!(!a.try_add(1000), "no longer alone");
+        drop(c);
         a.set(50);
         assert_eq!(b.used(), 50, "set grows past the limit");
         drop(a);

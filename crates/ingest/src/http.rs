@@ -13,7 +13,7 @@ use loupe_model::sink::Sink;
 use prost::Message;
 
 use crate::admit::over_budget;
-use crate::budget::{Budget, Charge};
+use crate::budget::{Budget, Charge, DECODED_FACTOR};
 use crate::stats::{Outcome, Transport};
 
 use crate::pipeline::{self, Signal};
@@ -100,7 +100,10 @@ async fn refuse(st: &HttpState, body: Body) -> IngestError {
 }
 
 /// Reads the body into memory, charging the budget as the (decompressed)
-/// buffer grows; refused as soon as it does not fit.
+/// buffer grows, [`DECODED_FACTOR`] times over: the decoded request is
+/// about to take that much, and charging it only after decoding would let
+/// every admitted body overshoot the budget by the factor at once. Refused
+/// as soon as it does not fit.
 async fn read_body(st: &HttpState, charge: &Charge, req: Request) -> Result<Vec<u8>, IngestError> {
     let ce = req
         .headers()
@@ -127,7 +130,7 @@ async fn read_body(st: &HttpState, charge: &Charge, req: Request) -> Result<Vec<
         }
         // Known size: charge it all before reading a byte.
         if let Some(n) = declared {
-            if !charge.try_add(n) {
+            if !charge.try_add(n.saturating_mul(DECODED_FACTOR)) {
                 return Err(refuse(st, req.into_body()).await);
             }
         }
@@ -140,7 +143,10 @@ async fn read_body(st: &HttpState, charge: &Charge, req: Request) -> Result<Vec<
                 drain(body).await;
                 return Err(e.into());
             }
-            let grown = sink.len().saturating_sub(charge.bytes());
+            let grown = sink
+                .len()
+                .saturating_mul(DECODED_FACTOR)
+                .saturating_sub(charge.bytes());
             if grown > 0 && !charge.try_add(grown) {
                 drop(sink);
                 return Err(refuse(st, body).await);
@@ -186,8 +192,7 @@ async fn export<S: Signal>(
     // Protobuf size, whatever the encoding: what the decoded structs are
     // proportional to (JSON is larger on the wire than in memory).
     let size = prost::Message::encoded_len(&msg);
-    let accepted =
-        pipeline::export::<S>(&st.cx, Transport::Http, size, Some(&charge), msg).await?;
+    let accepted = pipeline::export::<S>(&st.cx, Transport::Http, size, Some(&charge), msg).await?;
     let body = match enc {
         Encoding::Protobuf => S::response(accepted.rejected, accepted.message).encode_to_vec(),
         Encoding::Json => {

@@ -25,10 +25,7 @@ pub enum IngestError {
     /// The in-flight budget is spent (`budget`): refused before reading,
     /// retryable, so memory stays bounded and the exporter sends it again.
     #[error("Loupe has {} MiB of exports in flight, its memory budget; retry in {}s", limit >> 20, retry_after.as_secs().max(1))]
-    OverBudget {
-        limit: usize,
-        retry_after: Duration,
-    },
+    OverBudget { limit: usize, retry_after: Duration },
     #[error("missing or wrong OTLP API key: send it as the x-otlp-api-key header (OTEL_EXPORTER_OTLP_HEADERS=x-otlp-api-key=KEY) or as Authorization: Bearer KEY")]
     Unauthenticated,
 }

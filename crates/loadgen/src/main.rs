@@ -281,9 +281,7 @@ async fn load(
         Some(p) => p.await?,
         None => Vec::new(),
     };
-    let http_spans = http
-        .as_ref()
-        .map_or(0, |h| h.spans.load(Ordering::Relaxed));
+    let http_spans = http.as_ref().map_or(0, |h| h.spans.load(Ordering::Relaxed));
     Ok(LoadResult {
         spans: spans.load(Ordering::Relaxed) + http_spans,
         busy: busy.load(Ordering::Relaxed),
