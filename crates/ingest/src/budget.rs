@@ -37,8 +37,10 @@ use loupe_ops::{Collect, Counter, Exposition, Gauge, Kind};
 
 use crate::stats::Transport;
 
-/// The default budget: with it, the overload run (4 × 6 gRPC + 4 × 20 HTTP
-/// clients, 5000-span requests) stays under 200 MiB of RSS (BENCHMARKS.md).
+/// The default budget. The overload run (4 × 6 gRPC + 4 × 20 HTTP clients,
+/// 5000-span requests; BENCHMARKS.md "Overload") peaked at 219 MB of RSS
+/// with it on a debug build, 190 MB with 32 MiB but at half the
+/// throughput; not yet measured on a release build.
 pub const DEFAULT_BUDGET: usize = 64 << 20;
 
 /// Memory of a decoded request per byte of its protobuf encoding (the
