@@ -219,15 +219,32 @@ async fn a_write_lock_held_past_the_busy_budget_gets_only_retryable_answers() {
         .map(|g| tokio::spawn(exporter(l.http, g, 20, until, acked.clone(), true)))
         .collect();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    // Another process holds the write lock for 3 s: longer than the
-    // writer's 2 s busy budget (the case was 12 s).
+    // Another process holds the write lock for 4 s: twice the writer's
+    // 2 s busy budget (the case was 12 s).
     let db = l.data_dir.join(loupe_store::DB_FILE);
+    let (taken, is_taken) = tokio::sync::oneshot::channel();
     let lock = tokio::task::spawn_blocking(move || {
         let lock = loupe_store::inject::hold_write_lock(&db).expect("take the lock");
-        std::thread::sleep(Duration::from_secs(3));
+        let _ = taken.send(());
+        std::thread::sleep(Duration::from_secs(4));
         drop(lock);
     });
+    is_taken.await.expect("lock taken");
+    // Meanwhile /health says the store is DOWN, and why.
+    let mut down_because = None;
+    while !lock.is_finished() {
+        if let Ok(r) = reqwest::get(l.api_url("/health")).await {
+            if let Ok(v) = r.json::<serde_json::Value>().await {
+                if v["details"]["store"]["status"] == "DOWN" {
+                    down_because = v["details"]["store"]["error"].as_str().map(String::from);
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     lock.await.expect("lock holder");
+    let reason = down_because.expect("/health said DOWN while the lock was held");
+    assert!(reason.contains("locked"), "{reason}");
     let mut retries = 0;
     for s in senders {
         retries += s.await.expect("exporter").1;
@@ -237,6 +254,8 @@ async fn a_write_lock_held_past_the_busy_budget_gets_only_retryable_answers() {
     integrity_ok(&l.data_dir);
     let health = reqwest::get(l.api_url("/health")).await.expect("health");
     assert!(health.status().is_success(), "recovered by itself");
+    let v: serde_json::Value = health.json().await.expect("health JSON");
+    assert_eq!(v["details"]["store"]["status"], "UP", "{v}");
 }
 
 /// Senders busy with many exports each, then `signal` in the middle of
