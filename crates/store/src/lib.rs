@@ -73,8 +73,9 @@ impl Store {
             t.warn();
         }
         let conn = schema::open_writer(&path)?;
+        let max_age = config.retention.max_age;
         let writer = Writer::start(conn, config)?;
-        let reader = Reader::new(path.clone());
+        let reader = Reader::new(path.clone(), max_age);
         let writer = Arc::new(writer);
         let alerts = alerts::AlertDb::open(&path)?;
         Ok(Store {
@@ -95,7 +96,7 @@ impl Store {
                 source: std::io::Error::from(std::io::ErrorKind::NotFound),
             });
         }
-        Ok(Reader::new(path))
+        Ok(Reader::new(path, retention::Retention::default().max_age))
     }
 
     pub fn path(&self) -> &Path {

@@ -43,6 +43,9 @@ pub struct Counts {
 
 pub struct Reader {
     path: PathBuf,
+    /// Retention's age limit, counted from arrival: what the list of
+    /// imports says each import's data is kept until.
+    max_age: std::time::Duration,
     pool: Mutex<Vec<Connection>>,
     resources: Mutex<HashMap<i64, ResourceSpans>>,
     scopes: Mutex<HashMap<i64, ScopeSpans>>,
@@ -52,9 +55,10 @@ pub struct Reader {
 const POOL: usize = 4;
 
 impl Reader {
-    pub(crate) fn new(path: PathBuf) -> Reader {
+    pub(crate) fn new(path: PathBuf, max_age: std::time::Duration) -> Reader {
         Reader {
             path,
+            max_age,
             pool: Mutex::new(Vec::new()),
             resources: Mutex::new(HashMap::new()),
             scopes: Mutex::new(HashMap::new()),
