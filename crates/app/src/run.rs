@@ -139,11 +139,20 @@ pub async fn run_with_notifier(
             token: config.security.api_token.clone(),
         },
     );
-    let api = tokio::spawn(
-        axum::serve(listeners.api, api_app)
-            .with_graceful_shutdown(stopped())
-            .into_future(),
-    );
+    // The API on a runtime of its own: its handlers never wait for a
+    // worker that is decoding or preparing an export, so readers do not
+    // queue behind ingest (API p95 under saturation: BENCHMARKS.md).
+    // The listener moves too, so accepting does not wait on the
+    // ingest runtime's I/O driver either.
+    let api_runtime = api_runtime()?;
+    let api_listener = listeners.api.into_std().map_err(api_error)?;
+    let api_stopped = stopped();
+    let api = api_runtime.spawn(async move {
+        let listener = tokio::net::TcpListener::from_std(api_listener)?;
+        axum::serve(listener, api_app)
+            .with_graceful_shutdown(api_stopped)
+            .await
+    });
     on_ready(&Running {
         bound,
         writer: store.writer.clone(),
@@ -164,12 +173,57 @@ pub async fn run_with_notifier(
     tokio::task::spawn_blocking(move || writer.shutdown())
         .await
         .ok();
+    drop(api_runtime);
     if let Some(f) = forwarder {
         f.shutdown(FORWARD_GRACE).await;
     }
     match first_error {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+/// Two workers for the API (and its blocking pool for queries), apart from
+/// the runtime that receives and decodes telemetry.
+fn api_runtime() -> Result<ApiRuntime, ServeError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("loupe-api")
+        .enable_all()
+        .build()
+        .map(|r| ApiRuntime(Some(r)))
+        .map_err(api_error)
+}
+
+/// The API's runtime, shut down without blocking when dropped (it is
+/// dropped on the caller's runtime, where blocking is not allowed).
+struct ApiRuntime(Option<tokio::runtime::Runtime>);
+
+impl ApiRuntime {
+    fn spawn<F>(&self, f: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match &self.0 {
+            Some(r) => r.spawn(f),
+            None => tokio::spawn(f),
+        }
+    }
+}
+
+impl Drop for ApiRuntime {
+    fn drop(&mut self) {
+        if let Some(r) = self.0.take() {
+            r.shutdown_background();
+        }
+    }
+}
+
+fn api_error(e: std::io::Error) -> ServeError {
+    ServeError::Server {
+        what: "API",
+        message: format!("cannot start: {e}"),
     }
 }
 
@@ -204,6 +258,7 @@ fn ops(
     let api_stats = Arc::new(ApiStats::default());
     registry.register(Arc::new(BuildInfo));
     registry.register(config.receiver.stats.clone());
+    registry.register(config.receiver.budget.clone());
     registry.register(config.receiver.filters.clone());
     registry.register(store.writer.stats().clone());
     registry.register(Arc::new(StoreSize(store.clone())));

@@ -9,16 +9,11 @@ use tokio::net::TcpListener;
 use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status};
 
+use crate::admit::{AdmitLayer, Admitted};
 use crate::pipeline::{self, Signal};
 use crate::stats::{Outcome, Transport};
 use crate::status::{remap_tonic_code, IngestError};
 use crate::ReceiverConfig;
-
-/// Exports decoded and in flight at once, over all connections. A decoded
-/// 1000-span request takes a few MB; the rest wait unread (HTTP/2 flow
-/// control keeps their bytes on the client), so memory stays bounded
-/// whatever the number of clients.
-const CONCURRENT_EXPORTS: usize = 16;
 
 /// The gRPC services, sharing one sink.
 #[derive(Clone)]
@@ -33,10 +28,15 @@ impl OtlpGrpc {
         }
     }
 
-    async fn export<S: Signal>(&self, req: S::Request) -> Result<Response<S::Response>, Status> {
+    async fn export<S: Signal>(
+        &self,
+        req: Request<S::Request>,
+    ) -> Result<Response<S::Response>, Status> {
+        let charge = req.extensions().get::<Admitted>().map(|a| a.0.clone());
+        let req = req.into_inner();
         let size = prost::Message::encoded_len(&req);
         let stats = &self.cx.stats;
-        match pipeline::export::<S>(&self.cx, Transport::Grpc, size, req).await {
+        match pipeline::export::<S>(&self.cx, Transport::Grpc, size, charge.as_deref(), req).await {
             Ok(a) => {
                 stats.request(S::KIND, Transport::Grpc, Outcome::Ok);
                 Ok(Response::new(S::response(a.rejected, a.message)))
@@ -55,7 +55,7 @@ impl ts::trace_service_server::TraceService for OtlpGrpc {
         &self,
         request: Request<ts::ExportTraceServiceRequest>,
     ) -> Result<Response<ts::ExportTraceServiceResponse>, Status> {
-        OtlpGrpc::export::<pipeline::Traces>(self, request.into_inner()).await
+        OtlpGrpc::export::<pipeline::Traces>(self, request).await
     }
 }
 
@@ -65,7 +65,7 @@ impl ms::metrics_service_server::MetricsService for OtlpGrpc {
         &self,
         request: Request<ms::ExportMetricsServiceRequest>,
     ) -> Result<Response<ms::ExportMetricsServiceResponse>, Status> {
-        OtlpGrpc::export::<pipeline::Metrics>(self, request.into_inner()).await
+        OtlpGrpc::export::<pipeline::Metrics>(self, request).await
     }
 }
 
@@ -75,7 +75,7 @@ impl ls::logs_service_server::LogsService for OtlpGrpc {
         &self,
         request: Request<ls::ExportLogsServiceRequest>,
     ) -> Result<Response<ls::ExportLogsServiceResponse>, Status> {
-        OtlpGrpc::export::<pipeline::Logs>(self, request.into_inner()).await
+        OtlpGrpc::export::<pipeline::Logs>(self, request).await
     }
 }
 
@@ -171,12 +171,10 @@ pub async fn serve(
         .accept_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(limit);
     tonic::transport::Server::builder()
-        // Requests waiting here are not read: HTTP/2 flow control keeps
-        // their bodies on the client, so memory stays bounded.
-        .concurrency_limit_per_connection(8)
-        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
-            CONCURRENT_EXPORTS,
-        ))
+        // No waiting room: memory is bounded by the in-flight budget, which
+        // refuses (retryable) at once instead of letting exports wait past
+        // their deadlines.
+        .layer(AdmitLayer(config.budget.clone()))
         .layer(tower::util::MapResponseLayer::new(move |r| {
             let r = remap_response(r);
             if refused_before_handler(&r) {

@@ -12,17 +12,14 @@ use http_body_util::BodyExt;
 use loupe_model::sink::Sink;
 use prost::Message;
 
+use crate::admit::over_budget;
+use crate::budget::{Budget, Charge, DECODED_FACTOR};
 use crate::stats::{Outcome, Transport};
-use tokio::sync::Semaphore;
 
 use crate::pipeline::{self, Signal};
 use crate::status::IngestError;
 use crate::{cors, ReceiverConfig};
 use loupe_otlp::decode::{decode_message, BodySink, DecodeError, Encoding};
-
-/// Bodies being read and decoded at once, at most. Others wait unread (TCP
-/// flow control holds them on the client), which bounds memory under load.
-const CONCURRENT_BODIES: usize = 8;
 
 /// A refused body (too large, bad gzip) is still read and thrown away, up
 /// to this much and this long, before the error is answered. Otherwise the
@@ -38,7 +35,7 @@ const DRAIN_MAX_TIME: std::time::Duration = std::time::Duration::from_secs(10);
 struct HttpState {
     cx: pipeline::Context,
     limit: usize,
-    bodies: Arc<Semaphore>,
+    budget: Arc<Budget>,
     api_key: Option<crate::ApiKey>,
 }
 
@@ -47,7 +44,7 @@ pub fn router(sink: Arc<dyn Sink>, config: &ReceiverConfig) -> Router {
     let state = HttpState {
         cx: pipeline::Context::new(sink, config),
         limit: config.max_decoded_bytes,
-        bodies: Arc::new(Semaphore::new(CONCURRENT_BODIES)),
+        budget: config.budget.clone(),
         api_key: config.api_key.clone(),
     };
     Router::new()
@@ -94,7 +91,20 @@ async fn handle<S: Signal>(State(st): State<HttpState>, req: Request) -> Respons
     }
 }
 
-async fn read_body(st: &HttpState, req: Request) -> Result<Vec<u8>, IngestError> {
+/// Refuses a request over the in-flight budget: the body is read and
+/// thrown away first (no memory needed), so the client sees the 503.
+async fn refuse(st: &HttpState, body: Body) -> IngestError {
+    st.budget.count_refusal(Transport::Http);
+    drain(body).await;
+    over_budget(&st.budget)
+}
+
+/// Reads the body into memory, charging the budget as the (decompressed)
+/// buffer grows, [`DECODED_FACTOR`] times over: the decoded request is
+/// about to take that much, and charging it only after decoding would let
+/// every admitted body overshoot the budget by the factor at once. Refused
+/// as soon as it does not fit.
+async fn read_body(st: &HttpState, charge: &Charge, req: Request) -> Result<Vec<u8>, IngestError> {
     let ce = req
         .headers()
         .get(header::CONTENT_ENCODING)
@@ -118,21 +128,28 @@ async fn read_body(st: &HttpState, req: Request) -> Result<Vec<u8>, IngestError>
             }
             return Err(DecodeError::TooLarge { limit: st.limit }.into());
         }
+        // Known size: charge it all before reading a byte.
+        if let Some(n) = declared {
+            if !charge.try_add(n.saturating_mul(DECODED_FACTOR)) {
+                return Err(refuse(st, req.into_body()).await);
+            }
+        }
     }
-    let permit = st
-        .bodies
-        .acquire()
-        .await
-        .map_err(|_| IngestError::Sink(loupe_model::sink::SinkError::Closed))?;
     let mut body: Body = req.into_body();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| DecodeError::Body(e.to_string()))?;
         if let Some(data) = frame.data_ref() {
             if let Err(e) = sink.push(data) {
-                // Discarding needs no memory: let another body in meanwhile.
-                drop(permit);
                 drain(body).await;
                 return Err(e.into());
+            }
+            let grown = sink
+                .len()
+                .saturating_mul(DECODED_FACTOR)
+                .saturating_sub(charge.bytes());
+            if grown > 0 && !charge.try_add(grown) {
+                drop(sink);
+                return Err(refuse(st, body).await);
             }
         }
     }
@@ -166,11 +183,16 @@ async fn export<S: Signal>(
             return Err(IngestError::Unauthenticated);
         }
     }
-    let bytes = read_body(st, req).await?;
+    let Some(charge) = st.budget.admit() else {
+        return Err(refuse(st, req.into_body()).await);
+    };
+    let bytes = read_body(st, &charge, req).await?;
     let msg: S::Request = decode_message(&bytes, enc)?;
-    let size = bytes.len();
     drop(bytes);
-    let accepted = pipeline::export::<S>(&st.cx, Transport::Http, size, msg).await?;
+    // Protobuf size, whatever the encoding: what the decoded structs are
+    // proportional to (JSON is larger on the wire than in memory).
+    let size = prost::Message::encoded_len(&msg);
+    let accepted = pipeline::export::<S>(&st.cx, Transport::Http, size, Some(&charge), msg).await?;
     let body = match enc {
         Encoding::Protobuf => S::response(accepted.rejected, accepted.message).encode_to_vec(),
         Encoding::Json => {

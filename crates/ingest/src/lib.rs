@@ -8,6 +8,8 @@
 //! plus `google.rpc.Status` body). Between validation and the sink, the
 //! user's `loupe_otlp::filter` rules drop what they name; [`stats`] counts it all.
 
+pub mod admit;
+pub mod budget;
 pub mod cors;
 pub mod grpc;
 pub mod http;
@@ -36,6 +38,9 @@ pub struct ReceiverConfig {
     /// When set, every export must carry this key (`x-otlp-api-key` or
     /// `Authorization: Bearer`): Loupe then listens beyond loopback.
     pub api_key: Option<ApiKey>,
+    /// Bytes of exports in flight over both transports, at most
+    /// ([`budget`]); shared with `/metrics`.
+    pub budget: Arc<budget::Budget>,
 }
 
 impl Default for ReceiverConfig {
@@ -49,6 +54,7 @@ impl Default for ReceiverConfig {
             filters: Arc::new(filter::Filters::default()),
             stats: Arc::new(stats::IngestStats::default()),
             api_key: None,
+            budget: Arc::new(budget::Budget::default()),
         }
     }
 }

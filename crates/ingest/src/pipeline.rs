@@ -7,6 +7,7 @@ use loupe_model::otlp::{logs_service as ls, metrics_service as ms, trace_service
 use loupe_model::sink::{Batch, Sink};
 use serde::de::DeserializeOwned;
 
+use crate::budget::{Charge, DECODED_FACTOR};
 use crate::stats::{IngestStats, Transport};
 use crate::status::IngestError;
 use crate::ReceiverConfig;
@@ -136,13 +137,19 @@ pub struct Accepted {
 /// Validates, filters, submits and waits until the valid part is
 /// committed. `size` is the decoded request's size in bytes. Filtered items
 /// are not reported to the client: dropping them is the user's choice, not
-/// the sender's fault.
+/// the sender's fault. `charge` is the request's share of the in-flight
+/// budget: the decoded request until it is submitted, then its size (the
+/// prepared batch is smaller) until the commit.
 pub async fn export<S: Signal>(
     cx: &Context,
     transport: Transport,
     size: usize,
+    charge: Option<&Charge>,
     mut req: S::Request,
 ) -> Result<Accepted, IngestError> {
+    if let Some(c) = charge {
+        c.set(size.saturating_mul(DECODED_FACTOR));
+    }
     cx.stats.size(S::KIND, transport, size);
     let rejected = S::validate(&mut req);
     S::filter(&cx.filters, &mut req);
@@ -150,7 +157,12 @@ pub async fn export<S: Signal>(
     let items = batch.item_count() as u64;
     if items > 0 {
         let stored = match cx.sink.submit(batch) {
-            Ok(ticket) => ticket.wait().await,
+            Ok(ticket) => {
+                if let Some(c) = charge {
+                    c.set(size);
+                }
+                ticket.wait().await
+            }
             Err(e) => Err(e),
         };
         if let Err(e) = stored {
@@ -221,7 +233,7 @@ mod tests {
                 ..Default::default()
             }],
         };
-        let accepted = export::<Metrics>(&cx, Transport::Http, 8_000_000, req)
+        let accepted = export::<Metrics>(&cx, Transport::Http, 8_000_000, None, req)
             .await
             .expect("accepted");
         assert_eq!(accepted.rejected, 1);

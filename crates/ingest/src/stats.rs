@@ -56,7 +56,8 @@ impl Outcome {
             | IngestError::Unauthenticated => Outcome::Invalid,
             IngestError::Sink(
                 SinkError::Busy { .. } | SinkError::Paused { .. } | SinkError::Unavailable { .. },
-            ) => Outcome::Busy,
+            )
+            | IngestError::OverBudget { .. } => Outcome::Busy,
             IngestError::Sink(_) => Outcome::Error,
         }
     }

@@ -22,6 +22,10 @@ pub enum IngestError {
     MethodNotAllowed(String),
     #[error(transparent)]
     Sink(#[from] SinkError),
+    /// The in-flight budget is spent (`budget`): refused before reading,
+    /// retryable, so memory stays bounded and the exporter sends it again.
+    #[error("Loupe has {} MiB of exports in flight, its memory budget; retry in {}s", limit >> 20, retry_after.as_secs().max(1))]
+    OverBudget { limit: usize, retry_after: Duration },
     #[error("missing or wrong OTLP API key: send it as the x-otlp-api-key header (OTEL_EXPORTER_OTLP_HEADERS=x-otlp-api-key=KEY) or as Authorization: Bearer KEY")]
     Unauthenticated,
 }
@@ -42,7 +46,7 @@ impl IngestError {
             IngestError::MethodNotAllowed(_) => tonic::Code::Unimplemented,
             IngestError::Unauthenticated => tonic::Code::Unauthenticated,
             IngestError::Sink(SinkError::Failed(_)) => tonic::Code::Internal,
-            IngestError::Sink(_) => tonic::Code::Unavailable,
+            IngestError::Sink(_) | IngestError::OverBudget { .. } => tonic::Code::Unavailable,
         }
     }
 
@@ -55,13 +59,16 @@ impl IngestError {
             IngestError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             IngestError::Unauthenticated => StatusCode::UNAUTHORIZED,
             IngestError::Sink(SinkError::Failed(_)) => StatusCode::INTERNAL_SERVER_ERROR,
-            IngestError::Sink(_) => StatusCode::SERVICE_UNAVAILABLE,
+            IngestError::Sink(_) | IngestError::OverBudget { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
     fn retry_after(&self) -> Option<Duration> {
         match self {
             IngestError::Sink(e) => e.retry_after(),
+            IngestError::OverBudget { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
     }

@@ -6,6 +6,7 @@
 //! sending, not encoding. The same run measures a `--discard` server
 //! (decode-and-drop) for the ratio.
 
+mod overload;
 mod template;
 
 use std::io::{BufRead, BufReader};
@@ -50,16 +51,37 @@ struct Args {
     /// Keep the database here instead of a temporary directory.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// OTLP/HTTP clients (protobuf POSTs to /v1/traces) besides the gRPC
+    /// connections, each with `--http-in-flight` requests in flight.
+    #[arg(long, default_value_t = 0)]
+    http_clients: usize,
+    #[arg(long, default_value_t = 1)]
+    http_in_flight: usize,
+    /// Deadline of each export, as an exporter sets it (OTLP's default 10 s).
+    #[arg(long, default_value_t = 10)]
+    timeout_secs: u64,
+    /// While loading, time API reads (trace search, services, /health)
+    /// every 50 ms and print their p50/p95: do readers queue behind ingest?
+    #[arg(long)]
+    api_probe: bool,
+    /// Extra `loupe serve` flags (repeatable), e.g. `--serve-arg=--max-db-size=20MiB`.
+    #[arg(long = "serve-arg", allow_hyphen_values = true)]
+    serve_args: Vec<String>,
+    /// Sample the data directory's database and WAL sizes every second and
+    /// print the largest (database + WAL) / `--max-db-size` ratio.
+    #[arg(long)]
+    size_cap: Option<String>,
 }
 
 struct Server {
     child: Child,
     grpc: SocketAddr,
+    http: SocketAddr,
     api: SocketAddr,
 }
 
 impl Server {
-    fn start(bin: &Path, dir: &Path, discard: bool) -> Result<Server> {
+    fn start(bin: &Path, dir: &Path, discard: bool, extra: &[String]) -> Result<Server> {
         let mut cmd = Command::new(bin);
         cmd.args(["serve", "--data-dir"])
             .arg(dir)
@@ -72,6 +94,7 @@ impl Server {
                 "127.0.0.1:0",
             ])
             .args(["--max-age", "3650d", "--max-db-size", "1000GiB"])
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -82,8 +105,8 @@ impl Server {
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;
         let mut lines = BufReader::new(child.stdout.take().context("stdout")?).lines();
-        let (mut grpc, mut api) = (None, None);
-        while grpc.is_none() || api.is_none() {
+        let (mut grpc, mut http, mut api) = (None, None, None);
+        while grpc.is_none() || http.is_none() || api.is_none() {
             let Some(Ok(line)) = lines.next() else {
                 bail!("loupe serve exited before listening")
             };
@@ -95,6 +118,8 @@ impl Server {
                 .to_string();
             if line.starts_with("loupe: OTLP/gRPC on ") {
                 grpc = Some(addr.parse()?);
+            } else if line.starts_with("loupe: OTLP/HTTP on ") {
+                http = Some(addr.parse()?);
             } else if line.starts_with("loupe: API and UI on ") {
                 api = Some(addr.parse()?);
             }
@@ -103,6 +128,7 @@ impl Server {
         Ok(Server {
             child,
             grpc: grpc.unwrap(),
+            http: http.unwrap(),
             api: api.unwrap(),
         })
     }
@@ -139,7 +165,12 @@ impl Server {
 struct LoadResult {
     spans: u64,
     busy: u64,
+    /// gRPC exports past their deadline (`DEADLINE_EXCEEDED`, no retry hint).
+    deadline: u64,
     errors: u64,
+    http: Option<Arc<overload::HttpCounts>>,
+    /// API read latencies during the load (`--api-probe`).
+    probe: Vec<Duration>,
     elapsed: Duration,
 }
 
@@ -149,9 +180,18 @@ impl LoadResult {
     }
 }
 
-/// Sends stamped copies of `template` for `seconds` from several connections.
+/// Where the load goes: gRPC always, OTLP/HTTP and the API probe when asked.
+#[derive(Clone, Copy)]
+struct Target {
+    grpc: SocketAddr,
+    http: SocketAddr,
+    api: SocketAddr,
+}
+
+/// Sends stamped copies of `template` for `seconds` from several
+/// connections (gRPC, and OTLP/HTTP clients with `--http-clients`).
 async fn load(
-    addr: SocketAddr,
+    to: Target,
     template: Arc<Template>,
     args: &Args,
     next_req: Arc<AtomicU64>,
@@ -159,20 +199,39 @@ async fn load(
 ) -> Result<LoadResult> {
     let spans = Arc::new(AtomicU64::new(0));
     let busy = Arc::new(AtomicU64::new(0));
+    let deadlines = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let deadline = start + Duration::from_secs(seconds);
+    let timeout = Duration::from_secs(args.timeout_secs);
     let mut tasks = Vec::new();
+    let http = (args.http_clients > 0).then(|| Arc::new(overload::HttpCounts::default()));
+    if let Some(counts) = &http {
+        tasks.extend(overload::spawn_http(
+            to.http,
+            template.clone(),
+            args.http_clients,
+            args.http_in_flight,
+            timeout,
+            next_req.clone(),
+            deadline,
+            counts.clone(),
+        ));
+    }
+    let probe = args
+        .api_probe
+        .then(|| overload::spawn_probe(to.api, deadline));
     for _ in 0..args.connections {
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", to.grpc))?
             .connect()
             .await?;
         for _ in 0..args.in_flight {
             let channel = channel.clone();
-            let (t, spans, busy, errors, next) = (
+            let (t, spans, busy, deadlines, errors, next) = (
                 template.clone(),
                 spans.clone(),
                 busy.clone(),
+                deadlines.clone(),
                 errors.clone(),
                 next_req.clone(),
             );
@@ -186,7 +245,8 @@ async fn load(
                         errors.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
-                    let req = tonic::Request::new(bytes::Bytes::copy_from_slice(&buf));
+                    let mut req = tonic::Request::new(bytes::Bytes::copy_from_slice(&buf));
+                    req.set_timeout(timeout);
                     let path = tonic::codegen::http::uri::PathAndQuery::from_static(
                         "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
                     );
@@ -203,6 +263,9 @@ async fn load(
                             busy.fetch_add(1, Ordering::Relaxed);
                             tokio::time::sleep(Duration::from_millis(5)).await;
                         }
+                        Err(s) if s.code() == tonic::Code::DeadlineExceeded => {
+                            deadlines.fetch_add(1, Ordering::Relaxed);
+                        }
                         Err(_) => {
                             errors.fetch_add(1, Ordering::Relaxed);
                         }
@@ -214,10 +277,18 @@ async fn load(
     for t in tasks {
         t.await?;
     }
+    let probe = match probe {
+        Some(p) => p.await?,
+        None => Vec::new(),
+    };
+    let http_spans = http.as_ref().map_or(0, |h| h.spans.load(Ordering::Relaxed));
     Ok(LoadResult {
-        spans: spans.load(Ordering::Relaxed),
+        spans: spans.load(Ordering::Relaxed) + http_spans,
         busy: busy.load(Ordering::Relaxed),
+        deadline: deadlines.load(Ordering::Relaxed),
         errors: errors.load(Ordering::Relaxed),
+        http,
+        probe,
         elapsed: start.elapsed(),
     })
 }
@@ -225,6 +296,8 @@ async fn load(
 /// One measured phase: a fresh server under load, then stopped.
 struct Phase {
     load: LoadResult,
+    /// (database, WAL) bytes, once a second during the load and 5 s after.
+    sizes: Vec<(u64, u64)>,
     /// CPU seconds the server and this generator used during the load.
     server_cpu: Option<f64>,
     own_cpu: Option<f64>,
@@ -239,14 +312,32 @@ async fn phase(
     args: &Args,
     next_req: Arc<AtomicU64>,
 ) -> Result<Phase> {
-    let server = Server::start(bin, dir, discard)?;
+    let server = Server::start(bin, dir, discard, &args.serve_args)?;
     let (cpu0, own0) = (server.cpu_seconds(), cpu_seconds_of("/proc/self/stat"));
-    let load = load(server.grpc, template, args, next_req, args.seconds).await?;
+    let to = Target {
+        grpc: server.grpc,
+        http: server.http,
+        api: server.api,
+    };
+    let sizes = args
+        .size_cap
+        .as_ref()
+        .map(|_| overload::SizeSampler::start(dir));
+    let load = load(to, template, args, next_req, args.seconds).await?;
+    // Idle after the load: is the WAL truncated, is the size back near the cap?
+    let sizes = match sizes {
+        Some(s) => {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            s.finish()
+        }
+        None => Vec::new(),
+    };
     let (cpu1, own1) = (server.cpu_seconds(), cpu_seconds_of("/proc/self/stat"));
     let peak_rss = server.peak_rss();
     server.stop()?;
     Ok(Phase {
         load,
+        sizes,
         server_cpu: cpu0.zip(cpu1).map(|(a, b)| b - a),
         own_cpu: own0.zip(own1).map(|(a, b)| b - a),
         peak_rss,
@@ -302,7 +393,7 @@ async fn query_bench(
     target: u64,
     next_req: Arc<AtomicU64>,
 ) -> Result<()> {
-    let server = Server::start(bin, dir, false)?;
+    let server = Server::start(bin, dir, false, &args.serve_args)?;
     let counts = loupe_store::Store::open_reader_only(dir)?.counts()?;
     if counts.spans < target {
         println!(
@@ -315,7 +406,17 @@ async fn query_bench(
             args.attributes,
         ));
         while loupe_store::Store::open_reader_only(dir)?.counts()?.spans < target {
-            load(server.grpc, t.clone(), args, next_req.clone(), 5).await?;
+            let to = Target {
+                grpc: server.grpc,
+                http: server.http,
+                api: server.api,
+            };
+            let quiet = Args {
+                http_clients: 0,
+                api_probe: false,
+                ..args.clone()
+            };
+            load(to, t.clone(), &quiet, next_req.clone(), 5).await?;
         }
     }
     // One 10k-span trace: ten requests of 1000 spans sharing a trace ID.
@@ -453,6 +554,49 @@ async fn main() -> Result<()> {
         r.busy,
         r.errors
     );
+    if r.deadline > 0 {
+        println!("gRPC exports past their deadline: {}", r.deadline);
+    }
+    if let Some(h) = &r.http {
+        println!(
+            "OTLP/HTTP: {} spans acknowledged; {} answers 503, {} timeouts, {} errors",
+            h.spans.load(Ordering::Relaxed),
+            h.busy.load(Ordering::Relaxed),
+            h.timeouts.load(Ordering::Relaxed),
+            h.errors.load(Ordering::Relaxed)
+        );
+    }
+    if !r.probe.is_empty() {
+        let mut t = r.probe.clone();
+        t.sort();
+        println!(
+            "API during the load ({} reads: trace list, services, /health): p50 {}  p95 {}  max {}",
+            t.len(),
+            ms(overload::percentile(&t, 0.5)),
+            ms(overload::percentile(&t, 0.95)),
+            ms(*t.last().unwrap_or(&Duration::ZERO))
+        );
+    }
+    if let Some(cap) = args.size_cap.as_deref() {
+        let cap_bytes = overload::parse_size(cap).context("--size-cap: a size like 20MiB")?;
+        let ratios: Vec<f64> = p
+            .sizes
+            .iter()
+            .map(|(db, wal)| (db + wal) as f64 / cap_bytes as f64)
+            .collect();
+        let max = ratios.iter().cloned().fold(0.0, f64::max);
+        let over = ratios.iter().filter(|r| **r > 1.1).count();
+        let (db, wal) = p.sizes.last().copied().unwrap_or((0, 0));
+        println!(
+            "size cap {cap}: {} samples, max (database + WAL) / cap {:.2}, {} samples above 1.1; 5 s idle after the load: database {} B, WAL {} B, ratio {:.2}",
+            ratios.len(),
+            max,
+            over,
+            db,
+            wal,
+            (db + wal) as f64 / cap_bytes as f64
+        );
+    }
     if let Some(b) = baseline {
         println!("ratio persisted / decode-and-drop: {:.2}", r.rate() / b);
     }
@@ -463,7 +607,7 @@ async fn main() -> Result<()> {
         stored.spans,
         bytes as f64 / stored.spans.max(1) as f64
     );
-    if stored.spans != r.spans {
+    if stored.spans != r.spans && args.size_cap.is_none() {
         println!(
             "WARNING: acknowledged {} spans but {} are stored",
             r.spans, stored.spans

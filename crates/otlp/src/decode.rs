@@ -132,6 +132,18 @@ impl BodySink {
         }
     }
 
+    /// Bytes decoded so far (what the body takes in memory).
+    pub fn len(&self) -> usize {
+        match self {
+            BodySink::Plain(b) => b.buf.len(),
+            BodySink::Gzip(d) => d.get_ref().buf.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     pub fn finish(self) -> Result<Vec<u8>, DecodeError> {
         match self {
             BodySink::Plain(b) => Ok(b.buf),

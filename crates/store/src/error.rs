@@ -92,7 +92,7 @@ impl Fault {
     pub fn reason(self) -> &'static str {
         match self {
             Fault::DiskFull => "disk full",
-            Fault::Locked => "database locked by another process",
+            Fault::Locked => "database locked by another connection or process",
             Fault::ReadOnly => "database is read-only",
             Fault::Io => "disk I/O error",
             Fault::Corrupt => "database is corrupt",

@@ -21,6 +21,8 @@ mod codec;
 mod correlate;
 mod error;
 pub mod files;
+#[doc(hidden)]
+pub mod inject;
 mod logsearch;
 mod prepare;
 pub mod read;
@@ -75,8 +77,9 @@ impl Store {
         }
         let conn = schema::open_writer(&path)?;
         let rules = config.correlation.clone();
+        let max_age = config.retention.max_age;
         let writer = Writer::start(conn, config)?;
-        let reader = Reader::new(path.clone(), rules);
+        let reader = Reader::new(path.clone(), rules, max_age);
         let writer = Arc::new(writer);
         let alerts = alerts::AlertDb::open(&path)?;
         Ok(Store {
@@ -100,6 +103,7 @@ impl Store {
         Ok(Reader::new(
             path,
             loupe_model::correlation::JoinRule::defaults(),
+            retention::Retention::default().max_age,
         ))
     }
 

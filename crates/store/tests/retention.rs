@@ -293,3 +293,38 @@ async fn the_oldest_data_goes_when_the_database_outgrows_max_bytes() {
     // Every remaining trace is whole: retention deletes traces, not spans.
     assert_eq!(c.spans, c.traces * 20);
 }
+
+/// Issue 13: an import's entry says when its data expires: the age limit
+/// counted from the import, whatever the data's own timestamps.
+#[tokio::test]
+async fn an_import_entry_says_when_it_expires() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = week_limit(dir.path());
+    let (_, req) = trace(9, now_ns() - 30 * DAY, 3);
+    write(&store, Batch::Traces(req)).await;
+    let before = now_ns();
+    store
+        .writer
+        .record_import(loupe_store::ImportRecord {
+            source: "month-old.jsonl".into(),
+            format: "otlp-json".into(),
+            bytes: 100,
+            spans: 3,
+            log_records: 0,
+            data_points: 0,
+            skipped: 0,
+        })
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    let list = store.reader.imports().unwrap();
+    assert_eq!(list.len(), 1);
+    let entry = &list[0];
+    assert!(entry.last_imported_unix_nano >= before);
+    assert_eq!(
+        entry.expires_unix_nano,
+        entry.last_imported_unix_nano + 7 * DAY,
+        "kept a week from the import, not from the data's month-old clock"
+    );
+}

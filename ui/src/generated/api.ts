@@ -427,7 +427,14 @@ export type ImportInfo = { source: string, format: string, bytes: number, spans:
 /**
  * How many times the file was imported (re-imports store nothing twice).
  */
-times: number, firstImportedUnixNano: string, lastImportedUnixNano: string, };
+times: number, firstImportedUnixNano: string, lastImportedUnixNano: string, 
+/**
+ * When retention's age limit deletes this import's data: the age is
+ * counted from when Loupe stored it (the last import), never from the
+ * data's own timestamps, so a month-old bundle stays its full
+ * `--max-age` after it was imported.
+ */
+expiresUnixNano: string, };
 
 /**
  * What an import stored and skipped.

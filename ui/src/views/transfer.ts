@@ -6,6 +6,7 @@
 import { deleteImport, getExport, getExportPreview, getImports, importFile, type Upload } from '../api';
 import { clear, h } from '../dom';
 import { button, checkbox as check, dialog as makeDialog, input, select, table as makeTable } from '../components';
+import { formatTimestamp } from '../format';
 import {
   describeSkipped,
   exportFileName,
@@ -259,6 +260,14 @@ function importSection(initial?: File[]): HTMLElement {
             null,
             h('td', { class: 'mono', text: i.source }),
             h('td', { text: `${i.spans} spans, ${i.logRecords} logs, ${i.dataPoints} points` }),
+            h('td', {
+              class: 'muted',
+              testid: 'import-expires',
+              attrs: {
+                title: 'Kept for the age limit (--max-age) from when it was imported, whatever its own timestamps; the size limit may delete it earlier.',
+              },
+              text: `kept until ${formatTimestamp(i.expiresUnixNano).slice(0, 16)}`,
+            }),
             h('td', null, h('a', { attrs: { href: importSearchUrl(i.source) }, text: 'Show traces' })),
             h('td', null, del),
           ),

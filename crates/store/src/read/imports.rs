@@ -25,21 +25,30 @@ pub struct ImportInfo {
     #[ts(type = "string")]
     #[serde(serialize_with = "loupe_model::query::ns_string")]
     pub last_imported_unix_nano: u64,
+    /// When retention's age limit deletes this import's data: the age is
+    /// counted from when Loupe stored it (the last import), never from the
+    /// data's own timestamps, so a month-old bundle stays its full
+    /// `--max-age` after it was imported.
+    #[ts(type = "string")]
+    #[serde(serialize_with = "loupe_model::query::ns_string")]
+    pub expires_unix_nano: u64,
 }
 
 impl Reader {
     /// Imported files, most recent first.
     pub fn imports(&self) -> Result<Vec<ImportInfo>, StoreError> {
-        self.with(list)
+        let max_age = u64::try_from(self.max_age.as_nanos()).unwrap_or(u64::MAX);
+        self.with(|c| list(c, max_age))
     }
 }
 
-fn list(conn: &Connection) -> Result<Vec<ImportInfo>, StoreError> {
+fn list(conn: &Connection, max_age_ns: u64) -> Result<Vec<ImportInfo>, StoreError> {
     let mut st = conn.prepare_cached(
         "SELECT source, format, bytes, spans, log_records, data_points, skipped, times, first_ns, last_ns
          FROM imports ORDER BY last_ns DESC, source",
     )?;
     let rows = st.query_map([], |r| {
+        let last: u64 = from_sql(r.get(9)?);
         Ok(ImportInfo {
             source: r.get(0)?,
             format: r.get(1)?,
@@ -50,7 +59,8 @@ fn list(conn: &Connection) -> Result<Vec<ImportInfo>, StoreError> {
             skipped: r.get::<_, i64>(6)? as u64,
             times: r.get::<_, i64>(7)? as u64,
             first_imported_unix_nano: from_sql(r.get(8)?),
-            last_imported_unix_nano: from_sql(r.get(9)?),
+            last_imported_unix_nano: last,
+            expires_unix_nano: last.saturating_add(max_age_ns),
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

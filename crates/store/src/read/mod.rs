@@ -52,6 +52,9 @@ pub struct Counts {
 
 pub struct Reader {
     path: PathBuf,
+    /// Retention's age limit, counted from arrival: what the list of
+    /// imports says each import's data is kept until.
+    max_age: std::time::Duration,
     pool: Mutex<Vec<Connection>>,
     resources: Mutex<HashMap<i64, ResourceSpans>>,
     scopes: Mutex<HashMap<i64, ScopeSpans>>,
@@ -65,9 +68,10 @@ pub struct Reader {
 const POOL: usize = 4;
 
 impl Reader {
-    pub(crate) fn new(path: PathBuf, rules: Vec<JoinRule>) -> Reader {
+    pub(crate) fn new(path: PathBuf, rules: Vec<JoinRule>, max_age: std::time::Duration) -> Reader {
         Reader {
             path,
+            max_age,
             pool: Mutex::new(Vec::new()),
             resources: Mutex::new(HashMap::new()),
             scopes: Mutex::new(HashMap::new()),
@@ -119,6 +123,18 @@ impl Reader {
     pub fn log_index_rows(&self) -> Result<u64, StoreError> {
         self.with(|c| {
             Ok(c.query_row("SELECT count(*) FROM logs_fts", [], |r| r.get::<_, i64>(0))? as u64)
+        })
+    }
+
+    /// `PRAGMA integrity_check`'s verdict: `"ok"`, or its first findings.
+    /// For the fault-injection tests and support: a read-only check.
+    pub fn integrity_check(&self) -> Result<String, StoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare("PRAGMA integrity_check(20)")?;
+            let lines: Vec<String> = stmt
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            Ok(lines.join("\n"))
         })
     }
 
