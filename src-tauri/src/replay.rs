@@ -123,26 +123,13 @@ fn report_file(path: &std::path::Path, r: &loupe_export::import::ReadReport) {
         r.format.name(),
         count(r.requests as usize, "request")
     );
-    if r.rejected > 0 {
-        eprintln!(
-            "loupe replay: {}: {} items with invalid IDs were dropped",
-            path.display(),
-            r.rejected
-        );
-    }
-    if r.skipped_count > 0 {
-        eprintln!(
-            "loupe replay: {}: {} parts could not be read and were skipped:",
-            path.display(),
-            r.skipped_count
-        );
-        for s in &r.skipped {
-            eprintln!("  {s}");
-        }
-        if r.skipped_count as usize > r.skipped.len() {
-            eprintln!("  …");
-        }
-    }
+    crate::transfer::print_read_problems(
+        "loupe replay",
+        path,
+        r.rejected,
+        r.skipped_count,
+        &r.skipped,
+    );
 }
 
 /// "1 request", "2 requests".

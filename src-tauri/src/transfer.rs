@@ -394,26 +394,7 @@ fn print_report(path: &Path, r: &loupe_export::ImportReport) {
         loupe_export::SOURCE_KEY,
         r.source
     );
-    if r.rejected > 0 {
-        eprintln!(
-            "loupe: {}: {} items with invalid IDs were dropped",
-            path.display(),
-            r.rejected
-        );
-    }
-    if r.skipped_count > 0 {
-        eprintln!(
-            "loupe: {}: {} parts could not be read and were skipped:",
-            path.display(),
-            r.skipped_count
-        );
-        for s in &r.skipped {
-            eprintln!("  {s}");
-        }
-        if r.skipped_count as usize > r.skipped.len() {
-            eprintln!("  …");
-        }
-    }
+    print_read_problems("loupe", path, r.rejected, r.skipped_count, &r.skipped);
 }
 
 pub fn run_import(a: ImportArgs) -> ExitCode {
@@ -540,6 +521,35 @@ fn import_over_http(url: &str, files: &[PathBuf]) -> ExitCode {
             ExitCode::SUCCESS
         }
     })
+}
+
+/// What reading a bundle dropped or skipped, on stderr: shared by `import`
+/// and `replay`, which read bundles with the same reader.
+pub(crate) fn print_read_problems(
+    who: &str,
+    path: &Path,
+    rejected: u64,
+    skipped_count: u64,
+    skipped: &[loupe_export::import::Skipped],
+) {
+    if rejected > 0 {
+        eprintln!(
+            "{who}: {}: {rejected} items with invalid IDs were dropped",
+            path.display()
+        );
+    }
+    if skipped_count > 0 {
+        eprintln!(
+            "{who}: {}: {skipped_count} parts could not be read and were skipped:",
+            path.display()
+        );
+        for s in skipped {
+            eprintln!("  {s}");
+        }
+        if skipped_count > skipped.len() as u64 {
+            eprintln!("  …");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,11 +2,28 @@
 //! translation shared by the evaluation loop and backtests.
 
 use loupe_alerts::eval::{LogItem, SpanItem};
+use loupe_model::otlp::common::KeyValue;
+use loupe_model::otlp::trace::Span;
 use loupe_model::otlp::ExportTraceServiceRequest;
 use loupe_store::alerts::{LogRow, SpanBatch};
 
 fn hex_id(b: &[u8]) -> Option<String> {
     (!b.is_empty() && b.iter().any(|x| *x != 0)).then(|| hex::encode(b))
+}
+
+/// One span as the evaluator's item.
+fn span_item(trace_id: String, s: &Span, resource: &[KeyValue]) -> SpanItem {
+    SpanItem {
+        trace_id,
+        span_id: hex::encode(&s.span_id),
+        name: s.name.clone(),
+        kind: s.kind,
+        status: s.status.as_ref().map(|st| st.code).unwrap_or(0),
+        start_ns: s.start_time_unix_nano,
+        end_ns: s.end_time_unix_nano,
+        attributes: s.attributes.clone(),
+        resource: resource.to_vec(),
+    }
 }
 
 /// Span chunks as the evaluator's items.
@@ -15,17 +32,7 @@ pub fn span_items(batches: &[SpanBatch]) -> Vec<SpanItem> {
     for b in batches {
         let trace_id = hex::encode(&b.trace_id);
         for s in &b.spans {
-            out.push(SpanItem {
-                trace_id: trace_id.clone(),
-                span_id: hex::encode(&s.span_id),
-                name: s.name.clone(),
-                kind: s.kind,
-                status: s.status.as_ref().map(|st| st.code).unwrap_or(0),
-                start_ns: s.start_time_unix_nano,
-                end_ns: s.end_time_unix_nano,
-                attributes: s.attributes.clone(),
-                resource: b.resource.clone(),
-            });
+            out.push(span_item(trace_id.clone(), s, &b.resource));
         }
     }
     out
@@ -41,17 +48,7 @@ pub fn request_items(req: &ExportTraceServiceRequest) -> Vec<SpanItem> {
             .map(|r| r.attributes.clone())
             .unwrap_or_default();
         for s in rs.scope_spans.iter().flat_map(|ss| &ss.spans) {
-            out.push(SpanItem {
-                trace_id: hex::encode(&s.trace_id),
-                span_id: hex::encode(&s.span_id),
-                name: s.name.clone(),
-                kind: s.kind,
-                status: s.status.as_ref().map(|st| st.code).unwrap_or(0),
-                start_ns: s.start_time_unix_nano,
-                end_ns: s.end_time_unix_nano,
-                attributes: s.attributes.clone(),
-                resource: resource.clone(),
-            });
+            out.push(span_item(hex::encode(&s.trace_id), s, &resource));
         }
     }
     out
