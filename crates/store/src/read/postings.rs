@@ -4,11 +4,11 @@
 //! `traces_errors`, and a link operator maps the set its expression
 //! stands for through the span links (`linksearch`).
 
-use loupe_model::query::{AttrCondition, AttrOp, Expr, SPAN_STATUS_KEY};
+use loupe_model::query::{AttrCondition, AttrOp, Expr, LinkDir, SPAN_STATUS_KEY};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
 
-use super::linksearch::{follow, LinkWork};
+use super::linksearch::{follow, LinkWork, Probe};
 use crate::codec::{decode_ids, text_hash};
 use crate::error::StoreError;
 
@@ -85,7 +85,7 @@ impl TraceSet {
         }
     }
 
-    fn and(self, other: TraceSet) -> TraceSet {
+    pub(super) fn and(self, other: TraceSet) -> TraceSet {
         use TraceSet::*;
         match (self, other) {
             (Only(a), Only(b)) => Only(intersect(&a, &b)),
@@ -144,11 +144,81 @@ pub(super) fn eval(c: &Connection, e: &Expr, work: &mut LinkWork) -> Result<Trac
             }
             acc
         }
-        Expr::Linked(dir, inner) => match eval(c, inner, work)? {
-            TraceSet::Only(ids) if ids.is_empty() => TraceSet::Only(ids),
-            TraceSet::Only(ids) => TraceSet::Only(follow(c, *dir, &ids, false, work)?),
-            TraceSet::AllBut(ids) => TraceSet::Only(follow(c, *dir, &ids, true, work)?),
-        },
+        Expr::Linked(dir, inner) => {
+            let set = eval(c, inner, work)?;
+            linked(c, *dir, set, work)?
+        }
+    })
+}
+
+/// The traces joined in direction `dir` to a member of `set`.
+fn linked(
+    c: &Connection,
+    dir: LinkDir,
+    set: TraceSet,
+    work: &mut LinkWork,
+) -> Result<TraceSet, StoreError> {
+    Ok(match set {
+        TraceSet::Only(ids) if ids.is_empty() => TraceSet::Only(ids),
+        TraceSet::Only(ids) => TraceSet::Only(follow(c, dir, &ids, false, work)?),
+        TraceSet::AllBut(ids) => TraceSet::Only(follow(c, dir, &ids, true, work)?),
+    })
+}
+
+/// Evaluates a search's expression but for the link operators of its
+/// top-level AND (ANDs nested in it included), which come back as
+/// [`Probe`]s for the search to test candidates against one at a time:
+/// the set the other terms stand for, and the probes. The set and the
+/// probes [`settle`]d intersect to what `eval` gives.
+pub(super) fn plan(
+    c: &Connection,
+    e: &Expr,
+    work: &mut LinkWork,
+) -> Result<(TraceSet, Vec<Probe>), StoreError> {
+    let mut terms = Vec::new();
+    let mut stack = vec![e];
+    while let Some(e) = stack.pop() {
+        match e {
+            Expr::And(items) => stack.extend(items.iter().rev()),
+            other => terms.push(other),
+        }
+    }
+    let mut acc = TraceSet::AllBut(Vec::new());
+    let mut probes = Vec::new();
+    for term in terms {
+        if let Expr::Linked(dir, inner) = term {
+            probes.push(Probe::Linked(*dir, Box::new(probe(c, inner, work)?)));
+            continue;
+        }
+        acc = acc.and(eval(c, term, work)?);
+        if matches!(&acc, TraceSet::Only(v) if v.is_empty()) {
+            return Ok((acc, Vec::new()));
+        }
+    }
+    Ok((acc, probes))
+}
+
+/// A link operator's inner expression as a probe: link operators directly
+/// inside it stay unevaluated, anything else is evaluated.
+fn probe(c: &Connection, e: &Expr, work: &mut LinkWork) -> Result<Probe, StoreError> {
+    Ok(match e {
+        Expr::Linked(dir, inner) => Probe::Linked(*dir, Box::new(probe(c, inner, work)?)),
+        other => Probe::Set(eval(c, other, work)?),
+    })
+}
+
+/// The set a probe stands for, as `eval` computes it.
+pub(super) fn settle(
+    c: &Connection,
+    p: Probe,
+    work: &mut LinkWork,
+) -> Result<TraceSet, StoreError> {
+    Ok(match p {
+        Probe::Set(s) => s,
+        Probe::Linked(dir, inner) => {
+            let set = settle(c, *inner, work)?;
+            linked(c, dir, set, work)?
+        }
     })
 }
 

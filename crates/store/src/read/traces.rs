@@ -16,8 +16,8 @@ use rusqlite::{params_from_iter, Connection, OptionalExtension};
 
 use super::details;
 use super::inferred;
-use super::linksearch::LinkWork;
-use super::postings::{eval, TraceSet};
+use super::linksearch::{LinkWork, Probe, Prober, PROBE_MAX};
+use super::postings::{eval, plan, settle, TraceSet};
 use super::Reader;
 use crate::codec::{decode_chunk, KEY_SPAN_NAME};
 use crate::error::StoreError;
@@ -69,7 +69,18 @@ impl Reader {
     }
 
     pub fn search_traces(&self, q: &TraceQuery) -> Result<Vec<TraceSummary>, StoreError> {
-        let mut out = self.with(|c| search_traces(c, q))?;
+        let mut out = self.with(|c| search_traces(c, q, true))?;
+        self.mark(&mut out);
+        Ok(out)
+    }
+
+    /// [`Reader::search_traces`] with every link operator's inner set
+    /// mapped through the links in full before the newest matches are
+    /// picked (no early stop): the same answer, for tests and benchmarks
+    /// to compare with.
+    #[doc(hidden)]
+    pub fn search_traces_in_full(&self, q: &TraceQuery) -> Result<Vec<TraceSummary>, StoreError> {
+        let mut out = self.with(|c| search_traces(c, q, false))?;
         self.mark(&mut out);
         Ok(out)
     }
@@ -366,15 +377,25 @@ const CANDIDATE_CHUNK: usize = 400;
 /// instead of fetching every candidate.
 const FEW_CANDIDATES: usize = 2000;
 
-fn search_traces(c: &Connection, q: &TraceQuery) -> Result<Vec<TraceSummary>, StoreError> {
-    let mut out = search_summaries(c, q)?;
+fn search_traces(
+    c: &Connection,
+    q: &TraceQuery,
+    early: bool,
+) -> Result<Vec<TraceSummary>, StoreError> {
+    let mut out = search_summaries(c, q, early)?;
     if let Some(d) = &q.details {
         details::fill(c, &mut out, d)?;
     }
     Ok(out)
 }
 
-fn search_summaries(c: &Connection, q: &TraceQuery) -> Result<Vec<TraceSummary>, StoreError> {
+/// `early`: let link operators stop early (see [`probe_newest`]); off,
+/// every expression is evaluated in full, which gives the same answer.
+fn search_summaries(
+    c: &Connection,
+    q: &TraceQuery,
+    early: bool,
+) -> Result<Vec<TraceSummary>, StoreError> {
     let mut filter = String::from("t.span_count > 0 AND ");
     let (range, [lo, hi]) = q.range.sql("t.start_ns");
     filter.push_str(&range);
@@ -415,23 +436,47 @@ fn search_summaries(c: &Connection, q: &TraceQuery) -> Result<Vec<TraceSummary>,
     }
 
     // Narrow down with the attribute index, then apply the trace filters to
-    // the candidates.
-    let (candidates, negated) = match eval(c, &Expr::And(conds), &mut LinkWork::default())? {
+    // the candidates. The link operators of the top-level AND are tested
+    // one candidate at a time, newest first, when mapping their inner sets
+    // through the links would cost more than a few lookups.
+    let mut work = LinkWork::default();
+    let expr = Expr::And(conds);
+    let (mut set, probes) = if early {
+        plan(c, &expr, &mut work)?
+    } else {
+        (eval(c, &expr, &mut work)?, Vec::new())
+    };
+    if !probes.is_empty() {
+        let cost = probes
+            .iter()
+            .fold(0usize, |n, p| n.saturating_add(p.follow_cost().0));
+        if cost >= PROBE_MIN {
+            // About what mapping the sets in full costs, so that giving up
+            // at most doubles the work (and at least a few hundred lookups).
+            let budget = cost.clamp(4 * PROBE_MIN, PROBE_MAX);
+            if let Some(out) = probe_newest(c, &set, &probes, &filter, &args, limit, budget)? {
+                return Ok(out);
+            }
+        }
+        // Too few traces to follow to be worth it, or the budget ran out:
+        // map the inner sets in full.
+        for p in probes {
+            set = set.and(settle(c, p, &mut work)?);
+        }
+    }
+    let (candidates, negated) = match set {
         TraceSet::Only(ids) => (ids, false),
         TraceSet::AllBut(ids) => (ids, true),
     };
     if !negated && candidates.is_empty() {
         return Ok(Vec::new());
     }
-    let mut out: Vec<TraceSummary> = Vec::new();
     if negated || candidates.len() > FEW_CANDIDATES {
         // Many matches (or all but some): walk the traces newest first and
         // keep the matching ones; matches are dense, so this stops early.
-        let sql = format!(
-            "SELECT t.id, {SUMMARY_COLUMNS} FROM traces t WHERE {filter} ORDER BY t.start_ns DESC"
-        );
-        let mut st = c.prepare(&sql)?;
+        let mut st = c.prepare(&walk_sql(&filter))?;
         let mut rows = st.query(params_from_iter(args))?;
+        let mut out: Vec<TraceSummary> = Vec::new();
         while let Some(row) = rows.next()? {
             let id: i64 = row.get(0)?;
             if candidates.binary_search(&id).is_ok() != negated {
@@ -444,21 +489,128 @@ fn search_summaries(c: &Connection, q: &TraceQuery) -> Result<Vec<TraceSummary>,
         return Ok(out);
     }
     // Few matches: fetch them all and order exactly.
-    for chunk in candidates.chunks(CANDIDATE_CHUNK) {
+    let mut out: Vec<TraceSummary> = fetch_newest(c, &candidates, &filter, &args)?
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
+    out.truncate(limit);
+    Ok(out)
+}
+
+/// Below this many lookups, following a link operator's inner set in full
+/// is cheap enough: no early stop.
+const PROBE_MIN: usize = 256;
+
+/// Every trace that passes `filter`, newest first (ties: the later row
+/// first), with its row id: the order both ways of answering a search
+/// return matches in.
+fn walk_sql(filter: &str) -> String {
+    format!(
+        "SELECT t.id, {SUMMARY_COLUMNS} FROM traces t WHERE {filter} ORDER BY t.start_ns DESC, t.id DESC"
+    )
+}
+
+/// The traces of `ids` that pass `filter`, newest first (ties: the later
+/// row first), with their row ids.
+fn fetch_newest(
+    c: &Connection,
+    ids: &[i64],
+    filter: &str,
+    args: &[SqlValue],
+) -> Result<Vec<(i64, TraceSummary)>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(CANDIDATE_CHUNK) {
         let marks = vec!["?"; chunk.len()].join(",");
-        let sql =
-            format!("SELECT {SUMMARY_COLUMNS} FROM traces t WHERE t.id IN ({marks}) AND {filter}");
+        let sql = format!(
+            "SELECT t.id, {SUMMARY_COLUMNS} FROM traces t WHERE t.id IN ({marks}) AND {filter}"
+        );
         let mut st = c.prepare_cached(&sql)?;
         let all = chunk
             .iter()
             .map(|&i| SqlValue::Integer(i))
             .chain(args.iter().cloned());
-        let rows = st.query_map(params_from_iter(all), summary_row)?;
+        let rows = st.query_map(params_from_iter(all), |r| {
+            Ok((r.get::<_, i64>(0)?, summary_row_at(r, 1)?))
+        })?;
         for r in rows {
             out.push(r?);
         }
     }
-    out.sort_by_key(|t| std::cmp::Reverse(t.start_time_unix_nano));
-    out.truncate(limit);
+    out.sort_by_key(|(id, t)| std::cmp::Reverse((t.start_time_unix_nano, *id)));
     Ok(out)
+}
+
+/// The early stop: the candidates of `set` that pass `filter`, newest
+/// first, tested against the probes (link operators) one at a time until
+/// `limit` match, in the order and with the result the full evaluation
+/// gives. None when that would take more than `budget` lookups and link
+/// rows (walking 16 traces counting as one): then the caller maps the
+/// inner sets in full, so the work stays bounded whatever the query.
+fn probe_newest(
+    c: &Connection,
+    set: &TraceSet,
+    probes: &[Probe],
+    filter: &str,
+    args: &[SqlValue],
+    limit: usize,
+    budget: usize,
+) -> Result<Option<Vec<TraceSummary>>, StoreError> {
+    let mut prober = Prober::new(c, budget);
+    let holds = |prober: &mut Prober, id: i64| -> Result<Option<bool>, StoreError> {
+        for p in probes {
+            match prober.holds(p, id)? {
+                Some(true) => {}
+                other => return Ok(other),
+            }
+        }
+        Ok(Some(true))
+    };
+    let mut out = Vec::new();
+    match set {
+        TraceSet::Only(ids) if ids.len() <= FEW_CANDIDATES => {
+            // Few candidates: fetch them (ordered) and test newest first.
+            for (id, t) in fetch_newest(c, ids, filter, args)? {
+                match holds(&mut prober, id)? {
+                    None => return Ok(None),
+                    Some(false) => {}
+                    Some(true) => {
+                        out.push(t);
+                        if out.len() >= limit {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        _ => {
+            let (ids, negated) = match set {
+                TraceSet::Only(ids) => (ids, false),
+                TraceSet::AllBut(ids) => (ids, true),
+            };
+            let mut st = c.prepare(&walk_sql(filter))?;
+            let mut rows = st.query(params_from_iter(args.iter()))?;
+            let mut walked = 0usize;
+            while let Some(row) = rows.next()? {
+                walked += 1;
+                if walked.is_multiple_of(16) && !prober.charge(1) {
+                    return Ok(None);
+                }
+                let id: i64 = row.get(0)?;
+                if ids.binary_search(&id).is_ok() == negated {
+                    continue;
+                }
+                match holds(&mut prober, id)? {
+                    None => return Ok(None),
+                    Some(false) => {}
+                    Some(true) => {
+                        out.push(summary_row_at(row, 1)?);
+                        if out.len() >= limit {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(Some(out))
 }
