@@ -50,6 +50,7 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
   let qUnsupported = false;
   let destroyed = false;
   const ctxKeys = contextKeys();
+  const ctxHeads = ctxKeys.map((k) => h('th', { class: 'c-ctx', testid: 'context-column', data: { key: k }, title: k, text: shortKey(k) }));
   /** Parents whose linked children are shown. */
   const expanded = new Set<string>();
   /** The keyboard cursor's trace. */
@@ -158,7 +159,7 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
         h('th', { class: 'c-pick' }, h('span', { class: 'sr-only', text: 'Pick to compare' })),
         h('th', { class: 'c-start', text: 'Start' }),
         h('th', { class: 'c-root', text: 'Root' }),
-        ...ctxKeys.map((k) => h('th', { class: 'c-ctx', testid: 'context-column', data: { key: k }, title: k, text: shortKey(k) })),
+        ...ctxHeads,
         h('th', { class: 'c-dur', text: 'Duration' }),
         h('th', { class: 'c-num', text: 'Spans' }),
         h('th', { class: 'c-num', text: 'Errors' }),
@@ -463,6 +464,19 @@ export function mountTraceList(root: HTMLElement, initial: SearchState): View {
     for (const t of traces) seen.add(t.traceId);
     if (seen.size > 5000) seen = new Set(traces.map((t) => t.traceId));
     lastTraces = traces;
+    showContextColumns(traces);
+  }
+
+  /** A context column that no listed trace has a value for stays out of the way (the root name keeps the room). */
+  function showContextColumns(traces: TraceSummary[]): void {
+    const has = new Set<string>();
+    for (const t of traces) for (const c of t.context ?? []) has.add(c.key);
+    for (const th of ctxHeads) {
+      const k = th.dataset.key ?? '';
+      const hide = !has.has(k);
+      th.hidden = hide;
+      for (const td of tbody.querySelectorAll<HTMLElement>('td.c-ctx')) if (td.dataset.key === k) td.hidden = hide;
+    }
   }
 
   function toggleLinked(traceId: string, open?: boolean): void {
