@@ -126,6 +126,28 @@ impl WriterState {
                 let _ = job.ack.send(result);
             }
             self.retention_step(&mut last_retention, false);
+            self.bound_wal();
+        }
+    }
+
+    /// The checkpointer keeps the WAL near its limit; when it falls behind
+    /// (a reader kept it from wrapping around, or commits came faster than
+    /// it copies) and the WAL is over twice the limit, the writer copies
+    /// and truncates it itself before taking the next batch: a short stall
+    /// of ingest instead of a WAL that outgrows the size cap.
+    fn bound_wal(&mut self) {
+        let Some(path) = self.conn.path().filter(|p| !p.is_empty()) else {
+            return;
+        };
+        let limit = crate::write::wal_limit(self.retention.max_bytes());
+        if crate::retention::wal_bytes(std::path::Path::new(path)) <= 2 * limit {
+            return;
+        }
+        if let Err(e) = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        {
+            tracing::debug!("writer checkpoint (TRUNCATE): {e}");
         }
     }
 
@@ -136,8 +158,15 @@ impl WriterState {
     }
 
     fn retention_step(&mut self, last: &mut Instant, idle: bool) {
-        // Busy writers check once a second, idle ones every wake-up, and
-        // both after every commit while retention is behind.
+        // The size trigger is cheap and runs after every commit, so a burst
+        // cannot outgrow the cap between checks; the rest runs once a second
+        // while busy, every wake-up when idle, and after every commit while
+        // retention is behind.
+        if !idle && !self.retention.behind() {
+            if let Err(e) = self.retention.check_size(&self.conn) {
+                tracing::debug!("size check failed: {e}");
+            }
+        }
         if !idle && !self.retention.behind() && last.elapsed() < Duration::from_secs(1) {
             return;
         }
