@@ -258,9 +258,9 @@ impl RetentionState {
 }
 
 /// Share of the cap at which the size limit starts deleting.
-const HIGH: f64 = 0.9;
+const HIGH: f64 = 0.85;
 /// Share of the cap it deletes down to (pages in use plus the WAL's limit).
-const LOW: f64 = 0.75;
+const LOW: f64 = 0.7;
 
 fn fraction(cap: u64, f: f64) -> u64 {
     (cap as f64 * f) as u64

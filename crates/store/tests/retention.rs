@@ -329,14 +329,13 @@ async fn an_import_entry_says_when_it_expires() {
     );
 }
 
-/// Issue 13, item 4: the size cap bounds what is on disk, not only the
-/// pages in use. Four writers keep the writer busy with about 10× the cap
-/// of spans; the database file is sampled all along and must stay within
-/// 1.1 × the cap, and once ingest is idle the WAL is truncated and database
-/// + WAL is at most the cap. The WAL alone still has bursts above the
-/// margin under this load (a retention step's transactions rewrite many
-/// pages before the checkpointer can wrap it around): printed, not yet
-/// asserted (ARCHITECTURE.md, BENCHMARKS.md).
+/// Issue 13, item 4: the size cap bounds what is on disk, database file +
+/// WAL, not only the pages in use. Four writers keep the writer busy with
+/// about 10× the cap of spans while a reader queries all along (readers in
+/// the WAL must not keep it from wrapping around); database + WAL is
+/// sampled every 20 ms and must stay within the documented margin
+/// (ARCHITECTURE.md: 1.1 × the cap), and once ingest is idle the WAL is
+/// truncated and the total is at most the cap.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn database_and_wal_stay_within_the_cap_under_sustained_load() {
     let dir = tempfile::tempdir().unwrap();
@@ -366,6 +365,14 @@ async fn database_and_wal_stay_within_the_cap_under_sustained_load() {
             samples
         })
     };
+    let reader = {
+        let (store, done) = (store.clone(), done.clone());
+        std::thread::spawn(move || {
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                store.reader.counts().unwrap();
+            }
+        })
+    };
     let now = now_ns();
     let mut tasks = Vec::new();
     for w in 0..4u64 {
@@ -384,6 +391,7 @@ async fn database_and_wal_stay_within_the_cap_under_sustained_load() {
     }
     done.store(true, std::sync::atomic::Ordering::SeqCst);
     let samples = sampler.join().unwrap();
+    reader.join().unwrap();
     let ratio = |(db, wal): (u64, u64)| (db + wal) as f64 / max_bytes as f64;
     let worst = samples.iter().copied().map(ratio).fold(0.0, f64::max);
     let over = samples.iter().filter(|s| ratio(**s) > 1.1).count();
@@ -391,16 +399,11 @@ async fn database_and_wal_stay_within_the_cap_under_sustained_load() {
         "{} samples, max (database + WAL) / cap {worst:.2}, {over} above 1.1",
         samples.len()
     );
-    let worst_db = samples
-        .iter()
-        .map(|s| s.0 as f64 / max_bytes as f64)
-        .fold(0.0, f64::max);
-    eprintln!("max database / cap {worst_db:.2}");
+    for s in samples.iter().filter(|s| ratio(**s) > 1.0) {
+        eprintln!("above the cap: database {} B, WAL {} B", s.0, s.1);
+    }
     assert!(samples.len() > 10);
-    assert!(
-        worst_db <= 1.1,
-        "the database file reached {worst_db:.2} × the cap"
-    );
+    assert!(worst <= 1.1, "database + WAL reached {worst:.2} × the cap");
     // Idle: the WAL is truncated, the total is at most the cap.
     eventually("WAL truncated when idle", || store.wal_bytes() == 0).await;
     let idle = store.db_bytes() + store.wal_bytes();

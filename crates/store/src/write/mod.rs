@@ -134,6 +134,7 @@ impl Writer {
             stats.clone(),
             page_limit.clone(),
             clock_ahead.clone(),
+            config.busy_timeout,
         )?;
         let qb = queued_bytes.clone();
         let max_group = config.max_group.max(1);
