@@ -98,6 +98,7 @@ impl WriterState {
                 Ok(job) => job,
                 Err(RecvTimeoutError::Timeout) => {
                     self.retention_step(&mut last_retention, true);
+                    self.bound_wal();
                     continue;
                 }
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -186,7 +187,7 @@ impl WriterState {
             return;
         }
         *last = Instant::now();
-        match self.retention.step(&self.conn, self.now()) {
+        match self.retention.step(&self.conn, self.now(), idle) {
             Ok(n) => self.stats.retention_deleted.add(n as u64),
             Err(e) if e.fault().is_some_and(|f| f.is_transient()) => {
                 tracing::debug!("retention step failed: {e}")
