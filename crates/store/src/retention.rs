@@ -85,6 +85,8 @@ pub(crate) struct RetentionState {
     kept: [i64; 3],
     /// Free pages are still to be given back (see `vacuum_some`).
     vacuum_behind: bool,
+    /// The last size check found the cap exceeded: the sweep gets more time.
+    over_cap: bool,
 }
 
 impl RetentionState {
@@ -101,6 +103,7 @@ impl RetentionState {
             wal_limit: crate::write::wal_limit(cfg_max),
             kept: [0; 3],
             vacuum_behind: false,
+            over_cap: false,
         }
     }
 
@@ -215,7 +218,13 @@ impl RetentionState {
         let started = std::time::Instant::now();
         loop {
             deleted += self.sweep_index(conn)?;
-            if self.cursor.is_none() || started.elapsed() >= SWEEP_BUDGET {
+            // Over the cap, the sweep is what frees space: ingest waits for it.
+            let budget = if self.over_cap {
+                SWEEP_BUDGET * 4
+            } else {
+                SWEEP_BUDGET
+            };
+            if self.cursor.is_none() || started.elapsed() >= budget {
                 break;
             }
         }
@@ -239,6 +248,7 @@ impl RetentionState {
         }
         let m = measure(conn)?;
         let cap = self.cfg.max_bytes;
+        self.over_cap = m.used + self.wal_limit > cap;
         if self.size_settling {
             // Over the cap before the sweep has caught up: what arrived
             // since the last deletion goes, so the data stays at the size
