@@ -56,8 +56,11 @@ const AGED: &str = "arrived_ns < ?1";
 /// The size limit's predicate: any row (oldest-arrived first).
 const ANY: &str = "1 OR ?1";
 
-/// Index rows examined per sweep step.
+/// Index rows examined per sweep slice.
 const SWEEP: i64 = 8000;
+
+/// Time one retention step spends on sweep slices while a pass is under way.
+const SWEEP_BUDGET: std::time::Duration = std::time::Duration::from_millis(30);
 
 pub(crate) struct RetentionState {
     cfg: Retention,
@@ -72,16 +75,35 @@ pub(crate) struct RetentionState {
     cursor: Option<(i64, rusqlite::types::Value, i64)>,
     /// Segments at or below this hold only deleted traces (as of the sweep's start).
     stale_segment: i64,
+    /// The data is over the cap itself: delete in bigger batches.
+    urgent: bool,
+    /// Free pages one step gives back at most: half the WAL limit's worth.
+    vacuum_pages: u64,
+    /// The WAL size the checkpointer keeps to (`write::wal_limit`).
+    wal_limit: u64,
+    /// Rows of each signal the last size deletion left.
+    kept: [i64; 3],
+    /// Free pages are still to be given back (see `vacuum_some`).
+    vacuum_behind: bool,
+    /// The last size check found the cap exceeded: the sweep gets more time.
+    over_cap: bool,
 }
 
 impl RetentionState {
     pub(crate) fn new(cfg: Retention) -> Self {
+        let cfg_max = cfg.max_bytes;
         RetentionState {
             cfg,
             size_debt: [0; 3],
             size_settling: false,
             cursor: None,
             stale_segment: 0,
+            urgent: false,
+            vacuum_pages: (crate::write::wal_limit(cfg_max) / 2 / 4096).max(16),
+            wal_limit: crate::write::wal_limit(cfg_max),
+            kept: [0; 3],
+            vacuum_behind: false,
+            over_cap: false,
         }
     }
 
@@ -149,15 +171,24 @@ impl RetentionState {
         Ok(deleted)
     }
 
+    pub(crate) fn max_bytes(&self) -> u64 {
+        self.cfg.max_bytes
+    }
+
     /// Whether retention has work queued that should not wait for the
     /// next periodic step.
     pub(crate) fn behind(&self) -> bool {
-        self.size_debt != [0; 3] || self.cursor.is_some()
+        self.size_debt != [0; 3] || self.cursor.is_some() || self.vacuum_behind
     }
 
     /// One bounded step at time `now` (the writer's clock, which stamps
     /// arrivals); returns how many rows it deleted.
-    pub(crate) fn step(&mut self, conn: &Connection, now: u64) -> Result<usize, StoreError> {
+    pub(crate) fn step(
+        &mut self,
+        conn: &Connection,
+        now: u64,
+        idle: bool,
+    ) -> Result<usize, StoreError> {
         let mut deleted = 0;
         let age_ns = self.cfg.max_age.as_nanos().min(u64::MAX as u128) as u64;
         if now > age_ns {
@@ -166,38 +197,157 @@ impl RetentionState {
             deleted += delete_logs(conn, AGED, cutoff, BATCH)?;
             deleted += delete_points(conn, AGED, cutoff, BATCH)?;
         }
-        if !self.size_settling && self.size_debt == [0; 3] {
-            let live = capped_bytes(conn)?;
-            if live > self.cfg.max_bytes {
-                // Delete the oldest share of each signal that brings the
-                // database to 90% of the limit, spread over later steps.
-                let target = self.cfg.max_bytes / 10 * 9;
-                let share = (live - target) as f64 / live as f64;
-                for (debt, table) in self.size_debt.iter_mut().zip(["traces", "logs", "points"]) {
-                    let n: i64 =
-                        conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
-                    *debt = ((n as f64 * share).ceil() as i64).min(n);
-                }
-                self.size_settling = true;
-            }
-        }
+        self.check_size(conn)?;
+        // Over the cap itself: bigger batches, so deletion outruns ingest
+        // (not much bigger: each batch rewrites its pages into the WAL).
+        let batch = if self.urgent { BATCH * 2 } else { BATCH };
         for (i, debt) in self.size_debt.iter_mut().enumerate() {
             if *debt > 0 {
                 let n = match i {
-                    0 => delete_traces(conn, ANY, 0, (*debt).min(BATCH))?,
-                    1 => delete_logs(conn, ANY, 0, (*debt).min(BATCH))?,
-                    _ => delete_points(conn, ANY, 0, (*debt).min(BATCH))?,
+                    0 => delete_traces(conn, ANY, 0, (*debt).min(batch))?,
+                    1 => delete_logs(conn, ANY, 0, (*debt).min(batch))?,
+                    _ => delete_points(conn, ANY, 0, (*debt).min(batch))?,
                 };
                 deleted += n;
                 *debt = if n == 0 { 0 } else { *debt - n as i64 };
             }
         }
-        deleted += self.sweep_index(conn)?;
-        if deleted > 0 {
-            vacuum_some(conn)?;
+        if self.size_debt == [0; 3] {
+            self.urgent = false;
         }
+        let started = std::time::Instant::now();
+        loop {
+            deleted += self.sweep_index(conn)?;
+            // Over the cap, the sweep is what frees space: ingest waits for it.
+            let budget = if self.over_cap {
+                SWEEP_BUDGET * 4
+            } else {
+                SWEEP_BUDGET
+            };
+            if self.cursor.is_none() || started.elapsed() >= budget {
+                break;
+            }
+        }
+        self.vacuum_some(conn, idle)?;
         Ok(deleted)
     }
+
+    /// The size limit's trigger, cheap enough for every commit (three
+    /// pragmas): once the database's pages in use plus the WAL's limit
+    /// pass [`HIGH`] of the cap, the oldest share of each
+    /// signal that brings them to [`LOW`] is queued for deletion. Until the
+    /// index sweep of that deletion has completed a pass, freed postings
+    /// are not visible and a new share would delete far more than needed
+    /// (everything, in a 25 s run at 37,000 spans/s): meanwhile, over the
+    /// cap, only what arrived since that deletion goes (the row counts it
+    /// left are `kept`). The sweep runs in slices of up to
+    /// [`SWEEP_BUDGET`] per step, so that phase is short.
+    pub(crate) fn check_size(&mut self, conn: &Connection) -> Result<(), StoreError> {
+        if self.size_debt != [0; 3] {
+            return Ok(());
+        }
+        let m = measure(conn)?;
+        let cap = self.cfg.max_bytes;
+        self.over_cap = m.used + self.wal_limit > cap;
+        if self.size_settling {
+            // Over the cap before the sweep has caught up: what arrived
+            // since the last deletion goes, so the data stays at the size
+            // that deletion left (never more: the unswept postings would
+            // make a fresh share delete everything).
+            if m.used + self.wal_limit > cap {
+                for (i, table) in ["traces", "logs", "points"].iter().enumerate() {
+                    let n: i64 =
+                        conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
+                    self.size_debt[i] = (n - self.kept[i]).max(0);
+                }
+                self.urgent = true;
+            }
+            return Ok(());
+        }
+        // The WAL counts as its limit, what the checkpointer keeps it to:
+        // counting its momentary size would delete data for a burst of WAL
+        // frames (and write more of them deleting it).
+        let live = m.used + self.wal_limit;
+        if live <= fraction(cap, HIGH) {
+            return Ok(());
+        }
+        let target = fraction(cap, LOW);
+        let share = ((live - target) as f64 / m.used.max(1) as f64).min(1.0);
+        for (debt, table) in self.size_debt.iter_mut().zip(["traces", "logs", "points"]) {
+            let n: i64 =
+                conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
+            *debt = ((n as f64 * share).ceil() as i64).min(n);
+        }
+        for (i, table) in ["traces", "logs", "points"].iter().enumerate() {
+            let n: i64 =
+                conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
+            self.kept[i] = n - self.size_debt[i];
+        }
+        self.urgent = live > cap;
+        self.size_settling = true;
+        Ok(())
+    }
+
+    /// Gives free pages back to the file system (incremental vacuum) while
+    /// the file plus the WAL's limit is over [`HIGH`] of the cap, a bounded number
+    /// per step (each moved page is written to the WAL), so the file goes
+    /// back under the cap after a burst without a blocking VACUUM. Below
+    /// that, free pages stay: ingest reuses them, the file does not grow.
+    /// (A database created before auto_vacuum=INCREMENTAL keeps them: the
+    /// pragma is then a no-op, ARCHITECTURE.md.)
+    fn vacuum_some(&mut self, conn: &Connection, idle: bool) -> Result<(), StoreError> {
+        let m = measure(conn)?;
+        self.vacuum_behind =
+            m.free_pages > 0 && m.file + self.wal_limit > fraction(self.cfg.max_bytes, HIGH);
+        if !self.vacuum_behind {
+            return Ok(());
+        }
+        // Idle: a WAL limit's worth per step, and steps follow each other
+        // every 10 ms while this is behind, each followed by the writer's
+        // WAL truncation, so the file is back under the cap within seconds.
+        let pages = if idle {
+            self.vacuum_pages * 2
+        } else {
+            self.vacuum_pages
+        };
+        let chunk = pages.min(m.free_pages);
+        conn.execute_batch(&format!("PRAGMA incremental_vacuum({chunk})"))?;
+        Ok(())
+    }
+}
+
+/// Share of the cap at which the size limit starts deleting.
+const HIGH: f64 = 0.85;
+/// Share of the cap it deletes down to (pages in use plus the WAL's limit).
+const LOW: f64 = 0.7;
+
+fn fraction(cap: u64, f: f64) -> u64 {
+    (cap as f64 * f) as u64
+}
+
+/// What the size limit looks at.
+struct Measure {
+    /// Pages in use, in bytes.
+    used: u64,
+    /// The database's pages, free ones included, in bytes: the file's size
+    /// once checkpointed.
+    file: u64,
+    free_pages: u64,
+}
+
+fn measure(conn: &Connection) -> Result<Measure, StoreError> {
+    let (pages, free, size): (i64, i64, i64) = conn.query_row(
+        "SELECT (SELECT page_count FROM pragma_page_count),
+                (SELECT freelist_count FROM pragma_freelist_count),
+                (SELECT page_size FROM pragma_page_size)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    Ok(Measure {
+        used: ((pages - free).max(0) * size) as u64,
+        file: (pages.max(0) * size) as u64,
+        free_pages: free.max(0) as u64,
+    })
 }
 
 /// Size of the WAL next to the database at `db`.
@@ -205,16 +355,6 @@ pub(crate) fn wal_bytes(db: &std::path::Path) -> u64 {
     let mut wal = db.as_os_str().to_os_string();
     wal.push("-wal");
     std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0)
-}
-
-/// Bytes the size cap counts: the database's pages in use plus its WAL, so
-/// the cap bounds everything Loupe writes and not only the main file.
-fn capped_bytes(conn: &Connection) -> Result<u64, StoreError> {
-    let wal = match conn.path() {
-        Some(p) if !p.is_empty() => wal_bytes(std::path::Path::new(p)),
-        _ => 0,
-    };
-    Ok(live_bytes(conn)? + wal)
 }
 
 pub(crate) fn live_bytes(conn: &Connection) -> Result<u64, StoreError> {
@@ -285,21 +425,6 @@ fn delete_points(conn: &Connection, pred: &str, arg: i64, limit: i64) -> Result<
         params![arg],
     )?;
     Ok(n)
-}
-
-/// Gives a bounded number of free pages back to the file system once many
-/// have piled up, so the file shrinks after a burst without a blocking VACUUM.
-fn vacuum_some(conn: &Connection) -> Result<(), StoreError> {
-    let (pages, free): (i64, i64) = conn.query_row(
-        "SELECT (SELECT page_count FROM pragma_page_count),
-                (SELECT freelist_count FROM pragma_freelist_count)",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    if free > 1024 && free * 4 > pages {
-        conn.execute_batch("PRAGMA incremental_vacuum(2048)")?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

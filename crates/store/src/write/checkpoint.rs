@@ -18,33 +18,32 @@ pub(super) struct Checkpointer {
 }
 
 /// The WAL size the checkpointer keeps under (and `journal_size_limit`
-/// truncates back to): a twentieth of the size cap, between 1 and 64 MiB,
+/// truncates back to): a twentieth of the size cap, between 256 KiB and 64 MiB,
 /// so database + WAL stays within the margin documented in ARCHITECTURE.md.
 pub(crate) fn wal_limit(max_bytes: u64) -> u64 {
-    (max_bytes / 20).clamp(1 << 20, 64 << 20)
+    (max_bytes / 20).clamp(256 << 10, 64 << 20)
 }
 
 /// No commit for this long and ingest counts as idle: the WAL is truncated.
 const IDLE: Duration = Duration::from_secs(1);
 
 impl Checkpointer {
-    /// Every 200 ms: a PASSIVE checkpoint while ingest is busy (never blocks
-    /// the writer); a RESTART once the WAL is over `wal_limit`, so readers
-    /// that are always in the WAL cannot keep the writer from wrapping
-    /// around (the WAL would grow without bound); and once ingest is idle a
-    /// TRUNCATE, so the -wal file goes back to zero bytes.
+    /// Every 50 ms: a PASSIVE checkpoint while ingest is busy (never
+    /// blocks the writer), and once ingest is idle a TRUNCATE, so the -wal
+    /// file goes back to zero bytes. Keeping the WAL at `wal_limit` under
+    /// load is the writer's (`WriterState::bound_wal`): a RESTART from this
+    /// connection waits for the write lock, which a busy writer takes again
+    /// at once.
     pub(super) fn start(
         path: std::path::PathBuf,
         stats: Arc<WriterStats>,
         wal_limit: u64,
     ) -> Result<Checkpointer, StoreError> {
         let conn = Connection::open(&path)?;
-        // RESTART and TRUNCATE hold new writers back while they wait for
-        // readers: wait briefly and try again on the next round instead.
+        // TRUNCATE holds new writers back while it waits for readers: wait
+        // briefly and try again on the next round instead.
         conn.busy_timeout(Duration::from_millis(250))?;
         conn.pragma_update(None, "journal_size_limit", wal_limit as i64)?;
-        let page_size: u64 = conn.query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0))? as u64;
-        let limit_frames = (wal_limit / page_size.max(512)) as i64;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
@@ -53,7 +52,7 @@ impl Checkpointer {
                 // The commit time the last TRUNCATE followed: one per idle period.
                 let mut truncated_after: Option<u64> = None;
                 while !flag.load(Ordering::SeqCst) {
-                    std::thread::sleep(Duration::from_millis(200));
+                    std::thread::sleep(Duration::from_millis(50));
                     let last = stats.last_commit_ns().unwrap_or(0);
                     let idle =
                         loupe_model::time::now_ns().saturating_sub(last) >= IDLE.as_nanos() as u64;
@@ -69,11 +68,6 @@ impl Checkpointer {
                     };
                     match checkpoint(mode) {
                         Ok((0, _)) if mode == "TRUNCATE" => truncated_after = Some(last),
-                        Ok((_, log)) if mode == "PASSIVE" && log > limit_frames => {
-                            if let Err(e) = checkpoint("RESTART") {
-                                tracing::debug!("checkpoint (RESTART): {e}");
-                            }
-                        }
                         Ok(_) => {}
                         Err(e) => tracing::debug!("checkpoint ({mode}): {e}"),
                     }

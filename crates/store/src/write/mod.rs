@@ -38,7 +38,8 @@ use loupe_model::sink::{Batch, Sink, SinkError, Ticket};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-use self::checkpoint::{wal_limit, Checkpointer};
+pub(crate) use self::checkpoint::wal_limit;
+use self::checkpoint::Checkpointer;
 pub(crate) use self::command::Command;
 use self::command::Job;
 pub use self::imports::ImportRecord;
@@ -104,10 +105,15 @@ impl Writer {
     pub(crate) fn start(conn: Connection, config: WriterConfig) -> Result<Writer, StoreError> {
         // Checkpoints run on their own thread and connection, so the writer
         // never stalls copying the WAL into the database; the writer's own
-        // autocheckpoint stays only as a safety net if this one falls behind.
-        conn.pragma_update(None, "wal_autocheckpoint", 16384)?;
-        conn.busy_timeout(config.busy_timeout)?;
+        // autocheckpoint is the safety net when that one falls behind (a
+        // commit rewrites many pages, so the WAL grows much faster than the
+        // data): at the WAL limit, so the WAL stays within the cap's margin.
+        // With a small cap that means frequent checkpoints on the writer:
+        // the price of the bound.
         let wal_limit = wal_limit(config.retention.max_bytes);
+        let frames = (wal_limit / 4096).clamp(64, 16384);
+        conn.pragma_update(None, "wal_autocheckpoint", frames as i64)?;
+        conn.busy_timeout(config.busy_timeout)?;
         conn.pragma_update(None, "journal_size_limit", wal_limit as i64)?;
         let stats = Arc::new(WriterStats::default());
         let checkpointer = match conn.path() {
@@ -128,6 +134,7 @@ impl Writer {
             stats.clone(),
             page_limit.clone(),
             clock_ahead.clone(),
+            config.busy_timeout,
         )?;
         let qb = queued_bytes.clone();
         let max_group = config.max_group.max(1);

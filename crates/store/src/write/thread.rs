@@ -38,7 +38,12 @@ pub(super) struct WriterState {
     /// When the open transaction's data arrived: one clock reading per
     /// transaction, stamped on its traces, log records and data points.
     arrived: u64,
+    /// The writer's busy timeout (`WriterConfig::busy_timeout`).
+    busy_timeout: Duration,
 }
+
+/// How long the writer's own WAL checkpoint waits for readers.
+const WAL_WAIT: Duration = Duration::from_millis(100);
 
 /// Caches above this many entries are dropped and rebuilt on demand.
 const CACHE_LIMIT: usize = 200_000;
@@ -50,6 +55,7 @@ impl WriterState {
         stats: Arc<WriterStats>,
         page_limit: Arc<AtomicU64>,
         clock_ahead: Arc<AtomicU64>,
+        busy_timeout: Duration,
     ) -> Result<Self, StoreError> {
         Ok(WriterState {
             traces: Traces::open(&conn)?,
@@ -63,6 +69,7 @@ impl WriterState {
             page_limit_applied: 0,
             clock_ahead,
             arrived: 0,
+            busy_timeout,
         })
     }
 
@@ -91,6 +98,7 @@ impl WriterState {
                 Ok(job) => job,
                 Err(RecvTimeoutError::Timeout) => {
                     self.retention_step(&mut last_retention, true);
+                    self.bound_wal();
                     continue;
                 }
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -126,7 +134,37 @@ impl WriterState {
                 let _ = job.ack.send(result);
             }
             self.retention_step(&mut last_retention, false);
+            self.bound_wal();
         }
+    }
+
+    /// Keeps the WAL at its limit: once a commit leaves it over, the writer
+    /// copies and truncates it itself before taking the next batch (a
+    /// short stall of ingest). The checkpointer's PASSIVE rounds cannot:
+    /// a WAL only wraps around once a checkpoint has caught up with the
+    /// writer, and a RESTART from another connection waits for the write
+    /// lock, which a busy writer takes again at once (it timed out while
+    /// the WAL grew to many times the cap). If the checkpointer holds the
+    /// checkpoint lock at that moment, this is tried after the next commit.
+    fn bound_wal(&mut self) {
+        let Some(path) = self.conn.path().filter(|p| !p.is_empty()) else {
+            return;
+        };
+        let limit = crate::write::wal_limit(self.retention.max_bytes());
+        if crate::retention::wal_bytes(std::path::Path::new(path)) <= limit {
+            return;
+        }
+        // Readers still in the WAL hold it back: wait for them briefly (new
+        // readers do not, once it is all copied), not the writer's whole
+        // busy timeout; an ingest stall is bounded by this.
+        let _ = self.conn.busy_timeout(WAL_WAIT);
+        if let Err(e) = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        {
+            tracing::debug!("writer checkpoint (TRUNCATE): {e}");
+        }
+        let _ = self.conn.busy_timeout(self.busy_timeout);
     }
 
     pub(super) fn close(&mut self) {
@@ -136,13 +174,20 @@ impl WriterState {
     }
 
     fn retention_step(&mut self, last: &mut Instant, idle: bool) {
-        // Busy writers check once a second, idle ones every wake-up, and
-        // both after every commit while retention is behind.
+        // The size trigger is cheap and runs after every commit, so a burst
+        // cannot outgrow the cap between checks; the rest runs once a second
+        // while busy, every wake-up when idle, and after every commit while
+        // retention is behind.
+        if !idle && !self.retention.behind() {
+            if let Err(e) = self.retention.check_size(&self.conn) {
+                tracing::debug!("size check failed: {e}");
+            }
+        }
         if !idle && !self.retention.behind() && last.elapsed() < Duration::from_secs(1) {
             return;
         }
         *last = Instant::now();
-        match self.retention.step(&self.conn, self.now()) {
+        match self.retention.step(&self.conn, self.now(), idle) {
             Ok(n) => self.stats.retention_deleted.add(n as u64),
             Err(e) if e.fault().is_some_and(|f| f.is_transient()) => {
                 tracing::debug!("retention step failed: {e}")
