@@ -17,13 +17,6 @@ pub(super) struct Checkpointer {
     thread: Option<JoinHandle<()>>,
 }
 
-/// The WAL size the checkpointer keeps under (and `journal_size_limit`
-/// truncates back to): a twentieth of the size cap, between 256 KiB and 64 MiB,
-/// so database + WAL stays within the margin documented in ARCHITECTURE.md.
-pub(crate) fn wal_limit(max_bytes: u64) -> u64 {
-    (max_bytes / 20).clamp(256 << 10, 64 << 20)
-}
-
 /// No commit for this long and ingest counts as idle: the WAL is truncated.
 const IDLE: Duration = Duration::from_secs(1);
 

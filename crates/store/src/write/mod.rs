@@ -38,7 +38,6 @@ use loupe_model::sink::{Batch, Sink, SinkError, Ticket};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
-pub(crate) use self::checkpoint::wal_limit;
 use self::checkpoint::Checkpointer;
 pub(crate) use self::command::Command;
 use self::command::Job;
@@ -46,6 +45,7 @@ pub use self::imports::ImportRecord;
 use self::thread::WriterState;
 use crate::error::StoreError;
 use crate::prepare;
+pub(crate) use crate::retention::wal_limit;
 use crate::retention::Retention;
 use crate::stats::WriterStats;
 use loupe_model::correlation::JoinRule;

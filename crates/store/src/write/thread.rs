@@ -150,7 +150,7 @@ impl WriterState {
         let Some(path) = self.conn.path().filter(|p| !p.is_empty()) else {
             return;
         };
-        let limit = crate::write::wal_limit(self.retention.max_bytes());
+        let limit = crate::retention::wal_limit(self.retention.max_bytes());
         if crate::retention::wal_bytes(std::path::Path::new(path)) <= limit {
             return;
         }
