@@ -7,9 +7,12 @@
 
 mod common;
 
-use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// The script's own waits are shorter; this only stops a hung Chromium.
+const TIMEOUT: Duration = Duration::from_secs(180);
 
 #[test]
 fn the_rule_editor_works_in_chromium() {
@@ -37,34 +40,22 @@ fn the_rule_editor_works_in_chromium() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let mut child = Command::new("node")
-        .arg(root.join("ui/e2e/alerts.mjs"))
+    let mut cmd = Command::new("node");
+    cmd.arg(root.join("ui/e2e/alerts.mjs"))
         .arg(format!("http://{}", loupe.api))
         .arg(root.join("target/browser-artifacts"))
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node");
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    let status = child.wait().unwrap();
+        .current_dir(root);
+    let common::ScriptRun {
+        status,
+        stdout,
+        stderr,
+    } = common::run_script(cmd, TIMEOUT);
     println!("{stdout}");
-    assert!(
-        status.success(),
-        "ui/e2e/alerts.mjs failed ({status}):\n{stdout}\n{stderr}"
-    );
+    match status {
+        None => panic!("ui/e2e/alerts.mjs did not finish within {TIMEOUT:?}.\n{stdout}\n{stderr}"),
+        Some(s) => assert!(
+            s.success(),
+            "ui/e2e/alerts.mjs failed ({s}); screenshots in target/browser-artifacts.\n{stdout}\n{stderr}"
+        ),
+    }
 }

@@ -10,9 +10,12 @@
 
 mod common;
 
-use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
+use std::time::Duration;
+
+/// The script's own waits are shorter; this only stops a hung Chromium.
+const TIMEOUT: Duration = Duration::from_secs(180);
 
 #[test]
 fn inferred_links_are_dashed_labelled_and_switchable_in_chromium() {
@@ -23,35 +26,23 @@ fn inferred_links_are_dashed_labelled_and_switchable_in_chromium() {
         "run `scripts/build-ui` (or `npm ci --prefix ui`) first"
     );
     let loupe = common::Loupe::start();
-    let mut child = Command::new("node")
-        .arg(root.join("ui/e2e/inferred.mjs"))
+    let mut cmd = Command::new("node");
+    cmd.arg(root.join("ui/e2e/inferred.mjs"))
         .arg(format!("http://{}", loupe.api))
         .arg(format!("http://{}", loupe.http))
         .arg(root.join("target/browser-artifacts"))
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node");
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    let status = child.wait().unwrap();
+        .current_dir(root);
+    let common::ScriptRun {
+        status,
+        stdout,
+        stderr,
+    } = common::run_script(cmd, TIMEOUT);
     println!("{stdout}");
-    assert!(
-        status.success(),
-        "ui/e2e/inferred.mjs failed ({status}):\n{stdout}\n{stderr}"
-    );
+    match status {
+        None => panic!("ui/e2e/inferred.mjs did not finish within {TIMEOUT:?}.\n{stdout}\n{stderr}"),
+        Some(s) => assert!(
+            s.success(),
+            "ui/e2e/inferred.mjs failed ({s}); screenshots in target/browser-artifacts.\n{stdout}\n{stderr}"
+        ),
+    }
 }
