@@ -40,22 +40,10 @@ fn the_rule_editor_works_in_chromium() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let mut cmd = Command::new("node");
-    cmd.arg(root.join("ui/e2e/alerts.mjs"))
-        .arg(format!("http://{}", loupe.api))
-        .arg(root.join("target/browser-artifacts"))
-        .current_dir(root);
-    let common::ScriptRun {
-        status,
-        stdout,
-        stderr,
-    } = common::run_script(cmd, TIMEOUT);
-    println!("{stdout}");
-    match status {
-        None => panic!("ui/e2e/alerts.mjs did not finish within {TIMEOUT:?}.\n{stdout}\n{stderr}"),
-        Some(s) => assert!(
-            s.success(),
-            "ui/e2e/alerts.mjs failed ({s}); screenshots in target/browser-artifacts.\n{stdout}\n{stderr}"
-        ),
-    }
+    common::run_e2e(
+        "alerts.mjs",
+        &[&format!("http://{}", loupe.api)],
+        &[],
+        TIMEOUT,
+    );
 }

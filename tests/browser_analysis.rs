@@ -18,7 +18,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(90);
@@ -72,63 +71,11 @@ fn the_analysis_views_work_in_chromium() {
     assert_eq!(children.len(), 6, "{text}");
 
     let api = format!("http://{}", loupe.api);
-    let artifacts = root.join("target/browser-artifacts");
     let analysis: Vec<String> = mains.iter().map(|m| m.to_string()).collect();
-    run_e2e(
-        root,
-        "analysis.mjs",
-        &[&api],
-        &artifacts,
-        &analysis,
-        TIMEOUT,
-    );
+    common::run_e2e("analysis.mjs", &[&api], &analysis, TIMEOUT);
     // The second run's main trace and one of its child executions.
     let http = format!("http://{}", loupe.http);
     let traceui = [mains[1].to_string(), children[3].to_string()];
-    run_e2e(
-        root,
-        "traceui.mjs",
-        &[&api, &http],
-        &artifacts,
-        &traceui,
-        TIMEOUT,
-    );
-    run_e2e(
-        root,
-        "look.mjs",
-        &[&api],
-        &artifacts,
-        &analysis,
-        LOOK_TIMEOUT,
-    );
-}
-
-/// Runs `ui/e2e/<script> <urls…> <artifacts> <args…>` and fails with its output.
-fn run_e2e(
-    root: &Path,
-    script: &str,
-    urls: &[&str],
-    artifacts: &Path,
-    args: &[String],
-    timeout: Duration,
-) {
-    let mut cmd = Command::new("node");
-    cmd.arg(root.join("ui/e2e").join(script))
-        .args(urls)
-        .arg(artifacts)
-        .args(args)
-        .current_dir(root);
-    let common::ScriptRun {
-        status,
-        stdout,
-        stderr,
-    } = common::run_script(cmd, timeout);
-    println!("{stdout}");
-    match status {
-        None => panic!("ui/e2e/{script} did not finish within {timeout:?}.\n{stdout}\n{stderr}"),
-        Some(s) => assert!(
-            s.success(),
-            "ui/e2e/{script} failed ({s}); screenshots in target/browser-artifacts.\n{stdout}\n{stderr}"
-        ),
-    }
+    common::run_e2e("traceui.mjs", &[&api, &http], &traceui, TIMEOUT);
+    common::run_e2e("look.mjs", &[&api], &analysis, LOOK_TIMEOUT);
 }

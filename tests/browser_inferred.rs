@@ -11,7 +11,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 /// The script's own waits are shorter; this only stops a hung Chromium.
@@ -26,23 +25,13 @@ fn inferred_links_are_dashed_labelled_and_switchable_in_chromium() {
         "run `scripts/build-ui` (or `npm ci --prefix ui`) first"
     );
     let loupe = common::Loupe::start();
-    let mut cmd = Command::new("node");
-    cmd.arg(root.join("ui/e2e/inferred.mjs"))
-        .arg(format!("http://{}", loupe.api))
-        .arg(format!("http://{}", loupe.http))
-        .arg(root.join("target/browser-artifacts"))
-        .current_dir(root);
-    let common::ScriptRun {
-        status,
-        stdout,
-        stderr,
-    } = common::run_script(cmd, TIMEOUT);
-    println!("{stdout}");
-    match status {
-        None => panic!("ui/e2e/inferred.mjs did not finish within {TIMEOUT:?}.\n{stdout}\n{stderr}"),
-        Some(s) => assert!(
-            s.success(),
-            "ui/e2e/inferred.mjs failed ({s}); screenshots in target/browser-artifacts.\n{stdout}\n{stderr}"
-        ),
-    }
+    common::run_e2e(
+        "inferred.mjs",
+        &[
+            &format!("http://{}", loupe.api),
+            &format!("http://{}", loupe.http),
+        ],
+        &[],
+        TIMEOUT,
+    );
 }

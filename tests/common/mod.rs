@@ -327,3 +327,29 @@ fn collect_rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
         }
     }
 }
+
+/// Runs `node ui/e2e/<script> <urls…> target/browser-artifacts <args…>`
+/// through [`run_script`] and fails with its output: the one way the
+/// browser tests run their scripts.
+pub fn run_e2e(script: &str, urls: &[&str], args: &[String], timeout: Duration) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut cmd = Command::new("node");
+    cmd.arg(root.join("ui/e2e").join(script))
+        .args(urls)
+        .arg(root.join("target/browser-artifacts"))
+        .args(args)
+        .current_dir(root);
+    let ScriptRun {
+        status,
+        stdout,
+        stderr,
+    } = run_script(cmd, timeout);
+    println!("{stdout}");
+    match status {
+        None => panic!("ui/e2e/{script} did not finish within {timeout:?}.\n{stdout}\n{stderr}"),
+        Some(s) => assert!(
+            s.success(),
+            "ui/e2e/{script} failed ({s}); screenshots in target/browser-artifacts.\n{stdout}\n{stderr}"
+        ),
+    }
+}
