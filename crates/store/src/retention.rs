@@ -171,6 +171,22 @@ impl RetentionState {
         Ok(deleted)
     }
 
+    /// Whether the files on disk, the database (free pages included) plus
+    /// the WAL as it is now, are over the cap: what the user's disk sees.
+    /// Queues the size check's deletion when nothing is queued yet.
+    pub(crate) fn on_disk_over_cap(
+        &mut self,
+        conn: &Connection,
+        db: &std::path::Path,
+    ) -> Result<bool, StoreError> {
+        let m = measure(conn)?;
+        let over = m.file.saturating_add(wal_bytes(db)) > self.cfg.max_bytes;
+        if over {
+            self.check_size(conn)?;
+        }
+        Ok(over)
+    }
+
     pub(crate) fn max_bytes(&self) -> u64 {
         self.cfg.max_bytes
     }

@@ -42,6 +42,12 @@ pub(super) struct WriterState {
     busy_timeout: Duration,
 }
 
+/// How long the writer holds ingest back, at most, while the files are
+/// over the size cap (see `hold_under_cap`): long enough for a few
+/// retention steps, short enough that a cap smaller than what can be
+/// deleted only slows ingest.
+const CAP_HOLD: Duration = Duration::from_millis(500);
+
 /// How long the writer's own WAL checkpoint waits for readers.
 const WAL_WAIT: Duration = Duration::from_millis(100);
 
@@ -135,6 +141,36 @@ impl WriterState {
             }
             self.retention_step(&mut last_retention, false);
             self.bound_wal();
+            self.hold_under_cap(&mut last_retention);
+        }
+    }
+
+    /// The size cap bounds the disk by design, not only on average: while
+    /// the database file plus the WAL are over the cap, the writer keeps
+    /// deleting, sweeping and vacuuming before it takes the next batch, for
+    /// at most [`CAP_HOLD`]. Ingest waits meanwhile; the queue behind it
+    /// fills and is answered with the retryable refusal, so nothing
+    /// acknowledged is lost and a burst cannot outrun retention.
+    fn hold_under_cap(&mut self, last: &mut Instant) {
+        let Some(path) = self.conn.path().filter(|p| !p.is_empty()) else {
+            return;
+        };
+        let path = std::path::PathBuf::from(path);
+        let started = Instant::now();
+        while started.elapsed() < CAP_HOLD {
+            match self.retention.on_disk_over_cap(&self.conn, &path) {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => {
+                    tracing::debug!("size check failed: {e}");
+                    return;
+                }
+            }
+            *last = Instant::now();
+            // As when idle: no batch is taken meanwhile, so free pages go
+            // back at the idle rate.
+            self.step_now(true);
+            self.bound_wal();
         }
     }
 
@@ -187,6 +223,10 @@ impl WriterState {
             return;
         }
         *last = Instant::now();
+        self.step_now(idle);
+    }
+
+    fn step_now(&mut self, idle: bool) {
         match self.retention.step(&self.conn, self.now(), idle) {
             Ok(n) => self.stats.retention_deleted.add(n as u64),
             Err(e) if e.fault().is_some_and(|f| f.is_transient()) => {
