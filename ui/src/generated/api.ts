@@ -244,7 +244,16 @@ export type DeliveryRow = { id: number, job: number, channel: number, channelNam
  * The disk under the data directory: DOWN below the free-space threshold,
  * UNKNOWN where the platform cannot say.
  */
-export type DiskHealth = { status: string, path: string, total?: number, free?: number, threshold: number, };
+export type DiskHealth = { status: string, path: string, total?: number, free?: number, threshold: number, 
+/**
+ * Telemetry is refused (retryable) for lack of space: the oldest
+ * data was deleted and free space is still below the threshold.
+ */
+refusing: boolean, 
+/**
+ * Why the disk is DOWN and what Loupe does about it.
+ */
+error?: string, };
 
 /**
  * A histogram's buckets over the chart's window, and their drawing.
