@@ -15,7 +15,7 @@ export function diskBannerText(health: Health): string | null {
   if (d?.status !== 'DOWN') return null;
   const free = d.free !== undefined ? `${Math.floor(d.free / MiB)} MiB free` : 'little space free';
   const threshold = `${Math.floor(d.threshold / MiB)} MiB`;
-  const what = d.refusing ? 'Loupe deleted its oldest data and is now refusing new telemetry (senders are told to retry later).' : 'Loupe is deleting its oldest data to make room.';
+  const what = d.refusing ? 'Loupe deleted what it could of its oldest data and is now refusing new telemetry (senders are told to retry later).' : 'Loupe is deleting its oldest data to make room.';
   return (
     `Low disk space: ${free} under ${d.path}, below the ${threshold} threshold (--min-free-disk). ${what} ` +
     'Free disk space on that file system, or lower --max-db-size so Loupe keeps less; it recovers by itself once space is back.'

@@ -4,10 +4,11 @@
 //! 1. below the threshold (`--min-free-disk`), retention deletes the
 //!    oldest-arrived data worth the shortfall, gives the freed pages back
 //!    to the file system (incremental vacuum) and truncates the WAL;
-//! 2. if free space is still below the threshold once that is done, the
-//!    writer refuses telemetry with the retryable answer (HTTP 503 +
-//!    `Retry-After`, gRPC `UNAVAILABLE` + `RetryInfo`), as for a full disk,
-//!    and `/health` says why;
+//! 2. if free space is still below the threshold once that is done (or
+//!    after 10 s of it, when heavy ingest reuses the pages as fast as they
+//!    are given back), the writer refuses telemetry with the retryable
+//!    answer (HTTP 503 + `Retry-After`, gRPC `UNAVAILABLE` + `RetryInfo`),
+//!    as for a full disk, and `/health` says why;
 //! 3. once free space is back above the threshold, it accepts again by
 //!    itself.
 //!
@@ -132,7 +133,8 @@ impl Refusal {
 pub fn low_disk_reason(free: u64, min_free: u64) -> String {
     format!(
         "low disk space: {} MiB free under the data directory, below the {} MiB threshold \
-         (--min-free-disk); the oldest data was deleted and telemetry is refused until space is freed",
+         (--min-free-disk): telemetry is refused until space is freed (the oldest data went \
+         first, unless the database is smaller than the shortfall)",
         free >> 20,
         min_free >> 20
     )

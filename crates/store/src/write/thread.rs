@@ -55,14 +55,19 @@ pub(super) struct WriterState {
 enum DiskState {
     /// Above the threshold (or unknown).
     Enough,
-    /// Below it: retention is deleting the oldest data.
-    Freeing,
+    /// Below it since then: retention is deleting the oldest data.
+    Freeing(Instant),
     /// Still below it after that: ingest is refused.
     Refusing,
 }
 
 /// How often free space is measured (one `statvfs`).
 const DISK_CHECK: Duration = Duration::from_millis(100);
+
+/// Longest time ingest goes on below the threshold while retention frees
+/// space (under heavy ingest, freed pages are reused as fast as they are
+/// given back): then it is refused all the same, before the disk fills.
+const FREEING_AT_MOST: Duration = Duration::from_secs(10);
 
 /// How long the writer's own WAL checkpoint waits for readers.
 const WAL_WAIT: Duration = Duration::from_millis(100);
@@ -119,6 +124,8 @@ impl WriterState {
         max_group: usize,
     ) {
         let mut last_retention = Instant::now();
+        // A disk already low at start counts before the first batch.
+        self.check_disk();
         loop {
             let wait = if self.retention.behind() { 10 } else { 500 };
             let first = match rx.recv_timeout(Duration::from_millis(wait)) {
@@ -222,19 +229,22 @@ impl WriterState {
                         "the database is smaller than the shortfall; keeping it"
                     }
                 );
-                self.disk = DiskState::Freeing;
+                self.disk = DiskState::Freeing(Instant::now());
             }
-            DiskState::Freeing if !self.retention.behind() => {
+            DiskState::Freeing(since)
+                if !self.retention.behind() || since.elapsed() >= FREEING_AT_MOST =>
+            {
                 self.truncate_wal();
                 tracing::warn!(
-                    "low disk space: {} MiB free, below {} MiB (--min-free-disk) after deleting the                      oldest data: refusing telemetry (retryable) until space is freed",
+                    "low disk space: {} MiB free, still below {} MiB (--min-free-disk) after \
+                     retention: refusing telemetry (retryable) until space is freed",
                     free >> 20,
                     min >> 20
                 );
                 self.disk = DiskState::Refusing;
                 self.refusal.set(Some(free));
             }
-            DiskState::Freeing => {}
+            DiskState::Freeing(_) => {}
             DiskState::Refusing => self.refusal.set(Some(free)),
         }
     }
