@@ -235,6 +235,19 @@ impl WriterState {
                 if !self.retention.behind() || since.elapsed() >= FREEING_AT_MOST =>
             {
                 self.truncate_wal();
+                // The truncated WAL and the pages given back may be enough.
+                let free = match self.low_disk.probe.space(&dir) {
+                    Some(space) if space.free < min => space.free,
+                    _ => {
+                        tracing::info!(
+                            "free disk space is back above {} MiB after retention",
+                            min >> 20
+                        );
+                        self.disk = DiskState::Enough;
+                        self.retention.set_low_disk(false);
+                        return;
+                    }
+                };
                 tracing::warn!(
                     "low disk space: {} MiB free, still below {} MiB (--min-free-disk) after \
                      retention: refusing telemetry (retryable) until space is freed",
