@@ -192,6 +192,10 @@ struct ServeArgs {
     /// How long data is kept after it arrived, whatever its own timestamps (e.g. 24h, 7d) [default: 7d].
     #[arg(long, value_parser = check_age, value_name = "AGE")]
     max_age: Option<String>,
+    /// Bytes of OTLP exports in flight (being read, decoded or stored) before more are refused
+    /// with a retryable answer (e.g. 32MiB, 256MiB) [default: 64MiB].
+    #[arg(long, value_parser = check_size, value_name = "SIZE")]
+    max_in_flight: Option<String>,
     /// Log filter in RUST_LOG syntax (e.g. info, warn,loupe_store=debug) [default: info].
     #[arg(long, value_name = "FILTER")]
     log: Option<String>,
@@ -286,6 +290,11 @@ impl ServeArgs {
         );
         add("max_db_size", "--max-db-size", text(&self.max_db_size));
         add("max_age", "--max-age", text(&self.max_age));
+        add(
+            "receiver.max_in_flight",
+            "--max-in-flight",
+            text(&self.max_in_flight),
+        );
         add("log", "--log", text(&self.log));
         add(
             "health.min_free_disk",
@@ -768,5 +777,39 @@ mod tests {
         );
         // Options belong either to the window or to a command, not both.
         assert!(Cli::try_parse_from(["loupe", "--api-addr", "127.0.0.1:0", "serve"]).is_err());
+    }
+
+    /// `receiver.max_in_flight` reaches the receiver's in-flight budget from
+    /// each layer: file < environment < flag.
+    #[test]
+    fn max_in_flight_reaches_the_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.toml");
+        std::fs::write(&file, "[receiver]\nmax_in_flight = \"16MiB\"\n").unwrap();
+        let limit = |args: &[&str], env: Option<&str>| {
+            let cli = Cli::try_parse_from(args).unwrap();
+            let env = |k: &str| {
+                env.filter(|_| k == "LOUPE_RECEIVER_MAX_IN_FLIGHT")
+                    .map(String::from)
+            };
+            let loaded = Loaded::load(Some(&file), &env, cli.window.flags()).unwrap();
+            let config = ServeConfig::from_loaded(&loaded, None).unwrap();
+            config.receiver.budget.limit()
+        };
+        assert_eq!(limit(&["loupe"], None), 16 << 20);
+        assert_eq!(limit(&["loupe"], Some("32MiB")), 32 << 20);
+        assert_eq!(
+            limit(&["loupe", "--max-in-flight", "48MiB"], Some("32MiB")),
+            48 << 20
+        );
+        // The default, and a budget too small to be meant.
+        let empty = dir.path().join("empty.toml");
+        std::fs::write(&empty, "").unwrap();
+        let loaded = Loaded::load(Some(&empty), &|_: &str| None, Vec::new()).unwrap();
+        let config = ServeConfig::from_loaded(&loaded, None).unwrap();
+        assert_eq!(config.receiver.budget.limit(), 64 << 20);
+        let env = |k: &str| (k == "LOUPE_RECEIVER_MAX_IN_FLIGHT").then(|| "100KiB".to_string());
+        let loaded = Loaded::load(Some(&file), &env, Vec::new()).unwrap();
+        assert!(ServeConfig::from_loaded(&loaded, None).is_err());
     }
 }

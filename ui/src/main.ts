@@ -14,6 +14,7 @@ import { mountCompare } from './views/compare';
 import { onThemeChange, startTheme } from './theme';
 import { themeSwitch } from './components';
 import { colorScopeFor } from './color';
+import { startDiskBanner } from './diskBanner';
 
 // The theme first, so the first paint already has it.
 startTheme();
@@ -74,6 +75,7 @@ function scopeColors(): void {
 
 startRouter();
 startAlertBadge(header.querySelector('[data-testid=alert-badge]') as HTMLElement);
+startDiskBanner(main);
 onNavigate(() => {
   scopeColors();
   render();

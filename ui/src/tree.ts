@@ -79,7 +79,24 @@ export const F = {
   PLACEHOLDER: 512,
   /** Stitched root joined by an inferred link (a join rule), not a span link: drawn dashed. */
   INFERRED: 1024,
+  /**
+   * The span's own timestamps look wrong: zero, before 2000 or more than a
+   * year before Loupe received it, or more than a day after. From the API
+   * (`loupeFlags`, the same bit as Rust's `span_flags::TIME_SUSPECT`).
+   */
+  TIME_SUSPECT: 2048,
 } as const;
+
+/** Why a span flagged TIME_SUSPECT looks wrong, from its start time (`now`: ms, for tests). */
+export function timeSuspectReason(startNs: string, now = Date.now()): string {
+  const { sec } = nsParts(startNs);
+  if (sec === 0 && nsParts(startNs).nano === 0) return 'its start time is zero (never set)';
+  const d = new Date(sec * 1000);
+  const when = d.toISOString().slice(0, 10);
+  if (d.getUTCFullYear() < 2000) return `it starts on ${when}, before 2000`;
+  if (sec * 1000 > now) return `it starts on ${when}, more than a day after Loupe received it`;
+  return `it starts on ${when}, more than a year before Loupe received it`;
+}
 
 export interface SpanNode {
   index: number;
@@ -272,6 +289,7 @@ export function buildTree(inputs: readonly SpanInput[], opts: BuildOptions = {})
       flags |= F.ERROR;
       errorCount++;
     }
+    if ((s.loupeFlags ?? 0) & F.TIME_SUSPECT) flags |= F.TIME_SUSPECT;
     let key = `${traceId}:${spanId}`;
     const first = spans.get(spanId);
     if (first === undefined) spans.set(spanId, i);

@@ -1,5 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { F, attachLogs, buildTree, placeholderName, collapsedFromKeys, flattenTrace, groupValues, laneRows, lens, visibleRows, type OtlpSpan, type OtlpTraceData, type SpanInput } from '../src/tree';
+import {
+  F,
+  attachLogs,
+  buildTree,
+  placeholderName,
+  timeSuspectReason,
+  collapsedFromKeys,
+  flattenTrace,
+  groupValues,
+  laneRows,
+  lens,
+  visibleRows,
+  type OtlpSpan,
+  type OtlpTraceData,
+  type SpanInput,
+} from '../src/tree';
 
 const T = '0af7651916cd43dd8448eb211c80319c';
 const T2 = '7f3a9c2e41d84b6f9a0e2c5d8b1f4a37';
@@ -383,5 +398,29 @@ describe('scale', () => {
     expect(tree.issues.cycles).toBe(1);
     expect(tree.order.length).toBe(50_000);
     expect(tree.nodes[0]!.flags & F.CYCLE).toBeTruthy();
+  });
+});
+
+describe('timestamps that look wrong', () => {
+  it('uses one bit per flag, none twice (TIME_SUSPECT is Rust span_flags::TIME_SUSPECT)', () => {
+    const bits = Object.values(F);
+    for (const b of bits) expect(b & (b - 1)).toBe(0);
+    expect(new Set(bits).size).toBe(bits.length);
+    expect(bits.reduce((a, b) => a | b, 0)).toBe(bits.reduce((a, b) => a + b, 0));
+    expect(F.TIME_SUSPECT).toBe(2048);
+  });
+
+  it('flags the spans the API flags, and says why', () => {
+    const zero = span('zero', null, 0, 1, { loupeFlags: 2048 });
+    zero.span.startTimeUnixNano = '0';
+    const tree = buildTree([zero, span('fine', null, 0, 1)]);
+    const byName = (n: string) => tree.nodes.find((x) => x.name === n)!;
+    expect(byName('zero').flags & F.TIME_SUSPECT).toBe(F.TIME_SUSPECT);
+    expect(byName('fine').flags & F.TIME_SUSPECT).toBe(0);
+    const now = Date.UTC(2026, 11, 7);
+    expect(timeSuspectReason('0', now)).toBe('its start time is zero (never set)');
+    expect(timeSuspectReason('946684799000000000', now)).toBe('it starts on 1999-12-31, before 2000');
+    expect(timeSuspectReason('1514764800000000000', now)).toBe('it starts on 2018-01-01, more than a year before Loupe received it');
+    expect(timeSuspectReason('1828224000000000000', now)).toBe('it starts on 2027-12-08, more than a day after Loupe received it');
   });
 });

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use loupe_config::{ConfigError, ForwardProtocol, Loaded};
 use loupe_forward::{ForwardConfig, Protocol};
+use loupe_ingest::budget::Budget;
 use loupe_ingest::{ApiKey, ReceiverConfig};
 use loupe_server::guard::{AccessToken, HostPolicy};
 use loupe_server::logging::LogHandle;
@@ -127,6 +128,9 @@ impl ServeConfig {
             cors_origins: c.cors_origins.clone(),
             filters: Arc::new(filters),
             api_key: access.otlp_key.map(ApiKey::new),
+            budget: Arc::new(Budget::new(
+                usize::try_from(c.receiver.max_in_flight.bytes).unwrap_or(usize::MAX),
+            )),
             ..ReceiverConfig::default()
         };
         let forward = loaded.forward_protocol()?.map(|p| ForwardConfig {

@@ -51,7 +51,11 @@ pub async fn run_with_notifier(
     on_ready: impl FnOnce(&Running),
 ) -> Result<(), ServeError> {
     let listeners = Listeners::bind(&config).await?;
-    let store = Store::open(&config.data_dir, config.writer.clone())?;
+    // One threshold for /health and the writer's low-disk steps
+    // (`loupe_store::disk`), the writer's probe kept (tests inject one).
+    let mut writer = config.writer.clone();
+    writer.low_disk.min_free = config.ops.min_free_disk;
+    let store = Store::open(&config.data_dir, writer)?;
     store.reader.set_liveness(config.liveness);
     let store_sink: Arc<dyn Sink> = if config.drop_data {
         Arc::new(DropSink)

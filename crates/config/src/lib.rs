@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::{Table, Value};
 
-pub use schema::{default_data_dir, Analysis, Auth, Config, Forward, Health, Metrics};
+pub use schema::{default_data_dir, Analysis, Auth, Config, Forward, Health, Metrics, Receiver};
 
 /// Private files for everything Loupe keeps in its configuration and data
 /// directories (tokens, keys, exports): directories 0700, files 0600
@@ -129,6 +129,9 @@ pub struct Loaded {
     merged: Table,
     sources: BTreeMap<String, Source>,
 }
+
+/// The smallest in-flight budget accepted (`receiver.max_in_flight`).
+const MIN_IN_FLIGHT: u64 = 1 << 20;
 
 /// Keys that environment variables cannot set (tables of rules).
 const NOT_FROM_ENV: &[&str] = &["filters", "correlation"];
@@ -486,6 +489,15 @@ impl Loaded {
                 message: format!(
                     "{:?} cannot start a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)",
                     c.metrics.prefix
+                ),
+            });
+        }
+        if c.receiver.max_in_flight.bytes < MIN_IN_FLIGHT {
+            return Err(ConfigError::Invalid {
+                key: "receiver.max_in_flight",
+                message: format!(
+                    "{:?} is below 1MiB: exporters would be refused almost always",
+                    c.receiver.max_in_flight.text
                 ),
             });
         }

@@ -30,6 +30,7 @@ pub struct Config {
     /// names and IP addresses (e.g. this machine's `laptop.local`).
     pub allowed_hosts: Vec<String>,
     pub auth: Auth,
+    pub receiver: Receiver,
     /// Largest database size before the oldest data is deleted.
     pub max_db_size: Size,
     /// How long data is kept after it arrived (not by its own timestamps).
@@ -108,6 +109,23 @@ impl Default for Auth {
     }
 }
 
+/// The OTLP receivers (gRPC and HTTP alike).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Receiver {
+    /// Bytes of export requests in flight (read, decoded, waiting for the
+    /// store) before more are refused with a retryable answer.
+    pub max_in_flight: Size,
+}
+
+impl Default for Receiver {
+    fn default() -> Self {
+        Receiver {
+            max_in_flight: size("64MiB"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Health {
@@ -176,6 +194,7 @@ impl Default for Config {
                 .collect(),
             allowed_hosts: Vec::new(),
             auth: Auth::default(),
+            receiver: Receiver::default(),
             max_db_size: size("1GiB"),
             max_age: age("7d"),
             log: "info".into(),

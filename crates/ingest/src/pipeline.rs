@@ -11,8 +11,19 @@ use crate::budget::{Charge, DECODED_FACTOR};
 use crate::stats::{IngestStats, Transport};
 use crate::status::IngestError;
 use crate::ReceiverConfig;
+use loupe_model::time::TimeIssue;
 use loupe_otlp::filter::{Filters, SignalKind};
 use loupe_otlp::validate::{self, Rejected};
+
+/// A log record's own time: `timeUnixNano`, else `observedTimeUnixNano`
+/// (zero time is allowed by OTLP when the observed time is set).
+pub fn log_time(l: &loupe_model::otlp::logs::LogRecord) -> u64 {
+    if l.time_unix_nano != 0 {
+        l.time_unix_nano
+    } else {
+        l.observed_time_unix_nano
+    }
+}
 
 /// What both transports share: where batches go, the filters applied
 /// before, and the counters.
@@ -47,6 +58,11 @@ pub trait Signal: Send + Sync + 'static {
     fn filter(filters: &Filters, req: &mut Self::Request) -> u64;
     fn batch(req: Self::Request) -> Batch;
     fn response(rejected: i64, message: String) -> Self::Response;
+    /// Items whose own timestamps look wrong (`TimeIssue`), received at
+    /// `now`: stored all the same, counted and logged.
+    fn suspect_times(_req: &Self::Request, _now: u64) -> u64 {
+        0
+    }
 }
 
 pub struct Traces;
@@ -67,6 +83,16 @@ impl Signal for Traces {
     }
     fn batch(req: Self::Request) -> Batch {
         Batch::Traces(req)
+    }
+    fn suspect_times(req: &Self::Request, now: u64) -> u64 {
+        req.resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .flat_map(|s| &s.spans)
+            .filter(|s| {
+                TimeIssue::of_span(s.start_time_unix_nano, s.end_time_unix_nano, now).is_some()
+            })
+            .count() as u64
     }
     fn response(rejected: i64, message: String) -> Self::Response {
         ts::ExportTraceServiceResponse {
@@ -118,6 +144,14 @@ impl Signal for Logs {
     fn batch(req: Self::Request) -> Batch {
         Batch::Logs(req)
     }
+    fn suspect_times(req: &Self::Request, now: u64) -> u64 {
+        req.resource_logs
+            .iter()
+            .flat_map(|r| &r.scope_logs)
+            .flat_map(|s| &s.log_records)
+            .filter(|l| TimeIssue::of(log_time(l), now).is_some())
+            .count() as u64
+    }
     fn response(rejected: i64, message: String) -> Self::Response {
         ls::ExportLogsServiceResponse {
             partial_success: (rejected > 0).then_some(ls::ExportLogsPartialSuccess {
@@ -153,6 +187,7 @@ pub async fn export<S: Signal>(
     cx.stats.size(S::KIND, transport, size);
     let rejected = S::validate(&mut req);
     S::filter(&cx.filters, &mut req);
+    let suspect = S::suspect_times(&req, loupe_model::time::now_ns());
     let batch = S::batch(req);
     let items = batch.item_count() as u64;
     if items > 0 {
@@ -172,6 +207,16 @@ pub async fn export<S: Signal>(
     }
     cx.stats
         .items(S::KIND, transport, items, rejected.count.max(0) as u64);
+    if suspect > 0 {
+        // Accepted, so not partial success (that is for rejected items):
+        // counted in /metrics, and said once per batch.
+        cx.stats.suspect_times(S::KIND, suspect);
+        tracing::debug!(
+            "{suspect} {} with timestamps that look wrong (zero, before 2000, more than a year \
+             before or a day after they were received): stored and flagged",
+            S::ITEMS
+        );
+    }
     Ok(Accepted {
         rejected: rejected.count,
         message: rejected.message(S::ITEMS),

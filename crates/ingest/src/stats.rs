@@ -102,6 +102,9 @@ pub struct IngestStats {
     /// gRPC requests tonic refused before decoding finished (too large,
     /// corrupt): their signal is not known where they are counted.
     undecodable_grpc: Counter,
+    /// Spans and log records stored whose own timestamps look wrong
+    /// (`loupe_model::time::TimeIssue`), per signal.
+    suspect_times: [Counter; 3],
 }
 
 impl Default for IngestStats {
@@ -113,6 +116,7 @@ impl Default for IngestStats {
             requests: per_signal(|| std::array::from_fn(|_| Counter::new())),
             request_bytes: per_signal(Histogram::sizes),
             undecodable_grpc: Counter::new(),
+            suspect_times: std::array::from_fn(|_| Counter::new()),
         }
     }
 }
@@ -134,6 +138,15 @@ impl IngestStats {
     pub(crate) fn items(&self, s: SignalKind, t: Transport, accepted: u64, rejected: u64) {
         self.accepted[s.index()][t.index()].add(accepted);
         self.rejected[s.index()][t.index()].add(rejected);
+    }
+
+    pub(crate) fn suspect_times(&self, s: SignalKind, items: u64) {
+        self.suspect_times[s.index()].add(items);
+    }
+
+    /// Items stored with timestamps that look wrong, one signal.
+    pub fn suspect_times_total(&self, s: SignalKind) -> u64 {
+        self.suspect_times[s.index()].get()
     }
 
     pub(crate) fn refused(&self, s: SignalKind, t: Transport, items: u64) {
@@ -225,6 +238,15 @@ impl Collect for IngestStats {
             Kind::Counter,
         )
         .counter(&[], &self.undecodable_grpc);
+        out.family(
+            "ingest_suspect_timestamps_total",
+            "Spans and log records stored with timestamps that look wrong (zero, before 2000, \
+             more than a year before or a day after they were received); flagged, not dropped.",
+            Kind::Counter,
+        );
+        for s in [SignalKind::Traces, SignalKind::Logs] {
+            out.counter(&[("signal", s.as_str())], &self.suspect_times[s.index()]);
+        }
         out.family(
             "ingest_request_bytes",
             "Decoded (uncompressed) size of export requests.",

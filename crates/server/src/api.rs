@@ -152,6 +152,7 @@ async fn trace(State(r): State<Arc<Reader>>, Path(id): Path<String>) -> ApiResul
     // Decode, encode and free on one thread: freeing a large decoded trace
     // from another thread cost more than encoding it.
     let body = blocking(&r, move |r| {
+        let received = r.trace_arrived(id)?;
         Ok(r.trace(id)?.map(|t| {
             let spans: usize = t
                 .resource_spans
@@ -161,7 +162,12 @@ async fn trace(State(r): State<Arc<Reader>>, Path(id): Path<String>) -> ApiResul
                 .sum();
             // About 1 KiB of OTLP/JSON per span with a handful of attributes.
             let mut body = Vec::with_capacity(spans * 1024 + 1024);
-            crate::otlp_json::traces(&t, &mut body);
+            // Spans whose own timestamps look wrong carry `loupeFlags`.
+            crate::otlp_json::traces_flagged(
+                &t,
+                Some(received.unwrap_or_else(loupe_model::time::now_ns)),
+                &mut body,
+            );
             body
         }))
     })
@@ -193,7 +199,10 @@ async fn logs(State(r): State<Arc<Reader>>, RawQuery(q): RawQuery) -> ApiResult 
     let body = blocking(&r, move |r| {
         let l = r.logs(&q)?;
         let mut body = Vec::with_capacity(64 * 1024);
-        crate::otlp_json::logs(&l, &mut body);
+        // Records whose own time looks wrong carry `loupeFlags`, judged
+        // against now (after their arrival: a record more than a day ahead
+        // of now was so at arrival too).
+        crate::otlp_json::logs_flagged(&l, Some(loupe_model::time::now_ns()), &mut body);
         Ok(body)
     })
     .await?;

@@ -26,31 +26,6 @@ fn status(up: bool) -> &'static str {
     }
 }
 
-/// Total and available bytes of the file system holding `path`.
-#[cfg(unix)]
-#[allow(clippy::unnecessary_cast)] // field types differ between platforms
-pub fn disk_space(path: &Path) -> Option<(u64, u64)> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-    // SAFETY: `statvfs` only writes into the struct we own, and `c` is a
-    // valid NUL-terminated path for the duration of the call.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return None;
-    }
-    let unit = st.f_frsize as u64;
-    Some((
-        (st.f_blocks as u64).saturating_mul(unit),
-        (st.f_bavail as u64).saturating_mul(unit),
-    ))
-}
-
-/// Unknown elsewhere: reported, never DOWN.
-#[cfg(not(unix))]
-pub fn disk_space(_path: &Path) -> Option<(u64, u64)> {
-    None
-}
-
 /// The health document and whether everything is UP.
 pub async fn report(ops: &Ops) -> (bool, Value) {
     let reader = ops.store.reader.clone();
@@ -92,17 +67,29 @@ pub async fn report(ops: &Ops) -> (bool, Value) {
 
     let dir = ops.store.path().parent().unwrap_or(Path::new("."));
     let threshold = ops.min_free_disk;
-    let space = disk_space(dir);
-    let disk_up = space.is_none_or(|(_, free)| free >= threshold);
+    // The writer's probe: the one its low-disk steps act on (`loupe_store::disk`).
+    let space = ops.store.writer.disk_space(ops.store.path());
+    let refusal = ops.store.writer.low_disk_refusal();
+    let disk_up = space.is_none_or(|s| s.free >= threshold) && refusal.is_none();
     let disk = DiskHealth {
         status: match space {
             Some(_) => status(disk_up),
             None => "UNKNOWN",
         },
         path: dir.display().to_string(),
-        total: space.map(|(total, _)| total),
-        free: space.map(|(_, free)| free),
+        total: space.map(|s| s.total),
+        free: space.map(|s| s.free),
         threshold,
+        refusing: refusal.is_some(),
+        error: refusal.or_else(|| {
+            (!disk_up).then(|| {
+                format!(
+                    "low disk space: below the {} MiB threshold (--min-free-disk); \
+                     the oldest data is being deleted to free space",
+                    threshold >> 20
+                )
+            })
+        }),
     };
 
     let receiver = |t: Transport, addr: std::net::SocketAddr| {
@@ -202,6 +189,13 @@ pub struct DiskHealth {
     #[ts(optional)]
     pub free: Option<u64>,
     pub threshold: u64,
+    /// Telemetry is refused (retryable) for lack of space: the oldest
+    /// data was deleted and free space is still below the threshold.
+    pub refusing: bool,
+    /// Why the disk is DOWN and what Loupe does about it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Serialize, TS)]

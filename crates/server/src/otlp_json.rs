@@ -14,8 +14,12 @@ use loupe_model::otlp::logs::{LogRecord, ResourceLogs};
 use loupe_model::otlp::resource::Resource;
 use loupe_model::otlp::trace::{span, ResourceSpans, Span};
 use loupe_model::otlp::{ExportLogsServiceRequest, ExportTraceServiceRequest};
+use loupe_model::time::{span_flags, TimeIssue};
 
-struct W<'a>(&'a mut Vec<u8>);
+/// The output, and the time the data was received when spans and log
+/// records whose own timestamps look wrong are to be flagged
+/// (`loupeFlags`, `loupe_model::time::span_flags`).
+struct W<'a>(&'a mut Vec<u8>, Option<u64>);
 
 impl W<'_> {
     fn raw(&mut self, s: &str) {
@@ -265,6 +269,13 @@ impl W<'_> {
         self.u64s(s.start_time_unix_nano);
         self.key(first, "endTimeUnixNano");
         self.u64s(s.end_time_unix_nano);
+        if let Some(received) = self.1 {
+            if TimeIssue::of_span(s.start_time_unix_nano, s.end_time_unix_nano, received).is_some()
+            {
+                self.key(first, "loupeFlags");
+                self.num(span_flags::TIME_SUSPECT);
+            }
+        }
         self.attrs_fields(first, &s.attributes, s.dropped_attributes_count);
         if !s.events.is_empty() {
             self.key(first, "events");
@@ -399,6 +410,17 @@ impl W<'_> {
             self.key(first, "observedTimeUnixNano");
             self.u64s(l.observed_time_unix_nano);
         }
+        if let Some(received) = self.1 {
+            let own = if l.time_unix_nano != 0 {
+                l.time_unix_nano
+            } else {
+                l.observed_time_unix_nano
+            };
+            if TimeIssue::of(own, received).is_some() {
+                self.key(first, "loupeFlags");
+                self.num(span_flags::TIME_SUSPECT);
+            }
+        }
         if l.severity_number != 0 {
             self.key(first, "severityNumber");
             self.num(l.severity_number);
@@ -478,7 +500,13 @@ impl W<'_> {
 /// omitted, non-finite doubles by name, where serde's encoding of the
 /// protobuf types wrote `null` and lost them).
 pub fn logs(req: &ExportLogsServiceRequest, out: &mut Vec<u8>) {
-    let mut w = W(out);
+    logs_flagged(req, None, out)
+}
+
+/// [`logs`], each record whose own time looks wrong next to `received`
+/// (`TimeIssue`) with `"loupeFlags"` (`span_flags::TIME_SUSPECT`).
+pub fn logs_flagged(req: &ExportLogsServiceRequest, received: Option<u64>, out: &mut Vec<u8>) {
+    let mut w = W(out, received);
     w.raw("{\"resourceLogs\":[");
     for (i, rl) in req.resource_logs.iter().enumerate() {
         if i > 0 {
@@ -491,7 +519,13 @@ pub fn logs(req: &ExportLogsServiceRequest, out: &mut Vec<u8>) {
 
 /// `{"resourceSpans": […]}` for a trace.
 pub fn traces(req: &ExportTraceServiceRequest, out: &mut Vec<u8>) {
-    let mut w = W(out);
+    traces_flagged(req, None, out)
+}
+
+/// [`traces`], each span whose own timestamps look wrong next to
+/// `received` (`TimeIssue`) with `"loupeFlags"` (`span_flags::TIME_SUSPECT`).
+pub fn traces_flagged(req: &ExportTraceServiceRequest, received: Option<u64>, out: &mut Vec<u8>) {
+    let mut w = W(out, received);
     w.raw("{\"resourceSpans\":[");
     for (i, rs) in req.resource_spans.iter().enumerate() {
         if i > 0 {
@@ -609,7 +643,7 @@ mod tests {
     #[test]
     fn non_finite_doubles_use_proto3_json_strings() {
         let mut out = Vec::new();
-        let mut w = W(&mut out);
+        let mut w = W(&mut out, None);
         for f in [f64::INFINITY, f64::NEG_INFINITY, f64::NAN, 1.5] {
             w.f64(f);
             w.raw(" ");

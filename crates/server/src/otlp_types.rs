@@ -188,6 +188,11 @@ pub struct Span {
     pub dropped_links_count: Option<u32>,
     #[ts(optional)]
     pub status: Option<Status>,
+    /// Loupe's own flags (not OTLP's): `2048`, the span's own timestamps
+    /// look wrong (zero, before 2000 or more than a year before it was
+    /// received, or more than a day after). Absent when none.
+    #[ts(optional)]
+    pub loupe_flags: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, TS)]
@@ -252,6 +257,11 @@ pub struct LogRecord {
     pub span_id: Option<String>,
     #[ts(optional)]
     pub event_name: Option<String>,
+    /// Loupe's own flags (not OTLP's): `2048`, the record's own time
+    /// (`timeUnixNano`, else `observedTimeUnixNano`) looks wrong. Absent
+    /// when none.
+    #[ts(optional)]
+    pub loupe_flags: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, TS)]

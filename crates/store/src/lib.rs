@@ -19,6 +19,7 @@
 pub mod alerts;
 mod codec;
 mod correlate;
+pub mod disk;
 mod error;
 pub mod files;
 #[doc(hidden)]

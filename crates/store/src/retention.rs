@@ -87,6 +87,9 @@ pub(crate) struct RetentionState {
     vacuum_behind: bool,
     /// The last size check found the cap exceeded: the sweep gets more time.
     over_cap: bool,
+    /// Free disk space is below the threshold (`crate::disk`): free pages
+    /// go back to the file system whatever the cap.
+    low_disk: bool,
 }
 
 impl RetentionState {
@@ -104,6 +107,7 @@ impl RetentionState {
             kept: [0; 3],
             vacuum_behind: false,
             over_cap: false,
+            low_disk: false,
         }
     }
 
@@ -185,6 +189,45 @@ impl RetentionState {
             self.check_size(conn)?;
         }
         Ok(over)
+    }
+
+    /// Free disk space is short by `shortfall` bytes: queues the oldest
+    /// share of each signal worth that many bytes of pages in use for
+    /// deletion, and from now on gives free pages back whatever the cap
+    /// (until [`RetentionState::set_low_disk`] says space is back). Returns
+    /// false when nothing was queued: the shortfall is larger than the whole
+    /// database, which deleting could not make up for (`crate::disk`).
+    pub(crate) fn free_for_disk(
+        &mut self,
+        conn: &Connection,
+        shortfall: u64,
+    ) -> Result<bool, StoreError> {
+        self.low_disk = true;
+        if self.size_debt != [0; 3] {
+            // A deletion is already under way; it frees space too.
+            return Ok(true);
+        }
+        let m = measure(conn)?;
+        if m.used == 0 || shortfall >= m.used {
+            return Ok(false);
+        }
+        let share = shortfall as f64 / m.used as f64;
+        let mut queued = false;
+        for (i, table) in ["traces", "logs", "points"].iter().enumerate() {
+            let n: i64 =
+                conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
+            self.size_debt[i] = ((n as f64 * share).ceil() as i64).clamp(0, n);
+            self.kept[i] = n - self.size_debt[i];
+            queued |= self.size_debt[i] > 0;
+        }
+        self.urgent = true;
+        self.size_settling = true;
+        Ok(queued)
+    }
+
+    /// Whether free disk space is below the threshold.
+    pub(crate) fn set_low_disk(&mut self, low: bool) {
+        self.low_disk = low;
     }
 
     pub(crate) fn max_bytes(&self) -> u64 {
@@ -313,8 +356,8 @@ impl RetentionState {
     /// pragma is then a no-op, ARCHITECTURE.md.)
     fn vacuum_some(&mut self, conn: &Connection, idle: bool) -> Result<(), StoreError> {
         let m = measure(conn)?;
-        self.vacuum_behind =
-            m.free_pages > 0 && m.file + self.wal_limit > fraction(self.cfg.max_bytes, HIGH);
+        self.vacuum_behind = m.free_pages > 0
+            && (self.low_disk || m.file + self.wal_limit > fraction(self.cfg.max_bytes, HIGH));
         if !self.vacuum_behind {
             return Ok(());
         }

@@ -244,7 +244,16 @@ export type DeliveryRow = { id: number, job: number, channel: number, channelNam
  * The disk under the data directory: DOWN below the free-space threshold,
  * UNKNOWN where the platform cannot say.
  */
-export type DiskHealth = { status: string, path: string, total?: number, free?: number, threshold: number, };
+export type DiskHealth = { status: string, path: string, total?: number, free?: number, threshold: number, 
+/**
+ * Telemetry is refused (retryable) for lack of space: the oldest
+ * data was deleted and free space is still below the threshold.
+ */
+refusing: boolean, 
+/**
+ * Why the disk is DOWN and what Loupe does about it.
+ */
+error?: string, };
 
 /**
  * A histogram's buckets over the chart's window, and their drawing.
@@ -623,7 +632,13 @@ timeUnixNano?: string, observedTimeUnixNano?: string, severityNumber?: number, s
 /**
  * Hex.
  */
-traceId?: string, spanId?: string, eventName?: string, };
+traceId?: string, spanId?: string, eventName?: string, 
+/**
+ * Loupe's own flags (not OTLP's): `2048`, the record's own time
+ * (`timeUnixNano`, else `observedTimeUnixNano`) looks wrong. Absent
+ * when none.
+ */
+loupeFlags?: number, };
 
 /**
  * `GET /logs`: matching log records as OTLP/JSON, by resource and scope.
@@ -654,7 +669,13 @@ traceId?: string, spanId?: string, parentSpanId?: string, traceState?: string, f
 /**
  * Nanoseconds since the epoch, decimal strings.
  */
-startTimeUnixNano?: string, endTimeUnixNano?: string, attributes?: Array<KeyValue>, droppedAttributesCount?: number, events?: Array<OtlpEvent>, droppedEventsCount?: number, links?: Array<OtlpLink>, droppedLinksCount?: number, status?: OtlpStatus, };
+startTimeUnixNano?: string, endTimeUnixNano?: string, attributes?: Array<KeyValue>, droppedAttributesCount?: number, events?: Array<OtlpEvent>, droppedEventsCount?: number, links?: Array<OtlpLink>, droppedLinksCount?: number, status?: OtlpStatus, 
+/**
+ * Loupe's own flags (not OTLP's): `2048`, the span's own timestamps
+ * look wrong (zero, before 2000 or more than a year before it was
+ * received, or more than a day after). Absent when none.
+ */
+loupeFlags?: number, };
 
 /**
  * `code`: 0 unset, 1 ok, 2 error.

@@ -9,6 +9,7 @@ import { timeText } from '../components';
 import { LOG_RANGES, flattenLogs, groupLogs, logsApiParams, logsToQuery, type LogRow, type LogsState } from '../explore';
 import { SEVERITIES, anyValueToString, severityName, type AnyValue } from '../format';
 import { traceUrl } from '../query';
+import { F } from '../tree';
 import { navigate } from '../router';
 import type { View } from '../router';
 
@@ -84,6 +85,13 @@ export function mountLogs(root: HTMLElement, initial: LogsState): View {
       { class: `log-entry ${sevClass(r.severity)}`, testid: 'log-entry', data: { traceId: r.traceId || undefined, spanId: r.spanId || undefined } },
       h('span', { class: 'sev', text: severityName(r.severity, r.severityText) }),
       timeText(r.timeNs, { withDate: true, class: 'log-time mono' }),
+      (r.record.loupeFlags ?? 0) & F.TIME_SUSPECT
+        ? h('span', {
+            class: 'badge warn time-suspect',
+            text: 'clock?',
+            title: 'Timestamp looks wrong: zero, before 2000, more than a year ago or more than a day ahead (stored and shown as sent)',
+          })
+        : null,
       h('span', { class: 'svc-name', text: r.service || '(unknown service)' }),
       h('div', { class: 'log-body' }, body, attrs),
     );

@@ -613,6 +613,7 @@ export class Waterfall {
     if (f & F.DUPLICATE) add('warn', 'dup id', 'Another span has the same span ID');
     if (f & F.END_BEFORE_START) add('warn', 'end<start', 'It ends before it starts (or has no end time)');
     if (f & F.NO_START) add('warn', 'no start', 'It has no start time');
+    if (f & F.TIME_SUSPECT) add('warn time-suspect', 'clock?', 'Timestamp looks wrong: zero, before 2000, more than a year before or a day after Loupe received it (stored and shown as sent)');
     if (f & F.ERROR) add('err', 'error', 'Status ERROR');
     if (kids > 0 && f & F.ERROR_BELOW && !(f & F.ERROR)) el.appendChild(h('span', { class: 'err-hint', text: '●', title: 'A span below has an error' }));
   }

@@ -86,6 +86,21 @@ impl Reader {
     }
 
     /// Every span of a trace, grouped by resource and scope.
+    /// When the trace last got a new span (writer's clock, Unix ns): the
+    /// reference its spans' own timestamps are judged against
+    /// (`loupe_model::time::TimeIssue`; a span more than a day ahead of
+    /// this is more than a day ahead of its own arrival too).
+    pub fn trace_arrived(&self, id: TraceId) -> Result<Option<u64>, StoreError> {
+        self.with(|c| {
+            Ok(
+                c.prepare_cached("SELECT arrived_ns FROM traces WHERE trace_id = ?1")?
+                    .query_row([&id.0[..]], |r| r.get::<_, i64>(0))
+                    .optional()?
+                    .map(from_sql),
+            )
+        })
+    }
+
     pub fn trace(&self, id: TraceId) -> Result<Option<ExportTraceServiceRequest>, StoreError> {
         self.with(|c| {
             let Some(trace) = c

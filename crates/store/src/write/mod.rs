@@ -43,6 +43,7 @@ pub(crate) use self::command::Command;
 use self::command::Job;
 pub use self::imports::ImportRecord;
 use self::thread::WriterState;
+use crate::disk::{low_disk_reason, DiskSpace, LowDisk, Refusal};
 use crate::error::StoreError;
 use crate::prepare;
 pub(crate) use crate::retention::wal_limit;
@@ -68,6 +69,9 @@ pub struct WriterConfig {
     /// Join rules whose values are indexed at ingest (inferred links);
     /// whether each is answered can change at run time (`Reader`).
     pub correlation: Vec<JoinRule>,
+    /// What happens when free disk space runs low (`crate::disk`); off
+    /// (threshold 0) by default, set from `--min-free-disk` by the app.
+    pub low_disk: LowDisk,
 }
 
 impl Default for WriterConfig {
@@ -79,6 +83,7 @@ impl Default for WriterConfig {
             retention: Retention::default(),
             busy_timeout: Duration::from_secs(2),
             correlation: JoinRule::defaults(),
+            low_disk: LowDisk::default(),
         }
     }
 }
@@ -97,6 +102,10 @@ pub struct Writer {
     clock_ahead: Arc<AtomicU64>,
     /// The join rules, as batches are prepared with them.
     correlation: Arc<[JoinRule]>,
+    /// Free-space threshold and probe, and whether ingest is refused for
+    /// lack of space (`crate::disk`).
+    low_disk: LowDisk,
+    refusal: Arc<Refusal>,
 }
 
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -128,6 +137,7 @@ impl Writer {
         let queued_bytes = Arc::new(AtomicUsize::new(0));
         let page_limit = Arc::new(AtomicU64::new(0));
         let clock_ahead = Arc::new(AtomicU64::new(0));
+        let refusal = Arc::new(Refusal::default());
         let mut state = WriterState::new(
             conn,
             config.retention.clone(),
@@ -135,6 +145,7 @@ impl Writer {
             page_limit.clone(),
             clock_ahead.clone(),
             config.busy_timeout,
+            (config.low_disk.clone(), refusal.clone()),
         )?;
         let qb = queued_bytes.clone();
         let max_group = config.max_group.max(1);
@@ -164,7 +175,22 @@ impl Writer {
                 .cloned()
                 .map(JoinRule::named)
                 .collect(),
+            low_disk: config.low_disk,
+            refusal,
         })
+    }
+
+    /// Free space under the directory of the database at `db`, by the
+    /// configured probe (`crate::disk`).
+    pub fn disk_space(&self, db: &std::path::Path) -> Option<DiskSpace> {
+        self.low_disk.probe.space(db.parent()?)
+    }
+
+    /// Why telemetry is refused for lack of disk space, while it is.
+    pub fn low_disk_refusal(&self) -> Option<String> {
+        self.refusal
+            .get()
+            .map(|free| low_disk_reason(free, self.low_disk.min_free))
     }
 
     /// Time travel for tests: the writer's clock (arrival stamps and
@@ -305,6 +331,12 @@ impl Sink for Writer {
         if self.is_paused() {
             return Err(SinkError::Paused {
                 retry_after: RETRY_AFTER,
+            });
+        }
+        if let Some(reason) = self.low_disk_refusal() {
+            return Err(SinkError::Unavailable {
+                reason,
+                retry_after: crate::Fault::DiskFull.retry_after(),
             });
         }
         self.enqueue(Command::Batch(prepare::prepare(batch, &self.correlation)))

@@ -17,6 +17,7 @@ use super::logs::Logs;
 use super::metrics::Metrics;
 use super::traces::Traces;
 use super::{dashboard, imports};
+use crate::disk::{LowDisk, Refusal};
 use crate::error::StoreError;
 use crate::prepare::Prepared;
 use crate::retention::{Retention, RetentionState};
@@ -40,6 +41,13 @@ pub(super) struct WriterState {
     arrived: u64,
     /// The writer's busy timeout (`WriterConfig::busy_timeout`).
     busy_timeout: Duration,
+    /// Free-space threshold and probe (`crate::disk`).
+    low_disk: LowDisk,
+    /// Where the free-space episode is.
+    disk: DiskState,
+    last_disk_check: Instant,
+    /// Shared with `Writer::submit`: refusing for lack of space.
+    refusal: Arc<Refusal>,
 }
 
 /// How long the writer holds ingest back, at most, while the files are
@@ -47,6 +55,25 @@ pub(super) struct WriterState {
 /// retention steps, short enough that a cap smaller than what can be
 /// deleted only slows ingest.
 const CAP_HOLD: Duration = Duration::from_millis(500);
+
+/// The writer's view of free space (`crate::disk`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DiskState {
+    /// Above the threshold (or unknown).
+    Enough,
+    /// Below it since then: retention is deleting the oldest data.
+    Freeing(Instant),
+    /// Still below it after that: ingest is refused.
+    Refusing,
+}
+
+/// How often free space is measured (one `statvfs`).
+const DISK_CHECK: Duration = Duration::from_millis(100);
+
+/// Longest time ingest goes on below the threshold while retention frees
+/// space (under heavy ingest, freed pages are reused as fast as they are
+/// given back): then it is refused all the same, before the disk fills.
+const FREEING_AT_MOST: Duration = Duration::from_secs(10);
 
 /// How long the writer's own WAL checkpoint waits for readers.
 const WAL_WAIT: Duration = Duration::from_millis(100);
@@ -62,6 +89,7 @@ impl WriterState {
         page_limit: Arc<AtomicU64>,
         clock_ahead: Arc<AtomicU64>,
         busy_timeout: Duration,
+        (low_disk, refusal): (LowDisk, Arc<Refusal>),
     ) -> Result<Self, StoreError> {
         Ok(WriterState {
             traces: Traces::open(&conn)?,
@@ -76,6 +104,10 @@ impl WriterState {
             clock_ahead,
             arrived: 0,
             busy_timeout,
+            low_disk,
+            disk: DiskState::Enough,
+            last_disk_check: Instant::now() - DISK_CHECK,
+            refusal,
         })
     }
 
@@ -98,12 +130,15 @@ impl WriterState {
         max_group: usize,
     ) {
         let mut last_retention = Instant::now();
+        // A disk already low at start counts before the first batch.
+        self.check_disk();
         loop {
             let wait = if self.retention.behind() { 10 } else { 500 };
             let first = match rx.recv_timeout(Duration::from_millis(wait)) {
                 Ok(job) => job,
                 Err(RecvTimeoutError::Timeout) => {
                     self.retention_step(&mut last_retention, true);
+                    self.check_disk();
                     self.bound_wal();
                     continue;
                 }
@@ -140,6 +175,7 @@ impl WriterState {
                 let _ = job.ack.send(result);
             }
             self.retention_step(&mut last_retention, false);
+            self.check_disk();
             self.bound_wal();
             self.hold_under_cap(&mut last_retention);
         }
@@ -174,6 +210,107 @@ impl WriterState {
         }
     }
 
+    /// Measures free space under the data directory (at most every
+    /// [`DISK_CHECK`]) and moves through `crate::disk`'s steps: below the
+    /// threshold, the oldest data worth the shortfall is queued for
+    /// deletion (retention deletes it in steps, gives the pages back and
+    /// the WAL is truncated); still below once that is done, ingest is
+    /// refused; above it again, accepted.
+    fn check_disk(&mut self) {
+        if self.low_disk.min_free == 0 || self.last_disk_check.elapsed() < DISK_CHECK {
+            return;
+        }
+        self.last_disk_check = Instant::now();
+        let Some(dir) = self
+            .conn
+            .path()
+            .filter(|p| !p.is_empty())
+            .and_then(|p| std::path::Path::new(p).parent().map(|d| d.to_path_buf()))
+        else {
+            return;
+        };
+        let min = self.low_disk.min_free;
+        let free = match self.low_disk.probe.space(&dir) {
+            Some(space) if space.free < min => space.free,
+            _ => {
+                if self.disk != DiskState::Enough {
+                    tracing::info!(
+                        "free disk space is back above {} MiB: accepting telemetry",
+                        min >> 20
+                    );
+                }
+                self.disk = DiskState::Enough;
+                self.retention.set_low_disk(false);
+                self.refusal.set(None);
+                return;
+            }
+        };
+        match self.disk {
+            DiskState::Enough => {
+                let queued = match self.retention.free_for_disk(&self.conn, min - free) {
+                    Ok(q) => q,
+                    Err(e) => {
+                        tracing::debug!("low disk: cannot measure the database: {e}");
+                        false
+                    }
+                };
+                tracing::warn!(
+                    "low disk space: {} MiB free under {}, below {} MiB (--min-free-disk): {}",
+                    free >> 20,
+                    dir.display(),
+                    min >> 20,
+                    if queued {
+                        "deleting the oldest data"
+                    } else {
+                        "the database is smaller than the shortfall; keeping it"
+                    }
+                );
+                self.disk = DiskState::Freeing(Instant::now());
+            }
+            DiskState::Freeing(since)
+                if !self.retention.behind() || since.elapsed() >= FREEING_AT_MOST =>
+            {
+                self.truncate_wal();
+                // The truncated WAL and the pages given back may be enough.
+                let free = match self.low_disk.probe.space(&dir) {
+                    Some(space) if space.free < min => space.free,
+                    _ => {
+                        tracing::info!(
+                            "free disk space is back above {} MiB after retention",
+                            min >> 20
+                        );
+                        self.disk = DiskState::Enough;
+                        self.retention.set_low_disk(false);
+                        return;
+                    }
+                };
+                tracing::warn!(
+                    "low disk space: {} MiB free, still below {} MiB (--min-free-disk) after \
+                     retention: refusing telemetry (retryable) until space is freed",
+                    free >> 20,
+                    min >> 20
+                );
+                self.disk = DiskState::Refusing;
+                self.refusal.set(Some(free));
+            }
+            DiskState::Freeing(_) => {}
+            DiskState::Refusing => self.refusal.set(Some(free)),
+        }
+    }
+
+    /// Copies the WAL into the database and truncates it to zero bytes,
+    /// waiting briefly for readers.
+    fn truncate_wal(&mut self) {
+        let _ = self.conn.busy_timeout(WAL_WAIT);
+        if let Err(e) = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        {
+            tracing::debug!("writer checkpoint (TRUNCATE): {e}");
+        }
+        let _ = self.conn.busy_timeout(self.busy_timeout);
+    }
+
     /// Keeps the WAL at its limit: once a commit leaves it over, the writer
     /// copies and truncates it itself before taking the next batch (a
     /// short stall of ingest). The checkpointer's PASSIVE rounds cannot:
@@ -193,14 +330,7 @@ impl WriterState {
         // Readers still in the WAL hold it back: wait for them briefly (new
         // readers do not, once it is all copied), not the writer's whole
         // busy timeout; an ingest stall is bounded by this.
-        let _ = self.conn.busy_timeout(WAL_WAIT);
-        if let Err(e) = self
-            .conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-        {
-            tracing::debug!("writer checkpoint (TRUNCATE): {e}");
-        }
-        let _ = self.conn.busy_timeout(self.busy_timeout);
+        self.truncate_wal();
     }
 
     pub(super) fn close(&mut self) {
