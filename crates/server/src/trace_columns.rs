@@ -11,7 +11,8 @@
 //! the worker parses one while the next is on the wire, and the server
 //! holds at most a few encoded chunks beside the decoded trace.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
+use foldhash::HashMapExt;
 
 use loupe_model::otlp::common::KeyValue;
 use loupe_model::otlp::trace::Span;
@@ -27,6 +28,8 @@ pub struct Encoder<'t> {
     trace: &'t ExportTraceServiceRequest,
     /// Every span with its resource and (global) scope index, in answer order.
     spans: Vec<(u32, u32, &'t Span)>,
+    /// Interned: hashed with foldhash, as SipHash over a million
+    /// attributes was most of the encoding.
     strings: HashMap<&'t str, u32>,
     /// Attributes by their encoded JSON.
     attributes: HashMap<Vec<u8>, u32>,
@@ -43,13 +46,15 @@ impl<'t> Encoder<'t> {
                 scope += 1;
             }
         }
-        let mut strings = HashMap::new();
+        // About one attribute a span is new (typically an ID or a counter).
+        let attributes = HashMap::with_capacity(spans.len().min(1 << 20));
+        let mut strings = HashMap::with_capacity(64);
         strings.insert("", 0);
         Self {
             trace,
             spans,
             strings,
-            attributes: HashMap::new(),
+            attributes,
             next: 0,
         }
     }
