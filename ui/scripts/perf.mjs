@@ -10,6 +10,10 @@
 //                  `loupe:waterfall-ready` mark, set in the frame after them)
 //                  plus a key press (ArrowDown) → the next frame, with the
 //                  cursor moved;
+//   - the answer's last byte: navigation start → the last byte of
+//                  GET /traces/{id}/columns in the worker, which decodes the
+//                  chunks as they arrive (so this includes their decoding);
+//                  then the tree build and the hand-over to the page;
 //   - complete:    navigation start → every span received (`loupe:trace-complete`);
 //   - longest main-thread task (PerformanceObserver "longtask", ≥ 50 ms)
 //                  from navigation until one second after complete;
@@ -319,9 +323,9 @@ for (const n of sizes) {
   row('interactive (first rows + key → frame)', m.interactive);
   row('  first rows painted', m.ready);
   row('  key → frame', m.key);
-  row('  the trace answer received (server+network)', m.answered);
+  row('  answer’s last byte (server+network+decode)', m.answered);
   row('  answer → first rows (the UI’s share)', m.afterAnswer);
-  row('    of which parse + build in the worker', m.parse);
+  row('    of which tree build + hand-over (worker)', m.parse);
   row('complete (every span received)', m.complete);
   row('longest main-thread task during load', m.longest);
   row('main-thread ms per scrolled frame', m.frameMs);

@@ -56,7 +56,9 @@ export interface Columns {
 }
 
 export type ToWorker =
-  | { t: 'load'; traceId: string; contextKeys: string[]; parentsGone: boolean }
+  | { t: 'load'; traceId: string; contextKeys: string[] }
+  /** Whether missing parents are no longer expected: the worker builds the tree once it knows (after 'load'). */
+  | { t: 'parents'; gone: boolean }
   | { t: 'lens'; seq: number; query: string }
   | { t: 'span'; seq: number; index: number }
   | { t: 'group'; seq: number; key: string }
@@ -118,13 +120,20 @@ export class TraceStream {
     traceId: string,
     contextKeys: string[],
     private readonly h: StreamHandlers,
-    /** Missing parents are no longer expected: placeholders say they never arrived (tree.ts). */
-    parentsGone = false,
+    /**
+     * Missing parents are no longer expected: placeholders say they never
+     * arrived (tree.ts). May come later than the load starts (the trace's
+     * summary says it): the worker fetches meanwhile.
+     */
+    parentsGone: boolean | Promise<boolean> = false,
   ) {
     this.worker = new Worker(new URL('./traceWorker.ts', import.meta.url), { type: 'module', name: 'loupe-trace' });
     this.worker.onmessage = (ev: MessageEvent<FromWorker>) => this.receive(ev.data);
     this.worker.onerror = (ev) => this.h.onError(new ApiError(ev.message || 'The trace worker failed', 0));
-    this.worker.postMessage({ t: 'load', traceId, contextKeys, parentsGone } satisfies ToWorker);
+    this.worker.postMessage({ t: 'load', traceId, contextKeys } satisfies ToWorker);
+    void Promise.resolve(parentsGone).then((gone) => {
+      if (!this.disposed) this.worker.postMessage({ t: 'parents', gone } satisfies ToWorker);
+    });
   }
 
   /** True when the node is this stream's light copy (no events, links, other attributes). */

@@ -1,14 +1,15 @@
-// The trace page's worker: fetches a trace, parses the JSON and builds the
-// span tree off the main thread, then hands the page the tree as columns
+// The trace page's worker: fetches a trace's columns (traceColumns.ts) and
+// builds the span tree off the main thread, then hands the page the tree as columns
 // (typed arrays and string tables, cheap to transfer) from which the page
 // makes light nodes a slice at a time, top of the tree first. The worker
 // keeps the whole spans and answers what needs them: find-in-trace (`lens`),
 // one span's full data (details), group-by values, attribute keys.
 // Protocol: traceStream.ts.
 
-import { ApiError, getTrace } from './api';
+import { ApiError } from './api';
 import { anyValueToString, attrValue, type KeyValue } from './format';
-import { attributeKeys, buildTree, flattenTrace, groupValues, lens, spanSearchText, type OtlpResource, type OtlpScope, type OtlpStatus, type SpanTree } from './tree';
+import { fetchColumns } from './traceColumns';
+import { attributeKeys, buildTree, groupValues, lens, spanSearchText, type OtlpResource, type OtlpScope, type OtlpStatus, type SpanTree } from './tree';
 import type { Columns, FromWorker, ToWorker } from './traceStream';
 
 /** The worker's global scope (the page's tsconfig has no WebWorker lib). */
@@ -17,7 +18,7 @@ const scope = self as unknown as { postMessage(m: unknown, transfer: Transferabl
 let tree: SpanTree | null = null;
 let texts: (string | undefined)[] = [];
 let ctl: AbortController | null = null;
-/** When the answer was parsed (ms since the epoch, as `performance.timeOrigin + now()`). */
+/** When the answer was read and parsed (ms since the epoch, as `performance.timeOrigin + now()`). */
 let fetchedAt = 0;
 /** When the answer's last byte arrived (epoch ms), and its size. */
 let answeredAt = 0;
@@ -138,20 +139,26 @@ function columns(t: SpanTree, contextKeys: string[]): { cols: Columns; transfer:
   return { cols, transfer };
 }
 
-async function load(traceId: string, contextKeys: string[], parentsGone: boolean): Promise<void> {
+/** Whether missing parents are gone, once the page says ('parents'). */
+let gone: Promise<boolean> = new Promise(() => {});
+let sayGone: (g: boolean) => void = () => {};
+
+async function load(traceId: string, contextKeys: string[]): Promise<void> {
   ctl?.abort();
   const c = new AbortController();
   ctl = c;
   let t: SpanTree;
   try {
-    const data = await getTrace(traceId, c.signal);
+    const answer = await fetchColumns(traceId, c.signal);
     if (c.signal.aborted) return;
+    // Chunks are decoded as they arrive: parsed soon after the last byte.
     fetchedAt = performance.timeOrigin + performance.now();
-    const res = performance.getEntriesByType('resource').find((e) => e.name.endsWith(`/api/v1/traces/${traceId}`)) as PerformanceResourceTiming | undefined;
-    answeredAt = res ? performance.timeOrigin + res.responseEnd : 0;
-    answerBytes = res ? res.encodedBodySize : 0;
+    answeredAt = answer.endedAt;
+    answerBytes = answer.bytes;
+    const parentsGone = await gone;
+    if (c.signal.aborted) return;
     // Spans whose parent has not arrived hang under a placeholder (docs/api.md "Incomplete traces").
-    t = buildTree(flattenTrace(data), { mainTraceId: traceId, placeholders: true, parentsGone });
+    t = buildTree(answer.inputs, { mainTraceId: traceId, placeholders: true, parentsGone });
   } catch (e) {
     if ((e as Error).name === 'AbortError') return;
     post({ t: 'error', message: (e as Error).message, status: e instanceof ApiError ? e.status : 0 });
@@ -190,7 +197,14 @@ async function load(traceId: string, contextKeys: string[], parentsGone: boolean
 scope.onmessage = (ev: MessageEvent<ToWorker>) => {
   const m = ev.data;
   if (m.t === 'load') {
-    void load(m.traceId, m.contextKeys, m.parentsGone);
+    gone = new Promise((ok) => {
+      sayGone = ok;
+    });
+    void load(m.traceId, m.contextKeys);
+    return;
+  }
+  if (m.t === 'parents') {
+    sayGone(m.gone);
     return;
   }
   const t = tree;

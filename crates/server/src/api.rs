@@ -182,6 +182,70 @@ async fn trace(State(r): State<Arc<Reader>>, Path(id): Path<String>) -> ApiResul
     }
 }
 
+/// `GET /traces/{traceId}/columns`: the trace for the trace page, as
+/// newline-delimited JSON columns sent a chunk at a time
+/// ([`crate::trace_columns`]). A missing trace or a store error before the
+/// first line is an ordinary error answer; a later one cuts the answer
+/// short (the worker sees fewer spans than the head announced).
+async fn trace_columns(State(r): State<Arc<Reader>>, Path(id): Path<String>) -> ApiResult {
+    let id = trace_id(&id)?;
+    // Two lines in flight at most: the server holds the decoded trace and a
+    // few chunks, whatever the client's pace.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, StoreError>>(2);
+    let reader = r.clone();
+    tokio::task::spawn_blocking(move || {
+        // Decoded, encoded and freed on this thread (see `trace`).
+        let received = match reader.trace_arrived(id) {
+            Ok(at) => at.unwrap_or_else(loupe_model::time::now_ns),
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e));
+                return;
+            }
+        };
+        let trace = match reader.trace(id) {
+            Ok(Some(t)) => t,
+            Ok(None) => return,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e));
+                return;
+            }
+        };
+        let mut enc = crate::trace_columns::Encoder::new(&trace, received);
+        let mut head = Vec::with_capacity(4096);
+        enc.head(&id.to_string(), &mut head);
+        if tx.blocking_send(Ok(head)).is_err() {
+            return;
+        }
+        loop {
+            let mut line = Vec::with_capacity(crate::trace_columns::CHUNK * 160);
+            if !enc.chunk(&mut line) || tx.blocking_send(Ok(line)).is_err() {
+                return;
+            }
+        }
+    });
+    let head = match rx.recv().await {
+        Some(Ok(b)) => b,
+        Some(Err(e)) => return Err(e.into()),
+        None => return Err(ApiError::not_found(format!("no trace {id}"))),
+    };
+    let rest = futures_util::stream::unfold(rx, |mut rx| async move {
+        match rx.recv().await {
+            Some(Ok(b)) => Some((Ok(b), rx)),
+            Some(Err(e)) => Some((Err(std::io::Error::other(e.to_string())), rx)),
+            None => None,
+        }
+    });
+    use futures_util::StreamExt;
+    let body = axum::body::Body::from_stream(
+        futures_util::stream::once(async move { Ok::<_, std::io::Error>(head) }).chain(rest),
+    );
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/x-ndjson")],
+        body,
+    )
+        .into_response())
+}
+
 async fn related(State(r): State<Arc<Reader>>, Path(id): Path<String>) -> ApiResult {
     let id = trace_id(&id)?;
     let related = blocking(&r, move |r| r.related(id)).await?;
@@ -283,6 +347,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/attributes/{key}/values", get(attribute_values))
         .route("/traces", get(traces))
         .route("/traces/{trace_id}", get(trace))
+        .route("/traces/{trace_id}/columns", get(trace_columns))
         .route("/traces/{trace_id}/related", get(related))
         .route("/traces/{trace_id}/summary", get(summary::summary))
         .route("/logs", get(logs))

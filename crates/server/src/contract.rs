@@ -78,6 +78,9 @@ pub fn typescript() -> String {
     // The OTLP/JSON answers (`GET /traces/{id}`, `GET /logs`).
     g.visit::<crate::otlp_types::TraceData>();
     g.visit::<crate::otlp_types::LogsData>();
+    // `GET /traces/{id}/columns`: its head line and chunk lines.
+    g.visit::<crate::columns_types::TraceColumnsHead>();
+    g.visit::<crate::columns_types::TraceColumnsChunk>();
     // api/chart.rs
     g.visit::<api::chart::ChartAnswer>();
     // api/analysis.rs

@@ -15,6 +15,7 @@ pub mod alerts_api;
 pub mod api;
 pub mod api_stats;
 pub mod bound;
+pub mod columns_types;
 pub mod contract;
 pub mod guard;
 pub mod health;
@@ -26,6 +27,7 @@ pub mod otlp_types;
 pub mod selfmetrics;
 pub mod settings;
 pub mod state;
+pub mod trace_columns;
 pub mod transfer;
 pub mod ui;
 

@@ -18,15 +18,16 @@ use loupe_model::time::{span_flags, TimeIssue};
 
 /// The output, and the time the data was received when spans and log
 /// records whose own timestamps look wrong are to be flagged
-/// (`loupeFlags`, `loupe_model::time::span_flags`).
-struct W<'a>(&'a mut Vec<u8>, Option<u64>);
+/// (`loupeFlags`, `loupe_model::time::span_flags`). `trace_columns`
+/// reuses it for the trace page's columns.
+pub(crate) struct W<'a>(pub(crate) &'a mut Vec<u8>, pub(crate) Option<u64>);
 
 impl W<'_> {
-    fn raw(&mut self, s: &str) {
+    pub(crate) fn raw(&mut self, s: &str) {
         self.0.extend_from_slice(s.as_bytes());
     }
 
-    fn str(&mut self, s: &str) {
+    pub(crate) fn str(&mut self, s: &str) {
         let out = &mut *self.0;
         out.push(b'"');
         let bytes = s.as_bytes();
@@ -62,7 +63,7 @@ impl W<'_> {
         out.push(b'"');
     }
 
-    fn hex(&mut self, bytes: &[u8]) {
+    pub(crate) fn hex(&mut self, bytes: &[u8]) {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         self.0.push(b'"');
         for b in bytes {
@@ -72,7 +73,7 @@ impl W<'_> {
         self.0.push(b'"');
     }
 
-    fn u64s(&mut self, mut v: u64) {
+    pub(crate) fn u64s(&mut self, mut v: u64) {
         // Timestamps are most of the numbers: format them without `fmt`.
         let mut buf = [0u8; 20];
         let mut i = buf.len();
@@ -89,11 +90,11 @@ impl W<'_> {
         self.0.push(b'"');
     }
 
-    fn num(&mut self, v: impl std::fmt::Display) {
+    pub(crate) fn num(&mut self, v: impl std::fmt::Display) {
         let _ = write!(self.0, "{v}");
     }
 
-    fn key(&mut self, first: &mut bool, k: &str) {
+    pub(crate) fn key(&mut self, first: &mut bool, k: &str) {
         if !*first {
             self.0.push(b',');
         }
@@ -191,18 +192,23 @@ impl W<'_> {
             if i > 0 {
                 self.0.push(b',');
             }
-            self.raw("{\"key\":");
-            self.str(&kv.key);
-            if kv.key_strindex != 0 {
-                let _ = write!(self.0, ",\"keyStrindex\":{}", kv.key_strindex);
-            }
-            if let Some(v) = &kv.value {
-                self.raw(",\"value\":");
-                self.any(v);
-            }
-            self.0.push(b'}');
+            self.kv(kv);
         }
         self.0.push(b']');
+    }
+
+    /// One attribute, as an element of `attributes`.
+    pub(crate) fn kv(&mut self, kv: &KeyValue) {
+        self.raw("{\"key\":");
+        self.str(&kv.key);
+        if kv.key_strindex != 0 {
+            let _ = write!(self.0, ",\"keyStrindex\":{}", kv.key_strindex);
+        }
+        if let Some(v) = &kv.value {
+            self.raw(",\"value\":");
+            self.any(v);
+        }
+        self.0.push(b'}');
     }
 
     /// `attributes` and `droppedAttributesCount`, when not default.
@@ -217,14 +223,14 @@ impl W<'_> {
         }
     }
 
-    fn resource(&mut self, r: &Resource) {
+    pub(crate) fn resource(&mut self, r: &Resource) {
         let mut first = true;
         self.0.push(b'{');
         self.attrs_fields(&mut first, &r.attributes, r.dropped_attributes_count);
         self.0.push(b'}');
     }
 
-    fn scope(&mut self, s: &InstrumentationScope) {
+    pub(crate) fn scope(&mut self, s: &InstrumentationScope) {
         let mut first = true;
         self.0.push(b'{');
         if !s.name.is_empty() {
@@ -239,7 +245,7 @@ impl W<'_> {
         self.0.push(b'}');
     }
 
-    fn span(&mut self, s: &Span) {
+    pub(crate) fn span(&mut self, s: &Span) {
         let mut f = true;
         let first = &mut f;
         self.0.push(b'{');

@@ -1007,6 +1007,102 @@ export type TopologyAnswer = {
  */
 traces: number, linked: boolean, serviceMap: ServiceMap, };
 
+/**
+ * A later line: the next spans, as columns of equal length (one entry a
+ * span), in the order `GET /traces/{traceId}` lists them.
+ *
+ * Strings that repeat (span names, status messages) and attributes are
+ * interned: `strings` and `attributes` extend the answer's tables (the
+ * string table starts as `[""]`), and the columns hold indices into them.
+ */
+export type TraceColumnsChunk = { 
+/**
+ * Appended to the string table.
+ */
+strings: Array<string>, 
+/**
+ * Appended to the attribute table.
+ */
+attributes: Array<KeyValue>, 
+/**
+ * Hex.
+ */
+spanId: Array<string>, 
+/**
+ * Hex, `""` for a root.
+ */
+parentSpanId: Array<string>, 
+/**
+ * String table index.
+ */
+name: Array<number>, kind: Array<number>, flags: Array<number>, 
+/**
+ * Loupe's own flags (`span_flags`): `TIME_SUSPECT` (2048) when the
+ * span's own timestamps look wrong next to when the trace last
+ * received a span, else 0; as `loupeFlags` in the OTLP answer.
+ */
+loupeFlags: Array<number>, 
+/**
+ * Nanoseconds since the epoch, decimal strings (as stored: an end may
+ * precede its start, either may be 0).
+ */
+start: Array<string>, end: Array<string>, 
+/**
+ * Index into the head's `resources` and `scopes`.
+ */
+resource: Array<number>, scope: Array<number>, 
+/**
+ * The status code; -1 when the span has no status.
+ */
+statusCode: Array<number>, 
+/**
+ * String table index of the status message (0: none).
+ */
+statusMessage: Array<number>, 
+/**
+ * How many of `attributeIds` are this span's (they follow in span order).
+ */
+attributeCount: Array<number>, 
+/**
+ * Attribute table indices, every span's in turn.
+ */
+attributeIds: Array<number>, 
+/**
+ * The spans with events, links, a trace state or dropped counts, whole
+ * (as `GET /traces/{traceId}` writes them): rare, so not columns.
+ */
+extras: Array<TraceColumnsExtra>, };
+
+/**
+ * One span of a chunk in full.
+ */
+export type TraceColumnsExtra = { 
+/**
+ * The span's index in its chunk.
+ */
+index: number, span: OtlpSpan, };
+
+/**
+ * The answer's first line: what every chunk refers to.
+ */
+export type TraceColumnsHead = { 
+/**
+ * Hex; every span of the answer is of this trace.
+ */
+traceId: string, 
+/**
+ * Spans in the answer (the sum of the chunks' lengths).
+ */
+spanCount: number, 
+/**
+ * At most this many spans a chunk.
+ */
+chunkSize: number, 
+/**
+ * The spans' resources and scopes, referred to by index.
+ */
+resources: Array<OtlpResource>, scopes: Array<OtlpScope>, };
+
 export type TraceSummary = { traceId: string, rootService: string | null, rootName: string | null, startTimeUnixNano: string, durationNano: string, spanCount: number, errorCount: number, services: Array<string>, 
 /**
  * The search's `context` keys with their first value in the trace

@@ -328,17 +328,18 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
       .catch(() => {});
     const logsP = loadLogs(traceId);
     const prevGone = parentsGone();
-    // The summary first (one row): the worker builds the tree with placeholders
-    // that say whether their parents may still come.
-    await getTraceSummary(traceId, ctl.signal)
+    // The summary (one row) says whether missing parents may still come, which
+    // the worker's placeholders say: the worker fetches the spans meanwhile
+    // and waits for it only to build the tree.
+    const goneP = getTraceSummary(traceId, ctl.signal)
       .then((r) => {
         summary = r.summary;
       })
-      .catch(() => {});
-    if (destroyed) return;
+      .catch(() => {})
+      .then(() => parentsGone());
     let fresh: TraceStream | null;
     try {
-      fresh = await streamTrace(first);
+      fresh = await streamTrace(first, goneP);
       if (destroyed || !fresh?.tree) return;
       if (first) performance.mark('loupe:trace-parsed');
       const t = fresh.tree;
@@ -388,7 +389,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
    * tree still has holes, so find, grouping and the side panels wait);
    * resolves with the stream once its tree is whole.
    */
-  function streamTrace(first: boolean): Promise<TraceStream | null> {
+  function streamTrace(first: boolean, gone: Promise<boolean>): Promise<TraceStream | null> {
     pending?.dispose();
     return new Promise((ok, fail) => {
       const s = new TraceStream(
@@ -421,7 +422,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
             fail(e);
           },
         },
-        parentsGone(),
+        gone,
       );
       pending = s;
     });

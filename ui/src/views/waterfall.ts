@@ -92,6 +92,9 @@ export class Waterfall {
   private selected = -1;
   private raf = 0;
   private mmDirty = true;
+  /** The minimap viewport box's last top and height (px). */
+  private mmTop = NaN;
+  private mmHeight = NaN;
   private readonly ro: ResizeObserver;
   private drag: { x0: number; moved: boolean } | null = null;
   private gutterW = 0;
@@ -699,8 +702,19 @@ export class Waterfall {
         }
       }
     }
-    this.mmViewport.style.top = `${(Math.min(firstVisible, n) / n) * H}px`;
-    this.mmViewport.style.height = `${Math.max(3, (Math.min(visibleCount, n) / n) * H)}px`;
+    // The viewport box moves in whole pixels, by transform, and only when it
+    // moves: a fractional `top` changed every scrolled frame, and each change
+    // was a style recalculation, a layout and a repaint of the minimap.
+    const top = Math.round((Math.min(firstVisible, n) / n) * H);
+    const height = Math.round(Math.max(3, (Math.min(visibleCount, n) / n) * H));
+    if (top !== this.mmTop) {
+      this.mmTop = top;
+      this.mmViewport.style.transform = `translateY(${top}px)`;
+    }
+    if (height !== this.mmHeight) {
+      this.mmHeight = height;
+      this.mmViewport.style.height = `${height}px`;
+    }
     if (this.zoomed && !this.drag) {
       this.mmSel.hidden = false;
       this.mmSel.style.left = `${(this.z0 / d) * 100}%`;
