@@ -205,7 +205,13 @@ async function load(traceId: string, contextKeys: string[]): Promise<void> {
     const dec = new ColumnsDecoder();
     dec.onChunk = (from, to, chunk) => {
       dec.onChunk = null;
-      if (from === 0 && dec.head?.preorder && to < dec.head.spanCount && chunk.size.length === to) preview(dec, to, chunk, traceId, contextKeys);
+      if (!(from === 0 && dec.head?.preorder && to < dec.head.spanCount && chunk.size.length === to)) return;
+      try {
+        preview(dec, to, chunk, traceId, contextKeys);
+      } catch {
+        // Only a head start: the whole tree comes as before.
+        early = null;
+      }
     };
     const answer = await fetchColumns(traceId, c.signal, dec);
     if (c.signal.aborted) return;
