@@ -21,7 +21,9 @@ export interface ColumnsAnswer {
 /** Turns the answer's lines into span inputs, in answer order. */
 export class ColumnsDecoder {
   readonly inputs: SpanInput[] = [];
-  private head: TraceColumnsHead | null = null;
+  head: TraceColumnsHead | null = null;
+  /** Called after each chunk is decoded: its spans are `inputs[from..to)`. */
+  onChunk: ((from: number, to: number, c: TraceColumnsChunk) => void) | null = null;
   private services: string[] = [];
   private readonly strings: string[] = [''];
   private readonly attributes: KeyValue[] = [];
@@ -50,6 +52,7 @@ export class ColumnsDecoder {
     const extras = new Map<number, OtlpSpan>();
     for (const x of c.extras) extras.set(x.index, x.span);
     const traceId = h.traceId;
+    const from = this.inputs.length;
     let a = 0;
     for (let i = 0; i < c.spanId.length; i++) {
       const count = c.attributeCount[i]!;
@@ -89,11 +92,12 @@ export class ColumnsDecoder {
       a += count;
       this.inputs.push({ span, resource, scope, service: this.services[r] ?? '' });
     }
+    this.onChunk?.(from, this.inputs.length, c);
   }
 }
 
 /** Fetches and decodes a trace's columns, a line at a time. */
-export async function fetchColumns(traceId: string, signal: AbortSignal): Promise<ColumnsAnswer> {
+export async function fetchColumns(traceId: string, signal: AbortSignal, dec: ColumnsDecoder = new ColumnsDecoder()): Promise<ColumnsAnswer> {
   let res: Response;
   try {
     res = await fetch(`/api/v1/traces/${encodeURIComponent(traceId)}/columns`, { signal, headers: { Accept: 'application/x-ndjson' } });
@@ -110,7 +114,6 @@ export async function fetchColumns(traceId: string, signal: AbortSignal): Promis
     }
     throw ApiError.of(res.status, res.statusText, body);
   }
-  const dec = new ColumnsDecoder();
   const reader = res.body.getReader();
   const text = new TextDecoder();
   let bytes = 0;

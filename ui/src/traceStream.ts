@@ -86,14 +86,35 @@ export type FromWorker =
       answeredAt: number;
       answerBytes: number;
     }
+  /**
+   * The first chunk's rows, before the rest has arrived, when the answer is
+   * in tree order (traceWorker.ts `preview`): `cols` holds nodes 0…m-1
+   * (pre-order positions and node indices alike), `size` their subtree
+   * sizes; `n` nodes in all. A 'head' follows with the whole tree, same
+   * indices.
+   */
+  | {
+      t: 'preview';
+      n: number;
+      size: Int32Array;
+      base: string;
+      duration: number;
+      traceId: string;
+      errorCount: number;
+      services: string[];
+      cols: Columns;
+    }
   | { t: 'lens'; seq: number; count: number; matches: Uint8Array; collapsed: Uint8Array }
   | { t: 'span'; seq: number; span: OtlpSpan | null }
   | { t: 'group'; seq: number; ids: Int32Array; values: string[] }
   | { t: 'keys'; seq: number; keys: string[] };
 
 export interface StreamHandlers {
-  /** The first slice is made: the tree (with holes) can be shown. */
-  onStart(tree: SpanTree): void;
+  /**
+   * The first slice is made: the tree (with holes) can be shown. `again`:
+   * a preview of the same nodes (same indices) was shown before.
+   */
+  onStart(tree: SpanTree, again: boolean): void;
   /** More nodes are made (`made` of `tree.nodes.length`). */
   onProgress(made: number): void;
   /** Every node is made. */
@@ -200,9 +221,47 @@ export class TraceStream {
       this.start(m);
       return;
     }
+    if (m.t === 'preview') {
+      this.preview(m);
+      return;
+    }
     const ok = this.waiting.get(m.seq);
     this.waiting.delete(m.seq);
     ok?.(m);
+  }
+
+  private previewed = false;
+
+  private preview(m: Extract<FromWorker, { t: 'preview' }>): void {
+    if (this.tree) return;
+    const n = m.n;
+    const order = new Int32Array(n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    const size = new Int32Array(n).fill(1);
+    size.set(m.size.subarray(0, Math.min(n, m.size.length)));
+    const count = Math.min(n, m.cols.parent.length);
+    const roots: number[] = [];
+    for (let i = 0; i < count; i++) if (m.cols.parent[i]! < 0) roots.push(i);
+    const t: SpanTree = {
+      nodes: new Array<SpanNode>(n),
+      roots,
+      order,
+      size,
+      base: m.base,
+      duration: m.duration,
+      traceIds: [m.traceId],
+      ids: new Map([[m.traceId, new Map<string, number>()]]),
+      dupKeys: new Map(),
+      inferredBy: new Map(),
+      issues: { orphans: 0, missingParents: 0, cycles: 0, duplicates: 0, endBeforeStart: 0, noStart: 0 },
+      errorCount: m.errorCount,
+      services: m.services,
+    };
+    this.tree = t;
+    this.lite = new Uint8Array(n).fill(1);
+    this.made = makeNodes(t, m.cols, new Map(), 0, count, new Map());
+    this.previewed = true;
+    this.h.onStart(t, false);
   }
 
   private start(m: Extract<FromWorker, { t: 'head' }>): void {
@@ -230,74 +289,13 @@ export class TraceStream {
     this.lite = new Uint8Array(m.n).fill(1);
     const dupOf = new Map<number, string>();
     for (const [k, i] of m.dupKeys) dupOf.set(i, k);
-    const c = m.cols;
-    // One shared attribute list per distinct combination of context values,
-    // keyed by the combination's mixed-radix number (exact while it fits a double).
     const attrLists = new Map<number, KeyValue[]>();
-    const noAttrs: KeyValue[] = [];
-    let radix = 1;
-    for (const v of c.ctxValues) radix *= v.length + 1;
-    const shared = radix < Number.MAX_SAFE_INTEGER;
     const make = (from: number, to: number) => {
-      for (let j = from; j < to; j++) {
-        const x = t.order[j]!;
-        const traceId = t.traceIds[c.traceIdx[x]!]!;
-        const spanId = slice(c.spanIds, x);
-        const parentSpanId = slice(c.parentIds, x);
-        const name = c.names[c.name[x]!]!;
-        const startNs = slice(c.startNs, x);
-        const endNs = slice(c.endNs, x);
-        let attributes = noAttrs;
-        if (c.ctx.length) {
-          let sig = 0;
-          if (shared) for (let k = 0; k < c.ctx.length; k++) sig = sig * (c.ctxValues[k]!.length + 1) + c.ctx[k]![x]! + 1;
-          let list = shared ? attrLists.get(sig) : undefined;
-          if (!list) {
-            list = [];
-            for (let k = 0; k < c.ctx.length; k++) {
-              const v = c.ctx[k]![x]!;
-              if (v >= 0) list.push(c.ctxValues[k]![v]!);
-            }
-            if (shared) attrLists.set(sig, list);
-          }
-          attributes = list;
-        }
-        const st = c.status[x]!;
-        const span: OtlpSpan = { traceId, spanId, parentSpanId, name, kind: c.kind[x]!, startTimeUnixNano: startNs, endTimeUnixNano: endNs, attributes, status: st >= 0 ? c.statuses[st]! : undefined };
-        const parent = c.parent[x]!;
-        const dup = dupOf.get(x);
-        const node: SpanNode = {
-          index: x,
-          key: dup ?? `${traceId}:${spanId}`,
-          traceId,
-          spanId,
-          parentSpanId,
-          name,
-          kind: c.kind[x]!,
-          service: c.svcs[c.svc[x]!]!,
-          startNs,
-          endNs,
-          start: c.start[x]!,
-          end: c.end[x]!,
-          span,
-          resource: c.resources[c.res[x]!]!,
-          scope: c.scopes[c.scp[x]!]!,
-          parent,
-          children: [],
-          depth: c.depth[x]!,
-          flags: c.flags[x]!,
-          traceIdx: c.traceIdx[x]!,
-        };
-        t.nodes[x] = node;
-        // Pre-order: the parent is made before its children, which come in their order.
-        if (parent >= 0) t.nodes[parent]!.children.push(x);
-        if (dup === undefined) t.ids.get(traceId)!.set(spanId, x);
-      }
-      this.made = to;
+      this.made = makeNodes(t, m.cols, dupOf, from, to, attrLists);
     };
     const n = m.n;
     make(0, Math.min(n, FIRST_SLICE));
-    this.h.onStart(t);
+    this.h.onStart(t, this.previewed);
     if (this.made >= n) {
       this.complete = true;
       this.h.onDone(t);
@@ -317,4 +315,70 @@ export class TraceStream {
     };
     this.channel.port2.postMessage(0);
   }
+}
+
+const NO_ATTRS: KeyValue[] = [];
+
+/** Makes the light nodes of pre-order positions [from, to) from the columns; returns `to`. */
+function makeNodes(t: SpanTree, c: Columns, dupOf: Map<number, string>, from: number, to: number, attrLists: Map<number, KeyValue[]>): number {
+  // One shared attribute list per distinct combination of context values,
+  // keyed by the combination's mixed-radix number (exact while it fits a double).
+  let radix = 1;
+  for (const v of c.ctxValues) radix *= v.length + 1;
+  const shared = radix < Number.MAX_SAFE_INTEGER;
+  for (let j = from; j < to; j++) {
+    const x = t.order[j]!;
+    const traceId = t.traceIds[c.traceIdx[x]!]!;
+    const spanId = slice(c.spanIds, x);
+    const parentSpanId = slice(c.parentIds, x);
+    const name = c.names[c.name[x]!]!;
+    const startNs = slice(c.startNs, x);
+    const endNs = slice(c.endNs, x);
+    let attributes = NO_ATTRS;
+    if (c.ctx.length) {
+      let sig = 0;
+      if (shared) for (let k = 0; k < c.ctx.length; k++) sig = sig * (c.ctxValues[k]!.length + 1) + c.ctx[k]![x]! + 1;
+      let list = shared ? attrLists.get(sig) : undefined;
+      if (!list) {
+        list = [];
+        for (let k = 0; k < c.ctx.length; k++) {
+          const v = c.ctx[k]![x]!;
+          if (v >= 0) list.push(c.ctxValues[k]![v]!);
+        }
+        if (shared) attrLists.set(sig, list);
+      }
+      attributes = list;
+    }
+    const st = c.status[x]!;
+    const span: OtlpSpan = { traceId, spanId, parentSpanId, name, kind: c.kind[x]!, startTimeUnixNano: startNs, endTimeUnixNano: endNs, attributes, status: st >= 0 ? c.statuses[st]! : undefined };
+    const parent = c.parent[x]!;
+    const dup = dupOf.get(x);
+    const node: SpanNode = {
+      index: x,
+      key: dup ?? `${traceId}:${spanId}`,
+      traceId,
+      spanId,
+      parentSpanId,
+      name,
+      kind: c.kind[x]!,
+      service: c.svcs[c.svc[x]!]!,
+      startNs,
+      endNs,
+      start: c.start[x]!,
+      end: c.end[x]!,
+      span,
+      resource: c.resources[c.res[x]!]!,
+      scope: c.scopes[c.scp[x]!]!,
+      parent,
+      children: [],
+      depth: c.depth[x]!,
+      flags: c.flags[x]!,
+      traceIdx: c.traceIdx[x]!,
+    };
+    t.nodes[x] = node;
+    // Pre-order: the parent is made before its children, which come in their order.
+    if (parent >= 0) t.nodes[parent]!.children.push(x);
+    if (dup === undefined) t.ids.get(traceId)!.set(spanId, x);
+  }
+  return to;
 }

@@ -7,15 +7,18 @@
 // Protocol: traceStream.ts.
 
 import { ApiError } from './api';
-import { anyValueToString, attrValue, type KeyValue } from './format';
-import { fetchColumns } from './traceColumns';
-import { attributeKeys, buildTree, groupValues, lens, spanSearchText, type OtlpResource, type OtlpScope, type OtlpStatus, type SpanTree } from './tree';
+import { anyValueToString, attrValue, nsDiff, nsParts, type KeyValue } from './format';
+import type { TraceColumnsChunk } from './generated/api';
+import { ColumnsDecoder, fetchColumns } from './traceColumns';
+import { attributeKeys, buildTree, F, groupValues, lens, spanSearchText, type OtlpResource, type OtlpScope, type OtlpStatus, type SpanInput, type SpanTree } from './tree';
 import type { Columns, FromWorker, ToWorker } from './traceStream';
 
 /** The worker's global scope (the page's tsconfig has no WebWorker lib). */
 const scope = self as unknown as { postMessage(m: unknown, transfer: Transferable[]): void; onmessage: ((ev: MessageEvent<ToWorker>) => void) | null };
 
 let tree: SpanTree | null = null;
+/** The spans so far, while the tree is not built: in tree order when the answer is (`preorder`), so index for index the tree's nodes. */
+let early: SpanInput[] | null = null;
 let texts: (string | undefined)[] = [];
 let ctl: AbortController | null = null;
 /** When the answer was read and parsed (ms since the epoch, as `performance.timeOrigin + now()`). */
@@ -143,13 +146,74 @@ function columns(t: SpanTree, contextKeys: string[]): { cols: Columns; transfer:
 let gone: Promise<boolean> = new Promise(() => {});
 let sayGone: (g: boolean) => void = () => {};
 
+/**
+ * The first chunk of an answer in tree order (the head's `preorder`: one
+ * trace, every parent present, no duplicate or cycle, so `buildTree` will
+ * keep that order and those indices): its rows for the page at once, with
+ * the server's parents, depths and subtree sizes and its time axis, while
+ * the rest arrives. Error hints below a row come with the whole tree.
+ */
+function preview(dec: ColumnsDecoder, to: number, chunk: TraceColumnsChunk, traceId: string, contextKeys: string[]): void {
+  const h = dec.head!;
+  // A prefix of the pre-order holds every parent of its spans: the chunk alone makes the same tree's top.
+  const t = buildTree(dec.inputs.slice(0, to), { mainTraceId: traceId });
+  if (t.nodes.length !== to || t.issues.orphans || t.issues.duplicates || t.issues.cycles) return;
+  const base = h.firstStart;
+  const bp = nsParts(base);
+  let errorCount = 0;
+  const services = new Set<string>();
+  for (let i = 0; i < to; i++) {
+    const node = t.nodes[i]!;
+    if (t.order[i] !== i || node.parent !== chunk.parent[i] || node.depth !== chunk.depth[i]) return;
+    // Times against the whole trace's base, as buildTree computes them.
+    const sp = nsParts(node.startNs);
+    const start = node.flags & F.NO_START ? 0 : (sp.sec - bp.sec) * 1e9 + (sp.nano - bp.nano);
+    const ep = nsParts(node.endNs);
+    const end = ep.sec === 0 && ep.nano === 0 ? -Infinity : (ep.sec - bp.sec) * 1e9 + (ep.nano - bp.nano);
+    node.start = start;
+    node.end = Math.max(start, end);
+    if (node.flags & F.ERROR) errorCount++;
+    services.add(node.service);
+  }
+  const size = Int32Array.from(chunk.size);
+  const duration = h.lastEnd === '0' ? 0 : Math.max(0, nsDiff(h.lastEnd, base));
+  const { cols, transfer } = columns(t, contextKeys);
+  early = dec.inputs;
+  post(
+    {
+      t: 'preview',
+      n: h.spanCount,
+      size,
+      base,
+      duration,
+      traceId,
+      errorCount,
+      services: [...services].sort(),
+      cols,
+    },
+    [size.buffer, ...transfer],
+  );
+}
+
 async function load(traceId: string, contextKeys: string[]): Promise<void> {
   ctl?.abort();
   const c = new AbortController();
   ctl = c;
+  early = null;
   let t: SpanTree;
   try {
-    const answer = await fetchColumns(traceId, c.signal);
+    const dec = new ColumnsDecoder();
+    dec.onChunk = (from, to, chunk) => {
+      dec.onChunk = null;
+      if (!(from === 0 && dec.head?.preorder && to < dec.head.spanCount && chunk.size.length === to)) return;
+      try {
+        preview(dec, to, chunk, traceId, contextKeys);
+      } catch {
+        // Only a head start: the whole tree comes as before.
+        early = null;
+      }
+    };
+    const answer = await fetchColumns(traceId, c.signal, dec);
     if (c.signal.aborted) return;
     // Chunks are decoded as they arrive: parsed soon after the last byte.
     fetchedAt = performance.timeOrigin + performance.now();
@@ -165,6 +229,7 @@ async function load(traceId: string, contextKeys: string[]): Promise<void> {
     return;
   }
   tree = t;
+  early = null;
   texts = [];
   const { cols, transfer } = columns(t, contextKeys);
   const order = t.order.slice();
@@ -216,7 +281,7 @@ scope.onmessage = (ev: MessageEvent<ToWorker>) => {
       return;
     }
     case 'span':
-      post({ t: 'span', seq: m.seq, span: t?.nodes[m.index]?.span ?? null });
+      post({ t: 'span', seq: m.seq, span: (t ? t.nodes[m.index]?.span : early?.[m.index]?.span) ?? null });
       return;
     case 'group': {
       if (!t) return post({ t: 'group', seq: m.seq, ids: new Int32Array(0), values: [] });

@@ -8,6 +8,9 @@ const head = {
   traceId: '5b8efff798038103d269b633813fc60c',
   spanCount: 3,
   chunkSize: 4096,
+  preorder: false,
+  firstStart: '1795292629628439909',
+  lastEnd: '1795292631411439909',
   resources: [{ attributes: [{ key: 'service.name', value: { stringValue: 'kestra' } }] }],
   scopes: [{ name: 'io.kestra.core.runners.Executor', version: '0.23.4' }],
 };
@@ -28,6 +31,9 @@ const chunk1 = {
   statusMessage: [0, 2],
   attributeCount: [1, 1],
   attributeIds: [0, 0],
+  parent: [],
+  depth: [],
+  size: [],
   extras: [],
 };
 const whole = { traceId: head.traceId, spanId: '00000000000000aa', name: 'with event', startTimeUnixNano: '5', endTimeUnixNano: '6', events: [{ timeUnixNano: '5', name: 'e' }] };
@@ -49,6 +55,9 @@ const chunk2 = {
   statusMessage: [0],
   attributeCount: [0],
   attributeIds: [],
+  parent: [],
+  depth: [],
+  size: [],
   extras: [{ index: 0, span: whole }],
 };
 
@@ -93,12 +102,18 @@ const otlp = {
 describe('ColumnsDecoder', () => {
   it('gives the spans of the OTLP answer, sharing interned attributes', () => {
     const d = new ColumnsDecoder();
+    const chunks: [number, number][] = [];
+    d.onChunk = (from, to) => chunks.push([from, to]);
     d.line(JSON.stringify(head));
     expect(d.complete).toBe(false);
     d.line(JSON.stringify(chunk1));
     d.line(JSON.stringify(chunk2));
     d.line('');
     expect(d.complete).toBe(true);
+    expect(chunks).toEqual([
+      [0, 2],
+      [2, 3],
+    ]);
     const want = flattenTrace(otlp);
     expect(d.inputs.map((x) => JSON.parse(JSON.stringify(x)))).toEqual(want.map((x) => JSON.parse(JSON.stringify(x))));
     expect(d.inputs.map((x) => x.service)).toEqual(['kestra', 'kestra', 'kestra']);

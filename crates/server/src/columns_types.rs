@@ -21,13 +21,25 @@ pub struct TraceColumnsHead {
     pub span_count: u32,
     /// At most this many spans a chunk.
     pub chunk_size: u32,
+    /// True when the spans come in the trace page's tree order (pre-order:
+    /// roots, then each span's children, by start time, ties in stored
+    /// order), with `parent`, `depth` and `size` filled in: the trace has
+    /// one trace ID, unique span IDs, every parent present and no cycle.
+    /// False: the stored order, and those columns are empty.
+    pub preorder: bool,
+    /// Nanoseconds, decimal strings: the earliest non-zero start and the
+    /// latest non-zero start or end of the trace's spans ("0" when none),
+    /// for a time axis drawn before the last chunk arrives.
+    pub first_start: String,
+    pub last_end: String,
     /// The spans' resources and scopes, referred to by index.
     pub resources: Vec<Resource>,
     pub scopes: Vec<Scope>,
 }
 
 /// A later line: the next spans, as columns of equal length (one entry a
-/// span), in the order `GET /traces/{traceId}` lists them.
+/// span), in tree order when the head says `preorder`, else in the order
+/// `GET /traces/{traceId}` lists them.
 ///
 /// Strings that repeat (span names, status messages) and attributes are
 /// interned: `strings` and `attributes` extend the answer's tables (the
@@ -66,6 +78,12 @@ pub struct TraceColumnsChunk {
     pub attribute_count: Vec<u32>,
     /// Attribute table indices, every span's in turn.
     pub attribute_ids: Vec<u32>,
+    /// With `preorder`: the answer index of the span's parent (-1: a root;
+    /// always before the span), its depth (0 for a root) and its subtree's
+    /// size (itself included). Empty otherwise.
+    pub parent: Vec<i32>,
+    pub depth: Vec<u32>,
+    pub size: Vec<u32>,
     /// The spans with events, links, a trace state or dropped counts, whole
     /// (as `GET /traces/{traceId}` writes them): rare, so not columns.
     pub extras: Vec<TraceColumnsExtra>,

@@ -1,7 +1,8 @@
 //! `GET /traces/{id}/columns` on a real loopback socket over a real SQLite
 //! store: its lines decode into the contract's types, and the spans they
-//! describe are exactly the OTLP answer's (`GET /traces/{id}`), in the same
-//! order, for a trace with a tree, an orphan, odd timestamps (end before
+//! describe are exactly the OTLP answer's (`GET /traces/{id}`) — in the same
+//! order when the trace has an orphan (no `preorder`), in the trace page's
+//! tree order with the right parent, depth and subtree size otherwise — for a trace with a tree, an orphan, odd timestamps (end before
 //! start, zero, u64::MAX), events and links, a status, several resources
 //! and typed attributes; a trace of more than one chunk comes in chunks;
 //! unknown and invalid IDs get the usual errors.
@@ -135,6 +136,24 @@ fn big_trace(t0: u64) -> Vec<ResourceSpans> {
     vec![rs("big", "bulk", spans)]
 }
 
+/// Two roots stored out of order, children by start time: one without a
+/// start (first), two starting together (stored order).
+fn roots_trace(t0: u64) -> Vec<ResourceSpans> {
+    vec![
+        rs("a", "x", vec![sp(3, 1, Some(2), "c", t0 + 50, t0 + 60)]),
+        rs(
+            "b",
+            "y",
+            vec![
+                sp(3, 2, None, "r2", t0 + 10, t0 + 90),
+                sp(3, 3, None, "r1", t0 + 20, t0 + 30),
+                sp(3, 4, Some(2), "no start", 0, t0 + 60),
+                sp(3, 5, Some(2), "c tie", t0 + 50, t0 + 55),
+            ],
+        ),
+    ]
+}
+
 /// One HTTP/1.1 GET on a fresh connection: status and body (de-chunked).
 async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String, String) {
     let mut sock = tokio::net::TcpStream::connect(addr).await.expect("connect");
@@ -183,9 +202,15 @@ fn otlp_spans(body: &str) -> Vec<(J, J, J)> {
     out
 }
 
+/// Each span's place in a columns answer: parent index, depth, subtree size.
+type Place = (i64, u64, u64);
+
+/// Spans (resource, scope, span), chunk lines, `preorder`, places.
+type ColumnSpans = (Vec<(J, J, J)>, usize, bool, Vec<Place>);
+
 /// The columns answer's spans rebuilt as OTLP/JSON, with their resource and
-/// scope, and the number of chunk lines.
-fn column_spans(body: &str) -> (Vec<(J, J, J)>, usize) {
+/// scope, the number of chunk lines, `preorder` and the tree columns.
+fn column_spans(body: &str) -> ColumnSpans {
     let mut lines = body.lines();
     let head_line = lines.next().expect("head line");
     let head: TraceColumnsHead = serde_json::from_str(head_line).expect("typed head");
@@ -194,6 +219,7 @@ fn column_spans(body: &str) -> (Vec<(J, J, J)>, usize) {
     let mut attributes: Vec<J> = Vec::new();
     let mut out = Vec::new();
     let mut chunks = 0;
+    let mut places = Vec::new();
     for line in lines {
         let _: TraceColumnsChunk = serde_json::from_str(line).expect("typed chunk");
         let c: J = serde_json::from_str(line).expect("chunk");
@@ -222,6 +248,18 @@ fn column_spans(body: &str) -> (Vec<(J, J, J)>, usize) {
             "attributeCount",
         ] {
             assert_eq!(col(k).len(), n, "column {k}");
+        }
+        for k in ["parent", "depth", "size"] {
+            assert_eq!(col(k).len(), if head.preorder { n } else { 0 }, "{k}");
+        }
+        if head.preorder {
+            for i in 0..n {
+                places.push((
+                    c["parent"][i].as_i64().unwrap(),
+                    c["depth"][i].as_u64().unwrap(),
+                    c["size"][i].as_u64().unwrap(),
+                ));
+            }
         }
         let extras: Map<String, J> = col("extras")
             .iter()
@@ -282,7 +320,62 @@ fn column_spans(body: &str) -> (Vec<(J, J, J)>, usize) {
         assert_eq!(a, ids.len(), "every attribute id is some span's");
     }
     assert_eq!(out.len(), head.span_count as usize, "spanCount");
-    (out, chunks)
+    (out, chunks, head.preorder, places)
+}
+
+/// The pre-order `buildTree` (ui/src/tree.ts) makes of spans in OTLP order
+/// (every parent present): roots then children by start time, ties in
+/// stored order; with each span's parent (new index), depth and size.
+fn expected_preorder(want: &[(J, J, J)]) -> (Vec<usize>, Vec<Place>) {
+    let by_id: std::collections::HashMap<&str, usize> = want
+        .iter()
+        .enumerate()
+        .map(|(i, w)| (w.2["spanId"].as_str().unwrap(), i))
+        .collect();
+    let start = |i: usize| -> u64 {
+        want[i].2["startTimeUnixNano"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let n = want.len();
+    let mut kids: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut roots = Vec::new();
+    for (i, w) in want.iter().enumerate() {
+        match w.2["parentSpanId"].as_str() {
+            None | Some("") => roots.push(i),
+            Some(p) => kids[by_id[p]].push(i),
+        }
+    }
+    let by = |v: &mut Vec<usize>| v.sort_by_key(|&i| (start(i), i));
+    by(&mut roots);
+    kids.iter_mut().for_each(by);
+    let mut order = Vec::new();
+    let mut places: Vec<Place> = Vec::new();
+    // (stored index, parent's new index, depth): recursion is fine at this size.
+    fn walk(
+        x: usize,
+        p: i64,
+        d: u64,
+        kids: &[Vec<usize>],
+        order: &mut Vec<usize>,
+        places: &mut Vec<Place>,
+    ) -> u64 {
+        let me = order.len();
+        order.push(x);
+        places.push((p, d, 0));
+        let mut size = 1;
+        for &c in &kids[x] {
+            size += walk(c, me as i64, d + 1, kids, order, places);
+        }
+        places[me].2 = size;
+        size
+    }
+    for &r in &roots {
+        walk(r, -1, 0, &kids, &mut order, &mut places);
+    }
+    (order, places)
 }
 
 #[tokio::test]
@@ -292,6 +385,7 @@ async fn columns_agree_with_the_otlp_answer() {
     let t0 = loupe_model::time::now_ns() - 60_000_000_000;
     let mut resource_spans = odd_trace(t0);
     resource_spans.extend(big_trace(t0));
+    resource_spans.extend(roots_trace(t0));
     store
         .writer
         .submit(Batch::Traces(ExportTraceServiceRequest { resource_spans }))
@@ -309,17 +403,39 @@ async fn columns_agree_with_the_otlp_answer() {
         .with_state(state);
     tokio::spawn(async move { axum::serve(listener, router).await });
 
-    for (trace, want_chunks) in [(1u8, 1usize), (2, 2)] {
+    for (trace, want_chunks) in [(1u8, 1usize), (2, 2), (3, 1)] {
         let (status, _, otlp) = get(addr, &format!("/api/v1/traces/{}", hexid(trace))).await;
         assert_eq!(status, 200, "{otlp}");
         let (status, head, cols) =
             get(addr, &format!("/api/v1/traces/{}/columns", hexid(trace))).await;
         assert_eq!(status, 200, "{cols}");
         assert!(head.contains("application/x-ndjson"), "{head}");
-        let want = otlp_spans(&otlp);
-        let (have, chunks) = column_spans(&cols);
+        let mut want = otlp_spans(&otlp);
+        let (have, chunks, preorder, places) = column_spans(&cols);
         assert_eq!(chunks, want_chunks, "chunk lines");
         assert_eq!(have.len(), want.len());
+        // The trace with an orphan keeps the stored order; the big one is a
+        // plain tree and comes in pre-order.
+        assert_eq!(preorder, trace != 1, "preorder");
+        if preorder {
+            let (order, expected) = expected_preorder(&want);
+            assert_eq!(places, expected, "parent, depth, size");
+            want = order.into_iter().map(|i| want[i].clone()).collect();
+            // Not the stored (breadth-first) order: the first chunk is the top of the tree.
+            if trace == 2 {
+                assert_eq!(places[0], (-1, 0, want.len() as u64), "one root");
+            }
+        }
+        if trace == 3 {
+            let h: J = serde_json::from_str(cols.lines().next().unwrap()).unwrap();
+            assert_eq!(h["firstStart"], json!((t0 + 10).to_string()));
+            assert_eq!(h["lastEnd"], json!((t0 + 90).to_string()));
+            let names: Vec<&str> = have
+                .iter()
+                .map(|(_, _, s)| s["name"].as_str().unwrap_or(""))
+                .collect();
+            assert_eq!(names, ["r2", "no start", "c", "c tie", "r1"]);
+        }
         for (i, (h, w)) in have.iter().zip(&want).enumerate() {
             assert_eq!(h, w, "span {i}");
         }

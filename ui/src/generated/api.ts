@@ -1009,7 +1009,8 @@ traces: number, linked: boolean, serviceMap: ServiceMap, };
 
 /**
  * A later line: the next spans, as columns of equal length (one entry a
- * span), in the order `GET /traces/{traceId}` lists them.
+ * span), in tree order when the head says `preorder`, else in the order
+ * `GET /traces/{traceId}` lists them.
  *
  * Strings that repeat (span names, status messages) and attributes are
  * interned: `strings` and `attributes` extend the answer's tables (the
@@ -1068,6 +1069,12 @@ attributeCount: Array<number>,
  */
 attributeIds: Array<number>, 
 /**
+ * With `preorder`: the answer index of the span's parent (-1: a root;
+ * always before the span), its depth (0 for a root) and its subtree's
+ * size (itself included). Empty otherwise.
+ */
+parent: Array<number>, depth: Array<number>, size: Array<number>, 
+/**
  * The spans with events, links, a trace state or dropped counts, whole
  * (as `GET /traces/{traceId}` writes them): rare, so not columns.
  */
@@ -1098,6 +1105,20 @@ spanCount: number,
  * At most this many spans a chunk.
  */
 chunkSize: number, 
+/**
+ * True when the spans come in the trace page's tree order (pre-order:
+ * roots, then each span's children, by start time, ties in stored
+ * order), with `parent`, `depth` and `size` filled in: the trace has
+ * one trace ID, unique span IDs, every parent present and no cycle.
+ * False: the stored order, and those columns are empty.
+ */
+preorder: boolean, 
+/**
+ * Nanoseconds, decimal strings: the earliest non-zero start and the
+ * latest non-zero start or end of the trace's spans ("0" when none),
+ * for a time axis drawn before the last chunk arrives.
+ */
+firstStart: string, lastEnd: string, 
 /**
  * The spans' resources and scopes, referred to by index.
  */
