@@ -11,6 +11,8 @@ use loupe_model::sink::{Batch, Sink};
 use loupe_store::{Store, WriterConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+mod support;
+
 fn kv(k: &str, v: &str) -> KeyValue {
     KeyValue {
         key: k.into(),
@@ -96,15 +98,7 @@ async fn shared_execution_id_is_an_inferred_link_both_ways_until_turned_off() {
         .wait()
         .await
         .expect("stored");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let state = loupe_server::AppState::standalone(store.clone(), addr).expect("state");
-    let router = axum::Router::new()
-        .nest("/api/v1", loupe_server::api_routes())
-        .with_state(state);
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let addr = support::serve_api(&store).await;
 
     let (status, body) = http(
         addr,

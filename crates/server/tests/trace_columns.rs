@@ -17,6 +17,8 @@ use loupe_store::{Store, WriterConfig};
 use serde_json::{json, Map, Value as J};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+mod support;
+
 fn kv(k: &str, v: Value) -> KeyValue {
     KeyValue {
         key: k.into(),
@@ -393,15 +395,7 @@ async fn columns_agree_with_the_otlp_answer() {
         .wait()
         .await
         .expect("stored");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let state = loupe_server::AppState::standalone(store.clone(), addr).expect("state");
-    let router = axum::Router::new()
-        .nest("/api/v1", loupe_server::api_routes())
-        .with_state(state);
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let addr = support::serve_api(&store).await;
 
     for (trace, want_chunks) in [(1u8, 1usize), (2, 2), (3, 1)] {
         let (status, _, otlp) = get(addr, &format!("/api/v1/traces/{}", hexid(trace))).await;
