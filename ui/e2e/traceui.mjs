@@ -14,8 +14,9 @@
 // ("+3 linked") and expand; keyboard navigation and `?`; the stitched view
 // opened from a child puts the parent on top with the child highlighted and
 // in view, and every count says "3 linked"; grouping by kestra.executionId
-// puts the API call in its execution's lane. A screenshot per step goes to
-// the artifacts directory.
+// puts the API call in its execution's lane; a trace of two columns chunks
+// shows its first chunk's rows first (the preview) and then the whole tree in
+// the same order. A screenshot per step goes to the artifacts directory.
 
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -52,6 +53,44 @@ async function sendDeepTrace() {
   const res = await fetch(`${OTLP}/v1/traces`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
   if (!res.ok) throw new Error(`POST /v1/traces: ${res.status} ${await res.text()}`);
   return { traceId, deepSpan: ids[30] };
+}
+
+/**
+ * A trace of more than one columns chunk (4096 spans): a root, 60 groups and
+ * 99 leaves under each, 6001 spans, stored over two requests, so the page
+ * shows the first chunk's rows before the rest arrives (the preview). Returns
+ * the spans in the tree's order (children by start time).
+ */
+async function sendTwoChunkTrace() {
+  const traceId = randomBytes(16).toString('hex');
+  const t0 = BigInt(Date.now()) * 1_000_000n - 10_000_000_000n;
+  const span = (spanId, parentSpanId, name, startMs, durMs) => ({
+    traceId,
+    spanId,
+    parentSpanId,
+    name,
+    kind: 1,
+    startTimeUnixNano: String(t0 + BigInt(startMs) * 1_000_000n),
+    endTimeUnixNano: String(t0 + BigInt(startMs + durMs) * 1_000_000n),
+  });
+  const id = () => randomBytes(8).toString('hex');
+  const root = id();
+  const spans = [span(root, '', 'preview root', 0, 9000)];
+  for (let g = 0; g < 60; g++) {
+    const gid = id();
+    spans.push(span(gid, root, `preview group ${g}`, 1 + g * 100, 99));
+    for (let l = 0; l < 99; l++) spans.push(span(id(), gid, `preview leaf ${g}.${l}`, 1 + g * 100 + l, 1));
+  }
+  const inOrder = spans.map((x) => x.spanId);
+  // Stored in an order the page must not keep: the second half first.
+  for (const part of [spans.slice(3000), spans.slice(0, 3000)]) {
+    const body = {
+      resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'kestra' } }] }, scopeSpans: [{ scope: { name: 'io.kestra.core.runners.Executor' }, spans: part }] }],
+    };
+    const res = await fetch(`${OTLP}/v1/traces`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    if (!res.ok) throw new Error(`POST /v1/traces: ${res.status} ${await res.text()}`);
+  }
+  return { traceId, inOrder };
 }
 
 const { chromium } = await import('playwright-core');
@@ -266,6 +305,27 @@ try {
     const meta = await page.locator('.trace-head').innerText();
     expect(/3 linked traces/.test(meta), `the header counts 3 linked traces: ${meta}`);
     return `parent on top, child at level ${level}`;
+  });
+
+  await step('two-chunk-trace-preview', async () => {
+    const big = await sendTwoChunkTrace();
+    await page.goto(`${BASE}/trace/${big.traceId}`);
+    await until(async () => /6,001 rows/.test(await page.locator('.wf-axis-label, .wf-axis').first().innerText()), 'the whole tree: 6,001 rows');
+    const mark = await page.evaluate(() => performance.getEntriesByName('loupe:trace-preview').map((e) => e.detail));
+    expect(mark.length === 1 && mark[0].nodes === 4096 && mark[0].of === 6001, `the first chunk's rows were shown before the rest arrived: ${JSON.stringify(mark)}`);
+    // The same order as the whole tree: the cursor walks the pre-order.
+    const cursorId = () => page.locator('[data-testid=span-row].cursor').getAttribute('data-span-id');
+    await until(async () => (await cursorId()) === big.inOrder[0], 'the cursor starts on the root');
+    for (let k = 1; k <= 3; k++) {
+      await page.keyboard.press('ArrowDown');
+      await until(async () => (await cursorId()) === big.inOrder[k], `ArrowDown ${k} reaches span ${k} of the tree's order`);
+    }
+    // A span of the second chunk is found and shown.
+    await page.locator('input[aria-label="Find in trace"]').fill('preview leaf 59.98');
+    await page.keyboard.press('Enter');
+    await row(big.traceId, big.inOrder[6000]).waitFor();
+    expect(errors.length === 0, errors.join('\n'));
+    return `preview of ${mark[0].nodes} of ${mark[0].of}, then the whole tree in the same order`;
   });
   if (errors.length) throw new Error(errors.join('\n'));
 } catch (e) {
