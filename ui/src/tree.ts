@@ -87,15 +87,23 @@ export const F = {
   TIME_SUSPECT: 2048,
 } as const;
 
-/** Why a span flagged TIME_SUSPECT looks wrong, from its start time (`now`: ms, for tests). */
-export function timeSuspectReason(startNs: string, now = Date.now()): string {
-  const { sec } = nsParts(startNs);
-  if (sec === 0 && nsParts(startNs).nano === 0) return 'its start time is zero (never set)';
-  const d = new Date(sec * 1000);
-  const when = d.toISOString().slice(0, 10);
-  if (d.getUTCFullYear() < 2000) return `it starts on ${when}, before 2000`;
-  if (sec * 1000 > now) return `it starts on ${when}, more than a day after Loupe received it`;
-  return `it starts on ${when}, more than a year before Loupe received it`;
+/**
+ * What a span flagged TIME_SUSPECT has that looks wrong. The rule is the
+ * server's (`loupe_model::time::TimeIssue`, against when Loupe received the
+ * span, which the page does not know): this only states the span's own
+ * dates, the start's and, where it differs, the end's (a span can be
+ * flagged for an end far in the future while its start is fine).
+ */
+export function timeSuspectReason(startNs: string, endNs: string): string {
+  const day = (ns: string): string | null => {
+    const { sec, nano } = nsParts(ns);
+    return sec === 0 && nano === 0 ? null : new Date(sec * 1000).toISOString().slice(0, 10);
+  };
+  const start = day(startNs);
+  if (start === null) return 'its start time is zero (never set)';
+  const end = day(endNs);
+  const ends = end !== null && end !== start ? ` and ends on ${end}` : '';
+  return `it starts on ${start}${ends} (Loupe flags times that are zero, before 2000, more than a year before it received them or more than a day after)`;
 }
 
 export interface SpanNode {

@@ -417,10 +417,18 @@ describe('timestamps that look wrong', () => {
     const byName = (n: string) => tree.nodes.find((x) => x.name === n)!;
     expect(byName('zero').flags & F.TIME_SUSPECT).toBe(F.TIME_SUSPECT);
     expect(byName('fine').flags & F.TIME_SUSPECT).toBe(0);
-    const now = Date.UTC(2026, 11, 7);
-    expect(timeSuspectReason('0', now)).toBe('its start time is zero (never set)');
-    expect(timeSuspectReason('946684799000000000', now)).toBe('it starts on 1999-12-31, before 2000');
-    expect(timeSuspectReason('1514764800000000000', now)).toBe('it starts on 2018-01-01, more than a year before Loupe received it');
-    expect(timeSuspectReason('1828224000000000000', now)).toBe('it starts on 2027-12-08, more than a day after Loupe received it');
+    const rule = '(Loupe flags times that are zero, before 2000, more than a year before it received them or more than a day after)';
+    expect(timeSuspectReason('0', '5')).toBe('its start time is zero (never set)');
+    expect(timeSuspectReason('946684799000000000', '946684799500000000')).toBe(`it starts on 1999-12-31 ${rule}`);
+    expect(timeSuspectReason('1514764800000000000', '0')).toBe(`it starts on 2018-01-01 ${rule}`);
+  });
+
+  // Regression: a span flagged for an end far in the future (its start is
+  // fine) was described as starting "more than a year before Loupe received
+  // it", a reason made up from the start alone.
+  it('time_suspect_reason_names_the_end_when_only_the_end_is_odd', () => {
+    const reason = timeSuspectReason('1796601600000000000', '1859673600000000000');
+    expect(reason.startsWith('it starts on 2026-12-07 and ends on 2028-12-06 (')).toBe(true);
+    expect(reason).not.toContain('more than a year before Loupe received it,');
   });
 });

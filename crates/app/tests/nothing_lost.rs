@@ -61,31 +61,62 @@ async fn eventually<F: std::future::Future<Output = bool>>(what: &str, mut f: im
     }
 }
 
+/// A `ServeConfig` on free loopback ports with its data in `dir`.
+fn config_in(dir: &std::path::Path) -> ServeConfig {
+    ServeConfig {
+        grpc_addr: "127.0.0.1:0".parse().unwrap(),
+        http_addr: "127.0.0.1:0".parse().unwrap(),
+        api_addr: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.join("data"),
+        ..ServeConfig::default()
+    }
+}
+
+/// `loupe_app::run` on its own task, as `loupe serve` runs it.
+struct Served {
+    bound: loupe_app::Bound,
+    writer: Arc<loupe_store::Writer>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<Result<(), loupe_app::ServeError>>,
+}
+
+impl Served {
+    async fn start(config: ServeConfig) -> Served {
+        let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let server = tokio::spawn(loupe_app::run(
+            config,
+            async move {
+                let _ = stop_rx.await;
+            },
+            move |r| {
+                let _ = ready_tx.send((r.bound.clone(), r.writer.clone()));
+            },
+        ));
+        let (bound, writer) = ready_rx.await.expect("ready");
+        Served {
+            bound,
+            writer,
+            stop,
+            server,
+        }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.server.await.expect("join").expect("run");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn low_disk_deletes_the_oldest_then_refuses_retryably_then_recovers() {
     let dir = tempfile::tempdir().expect("tempdir");
     let free = Arc::new(AtomicU64::new(1 << 40));
-    let mut config = ServeConfig {
-        grpc_addr: "127.0.0.1:0".parse().unwrap(),
-        http_addr: "127.0.0.1:0".parse().unwrap(),
-        api_addr: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().join("data"),
-        ..ServeConfig::default()
-    };
+    let mut config = config_in(dir.path());
     config.ops.min_free_disk = MIN_FREE;
     config.writer.low_disk.probe = DiskProbe::fixed(free.clone());
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-    let server = tokio::spawn(loupe_app::run(
-        config,
-        async move {
-            let _ = stop_rx.await;
-        },
-        move |r| {
-            let _ = ready_tx.send(r.bound.clone());
-        },
-    ));
-    let bound = ready_rx.await.expect("ready");
+    let served = Served::start(config).await;
+    let bound = served.bound.clone();
     let client = reqwest::Client::new();
     let health = || async {
         let r = client
@@ -143,33 +174,16 @@ async fn low_disk_deletes_the_oldest_then_refuses_retryably_then_recovers() {
     assert_eq!(code, 200, "{h}");
     assert_eq!(h["details"]["disk"]["refusing"], false);
 
-    let _ = stop_tx.send(());
-    server.await.expect("join").expect("run");
+    served.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn absurd_timestamps_are_stored_flagged_counted_and_kept_by_retention() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = ServeConfig {
-        grpc_addr: "127.0.0.1:0".parse().unwrap(),
-        http_addr: "127.0.0.1:0".parse().unwrap(),
-        api_addr: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().join("data"),
-        ..ServeConfig::default()
-    };
+    let mut config = config_in(dir.path());
     config.writer.retention.max_age = Duration::from_secs(3600);
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-    let server = tokio::spawn(loupe_app::run(
-        config,
-        async move {
-            let _ = stop_rx.await;
-        },
-        move |r| {
-            let _ = ready_tx.send((r.bound.clone(), r.writer.clone()));
-        },
-    ));
-    let (bound, writer) = ready_rx.await.expect("ready");
+    let served = Served::start(config).await;
+    let (bound, writer) = (served.bound.clone(), served.writer.clone());
     let client = reqwest::Client::new();
 
     let now = std::time::SystemTime::now()
@@ -280,6 +294,5 @@ async fn absurd_timestamps_are_stored_flagged_counted_and_kept_by_retention() {
     })
     .await;
 
-    let _ = stop_tx.send(());
-    server.await.expect("join").expect("run");
+    served.stop().await;
 }

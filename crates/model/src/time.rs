@@ -132,14 +132,6 @@ impl TimeIssue {
                 .filter(|i| *i == TimeIssue::Future)
         })
     }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TimeIssue::Zero => "zero",
-            TimeIssue::TooOld => "more than a year before it was received",
-            TimeIssue::Future => "more than a day after it was received",
-        }
-    }
 }
 
 #[cfg(test)]

@@ -110,7 +110,7 @@ export function renderDetails(node: SpanNode, ctx: DetailsContext): HTMLElement 
   if (node.flags & F.DUPLICATE) problems.push('Duplicate span ID: another span in this trace has the same ID.');
   if (node.flags & F.END_BEFORE_START) problems.push(`End before start: it ends at ${node.endNs}, before its start ${node.startNs} (drawn with zero width).`);
   if (node.flags & F.NO_START) problems.push('No start time.');
-  if (node.flags & F.TIME_SUSPECT) problems.push(`Timestamp looks wrong: ${timeSuspectReason(node.startNs)}. Stored and shown as sent.`);
+  if (node.flags & F.TIME_SUSPECT) problems.push(`Timestamp looks wrong: ${timeSuspectReason(node.startNs, node.endNs)}. Stored and shown as sent.`);
   if (node.flags & F.STITCH_MISSING) problems.push('Linked trace: the span it links to is not present.');
 
   const timing = h(
