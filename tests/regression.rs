@@ -137,3 +137,38 @@ async fn logs_answer_keeps_non_finite_doubles() {
     assert_eq!(attrs[0]["value"]["doubleValue"], "NaN", "{doc}");
     assert_eq!(attrs[1]["value"]["doubleValue"], "-Infinity", "{doc}");
 }
+
+/// Issue 13 (known gap since issue 14): OTLP/JSON's non-finite doubles,
+/// `"doubleValue": "NaN"` as the proto3 JSON mapping writes them (the
+/// Collector's JSON encoding does), cost the whole request a 400, so the
+/// sender's other spans were lost with it.
+#[tokio::test]
+async fn otlp_json_accepts_non_finite_doubles() {
+    let l = Loupe::start();
+    let trace_id = "5b8efff798038103d269b633813fc60d";
+    let kv = |k: &str, v: Value| json!({"key": k, "value": v});
+    let request = json!({"resourceSpans": [{"scopeSpans": [{"spans": [{
+        "traceId": trace_id, "spanId": "eee19b7ec3c1b174", "name": "ratio",
+        "startTimeUnixNano": "1544712660000000000", "endTimeUnixNano": "1544712661000000000",
+        "attributes": [
+            kv("ratio", json!({"doubleValue": "NaN"})),
+            kv("ceiling", json!({"doubleValue": "Infinity"})),
+            kv("label", json!({"stringValue": "NaN"})),
+        ]
+    }]}]}]});
+    let (status, body) = post_json(l.http_url("/v1/traces"), request).await;
+    assert_eq!(status, 200, "{body}");
+    let gauge = json!({"resourceMetrics": [{"scopeMetrics": [{"metrics": [{
+        "name": "queue.fill", "gauge": {"dataPoints": [
+            {"timeUnixNano": "1544712660000000000", "asDouble": "NaN"},
+            {"timeUnixNano": "1544712661000000000", "asDouble": 0.5}
+        ]}
+    }]}]}]});
+    let (status, body) = post_json(l.http_url("/v1/metrics"), gauge).await;
+    assert_eq!(status, 200, "{body}");
+    let trace = l.get_json(&format!("/api/v1/traces/{trace_id}")).await;
+    let attrs = &trace["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"];
+    assert_eq!(attrs[0]["value"]["doubleValue"], "NaN", "{trace}");
+    assert_eq!(attrs[1]["value"]["doubleValue"], "Infinity", "{trace}");
+    assert_eq!(attrs[2]["value"]["stringValue"], "NaN", "{trace}");
+}

@@ -163,6 +163,9 @@ where
 {
     match encoding {
         Encoding::Protobuf => M::decode(bytes).map_err(|e| DecodeError::BadProtobuf(e.to_string())),
+        Encoding::Json if crate::json_floats::mentions_non_finite(bytes) => {
+            crate::json_floats::from_slice(bytes).map_err(|e| DecodeError::BadJson(e.to_string()))
+        }
         Encoding::Json => {
             serde_json::from_slice(bytes).map_err(|e| DecodeError::BadJson(e.to_string()))
         }

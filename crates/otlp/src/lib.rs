@@ -10,6 +10,7 @@
 
 pub mod decode;
 pub mod filter;
+mod json_floats;
 pub mod validate;
 
 /// The largest request Loupe accepts, counted after decompression.
