@@ -163,6 +163,19 @@ async fn low_disk_deletes_the_oldest_then_refuses_retryably_then_recovers() {
     let reason = h["details"]["disk"]["error"].as_str().unwrap_or_default();
     assert!(reason.contains("low disk space"), "{reason}");
 
+    // Free space just above the threshold is not enough to accept again
+    // (the writer measures every 100 ms; 600 ms is several measurements).
+    free.store(MIN_FREE + 4096, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        send(&client, bound.http, 3).await.status(),
+        503,
+        "low_disk_does_not_flap_at_the_threshold"
+    );
+    let (_, h) = health().await;
+    let reason = h["details"]["disk"]["error"].as_str().unwrap_or_default();
+    assert!(reason.contains("until 110 MiB are free"), "{reason}");
+
     // Space comes back: accepted again, by itself.
     free.store(1 << 40, Ordering::SeqCst);
     eventually("ingest accepted again", || async {

@@ -9,8 +9,8 @@
 //!    are given back), the writer refuses telemetry with the retryable
 //!    answer (HTTP 503 + `Retry-After`, gRPC `UNAVAILABLE` + `RetryInfo`),
 //!    as for a full disk, and `/health` says why;
-//! 3. once free space is back above the threshold, it accepts again by
-//!    itself.
+//! 3. once free space is back above the threshold with some room to spare
+//!    ([`resume_at`]), it accepts again by itself.
 //!
 //! When the shortfall is larger than the whole database, nothing is
 //! deleted: deleting everything could not bring the space back (something
@@ -129,13 +129,34 @@ impl Refusal {
     }
 }
 
+/// The free space at which a writer that refuses telemetry accepts it
+/// again: the threshold plus a tenth of it (at least 1 MiB). Free space
+/// that hovers at the threshold, as another program writes and deletes,
+/// would otherwise turn ingest on and off every few hundred milliseconds.
+pub fn resume_at(min_free: u64) -> u64 {
+    min_free.saturating_add((min_free / 10).max(1 << 20))
+}
+
 /// The reason given to senders and in `/health`.
 pub fn low_disk_reason(free: u64, min_free: u64) -> String {
     format!(
         "low disk space: {} MiB free under the data directory, below the {} MiB threshold \
-         (--min-free-disk): telemetry is refused until space is freed (the oldest data went \
+         (--min-free-disk): telemetry is refused until {} MiB are free (the oldest data went \
          first, unless the database is smaller than the shortfall)",
         free >> 20,
-        min_free >> 20
+        min_free >> 20,
+        resume_at(min_free).div_ceil(1 << 20)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resume_at_leaves_room_above_the_threshold() {
+        assert_eq!(resume_at(100 << 20), 110 << 20);
+        assert_eq!(resume_at(4 << 20), 5 << 20, "at least 1 MiB");
+        assert_eq!(resume_at(u64::MAX), u64::MAX, "saturates");
+    }
 }

@@ -230,13 +230,18 @@ impl WriterState {
             return;
         };
         let min = self.low_disk.min_free;
+        // Once refusing, accept again only with room to spare (no flapping).
+        let needed = match self.disk {
+            DiskState::Refusing => crate::disk::resume_at(min),
+            _ => min,
+        };
         let free = match self.low_disk.probe.space(&dir) {
-            Some(space) if space.free < min => space.free,
+            Some(space) if space.free < needed => space.free,
             _ => {
                 if self.disk != DiskState::Enough {
                     tracing::info!(
                         "free disk space is back above {} MiB: accepting telemetry",
-                        min >> 20
+                        needed >> 20
                     );
                 }
                 self.disk = DiskState::Enough;
