@@ -899,6 +899,39 @@ await check('j3-parent-never-arrived-after-grace', async () => {
   return JSON.stringify(await vis(ph).innerText());
 });
 
+// ---------------------------------------------------------------------------
+// k. A span whose timestamps look wrong (2018, long before it arrived) is kept,
+//    shown where it is, and flagged: a "clock?" badge and the reason in details.
+// ---------------------------------------------------------------------------
+
+const OLD = { trace: hex(12, 32), span: hex(13, 16) };
+
+await check('k-clock-badge-on-suspect-timestamps', async () => {
+  const body = {
+    resourceSpans: [
+      {
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'kestra' } }] },
+        scopeSpans: [{ scope: { name: 'io.kestra.core.runners.Worker' }, spans: [{ traceId: OLD.trace, spanId: OLD.span, name: 'WORKER - io.kestra.plugin.core.log.Log', kind: 1, startTimeUnixNano: '1544712660000000000', endTimeUnixNano: '1544712661000000000' }] }],
+      },
+    ],
+  };
+  const res = await fetch(`http://${addrs.http}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  expect(res.ok, `OTLP/HTTP answered ${res.status}: ${await res.text()}`);
+  await goto(`/trace/${OLD.trace}`);
+  const row = spanRow(OLD.span);
+  await need(row, 'the 2018 span in its trace');
+  const badge = await need(`${row} .time-suspect`, 'a "clock?" badge on the span row');
+  const text = await badge.innerText();
+  expect(text.includes('clock?'), `the badge reads ${JSON.stringify(text)}`);
+  const title = (await badge.getAttribute('title')) ?? '';
+  expect(/Timestamp looks wrong/.test(title), `the badge's hover text says why: ${JSON.stringify(title)}`);
+  await vis(row).click();
+  const details = await need(tid('span-details'), 'span details after selecting the 2018 span');
+  await until(async () => /Timestamp looks wrong/.test(await details.innerText()) && /2018/.test(await details.innerText()), 'span details should say the timestamp looks wrong and state its date (2018)');
+  await shot('k-clock-badge');
+  return JSON.stringify(text);
+});
+
 await check('z-no-page-errors', async () => {
   expect(pageErrors.length === 0, `the page logged errors:\n    ${pageErrors.join('\n    ')}`);
 });
