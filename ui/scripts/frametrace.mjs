@@ -91,7 +91,11 @@ const med = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(`${FRAMES} frames × ${RUNS} runs, ms per frame (median · min–max over runs)${css ? ` with CSS: ${css}` : ''}`);
 for (const k of ['TaskDuration', ...SHOWN]) {
   const xs = sums.map((s) => s[k]);
-  console.log(`  ${k.padEnd(20)} ${med([...xs]).toFixed(2).padStart(6)} · ${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`);
+  console.log(
+    `  ${k.padEnd(20)} ${med([...xs])
+      .toFixed(2)
+      .padStart(6)} · ${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`,
+  );
 }
 console.log(`load average after: ${la()}`);
 await browser.close();

@@ -82,6 +82,10 @@ export class Waterfall {
   private readonly progressEl: HTMLDivElement;
   private readonly progressBar: HTMLSpanElement;
   private pool: RowEls[] = [];
+  /** Rows were bound since the last frame (their style is not computed yet). */
+  private fresh = false;
+  /** The row every new row is cloned from (makeRow). */
+  private template: HTMLDivElement | null = null;
   private model: WaterfallModel | null = null;
   private posOf: Int32Array = new Int32Array(0);
   /** The window of row positions bound now: [winFirst, winLast). */
@@ -161,6 +165,13 @@ export class Waterfall {
   }
 
   focus(): void {
+    // Focusing brings style up to date first: right after rows were bound
+    // (a new trace's first rows), that is every new row's style, in the
+    // task that bound them. The frame does that work anyway: focus there.
+    if (this.fresh) {
+      requestAnimationFrame(() => this.scroller.focus({ preventScroll: true }));
+      return;
+    }
     this.scroller.focus({ preventScroll: true });
   }
 
@@ -341,23 +352,48 @@ export class Waterfall {
     this.renderMinimap(Math.floor(scrollTop / ROW_H), Math.ceil(vh / ROW_H), mmWidth);
   }
 
+  /** A new pooled row: a deep clone of one template row (cheaper than making its sixteen elements one by one). */
   private makeRow(): RowEls {
-    const indent = h('span', { class: 'wf-indent' });
-    const toggle = h('button', { class: 'wf-toggle', testid: 'span-toggle', attrs: { type: 'button', tabindex: -1, 'aria-label': 'Collapse or expand' } });
-    const dot = h('span', { class: 'svc-dot' });
-    const head = h('span', { class: 'wf-name-head' });
-    const tail = h('span', { class: 'wf-name-tail' });
-    const name = h('span', { class: 'wf-name', testid: 'span-name' }, head, tail);
-    const svc = h('span', { class: 'wf-svc' });
-    const ctx = h('span', { class: 'wf-ctx' });
-    const badges = h('span', { class: 'wf-badges' });
-    const bar = h('div', { class: 'wf-bar' });
-    const dur = h('span', { class: 'wf-dur' });
-    const marks = h('div', { class: 'wf-marks' });
-    const cp = h('div', { class: 'wf-cp' });
-    const tl = h('div', { class: 'wf-tl' }, bar, cp, marks, dur);
-    const row = h('div', { class: 'wf-row', attrs: { role: 'treeitem' } }, h('div', { class: 'wf-gutter' }, indent, toggle, dot, name, svc, ctx, badges), tl);
-    return { row, indent, toggle, dot, name, head, tail, svc, ctx, badges, tl, bar, dur, marks, cp, pos: -1, bound: NaN, version: 0 };
+    if (!this.template) {
+      const name = h('span', { class: 'wf-name', testid: 'span-name' }, h('span', { class: 'wf-name-head' }), h('span', { class: 'wf-name-tail' }));
+      const gutter = h(
+        'div',
+        { class: 'wf-gutter' },
+        h('span', { class: 'wf-indent' }),
+        h('button', { class: 'wf-toggle', testid: 'span-toggle', attrs: { type: 'button', tabindex: -1, 'aria-label': 'Collapse or expand' } }),
+        h('span', { class: 'svc-dot' }),
+        name,
+        h('span', { class: 'wf-svc' }),
+        h('span', { class: 'wf-ctx' }),
+        h('span', { class: 'wf-badges' }),
+      );
+      const tl = h('div', { class: 'wf-tl' }, h('div', { class: 'wf-bar' }), h('div', { class: 'wf-cp' }), h('div', { class: 'wf-marks' }), h('span', { class: 'wf-dur' }));
+      this.template = h('div', { class: 'wf-row', attrs: { role: 'treeitem' } }, gutter, tl);
+    }
+    const row = this.template.cloneNode(true) as HTMLDivElement;
+    const g = row.firstElementChild!.children;
+    const t = row.lastElementChild!.children;
+    const name = g[3] as HTMLSpanElement;
+    return {
+      row,
+      indent: g[0] as HTMLSpanElement,
+      toggle: g[1] as HTMLButtonElement,
+      dot: g[2] as HTMLSpanElement,
+      name,
+      head: name.firstElementChild as HTMLSpanElement,
+      tail: name.lastElementChild as HTMLSpanElement,
+      svc: g[4] as HTMLSpanElement,
+      ctx: g[5] as HTMLSpanElement,
+      badges: g[6] as HTMLSpanElement,
+      tl: row.lastElementChild as HTMLDivElement,
+      bar: t[0] as HTMLDivElement,
+      cp: t[1] as HTMLDivElement,
+      marks: t[2] as HTMLDivElement,
+      dur: t[3] as HTMLSpanElement,
+      pos: -1,
+      bound: NaN,
+      version: 0,
+    };
   }
 
   private bind(r: RowEls, pos: number, m: WaterfallModel): void {
@@ -366,6 +402,12 @@ export class Waterfall {
     const changed = r.bound !== x;
     r.bound = x;
     r.version = this.version;
+    if (!this.fresh) {
+      this.fresh = true;
+      requestAnimationFrame(() => {
+        this.fresh = false;
+      });
+    }
     r.row.dataset.pos = String(pos);
     if (x < 0) {
       this.bindLane(r, m, -x - 1, changed);
@@ -589,6 +631,8 @@ export class Waterfall {
   }
 
   private fillBadges(el: HTMLElement, f: number, traceId: string, kids: number, inferredBy?: string): void {
+    // Most rows have no badge: leave an empty cell untouched (no DOM change to style and lay out).
+    if (!el.firstChild && !(f & ~F.ERROR_BELOW) && !(kids > 0 && f & F.ERROR_BELOW)) return;
     el.replaceChildren();
     const add = (cls: string, text: string, title: string) => el.appendChild(h('span', { class: `badge ${cls}`, text, title }));
     if (f & F.STITCHED) {
@@ -628,6 +672,7 @@ export class Waterfall {
   /** Draws the row's critical-path segments in the current zoom window (positions through the CSSOM, which the CSP allows). */
   private fillCritical(r: RowEls, segs: [number, number][] | undefined): void {
     const n = segs?.length ?? 0;
+    if (n === 0 && !r.cp.firstChild) return;
     while (r.cp.children.length > n) r.cp.lastElementChild!.remove();
     while (r.cp.children.length < n) r.cp.append(h('span', { class: 'wf-cp-seg' }));
     for (let i = 0; i < n; i++) {
@@ -642,7 +687,7 @@ export class Waterfall {
   }
 
   private fillMarks(r: RowEls, logs: LogEntry[] | undefined): void {
-    r.marks.replaceChildren();
+    if (r.marks.firstChild) r.marks.replaceChildren();
     if (!logs) return;
     const n = Math.min(logs.length, MAX_MARKS);
     for (let i = 0; i < n; i++) {
