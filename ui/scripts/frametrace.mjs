@@ -68,7 +68,10 @@ for (let run = 0; run < RUNS; run++) {
   const buf = await browser.stopTracing();
   if (opt('--save', '')) writeFileSync(`${opt('--save', '')}.${run + 1}.json`, buf);
   const { traceEvents } = JSON.parse(buf.toString());
-  const main = new Set(traceEvents.filter((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain').map((e) => `${e.pid}:${e.tid}`));
+  // The page's renderer: the one that ran its animation frames (Chromium's
+  // own pages, such as the omnibox's, have renderers of their own).
+  const pagePid = traceEvents.find((e) => e.name === 'FireAnimationFrame')?.pid;
+  const main = new Set(traceEvents.filter((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain' && e.pid === pagePid).map((e) => `${e.pid}:${e.tid}`));
   const sum = new Map();
   for (const e of traceEvents) {
     if (e.ph !== 'X' || !main.has(`${e.pid}:${e.tid}`)) continue;
@@ -84,12 +87,15 @@ for (let run = 0; run < RUNS; run++) {
   console.log(`  run ${run + 1}: ${frameTasks.length} main-thread tasks; task ms p50 ${q(0.5).toFixed(2)} · p90 ${q(0.9).toFixed(2)} · p99 ${q(0.99).toFixed(2)} · max ${q(1).toFixed(2)}`);
   const per = Object.fromEntries(SHOWN.map((k) => [k, (sum.get(k) ?? 0) / frames]));
   per.TaskDuration = (t1 - t0) / frames;
+  // Thread (CPU) time: what the page costs, without the time the main
+  // thread waited for a core on a loaded machine.
+  per['RunTask CPU'] = traceEvents.filter((e) => e.ph === 'X' && e.name === 'RunTask' && main.has(`${e.pid}:${e.tid}`)).reduce((a, e) => a + (e.tdur ?? 0) / 1000, 0) / frames;
   sums.push(per);
   await page.close();
 }
 const med = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(`${FRAMES} frames × ${RUNS} runs, ms per frame (median · min–max over runs)${css ? ` with CSS: ${css}` : ''}`);
-for (const k of ['TaskDuration', ...SHOWN]) {
+for (const k of ['TaskDuration', 'RunTask CPU', ...SHOWN]) {
   const xs = sums.map((s) => s[k]);
   console.log(
     `  ${k.padEnd(20)} ${med([...xs])
