@@ -91,6 +91,10 @@ export class Waterfall {
   /** The window of row positions bound now: [winFirst, winLast). */
   private winFirst = 0;
   private winLast = 0;
+  /** The version the window's rows were last bound at (NaN: never). */
+  private boundVersion = NaN;
+  /** What the time axis shows (zoom window and version), to redraw it only when that changes. */
+  private axisKey = '';
   private version = 1;
   private z0 = 0;
   private z1 = 1;
@@ -310,8 +314,15 @@ export class Waterfall {
     }
     const n = m.rows.length;
     const [first, last] = rowWindow(this.winFirst, this.winLast, Math.floor(scrollTop / ROW_H), Math.ceil((scrollTop + vh) / ROW_H), n);
+    // The same window at the same version (most scrolled frames): every row is bound already.
+    const same = first === this.winFirst && last === this.winLast && this.version === this.boundVersion;
     this.winFirst = first;
     this.winLast = last;
+    this.boundVersion = this.version;
+    if (same) {
+      this.renderMinimap(Math.floor(scrollTop / ROW_H), Math.ceil(vh / ROW_H), mmWidth);
+      return;
+    }
     const count = last - first;
     // Rows keep their position while it stays in view: a scrolled frame
     // binds only the rows that came into view (the others move with the
@@ -700,8 +711,8 @@ export class Waterfall {
 
   private renderAxis(): void {
     const key = `${this.z0}|${this.z1}|${this.version}`;
-    if (this.axisTicks.dataset.key === key) return;
-    this.axisTicks.dataset.key = key;
+    if (this.axisKey === key) return;
+    this.axisKey = key;
     const span = this.z1 - this.z0;
     const step = niceStep(span / 5);
     const ticks: HTMLElement[] = [];
