@@ -60,6 +60,8 @@ interface RowEls {
   marks: HTMLDivElement;
   /** Critical-path segments over the bar. */
   cp: HTMLDivElement;
+  /** The log records its marks show (the model's list, compared by identity). */
+  logs: LogEntry[] | undefined;
   /** The row position it stands at, or -1 when unused. */
   pos: number;
   /** What the row shows now (node index or lane code) and for which model/zoom version. */
@@ -401,6 +403,7 @@ export class Waterfall {
       cp: t[1] as HTMLDivElement,
       marks: t[2] as HTMLDivElement,
       dur: t[3] as HTMLSpanElement,
+      logs: undefined,
       pos: -1,
       bound: NaN,
       version: 0,
@@ -413,7 +416,7 @@ export class Waterfall {
     const changed = r.bound !== x;
     r.bound = x;
     r.version = this.version;
-    if (!this.fresh) {
+    if (changed && !this.fresh) {
       this.fresh = true;
       requestAnimationFrame(() => {
         this.fresh = false;
@@ -466,7 +469,6 @@ export class Waterfall {
       this.fillBadges(r.badges, node.flags, node.traceId, node.children.length, tree.inferredBy.get(node.traceId));
       toggleClass(row, 'stitch-inferred', (node.flags & F.INFERRED) !== 0);
       r.tl.hidden = false;
-      this.fillMarks(r, m.logs.get(x));
       r.row.setAttribute('aria-level', String(node.depth + 1));
     }
     const hasKids = node.children.length > 0;
@@ -519,8 +521,11 @@ export class Waterfall {
       // On the bar: white or dark, whichever reads on the service's colour (never red on a red bar).
       r.dur.style.color = a < 18 ? labelColor(serviceColor(node.service)) : '';
     }
-    // Log marks move with the zoom.
+    // Log marks: the trace's logs arrive after its rows (and change with
+    // the stitched view), so a row already bound gets them here.
     const logs = m.logs.get(x);
+    if (logs !== r.logs) this.fillMarks(r, logs);
+    // They move with the zoom.
     if (logs) {
       const els = r.marks.children;
       for (let i = 0; i < els.length; i++) {
@@ -550,7 +555,7 @@ export class Waterfall {
       r.svc.hidden = true;
       r.tl.hidden = true;
       r.badges.replaceChildren();
-      r.marks.replaceChildren();
+      this.fillMarks(r, undefined);
       r.row.removeAttribute('aria-level');
       // The lane's context: the other context values of its first span.
       const firstNode = lane.first >= 0 ? m.tree.nodes[lane.first] : undefined;
@@ -698,6 +703,7 @@ export class Waterfall {
   }
 
   private fillMarks(r: RowEls, logs: LogEntry[] | undefined): void {
+    r.logs = logs;
     if (r.marks.firstChild) r.marks.replaceChildren();
     if (!logs) return;
     const n = Math.min(logs.length, MAX_MARKS);
