@@ -9,7 +9,8 @@
 // Checks: the name column is dragged narrower, remembered, and fitted by a
 // double-click; at depth 30 a long Kestra name keeps its end visible
 // (`io.kestra.…execution.Fail`); the trace list's context columns and the
-// waterfall's chips show the Kestra namespace, flow and execution; the
+// waterfall's chips show the Kestra namespace, flow and execution; log
+// marks show on the first open (the logs arrive after the rows); the
 // error-message column; linked child traces fold under their parent
 // ("+3 linked") and expand; keyboard navigation and `?`; the stitched view
 // opened from a child puts the parent on top with the child highlighted and
@@ -255,6 +256,16 @@ try {
     const flows = await page.locator('[data-testid=context-chip][data-key="kestra.flowId"]').allInnerTexts();
     expect(flows.some((t) => t.includes('orders_pipeline')) && flows.some((t) => t.includes('process_orders')), `the flow chips name the flow and the subflow: ${flows}`);
     return `${keys.length} chips`;
+  });
+
+  // Regression: the trace's logs arrive after its first rows, and rows
+  // already bound did not get their log marks until rebound (a collapse,
+  // a scroll).
+  await step('log-marks-on-first-open', async () => {
+    await page.goto(`${BASE}/trace/${MAIN}`);
+    await page.locator('[data-testid=span-row]').first().waitFor();
+    await until(async () => (await page.locator('[data-testid=span-row] .wf-mark').count()) > 0, 'the rows of spans with logs show their log marks on the first open');
+    return `${await page.locator('[data-testid=span-row] .wf-mark').count()} marks`;
   });
 
   await step('api-call-in-its-execution-lane', async () => {

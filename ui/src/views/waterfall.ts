@@ -7,10 +7,10 @@ import { h, setText, toggleClass } from '../dom';
 import { anyValueToString, formatDuration, plural, severityName, shortId } from '../format';
 import { F, type Lane, type LogEntry, type SpanNode, type SpanTree } from '../tree';
 import { contextValues, shortKey } from '../context';
+import { rowWindow } from './rowWindow';
 import { clampGutter, depthShown, fitGutterWidth, indentPx, saveGutter, savedGutter, splitName } from '../names';
 
 export const ROW_H = 24;
-const OVERSCAN = 8;
 const MAX_MARKS = 48;
 const MINIMAP_H = 44;
 
@@ -60,6 +60,8 @@ interface RowEls {
   marks: HTMLDivElement;
   /** Critical-path segments over the bar. */
   cp: HTMLDivElement;
+  /** The log records its marks show (the model's list, compared by identity). */
+  logs: LogEntry[] | undefined;
   /** The row position it stands at, or -1 when unused. */
   pos: number;
   /** What the row shows now (node index or lane code) and for which model/zoom version. */
@@ -82,8 +84,19 @@ export class Waterfall {
   private readonly progressEl: HTMLDivElement;
   private readonly progressBar: HTMLSpanElement;
   private pool: RowEls[] = [];
+  /** Rows were bound since the last frame (their style is not computed yet). */
+  private fresh = false;
+  /** The row every new row is cloned from (makeRow). */
+  private template: HTMLDivElement | null = null;
   private model: WaterfallModel | null = null;
   private posOf: Int32Array = new Int32Array(0);
+  /** The window of row positions bound now: [winFirst, winLast). */
+  private winFirst = 0;
+  private winLast = 0;
+  /** The version the window's rows were last bound at (NaN: never). */
+  private boundVersion = NaN;
+  /** What the time axis shows (zoom window and version), to redraw it only when that changes. */
+  private axisKey = '';
   private version = 1;
   private z0 = 0;
   private z1 = 1;
@@ -158,6 +171,13 @@ export class Waterfall {
   }
 
   focus(): void {
+    // Focusing brings style up to date first: right after rows were bound
+    // (a new trace's first rows), that is every new row's style, in the
+    // task that bound them. The frame does that work anyway: focus there.
+    if (this.fresh) {
+      requestAnimationFrame(() => this.scroller.focus({ preventScroll: true }));
+      return;
+    }
     this.scroller.focus({ preventScroll: true });
   }
 
@@ -295,9 +315,17 @@ export class Waterfall {
       for (const r of this.pool) r.bound = NaN;
     }
     const n = m.rows.length;
-    const first = Math.max(0, Math.floor(scrollTop / ROW_H) - OVERSCAN);
-    const count = Math.max(0, Math.min(n - first, Math.ceil(vh / ROW_H) + 2 * OVERSCAN));
-    const last = first + count;
+    const [first, last] = rowWindow(this.winFirst, this.winLast, Math.floor(scrollTop / ROW_H), Math.ceil((scrollTop + vh) / ROW_H), n);
+    // The same window at the same version (most scrolled frames): every row is bound already.
+    const same = first === this.winFirst && last === this.winLast && this.version === this.boundVersion;
+    this.winFirst = first;
+    this.winLast = last;
+    this.boundVersion = this.version;
+    if (same) {
+      this.renderMinimap(Math.floor(scrollTop / ROW_H), Math.ceil(vh / ROW_H), mmWidth);
+      return;
+    }
+    const count = last - first;
     // Rows keep their position while it stays in view: a scrolled frame
     // binds only the rows that came into view (the others move with the
     // scroller, and the browser repaints only what changed).
@@ -337,23 +365,49 @@ export class Waterfall {
     this.renderMinimap(Math.floor(scrollTop / ROW_H), Math.ceil(vh / ROW_H), mmWidth);
   }
 
+  /** A new pooled row: a deep clone of one template row (cheaper than making its sixteen elements one by one). */
   private makeRow(): RowEls {
-    const indent = h('span', { class: 'wf-indent' });
-    const toggle = h('button', { class: 'wf-toggle', testid: 'span-toggle', attrs: { type: 'button', tabindex: -1, 'aria-label': 'Collapse or expand' } });
-    const dot = h('span', { class: 'svc-dot' });
-    const head = h('span', { class: 'wf-name-head' });
-    const tail = h('span', { class: 'wf-name-tail' });
-    const name = h('span', { class: 'wf-name', testid: 'span-name' }, head, tail);
-    const svc = h('span', { class: 'wf-svc' });
-    const ctx = h('span', { class: 'wf-ctx' });
-    const badges = h('span', { class: 'wf-badges' });
-    const bar = h('div', { class: 'wf-bar' });
-    const dur = h('span', { class: 'wf-dur' });
-    const marks = h('div', { class: 'wf-marks' });
-    const cp = h('div', { class: 'wf-cp' });
-    const tl = h('div', { class: 'wf-tl' }, bar, cp, marks, dur);
-    const row = h('div', { class: 'wf-row', attrs: { role: 'treeitem' } }, h('div', { class: 'wf-gutter' }, indent, toggle, dot, name, svc, ctx, badges), tl);
-    return { row, indent, toggle, dot, name, head, tail, svc, ctx, badges, tl, bar, dur, marks, cp, pos: -1, bound: NaN, version: 0 };
+    if (!this.template) {
+      const name = h('span', { class: 'wf-name', testid: 'span-name' }, h('span', { class: 'wf-name-head' }), h('span', { class: 'wf-name-tail' }));
+      const gutter = h(
+        'div',
+        { class: 'wf-gutter' },
+        h('span', { class: 'wf-indent' }),
+        h('button', { class: 'wf-toggle', testid: 'span-toggle', attrs: { type: 'button', tabindex: -1, 'aria-label': 'Collapse or expand' } }),
+        h('span', { class: 'svc-dot' }),
+        name,
+        h('span', { class: 'wf-svc' }),
+        h('span', { class: 'wf-ctx' }),
+        h('span', { class: 'wf-badges' }),
+      );
+      const tl = h('div', { class: 'wf-tl' }, h('div', { class: 'wf-bar' }), h('div', { class: 'wf-cp' }), h('div', { class: 'wf-marks' }), h('span', { class: 'wf-dur' }));
+      this.template = h('div', { class: 'wf-row', attrs: { role: 'treeitem' } }, gutter, tl);
+    }
+    const row = this.template.cloneNode(true) as HTMLDivElement;
+    const g = row.firstElementChild!.children;
+    const t = row.lastElementChild!.children;
+    const name = g[3] as HTMLSpanElement;
+    return {
+      row,
+      indent: g[0] as HTMLSpanElement,
+      toggle: g[1] as HTMLButtonElement,
+      dot: g[2] as HTMLSpanElement,
+      name,
+      head: name.firstElementChild as HTMLSpanElement,
+      tail: name.lastElementChild as HTMLSpanElement,
+      svc: g[4] as HTMLSpanElement,
+      ctx: g[5] as HTMLSpanElement,
+      badges: g[6] as HTMLSpanElement,
+      tl: row.lastElementChild as HTMLDivElement,
+      bar: t[0] as HTMLDivElement,
+      cp: t[1] as HTMLDivElement,
+      marks: t[2] as HTMLDivElement,
+      dur: t[3] as HTMLSpanElement,
+      logs: undefined,
+      pos: -1,
+      bound: NaN,
+      version: 0,
+    };
   }
 
   private bind(r: RowEls, pos: number, m: WaterfallModel): void {
@@ -362,6 +416,12 @@ export class Waterfall {
     const changed = r.bound !== x;
     r.bound = x;
     r.version = this.version;
+    if (changed && !this.fresh) {
+      this.fresh = true;
+      requestAnimationFrame(() => {
+        this.fresh = false;
+      });
+    }
     r.row.dataset.pos = String(pos);
     if (x < 0) {
       this.bindLane(r, m, -x - 1, changed);
@@ -409,7 +469,6 @@ export class Waterfall {
       this.fillBadges(r.badges, node.flags, node.traceId, node.children.length, tree.inferredBy.get(node.traceId));
       toggleClass(row, 'stitch-inferred', (node.flags & F.INFERRED) !== 0);
       r.tl.hidden = false;
-      this.fillMarks(r, m.logs.get(x));
       r.row.setAttribute('aria-level', String(node.depth + 1));
     }
     const hasKids = node.children.length > 0;
@@ -462,8 +521,11 @@ export class Waterfall {
       // On the bar: white or dark, whichever reads on the service's colour (never red on a red bar).
       r.dur.style.color = a < 18 ? labelColor(serviceColor(node.service)) : '';
     }
-    // Log marks move with the zoom.
+    // Log marks: the trace's logs arrive after its rows (and change with
+    // the stitched view), so a row already bound gets them here.
     const logs = m.logs.get(x);
+    if (logs !== r.logs) this.fillMarks(r, logs);
+    // They move with the zoom.
     if (logs) {
       const els = r.marks.children;
       for (let i = 0; i < els.length; i++) {
@@ -493,7 +555,7 @@ export class Waterfall {
       r.svc.hidden = true;
       r.tl.hidden = true;
       r.badges.replaceChildren();
-      r.marks.replaceChildren();
+      this.fillMarks(r, undefined);
       r.row.removeAttribute('aria-level');
       // The lane's context: the other context values of its first span.
       const firstNode = lane.first >= 0 ? m.tree.nodes[lane.first] : undefined;
@@ -585,6 +647,8 @@ export class Waterfall {
   }
 
   private fillBadges(el: HTMLElement, f: number, traceId: string, kids: number, inferredBy?: string): void {
+    // Most rows have no badge: leave an empty cell untouched (no DOM change to style and lay out).
+    if (!el.firstChild && !(f & ~F.ERROR_BELOW) && !(kids > 0 && f & F.ERROR_BELOW)) return;
     el.replaceChildren();
     const add = (cls: string, text: string, title: string) => el.appendChild(h('span', { class: `badge ${cls}`, text, title }));
     if (f & F.STITCHED) {
@@ -624,6 +688,7 @@ export class Waterfall {
   /** Draws the row's critical-path segments in the current zoom window (positions through the CSSOM, which the CSP allows). */
   private fillCritical(r: RowEls, segs: [number, number][] | undefined): void {
     const n = segs?.length ?? 0;
+    if (n === 0 && !r.cp.firstChild) return;
     while (r.cp.children.length > n) r.cp.lastElementChild!.remove();
     while (r.cp.children.length < n) r.cp.append(h('span', { class: 'wf-cp-seg' }));
     for (let i = 0; i < n; i++) {
@@ -638,7 +703,8 @@ export class Waterfall {
   }
 
   private fillMarks(r: RowEls, logs: LogEntry[] | undefined): void {
-    r.marks.replaceChildren();
+    r.logs = logs;
+    if (r.marks.firstChild) r.marks.replaceChildren();
     if (!logs) return;
     const n = Math.min(logs.length, MAX_MARKS);
     for (let i = 0; i < n; i++) {
@@ -651,8 +717,8 @@ export class Waterfall {
 
   private renderAxis(): void {
     const key = `${this.z0}|${this.z1}|${this.version}`;
-    if (this.axisTicks.dataset.key === key) return;
-    this.axisTicks.dataset.key = key;
+    if (this.axisKey === key) return;
+    this.axisKey = key;
     const span = this.z1 - this.z0;
     const step = niceStep(span / 5);
     const ticks: HTMLElement[] = [];
