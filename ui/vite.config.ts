@@ -14,7 +14,8 @@ export default defineConfig({
     assetsInlineLimit: 0,
     sourcemap: false,
   },
-  server: { proxy: { '/api': { target: api, changeOrigin: false } } },
-  preview: { proxy: { '/api': { target: api, changeOrigin: false } } },
+  // `/health` too: every page's low-disk banner polls it.
+  server: { proxy: { '/api': { target: api, changeOrigin: false }, '/health': { target: api, changeOrigin: false } } },
+  preview: { proxy: { '/api': { target: api, changeOrigin: false }, '/health': { target: api, changeOrigin: false } } },
   test: { include: ['test/**/*.test.ts'], environment: 'node' },
 });

@@ -911,7 +911,14 @@ await check('k-clock-badge-on-suspect-timestamps', async () => {
     resourceSpans: [
       {
         resource: { attributes: [{ key: 'service.name', value: { stringValue: 'kestra' } }] },
-        scopeSpans: [{ scope: { name: 'io.kestra.core.runners.Worker' }, spans: [{ traceId: OLD.trace, spanId: OLD.span, name: 'WORKER - io.kestra.plugin.core.log.Log', kind: 1, startTimeUnixNano: '1544712660000000000', endTimeUnixNano: '1544712661000000000' }] }],
+        scopeSpans: [
+          {
+            scope: { name: 'io.kestra.core.runners.Worker' },
+            spans: [
+              { traceId: OLD.trace, spanId: OLD.span, name: 'WORKER - io.kestra.plugin.core.log.Log', kind: 1, startTimeUnixNano: '1544712660000000000', endTimeUnixNano: '1544712661000000000' },
+            ],
+          },
+        ],
       },
     ],
   };
@@ -927,7 +934,10 @@ await check('k-clock-badge-on-suspect-timestamps', async () => {
   expect(/Timestamp looks wrong/.test(title), `the badge's hover text says why: ${JSON.stringify(title)}`);
   await vis(row).click();
   const details = await need(tid('span-details'), 'span details after selecting the 2018 span');
-  await until(async () => /Timestamp looks wrong/.test(await details.innerText()) && /2018/.test(await details.innerText()), 'span details should say the timestamp looks wrong and state its date (2018)');
+  await until(
+    async () => /Timestamp looks wrong/.test(await details.innerText()) && /2018/.test(await details.innerText()),
+    'span details should say the timestamp looks wrong and state its date (2018)',
+  );
   await shot('k-clock-badge');
   return JSON.stringify(text);
 });
