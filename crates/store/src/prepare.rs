@@ -22,6 +22,7 @@ use crate::correlate::{CorrValue, Correlator};
 use loupe_model::correlation::JoinRule;
 
 /// A resource or scope, interned by content hash.
+#[derive(Clone)]
 pub(crate) struct Envelope {
     pub hash: i64,
     pub body: Vec<u8>,

@@ -20,10 +20,13 @@
 mod checkpoint;
 mod command;
 mod dashboard;
+#[cfg(test)]
+mod footprint;
 mod imports;
 mod interned;
 mod logs;
 mod metrics;
+mod split;
 mod thread;
 mod traces;
 
