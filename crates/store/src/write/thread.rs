@@ -56,6 +56,9 @@ pub(super) struct WriterState {
 /// deleted only slows ingest.
 const CAP_HOLD: Duration = Duration::from_millis(500);
 
+/// When a batch refused for the size cap may be sent again.
+const CAP_RETRY: Duration = Duration::from_secs(1);
+
 /// The writer's view of free space (`crate::disk`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum DiskState {
@@ -171,35 +174,40 @@ impl WriterState {
             self.retention_step(&mut last_retention, false);
             self.check_disk();
             self.bound_wal();
+            // Waits here, between groups, rather than with a batch in hand.
             self.hold_under_cap(&mut last_retention);
         }
     }
 
-    /// The size cap bounds the disk by design, not only on average: while
-    /// the database file plus the WAL are over the cap, the writer keeps
-    /// deleting, sweeping and vacuuming before it takes the next batch, for
-    /// at most [`CAP_HOLD`]. Ingest waits meanwhile; the queue behind it
-    /// fills and is answered with the retryable refusal, so nothing
-    /// acknowledged is lost and a burst cannot outrun retention.
-    fn hold_under_cap(&mut self, last: &mut Instant) {
+    /// The size cap bounds the disk by design, not only on average: before
+    /// every transaction, the database file plus the WAL (counted at its
+    /// bound) plus what one transaction may add must fit the cap's margin
+    /// (`RetentionState::room_for_commit`). Until they do, the writer keeps
+    /// deleting, sweeping and vacuuming instead of writing, for at most
+    /// [`CAP_HOLD`]; ingest waits meanwhile and the queue behind it fills
+    /// and is answered with the retryable refusal. Returns false when the
+    /// files are still over after that: the caller refuses the batches in
+    /// hand (retryable) rather than overshoot.
+    fn hold_under_cap(&mut self, last: &mut Instant) -> bool {
         let Some(path) = self.conn.path().filter(|p| !p.is_empty()) else {
-            return;
+            return true;
         };
         let path = std::path::PathBuf::from(path);
         let started = Instant::now();
-        while started.elapsed() < CAP_HOLD {
-            match self.retention.on_disk_over_cap(&self.conn, &path) {
-                Ok(true) => {}
-                Ok(false) => return,
+        loop {
+            match self.retention.room_for_commit(&self.conn, &path) {
+                Ok(true) => return true,
+                Ok(false) => {}
                 Err(e) => {
                     tracing::debug!("size check failed: {e}");
-                    return;
+                    return true;
                 }
             }
+            if started.elapsed() >= CAP_HOLD {
+                return false;
+            }
             *last = Instant::now();
-            // As when idle: no batch is taken meanwhile, so free pages go
-            // back at the idle rate.
-            self.step_now(true);
+            self.step_now();
             self.bound_wal();
         }
     }
@@ -347,11 +355,11 @@ impl WriterState {
             return;
         }
         *last = Instant::now();
-        self.step_now(idle);
+        self.step_now();
     }
 
-    fn step_now(&mut self, idle: bool) {
-        match self.retention.step(&self.conn, self.now(), idle) {
+    fn step_now(&mut self) {
+        match self.retention.step(&self.conn, self.now()) {
             Ok(n) => self.stats.retention_deleted.add(n as u64),
             Err(e) if e.fault().is_some_and(|f| f.is_transient()) => {
                 tracing::debug!("retention step failed: {e}")
@@ -396,6 +404,7 @@ impl WriterState {
         }
         let mut errors: Vec<Option<SinkError>> = vec![None; acks.len()];
         let mut failed = 0;
+        let mut refusing = false;
         let mut start = 0;
         while start < parts.len() {
             // As many parts as fit the budget (at least one).
@@ -407,10 +416,27 @@ impl WriterState {
             }
             if start > 0 {
                 self.bound_wal();
-                self.hold_under_cap(last);
             }
             let tx = &parts[start..end];
-            let results: Vec<Result<(), SinkError>> =
+            // Telemetry only: a deleted import or a saved dashboard goes
+            // through (they are small, and a deletion frees space).
+            let telemetry = tx.iter().all(|p| matches!(p.1, Command::Batch(_)));
+            if telemetry && !refusing && !self.hold_under_cap(last) {
+                tracing::debug!("over the size cap after {CAP_HOLD:?} of retention: refusing");
+                refusing = true;
+            }
+            let results: Vec<Result<(), SinkError>> = if telemetry && refusing {
+                // Retention could not make room in time: the rest of the
+                // group is refused, retryable, without holding again (what
+                // is stored of a job stays; its retry adds the rest).
+                tx.iter()
+                    .map(|_| {
+                        Err(SinkError::Busy {
+                            retry_after: CAP_RETRY,
+                        })
+                    })
+                    .collect()
+            } else {
                 match self.transaction(|w| tx.iter().try_for_each(|p| w.apply(&p.1))) {
                     Ok(()) => tx.iter().map(|_| Ok(())).collect(),
                     // A storage fault (disk full, locked) fails every part
@@ -427,7 +453,8 @@ impl WriterState {
                         let answer = self.sink_error(&e);
                         tx.iter().map(|_| Err(answer.clone())).collect()
                     }
-                };
+                }
+            };
             if results.iter().any(|r| r.is_ok()) {
                 self.stats.committed_now();
             }
