@@ -37,11 +37,11 @@ pub(crate) fn request(n: u64, spans: usize) -> ExportTraceServiceRequest {
         tid[8..16].copy_from_slice(&(trace as u64 + 1).to_be_bytes());
         out.push(Span {
             trace_id: tid.to_vec(),
-            span_id: ((n << 20) | i as u64 + 1).to_be_bytes().to_vec(),
+            span_id: ((n << 20) | (i as u64 + 1)).to_be_bytes().to_vec(),
             parent_span_id: if k == 0 {
                 vec![]
             } else {
-                ((n << 20) | (i - k) as u64 + 1).to_be_bytes().to_vec()
+                ((n << 20) | ((i - k) as u64 + 1)).to_be_bytes().to_vec()
             },
             name: format!("WORKER - io.kestra.plugin.core.task{}", k % 8),
             start_time_unix_nano: 1_700_000_000_000_000_000 + n * 1_000_000_000 + k as u64,
@@ -140,7 +140,7 @@ fn commit_frames(
             .or_default() += 1;
     }
     let mut by: Vec<_> = by.into_iter().collect();
-    by.sort_by(|a, b| b.1.cmp(&a.1));
+    by.sort_by_key(|b| std::cmp::Reverse(b.1));
     (pages.len(), by)
 }
 
