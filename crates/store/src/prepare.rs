@@ -136,7 +136,8 @@ pub(crate) struct SpanGroup {
 }
 
 /// One distinct (key, value) of the batch and the traces (indices into
-/// `PreparedTraces::traces`, ascending) that carry it.
+/// `PreparedTraces::traces`, in the order the pair was first seen for
+/// them: not ascending when spans of traces interleave) that carry it.
 pub(crate) struct Posting {
     pub key: String,
     pub value: IndexValue,

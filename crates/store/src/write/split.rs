@@ -187,8 +187,11 @@ pub(super) fn split(t: PreparedTraces, budget: u64) -> Vec<(PreparedTraces, u64)
         });
         part.groups.push(g);
     }
-    for p in t.postings {
-        // Its traces are ascending, so each part's are a run.
+    for mut p in t.postings {
+        // Sorted, each part's traces are a run, so a part gets one row per
+        // (key, value) (traces are listed in the order the pair was first
+        // seen for them, which interleaved spans make non-ascending).
+        p.traces.sort_unstable();
         let mut run_start = 0;
         while run_start < p.traces.len() {
             let i = part_of(p.traces[run_start]);
@@ -210,4 +213,104 @@ pub(super) fn split(t: PreparedTraces, budget: u64) -> Vec<(PreparedTraces, u64)
         parts[i].corr.push(v);
     }
     parts.into_iter().zip(estimates).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use loupe_model::otlp::common::{any_value::Value, AnyValue, KeyValue};
+    use loupe_model::otlp::trace::{ResourceSpans, ScopeSpans, Span};
+    use loupe_model::otlp::ExportTraceServiceRequest;
+    use loupe_model::sink::Batch;
+
+    use super::*;
+    use crate::prepare::prepare;
+
+    /// Spans of traces A, B, C in the order A B C B C A, the last three
+    /// carrying `y = 1`: the pair is listed for traces [1, 2, 0].
+    fn interleaved() -> PreparedTraces {
+        let span = |trace: u8, n: u8, y: bool| Span {
+            trace_id: vec![trace; 16],
+            span_id: vec![trace, n, 0, 0, 0, 0, 0, 1],
+            name: format!("s{trace}{n}"),
+            attributes: y
+                .then(|| KeyValue {
+                    key: "y".into(),
+                    value: Some(AnyValue {
+                        value: Some(Value::IntValue(1)),
+                    }),
+                    ..Default::default()
+                })
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        };
+        let spans = vec![
+            span(1, 0, false),
+            span(2, 0, false),
+            span(3, 0, false),
+            span(2, 1, true),
+            span(3, 1, true),
+            span(1, 1, true),
+        ];
+        let req = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        match prepare(Batch::Traces(req), &[]) {
+            Prepared::Traces(t) => t,
+            _ => unreachable!(),
+        }
+    }
+
+    /// (key, value, trace ID) of every posting of `t`.
+    fn postings(t: &PreparedTraces) -> BTreeSet<(String, String, [u8; 16])> {
+        t.postings
+            .iter()
+            .flat_map(|p| {
+                p.traces
+                    .iter()
+                    .map(move |&i| (p.key.clone(), format!("{:?}", p.value), t.traces[i]))
+            })
+            .collect()
+    }
+
+    /// Regression: a pair listed for traces out of order gave a part two
+    /// rows for the same (key, value), which the index's primary key
+    /// refuses. At every budget, each part has one row per pair, and the
+    /// parts together hold exactly the batch's postings, spans and traces.
+    #[test]
+    fn interleaved_traces_split_into_one_row_per_pair_and_part() {
+        let whole = interleaved();
+        assert!(whole.postings.iter().any(|p| p.traces == [1, 2, 0]));
+        let expected = postings(&whole);
+        let spans: usize = whole.groups.iter().map(|g| g.spans.len()).sum();
+        for budget in 1..=pages(&Prepared::Traces(interleaved())) {
+            let parts = split(interleaved(), budget);
+            let mut got = BTreeSet::new();
+            let mut got_spans = 0;
+            let mut traces = Vec::new();
+            for (part, _) in &parts {
+                let pairs: Vec<_> = part
+                    .postings
+                    .iter()
+                    .map(|p| (p.key.clone(), format!("{:?}", p.value)))
+                    .collect();
+                let distinct: BTreeSet<_> = pairs.iter().collect();
+                assert_eq!(distinct.len(), pairs.len(), "budget {budget}: {pairs:?}");
+                got.extend(postings(part));
+                got_spans += part.groups.iter().map(|g| g.spans.len()).sum::<usize>();
+                traces.extend(part.traces.iter().copied());
+            }
+            assert_eq!(got, expected, "budget {budget}");
+            assert_eq!(got_spans, spans, "budget {budget}");
+            assert_eq!(traces, whole.traces, "budget {budget}");
+        }
+    }
 }
