@@ -22,6 +22,7 @@ use crate::correlate::{CorrValue, Correlator};
 use loupe_model::correlation::JoinRule;
 
 /// A resource or scope, interned by content hash.
+#[derive(Clone)]
 pub(crate) struct Envelope {
     pub hash: i64,
     pub body: Vec<u8>,
@@ -135,7 +136,8 @@ pub(crate) struct SpanGroup {
 }
 
 /// One distinct (key, value) of the batch and the traces (indices into
-/// `PreparedTraces::traces`, ascending) that carry it.
+/// `PreparedTraces::traces`, in the order the pair was first seen for
+/// them: not ascending when spans of traces interleave) that carry it.
 pub(crate) struct Posting {
     pub key: String,
     pub value: IndexValue,

@@ -77,7 +77,9 @@ pub(crate) struct RetentionState {
     stale_segment: i64,
     /// The data is over the cap itself: delete in bigger batches.
     urgent: bool,
-    /// Free pages one step gives back at most: half the WAL limit's worth.
+    /// Free pages one step gives back at most: a third of the WAL limit's
+    /// worth (a moved page is written with its parent and pointer-map
+    /// page), so a step's vacuum adds no more to the WAL than a commit.
     vacuum_pages: u64,
     /// The WAL size the checkpointer keeps to ([`wal_limit`]).
     wal_limit: u64,
@@ -102,7 +104,7 @@ impl RetentionState {
             cursor: None,
             stale_segment: 0,
             urgent: false,
-            vacuum_pages: (wal_limit(cfg_max) / 2 / 4096).max(16),
+            vacuum_pages: (wal_limit(cfg_max) / 3 / (4096 + 24)).max(16),
             wal_limit: wal_limit(cfg_max),
             kept: [0; 3],
             vacuum_behind: false,
@@ -175,20 +177,34 @@ impl RetentionState {
         Ok(deleted)
     }
 
-    /// Whether the files on disk, the database (free pages included) plus
-    /// the WAL as it is now, are over the cap: what the user's disk sees.
-    /// Queues the size check's deletion when nothing is queued yet.
-    pub(crate) fn on_disk_over_cap(
+    /// Whether one more transaction fits the cap's margin by construction:
+    /// the database file, plus the WAL at the larger of its size now and
+    /// its limit (past the limit the writer truncates it before the next
+    /// transaction, unless readers hold it), plus one transaction's frames
+    /// (at most the limit: `write::split`), plus as many pages the file may
+    /// grow by when they are checkpointed, at most [`MARGIN`] × the cap.
+    /// Queues the size check's deletion when not.
+    pub(crate) fn room_for_commit(
         &mut self,
         conn: &Connection,
         db: &std::path::Path,
     ) -> Result<bool, StoreError> {
         let m = measure(conn)?;
-        let over = m.file.saturating_add(wal_bytes(db)) > self.cfg.max_bytes;
-        if over {
+        let wal = wal_bytes(db).max(self.wal_limit);
+        let fits = m
+            .file
+            .saturating_add(wal)
+            .saturating_add(2 * self.wal_limit)
+            <= self.margin_bytes();
+        if !fits {
             self.check_size(conn)?;
         }
-        Ok(over)
+        Ok(fits)
+    }
+
+    /// The most database + WAL may take: [`MARGIN`] × the cap.
+    fn margin_bytes(&self) -> u64 {
+        fraction(self.cfg.max_bytes, MARGIN)
     }
 
     /// Free disk space is short by `shortfall` bytes: queues the oldest
@@ -234,6 +250,13 @@ impl RetentionState {
         self.cfg.max_bytes
     }
 
+    /// Whether the WAL is past its limit (the writer truncates it next).
+    fn wal_over(&self, conn: &Connection) -> bool {
+        conn.path()
+            .filter(|p| !p.is_empty())
+            .is_some_and(|p| wal_bytes(std::path::Path::new(p)) > self.wal_limit)
+    }
+
     /// Whether retention has work queued that should not wait for the
     /// next periodic step.
     pub(crate) fn behind(&self) -> bool {
@@ -242,12 +265,7 @@ impl RetentionState {
 
     /// One bounded step at time `now` (the writer's clock, which stamps
     /// arrivals); returns how many rows it deleted.
-    pub(crate) fn step(
-        &mut self,
-        conn: &Connection,
-        now: u64,
-        idle: bool,
-    ) -> Result<usize, StoreError> {
+    pub(crate) fn step(&mut self, conn: &Connection, now: u64) -> Result<usize, StoreError> {
         let mut deleted = 0;
         let age_ns = self.cfg.max_age.as_nanos().min(u64::MAX as u128) as u64;
         if now > age_ns {
@@ -283,11 +301,16 @@ impl RetentionState {
             } else {
                 SWEEP_BUDGET
             };
-            if self.cursor.is_none() || started.elapsed() >= budget {
+            // Each slice is a transaction of its own; past the WAL's limit
+            // the rest waits for the writer to truncate it (`bound_wal`), so
+            // retention adds to the WAL no more than a commit does.
+            if self.cursor.is_none() || started.elapsed() >= budget || self.wal_over(conn) {
                 break;
             }
         }
-        self.vacuum_some(conn, idle)?;
+        if !self.wal_over(conn) {
+            self.vacuum_some(conn)?;
+        }
         Ok(deleted)
     }
 
@@ -354,22 +377,17 @@ impl RetentionState {
     /// that, free pages stay: ingest reuses them, the file does not grow.
     /// (A database created before auto_vacuum=INCREMENTAL keeps them: the
     /// pragma is then a no-op, ARCHITECTURE.md.)
-    fn vacuum_some(&mut self, conn: &Connection, idle: bool) -> Result<(), StoreError> {
+    fn vacuum_some(&mut self, conn: &Connection) -> Result<(), StoreError> {
         let m = measure(conn)?;
         self.vacuum_behind = m.free_pages > 0
             && (self.low_disk || m.file + self.wal_limit > fraction(self.cfg.max_bytes, HIGH));
         if !self.vacuum_behind {
             return Ok(());
         }
-        // Idle: a WAL limit's worth per step, and steps follow each other
-        // every 10 ms while this is behind, each followed by the writer's
-        // WAL truncation, so the file is back under the cap within seconds.
-        let pages = if idle {
-            self.vacuum_pages * 2
-        } else {
-            self.vacuum_pages
-        };
-        let chunk = pages.min(m.free_pages);
+        // Steps follow each other every 10 ms while this is behind, each
+        // followed by the writer's WAL truncation, so the file is back under
+        // the cap within seconds.
+        let chunk = self.vacuum_pages.min(m.free_pages);
         conn.execute_batch(&format!("PRAGMA incremental_vacuum({chunk})"))?;
         Ok(())
     }
@@ -383,6 +401,11 @@ impl RetentionState {
 pub(crate) fn wal_limit(max_bytes: u64) -> u64 {
     (max_bytes / 20).clamp(256 << 10, 64 << 20)
 }
+
+/// Database + WAL stay within this many times the cap (ARCHITECTURE.md,
+/// "the size cap"): the writer holds ingest until one more transaction
+/// fits ([`RetentionState::room_for_commit`]).
+pub(crate) const MARGIN: f64 = 1.1;
 
 /// Share of the cap at which the size limit starts deleting.
 const HIGH: f64 = 0.85;

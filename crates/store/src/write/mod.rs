@@ -6,8 +6,12 @@
 //!   (retention included), so there is never writer-lock contention among
 //!   them and caches of row IDs stay true.
 //! - A ticket resolves `Ok` only after the transaction holding its command
-//!   has committed to the WAL (`synchronous = NORMAL`: durable when the
-//!   process is killed; an OS crash may lose the last commits).
+//!   (every one, for a trace batch split into parts) has committed to the
+//!   WAL (`synchronous = NORMAL`: durable when the process is killed; an OS
+//!   crash may lose the last commits).
+//! - No transaction's WAL exceeds the size cap's WAL limit (by an estimate
+//!   from above, `split`), and none starts unless database + WAL + one more
+//!   fit 1.1 × the cap (`thread::hold_under_cap`).
 //! - The queue is bounded in batches and in bytes: when either is full,
 //!   `submit` answers `Busy` at once and memory stays bounded.
 //!
@@ -15,15 +19,20 @@
 //! shutdown); `command` what can be queued; `thread` the loop, group commit
 //! and transactions; `traces`, `logs`, `metrics`, `dashboard`, `imports`
 //! how each command becomes rows; `interned` the resource, scope and
-//! attribute-key IDs they share; `checkpoint` the WAL checkpointer.
+//! attribute-key IDs they share; `split` a batch's pages and its parts;
+//! `checkpoint` the WAL checkpointer; `footprint` (tests) WAL frames per
+//! commit, measured.
 
 mod checkpoint;
 mod command;
 mod dashboard;
+#[cfg(test)]
+mod footprint;
 mod imports;
 mod interned;
 mod logs;
 mod metrics;
+mod split;
 mod thread;
 mod traces;
 

@@ -16,7 +16,7 @@ use super::interned::Interned;
 use super::logs::Logs;
 use super::metrics::Metrics;
 use super::traces::Traces;
-use super::{dashboard, imports};
+use super::{dashboard, imports, split};
 use crate::disk::{LowDisk, Refusal};
 use crate::error::StoreError;
 use crate::prepare::Prepared;
@@ -55,6 +55,9 @@ pub(super) struct WriterState {
 /// retention steps, short enough that a cap smaller than what can be
 /// deleted only slows ingest.
 const CAP_HOLD: Duration = Duration::from_millis(500);
+
+/// When a batch refused for the size cap may be sent again.
+const CAP_RETRY: Duration = Duration::from_secs(1);
 
 /// The writer's view of free space (`crate::disk`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,54 +161,53 @@ impl WriterState {
                     .queue_wait
                     .observe_duration(started.saturating_duration_since(j.queued_at));
             }
-            let results = self.commit_group(&jobs);
+            let batches = jobs.len();
+            let failed = self.commit_group(jobs, &mut last_retention);
             let left = queued.fetch_sub(weight, Ordering::SeqCst) - weight;
             let stats = &self.stats;
             stats.commit_duration.observe_duration(started.elapsed());
-            stats.commit_batches.observe(jobs.len() as f64);
+            stats.commit_batches.observe(batches as f64);
             stats.commits.inc();
-            stats.queued_batches.add(-(jobs.len() as i64));
+            stats.queued_batches.add(-(batches as i64));
             stats.queued_bytes.set(left as i64);
-            let failed = results.iter().filter(|r| r.is_err()).count();
             stats.failed_batches.add(failed as u64);
-            if failed < jobs.len() {
-                stats.committed_now();
-            }
-            for (job, result) in jobs.into_iter().zip(results) {
-                let _ = job.ack.send(result);
-            }
             self.retention_step(&mut last_retention, false);
             self.check_disk();
             self.bound_wal();
+            // Waits here, between groups, rather than with a batch in hand.
             self.hold_under_cap(&mut last_retention);
         }
     }
 
-    /// The size cap bounds the disk by design, not only on average: while
-    /// the database file plus the WAL are over the cap, the writer keeps
-    /// deleting, sweeping and vacuuming before it takes the next batch, for
-    /// at most [`CAP_HOLD`]. Ingest waits meanwhile; the queue behind it
-    /// fills and is answered with the retryable refusal, so nothing
-    /// acknowledged is lost and a burst cannot outrun retention.
-    fn hold_under_cap(&mut self, last: &mut Instant) {
+    /// The size cap bounds the disk by design, not only on average: before
+    /// every transaction, the database file plus the WAL (counted at its
+    /// bound) plus what one transaction may add must fit the cap's margin
+    /// (`RetentionState::room_for_commit`). Until they do, the writer keeps
+    /// deleting, sweeping and vacuuming instead of writing, for at most
+    /// [`CAP_HOLD`]; ingest waits meanwhile and the queue behind it fills
+    /// and is answered with the retryable refusal. Returns false when the
+    /// files are still over after that: the caller refuses the batches in
+    /// hand (retryable) rather than overshoot.
+    fn hold_under_cap(&mut self, last: &mut Instant) -> bool {
         let Some(path) = self.conn.path().filter(|p| !p.is_empty()) else {
-            return;
+            return true;
         };
         let path = std::path::PathBuf::from(path);
         let started = Instant::now();
-        while started.elapsed() < CAP_HOLD {
-            match self.retention.on_disk_over_cap(&self.conn, &path) {
-                Ok(true) => {}
-                Ok(false) => return,
+        loop {
+            match self.retention.room_for_commit(&self.conn, &path) {
+                Ok(true) => return true,
+                Ok(false) => {}
                 Err(e) => {
                     tracing::debug!("size check failed: {e}");
-                    return;
+                    return true;
                 }
             }
+            if started.elapsed() >= CAP_HOLD {
+                return false;
+            }
             *last = Instant::now();
-            // As when idle: no batch is taken meanwhile, so free pages go
-            // back at the idle rate.
-            self.step_now(true);
+            self.step_now();
             self.bound_wal();
         }
     }
@@ -358,11 +360,11 @@ impl WriterState {
             return;
         }
         *last = Instant::now();
-        self.step_now(idle);
+        self.step_now();
     }
 
-    fn step_now(&mut self, idle: bool) {
-        match self.retention.step(&self.conn, self.now(), idle) {
+    fn step_now(&mut self) {
+        match self.retention.step(&self.conn, self.now()) {
             Ok(n) => self.stats.retention_deleted.add(n as u64),
             Err(e) if e.fault().is_some_and(|f| f.is_transient()) => {
                 tracing::debug!("retention step failed: {e}")
@@ -371,29 +373,120 @@ impl WriterState {
         }
     }
 
-    /// Applies all jobs in one transaction and commits once. If any job
-    /// fails, the transaction is rolled back and each job is retried in a
-    /// transaction of its own, so a bad batch fails alone. (Savepoints per
-    /// batch would isolate failures too, but copy every touched page into a
-    /// sub-journal: a third of the writer's time in profiles.)
-    fn commit_group(&mut self, jobs: &[Job]) -> Vec<Result<(), SinkError>> {
-        match self.transaction(|w| jobs.iter().try_for_each(|j| w.apply(&j.command))) {
-            Ok(()) => jobs.iter().map(|_| Ok(())).collect(),
-            // A storage fault (disk full, locked) fails every batch alike:
-            // retrying them one by one would only wait out the busy timeout
-            // once per batch.
-            Err(e) if jobs.len() > 1 && e.fault().is_none() => jobs
-                .iter()
-                .map(|j| {
-                    self.transaction(|w| w.apply(&j.command))
-                        .map_err(|e| self.sink_error(&e))
-                })
-                .collect(),
-            Err(e) => {
-                let answer = self.sink_error(&e);
-                jobs.iter().map(|_| Err(answer.clone())).collect()
+    /// Commits the jobs' commands in as few transactions as the budget
+    /// allows (`super::split`): every transaction's estimated pages, what
+    /// its commit adds to the WAL, stay within [`split::budget`], so a
+    /// large trace batch is split into parts of whole traces; between
+    /// transactions the WAL is bounded and ingest held while the files are
+    /// over the cap, as between groups. A job is acknowledged once all its
+    /// parts are committed (a failed part fails it: its retry stores only
+    /// what is missing). If a transaction fails, it is rolled back and each
+    /// of its parts is retried in a transaction of its own, so a bad batch
+    /// fails alone. (Savepoints per batch would isolate failures too, but
+    /// copy every touched page into a sub-journal: a third of the writer's
+    /// time in profiles.) Returns how many jobs failed.
+    fn commit_group(&mut self, jobs: Vec<Job>, last: &mut Instant) -> usize {
+        let budget = split::budget(self.retention.max_bytes());
+        let mut parts: Vec<(usize, Command, u64)> = Vec::new();
+        let mut acks = Vec::with_capacity(jobs.len());
+        let mut remaining = Vec::with_capacity(jobs.len());
+        for (i, job) in jobs.into_iter().enumerate() {
+            let before = parts.len();
+            match job.command {
+                Command::Batch(Prepared::Traces(t)) => parts.extend(
+                    split::split(t, budget)
+                        .into_iter()
+                        .map(|(t, pages)| (i, Command::Batch(Prepared::Traces(t)), pages)),
+                ),
+                Command::Batch(p) => {
+                    let pages = split::pages(&p);
+                    parts.push((i, Command::Batch(p), pages));
+                }
+                c => parts.push((i, c, 0)),
             }
+            remaining.push(parts.len() - before);
+            acks.push(Some(job.ack));
         }
+        let mut errors: Vec<Option<SinkError>> = vec![None; acks.len()];
+        let mut failed = 0;
+        let mut refusing = false;
+        let mut start = 0;
+        while start < parts.len() {
+            // As many parts as fit the budget (at least one).
+            let mut end = start + 1;
+            let mut pages = parts[start].2;
+            while end < parts.len() && pages.saturating_add(parts[end].2) <= budget {
+                pages += parts[end].2;
+                end += 1;
+            }
+            if start > 0 {
+                self.bound_wal();
+            }
+            let tx = &parts[start..end];
+            // Telemetry only: a deleted import or a saved dashboard goes
+            // through (they are small, and a deletion frees space).
+            let telemetry = tx.iter().all(|p| matches!(p.1, Command::Batch(_)));
+            if telemetry && !refusing && !self.hold_under_cap(last) {
+                tracing::debug!("over the size cap after {CAP_HOLD:?} of retention: refusing");
+                refusing = true;
+            }
+            let results: Vec<Result<(), SinkError>> = if telemetry && refusing {
+                // Retention could not make room in time: the rest of the
+                // group is refused, retryable, without holding again (what
+                // is stored of a job stays; its retry adds the rest).
+                tx.iter()
+                    .map(|_| {
+                        Err(SinkError::Busy {
+                            retry_after: CAP_RETRY,
+                        })
+                    })
+                    .collect()
+            } else {
+                match self.transaction(|w| tx.iter().try_for_each(|p| w.apply(&p.1))) {
+                    Ok(()) => tx.iter().map(|_| Ok(())).collect(),
+                    // A storage fault (disk full, locked) fails every part
+                    // alike: retrying them one by one would only wait out
+                    // the busy timeout once per part.
+                    Err(e) if tx.len() > 1 && e.fault().is_none() => tx
+                        .iter()
+                        .map(|p| {
+                            self.transaction(|w| w.apply(&p.1))
+                                .map_err(|e| self.sink_error(&e))
+                        })
+                        .collect(),
+                    Err(e) => {
+                        let answer = self.sink_error(&e);
+                        tx.iter().map(|_| Err(answer.clone())).collect()
+                    }
+                }
+            };
+            if results.iter().any(|r| r.is_ok()) {
+                self.stats.committed_now();
+            }
+            for (p, result) in tx.iter().zip(results) {
+                let job = p.0;
+                if let Err(e) = result {
+                    errors[job].get_or_insert(e);
+                }
+                remaining[job] -= 1;
+                if remaining[job] == 0 {
+                    // All its parts are in: acknowledged now, not after
+                    // the rest of the group.
+                    let answer = match errors[job].take() {
+                        Some(e) => {
+                            failed += 1;
+                            Err(e)
+                        }
+                        None => Ok(()),
+                    };
+                    if let Some(ack) = acks[job].take() {
+                        let _ = ack.send(answer);
+                    }
+                }
+            }
+            start = end;
+        }
+        failed
     }
 
     /// Classifies a failed write once: storage faults are remembered for
