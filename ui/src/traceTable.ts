@@ -71,10 +71,20 @@ export class TraceTable {
   /** Nanoseconds since `base`, as `buildTree` computes them (end ≥ start). */
   readonly start: Float64Array;
   readonly end: Float64Array;
-  /** The chunk of each span is `chunks[i / chunkSize]`; where its attribute IDs start in that chunk. */
+  /** By span: string IDs (name, status message), resource and scope indices, kind, status code (-1: none). */
+  private readonly name: Int32Array;
+  private readonly message: Int32Array;
+  private readonly resource: Int32Array;
+  private readonly scope: Int32Array;
+  private readonly kind: Int32Array;
+  private readonly code: Int32Array;
+  /** Span i's attribute IDs are `attrIds[attrAt[i] .. attrAt[i + 1])`. */
   private readonly attrAt: Int32Array;
-  private readonly chunks: TraceColumnsChunk[] = [];
-  private readonly extras: Map<number, OtlpSpan>[] = [];
+  private attrIds = new Int32Array(1024);
+  /** What stays as parsed, by chunk (span i is in `chunks[i / chunkSize]`): the strings. */
+  private readonly chunks: Pick<TraceColumnsChunk, 'spanId' | 'parentSpanId' | 'start' | 'end' | 'flags' | 'loupeFlags'>[] = [];
+  /** Spans with events, links…, whole, by span index. */
+  private readonly extras = new Map<number, OtlpSpan>();
   private readonly chunkSize: number;
   private readonly strings: string[] = [''];
   private readonly attributes: KeyValue[] = [];
@@ -101,7 +111,13 @@ export class TraceTable {
     this.flags = new Int32Array(n);
     this.start = new Float64Array(n);
     this.end = new Float64Array(n);
-    this.attrAt = new Int32Array(n);
+    this.name = new Int32Array(n);
+    this.message = new Int32Array(n);
+    this.resource = new Int32Array(n);
+    this.scope = new Int32Array(n);
+    this.kind = new Int32Array(n);
+    this.code = new Int32Array(n);
+    this.attrAt = new Int32Array(n + 1);
     this.services = head.resources.map((r) => attrValue(r.attributes, 'service.name') ?? '');
     this.usedResources = new Uint8Array(head.resources.length);
     const b = nsParts(head.firstStart);
@@ -123,19 +139,41 @@ export class TraceTable {
     if (from + m > this.n || (m !== this.chunkSize && from + m !== this.n)) throw new MalformedAnswer('the chunks do not add up to the head’s span count');
     for (const s of c.strings) this.strings.push(s);
     for (const a of c.attributes) this.attributes.push(a);
-    const extras = new Map<number, OtlpSpan>();
-    for (const x of c.extras) extras.set(x.index, x.span);
-    let a = 0;
+    const strings = this.strings.length;
+    const attributes = this.attributes.length;
+    let at = this.attrAt[from]!;
+    if (at + c.attributeIds.length > this.attrIds.length) {
+      let len = this.attrIds.length;
+      while (len < at + c.attributeIds.length) len *= 2;
+      const grown = new Int32Array(len);
+      grown.set(this.attrIds.subarray(0, at));
+      this.attrIds = grown;
+    }
+    for (const id of c.attributeIds) {
+      if (!(id >= 0 && id < attributes)) throw new MalformedAnswer('an attribute ID is out of the table');
+      this.attrIds[at++] = id;
+    }
+    let a = this.attrAt[from]!;
     for (let k = 0; k < m; k++) {
       const i = from + k;
       const p = c.parent[k]!;
       const r = c.resource[k]!;
-      if (!(p >= -1 && p < i) || !(r >= 0 && r < this.services.length) || c.size[k]! < 1 || i + c.size[k]! > this.n) throw new MalformedAnswer('a span’s place in the tree is impossible');
+      const name = c.name[k]!;
+      const message = c.statusMessage[k]!;
+      if (!(p >= -1 && p < i) || !(r >= 0 && r < this.services.length) || !(c.size[k]! >= 1 && i + c.size[k]! <= this.n)) throw new MalformedAnswer('a span’s place in the tree is impossible');
+      if (!(name >= 0 && name < strings && message >= 0 && message < strings)) throw new MalformedAnswer('a string ID is out of the table');
       this.parent[i] = p;
       this.depth[i] = c.depth[k]!;
       this.size[i] = c.size[k]!;
-      this.attrAt[i] = a;
+      this.name[i] = name;
+      this.message[i] = message;
+      this.resource[i] = r;
+      this.scope[i] = c.scope[k]!;
+      this.kind[i] = c.kind[k]!;
+      this.code[i] = c.statusCode[k]!;
       a += c.attributeCount[k]!;
+      if (a > at) throw new MalformedAnswer('a chunk has fewer attribute IDs than its counts');
+      this.attrAt[i + 1] = a;
       this.usedResources[r] = 1;
       // As buildTree: times against the base, an end before its start flagged and moved to it.
       let flags = 0;
@@ -162,11 +200,10 @@ export class TraceTable {
       this.start[i] = start;
       this.end[i] = end;
     }
-    if (a > c.attributeIds.length) throw new MalformedAnswer('a chunk has fewer attribute IDs than its counts');
-    for (const id of c.attributeIds) if (!(id >= 0 && id < this.attributes.length)) throw new MalformedAnswer('an attribute ID is out of the table');
-    for (const id of [...c.name, ...c.statusMessage]) if (!(id >= 0 && id < this.strings.length)) throw new MalformedAnswer('a string ID is out of the table');
-    this.chunks.push(c);
-    this.extras.push(extras);
+    // The attribute IDs past the counts, if any, belong to no span: the next chunk starts at its own.
+    this.attrAt[from + m] = a;
+    for (const x of c.extras) if (x.index >= 0 && x.index < m) this.extras.set(from + x.index, x.span);
+    this.chunks.push({ spanId: c.spanId, parentSpanId: c.parentSpanId, start: c.start, end: c.end, flags: c.flags, loupeFlags: c.loupeFlags });
     this.length = from + m;
   }
 
@@ -190,28 +227,29 @@ export class TraceTable {
     };
   }
 
-  private at(i: number): { c: TraceColumnsChunk; k: number; x: Map<number, OtlpSpan> } {
+  /** The parsed chunk holding span i, and i's place in it. */
+  private chunkOf(i: number): { c: TraceTable['chunks'][number]; k: number } {
     const ci = Math.floor(i / this.chunkSize);
-    return { c: this.chunks[ci]!, k: i - ci * this.chunkSize, x: this.extras[ci]! };
+    return { c: this.chunks[ci]!, k: i - ci * this.chunkSize };
   }
 
   spanId(i: number): string {
-    const { c, k } = this.at(i);
+    const { c, k } = this.chunkOf(i);
     return c.spanId[k]!;
   }
 
   /** One span as the OTLP answer has it (what the details panel shows). */
   span(i: number): OtlpSpan | null {
     if (!(i >= 0 && i < this.length)) return null;
-    const { c, k, x } = this.at(i);
-    const whole = x.get(k);
+    const whole = this.extras.get(i);
     if (whole) return whole;
-    const count = c.attributeCount[k]!;
+    const { c, k } = this.chunkOf(i);
+    const from = this.attrAt[i]!;
+    const count = this.attrAt[i + 1]! - from;
     let attributes: KeyValue[] | undefined;
     if (count > 0) {
       attributes = new Array<KeyValue>(count);
-      const a = this.attrAt[i]!;
-      for (let j = 0; j < count; j++) attributes[j] = this.attributes[c.attributeIds[a + j]!]!;
+      for (let j = 0; j < count; j++) attributes[j] = this.attributes[this.attrIds[from + j]!]!;
     }
     const parent = c.parentSpanId[k]!;
     return {
@@ -220,20 +258,20 @@ export class TraceTable {
       parentSpanId: parent || undefined,
       flags: c.flags[k] || undefined,
       loupeFlags: c.loupeFlags[k] || undefined,
-      name: this.strings[c.name[k]!]!,
-      kind: c.kind[k] || undefined,
+      name: this.strings[this.name[i]!]!,
+      kind: this.kind[i] || undefined,
       startTimeUnixNano: c.start[k]!,
       endTimeUnixNano: c.end[k]!,
       attributes,
-      status: this.status(c, k),
+      status: this.status(i),
     };
   }
 
-  private status(c: TraceColumnsChunk, k: number): OtlpStatus | undefined {
-    const code = c.statusCode[k]!;
+  private status(i: number): OtlpStatus | undefined {
+    const code = this.code[i]!;
     if (code < 0) return undefined;
     const status: OtlpStatus = {};
-    const message = this.strings[c.statusMessage[k]!]!;
+    const message = this.strings[this.message[i]!]!;
     if (message) status.message = message;
     if (code) status.code = code;
     return status;
@@ -267,31 +305,53 @@ export class TraceTable {
     const parentIds: string[] = new Array<string>(n);
     const startNs: string[] = new Array<string>(n);
     const endNs: string[] = new Array<string>(n);
+    // Status objects by code and message, names by string ID, services by resource (few distinct).
+    const statusIds = new Map<number, number>();
+    const nameIds = new Map<number, number>();
+    const svcOf = this.services.map((v) => svcs.id(v));
     for (let j = 0; j < n; j++) {
       const i = from + j;
-      const { c, k } = this.at(i);
-      kind[j] = c.kind[k] ?? 0;
-      const r = c.resource[k]!;
+      const ci = Math.floor(i / this.chunkSize);
+      const c = this.chunks[ci]!;
+      const k = i - ci * this.chunkSize;
+      kind[j] = this.kind[i]!;
+      const r = this.resource[i]!;
       res[j] = r;
-      scp[j] = c.scope[k]!;
-      svc[j] = svcs.id(this.services[r]!);
-      name[j] = names.id(this.strings[c.name[k]!]!);
-      const st = this.status(c, k);
-      status[j] = st && (st.code || st.message) ? statuses.id(st, `${st.code ?? ''}\u0000${st.message ?? ''}`) : -1;
+      scp[j] = this.scope[i]!;
+      svc[j] = svcOf[r]!;
+      const sid = this.name[i]!;
+      let nid = nameIds.get(sid);
+      if (nid === undefined) {
+        nid = names.id(this.strings[sid]!);
+        nameIds.set(sid, nid);
+      }
+      name[j] = nid;
+      const code = this.code[i]!;
+      const msg = this.message[i]!;
+      if (code > 0 || (code === 0 && msg > 0 && this.strings[msg])) {
+        const key = code * 4294967296 + msg;
+        let id = statusIds.get(key);
+        if (id === undefined) {
+          id = statuses.items.length;
+          statuses.items.push(this.status(i)!);
+          statusIds.set(key, id);
+        }
+        status[j] = id;
+      } else status[j] = -1;
       spanIds[j] = c.spanId[k]!;
       const p = this.parent[i]!;
       // A root's parent ID is '' (buildTree drops an all-zero one).
-      parentIds[j] = p >= 0 ? this.spanId(p) : '';
+      parentIds[j] = p < 0 ? '' : p >= i - k ? c.spanId[p - (i - k)]! : this.spanId(p);
       startNs[j] = c.start[k] ?? '0';
       endNs[j] = c.end[k] ?? '0';
       if (contextKeys.length) {
-        const a = this.attrAt[i]!;
-        const count = c.attributeCount[k]!;
+        const a0 = this.attrAt[i]!;
+        const a1 = this.attrAt[i + 1]!;
         for (let q = 0; q < contextKeys.length; q++) {
           const key = contextKeys[q]!;
           let kv: KeyValue | undefined;
-          for (let z = 0; z < count; z++) {
-            const attr = this.attributes[c.attributeIds[a + z]!]!;
+          for (let z = a0; z < a1; z++) {
+            const attr = this.attributes[this.attrIds[z]!]!;
             if (attr.key === key) kv = attr;
           }
           if (!kv) {
@@ -364,41 +424,37 @@ export class TraceTable {
     if (words.length === 0) return { matches, count, collapsed: new Uint8Array(n) };
     this.warm();
     const lowServices = this.services.map((s) => s.toLowerCase());
-    const per = words.map((w) => ({
-      w,
-      hex: HEX.test(w),
-      str: Uint8Array.from(this.lowStrings, (s) => (s.includes(w) ? 1 : 0)),
-      attr: Uint8Array.from(this.attrTexts, (s) => (s.includes(w) ? 1 : 0)),
-      svc: Uint8Array.from(lowServices, (s) => (s.includes(w) ? 1 : 0)),
-    }));
-    for (let ci = 0; ci < this.chunks.length; ci++) {
-      const c = this.chunks[ci]!;
-      const extras = this.extras[ci]!;
-      const from = ci * this.chunkSize;
-      let a = 0;
-      for (let k = 0; k < c.spanId.length; k++) {
-        const count0 = c.attributeCount[k]!;
-        const whole = extras.get(k);
-        let ok = true;
-        for (const q of per) {
-          if (q.str[c.name[k]!] || q.svc[c.resource[k]!] || q.str[c.statusMessage[k]!] || (q.hex && c.spanId[k]!.includes(q.w))) continue;
-          let hit = false;
-          for (let z = 0; z < count0 && !hit; z++) hit = q.attr[c.attributeIds[a + z]!] === 1;
-          if (!hit && whole) {
-            // A whole span: its own status message and event names.
-            hit = !!whole.status?.message?.toLowerCase().includes(q.w);
-            for (const ev of whole.events ?? []) hit ||= (ev.name ?? '').toLowerCase().includes(q.w);
-          }
-          if (!hit) {
-            ok = false;
-            break;
-          }
+    const hits = (texts: string[], w: string): Uint8Array => {
+      const out = new Uint8Array(texts.length);
+      for (let i = 0; i < texts.length; i++) if (texts[i]!.includes(w)) out[i] = 1;
+      return out;
+    };
+    const per = words.map((w) => ({ w, hex: HEX.test(w), str: hits(this.lowStrings, w), attr: hits(this.attrTexts, w), svc: hits(lowServices, w) }));
+    const spanHex = per.some((q) => q.hex);
+    for (let i = 0; i < n; i++) {
+      const whole = this.extras.get(i);
+      const a0 = this.attrAt[i]!;
+      const a1 = this.attrAt[i + 1]!;
+      let ok = true;
+      for (let w = 0; w < per.length; w++) {
+        const q = per[w]!;
+        if (q.str[this.name[i]!] || q.svc[this.resource[i]!] || q.str[this.message[i]!]) continue;
+        let hit = false;
+        for (let z = a0; z < a1 && !hit; z++) hit = q.attr[this.attrIds[z]!] === 1;
+        if (!hit && spanHex && q.hex) hit = this.spanId(i).includes(q.w);
+        if (!hit && whole) {
+          // A whole span: its own status message and event names.
+          hit = !!whole.status?.message?.toLowerCase().includes(q.w);
+          for (const ev of whole.events ?? []) hit ||= (ev.name ?? '').toLowerCase().includes(q.w);
         }
-        a += count0;
-        if (ok) {
-          matches[from + k] = 1;
-          count++;
+        if (!hit) {
+          ok = false;
+          break;
         }
+      }
+      if (ok) {
+        matches[i] = 1;
+        count++;
       }
     }
     // A node is open when something below it matches.
@@ -420,11 +476,8 @@ export class TraceTable {
     }
     const own = new Int32Array(n).fill(-1);
     if (key === 'service.name' || key === 'service') {
-      for (let ci = 0; ci < this.chunks.length; ci++) {
-        const c = this.chunks[ci]!;
-        const from = ci * this.chunkSize;
-        for (let k = 0; k < c.spanId.length; k++) own[from + k] = table.id(this.services[c.resource[k]!]!);
-      }
+      const bySvc = this.services.map((v) => table.id(v));
+      for (let i = 0; i < n; i++) own[i] = bySvc[this.resource[i]!]!;
     } else {
       // The span's own attribute (the first with the key), else its resource's.
       const attrVal = new Int32Array(this.attributes.length).fill(-1);
@@ -436,17 +489,11 @@ export class TraceTable {
         const v = attrValue(r.attributes, key);
         return v === undefined ? -1 : table.id(v);
       });
-      for (let ci = 0; ci < this.chunks.length; ci++) {
-        const c = this.chunks[ci]!;
-        const from = ci * this.chunkSize;
-        let a = 0;
-        for (let k = 0; k < c.spanId.length; k++) {
-          const count = c.attributeCount[k]!;
-          let v = -1;
-          for (let z = 0; z < count && v < 0; z++) v = attrVal[c.attributeIds[a + z]!]!;
-          a += count;
-          own[from + k] = v >= 0 ? v : resVal[c.resource[k]!]!;
-        }
+      for (let i = 0; i < n; i++) {
+        const a1 = this.attrAt[i + 1]!;
+        let v = -1;
+        for (let z = this.attrAt[i]!; z < a1 && v < 0; z++) v = attrVal[this.attrIds[z]!]!;
+        own[i] = v >= 0 ? v : resVal[this.resource[i]!]!;
       }
     }
     const parent = this.parent;
@@ -487,7 +534,7 @@ export class TraceTable {
   /** `attributeKeys` (tree.ts) over the columns: span attributes and the resources in use, most frequent first. */
   attributeKeys(max: number): string[] {
     const uses = new Int32Array(this.attributes.length);
-    for (const c of this.chunks) for (const id of c.attributeIds) uses[id]!++;
+    for (let z = 0; z < this.attrAt[this.length]!; z++) uses[this.attrIds[z]!]!++;
     const count = new Map<string, number>();
     for (let i = 0; i < uses.length; i++) if (uses[i]) count.set(this.attributes[i]!.key, (count.get(this.attributes[i]!.key) ?? 0) + uses[i]!);
     this.usedResources.forEach((u, r) => {
