@@ -23,6 +23,9 @@ import { F, type LensResult, type OtlpResource, type OtlpScope, type OtlpSpan, t
 /** Nodes made in the first slice (a few screenfuls, at once) and in each later one (a few ms each). */
 export const FIRST_SLICE = 2000;
 export const NEXT_SLICE = 10000;
+/** Nodes made between two looks at the clock, and the time a slice may take (ms): well under the 50 ms of a long task, on a loaded machine too. */
+const BATCH = 500;
+const SLICE_MS = 12;
 /** Nodes given their final flags (errors below) a task, once all are made. */
 const PATCH_SLICE = 100000;
 const NO_DUPS = new Map<number, string>();
@@ -319,13 +322,17 @@ export class TraceStream {
     this.pump();
   }
 
-  /** Makes up to `max` nodes of the rows received. */
-  private make(max: number): void {
+  /**
+   * Makes up to `max` nodes of the rows received, a batch at a time, and
+   * stops after the batch that passes `until` (a `performance.now()` time):
+   * a slice lasts about as long on a busy machine as on an idle one.
+   */
+  private make(max: number, until = Infinity): void {
     const t = this.tree!;
-    while (max > 0 && this.parts.length) {
+    while (max > 0 && this.parts.length && performance.now() < until) {
       const p = this.parts[0]!;
       const len = p.m.cols.parent.length;
-      const to = Math.min(len, p.at + max);
+      const to = Math.min(len, p.at + max, p.at + BATCH);
       this.made = makeNodes(t, p.m.cols, NO_DUPS, p.m.from + p.at, p.m.from + to, new Map(), p.m.from);
       max -= to - p.at;
       p.at = to;
@@ -342,7 +349,7 @@ export class TraceStream {
     this.channel.port1.onmessage = () => {
       this.pumping = false;
       if (this.disposed) return;
-      if (this.parts.length) this.make(NEXT_SLICE);
+      if (this.parts.length) this.make(NEXT_SLICE, performance.now() + SLICE_MS);
       else if (this.finish && this.made >= t.nodes.length) {
         const f = this.finish;
         const to = Math.min(t.nodes.length, this.patched + PATCH_SLICE);
