@@ -1,9 +1,11 @@
 // Reads `GET /api/v1/traces/{id}/columns` (docs/api.md): the trace as
 // newline-delimited JSON, a head line then chunks of spans as columns with
-// interned names and attributes. Each chunk is parsed and turned into span
-// inputs as soon as its line has arrived, while the next is on the wire, so
-// the worker never holds (or parses) the whole OTLP/JSON answer, and spans
-// share their attribute objects instead of each having copies.
+// interned names and attributes. Each chunk is parsed as soon as its line
+// has arrived, while the next is on the wire, so the worker never holds (or
+// parses) the whole OTLP/JSON answer. An answer in tree order goes into a
+// `TraceTable` (typed columns, no object a span); any other is turned into
+// span inputs for `buildTree`, which share their attribute objects instead
+// of each having copies.
 
 import { ApiError } from './api';
 import { attrValue, type KeyValue } from './format';
