@@ -1,13 +1,16 @@
 // Reads `GET /api/v1/traces/{id}/columns` (docs/api.md): the trace as
 // newline-delimited JSON, a head line then chunks of spans as columns with
-// interned names and attributes. Each chunk is parsed and turned into span
-// inputs as soon as its line has arrived, while the next is on the wire, so
-// the worker never holds (or parses) the whole OTLP/JSON answer, and spans
-// share their attribute objects instead of each having copies.
+// interned names and attributes. Each chunk is parsed as soon as its line
+// has arrived, while the next is on the wire, so the worker never holds (or
+// parses) the whole OTLP/JSON answer. An answer in tree order goes into a
+// `TraceTable` (typed columns, no object a span); any other is turned into
+// span inputs for `buildTree`, which share their attribute objects instead
+// of each having copies.
 
 import { ApiError } from './api';
 import { attrValue, type KeyValue } from './format';
 import type { OtlpSpan, OtlpStatus, TraceColumnsChunk, TraceColumnsHead } from './generated/api';
+import { TraceTable } from './traceTable';
 import type { SpanInput } from './tree';
 
 export interface ColumnsAnswer {
@@ -18,12 +21,21 @@ export interface ColumnsAnswer {
   endedAt: number;
 }
 
-/** Turns the answer's lines into span inputs, in answer order. */
+/**
+ * Turns the answer's lines into span inputs, in answer order; or, when the
+ * head says the spans come in tree order (and `tables`), into a
+ * `TraceTable` (traceTable.ts), with no object a span.
+ */
 export class ColumnsDecoder {
   readonly inputs: SpanInput[] = [];
   head: TraceColumnsHead | null = null;
-  /** Called after each chunk is decoded: its spans are `inputs[from..to)`. */
+  /** The answer in tree order, kept as columns; `inputs` stays empty then. */
+  table: TraceTable | null = null;
+  /** Called after each chunk is decoded: its spans are `inputs[from..to)` (or the table's). */
   onChunk: ((from: number, to: number, c: TraceColumnsChunk) => void) | null = null;
+
+  /** `tables`: keep an answer in tree order as a `TraceTable`. */
+  constructor(private readonly tables = false) {}
   private services: string[] = [];
   private readonly strings: string[] = [''];
   private readonly attributes: KeyValue[] = [];
@@ -35,14 +47,20 @@ export class ColumnsDecoder {
       const h = JSON.parse(text) as TraceColumnsHead;
       this.head = h;
       this.services = h.resources.map((r) => attrValue(r.attributes, 'service.name') ?? '');
+      if (this.tables && h.preorder && h.spanCount > 0) this.table = new TraceTable(h);
       return;
     }
-    this.chunk(JSON.parse(text) as TraceColumnsChunk);
+    const c = JSON.parse(text) as TraceColumnsChunk;
+    if (this.table) {
+      const from = this.table.length;
+      this.table.add(c);
+      this.onChunk?.(from, this.table.length, c);
+    } else this.chunk(c);
   }
 
   /** True when every span the head announced has arrived. */
   get complete(): boolean {
-    return this.head !== null && this.inputs.length === this.head.spanCount;
+    return this.head !== null && (this.table ? this.table.complete : this.inputs.length === this.head.spanCount);
   }
 
   private chunk(c: TraceColumnsChunk): void {

@@ -1,11 +1,15 @@
-// A trace loaded by the worker (traceWorker.ts). The worker fetches, parses
-// and builds the tree; the page gets it as columns in one message (typed
-// arrays moved, not copied; names, services, resources, scopes and statuses
-// as tables; IDs and timestamps as joined strings) and makes its light
-// nodes from them a slice at a time, in pre-order, yielding between slices:
-// the first slice is the top of the tree, painted at once, and no task of
-// the page holds the whole trace. Until every node is made, `tree.nodes`
-// has holes (`complete` false).
+// A trace loaded by the worker (traceWorker.ts). The page gets the tree as
+// columns (typed arrays moved, not copied; names, services, resources,
+// scopes and statuses as tables; IDs and timestamps as joined strings) and
+// makes its light nodes from them a slice at a time, in pre-order, yielding
+// between slices: the first slice is the top of the tree, painted at once,
+// and no task of the page holds the whole trace. Until every node is made,
+// `tree.nodes` has holes (`complete` false).
+//
+// An answer in tree order (the usual case) comes as 'rows' messages, one a
+// chunk as the worker decodes it, then 'done' with what needs the whole
+// tree (errors below a node); any other answer as one 'head' with the
+// whole tree the worker built.
 //
 // Light nodes carry no events, links or attributes beyond the context keys
 // (`lite`): the details panel asks the worker for the whole span, and
@@ -14,11 +18,17 @@
 
 import { ApiError } from './api';
 import type { KeyValue } from './format';
-import type { LensResult, OtlpResource, OtlpScope, OtlpSpan, OtlpStatus, SpanNode, SpanTree, TreeIssues } from './tree';
+import { F, type LensResult, type OtlpResource, type OtlpScope, type OtlpSpan, type OtlpStatus, type SpanNode, type SpanTree, type TreeIssues } from './tree';
 
 /** Nodes made in the first slice (a few screenfuls, at once) and in each later one (a few ms each). */
 export const FIRST_SLICE = 2000;
 export const NEXT_SLICE = 10000;
+/** Nodes made between two looks at the clock, and the time a slice may take (ms): well under the 50 ms of a long task, on a loaded machine too. */
+const BATCH = 500;
+const SLICE_MS = 12;
+/** Nodes given their final flags (errors below) a task, once all are made. */
+const PATCH_SLICE = 100000;
+const NO_DUPS = new Map<number, string>();
 
 export interface Joined {
   text: string;
@@ -87,22 +97,33 @@ export type FromWorker =
       answerBytes: number;
     }
   /**
-   * The first chunk's rows, before the rest has arrived, when the answer is
-   * in tree order (traceWorker.ts `preview`): `cols` holds nodes 0…m-1
-   * (pre-order positions and node indices alike), `size` their subtree
-   * sizes; `n` nodes in all. A 'head' follows with the whole tree, same
-   * indices.
+   * Rows of an answer in tree order (traceTable.ts), sent as each chunk is
+   * decoded: `cols` holds nodes from…from+m-1 (pre-order positions and node
+   * indices alike, column indices relative to `from`; resources and scopes
+   * only in the first message, then empty), `size` their subtree sizes;
+   * `n` nodes in all. A 'done' follows the last.
    */
   | {
-      t: 'preview';
+      t: 'rows';
+      from: number;
       n: number;
       size: Int32Array;
       base: string;
       duration: number;
       traceId: string;
+      cols: Columns;
+    }
+  /** After the last 'rows': what needs the whole tree (errors below a node, the services, the issues). */
+  | {
+      t: 'done';
+      flags: Int32Array;
       errorCount: number;
       services: string[];
-      cols: Columns;
+      issues: TreeIssues;
+      duration: number;
+      parsedAt: number;
+      answeredAt: number;
+      answerBytes: number;
     }
   | { t: 'lens'; seq: number; count: number; matches: Uint8Array; collapsed: Uint8Array }
   | { t: 'span'; seq: number; span: OtlpSpan | null }
@@ -110,11 +131,8 @@ export type FromWorker =
   | { t: 'keys'; seq: number; keys: string[] };
 
 export interface StreamHandlers {
-  /**
-   * The first slice is made: the tree (with holes) can be shown. `again`:
-   * a preview of the same nodes (same indices) was shown before.
-   */
-  onStart(tree: SpanTree, again: boolean): void;
+  /** The first slice is made: the tree (with holes) can be shown. */
+  onStart(tree: SpanTree): void;
   /** More nodes are made (`made` of `tree.nodes.length`). */
   onProgress(made: number): void;
   /** Every node is made. */
@@ -221,8 +239,13 @@ export class TraceStream {
       this.start(m);
       return;
     }
-    if (m.t === 'preview') {
-      this.preview(m);
+    if (m.t === 'rows') {
+      this.rows(m);
+      return;
+    }
+    if (m.t === 'done') {
+      this.finish = m;
+      this.pump();
       return;
     }
     const ok = this.waiting.get(m.seq);
@@ -230,41 +253,125 @@ export class TraceStream {
     ok?.(m);
   }
 
-  private previewed = false;
+  /** Rows received and not all made yet (an answer in tree order), oldest first; `at`: made so far of the first. */
+  private parts: { m: Extract<FromWorker, { t: 'rows' }>; at: number }[] = [];
+  private finish: Extract<FromWorker, { t: 'done' }> | null = null;
+  /** Nodes whose final flags are set, once every node is made. */
+  private patched = 0;
+  private pumping = false;
+  private resources: OtlpResource[] = [];
+  private scopes: OtlpScope[] = [];
+  private services = new Set<string>();
 
-  private preview(m: Extract<FromWorker, { t: 'preview' }>): void {
-    if (this.tree) return;
-    const n = m.n;
-    const order = new Int32Array(n);
-    for (let i = 0; i < n; i++) order[i] = i;
-    const size = new Int32Array(n).fill(1);
-    size.set(m.size.subarray(0, Math.min(n, m.size.length)));
-    const count = Math.min(n, m.cols.parent.length);
-    const roots: number[] = [];
-    for (let i = 0; i < count; i++) if (m.cols.parent[i]! < 0) roots.push(i);
-    const t: SpanTree = {
-      nodes: new Array<SpanNode>(n),
-      roots,
-      order,
-      size,
-      base: m.base,
-      duration: m.duration,
-      traceIds: [m.traceId],
-      ids: new Map([[m.traceId, new Map<string, number>()]]),
-      dupKeys: new Map(),
-      inferredBy: new Map(),
-      issues: { orphans: 0, missingParents: 0, cycles: 0, duplicates: 0, endBeforeStart: 0, noStart: 0 },
-      errorCount: m.errorCount,
-      services: m.services,
+  /**
+   * The next chunk's rows of an answer in tree order. The first makes the
+   * tree (with holes) and its first slice at once; the rest are made a
+   * slice per task (`pump`) while more arrive.
+   */
+  private rows(m: Extract<FromWorker, { t: 'rows' }>): void {
+    const count = m.cols.parent.length;
+    if (m.cols.resources.length) {
+      this.resources = m.cols.resources;
+      this.scopes = m.cols.scopes;
+    } else {
+      m.cols.resources = this.resources;
+      m.cols.scopes = this.scopes;
+    }
+    let t = this.tree;
+    const first = !t;
+    if (!t) {
+      const n = m.n;
+      const order = new Int32Array(n);
+      for (let i = 0; i < n; i++) order[i] = i;
+      t = {
+        nodes: new Array<SpanNode>(n),
+        roots: [],
+        order,
+        size: new Int32Array(n).fill(1),
+        base: m.base,
+        duration: m.duration,
+        traceIds: [m.traceId],
+        ids: new Map([[m.traceId, new Map<string, number>()]]),
+        dupKeys: new Map(),
+        inferredBy: new Map(),
+        issues: { orphans: 0, missingParents: 0, cycles: 0, duplicates: 0, endBeforeStart: 0, noStart: 0 },
+        errorCount: 0,
+        services: [],
+      };
+      this.tree = t;
+      this.lite = new Uint8Array(n).fill(1);
+    }
+    if (m.from + count > t.nodes.length) return;
+    t.size.set(m.size, m.from);
+    for (let j = 0; j < count; j++) {
+      if (m.cols.parent[j]! < 0) t.roots.push(m.from + j);
+      if (m.cols.flags[j]! & F.ERROR) t.errorCount++;
+    }
+    for (const v of m.cols.svcs) this.services.add(v);
+    t.services = [...this.services].sort();
+    this.parts.push({ m, at: 0 });
+    if (first) {
+      this.make(FIRST_SLICE);
+      if (count < t.nodes.length) {
+        // For the perf script and the browser test: the first chunk's rows
+        // were shown before the whole answer arrived.
+        performance.mark('loupe:trace-preview', { detail: { nodes: count, of: t.nodes.length } });
+      }
+      this.h.onStart(t);
+    }
+    this.pump();
+  }
+
+  /**
+   * Makes up to `max` nodes of the rows received, a batch at a time, and
+   * stops after the batch that passes `until` (a `performance.now()` time):
+   * a slice lasts about as long on a busy machine as on an idle one.
+   */
+  private make(max: number, until = Infinity): void {
+    const t = this.tree!;
+    while (max > 0 && this.parts.length && performance.now() < until) {
+      const p = this.parts[0]!;
+      const len = p.m.cols.parent.length;
+      const to = Math.min(len, p.at + max, p.at + BATCH);
+      this.made = makeNodes(t, p.m.cols, NO_DUPS, p.m.from + p.at, p.m.from + to, new Map(), p.m.from);
+      max -= to - p.at;
+      p.at = to;
+      if (p.at >= len) this.parts.shift();
+    }
+  }
+
+  /** One slice per task until every node is made and has its final flags. */
+  private pump(): void {
+    if (this.pumping || this.disposed || this.complete) return;
+    const t = this.tree;
+    if (!t) return;
+    this.pumping = true;
+    this.channel.port1.onmessage = () => {
+      this.pumping = false;
+      if (this.disposed) return;
+      if (this.parts.length) this.make(NEXT_SLICE, performance.now() + SLICE_MS);
+      else if (this.finish && this.made >= t.nodes.length) {
+        const f = this.finish;
+        const to = Math.min(t.nodes.length, this.patched + PATCH_SLICE);
+        for (let x = this.patched; x < to; x++) t.nodes[x]!.flags = f.flags[x]!;
+        this.patched = to;
+        if (to >= t.nodes.length) {
+          t.errorCount = f.errorCount;
+          t.services = f.services;
+          t.issues = f.issues;
+          t.duration = f.duration;
+          this.complete = true;
+          performance.mark('loupe:trace-parsed-worker', { startTime: Math.max(0, f.parsedAt - performance.timeOrigin) });
+          performance.mark('loupe:trace-received', { detail: { bytes: f.answerBytes } });
+          if (f.answeredAt) performance.mark('loupe:trace-answered', { startTime: Math.max(0, f.answeredAt - performance.timeOrigin) });
+          this.h.onDone(t);
+          return;
+        }
+      } else return;
+      this.h.onProgress(this.made);
+      this.pump();
     };
-    this.tree = t;
-    this.lite = new Uint8Array(n).fill(1);
-    this.made = makeNodes(t, m.cols, new Map(), 0, count, new Map());
-    this.previewed = true;
-    // For the perf script and the browser test: the first chunk's rows were
-    // shown before the whole answer arrived.
-    performance.mark('loupe:trace-preview', { detail: { nodes: count, of: n } });
-    this.h.onStart(t, false);
+    this.channel.port2.postMessage(0);
   }
 
   private start(m: Extract<FromWorker, { t: 'head' }>): void {
@@ -298,7 +405,7 @@ export class TraceStream {
     };
     const n = m.n;
     make(0, Math.min(n, FIRST_SLICE));
-    this.h.onStart(t, this.previewed);
+    this.h.onStart(t);
     if (this.made >= n) {
       this.complete = true;
       this.h.onDone(t);
@@ -321,9 +428,74 @@ export class TraceStream {
 }
 
 const NO_ATTRS: KeyValue[] = [];
+/** A leaf's children (most nodes are leaves): one shared, frozen empty list, replaced by the first child. */
+const NO_CHILDREN = Object.freeze([]) as unknown as number[];
 
-/** Makes the light nodes of pre-order positions [from, to) from the columns; returns `to`. */
-function makeNodes(t: SpanTree, c: Columns, dupOf: Map<number, string>, from: number, to: number, attrLists: Map<number, KeyValue[]>): number {
+/**
+ * A light node. Its key and its light span object are made when first
+ * asked (the waterfall asks for the rows in view): with a million nodes,
+ * two fewer objects a node is a third less of the page's heap, and the
+ * garbage collector's pauses (the page's longest tasks) shrink with it.
+ */
+class LightNode implements SpanNode {
+  children = NO_CHILDREN;
+  private k: string | undefined;
+  private s: OtlpSpan | undefined;
+  constructor(
+    readonly index: number,
+    readonly traceId: string,
+    readonly spanId: string,
+    readonly parentSpanId: string,
+    readonly name: string,
+    readonly kind: number,
+    readonly service: string,
+    public startNs: string,
+    public endNs: string,
+    public start: number,
+    public end: number,
+    readonly resource: OtlpResource,
+    readonly scope: OtlpScope,
+    public parent: number,
+    public depth: number,
+    public flags: number,
+    readonly traceIdx: number,
+    private readonly attrs: KeyValue[],
+    private readonly status: OtlpStatus | undefined,
+    dupKey: string | undefined,
+  ) {
+    this.k = dupKey;
+  }
+  get key(): string {
+    this.k ??= `${this.traceId}:${this.spanId}`;
+    return this.k;
+  }
+  set key(k: string) {
+    this.k = k;
+  }
+  get span(): OtlpSpan {
+    this.s ??= {
+      traceId: this.traceId,
+      spanId: this.spanId,
+      parentSpanId: this.parentSpanId,
+      name: this.name,
+      kind: this.kind,
+      startTimeUnixNano: this.startNs,
+      endTimeUnixNano: this.endNs,
+      attributes: this.attrs,
+      status: this.status,
+    };
+    return this.s;
+  }
+  set span(s: OtlpSpan) {
+    this.s = s;
+  }
+}
+
+/**
+ * Makes the light nodes of pre-order positions [from, to) from the columns
+ * (node x's entries at x - `off`); returns `to`.
+ */
+function makeNodes(t: SpanTree, c: Columns, dupOf: Map<number, string>, from: number, to: number, attrLists: Map<number, KeyValue[]>, off = 0): number {
   // One shared attribute list per distinct combination of context values,
   // keyed by the combination's mixed-radix number (exact while it fits a double).
   let radix = 1;
@@ -331,56 +503,60 @@ function makeNodes(t: SpanTree, c: Columns, dupOf: Map<number, string>, from: nu
   const shared = radix < Number.MAX_SAFE_INTEGER;
   for (let j = from; j < to; j++) {
     const x = t.order[j]!;
-    const traceId = t.traceIds[c.traceIdx[x]!]!;
-    const spanId = slice(c.spanIds, x);
-    const parentSpanId = slice(c.parentIds, x);
-    const name = c.names[c.name[x]!]!;
-    const startNs = slice(c.startNs, x);
-    const endNs = slice(c.endNs, x);
+    const y = x - off;
+    const traceId = t.traceIds[c.traceIdx[y]!]!;
+    const spanId = slice(c.spanIds, y);
+    const parentSpanId = slice(c.parentIds, y);
+    const name = c.names[c.name[y]!]!;
+    const startNs = slice(c.startNs, y);
+    const endNs = slice(c.endNs, y);
     let attributes = NO_ATTRS;
     if (c.ctx.length) {
       let sig = 0;
-      if (shared) for (let k = 0; k < c.ctx.length; k++) sig = sig * (c.ctxValues[k]!.length + 1) + c.ctx[k]![x]! + 1;
+      if (shared) for (let k = 0; k < c.ctx.length; k++) sig = sig * (c.ctxValues[k]!.length + 1) + c.ctx[k]![y]! + 1;
       let list = shared ? attrLists.get(sig) : undefined;
       if (!list) {
         list = [];
         for (let k = 0; k < c.ctx.length; k++) {
-          const v = c.ctx[k]![x]!;
+          const v = c.ctx[k]![y]!;
           if (v >= 0) list.push(c.ctxValues[k]![v]!);
         }
         if (shared) attrLists.set(sig, list);
       }
       attributes = list;
     }
-    const st = c.status[x]!;
-    const span: OtlpSpan = { traceId, spanId, parentSpanId, name, kind: c.kind[x]!, startTimeUnixNano: startNs, endTimeUnixNano: endNs, attributes, status: st >= 0 ? c.statuses[st]! : undefined };
-    const parent = c.parent[x]!;
+    const st = c.status[y]!;
+    const parent = c.parent[y]!;
     const dup = dupOf.get(x);
-    const node: SpanNode = {
-      index: x,
-      key: dup ?? `${traceId}:${spanId}`,
+    const node = new LightNode(
+      x,
       traceId,
       spanId,
       parentSpanId,
       name,
-      kind: c.kind[x]!,
-      service: c.svcs[c.svc[x]!]!,
+      c.kind[y]!,
+      c.svcs[c.svc[y]!]!,
       startNs,
       endNs,
-      start: c.start[x]!,
-      end: c.end[x]!,
-      span,
-      resource: c.resources[c.res[x]!]!,
-      scope: c.scopes[c.scp[x]!]!,
+      c.start[y]!,
+      c.end[y]!,
+      c.resources[c.res[y]!]!,
+      c.scopes[c.scp[y]!]!,
       parent,
-      children: [],
-      depth: c.depth[x]!,
-      flags: c.flags[x]!,
-      traceIdx: c.traceIdx[x]!,
-    };
+      c.depth[y]!,
+      c.flags[y]!,
+      c.traceIdx[y]!,
+      attributes,
+      st >= 0 ? c.statuses[st]! : undefined,
+      dup,
+    );
     t.nodes[x] = node;
     // Pre-order: the parent is made before its children, which come in their order.
-    if (parent >= 0) t.nodes[parent]!.children.push(x);
+    if (parent >= 0) {
+      const p = t.nodes[parent]!;
+      if (p.children === NO_CHILDREN) p.children = [x];
+      else p.children.push(x);
+    }
     if (dup === undefined) t.ids.get(traceId)!.set(spanId, x);
   }
   return to;

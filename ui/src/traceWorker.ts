@@ -1,24 +1,31 @@
 // The trace page's worker: fetches a trace's columns (traceColumns.ts) and
-// builds the span tree off the main thread, then hands the page the tree as columns
-// (typed arrays and string tables, cheap to transfer) from which the page
-// makes light nodes a slice at a time, top of the tree first. The worker
-// keeps the whole spans and answers what needs them: find-in-trace (`lens`),
-// one span's full data (details), group-by values, attribute keys.
-// Protocol: traceStream.ts.
+// hands the page the tree as columns (typed arrays and string tables, cheap
+// to transfer) from which the page makes light nodes a slice at a time, top
+// of the tree first. The worker keeps the whole spans and answers what needs
+// them: find-in-trace (`lens`), one span's full data (details), group-by
+// values, attribute keys.
+//
+// An answer in tree order (the server's `preorder`: every trace without
+// orphans, duplicates or cycles) is kept as columns (traceTable.ts) and each
+// chunk's rows go to the page as soon as it is decoded. Any other answer
+// (orphans waiting for their parent, duplicate span IDs, cycles: rare, and
+// only as big as the store holds) is decoded into span objects and built
+// by `buildTree` once whole, which also places the orphans under their
+// placeholders. Protocol: traceStream.ts.
 
 import { ApiError } from './api';
-import { anyValueToString, attrValue, nsDiff, nsParts, type KeyValue } from './format';
-import type { TraceColumnsChunk } from './generated/api';
+import { anyValueToString, attrValue, nsDiff, type KeyValue } from './format';
 import { ColumnsDecoder, fetchColumns } from './traceColumns';
-import { attributeKeys, buildTree, F, groupValues, lens, spanSearchText, type OtlpResource, type OtlpScope, type OtlpStatus, type SpanInput, type SpanTree } from './tree';
 import type { Columns, FromWorker, ToWorker } from './traceStream';
+import { joined, Table, type TraceTable } from './traceTable';
+import { attributeKeys, buildTree, groupValues, lens, spanSearchText, type OtlpResource, type OtlpScope, type OtlpStatus, type SpanTree } from './tree';
 
 /** The worker's global scope (the page's tsconfig has no WebWorker lib). */
 const scope = self as unknown as { postMessage(m: unknown, transfer: Transferable[]): void; onmessage: ((ev: MessageEvent<ToWorker>) => void) | null };
 
 let tree: SpanTree | null = null;
-/** The spans so far, while the tree is not built: in tree order when the answer is (`preorder`), so index for index the tree's nodes. */
-let early: SpanInput[] | null = null;
+/** The answer in tree order, as columns (then `tree` stays null); chunk by chunk while it arrives. */
+let table: TraceTable | null = null;
 let texts: (string | undefined)[] = [];
 let ctl: AbortController | null = null;
 /** When the answer was read and parsed (ms since the epoch, as `performance.timeOrigin + now()`). */
@@ -29,35 +36,6 @@ let answerBytes = 0;
 
 function post(msg: FromWorker, transfer: Transferable[] = []): void {
   scope.postMessage(msg, transfer);
-}
-
-/** Strings joined, with offsets: one string to copy instead of n. */
-function joined(n: number, get: (i: number) => string): { text: string; off: Int32Array } {
-  const off = new Int32Array(n + 1);
-  const parts = new Array<string>(n);
-  let k = 0;
-  for (let i = 0; i < n; i++) {
-    const s = get(i);
-    parts[i] = s;
-    k += s.length;
-    off[i + 1] = k;
-  }
-  return { text: parts.join(''), off };
-}
-
-/** Distinct values to small integers. */
-class Table<T> {
-  readonly items: T[] = [];
-  private readonly index = new Map<string | T, number>();
-  id(v: T, key: string | T = v): number {
-    let i = this.index.get(key);
-    if (i === undefined) {
-      i = this.items.length;
-      this.items.push(v);
-      this.index.set(key, i);
-    }
-    return i;
-  }
 }
 
 function columns(t: SpanTree, contextKeys: string[]): { cols: Columns; transfer: Transferable[] } {
@@ -146,72 +124,24 @@ function columns(t: SpanTree, contextKeys: string[]): { cols: Columns; transfer:
 let gone: Promise<boolean> = new Promise(() => {});
 let sayGone: (g: boolean) => void = () => {};
 
-/**
- * The first chunk of an answer in tree order (the head's `preorder`: one
- * trace, every parent present, no duplicate or cycle, so `buildTree` will
- * keep that order and those indices): its rows for the page at once, with
- * the server's parents, depths and subtree sizes and its time axis, while
- * the rest arrives. Error hints below a row come with the whole tree.
- */
-function preview(dec: ColumnsDecoder, to: number, chunk: TraceColumnsChunk, traceId: string, contextKeys: string[]): void {
-  const h = dec.head!;
-  // A prefix of the pre-order holds every parent of its spans: the chunk alone makes the same tree's top.
-  const t = buildTree(dec.inputs.slice(0, to), { mainTraceId: traceId });
-  if (t.nodes.length !== to || t.issues.orphans || t.issues.duplicates || t.issues.cycles) return;
-  const base = h.firstStart;
-  const bp = nsParts(base);
-  let errorCount = 0;
-  const services = new Set<string>();
-  for (let i = 0; i < to; i++) {
-    const node = t.nodes[i]!;
-    if (t.order[i] !== i || node.parent !== chunk.parent[i] || node.depth !== chunk.depth[i]) return;
-    // Times against the whole trace's base, as buildTree computes them.
-    const sp = nsParts(node.startNs);
-    const start = node.flags & F.NO_START ? 0 : (sp.sec - bp.sec) * 1e9 + (sp.nano - bp.nano);
-    const ep = nsParts(node.endNs);
-    const end = ep.sec === 0 && ep.nano === 0 ? -Infinity : (ep.sec - bp.sec) * 1e9 + (ep.nano - bp.nano);
-    node.start = start;
-    node.end = Math.max(start, end);
-    if (node.flags & F.ERROR) errorCount++;
-    services.add(node.service);
-  }
-  const size = Int32Array.from(chunk.size);
-  const duration = h.lastEnd === '0' ? 0 : Math.max(0, nsDiff(h.lastEnd, base));
-  const { cols, transfer } = columns(t, contextKeys);
-  early = dec.inputs;
-  post(
-    {
-      t: 'preview',
-      n: h.spanCount,
-      size,
-      base,
-      duration,
-      traceId,
-      errorCount,
-      services: [...services].sort(),
-      cols,
-    },
-    [size.buffer, ...transfer],
-  );
-}
-
 async function load(traceId: string, contextKeys: string[]): Promise<void> {
   ctl?.abort();
   const c = new AbortController();
   ctl = c;
-  early = null;
+  table = null;
   let t: SpanTree;
   try {
-    const dec = new ColumnsDecoder();
-    dec.onChunk = (from, to, chunk) => {
-      dec.onChunk = null;
-      if (!(from === 0 && dec.head?.preorder && to < dec.head.spanCount && chunk.size.length === to)) return;
-      try {
-        preview(dec, to, chunk, traceId, contextKeys);
-      } catch {
-        // Only a head start: the whole tree comes as before.
-        early = null;
-      }
+    const dec = new ColumnsDecoder(true);
+    dec.onChunk = (from, to) => {
+      const tb = dec.table;
+      if (!tb || c.signal.aborted) return;
+      // Each chunk's rows at once: the server has placed them (parents, depths, sizes).
+      table = tb;
+      const h = tb.head;
+      const duration = h.lastEnd === '0' ? 0 : Math.max(0, nsDiff(h.lastEnd, tb.base));
+      const { cols, transfer } = tb.rows(from, to, contextKeys, from === 0);
+      const size = tb.size.slice(from, to);
+      post({ t: 'rows', from, n: tb.n, size, base: tb.base, duration, traceId, cols }, [size.buffer, ...transfer]);
     };
     const answer = await fetchColumns(traceId, c.signal, dec);
     if (c.signal.aborted) return;
@@ -219,6 +149,13 @@ async function load(traceId: string, contextKeys: string[]): Promise<void> {
     fetchedAt = performance.timeOrigin + performance.now();
     answeredAt = answer.endedAt;
     answerBytes = answer.bytes;
+    if (dec.table) {
+      const s = dec.table.finish();
+      post({ t: 'done', ...s, parsedAt: fetchedAt, answeredAt, answerBytes }, [s.flags.buffer]);
+      // Idle: find's texts, so the first find is quick too.
+      dec.table.warm();
+      return;
+    }
     const parentsGone = await gone;
     if (c.signal.aborted) return;
     // Spans whose parent has not arrived hang under a placeholder (docs/api.md "Incomplete traces").
@@ -229,7 +166,6 @@ async function load(traceId: string, contextKeys: string[]): Promise<void> {
     return;
   }
   tree = t;
-  early = null;
   texts = [];
   const { cols, transfer } = columns(t, contextKeys);
   const order = t.order.slice();
@@ -273,27 +209,32 @@ scope.onmessage = (ev: MessageEvent<ToWorker>) => {
     return;
   }
   const t = tree;
+  const tb = table?.complete ? table : null;
   switch (m.t) {
     case 'lens': {
-      if (!t) return post({ t: 'lens', seq: m.seq, count: -1, matches: new Uint8Array(0), collapsed: new Uint8Array(0) });
-      const r = lens(t, m.query, texts);
+      if (!t && !tb) return post({ t: 'lens', seq: m.seq, count: -1, matches: new Uint8Array(0), collapsed: new Uint8Array(0) });
+      const r = tb ? tb.lens(m.query) : lens(t!, m.query, texts);
       post({ t: 'lens', seq: m.seq, count: r.count, matches: r.matches, collapsed: r.collapsed }, [r.matches.buffer, r.collapsed.buffer]);
       return;
     }
     case 'span':
-      post({ t: 'span', seq: m.seq, span: (t ? t.nodes[m.index]?.span : early?.[m.index]?.span) ?? null });
+      post({ t: 'span', seq: m.seq, span: (table ? table.span(m.index) : t?.nodes[m.index]?.span) ?? null });
       return;
     case 'group': {
+      if (tb) {
+        const g = tb.groupIds(m.key);
+        return post({ t: 'group', seq: m.seq, ids: g.ids, values: g.values }, [g.ids.buffer]);
+      }
       if (!t) return post({ t: 'group', seq: m.seq, ids: new Int32Array(0), values: [] });
       const values = groupValues(t, m.key);
-      const table = new Table<string>();
+      const strings = new Table<string>();
       const ids = new Int32Array(values.length);
-      for (let i = 0; i < values.length; i++) ids[i] = table.id(values[i]!);
-      post({ t: 'group', seq: m.seq, ids, values: table.items }, [ids.buffer]);
+      for (let i = 0; i < values.length; i++) ids[i] = strings.id(values[i]!);
+      post({ t: 'group', seq: m.seq, ids, values: strings.items }, [ids.buffer]);
       return;
     }
     case 'keys':
-      post({ t: 'keys', seq: m.seq, keys: t ? attributeKeys(t, m.max) : [] });
+      post({ t: 'keys', seq: m.seq, keys: tb ? tb.attributeKeys(m.max) : t ? attributeKeys(t, m.max) : [] });
       return;
   }
 };

@@ -396,11 +396,11 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
         traceId,
         ctxKeys,
         {
-          onStart: (t, again) => {
+          onStart: (t) => {
             if (destroyed || !first) return;
             stream = s;
             streaming = true;
-            showPartial(t, again);
+            showPartial(t);
           },
           onProgress: (n) => {
             if (destroyed || !streaming || stream !== s) return;
@@ -428,21 +428,14 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     });
   }
 
-  /**
-   * The first rows of a trace still arriving: the pre-order so far, nothing
-   * collapsed. `again`: the same nodes' preview was shown (traceStream.ts),
-   * so the cursor and what was collapsed meanwhile stay.
-   */
-  function showPartial(t: SpanTree, again = false): void {
-    const keep = again && tree !== null && tree.nodes.length === t.nodes.length;
+  /** The first rows of a trace still arriving: the pre-order so far, nothing collapsed. */
+  function showPartial(t: SpanTree): void {
     tree = t;
-    if (!keep) userArr = new Uint8Array(t.nodes.length);
+    userArr = new Uint8Array(t.nodes.length);
     waterfall.setModel({ tree: t, rows: visibleRows(t, userArr), lanes: null, groupKey: '', laneOf: null, collapsed: userArr, matches: null, logs: new Map(), critical: null, contextKeys: ctxKeys });
     waterfall.setProgress(`Loading spans… ${formatCount(stream?.made ?? 0)} of ${formatCount(t.nodes.length)}`, (stream?.made ?? 0) / Math.max(1, t.nodes.length));
-    if (!keep) {
-      if (t.order.length) waterfall.setCursor(t.order[0]!);
-      waterfall.focus();
-    }
+    if (t.order.length) waterfall.setCursor(t.order[0]!);
+    waterfall.focus();
     markReady(t);
   }
 
