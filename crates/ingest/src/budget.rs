@@ -38,9 +38,10 @@ use loupe_ops::{Collect, Counter, Exposition, Gauge, Kind};
 use crate::stats::Transport;
 
 /// The default budget. The overload run (4 × 6 gRPC + 4 × 20 HTTP clients,
-/// 5000-span requests; BENCHMARKS.md "Overload") peaked at 219 MB of RSS
-/// with it on a debug build, 190 MB with 32 MiB but at half the
-/// throughput; not yet measured on a release build.
+/// 5000-span requests; BENCHMARKS.md "Overload") peaks at 140–172 MB of
+/// RSS with it on a release build, once the memory it does not charge is
+/// bounded too (ARCHITECTURE.md "Where memory goes"); 48 MiB lowered
+/// the 1000-span run's peak by nothing measurable.
 pub const DEFAULT_BUDGET: usize = 64 << 20;
 
 /// Memory of a decoded request per byte of its protobuf encoding (the

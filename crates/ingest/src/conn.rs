@@ -74,3 +74,40 @@ pub async fn serve(
     graceful.shutdown().await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::post;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A body many times the read buffer still arrives whole: the bound is
+    /// on the buffer, not on the request.
+    #[tokio::test]
+    async fn body_larger_than_the_read_buffer_arrives_whole() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = Router::new().route(
+            "/n",
+            post(|b: bytes::Bytes| async move { b.len().to_string() }),
+        );
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, app, async {
+            let _ = stopped.await;
+        }));
+        let body = vec![b'x'; 16 * READ_BUFFER];
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let head = format!(
+            "POST /n HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).await.unwrap();
+        s.write_all(&body).await.unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(answer.ends_with(&body.len().to_string()), "{answer}");
+        let _ = stop.send(());
+        server.await.unwrap().unwrap();
+    }
+}
