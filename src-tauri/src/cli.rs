@@ -193,7 +193,7 @@ struct ServeArgs {
     #[arg(long, value_parser = check_age, value_name = "AGE")]
     max_age: Option<String>,
     /// Bytes of OTLP exports in flight (being read, decoded or stored) before more are refused
-    /// with a retryable answer (e.g. 32MiB, 256MiB) [default: 64MiB].
+    /// with a retryable answer (e.g. 32MiB, 256MiB) [default: 32MiB].
     #[arg(long, value_parser = check_size, value_name = "SIZE")]
     max_in_flight: Option<String>,
     /// Log filter in RUST_LOG syntax (e.g. info, warn,loupe_store=debug) [default: info].

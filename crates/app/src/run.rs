@@ -1,7 +1,7 @@
 //! A running Loupe: listeners bound, store open, receiver, API, alerting
 //! and forwarding running until shutdown, then the writer drained.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::sync::Arc;
 
 use crate::collectors::{BuildInfo, StoreSize};
@@ -113,11 +113,11 @@ pub async fn run_with_notifier(
     let http_app = loupe_ingest::http::router(sink.clone(), &config.receiver).layer(
         axum::middleware::from_fn_with_state(hosts.clone(), loupe_server::guard::host_layer),
     );
-    let http = tokio::spawn(
-        axum::serve(listeners.http, http_app)
-            .with_graceful_shutdown(stopped())
-            .into_future(),
-    );
+    let http = tokio::spawn(loupe_ingest::conn::serve(
+        listeners.http,
+        http_app,
+        stopped(),
+    ));
     let ops = ops(&config, &store, &bound, forwarder.clone(), received);
     let mut info = loupe_server::api::Info::new(bound.grpc, bound.http);
     info.run_keys = config.run_keys.clone();

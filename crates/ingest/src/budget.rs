@@ -37,11 +37,15 @@ use loupe_ops::{Collect, Counter, Exposition, Gauge, Kind};
 
 use crate::stats::Transport;
 
-/// The default budget. The overload run (4 × 6 gRPC + 4 × 20 HTTP clients,
-/// 5000-span requests; BENCHMARKS.md "Overload") peaked at 219 MB of RSS
-/// with it on a debug build, 190 MB with 32 MiB but at half the
-/// throughput; not yet measured on a release build.
-pub const DEFAULT_BUDGET: usize = 64 << 20;
+/// The default budget (also `receiver.max_in_flight`'s). The overload run
+/// (4 × 6 gRPC + 4 × 20 HTTP clients; BENCHMARKS.md "Overload") peaks at
+/// 121–128 MB of RSS with it on a release build with 5000-span requests
+/// and 132–142 MB with 1000-span ones, within issue 13's 200 and 150 MiB,
+/// once the memory it does not charge is bounded too (ARCHITECTURE.md
+/// "Where memory goes"); 64 MiB peaked at 161–181 MB, over the 150 MiB,
+/// for 1.6× the spans/s with 5000-span requests and about the same with
+/// 1000-span ones.
+pub const DEFAULT_BUDGET: usize = 32 << 20;
 
 /// Memory of a decoded request per byte of its protobuf encoding (the
 /// `Span`, `KeyValue` and `String` allocations; measured 3.3× on the

@@ -10,6 +10,7 @@
 
 pub mod admit;
 pub mod budget;
+pub mod conn;
 pub mod cors;
 pub mod grpc;
 pub mod http;

@@ -170,7 +170,7 @@ struct LoadResult {
     errors: u64,
     http: Option<Arc<overload::HttpCounts>>,
     /// API read latencies during the load (`--api-probe`).
-    probe: Vec<Duration>,
+    probe: Vec<(usize, Duration)>,
     elapsed: Duration,
 }
 
@@ -567,7 +567,7 @@ async fn main() -> Result<()> {
         );
     }
     if !r.probe.is_empty() {
-        let mut t = r.probe.clone();
+        let mut t: Vec<Duration> = r.probe.iter().map(|(_, d)| *d).collect();
         t.sort();
         println!(
             "API during the load ({} reads: trace list, services, /health): p50 {}  p95 {}  max {}",
@@ -576,6 +576,23 @@ async fn main() -> Result<()> {
             ms(overload::percentile(&t, 0.95)),
             ms(*t.last().unwrap_or(&Duration::ZERO))
         );
+        // Which read is slow: the query, or everything alike (CPU)?
+        for (k, what) in overload::PROBE_READS.iter().enumerate() {
+            let mut t: Vec<Duration> = r
+                .probe
+                .iter()
+                .filter(|(i, _)| *i == k)
+                .map(|(_, d)| *d)
+                .collect();
+            t.sort();
+            if !t.is_empty() {
+                println!(
+                    "  {what}: p50 {}  p95 {}",
+                    ms(overload::percentile(&t, 0.5)),
+                    ms(overload::percentile(&t, 0.95))
+                );
+            }
+        }
     }
     if let Some(cap) = args.size_cap.as_deref() {
         let cap_bytes = overload::parse_size(cap).context("--size-cap: a size like 20MiB")?;

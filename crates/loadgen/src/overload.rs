@@ -88,9 +88,16 @@ pub fn spawn_http(
     tasks
 }
 
+/// What the probe reads, in turn.
+pub const PROBE_READS: [&str; 3] = ["trace list", "services", "/health"];
+
 /// Reads a user makes while ingest runs, one every 50 ms in turn: the
-/// trace list, the services picker, /health. Returns every latency.
-pub fn spawn_probe(api: SocketAddr, deadline: Instant) -> tokio::task::JoinHandle<Vec<Duration>> {
+/// trace list, the services picker, /health ([`PROBE_READS`]). Returns
+/// every latency, with the index of what was read.
+pub fn spawn_probe(
+    api: SocketAddr,
+    deadline: Instant,
+) -> tokio::task::JoinHandle<Vec<(usize, Duration)>> {
     tokio::spawn(async move {
         let client = reqwest::Client::new();
         let urls = [
@@ -104,7 +111,7 @@ pub fn spawn_probe(api: SocketAddr, deadline: Instant) -> tokio::task::JoinHandl
             let t = Instant::now();
             if let Ok(r) = client.get(&urls[i % urls.len()]).send().await {
                 let _ = r.bytes().await;
-                out.push(t.elapsed());
+                out.push((i % urls.len(), t.elapsed()));
             }
             i += 1;
             tokio::time::sleep(Duration::from_millis(50)).await;

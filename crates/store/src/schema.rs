@@ -269,6 +269,14 @@ CREATE INDEX IF NOT EXISTS corr_values_trace ON corr_values(trace);
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// SQLite's heap in this process, all connections together (page caches,
+/// statements), as far as SQLite can keep it: past this soft limit each
+/// page cache recycles its own pages instead of growing. The writer's
+/// cache (`cache_size`, 16 MB) plus the readers' would otherwise be
+/// bounded only by how many connections are open (ARCHITECTURE.md "Where
+/// memory goes").
+pub const SQLITE_HEAP_LIMIT: i64 = 48 << 20;
+
 fn pragmas(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
@@ -277,6 +285,16 @@ fn pragmas(conn: &Connection) -> rusqlite::Result<()> {
          PRAGMA busy_timeout = 5000;
          PRAGMA cache_size = -16000;
          PRAGMA temp_store = MEMORY;",
+    )?;
+    limit_heap(conn)
+}
+
+/// Sets [`SQLITE_HEAP_LIMIT`] (process-wide: setting it again is harmless).
+fn limit_heap(conn: &Connection) -> rusqlite::Result<()> {
+    conn.query_row(
+        &format!("PRAGMA soft_heap_limit = {SQLITE_HEAP_LIMIT}"),
+        [],
+        |_| Ok(()),
     )
 }
 
@@ -322,12 +340,28 @@ pub(crate) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA cache_size = -16000;")?;
+    limit_heap(&conn)?;
     Ok(conn)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sqlite_heap_is_limited_once_a_store_is_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open_writer(&dir.path().join("x.db")).unwrap();
+        let limit: i64 = conn
+            .query_row("PRAGMA soft_heap_limit", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(limit, SQLITE_HEAP_LIMIT);
+        let reader = open_reader(&dir.path().join("x.db")).unwrap();
+        let limit: i64 = reader
+            .query_row("PRAGMA soft_heap_limit", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(limit, SQLITE_HEAP_LIMIT);
+    }
 
     #[test]
     fn refuses_newer_database() {

@@ -11,9 +11,17 @@ use rusqlite::{params, Connection};
 use crate::error::StoreError;
 use crate::prepare::Envelope;
 
+/// Bytes of attribute keys cached, at most: keys are as long as senders
+/// make them, so the writer's count limit alone (200,000 entries) does
+/// not bound their memory. Past it the key cache starts over (IDs are
+/// read back from `attr_keys` on demand).
+const KEY_BYTES_LIMIT: usize = 8 << 20;
+
 #[derive(Default)]
 pub(super) struct Interned {
     key_ids: HashMap<String, i64>,
+    /// Bytes of the keys in `key_ids`.
+    key_bytes: usize,
     resource_ids: HashMap<i64, i64>,
     scope_ids: HashMap<i64, i64>,
 }
@@ -21,6 +29,7 @@ pub(super) struct Interned {
 impl Interned {
     pub(super) fn clear(&mut self) {
         self.key_ids.clear();
+        self.key_bytes = 0;
         self.resource_ids.clear();
         self.scope_ids.clear();
     }
@@ -77,7 +86,38 @@ impl Interned {
         let id: i64 = conn
             .prepare_cached("SELECT id FROM attr_keys WHERE key = ?1")?
             .query_row([key], |r| r.get(0))?;
+        if self.key_bytes.saturating_add(key.len()) > KEY_BYTES_LIMIT {
+            self.key_ids.clear();
+            self.key_bytes = 0;
+        }
+        self.key_bytes = self.key_bytes.saturating_add(key.len());
         self.key_ids.insert(key.to_string(), id);
         Ok(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_cache_bounded_by_bytes_of_long_keys() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE attr_keys(id INTEGER PRIMARY KEY, key TEXT UNIQUE);")
+            .unwrap();
+        let mut interned = Interned::default();
+        let long = "k".repeat(1 << 20);
+        let mut ids = Vec::new();
+        for i in 0..20 {
+            ids.push(interned.key_id(&conn, &format!("{long}{i}")).unwrap());
+            assert!(interned.key_bytes <= KEY_BYTES_LIMIT);
+        }
+        assert!(interned.keys() < 20, "the cache started over");
+        // IDs stay true across the restart: read back from the table.
+        assert_eq!(interned.key_id(&conn, &format!("{long}0")).unwrap(), ids[0]);
+        assert_eq!(
+            interned.key_id(&conn, &format!("{long}19")).unwrap(),
+            ids[19]
+        );
     }
 }

@@ -1,0 +1,113 @@
+//! Serving OTLP/HTTP connections with bounded buffers.
+//!
+//! Why not `axum::serve`: hyper lets each HTTP/1 connection's read buffer
+//! grow to about 400 KiB, and it offers no limit on connections. Under the
+//! overload run's 80 uploading connections those buffers held 25–30 MB
+//! (heaptrack, BENCHMARKS.md "Overload") that the in-flight budget does not
+//! see, since they fill before a request is admitted. Here each connection
+//! reads through at most [`READ_BUFFER`] bytes and at most
+//! [`MAX_CONNECTIONS`] are open (more wait in the listen backlog), so these
+//! buffers stay under `READ_BUFFER × MAX_CONNECTIONS` whatever the clients
+//! do (ARCHITECTURE.md "Where memory goes").
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+/// A connection's read buffer, at most (hyper's floor is 8 KiB; a larger
+/// buffer did not read a loopback upload faster).
+pub const READ_BUFFER: usize = 64 << 10;
+
+/// Connections served at once; the next waits until one closes.
+pub const MAX_CONNECTIONS: usize = 256;
+
+/// Serves `app` on `listener` until `shutdown` resolves, then lets open
+/// connections finish their requests.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder.http1().max_buf_size(READ_BUFFER);
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            _ = &mut shutdown => break,
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => tokio::select! {
+                    _ = &mut shutdown => break,
+                    r = listener.accept() => r.map(|(s, _)| (s, slot)),
+                },
+                Err(_) => break,
+            },
+        };
+        let (stream, slot) = match accepted {
+            Ok(a) => a,
+            // Out of file descriptors, a connection reset before accept…:
+            // the listener itself is fine; wait a little and go on.
+            Err(e) => {
+                tracing::debug!("OTLP/HTTP accept: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let conn = builder
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()))
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(slot);
+        });
+    }
+    graceful.shutdown().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::post;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A body many times the read buffer still arrives whole: the bound is
+    /// on the buffer, not on the request.
+    #[tokio::test]
+    async fn body_larger_than_the_read_buffer_arrives_whole() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = Router::new().route(
+            "/n",
+            post(|b: bytes::Bytes| async move { b.len().to_string() }),
+        );
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, app, async {
+            let _ = stopped.await;
+        }));
+        let body = vec![b'x'; 16 * READ_BUFFER];
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let head = format!(
+            "POST /n HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).await.unwrap();
+        s.write_all(&body).await.unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(answer.ends_with(&body.len().to_string()), "{answer}");
+        let _ = stop.send(());
+        server.await.unwrap().unwrap();
+    }
+}
