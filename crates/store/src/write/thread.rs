@@ -162,13 +162,16 @@ impl WriterState {
                     .observe_duration(started.saturating_duration_since(j.queued_at));
             }
             let batches = jobs.len();
+            // Out of the queue now: counted before the first acknowledgement
+            // (commit_group acknowledges each job as its parts commit, while
+            // the rest of the group is still being written).
+            self.stats.queued_batches.add(-(batches as i64));
             let failed = self.commit_group(jobs, &mut last_retention);
             let left = queued.fetch_sub(weight, Ordering::SeqCst) - weight;
             let stats = &self.stats;
             stats.commit_duration.observe_duration(started.elapsed());
             stats.commit_batches.observe(batches as f64);
             stats.commits.inc();
-            stats.queued_batches.add(-(batches as i64));
             stats.queued_bytes.set(left as i64);
             stats.failed_batches.add(failed as u64);
             self.retention_step(&mut last_retention, false);
