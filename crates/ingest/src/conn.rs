@@ -9,13 +9,19 @@
 //! [`MAX_CONNECTIONS`] are open (more wait in the listen backlog), so these
 //! buffers stay under `READ_BUFFER × MAX_CONNECTIONS` whatever the clients
 //! do (ARCHITECTURE.md "Where memory goes").
+//!
+//! A limit on connections is also something to hold: a peer that opens
+//! connections and sends nothing would keep the slots forever. An HTTP/1
+//! connection that has not sent a request head within [`HEAD_TIMEOUT`]
+//! (the first, or the next on a kept-alive connection) is closed, and a
+//! body must arrive within `http::BODY_MAX_TIME`.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -29,6 +35,10 @@ pub const READ_BUFFER: usize = 64 << 10;
 /// Connections served at once; the next waits until one closes.
 pub const MAX_CONNECTIONS: usize = 256;
 
+/// Longest wait for a request head on an HTTP/1 connection, idle
+/// keep-alive included, before the connection is closed and its slot freed.
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Serves `app` on `listener` until `shutdown` resolves, then lets open
 /// connections finish their requests.
 pub async fn serve(
@@ -36,8 +46,21 @@ pub async fn serve(
     app: Router,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
+    serve_with(listener, app, shutdown, HEAD_TIMEOUT).await
+}
+
+async fn serve_with(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send,
+    head_timeout: Duration,
+) -> std::io::Result<()> {
     let mut builder = Builder::new(TokioExecutor::new());
-    builder.http1().max_buf_size(READ_BUFFER);
+    builder
+        .http1()
+        .max_buf_size(READ_BUFFER)
+        .timer(TokioTimer::new())
+        .header_read_timeout(head_timeout);
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
@@ -107,6 +130,46 @@ mod tests {
         s.read_to_string(&mut answer).await.unwrap();
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
         assert!(answer.ends_with(&body.len().to_string()), "{answer}");
+        let _ = stop.send(());
+        server.await.unwrap().unwrap();
+    }
+
+    /// A connection that sends nothing, or nothing more after a request,
+    /// is closed after the head timeout: idle peers cannot keep the
+    /// connection slots.
+    #[tokio::test]
+    async fn idle_connections_are_closed_after_the_head_timeout() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = Router::new().route("/n", post(|| async { "ok" }));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let timeout = Duration::from_millis(300);
+        let server = tokio::spawn(serve_with(
+            listener,
+            app,
+            async {
+                let _ = stopped.await;
+            },
+            timeout,
+        ));
+        // Silent from the start.
+        let mut silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+        // One request, then kept alive and silent.
+        let mut kept = tokio::net::TcpStream::connect(addr).await.unwrap();
+        kept.write_all(b"POST /n HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 1024];
+        let n = kept.read(&mut buf).await.unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+        for s in [&mut silent, &mut kept] {
+            let closed = tokio::time::timeout(Duration::from_secs(5), async {
+                let mut rest = Vec::new();
+                s.read_to_end(&mut rest).await.map(|_| ())
+            })
+            .await;
+            assert!(closed.is_ok(), "the server kept an idle connection open");
+        }
         let _ = stop.send(());
         server.await.unwrap().unwrap();
     }

@@ -30,6 +30,10 @@ use loupe_otlp::decode::{decode_message, BodySink, DecodeError, Encoding};
 /// connection is simply closed.
 const DRAIN_MAX_BYTES: usize = 256 << 20;
 const DRAIN_MAX_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+/// Longest time a request body may take to arrive (64 MiB at about 1 MB/s):
+/// a body trickled byte by byte would otherwise hold one of the
+/// connection slots (`conn`) and its budget charge for as long as it likes.
+pub const BODY_MAX_TIME: std::time::Duration = std::time::Duration::from_secs(60);
 
 #[derive(Clone)]
 struct HttpState {
@@ -136,24 +140,35 @@ async fn read_body(st: &HttpState, charge: &Charge, req: Request) -> Result<Vec<
         }
     }
     let mut body: Body = req.into_body();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| DecodeError::Body(e.to_string()))?;
-        if let Some(data) = frame.data_ref() {
-            if let Err(e) = sink.push(data) {
-                drain(body).await;
-                return Err(e.into());
-            }
-            let grown = sink
-                .len()
-                .saturating_mul(DECODED_FACTOR)
-                .saturating_sub(charge.bytes());
-            if grown > 0 && !charge.try_add(grown) {
-                drop(sink);
-                return Err(refuse(st, body).await);
+    let read = async move {
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| DecodeError::Body(e.to_string()))?;
+            if let Some(data) = frame.data_ref() {
+                if let Err(e) = sink.push(data) {
+                    drain(body).await;
+                    return Err(e.into());
+                }
+                let grown = sink
+                    .len()
+                    .saturating_mul(DECODED_FACTOR)
+                    .saturating_sub(charge.bytes());
+                if grown > 0 && !charge.try_add(grown) {
+                    drop(sink);
+                    return Err(refuse(st, body).await);
+                }
             }
         }
-    }
-    Ok(sink.finish()?)
+        Ok(sink.finish()?)
+    };
+    tokio::time::timeout(BODY_MAX_TIME, read)
+        .await
+        .unwrap_or_else(|_| {
+            Err(DecodeError::Body(format!(
+                "the request body did not arrive within {} s",
+                BODY_MAX_TIME.as_secs()
+            ))
+            .into())
+        })
 }
 
 /// Reads and discards the rest of a refused body, within
