@@ -37,7 +37,7 @@ pub const MAX_CONNECTIONS: usize = 256;
 
 /// Longest wait for a request head on an HTTP/1 connection, idle
 /// keep-alive included, before the connection is closed and its slot freed.
-pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves `app` on `listener` until `shutdown` resolves, then lets open
 /// connections finish their requests.
@@ -63,6 +63,8 @@ async fn serve_with(
         .header_read_timeout(head_timeout);
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let graceful = GracefulShutdown::new();
+    // Connections that have not spoken yet stop waiting at shutdown.
+    let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -85,15 +87,33 @@ async fn serve_with(
                 continue;
             }
         };
-        let conn = builder
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()))
-            .into_owned();
-        let conn = graceful.watch(conn);
+        let watcher = graceful.watcher();
+        let builder = builder.clone();
+        let app = app.clone();
+        let mut stopping = stopping_rx.clone();
         tokio::spawn(async move {
-            let _ = conn.await;
+            // hyper's head timer starts once it knows the protocol, which
+            // the auto builder learns from the first bytes: a peer that
+            // sends none is closed here.
+            // (`peek`, not `readable`: readiness may be reported before
+            // any byte has come.)
+            let mut first = [0u8; 1];
+            tokio::select! {
+                got = tokio::time::timeout(head_timeout, stream.peek(&mut first)) => {
+                    if !matches!(got, Ok(Ok(n)) if n > 0) {
+                        return;
+                    }
+                }
+                _ = stopping.changed() => return,
+            }
+            let conn = builder
+                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app))
+                .into_owned();
+            let _ = watcher.watch(conn).await;
             drop(slot);
         });
     }
+    let _ = stopping_tx.send(true);
     graceful.shutdown().await;
     Ok(())
 }
@@ -162,13 +182,13 @@ mod tests {
         let mut buf = [0u8; 1024];
         let n = kept.read(&mut buf).await.unwrap();
         assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
-        for s in [&mut silent, &mut kept] {
+        for (what, s) in [("silent", &mut silent), ("kept alive", &mut kept)] {
             let closed = tokio::time::timeout(Duration::from_secs(5), async {
                 let mut rest = Vec::new();
                 s.read_to_end(&mut rest).await.map(|_| ())
             })
             .await;
-            assert!(closed.is_ok(), "the server kept an idle connection open");
+            assert!(closed.is_ok(), "the server kept a {what} connection open");
         }
         let _ = stop.send(());
         server.await.unwrap().unwrap();
