@@ -807,7 +807,7 @@ mod tests {
         std::fs::write(&empty, "").unwrap();
         let loaded = Loaded::load(Some(&empty), &|_: &str| None, Vec::new()).unwrap();
         let config = ServeConfig::from_loaded(&loaded, None).unwrap();
-        assert_eq!(config.receiver.budget.limit(), 64 << 20);
+        assert_eq!(config.receiver.budget.limit(), 32 << 20);
         let env = |k: &str| (k == "LOUPE_RECEIVER_MAX_IN_FLIGHT").then(|| "100KiB".to_string());
         let loaded = Loaded::load(Some(&file), &env, Vec::new()).unwrap();
         assert!(ServeConfig::from_loaded(&loaded, None).is_err());
