@@ -193,7 +193,7 @@ struct ServeArgs {
     #[arg(long, value_parser = check_age, value_name = "AGE")]
     max_age: Option<String>,
     /// Bytes of OTLP exports in flight (being read, decoded or stored) before more are refused
-    /// with a retryable answer (e.g. 32MiB, 256MiB) [default: 32MiB].
+    /// with a retryable answer (e.g. 32MiB, 256MiB) [default: 16MiB].
     #[arg(long, value_parser = check_size, value_name = "SIZE")]
     max_in_flight: Option<String>,
     /// Log filter in RUST_LOG syntax (e.g. info, warn,loupe_store=debug) [default: info].
@@ -807,7 +807,7 @@ mod tests {
         std::fs::write(&empty, "").unwrap();
         let loaded = Loaded::load(Some(&empty), &|_: &str| None, Vec::new()).unwrap();
         let config = ServeConfig::from_loaded(&loaded, None).unwrap();
-        assert_eq!(config.receiver.budget.limit(), 32 << 20);
+        assert_eq!(config.receiver.budget.limit(), 16 << 20);
         let env = |k: &str| (k == "LOUPE_RECEIVER_MAX_IN_FLIGHT").then(|| "100KiB".to_string());
         let loaded = Loaded::load(Some(&file), &env, Vec::new()).unwrap();
         assert!(ServeConfig::from_loaded(&loaded, None).is_err());

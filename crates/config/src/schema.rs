@@ -121,7 +121,7 @@ pub struct Receiver {
 impl Default for Receiver {
     fn default() -> Self {
         Receiver {
-            max_in_flight: size("32MiB"),
+            max_in_flight: size("16MiB"),
         }
     }
 }

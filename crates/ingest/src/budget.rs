@@ -38,14 +38,16 @@ use loupe_ops::{Collect, Counter, Exposition, Gauge, Kind};
 use crate::stats::Transport;
 
 /// The default budget (also `receiver.max_in_flight`'s). The overload run
-/// (4 × 6 gRPC + 4 × 20 HTTP clients; BENCHMARKS.md "Overload") peaks at
-/// 121–128 MB of RSS with it on a release build with 5000-span requests
-/// and 132–142 MB with 1000-span ones, within issue 13's 200 and 150 MiB,
-/// once the memory it does not charge is bounded too (ARCHITECTURE.md
-/// "Where memory goes"); 64 MiB peaked at 161–181 MB, over the 150 MiB,
-/// for 1.6× the spans/s with 5000-span requests and about the same with
-/// 1000-span ones.
-pub const DEFAULT_BUDGET: usize = 32 << 20;
+/// (4 × 6 gRPC + 4 × 20 HTTP clients; BENCHMARKS.md "Overload") peaks on a
+/// quiet machine at 129–132 MB of RSS with it with 1000-span requests and
+/// 92 MB with 5000-span ones, within issue 13's 150 and 200 MiB, once the
+/// memory it does not charge is bounded too (ARCHITECTURE.md "Where memory
+/// goes"). 32 MiB peaked at 175 MB with 1000-span requests, 20 MiB at
+/// 140–159 MB: a charged byte costs more than the 4× assumed for small
+/// requests. The price is throughput with 5000-span requests (one is
+/// charged 9 MB): 15k spans/s against 36k at 32 MiB; with 1000-span
+/// requests (and the SDKs' default 512) it is the same, 85–100k spans/s.
+pub const DEFAULT_BUDGET: usize = 16 << 20;
 
 /// Memory of a decoded request per byte of its protobuf encoding (the
 /// `Span`, `KeyValue` and `String` allocations; measured 3.3× on the
