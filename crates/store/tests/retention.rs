@@ -329,6 +329,40 @@ async fn an_import_entry_says_when_it_expires() {
     );
 }
 
+/// A store with only a size cap (the age limit a year away).
+fn capped_store(dir: &std::path::Path, max_bytes: u64) -> std::sync::Arc<Store> {
+    std::sync::Arc::new(
+        Store::open(
+            dir,
+            WriterConfig {
+                retention: Retention {
+                    max_bytes,
+                    max_age: Duration::from_secs(365 * 24 * 3600),
+                },
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+    )
+}
+
+/// Samples (database, WAL) bytes every `every` until `done`.
+fn sample_sizes(
+    store: &std::sync::Arc<Store>,
+    done: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+    every: Duration,
+) -> std::thread::JoinHandle<Vec<(u64, u64)>> {
+    let (store, done) = (store.clone(), done.clone());
+    std::thread::spawn(move || {
+        let mut samples = Vec::new();
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            samples.push((store.db_bytes(), store.wal_bytes()));
+            std::thread::sleep(every);
+        }
+        samples
+    })
+}
+
 /// Issue 13, item 4: the size cap bounds what is on disk, database file +
 /// WAL, not only the pages in use. Four writers keep the writer busy with
 /// about 10× the cap of spans while a reader queries all along (readers in
@@ -340,31 +374,9 @@ async fn an_import_entry_says_when_it_expires() {
 async fn database_and_wal_stay_within_the_cap_under_sustained_load() {
     let dir = tempfile::tempdir().unwrap();
     let max_bytes: u64 = 4 << 20;
-    let store = std::sync::Arc::new(
-        Store::open(
-            dir.path(),
-            WriterConfig {
-                retention: Retention {
-                    max_bytes,
-                    max_age: Duration::from_secs(365 * 24 * 3600),
-                },
-                ..Default::default()
-            },
-        )
-        .unwrap(),
-    );
+    let store = capped_store(dir.path(), max_bytes);
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let sampler = {
-        let (store, done) = (store.clone(), done.clone());
-        std::thread::spawn(move || {
-            let mut samples = Vec::new();
-            while !done.load(std::sync::atomic::Ordering::SeqCst) {
-                samples.push((store.db_bytes(), store.wal_bytes()));
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            samples
-        })
-    };
+    let sampler = sample_sizes(&store, &done, Duration::from_millis(20));
     let reader = {
         let (store, done) = (store.clone(), done.clone());
         std::thread::spawn(move || {
@@ -478,31 +490,9 @@ fn wide_request(seed: u64, traces: u64) -> ExportTraceServiceRequest {
 async fn a_commit_of_a_large_request_stays_within_the_margin() {
     let dir = tempfile::tempdir().unwrap();
     let max_bytes: u64 = 2 << 20;
-    let store = std::sync::Arc::new(
-        Store::open(
-            dir.path(),
-            WriterConfig {
-                retention: Retention {
-                    max_bytes,
-                    max_age: Duration::from_secs(365 * 24 * 3600),
-                },
-                ..Default::default()
-            },
-        )
-        .unwrap(),
-    );
+    let store = capped_store(dir.path(), max_bytes);
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let sampler = {
-        let (store, done) = (store.clone(), done.clone());
-        std::thread::spawn(move || {
-            let mut samples = Vec::new();
-            while !done.load(std::sync::atomic::Ordering::SeqCst) {
-                samples.push((store.db_bytes(), store.wal_bytes()));
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            samples
-        })
-    };
+    let sampler = sample_sizes(&store, &done, Duration::from_millis(10));
     let mut tasks = Vec::new();
     for w in 0..2u64 {
         let store = store.clone();
