@@ -939,6 +939,30 @@ await check('k-clock-badge-on-suspect-timestamps', async () => {
     'span details should say the timestamp looks wrong and state its date (2018)',
   );
   await shot('k-clock-badge');
+  // The logs page: a 2018 record's badge sits beside its time, and the
+  // service and the body keep their columns (the badge once took the
+  // service's column and pushed the rest along).
+  const logs = {
+    resourceLogs: [
+      {
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'kestra-old-clock' } }] },
+        scopeLogs: [{ logRecords: [{ timeUnixNano: '1544712660300000000', severityText: 'Information', body: { stringValue: 'oldclockrecord' } }] }],
+      },
+    ],
+  };
+  const lres = await fetch(`http://${addrs.http}/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(logs) });
+  expect(lres.ok, `OTLP/HTTP logs answered ${lres.status}`);
+  await goto('/logs?q=oldclockrecord');
+  const entry = await need(`${tid('log-entry')}:has(.time-suspect)`, 'the 2018 log record with a clock? badge');
+  const boxes = await entry.evaluate((el) => {
+    const box = (sel) => el.querySelector(sel)?.getBoundingClientRect().toJSON() ?? null;
+    return { when: box('.log-when'), svc: box('.svc-name'), body: box('.log-body'), badgeInWhen: !!el.querySelector('.log-when .time-suspect') };
+  });
+  expect(boxes.badgeInWhen, 'the badge should sit in the time cell');
+  expect(boxes.svc && boxes.when && boxes.svc.left >= boxes.when.right - 1, `the service should stand right of the time and badge: ${JSON.stringify(boxes)}`);
+  expect(boxes.body && boxes.svc && boxes.body.left >= boxes.svc.right - 1, `the body should stand right of the service: ${JSON.stringify(boxes)}`);
+  expect((await entry.innerText()).includes('kestra-old-clock'), 'the service name shows');
+  await shot('k-clock-badge-logs');
   return JSON.stringify(text);
 });
 

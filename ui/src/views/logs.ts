@@ -83,15 +83,21 @@ export function mountLogs(root: HTMLElement, initial: LogsState): View {
     const el = h(
       'div',
       { class: `log-entry ${sevClass(r.severity)}`, testid: 'log-entry', data: { traceId: r.traceId || undefined, spanId: r.spanId || undefined } },
-      h('span', { class: 'sev', text: severityName(r.severity, r.severityText) }),
-      timeText(r.timeNs, { withDate: true, class: 'log-time mono' }),
-      (r.record.loupeFlags ?? 0) & F.TIME_SUSPECT
-        ? h('span', {
-            class: 'badge warn time-suspect',
-            text: 'clock?',
-            title: 'Timestamp looks wrong: zero, before 2000, more than a year ago or more than a day ahead (stored and shown as sent)',
-          })
-        : null,
+      h('span', { class: 'sev', text: severityName(r.severity, r.severityText), title: severityName(r.severity, r.severityText) }),
+      // The badge shares the time's cell: as a cell of its own it pushed the
+      // service and the body into the wrong columns.
+      h(
+        'span',
+        { class: 'log-when' },
+        timeText(r.timeNs, { withDate: true, class: 'log-time mono' }),
+        (r.record.loupeFlags ?? 0) & F.TIME_SUSPECT
+          ? h('span', {
+              class: 'badge warn time-suspect',
+              text: 'clock?',
+              title: 'Timestamp looks wrong: zero, before 2000, more than a year ago or more than a day ahead (stored and shown as sent)',
+            })
+          : null,
+      ),
       h('span', { class: 'svc-name', text: r.service || '(unknown service)' }),
       h('div', { class: 'log-body' }, body, attrs),
     );
