@@ -133,6 +133,12 @@ pub struct Loaded {
 /// The smallest in-flight budget accepted (`receiver.max_in_flight`).
 const MIN_IN_FLIGHT: u64 = 1 << 20;
 
+/// The smallest `max_db_size`: an empty database (about 200 KiB of schema)
+/// plus the WAL's floor (256 KiB) and two transactions' worth must fit
+/// 1.1 × the cap, or the writer would hold every commit and refuse all
+/// telemetry (`store::retention::RetentionState::room_for_commit`).
+const MIN_DB_SIZE: u64 = 1 << 20;
+
 /// Keys that environment variables cannot set (tables of rules).
 const NOT_FROM_ENV: &[&str] = &["filters", "correlation"];
 
@@ -501,6 +507,15 @@ impl Loaded {
                 ),
             });
         }
+        if c.max_db_size.bytes < MIN_DB_SIZE {
+            return Err(ConfigError::Invalid {
+                key: "max_db_size",
+                message: format!(
+                    "{:?} is below 1MiB: too small for the empty database and one write",
+                    c.max_db_size.text
+                ),
+            });
+        }
         self.forward_protocol().map(|_| ())
     }
 
@@ -617,6 +632,19 @@ mod tests {
         }
         let (_d, path) = write("[[correlation]]\nkey = \"a\"\nkeys = \"b\"\n");
         assert!(Loaded::load(Some(&path), &no_env, Vec::new()).is_err());
+    }
+
+    /// A cap smaller than an empty database and one write would make the
+    /// writer hold every commit: refused at start, with the reason.
+    #[test]
+    fn max_db_size_below_one_mib_is_refused() {
+        let (_d, path) = write("max_db_size = \"512KiB\"\n");
+        let l = Loaded::load(Some(&path), &no_env, Vec::new()).expect("load");
+        let err = l.check().expect_err("refused").to_string();
+        assert!(err.contains("below 1MiB"), "{err}");
+        let (_d, path) = write("max_db_size = \"1MiB\"\n");
+        let l = Loaded::load(Some(&path), &no_env, Vec::new()).expect("load");
+        l.check().expect("1MiB is enough");
     }
 
     #[test]
