@@ -58,6 +58,28 @@ export interface TableSummary {
   duration: number;
 }
 
+/**
+ * A context key's value ID for one span: its own attribute `own` (the last
+ * one with the key), else its resource's, interned in `values`; -1 with
+ * neither. The worker's two paths (columns, span objects) share it so a
+ * chip or lane reads the same whichever way the trace came.
+ */
+export function contextValueId(values: Table<KeyValue>, own: KeyValue | undefined, resourceAttrs: readonly KeyValue[] | undefined, key: string): number {
+  let kv = own;
+  if (!kv) {
+    const rv = attrValue(resourceAttrs, key);
+    if (rv !== undefined) kv = { key, value: { stringValue: rv } };
+  }
+  return kv ? values.id(kv, anyValueToString(kv.value)) : -1;
+}
+
+/** The buffers of a page's columns, handed over rather than copied. */
+export function columnsTransfer(c: Columns): Transferable[] {
+  return [c.parent, c.depth, c.flags, c.kind, c.traceIdx, c.svc, c.name, c.res, c.scp, c.status, c.start, c.end, ...c.ctx, c.spanIds.off, c.parentIds.off, c.startNs.off, c.endNs.off].map(
+    (x) => x.buffer,
+  );
+}
+
 export class TraceTable {
   readonly n: number;
   /** Spans so far. */
@@ -349,16 +371,12 @@ export class TraceTable {
         const a1 = this.attrAt[i + 1]!;
         for (let q = 0; q < contextKeys.length; q++) {
           const key = contextKeys[q]!;
-          let kv: KeyValue | undefined;
+          let own: KeyValue | undefined;
           for (let z = a0; z < a1; z++) {
             const attr = this.attributes[this.attrIds[z]!]!;
-            if (attr.key === key) kv = attr;
+            if (attr.key === key) own = attr;
           }
-          if (!kv) {
-            const rv = attrValue(this.head.resources[r]!.attributes, key);
-            if (rv !== undefined) kv = { key, value: { stringValue: rv } };
-          }
-          ctx[q]![j] = kv ? ctxValues[q]!.id(kv, anyValueToString(kv.value)) : -1;
+          ctx[q]![j] = contextValueId(ctxValues[q]!, own, this.head.resources[r]!.attributes, key);
         }
       }
     }
@@ -392,8 +410,7 @@ export class TraceTable {
       startNs: startJ,
       endNs: endJ,
     };
-    const transfer: Transferable[] = [parent, depth, flags, kind, traceIdx, svc, name, res, scp, status, start, end, ...ctx, spanJ.off, parentJ.off, startJ.off, endJ.off].map((x) => x.buffer);
-    return { cols, transfer };
+    return { cols, transfer: columnsTransfer(cols) };
   }
 
   /** Builds the lowercase texts find looks in (once; the worker does it while idle after the load). */

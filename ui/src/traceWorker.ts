@@ -14,10 +14,10 @@
 // placeholders. Protocol: traceStream.ts.
 
 import { ApiError } from './api';
-import { anyValueToString, attrValue, nsDiff, type KeyValue } from './format';
+import { nsDiff, type KeyValue } from './format';
 import { ColumnsDecoder, fetchColumns } from './traceColumns';
 import type { Columns, FromWorker, ToWorker } from './traceStream';
-import { joined, Table, type TraceTable } from './traceTable';
+import { columnsTransfer, contextValueId, joined, Table, type TraceTable } from './traceTable';
 import { attributeKeys, buildTree, groupValues, lens, spanSearchText, type OtlpResource, type OtlpScope, type OtlpStatus, type SpanTree } from './tree';
 
 /** The worker's global scope (the page's tsconfig has no WebWorker lib). */
@@ -77,13 +77,9 @@ function columns(t: SpanTree, contextKeys: string[]): { cols: Columns; transfer:
     const attrs = node.span.attributes;
     for (let k = 0; k < contextKeys.length; k++) {
       const key = contextKeys[k]!;
-      let kv: KeyValue | undefined;
-      if (attrs) for (const a of attrs) if (a.key === key) kv = a;
-      if (!kv) {
-        const rv = attrValue(node.resource.attributes, key);
-        if (rv !== undefined) kv = { key, value: { stringValue: rv } };
-      }
-      ctx[k]![i] = kv ? ctxValues[k]!.id(kv, anyValueToString(kv.value)) : -1;
+      let own: KeyValue | undefined;
+      if (attrs) for (const a of attrs) if (a.key === key) own = a;
+      ctx[k]![i] = contextValueId(ctxValues[k]!, own, node.resource.attributes, key);
     }
   }
   const spanIds = joined(n, (i) => t.nodes[i]!.spanId);
@@ -116,8 +112,7 @@ function columns(t: SpanTree, contextKeys: string[]): { cols: Columns; transfer:
     startNs,
     endNs,
   };
-  const transfer: Transferable[] = [parent, depth, flags, kind, traceIdx, svc, name, res, scp, status, start, end, ...ctx, spanIds.off, parentIds.off, startNs.off, endNs.off].map((a) => a.buffer);
-  return { cols, transfer };
+  return { cols, transfer: columnsTransfer(cols) };
 }
 
 /** Whether missing parents are gone, once the page says ('parents'). */

@@ -40,14 +40,13 @@ const DOUBLE_KEYS: &[&str] = &[
     "explicitBounds",
 ];
 
-/// Whether the body holds a quoted `NaN` or `Infinity` anywhere; cheap
-/// enough to decide between the plain and the lenient path.
+/// Whether the body holds a quoted `NaN` or `Infinity` anywhere: one pass
+/// that looks back only at quotes, cheap beside the parse it decides on (a
+/// false positive only takes the lenient path).
 pub fn mentions_non_finite(bytes: &[u8]) -> bool {
-    contains(bytes, b"\"NaN\"") || contains(bytes, b"Infinity\"")
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+    bytes.iter().enumerate().any(|(i, &b)| {
+        b == b'"' && (bytes[..i].ends_with(b"\"NaN") || bytes[..i].ends_with(b"Infinity"))
+    })
 }
 
 /// `serde_json::from_slice`, with the non-finite strings read as doubles
@@ -493,6 +492,16 @@ mod tests {
           {"key":"e","value":{"doubleValue":1.5}},
           {"key":"f","value":{"arrayValue":{"values":[{"doubleValue":"NaN"},{"stringValue":"Infinity"}]}}}
         ]}]}]}]}"#;
+
+    #[test]
+    fn mentions_non_finite_finds_the_three_strings_only() {
+        for yes in [r#"{"a":"NaN"}"#, r#"["Infinity"]"#, r#"{"x":"-Infinity"}"#] {
+            assert!(mentions_non_finite(yes.as_bytes()), "{yes}");
+        }
+        for no in [r#"{"a":"NaNa"}"#, "", r#"{"a":1.5,"b":"Infinite"}"#] {
+            assert!(!mentions_non_finite(no.as_bytes()), "{no}");
+        }
+    }
 
     #[test]
     fn json_nan_double_value_is_accepted() {

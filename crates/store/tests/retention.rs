@@ -40,18 +40,7 @@ fn trace(seed: u64, start: u64, spans: usize) -> ([u8; 16], ExportTraceServiceRe
             ..Default::default()
         })
         .collect();
-    (
-        tid,
-        ExportTraceServiceRequest {
-            resource_spans: vec![ResourceSpans {
-                scope_spans: vec![ScopeSpans {
-                    spans,
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-        },
-    )
+    (tid, request_of(spans))
 }
 
 /// 256 hex digits that zstd cannot shrink much.
@@ -468,15 +457,7 @@ fn wide_request(seed: u64, traces: u64) -> ExportTraceServiceRequest {
             }
         })
         .collect();
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                spans,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
+    request_of(spans)
 }
 
 /// Issue 13, item 4, with requests whose one commit would write a large
@@ -530,4 +511,17 @@ async fn a_commit_of_a_large_request_stays_within_the_margin() {
     assert!(worst <= 1.1, "database + WAL reached {worst:.2} × the cap");
     let c = store.reader.counts().unwrap();
     assert!(c.traces > 0 && c.spans == c.traces * 20, "{c:?}");
+}
+
+/// One request holding `spans` under one resource and scope.
+fn request_of(spans: Vec<Span>) -> ExportTraceServiceRequest {
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
 }
