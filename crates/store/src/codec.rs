@@ -46,11 +46,68 @@ pub(crate) fn decompress(bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
     zstd::stream::decode_all(bytes).map_err(|e| StoreError::Corrupt(format!("span chunk: {e}")))
 }
 
+/// Largest chunk decompressed into the thread's buffer (Loupe writes chunks
+/// of a few hundred KB at most). A frame that declares more, or no size,
+/// goes through the streaming decoder, which allocates only as much as the
+/// data really holds: a corrupt size field cannot make it reserve gigabytes.
+const BUFFERED_MAX: u64 = 16 << 20;
+
+thread_local! {
+    /// One decompression context and output buffer per thread. A streaming
+    /// decoder per chunk allocated its window afresh every time, and with
+    /// mimalloc giving freed memory straight back (src-tauri/src/main.rs)
+    /// each window was faulted in and zeroed again: loading a million-span
+    /// trace's 1,600 chunks spent most of its time in the kernel clearing
+    /// pages.
+    static DECOMPRESSOR: std::cell::RefCell<Option<(zstd::bulk::Decompressor<'static>, Vec<u8>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` on a chunk's decompressed bytes, decompressed into the thread's
+/// reused buffer when the frame declares a size of at most [`BUFFERED_MAX`].
+pub(crate) fn with_decompressed<T>(
+    bytes: &[u8],
+    f: impl FnOnce(&[u8]) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let size = match zstd::zstd_safe::get_frame_content_size(bytes) {
+        Ok(Some(n)) if n <= BUFFERED_MAX => n as usize,
+        _ => return f(&decompress(bytes)?),
+    };
+    DECOMPRESSOR.with(|d| {
+        let mut d = d.borrow_mut();
+        if d.is_none() {
+            let ctx = zstd::bulk::Decompressor::new()
+                .map_err(|e| StoreError::Corrupt(format!("span chunk: {e}")))?;
+            *d = Some((ctx, Vec::new()));
+        }
+        let Some((ctx, buf)) = d.as_mut() else {
+            return f(&decompress(bytes)?);
+        };
+        buf.clear();
+        buf.reserve(size);
+        let n = ctx
+            .decompress_to_buffer(bytes, buf)
+            .map_err(|e| StoreError::Corrupt(format!("span chunk: {e}")))?;
+        let out = f(&buf[..n]);
+        // A rare big chunk does not keep its buffer for the thread's life.
+        if buf.capacity() > 1 << 20 {
+            *buf = Vec::new();
+        }
+        out
+    })
+}
+
 /// Decodes a stored span chunk (zstd of `ScopeSpans.spans` fields) back
 /// into spans.
 pub(crate) fn decode_chunk(chunk: &[u8]) -> Result<Vec<Span>, StoreError> {
-    let raw = decompress(chunk)?;
-    Ok(ScopeSpans::decode(raw.as_slice())?.spans)
+    with_decompressed(chunk, |raw| Ok(ScopeSpans::decode(raw)?.spans))
+}
+
+/// Appends a stored span chunk's spans to `into.spans` (decoded in place:
+/// no vector of its own to move them out of). The chunk holds only the
+/// `spans` field, so `into`'s scope is left as it is.
+pub(crate) fn merge_chunk(chunk: &[u8], into: &mut ScopeSpans) -> Result<(), StoreError> {
+    with_decompressed(chunk, |raw| Ok(into.merge(raw)?))
 }
 
 pub(crate) fn encode<M: Message>(m: &M) -> Vec<u8> {
@@ -198,4 +255,59 @@ pub(crate) type PreHashedBuild = std::hash::BuildHasherDefault<PreHashed>;
 /// written with the operators SQLite has.
 pub(crate) fn unsigned_order(x: &str) -> String {
     format!("(({x} | -9223372036854775808) & ~({x} & -9223372036854775808))")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(name: &str) -> Span {
+        Span {
+            name: name.into(),
+            span_id: vec![1; 8],
+            ..Default::default()
+        }
+    }
+
+    fn chunk_of(spans: &[Span]) -> Vec<u8> {
+        encode(&ScopeSpans {
+            spans: spans.to_vec(),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn merge_chunk_appends_to_the_spans_already_there() {
+        let mut into = ScopeSpans {
+            spans: vec![span("first")],
+            schema_url: "kept".into(),
+            ..Default::default()
+        };
+        merge_chunk(&compress(&chunk_of(&[span("a"), span("b")])), &mut into).unwrap();
+        merge_chunk(&compress(&chunk_of(&[span("c")])), &mut into).unwrap();
+        let names: Vec<_> = into.spans.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["first", "a", "b", "c"]);
+        assert_eq!(into.schema_url, "kept");
+    }
+
+    #[test]
+    fn a_frame_without_a_declared_size_is_decoded_by_the_stream() {
+        // The streaming encoder does not know the size up front, so its frame does not declare one.
+        let raw = chunk_of(&[span("streamed")]);
+        let frame = zstd::stream::encode_all(raw.as_slice(), 1).unwrap();
+        assert_eq!(
+            zstd::zstd_safe::get_frame_content_size(&frame).unwrap(),
+            None
+        );
+        assert_eq!(decode_chunk(&frame).unwrap()[0].name, "streamed");
+    }
+
+    #[test]
+    fn a_corrupt_chunk_is_an_error_not_a_panic() {
+        let mut frame = compress(&chunk_of(&vec![span("x"); 50]));
+        let n = frame.len();
+        frame.truncate(n / 2);
+        assert!(matches!(decode_chunk(&frame), Err(StoreError::Corrupt(_))));
+        assert!(decode_chunk(b"not zstd at all").is_err());
+    }
 }

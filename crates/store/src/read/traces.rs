@@ -19,7 +19,7 @@ use super::inferred;
 use super::linksearch::{LinkWork, Probe, Prober, PROBE_MAX};
 use super::postings::{eval, plan, settle, TraceSet};
 use super::Reader;
-use crate::codec::{decode_chunk, KEY_SPAN_NAME};
+use crate::codec::{merge_chunk, KEY_SPAN_NAME};
 use crate::error::StoreError;
 
 /// How long after its last span a trace still counts as being received,
@@ -110,6 +110,21 @@ impl Reader {
             else {
                 return Ok(None);
             };
+            // Spans per (resource, scope) from the chunks' ID lists (8 bytes a
+            // span; SQLite reads a blob's length from the record header), so
+            // each list is allocated once at its size instead of doubling
+            // (and copying) its way to a million spans.
+            let mut sizes: HashMap<(i64, i64), usize> = HashMap::new();
+            let mut st = c.prepare_cached(
+                "SELECT resource, scope, length(span_ids) FROM span_chunks WHERE trace = ?1",
+            )?;
+            let mut rows = st.query([trace])?;
+            while let Some(row) = rows.next()? {
+                let n = usize::try_from(row.get::<_, i64>(2)?).unwrap_or(0) / 8;
+                let e = sizes.entry((row.get(0)?, row.get(1)?)).or_default();
+                *e = e.saturating_add(n);
+            }
+            drop(rows);
             let mut st = c.prepare_cached(
                 "SELECT resource, scope, body FROM span_chunks WHERE trace = ?1 ORDER BY id",
             )?;
@@ -119,7 +134,6 @@ impl Reader {
             let mut res_index: HashMap<i64, usize> = HashMap::new();
             while let Some(row) = rows.next()? {
                 let (r, s): (i64, i64) = (row.get(0)?, row.get(1)?);
-                let spans = decode_chunk(row.get_ref(2)?.as_blob()?)?;
                 let (ri, si) = match index.get(&(r, s)) {
                     Some(x) => *x,
                     None => {
@@ -131,13 +145,18 @@ impl Reader {
                                 out.len() - 1
                             }
                         };
-                        out[ri].scope_spans.push(self.scope(c, s)?);
+                        let mut scope = self.scope(c, s)?;
+                        // Bounded by the chunks' real bytes (8 a span), never by a count in them.
+                        scope
+                            .spans
+                            .reserve(sizes.get(&(r, s)).copied().unwrap_or(0));
+                        out[ri].scope_spans.push(scope);
                         let si = out[ri].scope_spans.len() - 1;
                         index.insert((r, s), (ri, si));
                         (ri, si)
                     }
                 };
-                out[ri].scope_spans[si].spans.extend(spans);
+                merge_chunk(row.get_ref(2)?.as_blob()?, &mut out[ri].scope_spans[si])?;
             }
             Ok(Some(ExportTraceServiceRequest {
                 resource_spans: out,
