@@ -28,7 +28,6 @@ const BATCH = 500;
 const SLICE_MS = 12;
 /** Nodes given their final flags (errors below) a task, once all are made. */
 const PATCH_SLICE = 100000;
-const NO_DUPS = new Map<number, string>();
 
 export interface Joined {
   text: string;
@@ -60,7 +59,8 @@ export interface Columns {
   contextKeys: string[];
   ctxValues: KeyValue[][];
   spanIds: Joined;
-  parentIds: Joined;
+  /** Absent in an answer in tree order, where every parent is in the tree: a node's parent ID is its parent node's. */
+  parentIds?: Joined;
   startNs: Joined;
   endNs: Joined;
 }
@@ -254,7 +254,12 @@ export class TraceStream {
   }
 
   /** Rows received and not all made yet (an answer in tree order), oldest first; `at`: made so far of the first. */
-  private parts: { m: Extract<FromWorker, { t: 'rows' }>; at: number }[] = [];
+  private parts: { m: Extract<FromWorker, { t: 'rows' }>; b: Block; at: number }[] = [];
+  /** Every rows message's block, in order (`fillIds`). */
+  private blocks: Block[] = [];
+  /** Nodes of an answer in tree order whose span IDs are in `tree.ids` (the first `filled`). */
+  private filled = 0;
+  private fillBlock = 0;
   private finish: Extract<FromWorker, { t: 'done' }> | null = null;
   /** Nodes whose final flags are set, once every node is made. */
   private patched = 0;
@@ -292,6 +297,7 @@ export class TraceStream {
         duration: m.duration,
         traceIds: [m.traceId],
         ids: new Map([[m.traceId, new Map<string, number>()]]),
+        fillIds: () => this.fillIds(),
         dupKeys: new Map(),
         inferredBy: new Map(),
         issues: { orphans: 0, missingParents: 0, cycles: 0, duplicates: 0, endBeforeStart: 0, noStart: 0 },
@@ -309,7 +315,9 @@ export class TraceStream {
     }
     for (const v of m.cols.svcs) this.services.add(v);
     t.services = [...this.services].sort();
-    this.parts.push({ m, at: 0 });
+    const b = block(t, m.cols, m.from);
+    this.blocks.push(b);
+    this.parts.push({ m, b, at: 0 });
     if (first) {
       this.make(FIRST_SLICE);
       if (count < t.nodes.length) {
@@ -328,12 +336,11 @@ export class TraceStream {
    * a slice lasts about as long on a busy machine as on an idle one.
    */
   private make(max: number, until = Infinity): void {
-    const t = this.tree!;
     while (max > 0 && this.parts.length && performance.now() < until) {
       const p = this.parts[0]!;
       const len = p.m.cols.parent.length;
       const to = Math.min(len, p.at + max, p.at + BATCH);
-      this.made = makeNodes(t, p.m.cols, NO_DUPS, p.m.from + p.at, p.m.from + to, new Map(), p.m.from);
+      this.made = makeNodes(p.b, p.m.from + p.at, p.m.from + to);
       max -= to - p.at;
       p.at = to;
       if (p.at >= len) this.parts.shift();
@@ -365,11 +372,50 @@ export class TraceStream {
           performance.mark('loupe:trace-received', { detail: { bytes: f.answerBytes } });
           if (f.answeredAt) performance.mark('loupe:trace-answered', { startTime: Math.max(0, f.answeredAt - performance.timeOrigin) });
           this.h.onDone(t);
+          this.idleFill();
           return;
         }
       } else return;
       this.h.onProgress(this.made);
       this.pump();
+    };
+    this.channel.port2.postMessage(0);
+  }
+
+  /**
+   * Puts the span IDs of the nodes made so far into `tree.ids`, until
+   * `until` (a `performance.now()` time). An answer in tree order leaves
+   * them out while it loads (a million map entries were a tenth of the
+   * page's work then) and fills them once it is complete, a slice per task;
+   * a lookup before that (`findIndex`) fills the rest at once.
+   */
+  private fillIds(until = Infinity): void {
+    const t = this.tree;
+    if (!t || this.blocks.length === 0) return;
+    const ids = t.ids.get(t.traceIds[0]!)!;
+    let bi = this.fillBlock;
+    while (this.filled < this.made && bi < this.blocks.length) {
+      const b = this.blocks[bi]!;
+      const blockEnd = b.off + b.c.parent.length;
+      if (this.filled >= blockEnd) {
+        bi++;
+        continue;
+      }
+      const to = Math.min(this.made, blockEnd, this.filled + 4096);
+      const j = b.c.spanIds;
+      for (let x = this.filled; x < to; x++) ids.set(j.text.slice(j.off[x - b.off]!, j.off[x - b.off + 1]!), x);
+      this.filled = to;
+      if (performance.now() >= until) break;
+    }
+    this.fillBlock = bi;
+  }
+
+  /** `fillIds` a slice per task once the trace is complete. */
+  private idleFill(): void {
+    if (this.disposed || this.filled >= this.made || this.blocks.length === 0) return;
+    this.channel.port1.onmessage = () => {
+      this.fillIds(performance.now() + SLICE_MS);
+      this.idleFill();
     };
     this.channel.port2.postMessage(0);
   }
@@ -399,9 +445,9 @@ export class TraceStream {
     this.lite = new Uint8Array(m.n).fill(1);
     const dupOf = new Map<number, string>();
     for (const [k, i] of m.dupKeys) dupOf.set(i, k);
-    const attrLists = new Map<number, KeyValue[]>();
+    const b = block(t, m.cols, 0);
     const make = (from: number, to: number) => {
-      this.made = makeNodes(t, m.cols, dupOf, from, to, attrLists);
+      this.made = makeNodes(b, from, to, dupOf);
     };
     const n = m.n;
     make(0, Math.min(n, FIRST_SLICE));
@@ -432,38 +478,134 @@ const NO_ATTRS: KeyValue[] = [];
 const NO_CHILDREN = Object.freeze([]) as unknown as number[];
 
 /**
- * A light node. Its key and its light span object are made when first
- * asked (the waterfall asks for the rows in view): with a million nodes,
- * two fewer objects a node is a third less of the page's heap, and the
- * garbage collector's pauses (the page's longest tasks) shrink with it.
+ * One message's columns, shared by the light nodes made from them: node x's
+ * entries are at x - `off`.
+ */
+interface Block {
+  c: Columns;
+  off: number;
+  t: SpanTree;
+  /** One shared context-attribute list per distinct combination of context values (see `contextAttrs`). */
+  attrLists: Map<number, KeyValue[]>;
+  /** The mixed radix of the combinations, or 0 when it does not fit a double exactly. */
+  radix: number;
+}
+
+function block(t: SpanTree, c: Columns, off: number): Block {
+  let radix = 1;
+  for (const v of c.ctxValues) radix *= v.length + 1;
+  return { c, off, t, attrLists: new Map(), radix: radix < Number.MAX_SAFE_INTEGER ? radix : 0 };
+}
+
+/** The context attributes (the chips' keys) of entry y, shared among entries with the same values. */
+function contextAttrs(b: Block, y: number): KeyValue[] {
+  const c = b.c;
+  if (!c.ctx.length) return NO_ATTRS;
+  let sig = 0;
+  if (b.radix) for (let k = 0; k < c.ctx.length; k++) sig = sig * (c.ctxValues[k]!.length + 1) + c.ctx[k]![y]! + 1;
+  let list = b.radix ? b.attrLists.get(sig) : undefined;
+  if (!list) {
+    list = [];
+    for (let k = 0; k < c.ctx.length; k++) {
+      const v = c.ctx[k]![y]!;
+      if (v >= 0) list.push(c.ctxValues[k]![v]!);
+    }
+    if (b.radix) b.attrLists.set(sig, list);
+  }
+  return list;
+}
+
+/**
+ * A light node: an index into its block's columns. Everything is read from
+ * the columns (the waterfall reads the rows in view, the details panel one
+ * span) and its numbers are written back to them; only its children list is
+ * its own. With a million nodes, making nodes is most of the page's work
+ * while a trace loads and each object a node is garbage-collector time (a
+ * number field that is not a small integer is an object of its own), so a
+ * node is one small object: no strings, no numbers of its own.
  */
 class LightNode implements SpanNode {
   children = NO_CHILDREN;
   private k: string | undefined;
   private s: OtlpSpan | undefined;
+  private id: string | undefined;
   constructor(
     readonly index: number,
-    readonly traceId: string,
-    readonly spanId: string,
-    readonly parentSpanId: string,
-    readonly name: string,
-    readonly kind: number,
-    readonly service: string,
-    public startNs: string,
-    public endNs: string,
-    public start: number,
-    public end: number,
-    readonly resource: OtlpResource,
-    readonly scope: OtlpScope,
-    public parent: number,
-    public depth: number,
-    public flags: number,
-    readonly traceIdx: number,
-    private readonly attrs: KeyValue[],
-    private readonly status: OtlpStatus | undefined,
+    private readonly b: Block,
     dupKey: string | undefined,
   ) {
     this.k = dupKey;
+  }
+  private get y(): number {
+    return this.index - this.b.off;
+  }
+  get start(): number {
+    return this.b.c.start[this.y]!;
+  }
+  set start(v: number) {
+    this.b.c.start[this.y] = v;
+  }
+  get end(): number {
+    return this.b.c.end[this.y]!;
+  }
+  set end(v: number) {
+    this.b.c.end[this.y] = v;
+  }
+  get parent(): number {
+    return this.b.c.parent[this.y]!;
+  }
+  set parent(v: number) {
+    this.b.c.parent[this.y] = v;
+  }
+  get depth(): number {
+    return this.b.c.depth[this.y]!;
+  }
+  set depth(v: number) {
+    this.b.c.depth[this.y] = v;
+  }
+  get flags(): number {
+    return this.b.c.flags[this.y]!;
+  }
+  set flags(v: number) {
+    this.b.c.flags[this.y] = v;
+  }
+  get kind(): number {
+    return this.b.c.kind[this.y]!;
+  }
+  get traceIdx(): number {
+    return this.b.c.traceIdx[this.y]!;
+  }
+  get traceId(): string {
+    return this.b.t.traceIds[this.traceIdx]!;
+  }
+  get spanId(): string {
+    this.id ??= slice(this.b.c.spanIds, this.y);
+    return this.id;
+  }
+  /** Its parent's span ID: the column's when the answer has one (orphans name a parent not in the tree), else the parent node's. */
+  get parentSpanId(): string {
+    const ids = this.b.c.parentIds;
+    if (ids) return slice(ids, this.y);
+    const p = this.parent;
+    return p >= 0 ? (this.b.t.nodes[p]?.spanId ?? '') : '';
+  }
+  get name(): string {
+    return this.b.c.names[this.b.c.name[this.y]!]!;
+  }
+  get service(): string {
+    return this.b.c.svcs[this.b.c.svc[this.y]!]!;
+  }
+  get startNs(): string {
+    return slice(this.b.c.startNs, this.y);
+  }
+  get endNs(): string {
+    return slice(this.b.c.endNs, this.y);
+  }
+  get resource(): OtlpResource {
+    return this.b.c.resources[this.b.c.res[this.y]!]!;
+  }
+  get scope(): OtlpScope {
+    return this.b.c.scopes[this.b.c.scp[this.y]!]!;
   }
   get key(): string {
     this.k ??= `${this.traceId}:${this.spanId}`;
@@ -473,17 +615,20 @@ class LightNode implements SpanNode {
     this.k = k;
   }
   get span(): OtlpSpan {
-    this.s ??= {
-      traceId: this.traceId,
-      spanId: this.spanId,
-      parentSpanId: this.parentSpanId,
-      name: this.name,
-      kind: this.kind,
-      startTimeUnixNano: this.startNs,
-      endTimeUnixNano: this.endNs,
-      attributes: this.attrs,
-      status: this.status,
-    };
+    if (!this.s) {
+      const st = this.b.c.status[this.y]!;
+      this.s = {
+        traceId: this.traceId,
+        spanId: this.spanId,
+        parentSpanId: this.parentSpanId,
+        name: this.name,
+        kind: this.kind,
+        startTimeUnixNano: this.startNs,
+        endTimeUnixNano: this.endNs,
+        attributes: contextAttrs(this.b, this.y),
+        status: st >= 0 ? this.b.c.statuses[st]! : undefined,
+      };
+    }
     return this.s;
   }
   set span(s: OtlpSpan) {
@@ -492,72 +637,29 @@ class LightNode implements SpanNode {
 }
 
 /**
- * Makes the light nodes of pre-order positions [from, to) from the columns
- * (node x's entries at x - `off`); returns `to`.
+ * Makes the light nodes of pre-order positions [from, to) from block `b`;
+ * returns `to`. With `dupOf` (the worker's whole tree), each goes into
+ * `t.ids` at once; without (an answer in tree order), `t.ids` is filled
+ * later (`TraceStream.fillIds`).
  */
-function makeNodes(t: SpanTree, c: Columns, dupOf: Map<number, string>, from: number, to: number, attrLists: Map<number, KeyValue[]>, off = 0): number {
-  // One shared attribute list per distinct combination of context values,
-  // keyed by the combination's mixed-radix number (exact while it fits a double).
-  let radix = 1;
-  for (const v of c.ctxValues) radix *= v.length + 1;
-  const shared = radix < Number.MAX_SAFE_INTEGER;
+function makeNodes(b: Block, from: number, to: number, dupOf?: Map<number, string>): number {
+  const t = b.t;
+  const c = b.c;
+  const nodes = t.nodes;
   for (let j = from; j < to; j++) {
     const x = t.order[j]!;
-    const y = x - off;
-    const traceId = t.traceIds[c.traceIdx[y]!]!;
-    const spanId = slice(c.spanIds, y);
-    const parentSpanId = slice(c.parentIds, y);
-    const name = c.names[c.name[y]!]!;
-    const startNs = slice(c.startNs, y);
-    const endNs = slice(c.endNs, y);
-    let attributes = NO_ATTRS;
-    if (c.ctx.length) {
-      let sig = 0;
-      if (shared) for (let k = 0; k < c.ctx.length; k++) sig = sig * (c.ctxValues[k]!.length + 1) + c.ctx[k]![y]! + 1;
-      let list = shared ? attrLists.get(sig) : undefined;
-      if (!list) {
-        list = [];
-        for (let k = 0; k < c.ctx.length; k++) {
-          const v = c.ctx[k]![y]!;
-          if (v >= 0) list.push(c.ctxValues[k]![v]!);
-        }
-        if (shared) attrLists.set(sig, list);
-      }
-      attributes = list;
-    }
-    const st = c.status[y]!;
+    const y = x - b.off;
     const parent = c.parent[y]!;
-    const dup = dupOf.get(x);
-    const node = new LightNode(
-      x,
-      traceId,
-      spanId,
-      parentSpanId,
-      name,
-      c.kind[y]!,
-      c.svcs[c.svc[y]!]!,
-      startNs,
-      endNs,
-      c.start[y]!,
-      c.end[y]!,
-      c.resources[c.res[y]!]!,
-      c.scopes[c.scp[y]!]!,
-      parent,
-      c.depth[y]!,
-      c.flags[y]!,
-      c.traceIdx[y]!,
-      attributes,
-      st >= 0 ? c.statuses[st]! : undefined,
-      dup,
-    );
-    t.nodes[x] = node;
+    const dup = dupOf?.get(x);
+    const node = new LightNode(x, b, dup);
+    nodes[x] = node;
     // Pre-order: the parent is made before its children, which come in their order.
     if (parent >= 0) {
-      const p = t.nodes[parent]!;
+      const p = nodes[parent]!;
       if (p.children === NO_CHILDREN) p.children = [x];
       else p.children.push(x);
     }
-    if (dup === undefined) t.ids.get(traceId)!.set(spanId, x);
+    if (dupOf && dup === undefined) t.ids.get(node.traceId)!.set(node.spanId, x);
   }
   return to;
 }

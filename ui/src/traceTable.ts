@@ -75,9 +75,25 @@ export function contextValueId(values: Table<KeyValue>, own: KeyValue | undefine
 
 /** The buffers of a page's columns, handed over rather than copied. */
 export function columnsTransfer(c: Columns): Transferable[] {
-  return [c.parent, c.depth, c.flags, c.kind, c.traceIdx, c.svc, c.name, c.res, c.scp, c.status, c.start, c.end, ...c.ctx, c.spanIds.off, c.parentIds.off, c.startNs.off, c.endNs.off].map(
-    (x) => x.buffer,
-  );
+  return [
+    c.parent,
+    c.depth,
+    c.flags,
+    c.kind,
+    c.traceIdx,
+    c.svc,
+    c.name,
+    c.res,
+    c.scp,
+    c.status,
+    c.start,
+    c.end,
+    ...c.ctx,
+    c.spanIds.off,
+    c.startNs.off,
+    c.endNs.off,
+    ...(c.parentIds ? [c.parentIds.off] : []),
+  ].map((x) => x.buffer);
 }
 
 export class TraceTable {
@@ -324,7 +340,6 @@ export class TraceTable {
     const statuses = new Table<OtlpStatus>();
     const ctxValues = contextKeys.map(() => new Table<KeyValue>());
     const spanIds: string[] = new Array<string>(n);
-    const parentIds: string[] = new Array<string>(n);
     const startNs: string[] = new Array<string>(n);
     const endNs: string[] = new Array<string>(n);
     // Status objects by code and message, names by string ID, services by resource (few distinct).
@@ -361,9 +376,6 @@ export class TraceTable {
         status[j] = id;
       } else status[j] = -1;
       spanIds[j] = c.spanId[k]!;
-      const p = this.parent[i]!;
-      // A root's parent ID is '' (buildTree drops an all-zero one).
-      parentIds[j] = p < 0 ? '' : p >= i - k ? c.spanId[p - (i - k)]! : this.spanId(p);
       startNs[j] = c.start[k] ?? '0';
       endNs[j] = c.end[k] ?? '0';
       if (contextKeys.length) {
@@ -381,7 +393,6 @@ export class TraceTable {
       }
     }
     const spanJ = joined(n, (j) => spanIds[j]!);
-    const parentJ = joined(n, (j) => parentIds[j]!);
     const startJ = joined(n, (j) => startNs[j]!);
     const endJ = joined(n, (j) => endNs[j]!);
     const cols: Columns = {
@@ -406,7 +417,6 @@ export class TraceTable {
       contextKeys,
       ctxValues: ctxValues.map((x) => x.items),
       spanIds: spanJ,
-      parentIds: parentJ,
       startNs: startJ,
       endNs: endJ,
     };

@@ -204,7 +204,10 @@ describe('TraceTable (an answer in tree order)', () => {
     for (let k = 0; k < 64; k++) {
       const node = t.nodes[t.order[64 + k]!]!;
       expect(cols.spanIds.text.slice(cols.spanIds.off[k], cols.spanIds.off[k + 1])).toBe(node.spanId);
-      expect(cols.parentIds.text.slice(cols.parentIds.off[k], cols.parentIds.off[k + 1])).toBe(node.parentSpanId);
+      // No parent IDs: the parent node's (every parent is in the tree).
+      expect(cols.parentIds).toBeUndefined();
+      const p = cols.parent[k]!;
+      expect(p < 0 ? '' : tb.spanId(p)).toBe(node.parentSpanId);
       expect(cols.startNs.text.slice(cols.startNs.off[k], cols.startNs.off[k + 1])).toBe(node.startNs);
       expect(cols.names[cols.name[k]!]).toBe(node.name);
       expect(cols.svcs[cols.svc[k]!]).toBe(node.service);
