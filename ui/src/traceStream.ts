@@ -255,11 +255,6 @@ export class TraceStream {
 
   /** Rows received and not all made yet (an answer in tree order), oldest first; `at`: made so far of the first. */
   private parts: { m: Extract<FromWorker, { t: 'rows' }>; b: Block; at: number }[] = [];
-  /** Every rows message's block, in order (`fillIds`). */
-  private blocks: Block[] = [];
-  /** Nodes of an answer in tree order whose span IDs are in `tree.ids` (the first `filled`). */
-  private filled = 0;
-  private fillBlock = 0;
   private finish: Extract<FromWorker, { t: 'done' }> | null = null;
   /** Nodes whose final flags are set, once every node is made. */
   private patched = 0;
@@ -297,7 +292,6 @@ export class TraceStream {
         duration: m.duration,
         traceIds: [m.traceId],
         ids: new Map([[m.traceId, new Map<string, number>()]]),
-        fillIds: () => this.fillIds(),
         dupKeys: new Map(),
         inferredBy: new Map(),
         issues: { orphans: 0, missingParents: 0, cycles: 0, duplicates: 0, endBeforeStart: 0, noStart: 0 },
@@ -315,9 +309,7 @@ export class TraceStream {
     }
     for (const v of m.cols.svcs) this.services.add(v);
     t.services = [...this.services].sort();
-    const b = block(t, m.cols, m.from);
-    this.blocks.push(b);
-    this.parts.push({ m, b, at: 0 });
+    this.parts.push({ m, b: block(t, m.cols, m.from), at: 0 });
     if (first) {
       this.make(FIRST_SLICE);
       if (count < t.nodes.length) {
@@ -372,50 +364,11 @@ export class TraceStream {
           performance.mark('loupe:trace-received', { detail: { bytes: f.answerBytes } });
           if (f.answeredAt) performance.mark('loupe:trace-answered', { startTime: Math.max(0, f.answeredAt - performance.timeOrigin) });
           this.h.onDone(t);
-          this.idleFill();
           return;
         }
       } else return;
       this.h.onProgress(this.made);
       this.pump();
-    };
-    this.channel.port2.postMessage(0);
-  }
-
-  /**
-   * Puts the span IDs of the nodes made so far into `tree.ids`, until
-   * `until` (a `performance.now()` time). An answer in tree order leaves
-   * them out while it loads (a million map entries were a tenth of the
-   * page's work then) and fills them once it is complete, a slice per task;
-   * a lookup before that (`findIndex`) fills the rest at once.
-   */
-  private fillIds(until = Infinity): void {
-    const t = this.tree;
-    if (!t || this.blocks.length === 0) return;
-    const ids = t.ids.get(t.traceIds[0]!)!;
-    let bi = this.fillBlock;
-    while (this.filled < this.made && bi < this.blocks.length) {
-      const b = this.blocks[bi]!;
-      const blockEnd = b.off + b.c.parent.length;
-      if (this.filled >= blockEnd) {
-        bi++;
-        continue;
-      }
-      const to = Math.min(this.made, blockEnd, this.filled + 4096);
-      const j = b.c.spanIds;
-      for (let x = this.filled; x < to; x++) ids.set(j.text.slice(j.off[x - b.off]!, j.off[x - b.off + 1]!), x);
-      this.filled = to;
-      if (performance.now() >= until) break;
-    }
-    this.fillBlock = bi;
-  }
-
-  /** `fillIds` a slice per task once the trace is complete. */
-  private idleFill(): void {
-    if (this.disposed || this.filled >= this.made || this.blocks.length === 0) return;
-    this.channel.port1.onmessage = () => {
-      this.fillIds(performance.now() + SLICE_MS);
-      this.idleFill();
     };
     this.channel.port2.postMessage(0);
   }
@@ -637,10 +590,9 @@ class LightNode implements SpanNode {
 }
 
 /**
- * Makes the light nodes of pre-order positions [from, to) from block `b`;
- * returns `to`. With `dupOf` (the worker's whole tree), each goes into
- * `t.ids` at once; without (an answer in tree order), `t.ids` is filled
- * later (`TraceStream.fillIds`).
+ * Makes the light nodes of pre-order positions [from, to) from block `b`
+ * (`dupOf`: keys of the second and later copies of duplicated span IDs);
+ * returns `to`.
  */
 function makeNodes(b: Block, from: number, to: number, dupOf?: Map<number, string>): number {
   const t = b.t;
@@ -659,7 +611,7 @@ function makeNodes(b: Block, from: number, to: number, dupOf?: Map<number, strin
       if (p.children === NO_CHILDREN) p.children = [x];
       else p.children.push(x);
     }
-    if (dupOf && dup === undefined) t.ids.get(node.traceId)!.set(node.spanId, x);
+    if (dup === undefined) t.ids.get(node.traceId)!.set(node.spanId, x);
   }
   return to;
 }

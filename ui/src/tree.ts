@@ -169,8 +169,6 @@ export interface SpanTree {
   traceIds: string[];
   /** traceId → spanId → node index (first copy when duplicated). Nested maps: no per-span key strings to hash. */
   ids: Map<string, Map<string, number>>;
-  /** Completes `ids` when it lags the nodes (a trace the page is still loading: traceStream.ts); `findIndex` calls it. */
-  fillIds?: () => void;
   /** Keys of the second and later copies of duplicated span IDs (`traceId:spanId#n`). */
   dupKeys: Map<string, number>;
   /** Stitched traces joined by an inferred link: trace ID → the join rule's name. */
@@ -543,7 +541,6 @@ export function buildTree(inputs: readonly SpanInput[], opts: BuildOptions = {})
 
 /** The node index of a span (first copy when duplicated), or undefined. */
 export function findIndex(tree: SpanTree, traceId: string, spanId: string): number | undefined {
-  tree.fillIds?.();
   return tree.ids.get(lc(traceId))?.get(lc(spanId));
 }
 
