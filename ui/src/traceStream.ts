@@ -18,7 +18,7 @@
 
 import { ApiError } from './api';
 import type { KeyValue } from './format';
-import { F, type LensResult, type OtlpResource, type OtlpScope, type OtlpSpan, type OtlpStatus, type SpanNode, type SpanTree, type TreeIssues } from './tree';
+import { F, type LensResult, type OtlpResource, type OtlpScope, type OtlpSpan, type OtlpStatus, type SpanIds, type SpanNode, type SpanTree, type TreeIssues } from './tree';
 
 /** Nodes made in the first slice (a few screenfuls, at once) and in each later one (a few ms each). */
 export const FIRST_SLICE = 2000;
@@ -283,6 +283,8 @@ export class TraceStream {
       const n = m.n;
       const order = new Int32Array(n);
       for (let i = 0; i < n; i++) order[i] = i;
+      const index = new SpanIndex(n, this.blocks);
+      this.index = index;
       t = {
         nodes: new Array<SpanNode>(n),
         roots: [],
@@ -291,7 +293,7 @@ export class TraceStream {
         base: m.base,
         duration: m.duration,
         traceIds: [m.traceId],
-        ids: new Map([[m.traceId, new Map<string, number>()]]),
+        ids: new Map([[m.traceId, index]]),
         dupKeys: new Map(),
         inferredBy: new Map(),
         issues: { orphans: 0, missingParents: 0, cycles: 0, duplicates: 0, endBeforeStart: 0, noStart: 0 },
@@ -309,7 +311,9 @@ export class TraceStream {
     }
     for (const v of m.cols.svcs) this.services.add(v);
     t.services = [...this.services].sort();
-    this.parts.push({ m, b: block(t, m.cols, m.from), at: 0 });
+    const b = block(t, m.cols, m.from);
+    this.blocks.push(b);
+    this.parts.push({ m, b, at: 0 });
     if (first) {
       this.make(FIRST_SLICE);
       if (count < t.nodes.length) {
@@ -317,10 +321,18 @@ export class TraceStream {
         // were shown before the whole answer arrived.
         performance.mark('loupe:trace-preview', { detail: { nodes: count, of: t.nodes.length } });
       }
-      this.h.onStart(t);
+      // Shown in the next task: the tree's million-entry arrays and the
+      // first page of the waterfall in one task took over 100 ms at 1M.
+      this.starting = true;
     }
     this.pump();
   }
+
+  /** The rows messages' blocks, in order, and the span IDs over them (an answer in tree order). */
+  private readonly blocks: Block[] = [];
+  private index: SpanIndex | null = null;
+  /** The first rows are made and not yet shown (`onStart` runs in the pump's next task). */
+  private starting = false;
 
   /**
    * Makes up to `max` nodes of the rows received, a batch at a time, and
@@ -333,6 +345,7 @@ export class TraceStream {
       const len = p.m.cols.parent.length;
       const to = Math.min(len, p.at + max, p.at + BATCH);
       this.made = makeNodes(p.b, p.m.from + p.at, p.m.from + to);
+      this.index?.add(p.b, p.m.from + p.at, p.m.from + to);
       max -= to - p.at;
       p.at = to;
       if (p.at >= len) this.parts.shift();
@@ -348,7 +361,10 @@ export class TraceStream {
     this.channel.port1.onmessage = () => {
       this.pumping = false;
       if (this.disposed) return;
-      if (this.parts.length) this.make(NEXT_SLICE, performance.now() + SLICE_MS);
+      if (this.starting) {
+        this.starting = false;
+        this.h.onStart(t);
+      } else if (this.parts.length) this.make(NEXT_SLICE, performance.now() + SLICE_MS);
       else if (this.finish && this.made >= t.nodes.length) {
         const f = this.finish;
         const to = Math.min(t.nodes.length, this.patched + PATCH_SLICE);
@@ -469,6 +485,88 @@ function contextAttrs(b: Block, y: number): KeyValue[] {
 }
 
 /**
+ * Span ID → node index for an answer in tree order: an open-addressing
+ * table of node indices (one Int32Array) over the blocks' joined span IDs.
+ * A `Map` held a string and an entry a span: at a million spans, two
+ * million objects more for the garbage collector to walk and move.
+ */
+export class SpanIndex implements SpanIds {
+  /** Node index + 1 per slot; 0: empty. */
+  private readonly slots: Int32Array;
+  private readonly mask: number;
+  constructor(
+    n: number,
+    private readonly blocks: readonly { off: number; c: { spanIds: Joined } }[],
+  ) {
+    let size = 16;
+    while (size < n * 2) size *= 2;
+    this.slots = new Int32Array(size);
+    this.mask = size - 1;
+  }
+
+  /** Enters nodes [from, to) of block `b` (their span IDs are `b`'s). */
+  add(b: { off: number; c: { spanIds: Joined } }, from: number, to: number): void {
+    const { text, off } = b.c.spanIds;
+    for (let x = from; x < to; x++) {
+      const y = x - b.off;
+      const a = off[y]!;
+      const e = off[y + 1]!;
+      let i = hashOf(text, a, e) & this.mask;
+      // A second copy of an ID keeps the first (there are none in tree order).
+      for (;;) {
+        const v = this.slots[i]!;
+        if (v === 0) {
+          this.slots[i] = x + 1;
+          break;
+        }
+        if (this.equals(v - 1, text, a, e)) break;
+        i = (i + 1) & this.mask;
+      }
+    }
+  }
+
+  get(spanId: string): number | undefined {
+    let i = hashOf(spanId, 0, spanId.length) & this.mask;
+    for (;;) {
+      const v = this.slots[i]!;
+      if (v === 0) return undefined;
+      if (this.equals(v - 1, spanId, 0, spanId.length)) return v - 1;
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  /** Whether node x's span ID is `s[a..e)`. */
+  private equals(x: number, s: string, a: number, e: number): boolean {
+    const b = this.blockOf(x);
+    const { text, off } = b.c.spanIds;
+    const y = x - b.off;
+    const from = off[y]!;
+    if (off[y + 1]! - from !== e - a) return false;
+    for (let k = 0; k < e - a; k++) if (text.charCodeAt(from + k) !== s.charCodeAt(a + k)) return false;
+    return true;
+  }
+
+  /** The block holding node x (blocks are in order, by their first node). */
+  private blockOf(x: number): { off: number; c: { spanIds: Joined } } {
+    let lo = 0;
+    let hi = this.blocks.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.blocks[mid]!.off <= x) lo = mid;
+      else hi = mid - 1;
+    }
+    return this.blocks[lo]!;
+  }
+}
+
+/** FNV-1a over `s[a..e)`'s char codes. */
+function hashOf(s: string, a: number, e: number): number {
+  let h = 0x811c9dc5;
+  for (let k = a; k < e; k++) h = Math.imul(h ^ s.charCodeAt(k), 0x01000193);
+  return h >>> 0;
+}
+
+/**
  * A light node: an index into its block's columns. Everything is read from
  * the columns (the waterfall reads the rows in view, the details panel one
  * span) and its numbers are written back to them; only its children list is
@@ -481,7 +579,6 @@ class LightNode implements SpanNode {
   children = NO_CHILDREN;
   private k: string | undefined;
   private s: OtlpSpan | undefined;
-  private id: string | undefined;
   constructor(
     readonly index: number,
     private readonly b: Block,
@@ -532,8 +629,7 @@ class LightNode implements SpanNode {
     return this.b.t.traceIds[this.traceIdx]!;
   }
   get spanId(): string {
-    this.id ??= slice(this.b.c.spanIds, this.y);
-    return this.id;
+    return slice(this.b.c.spanIds, this.y);
   }
   /** Its parent's span ID: the column's when the answer has one (orphans name a parent not in the tree), else the parent node's. */
   get parentSpanId(): string {
@@ -590,9 +686,10 @@ class LightNode implements SpanNode {
 }
 
 /**
- * Makes the light nodes of pre-order positions [from, to) from block `b`
- * (`dupOf`: keys of the second and later copies of duplicated span IDs);
- * returns `to`.
+ * Makes the light nodes of pre-order positions [from, to) from block `b`;
+ * returns `to`. With `dupOf` (the worker's whole tree: keys of the second
+ * and later copies of duplicated span IDs) each goes into `t.ids`, a `Map`;
+ * an answer in tree order has its `SpanIndex` instead.
  */
 function makeNodes(b: Block, from: number, to: number, dupOf?: Map<number, string>): number {
   const t = b.t;
@@ -611,7 +708,7 @@ function makeNodes(b: Block, from: number, to: number, dupOf?: Map<number, strin
       if (p.children === NO_CHILDREN) p.children = [x];
       else p.children.push(x);
     }
-    if (dup === undefined) t.ids.get(node.traceId)!.set(node.spanId, x);
+    if (dupOf && dup === undefined) (t.ids.get(node.traceId) as Map<string, number>).set(node.spanId, x);
   }
   return to;
 }

@@ -154,6 +154,11 @@ export interface TreeIssues {
   noStart: number;
 }
 
+/** Span ID → node index within one trace (a `Map`, or traceStream.ts's table over its columns). */
+export interface SpanIds {
+  get(spanId: string): number | undefined;
+}
+
 export interface SpanTree {
   nodes: SpanNode[];
   roots: number[];
@@ -168,7 +173,7 @@ export interface SpanTree {
   /** Trace IDs in the tree; [0] is the main trace. */
   traceIds: string[];
   /** traceId → spanId → node index (first copy when duplicated). Nested maps: no per-span key strings to hash. */
-  ids: Map<string, Map<string, number>>;
+  ids: Map<string, SpanIds>;
   /** Keys of the second and later copies of duplicated span IDs (`traceId:spanId#n`). */
   dupKeys: Map<string, number>;
   /** Stitched traces joined by an inferred link: trace ID → the join rule's name. */
