@@ -1,6 +1,6 @@
 // Big-trace performance of the trace view, measured in Chromium.
 //
-//   LOUPE_API=http://127.0.0.1:46686 LOUPE_OTLP_HTTP=http://127.0.0.1:44318 node scripts/perf.mjs [sizes…] [--runs N]
+//   LOUPE_API=http://127.0.0.1:46686 LOUPE_OTLP_HTTP=http://127.0.0.1:44318 [LOUPE_PID=…] node scripts/perf.mjs [sizes…] [--runs N]
 //
 // For each size (default 10000 100000 1000000) it sends one synthetic trace
 // to Loupe (OTLP/JSON on /v1/traces, ≤ 5000 spans per request), then opens
@@ -24,10 +24,13 @@
 //   - collapse all, find ("synthetic failure", Enter) and group by
 //                  (kestra.executionId): the action → the next frame with
 //                  its result shown.
-// Needs the UI served (see browser.mjs: uiBase). The machine's load is
+// Before the runs it waits for Loupe to settle after the send (nothing in
+// flight, and with LOUPE_PID set, its process under 5 % of a core for a
+// second). Needs the UI served (see browser.mjs: uiBase). The machine's load is
 // printed with the figures: other work on it makes every figure worse.
 
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { api, launch, uiBase } from './browser.mjs';
 
@@ -164,6 +167,37 @@ console.log(
     .join(' ')}`,
 );
 
+/**
+ * Waits until Loupe has nothing in flight and its process has used under
+ * 5 % of a core for a second (or 30 s have passed); returns the wait. The
+ * trace was just sent: without this the first run shared the machine with
+ * the writer's last commits and checkpoints, and the figures are for an
+ * idle machine. Reads the CPU from /proc when LOUPE_PID is set, else waits
+ * for the in-flight gauge only.
+ */
+async function settle() {
+  const t0 = Date.now();
+  const pid = process.env.LOUPE_PID;
+  const cpu = () => {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return Number(f[11]) + Number(f[12]);
+    } catch {
+      return NaN;
+    }
+  };
+  while (Date.now() - t0 < 30_000) {
+    const metrics = await (await fetch(`${API}/metrics`)).text();
+    const inFlight = Number(/^loupe_ingest_in_flight_bytes (\d+)/m.exec(metrics)?.[1] ?? 0);
+    const queued = Number(/^loupe_store_queue_batches (\d+)/m.exec(metrics)?.[1] ?? 0);
+    const c0 = pid ? cpu() : 0;
+    await new Promise((ok) => setTimeout(ok, 1000));
+    const busy = pid ? (cpu() - c0) / 100 : 0;
+    if (inFlight === 0 && queued === 0 && !(busy > 0.05)) break;
+  }
+  return Date.now() - t0;
+}
+
 for (const n of sizes) {
   const runs = RUNS > 0 ? RUNS : n >= 1_000_000 ? 3 : 5;
   const t0 = Date.now();
@@ -173,7 +207,8 @@ for (const n of sizes) {
     summary = (await api(API, `/api/v1/traces?${new URLSearchParams({ attr: 'span.index=0', limit: '1000' })}`)).traces.find((t) => t.traceId === traceId);
     if (!summary) await new Promise((ok) => setTimeout(ok, 500));
   }
-  console.log(`\n== ${n.toLocaleString('en-US')} spans: trace ${traceId} (sent in ${Date.now() - t0} ms; Loupe counts ${summary?.spanCount ?? '?'} spans) · ${runs} runs`);
+  const settled = await settle();
+  console.log(`\n== ${n.toLocaleString('en-US')} spans: trace ${traceId} (sent in ${Date.now() - t0} ms; Loupe counts ${summary?.spanCount ?? '?'} spans; settled in ${settled} ms) · ${runs} runs`);
   const m = {
     interactive: [],
     ready: [],
