@@ -8,7 +8,8 @@
 // shows the other as a dashed chip labelled "inferred by kestra.executionId"
 // (never among the span-link chips), that the stitched view hangs the other
 // trace under the span carrying the value with a dashed, labelled badge, both
-// ways, and that turning the rule off on the settings page removes it.
+// ways, and that turning the rule off on the settings page removes it; and
+// that the page asks for the trace's own spans before the linked group.
 
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -138,6 +139,26 @@ async function bothViews(me, other, arrow, underSpan) {
   expect(otherRoot === under + 1, `the root of ${other} has aria-level ${otherRoot}, the span it hangs under ${under}`);
   return `chip "${text}", stitched under ${underSpan}`;
 }
+
+// Regression (the page's first requests): opening a trace asked for every
+// linked trace's links (the stitched button's count) before the worker's
+// script and answer, which then waited for one of the browser's six
+// connections. The trace's own spans come first; the linked group after.
+await check('a0-own-spans-before-the-linked-group', async () => {
+  await page.goto(`${API_ARG}/trace/${A}`, { waitUntil: 'domcontentloaded' });
+  await page.waitForFunction((b) => performance.getEntriesByType('resource').some((e) => e.name.includes(`/traces/${b}/related`)), B, { timeout: STEP_TIMEOUT });
+  const t = await page.evaluate((b) => {
+    const res = performance.getEntriesByType('resource');
+    return {
+      worker: res.find((e) => e.name.includes('traceWorker'))?.startTime ?? NaN,
+      linked: res.find((e) => e.name.includes(`/traces/${b}/related`))?.startTime ?? NaN,
+      complete: performance.getEntriesByName('loupe:trace-complete')[0]?.startTime ?? NaN,
+    };
+  }, B);
+  expect(t.worker < t.linked, `the worker's script was asked for at ${t.worker} ms, after the linked trace's links (${t.linked} ms)`);
+  expect(t.complete <= t.linked, `the linked trace's links were asked for at ${t.linked} ms, before the trace was complete (${t.complete} ms)`);
+  return `worker at ${t.worker.toFixed(0)} ms, trace complete at ${t.complete.toFixed(0)} ms, linked trace's links at ${t.linked.toFixed(0)} ms`;
+});
 
 await check('a-executor-trace', () => bothViews(A, B, '←', 'a000000000000001'));
 await check('b-worker-trace', () => bothViews(B, A, '→', 'b000000000000001'));
