@@ -46,7 +46,8 @@ export function subtreeExtents(tree: SpanTree): Extents {
     const nd = tree.nodes[i]!;
     lo[i] = nd.start;
     hi[i] = Math.max(nd.start, nd.end);
-    for (let k = nd.children.length - 1; k >= 0; k--) stack.push(nd.children[k]!);
+    const ch = nd.children;
+    for (let k = ch.length - 1; k >= 0; k--) stack.push(ch[k]!);
   }
   for (let k = order.length - 1; k >= 0; k--) {
     const i = order[k]!;
@@ -96,7 +97,8 @@ export function flameBoxes(tree: SpanTree, zoom: number, minFrac = 0.002, cap = 
     const w = (Math.min(n.end, z1) - Math.max(n.start, z0)) / span;
     if (w < minFrac) hidden += 1;
     else boxes.push({ node: i, x, w, row: n.depth - base });
-    for (let k = n.children.length - 1; k >= 0; k--) stack.push(n.children[k]!);
+    const ch = n.children;
+    for (let k = ch.length - 1; k >= 0; k--) stack.push(ch[k]!);
   }
   return { boxes, hidden };
 }

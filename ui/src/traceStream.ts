@@ -450,7 +450,7 @@ const NO_CHILDREN = Object.freeze([]) as unknown as number[];
  * One message's columns, shared by the light nodes made from them: node x's
  * entries are at x - `off`.
  */
-interface Block {
+export interface Block {
   c: Columns;
   off: number;
   t: SpanTree;
@@ -460,7 +460,8 @@ interface Block {
   radix: number;
 }
 
-function block(t: SpanTree, c: Columns, off: number): Block {
+/** A block over `c` for tree `t`, its first node `off` (exported for the tests). */
+export function block(t: SpanTree, c: Columns, off: number): Block {
   let radix = 1;
   for (const v of c.ctxValues) radix *= v.length + 1;
   return { c, off, t, attrLists: new Map(), radix: radix < Number.MAX_SAFE_INTEGER ? radix : 0 };
@@ -576,7 +577,8 @@ function hashOf(s: string, a: number, e: number): number {
  * node is one small object: no strings, no numbers of its own.
  */
 class LightNode implements SpanNode {
-  children = NO_CHILDREN;
+  /** Its children: kept by a node of the worker's whole tree, worked out from the subtree sizes in tree order. */
+  private kids: number[] | undefined;
   private k: string | undefined;
   private s: OtlpSpan | undefined;
   constructor(
@@ -588,6 +590,30 @@ class LightNode implements SpanNode {
   }
   private get y(): number {
     return this.index - this.b.off;
+  }
+  /**
+   * In tree order a node's children follow it, each after the subtree of
+   * the one before: walked from the sizes (the made nodes only) and kept
+   * once its whole subtree is made. Nearly half of a trace's spans have
+   * children, and a list each was as many objects again as the nodes.
+   */
+  get children(): number[] {
+    if (this.kids) return this.kids;
+    const t = this.b.t;
+    const x = this.index;
+    const end = x + t.size[x]!;
+    const out: number[] = [];
+    let j = x + 1;
+    while (j < end && t.nodes[j]) {
+      out.push(j);
+      j += Math.max(1, t.size[j]!);
+    }
+    const kids = out.length ? out : NO_CHILDREN;
+    if (j >= end) this.kids = kids;
+    return kids;
+  }
+  set children(v: number[]) {
+    this.kids = v;
   }
   get start(): number {
     return this.b.c.start[this.y]!;
@@ -691,7 +717,7 @@ class LightNode implements SpanNode {
  * and later copies of duplicated span IDs) each goes into `t.ids`, a `Map`;
  * an answer in tree order has its `SpanIndex` instead.
  */
-function makeNodes(b: Block, from: number, to: number, dupOf?: Map<number, string>): number {
+export function makeNodes(b: Block, from: number, to: number, dupOf?: Map<number, string>): number {
   const t = b.t;
   const c = b.c;
   const nodes = t.nodes;
@@ -702,11 +728,15 @@ function makeNodes(b: Block, from: number, to: number, dupOf?: Map<number, strin
     const dup = dupOf?.get(x);
     const node = new LightNode(x, b, dup);
     nodes[x] = node;
-    // Pre-order: the parent is made before its children, which come in their order.
-    if (parent >= 0) {
-      const p = nodes[parent]!;
-      if (p.children === NO_CHILDREN) p.children = [x];
-      else p.children.push(x);
+    // The worker's whole tree (not in tree order): each parent keeps its
+    // list, made before its children, which come in their order.
+    if (dupOf) {
+      node.children = NO_CHILDREN;
+      if (parent >= 0) {
+        const p = nodes[parent]!;
+        if (p.children === NO_CHILDREN) p.children = [x];
+        else p.children.push(x);
+      }
     }
     if (dupOf && dup === undefined) (t.ids.get(node.traceId) as Map<string, number>).set(node.spanId, x);
   }

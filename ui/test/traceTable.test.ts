@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { attrValue, type KeyValue } from '../src/format';
 import type { OtlpResource, OtlpSpan, TraceColumnsChunk, TraceColumnsHead } from '../src/generated/api';
 import { ColumnsDecoder } from '../src/traceColumns';
+import { block, makeNodes, SpanIndex, type Block } from '../src/traceStream';
 import { MalformedAnswer } from '../src/traceTable';
-import { attributeKeys, buildTree, groupValues, lens, type SpanInput, type SpanTree } from '../src/tree';
+import { attributeKeys, buildTree, findIndex, groupValues, lens, type SpanInput, type SpanTree } from '../src/tree';
 
 // A trace without orphans, duplicates or cycles, answered in tree order as
 // GET /traces/{id}/columns does (crates/server/src/trace_columns.rs): the
@@ -195,6 +196,77 @@ describe('TraceTable (an answer in tree order)', () => {
     }
     // Errors below are in the tree: some span has them.
     expect(s.flags.some((f) => (f & 2) !== 0)).toBe(true);
+  });
+
+  it('gives the page light nodes with buildTree’s children, IDs and names, while they are made and after', () => {
+    const tb = decode(lines).table!;
+    tb.finish();
+    const n = 700;
+    // As TraceStream.rows makes the page's tree from the rows messages.
+    const blocks: Block[] = [];
+    const index = new SpanIndex(n, blocks);
+    const page: SpanTree = {
+      nodes: new Array(n),
+      roots: [],
+      order: Int32Array.from({ length: n }, (_, i) => i),
+      size: new Int32Array(n).fill(1),
+      base: tb.base,
+      duration: 0,
+      traceIds: [TRACE],
+      ids: new Map([[TRACE, index]]),
+      dupKeys: new Map(),
+      inferredBy: new Map(),
+      issues: { orphans: 0, missingParents: 0, cycles: 0, duplicates: 0, endBeforeStart: 0, noStart: 0 },
+      errorCount: 0,
+      services: [],
+    };
+    for (let from = 0; from < n; from += 64) {
+      const to = Math.min(n, from + 64);
+      const { cols } = tb.rows(from, to, ['kestra.executionId'], from === 0);
+      page.size.set(tb.size.subarray(from, to), from);
+      blocks.push(block(page, cols, from));
+    }
+    const make = (from: number, to: number) => {
+      for (const b of blocks) {
+        const a = Math.max(from, b.off);
+        const e = Math.min(to, b.off + b.c.parent.length);
+        if (a < e) {
+          makeNodes(b, a, e);
+          index.add(b, a, e);
+        }
+      }
+    };
+    const want = (j: number) => t.nodes[t.order[j]!]!;
+    const ids = (xs: number[], tree: SpanTree) => xs.map((x) => tree.nodes[x]!.spanId);
+    // Half made: a node's children are those made so far, and are worked out again once more are.
+    make(0, 350);
+    const root = page.nodes[0]!;
+    const partial = ids(root.children, page);
+    expect(partial.length).toBeGreaterThan(0);
+    expect(ids(want(0).children, t).slice(0, partial.length)).toEqual(partial);
+    expect(findIndex(page, TRACE, want(349).spanId)).toBe(349);
+    expect(findIndex(page, TRACE, want(350).spanId)).toBeUndefined();
+    make(350, n);
+    expect(ids(root.children, page)).toEqual(ids(want(0).children, t));
+    for (let j = 0; j < n; j++) {
+      const node = page.nodes[j]!;
+      const w = want(j);
+      expect({ spanId: node.spanId, parentSpanId: node.parentSpanId, name: node.name, service: node.service, start: node.start, end: node.end, depth: node.depth, startNs: node.startNs }).toEqual({
+        spanId: w.spanId,
+        parentSpanId: w.parentSpanId,
+        name: w.name,
+        service: w.service,
+        start: w.start,
+        end: w.end,
+        depth: w.depth,
+        startNs: w.startNs,
+      });
+      expect(ids(node.children, page)).toEqual(ids(w.children, t));
+      expect(findIndex(page, TRACE, w.spanId)).toBe(j);
+      // A number written to a node is its column's.
+      node.flags |= 1 << 20;
+      expect(blocks[Math.floor(j / 64)]!.c.flags[j % 64]! & (1 << 20)).not.toBe(0);
+    }
   });
 
   it('gives the page the same rows as the whole tree’s columns', () => {

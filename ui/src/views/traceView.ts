@@ -593,7 +593,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
     if (!readyMarked) performance.mark('loupe:tree-built');
     if (userAllCollapsed) {
       userArr = new Uint8Array(tree.nodes.length);
-      for (const node of tree.nodes) if (node.children.length > 0) userArr[node.index] = 1;
+      for (let x = 0; x < tree.size.length; x++) if (tree.size[x]! > 1) userArr[x] = 1;
       for (const k of userCollapsed) {
         const i = indexOfKey(tree, k);
         if (i !== undefined) userArr[i] = 0;
@@ -697,7 +697,7 @@ function createTraceView(root: HTMLElement, initial: TraceViewState) {
       userAllCollapsed = collapse;
     }
     if (!collapse) arr.fill(0);
-    else for (const node of tree.nodes) arr[node.index] = node.children.length > 0 ? 1 : 0;
+    else for (let x = 0; x < tree.size.length; x++) arr[x] = tree.size[x]! > 1 ? 1 : 0;
     if (!collapse) collapsedLanes.clear();
     recomputeRows();
     if (waterfall.getCursor() >= 0) waterfall.scrollToNode(waterfall.getCursor());

@@ -466,12 +466,13 @@ export class Waterfall {
       r.svc.hidden = !showSvc;
       this.fillContext(r.ctx, m.contextKeys, node, parent);
       r.name.title = `${node.name}\n${node.service} · ${formatDuration(node.end - node.start)}${depthShown(node.depth, this.gutterW) ? ` · depth ${node.depth}` : ''}`;
-      this.fillBadges(r.badges, node.flags, node.traceId, node.children.length, tree.inferredBy.get(node.traceId));
+      this.fillBadges(r.badges, node.flags, node.traceId, tree.size[x]! - 1, tree.inferredBy.get(node.traceId));
       toggleClass(row, 'stitch-inferred', (node.flags & F.INFERRED) !== 0);
       r.tl.hidden = false;
       r.row.setAttribute('aria-level', String(node.depth + 1));
     }
-    const hasKids = node.children.length > 0;
+    // Its subtree is more than itself (a light node's children are not a list it keeps).
+    const hasKids = tree.size[x]! > 1;
     const coll = !!m.collapsed[x];
     r.toggle.hidden = !hasKids;
     setText(r.toggle, hasKids ? (coll ? '▸' : '▾') : '');
@@ -903,7 +904,7 @@ export class Waterfall {
       case 'ArrowLeft':
       case 'h':
         if (node < 0 || !m.tree.nodes[node]) return;
-        if (m.tree.nodes[node]!.children.length > 0 && !m.collapsed[node]) this.cb.onToggle(node, false);
+        if (m.tree.size[node]! > 1 && !m.collapsed[node]) this.cb.onToggle(node, false);
         else if (m.tree.nodes[node]!.parent >= 0) {
           const p = m.tree.nodes[node]!.parent;
           if (this.posOf[p]! >= 0) moveTo(this.posOf[p]!);
@@ -912,7 +913,7 @@ export class Waterfall {
       case 'ArrowRight':
       case 'l':
         if (node < 0 || !m.tree.nodes[node]) return;
-        if (m.tree.nodes[node]!.children.length > 0) {
+        if (m.tree.size[node]! > 1) {
           if (m.collapsed[node]) this.cb.onToggle(node, true);
           else moveTo(pos + 1);
         }

@@ -106,6 +106,17 @@ const MAX_LINKED: usize = 20;
 const MAX_TOPOLOGY: usize = 200;
 /// Earlier traces looked at when choosing the previous run.
 const MAX_CANDIDATES: usize = 50;
+/// Spans each of two runs may have for `previous` to compare them on its
+/// own. The trace page asks for `previous` whenever a trace opens: two
+/// million-span runs took 9 s of CPU to read, build and match behind every
+/// open, and slowed whatever the user did next. Bigger runs are compared
+/// when the user asks (the compare page).
+const MAX_AUTO_COMPARE_SPANS: u64 = 200_000;
+
+/// Whether `previous` compares runs of these sizes itself.
+fn compares_on_its_own(now_spans: u64, before_spans: u64) -> bool {
+    now_spans <= MAX_AUTO_COMPARE_SPANS && before_spans <= MAX_AUTO_COMPARE_SPANS
+}
 
 /// The analysis routes, merged into `/api/v1`.
 pub(super) fn routes() -> Router<AppState> {
@@ -389,7 +400,12 @@ async fn previous(
         // What changed the most since then: the summary of the comparison.
         let mut cmp = None;
         if let Some(p) = &prev {
-            if let Ok(pid) = TraceId::parse_hex(&p.trace_id) {
+            let pid = TraceId::parse_hex(&p.trace_id).ok();
+            let before = match pid {
+                Some(pid) => r.trace_summary(pid)?.map_or(0, |s| s.span_count),
+                None => 0,
+            };
+            if let Some(pid) = pid.filter(|_| compares_on_its_own(summary.span_count, before)) {
                 let (now, _) = if linked {
                     load(r, id, true, &[])?.unwrap_or_default()
                 } else {
@@ -530,6 +546,16 @@ mod tests {
         let status = res.status();
         let body = res.into_body().collect().await.unwrap().to_bytes();
         (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[test]
+    fn previous_compares_runs_of_up_to_200k_spans_on_its_own() {
+        use super::{compares_on_its_own, MAX_AUTO_COMPARE_SPANS as MAX};
+        assert!(compares_on_its_own(1, 1));
+        assert!(compares_on_its_own(MAX, MAX));
+        assert!(!compares_on_its_own(MAX + 1, 10));
+        assert!(!compares_on_its_own(10, MAX + 1));
+        assert!(!compares_on_its_own(1_000_000, 1_000_000));
     }
 
     #[tokio::test]
