@@ -6,6 +6,8 @@
 // with few services gets the most distinct ones. (Hashing names to slots,
 // as before, put two purples and two blues into one trace.)
 
+import { hash, mix } from './hash';
+
 /** The palette, most distinct first: a view's first services get the first entries. */
 export const PALETTE = [
   '#259dfb', // blue
@@ -24,26 +26,6 @@ export const PALETTE = [
 
 /** The colour of spans without a service. */
 export const NO_SERVICE = '#8a94a6';
-
-/** FNV-1a 32-bit. */
-export function hash(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
-/** Murmur3's finalizer: spreads FNV's low bits, which are poor for similar names. */
-export function mix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /**
  * Colour slots of one view: each new service takes the next palette entry;

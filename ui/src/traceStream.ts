@@ -18,6 +18,7 @@
 
 import { ApiError } from './api';
 import type { KeyValue } from './format';
+import { hash, mix } from './hash';
 import { F, type LensResult, type OtlpResource, type OtlpScope, type OtlpSpan, type OtlpStatus, type SpanIds, type SpanNode, type SpanTree, type TreeIssues } from './tree';
 
 /** Nodes made in the first slice (a few screenfuls, at once) and in each later one (a few ms each). */
@@ -512,7 +513,7 @@ export class SpanIndex implements SpanIds {
       const y = x - b.off;
       const a = off[y]!;
       const e = off[y + 1]!;
-      let i = hashOf(text, a, e) & this.mask;
+      let i = mix(hash(text, a, e)) & this.mask;
       // A second copy of an ID keeps the first (there are none in tree order).
       for (;;) {
         const v = this.slots[i]!;
@@ -527,7 +528,7 @@ export class SpanIndex implements SpanIds {
   }
 
   get(spanId: string): number | undefined {
-    let i = hashOf(spanId, 0, spanId.length) & this.mask;
+    let i = mix(hash(spanId)) & this.mask;
     for (;;) {
       const v = this.slots[i]!;
       if (v === 0) return undefined;
@@ -558,13 +559,6 @@ export class SpanIndex implements SpanIds {
     }
     return this.blocks[lo]!;
   }
-}
-
-/** FNV-1a over `s[a..e)`'s char codes. */
-function hashOf(s: string, a: number, e: number): number {
-  let h = 0x811c9dc5;
-  for (let k = a; k < e; k++) h = Math.imul(h ^ s.charCodeAt(k), 0x01000193);
-  return h >>> 0;
 }
 
 /**

@@ -466,7 +466,7 @@ export class Waterfall {
       r.svc.hidden = !showSvc;
       this.fillContext(r.ctx, m.contextKeys, node, parent);
       r.name.title = `${node.name}\n${node.service} · ${formatDuration(node.end - node.start)}${depthShown(node.depth, this.gutterW) ? ` · depth ${node.depth}` : ''}`;
-      this.fillBadges(r.badges, node.flags, node.traceId, tree.size[x]! - 1, tree.inferredBy.get(node.traceId));
+      this.fillBadges(r.badges, node.flags, node.traceId, tree.size[x]! > 1, tree.inferredBy.get(node.traceId));
       toggleClass(row, 'stitch-inferred', (node.flags & F.INFERRED) !== 0);
       r.tl.hidden = false;
       r.row.setAttribute('aria-level', String(node.depth + 1));
@@ -647,9 +647,9 @@ export class Waterfall {
     if (need > 0) this.setGutter(need + 8);
   }
 
-  private fillBadges(el: HTMLElement, f: number, traceId: string, kids: number, inferredBy?: string): void {
+  private fillBadges(el: HTMLElement, f: number, traceId: string, hasChildren: boolean, inferredBy?: string): void {
     // Most rows have no badge: leave an empty cell untouched (no DOM change to style and lay out).
-    if (!el.firstChild && !(f & ~F.ERROR_BELOW) && !(kids > 0 && f & F.ERROR_BELOW)) return;
+    if (!el.firstChild && !(f & ~F.ERROR_BELOW) && !(hasChildren && f & F.ERROR_BELOW)) return;
     el.replaceChildren();
     const add = (cls: string, text: string, title: string) => el.appendChild(h('span', { class: `badge ${cls}`, text, title }));
     if (f & F.STITCHED) {
@@ -683,7 +683,7 @@ export class Waterfall {
     if (f & F.NO_START) add('warn', 'no start', 'It has no start time');
     if (f & F.TIME_SUSPECT) add('warn time-suspect', 'clock?', 'Timestamp looks wrong: zero, before 2000, more than a year before or a day after Loupe received it (stored and shown as sent)');
     if (f & F.ERROR) add('err', 'error', 'Status ERROR');
-    if (kids > 0 && f & F.ERROR_BELOW && !(f & F.ERROR)) el.appendChild(h('span', { class: 'err-hint', text: '●', title: 'A span below has an error' }));
+    if (hasChildren && f & F.ERROR_BELOW && !(f & F.ERROR)) el.appendChild(h('span', { class: 'err-hint', text: '●', title: 'A span below has an error' }));
   }
 
   /** Draws the row's critical-path segments in the current zoom window (positions through the CSSOM, which the CSP allows). */
